@@ -1,0 +1,61 @@
+"""Settings, read once from flags and `PLIMSOLL_*` environment variables.
+
+| variable          | meaning                                                  | default                               |
+| ----------------- | -------------------------------------------------------- | ------------------------------------- |
+| `PLIMSOLL_URL`    | server the SDK and CLI talk to; unset means embedded     | unset                                 |
+| `PLIMSOLL_HOME`   | folder of the embedded store                             | `./.plimsoll`                         |
+| `PLIMSOLL_STORE`  | SQLAlchemy URL of the metadata database                  | `sqlite:///$PLIMSOLL_HOME/plimsoll.db` |
+| `PLIMSOLL_BLOBS`  | fsspec URL of the blob store                             | `$PLIMSOLL_HOME/blobs`                |
+| `PLIMSOLL_AUTH`   | `1` turns authentication on for the server               | off                                   |
+| `PLIMSOLL_TOKEN`  | API token the SDK and CLI send                           | unset                                 |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENV_PREFIX = "PLIMSOLL_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path(".plimsoll"))
+    store_url: str | None = None
+    blobs_url: str | None = None
+    auth: bool = False
+    server_url: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(ENV_PREFIX + name)
+            return value if value else None
+
+        home = Path(get("HOME") or ".plimsoll")
+        return cls(
+            home=home,
+            store_url=get("STORE"),
+            blobs_url=get("BLOBS"),
+            auth=(get("AUTH") or "").lower() in {"1", "true", "yes", "on"},
+            server_url=get("URL"),
+            token=get("TOKEN"),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Flags win over the environment; `None` means "not given"."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        return replace(self, **given)  # type: ignore[arg-type]
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.home / 'plimsoll.db').resolve()}"
+
+    @property
+    def resolved_blobs_url(self) -> str:
+        return self.blobs_url or str((self.home / "blobs").resolve())

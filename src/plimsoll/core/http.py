@@ -1,0 +1,24 @@
+"""Helpers every capability's `api.py` shares: who is calling, and JSON out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+LOCAL_ACTOR = "local"
+
+
+def actor_of(request: Request) -> str:
+    """The authenticated user name; with authentication off, the single local user."""
+    return str(getattr(request.state, "actor", None) or LOCAL_ACTOR)
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status_code,
+        media_type="application/json",
+    )

@@ -1,0 +1,27 @@
+"""Identifiers. Ids are made by whoever creates the thing (often the client), so that a retried
+write names the same row and never duplicates it."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_id() -> str:
+    """A 128-bit id as 32 hex digits, time-ordered (UUIDv7 layout) so that B-tree inserts stay local."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80 | (0x7 << 76) | (rand & ((1 << 76) - 1))
+    value = (value & ~(0xC << 60)) | (0x8 << 60)  # RFC 9562 variant bits
+    return f"{value:032x}"
+
+
+def is_id(value: str) -> bool:
+    return bool(_ID_PATTERN.match(value))
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

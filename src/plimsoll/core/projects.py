@@ -1,0 +1,25 @@
+"""Projects: the namespace every other record lives in, and the unit of roles. `default` always exists."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Connection, String, Table, Text, select
+
+from plimsoll.core.db import metadata
+
+DEFAULT_PROJECT = "default"
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
+def project_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(select(projects.c.name).where(projects.c.name == name)).first() is not None
+
+
+def list_projects(conn: Connection) -> list[str]:
+    return list(conn.execute(select(projects.c.name).order_by(projects.c.name)).scalars())

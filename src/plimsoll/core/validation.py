@@ -1,0 +1,115 @@
+"""Limits and checks shared by every capability. Each failure names the field and the limit."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from plimsoll.core.errors import InvalidParameter
+
+MAX_NAME_LENGTH = 256
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_DESCRIPTION_LENGTH = 20_000
+MAX_ARTIFACT_PATH_LENGTH = 1024
+INT64_MAX = 2**63 - 1
+
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
+_NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
+    """Names of projects, experiments and runs: shown in URLs and paths, so no slashes or controls."""
+    if not isinstance(value, str):
+        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    if not value or not value.strip():
+        raise InvalidParameter(field, "must not be empty")
+    if len(value) > max_length:
+        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
+    if value != value.strip():
+        raise InvalidParameter(field, "must not start or end with white space")
+    if _NAME_FORBIDDEN.search(value):
+        raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
+    if value in {".", ".."}:
+        raise InvalidParameter(field, "must not be '.' or '..'")
+    return value
+
+
+def check_key(field: str, value: Any) -> str:
+    """Keys of params, metrics and tags: letters, digits and `_ - . / : space`, no path tricks."""
+    if not isinstance(value, str):
+        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidParameter(field, "must not be empty")
+    if len(value) > MAX_KEY_LENGTH:
+        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {MAX_KEY_LENGTH}")
+    if not _KEY_PATTERN.match(value):
+        raise InvalidParameter(
+            field,
+            f"{value!r} may contain only letters, digits and the characters _ - . / : and space",
+        )
+    if value.startswith("/") or any(part in {".", ".."} for part in value.split("/")):
+        raise InvalidParameter(field, f"{value!r} must be relative and contain no '.' or '..' segments")
+    return value
+
+
+def check_text(field: str, value: Any, *, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    if len(value) > max_length:
+        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
+    return value
+
+
+def check_int(field: str, value: Any, *, minimum: int = -INT64_MAX - 1, maximum: int = INT64_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameter(field, f"must be an integer, got {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise InvalidParameter(field, f"{value} is outside the range {minimum}..{maximum}")
+    return value
+
+
+def check_count(field: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidParameter(field, f"has {count} items; the limit is {limit}")
+
+
+NON_FINITE = {
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "-Infinity": -math.inf,
+    "inf": math.inf,
+    "-inf": -math.inf,
+}
+
+
+def check_float(field: str, value: Any) -> float:
+    """A metric value: any float, NaN and ±inf included (JSON carries those as strings)."""
+    if isinstance(value, bool):
+        raise InvalidParameter(field, "must be a number, got bool")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    raise InvalidParameter(field, f"must be a number (or 'NaN', 'Infinity', '-Infinity'), got {value!r}")
+
+
+def check_artifact_path(field: str, value: Any) -> str:
+    """A relative POSIX path inside a run's artifact tree: no absolute paths, no traversal."""
+    if not isinstance(value, str) or not value:
+        raise InvalidParameter(field, "must be a non-empty string")
+    if len(value) > MAX_ARTIFACT_PATH_LENGTH:
+        raise InvalidParameter(
+            field, f"is {len(value)} characters long; the limit is {MAX_ARTIFACT_PATH_LENGTH}"
+        )
+    if _CONTROL.search(value) or "\\" in value:
+        raise InvalidParameter(field, "must not contain backslashes or control characters")
+    if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+        raise InvalidParameter(field, f"{value!r} must be a relative path")
+    parts = value.split("/")
+    if any(part in {"", ".", ".."} for part in parts):
+        raise InvalidParameter(field, f"{value!r} must not contain empty, '.' or '..' segments")
+    return value

@@ -1,0 +1,348 @@
+"""Tracking's HTTP routes under /api/v1: thin translations to TrackingService calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from plimsoll.core.http import actor_of, json_response
+from plimsoll.core.projects import DEFAULT_PROJECT, list_projects
+from plimsoll.core.validation import check_float
+from plimsoll.tracking.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunCreate,
+    RunEnd,
+    RunStatus,
+    RunWrites,
+    encode_float,
+)
+from plimsoll.tracking.service import TrackingService, parse_run_status
+
+router = APIRouter(prefix="/api/v1", tags=["tracking"])
+
+Actor = Annotated[str, Depends(actor_of)]
+
+
+def _tracking(request: Request) -> TrackingService:
+    return cast(TrackingService, request.app.state.tracking)
+
+
+Tracking = Annotated[TrackingService, Depends(_tracking)]
+
+
+# -- wire shapes ---------------------------------------------------------------------------------
+
+
+class ExperimentCreateBody(BaseModel):
+    name: str
+    project: str = DEFAULT_PROJECT
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ExperimentUpdateBody(BaseModel):
+    name: str
+
+
+class MetricPoint(BaseModel):
+    key: str
+    value: float | str
+    step: int = 0
+    timestamp: int = 0
+
+
+class RunCreateBody(BaseModel):
+    experiment_id: str
+    run_id: str | None = None
+    name: str | None = None
+    parent_run_id: str | None = None
+    start_time: int | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class RunEndBody(BaseModel):
+    status: str = RunStatus.FINISHED.value
+    end_time: int | None = None
+
+
+class LogBody(BaseModel):
+    batch_id: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: list[MetricPoint] = Field(default_factory=list)
+
+
+class RunCreateOp(BaseModel):
+    experiment_id: str
+    name: str | None = None
+    parent_run_id: str | None = None
+    start_time: int | None = None
+
+
+class RunWritesBody(BaseModel):
+    run_id: str
+    create: RunCreateOp | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: list[MetricPoint] = Field(default_factory=list)
+    end: RunEndBody | None = None
+
+
+class IngestBody(BaseModel):
+    batch_id: str | None = None
+    runs: list[RunWritesBody]
+
+
+class SearchBody(BaseModel):
+    experiment_ids: list[str] | None = None
+    filter: str | None = None
+    order_by: list[str] | None = None
+    max_results: int = 100
+    page_token: str | None = None
+    include_deleted: bool = False
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    body = run.to_dict()
+    body["metrics"] = {key: encode_float(value) for key, value in run.metrics.items()}
+    return body
+
+
+def experiment_json(experiment: Experiment) -> dict[str, Any]:
+    return experiment.to_dict()
+
+
+def _metrics(points: list[MetricPoint]) -> list[Metric]:
+    return [
+        Metric(p.key, check_float(f"metrics.{p.key}.value", p.value), p.step, p.timestamp) for p in points
+    ]
+
+
+def _writes(body: RunWritesBody) -> RunWrites:
+    return RunWrites(
+        run_id=body.run_id,
+        create=None if body.create is None else RunCreate(**body.create.model_dump()),
+        params=dict(body.params),
+        tags=dict(body.tags),
+        metrics=_metrics(body.metrics),
+        end=None if body.end is None else RunEnd(parse_run_status(body.end.status), body.end.end_time),
+    )
+
+
+# -- projects and experiments --------------------------------------------------------------------
+
+
+@router.get("/projects")
+def get_projects(tracking: Tracking) -> Response:
+    with tracking.db.read() as conn:
+        return json_response({"projects": list_projects(conn)})
+
+
+@router.post("/experiments", status_code=201)
+def create_experiment(body: ExperimentCreateBody, tracking: Tracking, actor: Actor) -> Response:
+    experiment = tracking.create_experiment(
+        body.name, project=body.project, description=body.description, tags=body.tags, actor=actor
+    )
+    return json_response(experiment_json(experiment), 201)
+
+
+@router.get("/experiments")
+def list_experiments(
+    tracking: Tracking, project: str = DEFAULT_PROJECT, view: str = "active", name: str | None = None
+) -> Response:
+    if name is not None:
+        found = tracking.find_experiment(name, project=project)
+        experiments = [found] if found is not None else []
+    else:
+        experiments = tracking.list_experiments(project=project, view=view)
+    return json_response({"experiments": [experiment_json(e) for e in experiments]})
+
+
+@router.get("/experiments/{experiment_id}")
+def get_experiment(experiment_id: str, tracking: Tracking) -> Response:
+    return json_response(experiment_json(tracking.get_experiment(experiment_id)))
+
+
+@router.patch("/experiments/{experiment_id}")
+def rename_experiment(
+    experiment_id: str, body: ExperimentUpdateBody, tracking: Tracking, actor: Actor
+) -> Response:
+    return json_response(experiment_json(tracking.rename_experiment(experiment_id, body.name, actor=actor)))
+
+
+@router.delete("/experiments/{experiment_id}")
+def delete_experiment(experiment_id: str, tracking: Tracking, actor: Actor) -> Response:
+    return json_response(experiment_json(tracking.delete_experiment(experiment_id, actor=actor)))
+
+
+@router.post("/experiments/{experiment_id}/restore")
+def restore_experiment(experiment_id: str, tracking: Tracking, actor: Actor) -> Response:
+    return json_response(experiment_json(tracking.restore_experiment(experiment_id, actor=actor)))
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+@router.post("/runs", status_code=201)
+def create_run(body: RunCreateBody, tracking: Tracking, actor: Actor) -> Response:
+    run = tracking.create_run(
+        body.experiment_id,
+        run_id=body.run_id,
+        name=body.name,
+        parent_run_id=body.parent_run_id,
+        start_time=body.start_time,
+        tags=body.tags,
+        params=body.params,
+        actor=actor,
+    )
+    return json_response(run_json(run), 201)
+
+
+@router.post("/runs/ingest")
+def ingest(body: IngestBody, tracking: Tracking, actor: Actor) -> Response:
+    result = tracking.ingest([_writes(w) for w in body.runs], batch_id=body.batch_id, actor=actor)
+    return json_response(
+        {
+            "batch_id": result.batch_id,
+            "applied": result.applied,
+            "runs": result.runs,
+            "metrics": result.metrics,
+        }
+    )
+
+
+@router.post("/runs/search")
+def search_runs(body: SearchBody, tracking: Tracking) -> Response:
+    page = tracking.search_runs(
+        experiment_ids=body.experiment_ids,
+        filter=body.filter,
+        order_by=body.order_by,
+        max_results=body.max_results,
+        page_token=body.page_token,
+        include_deleted=body.include_deleted,
+    )
+    return json_response({"runs": [run_json(r) for r in page.runs], "next_page_token": page.next_cursor})
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: str, tracking: Tracking) -> Response:
+    return json_response(run_json(tracking.get_run(run_id)))
+
+
+@router.post("/runs/{run_id}/end")
+def end_run(run_id: str, body: RunEndBody, tracking: Tracking, actor: Actor) -> Response:
+    return json_response(run_json(tracking.end_run(run_id, body.status, end_time=body.end_time, actor=actor)))
+
+
+@router.delete("/runs/{run_id}")
+def delete_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
+    return json_response(run_json(tracking.set_run_lifecycle(run_id, LifecycleStage.DELETED, actor=actor)))
+
+
+@router.post("/runs/{run_id}/restore")
+def restore_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
+    return json_response(run_json(tracking.set_run_lifecycle(run_id, LifecycleStage.ACTIVE, actor=actor)))
+
+
+@router.post("/runs/{run_id}/log")
+def log_batch(run_id: str, body: LogBody, tracking: Tracking, actor: Actor) -> Response:
+    result = tracking.log_batch(
+        run_id,
+        metrics=_metrics(body.metrics),
+        params=body.params,
+        tags=body.tags,
+        batch_id=body.batch_id,
+        actor=actor,
+    )
+    return json_response({"batch_id": result.batch_id, "applied": result.applied})
+
+
+@router.delete("/runs/{run_id}/tags/{key:path}")
+def delete_tag(run_id: str, key: str, tracking: Tracking, actor: Actor) -> Response:
+    tracking.delete_tag(run_id, key, actor=actor)
+    return json_response({})
+
+
+@router.get("/runs/{run_id}/metrics")
+def list_metric_keys(run_id: str, tracking: Tracking) -> Response:
+    return json_response({"keys": tracking.list_metric_keys(run_id)})
+
+
+@router.get("/runs/{run_id}/metrics/{key:path}/history")
+def metric_history(
+    run_id: str,
+    key: str,
+    tracking: Tracking,
+    max_points: Annotated[int | None, Query()] = None,
+    page_token: str | None = None,
+) -> Response:
+    history = tracking.get_metric_history(run_id, key, max_points=max_points, page_token=page_token)
+    return json_response(history.to_dict())
+
+
+# -- artifacts -----------------------------------------------------------------------------------
+
+
+@router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
+async def upload_artifact(
+    run_id: str, path: str, request: Request, tracking: Tracking, actor: Actor
+) -> Response:
+    import tempfile
+
+    from starlette.concurrency import run_in_threadpool
+
+    # Spool to disk (not memory) so large files stream; the blob store hashes while copying.
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        artifact = await run_in_threadpool(tracking.log_artifact, run_id, path, spool, actor=actor)  # type: ignore[arg-type]
+    return json_response(
+        {
+            "path": artifact.path,
+            "size": artifact.size,
+            "digest": artifact.digest,
+            "created_at": artifact.created_at,
+        },
+        201,
+    )
+
+
+@router.get("/runs/{run_id}/artifacts")
+def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -> Response:
+    artifacts = tracking.list_artifacts(run_id, prefix)
+    return json_response(
+        {
+            "artifacts": [
+                {"path": a.path, "size": a.size, "digest": a.digest, "created_at": a.created_at}
+                for a in artifacts
+            ]
+        }
+    )
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}")
+def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
+    artifact = tracking.get_artifact(run_id, path)
+
+    def chunks() -> Any:
+        with tracking.blobs.open(artifact.digest) as stream:
+            while chunk := stream.read(1024 * 1024):
+                yield chunk
+
+    filename = path.rsplit("/", 1)[-1]
+    return StreamingResponse(
+        chunks(),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(artifact.size),
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )

@@ -1,0 +1,149 @@
+"""Tracking's domain types: experiments, runs and what runs log. No I/O."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+class LifecycleStage(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    project: str
+    name: str
+    description: str
+    lifecycle_stage: str
+    created_at: int
+    updated_at: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    value: float
+    step: int = 0
+    timestamp: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    experiment_id: str
+    experiment: str
+    project: str
+    name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    parent_run_id: str | None
+    user: str
+    lifecycle_stage: str
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[Run]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """A metric's points in step order. When downsampled, each point stands for one bucket of steps
+    and carries the bucket's min, max and last value (`values` holds the last)."""
+
+    run_id: str
+    key: str
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    downsampled: bool = False
+    mins: list[float] | None = None
+    maxs: list[float] | None = None
+    total_points: int = 0
+    next_cursor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "key": self.key,
+            "steps": self.steps,
+            "timestamps": self.timestamps,
+            "values": [encode_float(v) for v in self.values],
+            "downsampled": self.downsampled,
+            "mins": None if self.mins is None else [encode_float(v) for v in self.mins],
+            "maxs": None if self.maxs is None else [encode_float(v) for v in self.maxs],
+            "total_points": self.total_points,
+            "next_cursor": self.next_cursor,
+        }
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    size: int
+    digest: str
+    created_at: int
+
+
+@dataclass
+class RunWrites:
+    """What one client batch does to one run, applied atomically and in this order:
+    create the run (if asked), params, tags, metrics, then end it (if asked)."""
+
+    run_id: str
+    create: RunCreate | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+    end: RunEnd | None = None
+
+
+@dataclass(frozen=True)
+class RunCreate:
+    experiment_id: str
+    name: str | None = None
+    parent_run_id: str | None = None
+    start_time: int | None = None
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    status: RunStatus
+    end_time: int | None = None
+
+
+def encode_float(value: float) -> float | str:
+    """JSON has no NaN or infinities; they travel as the strings 'NaN', 'Infinity', '-Infinity'."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"

@@ -1,0 +1,726 @@
+"""Tracking operations: the rules live here, once. Routes, the SDK and the CLI all call these."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from sqlalchemy import Connection, RowMapping
+
+from plimsoll.core import audit
+from plimsoll.core.audit import AuditEntry
+from plimsoll.core.blobs import BlobStore
+from plimsoll.core.db import Database
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.events import Event, EventBus
+from plimsoll.core.ids import is_id, new_id, now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT, project_exists
+from plimsoll.core.validation import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_artifact_path,
+    check_count,
+    check_int,
+    check_key,
+    check_name,
+    check_text,
+)
+from plimsoll.tracking import store
+from plimsoll.tracking.entities import (
+    Artifact,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    MetricHistory,
+    Run,
+    RunCreate,
+    RunEnd,
+    RunPage,
+    RunStatus,
+    RunWrites,
+)
+from plimsoll.tracking.names import random_run_name
+
+MAX_RUNS_PER_BATCH = 1000
+MAX_METRICS_PER_BATCH = 100_000
+MAX_PARAMS_PER_BATCH = 1000
+MAX_TAGS_PER_BATCH = 1000
+MAX_SEARCH_RESULTS = 1000
+MAX_HISTORY_POINTS = 100_000
+DEFAULT_HISTORY_POINTS = 100_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    batch_id: str
+    applied: bool  # False: this batch id was applied before (a retry); nothing was written twice
+    runs: int
+    metrics: int
+
+
+def check_run_id(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not is_id(value):
+        raise InvalidParameter(field, "must be 32 lowercase hexadecimal characters")
+    return value
+
+
+def _param_text(key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return check_text(f"params.{key}", text, max_length=MAX_PARAM_VALUE_LENGTH)
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+class TrackingService:
+    def __init__(self, db: Database, blobs: BlobStore, events: EventBus) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.events = events
+
+    @contextmanager
+    def _write(self, actor: str) -> Iterator[tuple[Connection, list[AuditEntry], list[Event]]]:
+        """One transaction; audit entries recorded in it, events published after it commits."""
+        entries: list[AuditEntry] = []
+        events: list[Event] = []
+        with self.db.write() as conn:
+            yield conn, entries, events
+            audit.record(conn, entries)
+        for event in events:
+            self.events.publish(event)
+
+    # -- experiments ---------------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        actor: str,
+    ) -> Experiment:
+        check_name("name", name)
+        check_text("description", description, max_length=MAX_DESCRIPTION_LENGTH)
+        tag_values = self._check_tags(tags or {})
+        with self._write(actor) as (conn, entries, events):
+            self._require_project(conn, project)
+            if store.experiment_rows(
+                conn, (store.experiments.c.project == project) & (store.experiments.c.name == name)
+            ):
+                raise Conflict(f"experiment {name!r} already exists in project {project!r}")
+            now = now_ms()
+            row = {
+                "id": new_id(),
+                "project": project,
+                "name": name,
+                "description": description,
+                "lifecycle_stage": LifecycleStage.ACTIVE.value,
+                "created_at": now,
+                "updated_at": now,
+            }
+            conn.execute(store.experiments.insert().values(**row))
+            store.set_experiment_tags(conn, row["id"], tag_values)
+            experiment = Experiment(**row, tags=tag_values)
+            entries.append(
+                AuditEntry(
+                    actor, "experiment.create", "experiment", row["id"], project, None, experiment.to_dict()
+                )
+            )
+            events.append(
+                Event("experiment.created", {"experiment_id": row["id"], "project": project}, actor)
+            )
+        return experiment
+
+    def get_or_create_experiment(
+        self, name: str, *, project: str = DEFAULT_PROJECT, actor: str
+    ) -> Experiment:
+        found = self.find_experiment(name, project=project)
+        if found is not None:
+            if found.lifecycle_stage == LifecycleStage.DELETED:
+                raise Conflict(f"experiment {name!r} is deleted; restore it or choose another name")
+            return found
+        try:
+            return self.create_experiment(name, project=project, actor=actor)
+        except Conflict:
+            # Another process created it between our look-up and insert.
+            found = self.find_experiment(name, project=project)
+            if found is None:
+                raise
+            return found
+
+    def find_experiment(self, name: str, *, project: str = DEFAULT_PROJECT) -> Experiment | None:
+        with self.db.read() as conn:
+            rows = store.experiment_rows(
+                conn, (store.experiments.c.project == project) & (store.experiments.c.name == name)
+            )
+            return self._experiments(conn, rows)[0] if rows else None
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self.db.read() as conn:
+            return self._experiment(conn, experiment_id)
+
+    def resolve_experiment(self, ref: str, *, project: str = DEFAULT_PROJECT) -> Experiment:
+        """An experiment by id or, failing that, by name."""
+        if is_id(ref):
+            try:
+                return self.get_experiment(ref)
+            except NotFound:
+                pass
+        found = self.find_experiment(ref, project=project)
+        if found is None:
+            raise NotFound(f"experiment {ref!r} not found in project {project!r}")
+        return found
+
+    def list_experiments(self, *, project: str = DEFAULT_PROJECT, view: str = "active") -> list[Experiment]:
+        stages = {"active": ["active"], "deleted": ["deleted"], "all": ["active", "deleted"]}
+        if view not in stages:
+            raise InvalidParameter("view", f"must be one of {sorted(stages)}, got {view!r}")
+        with self.db.read() as conn:
+            rows = store.experiment_rows(
+                conn,
+                (store.experiments.c.project == project)
+                & store.experiments.c.lifecycle_stage.in_(stages[view]),
+            )
+            return self._experiments(conn, rows)
+
+    def rename_experiment(self, experiment_id: str, new_name: str, *, actor: str) -> Experiment:
+        check_name("name", new_name)
+        return self._update_experiment(experiment_id, {"name": new_name}, "experiment.rename", actor)
+
+    def delete_experiment(self, experiment_id: str, *, actor: str) -> Experiment:
+        return self._update_experiment(
+            experiment_id, {"lifecycle_stage": "deleted"}, "experiment.delete", actor
+        )
+
+    def restore_experiment(self, experiment_id: str, *, actor: str) -> Experiment:
+        return self._update_experiment(
+            experiment_id, {"lifecycle_stage": "active"}, "experiment.restore", actor
+        )
+
+    def _update_experiment(
+        self, experiment_id: str, values: dict[str, Any], action: str, actor: str
+    ) -> Experiment:
+        with self._write(actor) as (conn, entries, events):
+            before = self._experiment(conn, experiment_id)
+            if "name" in values and values["name"] != before.name:
+                clash = store.experiment_rows(
+                    conn,
+                    (store.experiments.c.project == before.project)
+                    & (store.experiments.c.name == values["name"]),
+                )
+                if clash:
+                    raise Conflict(
+                        f"experiment {values['name']!r} already exists in project {before.project!r}"
+                    )
+            conn.execute(
+                store.experiments.update()
+                .where(store.experiments.c.id == experiment_id)
+                .values(**values, updated_at=now_ms())
+            )
+            after = self._experiment(conn, experiment_id)
+            entries.append(
+                AuditEntry(
+                    actor,
+                    action,
+                    "experiment",
+                    experiment_id,
+                    before.project,
+                    before.to_dict(),
+                    after.to_dict(),
+                )
+            )
+            events.append(
+                Event(
+                    f"{action}d",  # experiment.renamed, .deleted, .restored
+                    {"experiment_id": experiment_id},
+                    actor,
+                )
+            )
+        return after
+
+    def _experiment(self, conn: Connection, experiment_id: str) -> Experiment:
+        rows = store.experiment_rows(conn, store.experiments.c.id == experiment_id)
+        if not rows:
+            raise NotFound(f"experiment {experiment_id!r} not found")
+        return self._experiments(conn, rows)[0]
+
+    def _experiments(self, conn: Connection, rows: list[RowMapping]) -> list[Experiment]:
+        tags = store.experiment_tags_of(conn, [row["id"] for row in rows])
+        return [Experiment(**dict(row), tags=tags[row["id"]]) for row in rows]
+
+    @staticmethod
+    def _require_project(conn: Connection, project: str) -> None:
+        if not project_exists(conn, project):
+            raise NotFound(f"project {project!r} not found")
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        actor: str,
+    ) -> Run:
+        writes = RunWrites(
+            run_id=run_id or new_id(),
+            create=RunCreate(experiment_id, name, parent_run_id, start_time),
+            tags=dict(tags or {}),
+            params=dict(params or {}),
+        )
+        self.ingest([writes], actor=actor)
+        return self.get_run(writes.run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        check_run_id("run_id", run_id)
+        with self.db.read() as conn:
+            found = self._runs(conn, [run_id])
+        if not found:
+            raise NotFound(f"run {run_id!r} not found")
+        return found[0]
+
+    def get_runs(self, run_ids: list[str]) -> list[Run]:
+        """Runs in the order asked; unknown ids are a NotFound naming them."""
+        for run_id in run_ids:
+            check_run_id("run_ids", run_id)
+        with self.db.read() as conn:
+            found = {run.id: run for run in self._runs(conn, run_ids)}
+        missing = [run_id for run_id in run_ids if run_id not in found]
+        if missing:
+            raise NotFound(f"runs not found: {', '.join(missing)}")
+        return [found[run_id] for run_id in run_ids]
+
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        *,
+        end_time: int | None = None,
+        actor: str,
+    ) -> Run:
+        writes = RunWrites(
+            run_id=check_run_id("run_id", run_id), end=RunEnd(parse_run_status(status), end_time)
+        )
+        self.ingest([writes], actor=actor)
+        return self.get_run(run_id)
+
+    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage, *, actor: str) -> Run:
+        check_run_id("run_id", run_id)
+        with self._write(actor) as (conn, entries, events):
+            before = self._runs(conn, [run_id])
+            if not before:
+                raise NotFound(f"run {run_id!r} not found")
+            conn.execute(
+                store.runs.update().where(store.runs.c.id == run_id).values(lifecycle_stage=stage.value)
+            )
+            entries.append(
+                AuditEntry(
+                    actor,
+                    f"run.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
+                    "run",
+                    run_id,
+                    before[0].project,
+                    {"lifecycle_stage": before[0].lifecycle_stage},
+                    {"lifecycle_stage": stage.value},
+                )
+            )
+            events.append(Event(f"run.{stage.value}", {"run_id": run_id}, actor))
+        return self.get_run(run_id)
+
+    def delete_tag(self, run_id: str, key: str, *, actor: str) -> None:
+        check_run_id("run_id", run_id)
+        check_key("key", key)
+        with self._write(actor) as (conn, entries, _events):
+            run = self._runs(conn, [run_id])
+            if not run:
+                raise NotFound(f"run {run_id!r} not found")
+            if key not in run[0].tags:
+                raise NotFound(f"run {run_id!r} has no tag {key!r}")
+            store.delete_tags(conn, run_id, [key])
+            entries.append(
+                AuditEntry(
+                    actor, "run.delete_tag", "run", run_id, run[0].project, {key: run[0].tags[key]}, None
+                )
+            )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Iterable[Metric] = (),
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        batch_id: str | None = None,
+        actor: str,
+    ) -> IngestResult:
+        writes = RunWrites(
+            run_id=run_id, params=dict(params or {}), tags=dict(tags or {}), metrics=list(metrics)
+        )
+        return self.ingest([writes], batch_id=batch_id, actor=actor)
+
+    def ingest(self, batch: list[RunWrites], *, batch_id: str | None = None, actor: str) -> IngestResult:
+        """Apply one client batch atomically. With a `batch_id` it is idempotent: a batch that was
+        already applied is acknowledged again without writing anything twice."""
+        self._check_batch(batch)
+        if batch_id is not None:
+            check_run_id("batch_id", batch_id)
+        total_metrics = sum(len(writes.metrics) for writes in batch)
+        with self._write(actor) as (conn, entries, events):
+            now = now_ms()
+            if batch_id is not None and not store.claim_batch(
+                conn, batch_id, batch[0].run_id if batch else None, now
+            ):
+                return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
+            states = store.run_status(conn, [writes.run_id for writes in batch])
+            for writes in batch:
+                self._apply(conn, writes, states, now, actor, entries, events)
+        return IngestResult(batch_id or "", applied=True, runs=len(batch), metrics=total_metrics)
+
+    def _check_batch(self, batch: list[RunWrites]) -> None:
+        check_count("runs", len(batch), MAX_RUNS_PER_BATCH)
+        check_count("metrics", sum(len(w.metrics) for w in batch), MAX_METRICS_PER_BATCH)
+        check_count("params", sum(len(w.params) for w in batch), MAX_PARAMS_PER_BATCH)
+        check_count("tags", sum(len(w.tags) for w in batch), MAX_TAGS_PER_BATCH)
+        for writes in batch:
+            check_run_id("run_id", writes.run_id)
+            for key, value in writes.params.items():
+                check_key("params", key)
+                writes.params[key] = _param_text(key, value)
+            writes.tags = self._check_tags(writes.tags)
+            for metric in writes.metrics:
+                check_key("metrics.key", metric.key)
+                check_int(f"metrics.{metric.key}.step", metric.step)
+                check_int(f"metrics.{metric.key}.timestamp", metric.timestamp, minimum=0)
+            if writes.create is not None:
+                if writes.create.name is not None:
+                    check_name("run_name", writes.create.name)
+                if writes.create.parent_run_id is not None:
+                    check_run_id("parent_run_id", writes.create.parent_run_id)
+                if writes.create.start_time is not None:
+                    check_int("start_time", writes.create.start_time, minimum=0)
+            if writes.end is not None and writes.end.end_time is not None:
+                check_int("end_time", writes.end.end_time, minimum=0)
+
+    @staticmethod
+    def _check_tags(values: dict[str, str]) -> dict[str, str]:
+        for key, value in values.items():
+            check_key("tags", key)
+            check_text(f"tags.{key}", value, max_length=MAX_TAG_VALUE_LENGTH)
+        return values
+
+    def _apply(
+        self,
+        conn: Connection,
+        writes: RunWrites,
+        states: dict[str, tuple[str, str]],
+        now: int,
+        actor: str,
+        entries: list[AuditEntry],
+        events: list[Event],
+    ) -> None:
+        run_id = writes.run_id
+        if writes.create is not None and run_id not in states:
+            experiment = self._experiment(conn, writes.create.experiment_id)
+            if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise Conflict(f"experiment {experiment.name!r} is deleted; runs cannot be started in it")
+            row = {
+                "id": run_id,
+                "experiment_id": experiment.id,
+                "name": writes.create.name or random_run_name(),
+                "status": RunStatus.RUNNING.value,
+                "start_time": writes.create.start_time or now,
+                "end_time": None,
+                "parent_run_id": writes.create.parent_run_id,
+                "user": actor,
+                "lifecycle_stage": LifecycleStage.ACTIVE.value,
+            }
+            conn.execute(store.runs.insert().values(**row))
+            states[run_id] = (RunStatus.RUNNING.value, LifecycleStage.ACTIVE.value)
+            entries.append(AuditEntry(actor, "run.create", "run", run_id, experiment.project, None, row))
+            events.append(Event("run.created", {"run_id": run_id, "experiment_id": experiment.id}, actor))
+        if run_id not in states:
+            raise NotFound(f"run {run_id!r} not found")
+        status, stage = states[run_id]
+        has_data = bool(writes.params or writes.tags or writes.metrics)
+        if has_data and status != RunStatus.RUNNING:
+            raise Conflict(f"run {run_id!r} has ended ({status}); nothing more can be logged to it")
+        if has_data and stage == LifecycleStage.DELETED:
+            raise Conflict(f"run {run_id!r} is deleted; restore it before logging to it")
+        if writes.params:
+            self._apply_params(conn, run_id, writes.params, actor, entries)
+        if writes.tags:
+            store.upsert_tags(
+                conn, [{"run_id": run_id, "key": k, "value": v} for k, v in writes.tags.items()]
+            )
+            entries.append(AuditEntry(actor, "run.set_tags", "run", run_id, None, None, writes.tags))
+        if writes.metrics:
+            self._apply_metrics(conn, run_id, writes.metrics)
+        if writes.end is not None:
+            if status != RunStatus.RUNNING and status != writes.end.status.value:
+                raise Conflict(
+                    f"run {run_id!r} already ended as {status}; it cannot end again as {writes.end.status}"
+                )
+            if status == RunStatus.RUNNING:
+                end_time = writes.end.end_time or now
+                conn.execute(
+                    store.runs.update()
+                    .where(store.runs.c.id == run_id)
+                    .values(status=writes.end.status.value, end_time=end_time)
+                )
+                states[run_id] = (writes.end.status.value, stage)
+                entries.append(
+                    AuditEntry(
+                        actor,
+                        "run.end",
+                        "run",
+                        run_id,
+                        None,
+                        {"status": status},
+                        {"status": writes.end.status.value, "end_time": end_time},
+                    )
+                )
+                events.append(
+                    Event("run.ended", {"run_id": run_id, "status": writes.end.status.value}, actor)
+                )
+
+    @staticmethod
+    def _apply_params(
+        conn: Connection, run_id: str, values: dict[str, str], actor: str, entries: list[AuditEntry]
+    ) -> None:
+        existing = store.existing_params(conn, run_id, list(values))
+        for key, old in existing.items():
+            if old != values[key]:
+                raise Conflict(
+                    f"param {key!r} of run {run_id} is already {old!r}; params are immutable, "
+                    f"so it cannot become {values[key]!r} (log a new key or start a new run)",
+                    details={"field": f"params.{key}"},
+                )
+        new = {key: value for key, value in values.items() if key not in existing}
+        store.insert_params(
+            conn,
+            [{"run_id": run_id, "key": k, "value": v, "num_value": _as_number(v)} for k, v in new.items()],
+        )
+        if new:
+            entries.append(AuditEntry(actor, "run.log_params", "run", run_id, None, None, new))
+
+    @staticmethod
+    def _apply_metrics(conn: Connection, run_id: str, points: list[Metric]) -> None:
+        rows = []
+        latest: dict[str, dict[str, Any]] = {}
+        for point in points:
+            is_nan = math.isnan(point.value)
+            row = {
+                "run_id": run_id,
+                "key": point.key,
+                "step": point.step,
+                "timestamp": point.timestamp,
+                "value": None if is_nan else point.value,
+                "is_nan": is_nan,
+            }
+            rows.append(row)
+            best = latest.get(point.key)
+            if best is None or (point.step, point.timestamp) >= (best["step"], best["timestamp"]):
+                latest[point.key] = row
+        store.insert_metrics(conn, rows)
+        store.upsert_latest_metrics(conn, list(latest.values()))
+
+    def _runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
+        rows = store.run_rows(conn, run_ids)
+        ids = [row["id"] for row in rows]
+        param_values = store.key_values_of(conn, store.params, ids)
+        tag_values = store.key_values_of(conn, store.tags, ids)
+        metric_values = store.latest_metrics_of(conn, ids)
+        by_id = {
+            row["id"]: Run(
+                **dict(row),
+                params=param_values[row["id"]],
+                metrics=metric_values[row["id"]],
+                tags=tag_values[row["id"]],
+            )
+            for row in rows
+        }
+        return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search_runs(
+        self,
+        *,
+        experiment_ids: list[str] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        from plimsoll.tracking import search
+
+        check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
+        query, sort_keys, fingerprint = search.build_search_query(
+            experiment_ids=experiment_ids,
+            filter_text=filter,
+            order_by=order_by,
+            max_results=max_results,
+            cursor=page_token,
+            include_deleted=include_deleted,
+        )
+        with self.db.read() as conn:
+            rows = list(conn.execute(query))
+            page = rows[:max_results]
+            found = self._runs(conn, [row[0] for row in page])
+        next_cursor = None
+        if len(rows) > max_results:
+            last = page[-1]
+            next_cursor = search.encode_cursor(list(last[1 : 1 + len(sort_keys)]), last[0], fingerprint)
+        return RunPage(runs=found, next_cursor=next_cursor)
+
+    # -- metric history ------------------------------------------------------------------------
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        page_token: str | None = None,
+    ) -> MetricHistory:
+        """Full history in pages of at most MAX_HISTORY_POINTS, or, with `max_points`, the whole
+        history downsampled to at most that many buckets (each with min, max and last)."""
+        check_run_id("run_id", run_id)
+        check_key("key", key)
+        if max_points is not None:
+            check_int("max_points", max_points, minimum=2, maximum=MAX_HISTORY_POINTS)
+        after = _decode_history_cursor(page_token) if page_token else None
+        with self.db.read() as conn:
+            if not store.run_status(conn, [run_id]):
+                raise NotFound(f"run {run_id!r} not found")
+            if max_points is not None:
+                points = store.metric_points(conn, run_id, key, after=None, limit=2**62)
+                return _downsample(run_id, key, points, max_points)
+            points = store.metric_points(conn, run_id, key, after=after, limit=MAX_HISTORY_POINTS + 1)
+        more = len(points) > MAX_HISTORY_POINTS
+        points = points[:MAX_HISTORY_POINTS]
+        return MetricHistory(
+            run_id=run_id,
+            key=key,
+            steps=[p[0] for p in points],
+            timestamps=[p[1] for p in points],
+            values=[math.nan if p[3] else float(p[2]) for p in points],  # type: ignore[arg-type]
+            total_points=len(points),
+            next_cursor=f"{points[-1][0]}:{points[-1][4]}" if more else None,
+        )
+
+    def list_metric_keys(self, run_id: str) -> list[str]:
+        check_run_id("run_id", run_id)
+        with self.db.read() as conn:
+            return store.metric_keys_of(conn, run_id)
+
+    # -- artifacts -----------------------------------------------------------------------------
+
+    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes, *, actor: str) -> Artifact:
+        check_run_id("run_id", run_id)
+        check_artifact_path("path", path)
+        ref = self.blobs.put_bytes(content) if isinstance(content, bytes) else self.blobs.put_file(content)
+        with self._write(actor) as (conn, entries, _events):
+            states = store.run_status(conn, [run_id])
+            if not states:
+                raise NotFound(f"run {run_id!r} not found")
+            row = {
+                "run_id": run_id,
+                "path": path,
+                "digest": ref.digest,
+                "size": ref.size,
+                "created_at": now_ms(),
+            }
+            store.upsert_artifact(conn, row)
+            entries.append(AuditEntry(actor, "run.log_artifact", "run", run_id, None, None, row))
+        return Artifact(path=path, size=ref.size, digest=ref.digest, created_at=row["created_at"])
+
+    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[Artifact]:
+        check_run_id("run_id", run_id)
+        if prefix:
+            check_artifact_path("path", prefix.rstrip("/"))
+        with self.db.read() as conn:
+            if not store.run_status(conn, [run_id]):
+                raise NotFound(f"run {run_id!r} not found")
+            rows = store.artifact_rows(conn, run_id, prefix.rstrip("/") if prefix else None)
+        return [
+            Artifact(path=r["path"], size=r["size"], digest=r["digest"], created_at=r["created_at"])
+            for r in rows
+        ]
+
+    def get_artifact(self, run_id: str, path: str) -> Artifact:
+        check_artifact_path("path", path)
+        for artifact in self.list_artifacts(run_id, path):
+            if artifact.path == path:
+                return artifact
+        raise NotFound(f"run {run_id!r} has no artifact {path!r}")
+
+
+def parse_run_status(value: RunStatus | str) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError:
+        raise InvalidParameter(
+            "status", f"must be one of {[s.value for s in RunStatus]}, got {value!r}"
+        ) from None
+
+
+def _decode_history_cursor(token: str) -> tuple[int, int]:
+    try:
+        step, point_id = token.split(":")
+        return int(step), int(point_id)
+    except ValueError:
+        raise InvalidParameter("page_token", "is not a cursor this endpoint returned") from None
+
+
+def _downsample(
+    run_id: str, key: str, points: list[tuple[int, int, float | None, bool, int]], max_points: int
+) -> MetricHistory:
+    total = len(points)
+    steps = np.fromiter((p[0] for p in points), dtype=np.int64, count=total)
+    stamps = np.fromiter((p[1] for p in points), dtype=np.int64, count=total)
+    values = np.fromiter((math.nan if p[3] else p[2] for p in points), dtype=np.float64, count=total)
+    if total <= max_points:
+        return MetricHistory(
+            run_id, key, steps.tolist(), stamps.tolist(), values.tolist(), total_points=total
+        )
+    # Equal-width buckets over the step range; points are in step order so buckets are contiguous.
+    span = int(steps[-1] - steps[0]) + 1
+    bucket = ((steps - steps[0]) * max_points) // span
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], total] - 1
+    with np.errstate(invalid="ignore"):
+        finite = np.where(np.isnan(values), np.inf, values)
+        mins = np.minimum.reduceat(finite, starts)
+        maxs = np.maximum.reduceat(np.where(np.isnan(values), -np.inf, values), starts)
+    all_nan = np.isposinf(mins) & np.isneginf(maxs)
+    mins[all_nan] = np.nan
+    maxs[all_nan] = np.nan
+    return MetricHistory(
+        run_id=run_id,
+        key=key,
+        steps=steps[ends].tolist(),
+        timestamps=stamps[ends].tolist(),
+        values=values[ends].tolist(),
+        downsampled=True,
+        mins=mins.tolist(),
+        maxs=maxs.tolist(),
+        total_points=total,
+    )

@@ -1,0 +1,313 @@
+"""Tracking tables and the SQL that reads and writes them. Nothing else writes these tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from plimsoll.core.db import metadata
+
+ID = String(32)
+KEY = String(250)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", String(128), ForeignKey("projects.name"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("lifecycle_stage", String(16), nullable=False, default="active"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("project", "name"),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ID, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("parent_run_id", ID, nullable=True, index=True),
+    Column("user", String(128), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False, default="active"),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    # The value again as a number when it is one, so that `params.lr > 0.01` compares numerically.
+    Column("num_value", Float, nullable=True),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    # NULL when is_nan: SQLite cannot store NaN (it reads back as NULL), so NaN is a flag.
+    Column("value", Float, nullable=True),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Client-generated ids of write batches already applied: a retried batch is acknowledged, not re-applied.
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries. Each takes an open connection; the service owns the transaction.
+
+
+def _upsert(conn: Connection, table: Table) -> Any:
+    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+
+
+def experiment_rows(conn: Connection, where: ColumnElement[bool]) -> list[RowMapping]:
+    query = select(experiments).where(where).order_by(experiments.c.created_at, experiments.c.id)
+    return list(conn.execute(query).mappings())
+
+
+def experiment_tags_of(conn: Connection, experiment_ids: list[str]) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = {eid: {} for eid in experiment_ids}
+    if experiment_ids:
+        query = select(experiment_tags).where(experiment_tags.c.experiment_id.in_(experiment_ids))
+        for row in conn.execute(query):
+            result[row.experiment_id][row.key] = row.value
+    return result
+
+
+def set_experiment_tags(conn: Connection, experiment_id: str, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        stmt = _upsert(conn, experiment_tags).values(experiment_id=experiment_id, key=key, value=value)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["experiment_id", "key"], set_={"value": value})
+        )
+
+
+_RUN_COLUMNS = (
+    runs,
+    experiments.c.name.label("experiment"),
+    experiments.c.project,
+)
+
+
+def run_rows(conn: Connection, run_ids: list[str]) -> list[RowMapping]:
+    query = (
+        select(*_RUN_COLUMNS)
+        .join(experiments, experiments.c.id == runs.c.experiment_id)
+        .where(runs.c.id.in_(run_ids))
+    )
+    return list(conn.execute(query).mappings())
+
+
+def run_status(conn: Connection, run_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """(status, lifecycle_stage) of each run that exists."""
+    query = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage).where(runs.c.id.in_(run_ids))
+    return {row.id: (row.status, row.lifecycle_stage) for row in conn.execute(query)}
+
+
+def key_values_of(conn: Connection, table: Table, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
+    for row in conn.execute(
+        select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(run_ids))
+    ):
+        result[row.run_id][row.key] = row.value
+    return result
+
+
+def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, float]]:
+    result: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
+    query = select(
+        latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
+    )
+    for row in conn.execute(query.where(latest_metrics.c.run_id.in_(run_ids))):
+        result[row.run_id][row.key] = math.nan if row.is_nan else row.value
+    return result
+
+
+def existing_params(conn: Connection, run_id: str, keys: list[str]) -> dict[str, str]:
+    query = select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(keys))
+    return {row.key: row.value for row in conn.execute(query)}
+
+
+def insert_params(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_upsert(conn, params).on_conflict_do_nothing(index_elements=["run_id", "key"]), rows)
+
+
+def upsert_tags(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        stmt = _upsert(conn, tags)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}),
+            rows,
+        )
+
+
+def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
+    conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key.in_(keys)))
+
+
+def insert_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(metrics.insert(), rows)
+
+
+def upsert_latest_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep, per run and key, the point with the highest (step, timestamp)."""
+    if not rows:
+        return
+    stmt = _upsert(conn, latest_metrics)
+    newer = or_(
+        stmt.excluded.step > latest_metrics.c.step,
+        and_(
+            stmt.excluded.step == latest_metrics.c.step, stmt.excluded.timestamp >= latest_metrics.c.timestamp
+        ),
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "step": stmt.excluded.step,
+                "timestamp": stmt.excluded.timestamp,
+                "value": stmt.excluded.value,
+                "is_nan": stmt.excluded.is_nan,
+            },
+            where=newer,
+        ),
+        rows,
+    )
+
+
+def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:
+    """Record a batch id; False when it was already applied (a retry)."""
+    stmt = _upsert(conn, ingest_batches).values(id=batch_id, run_id=run_id, created_at=now)
+    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+    return bool(result.rowcount)
+
+
+def metric_keys_of(conn: Connection, run_id: str) -> list[str]:
+    query = (
+        select(latest_metrics.c.key).where(latest_metrics.c.run_id == run_id).order_by(latest_metrics.c.key)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def metric_points(
+    conn: Connection, run_id: str, key: str, *, after: tuple[int, int] | None, limit: int
+) -> list[tuple[int, int, float | None, bool, int]]:
+    """Points as (step, timestamp, value, is_nan, id) in (step, id) order, after a (step, id) cursor."""
+    query = select(
+        metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan, metrics.c.id
+    ).where(metrics.c.run_id == run_id, metrics.c.key == key)
+    if after is not None:
+        step, point_id = after
+        query = query.where(or_(metrics.c.step > step, and_(metrics.c.step == step, metrics.c.id > point_id)))
+    query = query.order_by(metrics.c.step, metrics.c.id).limit(limit)
+    return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
+
+def metric_point_count(conn: Connection, run_id: str, key: str) -> int:
+    query = select(func.count()).select_from(metrics).where(metrics.c.run_id == run_id, metrics.c.key == key)
+    return int(conn.execute(query).scalar_one())
+
+
+def upsert_artifact(conn: Connection, row: dict[str, Any]) -> None:
+    stmt = _upsert(conn, run_artifacts).values(**row)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "path"],
+            set_={"digest": row["digest"], "size": row["size"], "created_at": row["created_at"]},
+        )
+    )
+
+
+def artifact_rows(conn: Connection, run_id: str, prefix: str | None) -> list[RowMapping]:
+    query = select(run_artifacts).where(run_artifacts.c.run_id == run_id)
+    if prefix:
+        query = query.where(
+            or_(
+                run_artifacts.c.path == prefix, run_artifacts.c.path.startswith(prefix + "/", autoescape=True)
+            )
+        )
+    return list(conn.execute(query.order_by(run_artifacts.c.path)).mappings())

@@ -1,0 +1,100 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database per test session.
+
+PostgreSQL is at 127.0.0.1:5432 (trust auth). Each test session (each xdist worker) creates its own
+throw-away database and drops it at the end. Where PostgreSQL is missing, its tests skip with a
+reason, except under CI=true, where a missing service is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from plimsoll.core.db import Database
+from plimsoll.core.schema import load_all_tables
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("PLIMSOLL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def missing(reason: str) -> None:
+    """Skip on a newcomer's machine; fail in CI, where every service must be there."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this may not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any failure to connect means "not available"
+        admin.dispose()
+        missing(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
+    name = f"plimsoll_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    migrated = Database(url)
+    migrated.migrate()
+    migrated.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "plimsoll.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    database.dispose()
+    return path
+
+
+def _truncate_all(database: Database) -> None:
+    tables = [table.name for table in load_all_tables().sorted_tables]
+    with database.engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(
+            sa.text("INSERT INTO projects (name, description, created_at) VALUES ('default', '', 0)")
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        path = tmp_path / "plimsoll.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    cleaner = Database(url)
+    _truncate_all(cleaner)
+    try:
+        yield url
+    finally:
+        cleaner.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.dispose()
