@@ -1,5 +1,87 @@
-"""Plimsoll: a self-hosted MLOps platform."""
+"""Plimsoll: a self-hosted MLOps platform.
+
+    import plimsoll as pl
+
+    with pl.start_run(experiment="churn") as run:
+        run.log_params({"lr": 0.01})
+        run.log_metric("loss", 0.3, step=1)
+
+Without PLIMSOLL_URL the SDK works embedded on ./.plimsoll (SQLite and a local blob folder);
+with it, over HTTP to that server. Both go through the same services and give the same results.
+"""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 __version__ = "0.1.0"
+
+from plimsoll.client import ActiveRun, Client
+from plimsoll.tracking.entities import MetricHistory, Run
+
+_default_client: Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The default `Client`, made on first use from the environment."""
+    global _default_client
+    with _default_lock:
+        if _default_client is None:
+            _default_client = Client()
+        return _default_client
+
+
+def set_default_client(new: Client | None) -> None:
+    """Use `new` (a `plimsoll.Client`) for the module-level functions from now on."""
+    global _default_client
+    with _default_lock:
+        _default_client = new
+
+
+def start_run(experiment: str = "default", **kwargs: Any) -> ActiveRun:
+    return default_client().start_run(experiment, **kwargs)
+
+
+def active_run() -> ActiveRun | None:
+    return default_client().active_run()
+
+
+def get_run(run_id: str) -> Run:
+    return default_client().get_run(run_id)
+
+
+def search_runs(experiment: str | list[str] | None = None, **kwargs: Any) -> list[Run]:
+    return default_client().search_runs(experiment, **kwargs)
+
+
+def get_metric_history(run_id: str, key: str, **kwargs: Any) -> MetricHistory:
+    return default_client().get_metric_history(run_id, key, **kwargs)
+
+
+def flush(timeout: float | None = None) -> None:
+    default_client().flush(timeout)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "stats":
+        import importlib
+
+        return importlib.import_module("plimsoll.stats")
+    raise AttributeError(f"module 'plimsoll' has no attribute {name!r}")
+
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "__version__",
+    "active_run",
+    "default_client",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "search_runs",
+    "set_default_client",
+    "start_run",
+]

@@ -583,11 +583,13 @@ class TrackingService:
         with self.db.read() as conn:
             rows = list(conn.execute(query))
             page = rows[:max_results]
-            found = self._runs(conn, [row[0] for row in page])
+            found = self._runs(conn, [row.id for row in page])
         next_cursor = None
         if len(rows) > max_results:
             last = page[-1]
-            next_cursor = search.encode_cursor(list(last[1 : 1 + len(sort_keys)]), last[0], fingerprint)
+            next_cursor = search.encode_cursor(
+                search.sort_values(last._mapping, sort_keys), last.id, fingerprint
+            )
         return RunPage(runs=found, next_cursor=next_cursor)
 
     # -- metric history ------------------------------------------------------------------------

@@ -1,0 +1,52 @@
+"""`plimsoll server`: run the HTTP server (API, MLflow-compatible API, web UI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    store: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the metadata database.")] = None,
+    blobs: Annotated[str | None, typer.Option(help="fsspec URL of the blob store.")] = None,
+    home: Annotated[Path | None, typer.Option(help="Folder of the embedded store.")] = None,
+    auth: Annotated[bool | None, typer.Option("--auth/--no-auth", help="Require API tokens.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the Plimsoll server (defaults: SQLite and blobs under ./.plimsoll, http://127.0.0.1:8765)."""
+    import uvicorn
+    from rich.console import Console
+
+    from plimsoll.core.config import Settings
+    from plimsoll.platform import Platform
+    from plimsoll.server.app import create_app
+
+    settings = Settings.from_env().with_overrides(home=home, store_url=store, blobs_url=blobs, auth=auth)
+    platform = Platform(settings).startup()
+    console = Console(stderr=True)
+    console.print(f"[bold]Plimsoll[/] on http://{host}:{port}  store={_safe(settings.resolved_store_url)}")
+    console.print(f"  blobs={settings.resolved_blobs_url}  auth={'on' if settings.auth else 'off'}")
+    if workers > 1:
+        console.print(
+            "[yellow]--workers > 1: run several `plimsoll server` replicas behind a balancer instead[/]"
+        )
+    uvicorn.run(
+        create_app(platform),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

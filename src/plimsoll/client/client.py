@@ -1,0 +1,214 @@
+"""The SDK's client: the same calls embedded (in-process, on the local store) or over HTTP."""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from pathlib import Path
+from typing import Any
+
+from plimsoll.client.batching import Batcher
+from plimsoll.client.capture import capture_all
+from plimsoll.client.run import ActiveRun, param_text
+from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
+from plimsoll.core.config import Settings
+from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import check_name
+from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate
+from plimsoll.tracking.names import random_run_name
+
+DEFAULT_EXPERIMENT = "default"
+
+
+class Client:
+    """`Client()` follows PLIMSOLL_URL (HTTP) or else opens the embedded store in ./.plimsoll.
+    `Client("http://host:8765")` talks to a server; `Client("sqlite:///p.db")` or
+    `Client("postgresql://...")` opens that database in-process."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        settings: Settings | None = None,
+        flush_interval: float = 0.25,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        target = url or self.settings.server_url
+        self._transport: Transport
+        if target and target.startswith(("http://", "https://")):
+            self._transport = HttpTransport(target, token=token or self.settings.token)
+            self.url = target
+        else:
+            from plimsoll.platform import Platform
+
+            platform = Platform(self.settings, store_url=target).startup()
+            self._transport = LocalTransport(platform, actor=_local_user())
+            self.url = platform.settings.resolved_store_url
+        self._batcher = Batcher(self._transport, flush_interval=flush_interval)
+        self._experiments: dict[tuple[str, str], Experiment] = {}
+        self._active = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<plimsoll.Client {self.url}>"
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str = DEFAULT_EXPERIMENT,
+        *,
+        name: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        nested: bool = False,
+        parent_run_id: str | None = None,
+        project: str = DEFAULT_PROJECT,
+        capture: bool = True,
+    ) -> ActiveRun:
+        """Start a run in `experiment` (created if new). Use it with `with` to end it FINISHED, or
+        FAILED if the block raises; or call `run.end()` yourself. `capture` records the git commit,
+        branch, dirty flag and diff, and the Python environment."""
+        found = self._experiment(experiment, project)
+        run_name = check_name("run_name", name) if name is not None else random_run_name()
+        stack = self._stack()
+        if nested and parent_run_id is None:
+            if not stack:
+                raise InvalidParameter("nested", "needs an active run to nest under; start one first")
+            parent_run_id = stack[-1].id
+        run = ActiveRun(self, new_id(), run_name, found.id, found.name)
+        captured = capture_all() if capture else None
+        all_tags = {**(captured.tags if captured else {}), **{k: str(v) for k, v in (tags or {}).items()}}
+        self._batcher.submit(
+            run.id,
+            create=RunCreate(found.id, run_name, parent_run_id, now_ms()),
+            artifacts=list(captured.artifacts.items()) if captured else None,
+        )
+        if all_tags:
+            run.set_tags(all_tags)
+        if params:
+            run.log_params(params)
+        stack.append(run)
+        return run
+
+    def active_run(self) -> ActiveRun | None:
+        stack = self._stack()
+        return stack[-1] if stack else None
+
+    def get_run(self, run_id: str) -> Run:
+        self._batcher.flush()
+        return self._transport.get_run(run_id)
+
+    def search_runs(
+        self,
+        experiment: str | list[str] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        project: str = DEFAULT_PROJECT,
+    ) -> list[Run]:
+        """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages."""
+        self._batcher.flush()
+        names = [experiment] if isinstance(experiment, str) else experiment
+        experiment_ids = (
+            None if names is None else [self.get_experiment(n, project=project).id for n in names]
+        )
+        found: list[Run] = []
+        token: str | None = None
+        while len(found) < max_results:
+            page = self._transport.search_runs(
+                experiment_ids, filter, order_by, min(1000, max_results - len(found)), token
+            )
+            found.extend(page.runs)
+            token = page.next_cursor
+            if token is None:
+                break
+        return found
+
+    def get_metric_history(self, run_id: str, key: str, *, max_points: int | None = None) -> MetricHistory:
+        """The whole history (paged through), or downsampled to `max_points` buckets."""
+        self._batcher.flush()
+        first = self._transport.metric_history(run_id, key, max_points, None)
+        history = first
+        while history.next_cursor is not None:
+            history = self._transport.metric_history(run_id, key, None, history.next_cursor)
+            first.steps.extend(history.steps)
+            first.timestamps.extend(history.timestamps)
+            first.values.extend(history.values)
+        return MetricHistory(
+            run_id=first.run_id,
+            key=first.key,
+            steps=first.steps,
+            timestamps=first.timestamps,
+            values=first.values,
+            downsampled=first.downsampled,
+            mins=first.mins,
+            maxs=first.maxs,
+            total_points=first.total_points if first.downsampled else len(first.steps),
+        )
+
+    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[Artifact]:
+        self._batcher.flush()
+        return self._transport.list_artifacts(run_id, prefix)
+
+    def download_artifact(self, run_id: str, path: str, destination: str | Path) -> Path:
+        return self._transport.download_artifact(run_id, path, Path(destination))
+
+    # -- experiments ------------------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, *, project: str = DEFAULT_PROJECT, description: str = ""
+    ) -> Experiment:
+        return self._transport.create_experiment(name, project, description)
+
+    def get_experiment(self, ref: str, *, project: str = DEFAULT_PROJECT) -> Experiment:
+        return self._transport.get_experiment(ref, project)
+
+    def list_experiments(self, *, project: str = DEFAULT_PROJECT, view: str = "active") -> list[Experiment]:
+        return self._transport.list_experiments(project, view)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._batcher.flush(timeout=timeout)
+
+    def close(self) -> None:
+        for run in list(self._stack()):
+            run.end()
+        self._batcher.close()
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _experiment(self, name: str, project: str) -> Experiment:
+        key = (project, name)
+        if key not in self._experiments:
+            self._experiments[key] = self._transport.get_or_create_experiment(name, project)
+        return self._experiments[key]
+
+    def _stack(self) -> list[ActiveRun]:
+        if not hasattr(self._active, "runs"):
+            self._active.runs = []
+        return self._active.runs  # type: ignore[no-any-return]
+
+    def _forget_active(self, run: ActiveRun) -> None:
+        stack = self._stack()
+        if run in stack:
+            stack.remove(run)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"
+
+
+__all__ = ["Client", "param_text"]

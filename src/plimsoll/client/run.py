@@ -1,0 +1,172 @@
+"""A run being logged: the object `pl.start_run()` returns."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from plimsoll.core.ids import now_ms
+from plimsoll.core.validation import (
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_artifact_path,
+    check_float,
+    check_int,
+    check_key,
+    check_text,
+)
+from plimsoll.tracking.entities import Metric, Run, RunEnd, RunStatus
+
+if TYPE_CHECKING:
+    from plimsoll.client.client import Client
+
+
+def param_text(key: str, value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, dict | list | tuple | bool | int | float) or value is None:
+        text = orjson.dumps(value).decode() if isinstance(value, dict | list | tuple) else str(value)
+    else:
+        text = str(value)
+    return check_text(f"params.{key}", text, max_length=MAX_PARAM_VALUE_LENGTH)
+
+
+class ActiveRun:
+    """Log to one run. Calls return at once; writes are batched in the background and become
+    visible at the next flush (at most a fraction of a second later, and always at `end`)."""
+
+    def __init__(self, client: Client, run_id: str, name: str, experiment_id: str, experiment: str) -> None:
+        self._client = client
+        self.id = run_id
+        self.name = name
+        self.experiment_id = experiment_id
+        self.experiment = experiment
+        self._steps: dict[str, int] = {}
+        self._ended = False
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.name} id={self.id} experiment={self.experiment!r}>"
+
+    # -- logging ----------------------------------------------------------------------------------
+
+    def log_param(self, key: str, value: Any) -> ActiveRun:
+        return self.log_params({key: value})
+
+    def log_params(self, params: dict[str, Any]) -> ActiveRun:
+        values = {check_key("params", key): param_text(key, value) for key, value in params.items()}
+        self._client._batcher.submit(self.id, params=values)
+        return self
+
+    def set_tag(self, key: str, value: Any) -> ActiveRun:
+        return self.set_tags({key: value})
+
+    def set_tags(self, tags: dict[str, Any]) -> ActiveRun:
+        values = {
+            check_key("tags", key): check_text(f"tags.{key}", str(value), max_length=MAX_TAG_VALUE_LENGTH)
+            for key, value in tags.items()
+        }
+        self._client._batcher.submit(self.id, tags=values)
+        return self
+
+    def log_metric(
+        self,
+        key: str,
+        value: float,
+        step: int | None = None,
+        *,
+        timestamp: int | None = None,
+        synchronous: bool = False,
+    ) -> ActiveRun:
+        return self.log_metrics({key: value}, step=step, timestamp=timestamp, synchronous=synchronous)
+
+    def log_metrics(
+        self,
+        metrics: dict[str, float],
+        step: int | None = None,
+        *,
+        timestamp: int | None = None,
+        synchronous: bool = False,
+    ) -> ActiveRun:
+        """`step` defaults to one past the last step logged for that key in this run (0 first).
+        With `synchronous=True` the call returns once the server has stored the points."""
+        stamp = now_ms() if timestamp is None else check_int("timestamp", timestamp, minimum=0)
+        points = []
+        for key, value in metrics.items():
+            check_key("metrics", key)
+            number = check_float(f"metrics.{key}", value)
+            point_step = self._steps.get(key, -1) + 1 if step is None else check_int("step", step)
+            self._steps[key] = max(point_step, self._steps.get(key, point_step))
+            points.append(Metric(key, number, point_step, stamp))
+        self._client._batcher.submit(self.id, metrics=points)
+        if synchronous:
+            self.flush()
+        return self
+
+    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> ActiveRun:
+        """Upload a file, or a directory with everything in it, under `artifact_path`."""
+        source = Path(local_path)
+        if not source.exists():
+            raise FileNotFoundError(f"{source}: no such file or directory")
+        prefix = artifact_path.strip("/") if artifact_path else ""
+        if source.is_dir():
+            files = sorted(p for p in source.rglob("*") if p.is_file())
+            targets = [(p, "/".join(filter(None, [prefix, p.relative_to(source).as_posix()]))) for p in files]
+        else:
+            targets = [(source, "/".join(filter(None, [prefix, source.name])))]
+        for _file, target in targets:
+            check_artifact_path("artifact_path", target)
+        self.flush()  # the run must exist on the server before its files
+        for file, target in targets:
+            with file.open("rb") as handle:
+                self._client._transport.log_artifact(self.id, target, handle)
+        return self
+
+    def log_text(self, text: str, artifact_path: str) -> ActiveRun:
+        check_artifact_path("artifact_path", artifact_path)
+        self.flush()
+        self._client._transport.log_artifact(self.id, artifact_path, text.encode())
+        return self
+
+    def log_dict(self, value: dict[str, Any], artifact_path: str) -> ActiveRun:
+        return self.log_text(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode(), artifact_path)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def flush(self) -> ActiveRun:
+        """Wait until everything logged so far is stored; raise any error the server reported."""
+        self._client._batcher.flush(self.id)
+        return self
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED, *, wait: bool = True) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._client._forget_active(self)
+        self._client._batcher.submit(self.id, end=RunEnd(RunStatus(status), now_ms()))
+        if wait:
+            self.flush()
+
+    def info(self) -> Run:
+        """The run as the server has it now (params, latest metrics, tags)."""
+        self.flush()
+        return self._client._transport.get_run(self.id)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        self.end(status)

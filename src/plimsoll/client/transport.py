@@ -1,0 +1,348 @@
+"""Two ways to reach the services, one interface: in-process (embedded) or HTTP.
+
+Both return the same entity types and raise the same exceptions (the HTTP transport rebuilds a
+server error from its JSON body), so the SDK above them cannot tell which one it has."""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import IO, Any, Protocol
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from plimsoll.core.errors import PlimsollError, Unavailable, error_from_dict
+from plimsoll.core.validation import NON_FINITE
+from plimsoll.tracking.entities import (
+    Artifact,
+    Experiment,
+    MetricHistory,
+    Run,
+    RunPage,
+    RunWrites,
+    encode_float,
+)
+
+log = logging.getLogger("plimsoll.client")
+
+
+class Transport(Protocol):
+    def get_or_create_experiment(self, name: str, project: str) -> Experiment: ...
+    def create_experiment(self, name: str, project: str, description: str) -> Experiment: ...
+    def get_experiment(self, ref: str, project: str) -> Experiment: ...
+    def list_experiments(self, project: str, view: str) -> list[Experiment]: ...
+    def ingest(self, batch: list[RunWrites], batch_id: str) -> None: ...
+    def get_run(self, run_id: str) -> Run: ...
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        filter: str | None,
+        order_by: list[str] | None,
+        max_results: int,
+        page_token: str | None,
+    ) -> RunPage: ...
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None, page_token: str | None
+    ) -> MetricHistory: ...
+    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact: ...
+    def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]: ...
+    def download_artifact(self, run_id: str, path: str, destination: Path) -> Path: ...
+    def close(self) -> None: ...
+
+
+class LocalTransport:
+    """Calls the services in this process, on the embedded store."""
+
+    def __init__(self, platform: Any, actor: str) -> None:
+        self.platform = platform
+        self.tracking = platform.tracking
+        self.actor = actor
+
+    def get_or_create_experiment(self, name: str, project: str) -> Experiment:
+        return self.tracking.get_or_create_experiment(name, project=project, actor=self.actor)  # type: ignore[no-any-return]
+
+    def create_experiment(self, name: str, project: str, description: str) -> Experiment:
+        return self.tracking.create_experiment(
+            name, project=project, description=description, actor=self.actor
+        )  # type: ignore[no-any-return]
+
+    def get_experiment(self, ref: str, project: str) -> Experiment:
+        return self.tracking.resolve_experiment(ref, project=project)  # type: ignore[no-any-return]
+
+    def list_experiments(self, project: str, view: str) -> list[Experiment]:
+        return self.tracking.list_experiments(project=project, view=view)  # type: ignore[no-any-return]
+
+    def ingest(self, batch: list[RunWrites], batch_id: str) -> None:
+        self.tracking.ingest(batch, batch_id=batch_id, actor=self.actor)
+
+    def get_run(self, run_id: str) -> Run:
+        return self.tracking.get_run(run_id)  # type: ignore[no-any-return]
+
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        filter: str | None,
+        order_by: list[str] | None,
+        max_results: int,
+        page_token: str | None,
+    ) -> RunPage:
+        return self.tracking.search_runs(  # type: ignore[no-any-return]
+            experiment_ids=experiment_ids,
+            filter=filter,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+        )
+
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None, page_token: str | None
+    ) -> MetricHistory:
+        return self.tracking.get_metric_history(run_id, key, max_points=max_points, page_token=page_token)  # type: ignore[no-any-return]
+
+    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact:
+        return self.tracking.log_artifact(run_id, path, content, actor=self.actor)  # type: ignore[no-any-return]
+
+    def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]:
+        return self.tracking.list_artifacts(run_id, prefix)  # type: ignore[no-any-return]
+
+    def download_artifact(self, run_id: str, path: str, destination: Path) -> Path:
+        artifact = self.tracking.get_artifact(run_id, path)
+        self.platform.blobs.copy_to(artifact.digest, destination)
+        return destination
+
+    def close(self) -> None:
+        self.platform.close()
+
+
+RETRY_STATUSES = {500, 502, 503, 504}
+
+
+class HttpTransport:
+    """JSON over HTTP to a Plimsoll server, with retries and backoff where a retry is safe."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retry_for: float = 300.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = {"User-Agent": "plimsoll-python"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+        self.retry_for = retry_for
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> httpx.Response:
+        """Send; on connection errors and 5xx, retry with exponential backoff and jitter (only for
+        requests that are safe to repeat), saying so in the log while the server is unreachable."""
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.05
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 400:
+                    return response
+                if response.status_code not in RETRY_STATUSES or not retry:
+                    raise self._error(response)
+                problem = f"HTTP {response.status_code}"
+            if not retry or time.monotonic() + delay > deadline:
+                raise Unavailable(
+                    f"Plimsoll server at {self.url} unreachable after {attempt} attempts ({problem})"
+                )
+            if attempt in {1, 5} or attempt % 20 == 0:
+                log.warning("Plimsoll server at %s: %s; retrying (attempt %d)", self.url, problem, attempt)
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+
+    @staticmethod
+    def _error(response: httpx.Response) -> PlimsollError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        return error_from_dict(body, response.status_code)
+
+    def _json(self, method: str, path: str, *, retry: bool = True, body: Any = None, **kwargs: Any) -> Any:
+        if body is not None:
+            kwargs["content"] = orjson.dumps(body)
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        return self._send(method, path, retry=retry, **kwargs).json()
+
+    # -- experiments ------------------------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str, project: str) -> Experiment:
+        found = self._json("GET", "/experiments", params={"name": name, "project": project})["experiments"]
+        if found:
+            return _experiment(found[0])
+        try:
+            return self.create_experiment(name, project, "")
+        except PlimsollError as exc:
+            if exc.code != "CONFLICT":
+                raise
+            found = self._json("GET", "/experiments", params={"name": name, "project": project})[
+                "experiments"
+            ]
+            if not found:
+                raise
+            return _experiment(found[0])
+
+    def create_experiment(self, name: str, project: str, description: str) -> Experiment:
+        body = {"name": name, "project": project, "description": description}
+        return _experiment(self._json("POST", "/experiments", body=body, retry=False))
+
+    def get_experiment(self, ref: str, project: str) -> Experiment:
+        from plimsoll.core.errors import NotFound
+        from plimsoll.core.ids import is_id
+
+        if is_id(ref):
+            try:
+                return _experiment(self._json("GET", f"/experiments/{ref}"))
+            except NotFound:
+                pass
+        found = self._json("GET", "/experiments", params={"name": ref, "project": project})["experiments"]
+        if not found:
+            raise NotFound(f"experiment {ref!r} not found in project {project!r}")
+        return _experiment(found[0])
+
+    def list_experiments(self, project: str, view: str) -> list[Experiment]:
+        body = self._json("GET", "/experiments", params={"project": project, "view": view})
+        return [_experiment(item) for item in body["experiments"]]
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def ingest(self, batch: list[RunWrites], batch_id: str) -> None:
+        # Idempotent by batch_id, so retrying after a lost answer never writes twice.
+        self._json(
+            "POST", "/runs/ingest", body={"batch_id": batch_id, "runs": [_writes_json(w) for w in batch]}
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return _run(self._json("GET", f"/runs/{run_id}"))
+
+    def search_runs(
+        self,
+        experiment_ids: list[str] | None,
+        filter: str | None,
+        order_by: list[str] | None,
+        max_results: int,
+        page_token: str | None,
+    ) -> RunPage:
+        body = {
+            "experiment_ids": experiment_ids,
+            "filter": filter,
+            "order_by": order_by,
+            "max_results": max_results,
+            "page_token": page_token,
+        }
+        answer = self._json("POST", "/runs/search", body=body)
+        return RunPage(runs=[_run(item) for item in answer["runs"]], next_cursor=answer["next_page_token"])
+
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None, page_token: str | None
+    ) -> MetricHistory:
+        params: dict[str, Any] = {}
+        if max_points is not None:
+            params["max_points"] = max_points
+        if page_token is not None:
+            params["page_token"] = page_token
+        body = self._json("GET", f"/runs/{run_id}/metrics/{quote(key)}/history", params=params)
+        return MetricHistory(
+            run_id=body["run_id"],
+            key=body["key"],
+            steps=body["steps"],
+            timestamps=body["timestamps"],
+            values=[_float(v) for v in body["values"]],
+            downsampled=body["downsampled"],
+            mins=None if body["mins"] is None else [_float(v) for v in body["mins"]],
+            maxs=None if body["maxs"] is None else [_float(v) for v in body["maxs"]],
+            total_points=body["total_points"],
+            next_cursor=body["next_cursor"],
+        )
+
+    # -- artifacts --------------------------------------------------------------------------------
+
+    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact:
+        # A PUT of the same bytes to the same path is idempotent, so it may be retried, but a
+        # stream can only be sent once: retry only when we hold the bytes.
+        retry = isinstance(content, bytes)
+        response = self._send("PUT", f"/runs/{run_id}/artifacts/{quote(path)}", retry=retry, content=content)
+        return _artifact(response.json())
+
+    def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]:
+        params = {"prefix": prefix} if prefix else {}
+        body = self._json("GET", f"/runs/{run_id}/artifacts", params=params)
+        return [_artifact(item) for item in body["artifacts"]]
+
+    def download_artifact(self, run_id: str, path: str, destination: Path) -> Path:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".partial")
+        with self.http.stream("GET", f"/runs/{run_id}/artifacts/{quote(path)}") as response:
+            if response.status_code >= 400:
+                response.read()
+                raise self._error(response)
+            with partial.open("wb") as out:
+                for chunk in response.iter_bytes(1024 * 1024):
+                    out.write(chunk)
+        shutil.move(partial, destination)
+        return destination
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _float(value: float | str) -> float:
+    return NON_FINITE[value] if isinstance(value, str) else float(value)
+
+
+def _experiment(body: dict[str, Any]) -> Experiment:
+    return Experiment(**body)
+
+
+def _run(body: dict[str, Any]) -> Run:
+    body = dict(body)
+    body["metrics"] = {key: _float(value) for key, value in body["metrics"].items()}
+    return Run(**body)
+
+
+def _artifact(body: dict[str, Any]) -> Artifact:
+    return Artifact(
+        path=body["path"], size=body["size"], digest=body["digest"], created_at=body["created_at"]
+    )
+
+
+def _writes_json(writes: RunWrites) -> dict[str, Any]:
+    body: dict[str, Any] = {"run_id": writes.run_id}
+    if writes.create is not None:
+        body["create"] = {
+            "experiment_id": writes.create.experiment_id,
+            "name": writes.create.name,
+            "parent_run_id": writes.create.parent_run_id,
+            "start_time": writes.create.start_time,
+        }
+    if writes.params:
+        body["params"] = writes.params
+    if writes.tags:
+        body["tags"] = writes.tags
+    if writes.metrics:
+        body["metrics"] = [
+            {"key": m.key, "value": encode_float(m.value), "step": m.step, "timestamp": m.timestamp}
+            for m in writes.metrics
+        ]
+    if writes.end is not None:
+        body["end"] = {"status": writes.end.status.value, "end_time": writes.end.end_time}
+    return body

@@ -1,0 +1,313 @@
+"""Content-addressed blob store: local directory by default, S3 for production.
+
+    store = BlobStore.from_url("/var/lib/plimsoll/blobs")      # or "file:///…", "s3://bucket/prefix"
+    ref = store.put_file("model.pkl")                           # BlobRef(digest="…", size=…)
+    with store.open(ref.digest) as f: ...                       # verified when read to EOF
+
+A blob's key is the BLAKE3 hex digest of its content, stored at `<root>/<d[0:2]>/<d[2:4]>/<d>`.
+Content is hashed while it is copied to a spool file, then published in one atomic step: `os.replace`
+from `<root>/.tmp/` for a local root, a single PutObject (multipart only above the 5 GiB PUT limit,
+which S3 also makes visible only on completion) for S3. Readers therefore see a whole blob or none,
+and two writers of the same content, in threads or processes, both succeed. Reads verify the digest.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
+
+import fsspec
+from blake3 import blake3
+
+from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["BlobCorrupted", "BlobNotFound", "BlobRef", "BlobStore"]
+
+CHUNK_SIZE = 1 << 20
+_MAX_SINGLE_PUT = 5 << 30  # S3 refuses a PutObject larger than 5 GiB
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_SPOOL_PREFIX = ".plimsoll-blob-"
+
+
+class BlobNotFound(NotFound):
+    """No blob is stored under this digest."""
+
+
+class BlobCorrupted(PlimsollError):
+    """The stored bytes no longer hash to the digest they are stored under."""
+
+    status = 500
+    code = "BLOB_CORRUPTED"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    digest: str
+    size: int
+
+
+class _Backend(Protocol):
+    @property
+    def spool_dir(self) -> str | None: ...  # where put spools content, ready for an atomic publish
+
+    def size(self, key: str) -> int | None: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def download(self, key: str, dest: str) -> None: ...
+    def publish(self, spool: str, key: str) -> None: ...
+
+
+class BlobStore:
+    """Put, check and read blobs by BLAKE3 digest. Thread- and process-safe; build with `from_url`."""
+
+    def __init__(self, backend: _Backend, url: str) -> None:
+        self._backend = backend
+        self._url = url
+
+    @classmethod
+    def from_url(cls, url: str | os.PathLike[str], **storage_options: Any) -> BlobStore:
+        """A store at a local path, a `file://` URL or an `s3://bucket/prefix` URL.
+
+        `storage_options` go to s3fs (`endpoint_url`, `key`, `secret`, `client_kwargs`, …); without
+        them s3fs and botocore read the usual AWS_* variables, AWS_ENDPOINT_URL included.
+        """
+        text = os.fspath(url)
+        protocol, _ = fsspec.core.split_protocol(text)
+        if protocol in (None, "file", "local"):
+            root = fsspec.core.strip_protocol(text) if protocol else text
+            return cls(_LocalBackend(Path(root).expanduser().resolve()), text)
+        if protocol in ("s3", "s3a"):
+            fs, root = fsspec.core.url_to_fs(text, **storage_options)
+            return cls(_S3Backend(fs, root.rstrip("/")), text)
+        raise InvalidParameter(
+            "url", f"must be a local path, a file:// or an s3:// URL. Got {text!r} instead."
+        )
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"BlobStore({self._url!r})"
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        ref = BlobRef(blake3(data).hexdigest(), len(data))
+        if self._backend.size(_key(ref.digest)) != ref.size:
+            with self._spooled(io.BytesIO(data)) as (spool, _):
+                self._backend.publish(spool, _key(ref.digest))
+        return ref
+
+    def put_file(self, source: str | os.PathLike[str] | IO[bytes]) -> BlobRef:
+        """Store a file's content, read in 1 MiB chunks; a no-op if the same content is already stored.
+
+        An existing blob of the right size is trusted (every read verifies it); one of a different
+        size, such as a truncated copy, is replaced.
+        """
+        if isinstance(source, str | os.PathLike):
+            with open(source, "rb") as f:
+                return self.put_file(f)
+        with self._spooled(source) as (spool, ref):
+            if self._backend.size(_key(ref.digest)) != ref.size:
+                self._backend.publish(spool, _key(ref.digest))
+        return ref
+
+    @contextmanager
+    def _spooled(self, source: IO[bytes]) -> Iterator[tuple[str, BlobRef]]:
+        """Copy `source` to a spool file while hashing it; the file is removed on the way out."""
+        spool_dir = self._backend.spool_dir
+        if spool_dir is not None:
+            os.makedirs(spool_dir, exist_ok=True)
+        fd, spool = tempfile.mkstemp(prefix=_SPOOL_PREFIX, dir=spool_dir)
+        try:
+            hasher, size = blake3(), 0
+            with os.fdopen(fd, "wb") as out:
+                for chunk in iter(partial(source.read, CHUNK_SIZE), b""):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            yield spool, BlobRef(hasher.hexdigest(), size)
+        finally:
+            Path(spool).unlink(missing_ok=True)  # already gone once published locally
+
+    def exists(self, digest: str) -> bool:
+        return self._backend.size(_checked_key(digest)) is not None
+
+    def size(self, digest: str) -> int:
+        size = self._backend.size(_checked_key(digest))
+        if size is None:
+            raise _not_found(digest)
+        return size
+
+    def get_bytes(self, digest: str) -> bytes:
+        with self.open(digest) as f:
+            return f.read()
+
+    @contextmanager
+    def open(self, digest: str) -> Iterator[BinaryIO]:
+        """A binary stream of the blob; raises BlobCorrupted at EOF if the content does not match."""
+        key = _checked_key(digest)
+        try:
+            raw = self._backend.open(key)
+        except FileNotFoundError:
+            raise _not_found(digest) from None
+        with io.BufferedReader(_VerifyingReader(raw, digest), buffer_size=CHUNK_SIZE) as stream:
+            yield stream
+
+    def copy_to(self, digest: str, dest: str | os.PathLike[str]) -> None:
+        """Download a blob to a local file: streamed to a temp file beside it, verified, then renamed."""
+        key = _checked_key(digest)
+        target = Path(dest)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+        try:
+            try:
+                self._backend.download(key, tmp)
+            except FileNotFoundError:
+                raise _not_found(digest) from None
+            with open(tmp, "rb") as f:
+                hasher = blake3()
+                for chunk in iter(partial(f.read, CHUNK_SIZE), b""):
+                    hasher.update(chunk)
+            _check(digest, hasher.hexdigest())
+            os.chmod(tmp, 0o644)
+            _fsync(tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+class _LocalBackend:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.spool_dir = str(root / ".tmp")  # same filesystem as the blobs, so os.replace is atomic
+
+    def size(self, key: str) -> int | None:
+        try:
+            return (self.root / key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self.root / key, "rb", buffering=0)
+
+    def download(self, key: str, dest: str) -> None:
+        shutil.copyfile(self.root / key, dest)
+
+    def publish(self, spool: str, key: str) -> None:
+        path = self.root / key
+        os.chmod(spool, 0o644)
+        _fsync(spool)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(spool, path)
+        _fsync(path.parent)
+
+
+class _S3Backend:
+    spool_dir = None  # the system temp dir: nothing is written to S3 before the content is hashed
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs = fs
+        self.root = root
+
+    def size(self, key: str) -> int | None:
+        # One HEAD; fs.info would follow a miss with a LIST, looking for a "directory".
+        bucket, obj, _ = self.fs.split_path(f"{self.root}/{key}")
+        try:
+            return int(self.fs.call_s3("head_object", Bucket=bucket, Key=obj)["ContentLength"])
+        except FileNotFoundError:
+            return None
+
+    def open(self, key: str) -> BinaryIO:
+        # No read-ahead cache: the BufferedReader above asks for whole chunks, one ranged GET each.
+        stream: BinaryIO = self.fs.open(f"{self.root}/{key}", "rb", block_size=CHUNK_SIZE, cache_type="none")
+        return stream
+
+    def download(self, key: str, dest: str) -> None:
+        # One streamed GET; s3fs would otherwise hold up to 10 parallel 50 MiB ranges in memory.
+        self.fs.get_file(f"{self.root}/{key}", dest, max_concurrency=1)
+
+    def publish(self, spool: str, key: str) -> None:
+        path = f"{self.root}/{key}"
+        if os.path.getsize(spool) > _MAX_SINGLE_PUT:
+            self.fs.put_file(spool, path, max_concurrency=1)  # multipart, aborted on error
+            return
+        # s3fs's own put_file reads a file below 100 MiB into memory first; stream the body instead.
+        bucket, obj, _ = self.fs.split_path(path)
+        with open(spool, "rb") as body:
+            self.fs.call_s3("put_object", Bucket=bucket, Key=obj, Body=body)
+        self.fs.invalidate_cache(path)
+
+
+class _VerifyingReader(io.RawIOBase):
+    """Pass a stream through, hashing it; at EOF, raise BlobCorrupted unless it hashed to `digest`."""
+
+    def __init__(self, raw: BinaryIO, digest: str) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._hasher = blake3()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        with memoryview(buffer) as view, view.cast("B") as out:
+            wanted = len(out)
+            data = self._raw.read(wanted)
+            out[: len(data)] = data
+        if data:
+            self._hasher.update(data)
+        elif wanted:
+            _check(self._digest, self._hasher.hexdigest())
+        return len(data)
+
+    def readall(self) -> bytes:  # the default reads 8 KiB at a time: one S3 request each
+        return b"".join(iter(partial(self.read, CHUNK_SIZE), b""))
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def _checked_key(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise InvalidParameter(
+            "digest", f"must be 64 lowercase hex characters (a BLAKE3 digest). Got {digest!r} instead."
+        )
+    return _key(digest)
+
+
+def _key(digest: str) -> str:
+    return f"{digest[0:2]}/{digest[2:4]}/{digest}"
+
+
+def _check(digest: str, actual: str) -> None:
+    if actual != digest:
+        raise BlobCorrupted(
+            f"blob {digest} is corrupted: its stored content hashes to {actual}",
+            details={"digest": digest, "actual": actual},
+        )
+
+
+def _not_found(digest: str) -> BlobNotFound:
+    return BlobNotFound(f"no blob with digest {digest}", details={"digest": digest})
+
+
+def _fsync(path: str | Path) -> None:
+    """Flush a file's (or directory's) content to disk, so a rename never exposes unwritten data."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,459 @@
+"""Run search: the filter language compiled to SQLAlchemy Core, ordering, and keyset pagination.
+
+The language is described for users in docs/search.md; `_search_parser.py` turns text into a small
+checked AST, and this module compiles that AST. Every literal becomes a bound parameter: no user
+text is ever spliced into SQL.
+
+    stmt, sort_keys, fingerprint = build_search_query(experiment_ids=["e1"], filter_text="...",
+                                                      order_by=["metrics.acc DESC"], max_results=100,
+                                                      cursor=page_token)
+    rows = conn.execute(stmt).all()
+    page, more = rows[:max_results], len(rows) > max_results
+    next_token = encode_cursor(sort_values(page[-1]._mapping, sort_keys), page[-1].id, fingerprint)
+
+Semantics worth knowing:
+- A param/metric/tag comparison is `EXISTS (SELECT 1 FROM <table> WHERE run_id = runs.id AND key = :k
+  AND <cond>)`, so `!=`, `NOT IN` and `NOT LIKE` mean "has the key and it differs"; `NOT (...)` is
+  plain boolean negation and so also matches runs without the key.
+- Sort keys are selected in the query, labelled s0..sN, and the next cursor is built from the last
+  row's values (`sort_values`); after the user's keys comes `runs.id` ascending as the tie-breaker.
+  A param/metric/tag sort key reads from a LEFT OUTER JOIN on (run_id, key), not a correlated
+  subquery: the keyset predicate repeats each sort expression, and on PostgreSQL repeated
+  correlated subqueries made the second page ~10x slower than the first.
+- Page tokens are not signed: a forged one can only change where a page starts (all its values
+  are bound parameters and type-checked against the sort keys).
+- Missing keys (and NaN metrics, stored as NULL) sort last in both directions. Text sorts by code
+  point on both backends (PostgreSQL uses COLLATE "C"), so pages never depend on the server locale.
+- Params sort as two keys: the numeric value first (runs whose value is a number, in numeric order),
+  then the text (runs whose value is not a number), then runs without the param.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    Text,
+    and_,
+    case,
+    false,
+    literal_column,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from plimsoll.core.errors import InvalidParameter
+from plimsoll.tracking._search_parser import (
+    MAX_COMPARISONS,
+    MAX_DEPTH,
+    MAX_FILTER_LENGTH,
+    BoolOp,
+    Comparison,
+    Node,
+    Not,
+    Operand,
+    parse_filter,
+    parse_order_item,
+)
+from plimsoll.tracking.store import latest_metrics, params, runs, tags
+
+__all__ = [
+    "MAX_COMPARISONS",
+    "MAX_CURSOR_LENGTH",
+    "MAX_DEPTH",
+    "MAX_FILTER_LENGTH",
+    "MAX_ORDER_BY",
+    "MAX_RESULTS",
+    "SortKey",
+    "after_cursor",
+    "build_search_query",
+    "compile_filter",
+    "compile_order_by",
+    "decode_cursor",
+    "encode_cursor",
+    "search_fingerprint",
+    "sort_source",
+    "sort_values",
+]
+
+MAX_ORDER_BY = 10
+MAX_RESULTS = 50_000
+MAX_CURSOR_LENGTH = 8_192
+DEFAULT_ORDER_BY = ("attributes.start_time DESC",)
+
+
+class _CodePointOrder(ColumnElement[str]):
+    """A text expression that compares by code point: `x COLLATE "C"` on PostgreSQL, `x` on SQLite."""
+
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+    type = Text()
+
+    def __init__(self, element: ColumnElement[Any]) -> None:
+        self.element = element
+
+
+@compiles(_CodePointOrder)
+def _compile_code_point_default(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.element, **kw)
+
+
+@compiles(_CodePointOrder, "postgresql")
+def _compile_code_point_postgres(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.element, **kw)} COLLATE "C")'
+
+
+class _CaseSensitiveLike(ColumnElement[bool]):
+    """`x LIKE :p ESCAPE '\\'`, except on SQLite, whose LIKE ignores ASCII case: `x GLOB :g` there."""
+
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's declared shape
+        ("like_clause", InternalTraversal.dp_clauseelement),
+        ("glob_clause", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
+        self.like_clause = column.like(pattern, escape="\\")
+        self.glob_clause = column.op("GLOB", is_comparison=True)(_like_to_glob(pattern))
+
+
+@compiles(_CaseSensitiveLike)
+def _compile_like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.like_clause, **kw)
+
+
+@compiles(_CaseSensitiveLike, "sqlite")
+def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.glob_clause, **kw)
+
+
+def _like_to_glob(pattern: str) -> str:
+    r"""Translate a LIKE pattern (`%`, `_`, `\` escapes) to the equivalent SQLite GLOB pattern."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            char = next(chars, "\\")
+            out.append(f"[{char}]" if char in "*?[" else char)
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(f"[{char}]" if char in "*?[" else char)
+    return "".join(out)
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+
+def compile_filter(filter_text: str | None) -> ColumnElement[bool] | None:
+    """The WHERE condition for a filter, or None when there is none. Raises InvalidParameter("filter")."""
+    node = parse_filter(filter_text) if filter_text else None
+    return None if node is None else _compile(node)
+
+
+def _compile(node: Node) -> ColumnElement[bool]:
+    if isinstance(node, BoolOp):
+        children = [_compile(child) for child in node.children]
+        return and_(*children) if node.op == "AND" else or_(*children)
+    if isinstance(node, Not):
+        return not_(_compile(node.child))
+    return _compile_comparison(node)
+
+
+def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
+    operand, op = comparison.operand, comparison.op
+    values = [value.value for value in comparison.values]
+    if operand.entity == "attribute":
+        return _condition(runs.c[operand.key], op, values)
+    table = {"param": params, "metric": latest_metrics, "tag": tags}[operand.entity]
+    has_key: Select[Any] = select(literal_column("1")).where(
+        table.c.run_id == runs.c.id, table.c.key == operand.key
+    )
+    if op == "IS NULL":
+        return ~has_key.correlate(runs).exists()
+    if op == "IS NOT NULL":
+        return has_key.correlate(runs).exists()
+    if operand.entity == "metric":
+        condition = _metric_condition(op, values)
+    elif operand.entity == "param" and not isinstance(values[0], str):
+        condition = _condition(params.c.num_value, op, values)
+    else:
+        condition = _condition(table.c.value, op, values)
+    return has_key.where(condition).correlate(runs).exists()
+
+
+def _condition(column: ColumnElement[Any], op: str, values: list[Any]) -> ColumnElement[bool]:
+    """`column <op> values` for everything but IS [NOT] NULL on keys and metric NaN handling."""
+    value = values[0] if values else None
+    match op:
+        case "=":
+            return column == value
+        case "!=":
+            return column != value
+        case "<":
+            return column < value
+        case "<=":
+            return column <= value
+        case ">":
+            return column > value
+        case ">=":
+            return column >= value
+        case "IN":
+            return column.in_(values)
+        case "NOT IN":
+            return column.not_in(values)
+        case "LIKE":
+            return _CaseSensitiveLike(column, str(value))
+        case "NOT LIKE":
+            return not_(_CaseSensitiveLike(column, str(value)))
+        case "ILIKE":
+            return column.ilike(value, escape="\\")
+        case "NOT ILIKE":
+            return column.not_ilike(value, escape="\\")
+        case "IS NULL":
+            return column.is_(None)
+        case "IS NOT NULL":
+            return column.is_not(None)
+    raise AssertionError(f"unhandled operator {op}")  # pragma: no cover - the parser admits no others
+
+
+def _metric_condition(op: str, values: list[Any]) -> ColumnElement[bool]:
+    """NaN is stored as value NULL with is_nan; it equals only NaN and differs from every number."""
+    value, is_nan = latest_metrics.c.value, latest_metrics.c.is_nan.is_(True)
+    if op not in ("=", "!=", "IN", "NOT IN"):
+        return _condition(value, op, values)  # a NaN row has value NULL, so never matches these
+    numbers = [v for v in values if not math.isnan(v)]
+    wants_nan = len(numbers) < len(values)
+    if op in ("=", "IN"):
+        matches = value.in_(numbers) if numbers else false()
+        return or_(matches, is_nan) if wants_nan else matches
+    differs = value.not_in(numbers) if numbers else true()
+    return and_(differs, ~is_nan) if wants_nan else or_(differs, is_nan)
+
+
+# --- ordering ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY term: `expression` is selected as `label`; missing values (NULL) sort last.
+
+    A param/metric/tag key reads a column of an aliased table that `sort_source` LEFT JOINs to runs
+    (`joins` holds it, on the first key of an order_by item only).
+    """
+
+    expression: ColumnElement[Any]
+    descending: bool
+    label: str
+    kind: Literal["number", "text"]
+    joins: tuple[tuple[FromClause, ColumnElement[bool]], ...] = ()
+
+    def ordering(self) -> ColumnElement[Any]:
+        return (self.expression.desc() if self.descending else self.expression.asc()).nulls_last()
+
+
+def compile_order_by(order_by: Sequence[str] | None) -> list[SortKey]:
+    """Sort keys for `order_by` items such as "metrics.acc DESC"; start_time DESC when none are given.
+
+    The runs.id tie-breaker is not among them: `build_search_query` and `after_cursor` add it.
+    """
+    items = list(order_by or ())
+    if len(items) > MAX_ORDER_BY:
+        raise InvalidParameter("order_by", f"has {len(items)} items; the limit is {MAX_ORDER_BY}")
+    if not items:
+        items = list(DEFAULT_ORDER_BY)
+    keys: list[SortKey] = []
+    for number, text in enumerate(items):
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidParameter("order_by", "items must be non-empty strings such as 'metrics.acc DESC'")
+        item = parse_order_item(text)
+        expressions, joins = _sort_expressions(item.operand, f"o{number}")
+        for expression, kind in expressions:
+            keys.append(SortKey(expression, item.descending, f"s{len(keys)}", kind, joins))
+            joins = ()
+    return keys
+
+
+def _sort_expressions(
+    operand: Operand, alias_name: str
+) -> tuple[
+    list[tuple[ColumnElement[Any], Literal["number", "text"]]],
+    tuple[tuple[FromClause, ColumnElement[bool]], ...],
+]:
+    """The sort expressions for one order_by operand and the LEFT JOIN they read from, if any."""
+    if operand.entity == "attribute":
+        column = runs.c[operand.key]
+        if operand.key in ("start_time", "end_time"):
+            return [(column, "number")], ()
+        return [(_CodePointOrder(column), "text")], ()
+    table = {"param": params, "metric": latest_metrics, "tag": tags}[operand.entity].alias(alias_name)
+    joins = ((table, and_(table.c.run_id == runs.c.id, table.c.key == operand.key)),)
+    if operand.entity == "metric":
+        return [(table.c.value, "number")], joins
+    if operand.entity == "tag":
+        return [(_CodePointOrder(table.c.value), "text")], joins
+    text_when_not_number = case((table.c.num_value.is_(None), table.c.value), else_=null())
+    return [(table.c.num_value, "number"), (_CodePointOrder(text_when_not_number), "text")], joins
+
+
+def sort_source(sort_keys: Sequence[SortKey]) -> FromClause:
+    """`runs` LEFT OUTER JOINed to each param/metric/tag row the sort keys read (at most one per key)."""
+    source: FromClause = runs
+    for key in sort_keys:
+        for table, onclause in key.joins:
+            source = source.outerjoin(table, onclause)
+    return source
+
+
+# --- keyset pagination ---------------------------------------------------------------------------
+
+
+def sort_values(row_mapping: Mapping[str, Any], sort_keys: Sequence[SortKey]) -> list[Any]:
+    """The sort values of a fetched row, read from the columns labelled s0..sN in the query."""
+    return [row_mapping[key.label] for key in sort_keys]
+
+
+def _run_id_order() -> ColumnElement[str]:
+    return _CodePointOrder(runs.c.id)
+
+
+def after_cursor(
+    sort_keys: Sequence[SortKey], values: Sequence[Any], last_run_id: str
+) -> ColumnElement[bool]:
+    """Rows strictly after the row with these sort values and id, in ORDER BY keys..., id ASC.
+
+    With NULLS LAST: after a value come larger (or, descending, smaller) values and then NULLs;
+    after a NULL come only the NULLs that follow it by id.
+    """
+    if len(values) != len(sort_keys):
+        raise InvalidParameter("page_token", "does not match this search's order_by")
+    condition: ColumnElement[bool] = _run_id_order() > last_run_id
+    for key, value in reversed(list(zip(sort_keys, values, strict=True))):
+        expression = key.expression
+        if value is None:
+            condition = and_(expression.is_(None), condition)
+        else:
+            beyond = expression < value if key.descending else expression > value
+            condition = or_(beyond, expression.is_(None), and_(expression == value, condition))
+    return condition
+
+
+def search_fingerprint(
+    experiment_ids: Sequence[str] | None,
+    filter_text: str | None,
+    order_by: Sequence[str] | None,
+    include_deleted: bool = False,
+) -> str:
+    """A short hash of what defines a search, so that a page token only continues its own search."""
+    identity = [
+        sorted(experiment_ids) if experiment_ids is not None else None,
+        filter_text or "",
+        list(order_by or ()),
+        include_deleted,
+    ]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+
+
+def encode_cursor(values: Sequence[Any], last_run_id: str, fingerprint: str) -> str:
+    """An opaque page token: urlsafe base64 of JSON {f: fingerprint, v: sort values, id: last run id}."""
+    body = json.dumps({"f": fingerprint, "v": list(values), "id": last_run_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> tuple[list[Any], str]:
+    """(sort values, last run id) from a page token made by `encode_cursor` for the same search."""
+    invalid = InvalidParameter("page_token", "is not a page token from a previous search; omit it to start")
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid
+    try:
+        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    if not (
+        isinstance(body, dict)
+        and isinstance(body.get("id"), str)
+        and isinstance(body.get("v"), list)
+        and all(
+            v is None or (isinstance(v, str | int | float) and not isinstance(v, bool)) for v in body["v"]
+        )
+    ):
+        raise invalid
+    if body.get("f") != fingerprint:
+        raise InvalidParameter(
+            "page_token",
+            "belongs to a different search (filter, order_by or experiment ids changed); omit it to start again",
+        )
+    return list(body["v"]), str(body["id"])
+
+
+def _check_cursor_values(sort_keys: Sequence[SortKey], values: Sequence[Any]) -> None:
+    if len(values) != len(sort_keys):
+        raise InvalidParameter("page_token", "does not match this search's order_by")
+    for key, value in zip(sort_keys, values, strict=True):
+        expected = str if key.kind == "text" else (int, float)
+        if value is not None and not isinstance(value, expected):
+            raise InvalidParameter("page_token", "does not match this search's order_by")
+
+
+def build_search_query(
+    *,
+    experiment_ids: list[str] | None,
+    filter_text: str | None,
+    order_by: list[str] | None,
+    max_results: int,
+    cursor: str | None,
+    include_deleted: bool = False,
+) -> tuple[Select[Any], list[SortKey], str]:
+    """The query for one page: `select(runs.c.id, s0..sN)` filtered, ordered, `LIMIT max_results + 1`.
+
+    Returns it with the sort keys and the search fingerprint. The caller fetches, keeps the first
+    `max_results` rows, and when there was one more builds the next page token from the last kept
+    row: `encode_cursor(sort_values(row._mapping, sort_keys), row.id, fingerprint)`.
+    `experiment_ids=None` searches every experiment; runs with lifecycle_stage 'deleted' are left
+    out unless `include_deleted`.
+    """
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= MAX_RESULTS
+    ):
+        raise InvalidParameter("max_results", f"must be an integer from 1 to {MAX_RESULTS:,}")
+    condition = compile_filter(filter_text)
+    sort_keys = compile_order_by(order_by)
+    fingerprint = search_fingerprint(experiment_ids, filter_text, order_by, include_deleted)
+    labelled = [key.expression.label(key.label) for key in sort_keys]
+    stmt = select(runs.c.id, *labelled).select_from(sort_source(sort_keys))
+    if experiment_ids is not None:
+        stmt = stmt.where(runs.c.experiment_id.in_(list(experiment_ids)))
+    if not include_deleted:
+        stmt = stmt.where(runs.c.lifecycle_stage != "deleted")
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if cursor:
+        values, last_run_id = decode_cursor(cursor, fingerprint)
+        _check_cursor_values(sort_keys, values)
+        stmt = stmt.where(after_cursor(sort_keys, values, last_run_id))
+    # ORDER BY the selected labels (s0 DESC NULLS LAST, ...), then the id tie-breaker.
+    ordering = [
+        (c.desc() if k.descending else c.asc()).nulls_last() for c, k in zip(labelled, sort_keys, strict=True)
+    ]
+    stmt = stmt.order_by(*ordering, _run_id_order().asc())
+    return stmt.limit(max_results + 1), sort_keys, fingerprint
