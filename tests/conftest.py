@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from plimsoll.core.db import Database
 from plimsoll.core.schema import load_all_tables
 from plimsoll.platform import Platform
+from plimsoll.server.testing import LiveServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("PLIMSOLL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -101,41 +102,6 @@ def db(database_url: str) -> Iterator[Database]:
         database.dispose()
 
 
-class LiveServer:
-    """A real uvicorn server on 127.0.0.1 in a background thread, stopped at teardown."""
-
-    def __init__(self, platform: Platform) -> None:
-        import socket
-        import threading
-
-        import uvicorn
-
-        from plimsoll.server.app import create_app
-
-        self.platform = platform
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(platform), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        import time
-
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("test server did not start")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
     """A started Platform on a fresh database (both backends) and a local blob folder."""
@@ -159,6 +125,15 @@ def sqlite_platform(tmp_path: Path) -> Iterator[Platform]:
 @pytest.fixture
 def live_server(platform: Platform) -> Iterator[LiveServer]:
     server = LiveServer(platform)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sqlite_live_server(sqlite_platform: Platform) -> Iterator[LiveServer]:
+    server = LiveServer(sqlite_platform)
     try:
         yield server
     finally:

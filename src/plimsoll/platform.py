@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from plimsoll.core.auth.service import AuthService
 from plimsoll.core.blobs import BlobStore
 from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
@@ -18,6 +19,7 @@ class Platform:
         self.db = Database(self.settings.resolved_store_url)
         self.blobs = BlobStore.from_url(self.settings.resolved_blobs_url)
         self.events = EventBus()
+        self.auth = AuthService(self.db)
         self.tracking = TrackingService(self.db, self.blobs, self.events)
         self._started = False
         self._lock = threading.Lock()

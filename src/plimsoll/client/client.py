@@ -170,6 +170,24 @@ class Client:
     def list_experiments(self, *, project: str = DEFAULT_PROJECT, view: str = "active") -> list[Experiment]:
         return self._transport.list_experiments(project, view)
 
+    def rename_experiment(self, ref: str, new_name: str, *, project: str = DEFAULT_PROJECT) -> Experiment:
+        return self._update_experiment(ref, "rename", project, new_name)
+
+    def delete_experiment(self, ref: str, *, project: str = DEFAULT_PROJECT) -> Experiment:
+        """Soft delete: hidden from lists and searches until restored."""
+        return self._update_experiment(ref, "delete", project)
+
+    def restore_experiment(self, ref: str, *, project: str = DEFAULT_PROJECT) -> Experiment:
+        return self._update_experiment(ref, "restore", project)
+
+    def _update_experiment(
+        self, ref: str, change: str, project: str, new_name: str | None = None
+    ) -> Experiment:
+        found = self.get_experiment(ref, project=project)
+        updated = self._transport.update_experiment(found.id, change, new_name)
+        self._experiments = {k: v for k, v in self._experiments.items() if v.id != found.id}
+        return updated
+
     # -- plumbing ---------------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:

@@ -36,6 +36,9 @@ class Transport(Protocol):
     def create_experiment(self, name: str, project: str, description: str) -> Experiment: ...
     def get_experiment(self, ref: str, project: str) -> Experiment: ...
     def list_experiments(self, project: str, view: str) -> list[Experiment]: ...
+    def update_experiment(
+        self, experiment_id: str, change: str, new_name: str | None = None
+    ) -> Experiment: ...
     def ingest(self, batch: list[RunWrites], batch_id: str) -> None: ...
     def get_run(self, run_id: str) -> Run: ...
     def search_runs(
@@ -67,15 +70,27 @@ class LocalTransport:
         return self.tracking.get_or_create_experiment(name, project=project, actor=self.actor)  # type: ignore[no-any-return]
 
     def create_experiment(self, name: str, project: str, description: str) -> Experiment:
-        return self.tracking.create_experiment(
+        created: Experiment = self.tracking.create_experiment(
             name, project=project, description=description, actor=self.actor
-        )  # type: ignore[no-any-return]
+        )
+        return created
 
     def get_experiment(self, ref: str, project: str) -> Experiment:
         return self.tracking.resolve_experiment(ref, project=project)  # type: ignore[no-any-return]
 
     def list_experiments(self, project: str, view: str) -> list[Experiment]:
         return self.tracking.list_experiments(project=project, view=view)  # type: ignore[no-any-return]
+
+    def update_experiment(self, experiment_id: str, change: str, new_name: str | None = None) -> Experiment:
+        """`change` is "rename" (with `new_name`), "delete" or "restore"."""
+        updated: Experiment
+        if change == "rename":
+            updated = self.tracking.rename_experiment(experiment_id, new_name or "", actor=self.actor)
+        elif change == "delete":
+            updated = self.tracking.delete_experiment(experiment_id, actor=self.actor)
+        else:
+            updated = self.tracking.restore_experiment(experiment_id, actor=self.actor)
+        return updated
 
     def ingest(self, batch: list[RunWrites], batch_id: str) -> None:
         self.tracking.ingest(batch, batch_id=batch_id, actor=self.actor)
@@ -112,6 +127,7 @@ class LocalTransport:
 
     def download_artifact(self, run_id: str, path: str, destination: Path) -> Path:
         artifact = self.tracking.get_artifact(run_id, path)
+        destination.parent.mkdir(parents=True, exist_ok=True)
         self.platform.blobs.copy_to(artifact.digest, destination)
         return destination
 
@@ -222,6 +238,14 @@ class HttpTransport:
     def list_experiments(self, project: str, view: str) -> list[Experiment]:
         body = self._json("GET", "/experiments", params={"project": project, "view": view})
         return [_experiment(item) for item in body["experiments"]]
+
+    def update_experiment(self, experiment_id: str, change: str, new_name: str | None = None) -> Experiment:
+        path = f"/experiments/{experiment_id}"
+        if change == "rename":
+            return _experiment(self._json("PATCH", path, body={"name": new_name}))
+        if change == "delete":
+            return _experiment(self._json("DELETE", path))
+        return _experiment(self._json("POST", f"{path}/restore"))
 
     # -- runs -------------------------------------------------------------------------------------
 

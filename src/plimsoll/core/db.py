@@ -15,6 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from plimsoll.core.errors import Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -63,10 +66,19 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: committed on success, rolled back on error."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(plimsoll_write=True)
-            with conn.begin():
-                yield conn
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(plimsoll_write=True)
+                with conn.begin():
+                    yield conn
+        except IntegrityError as exc:
+            # Two writers raced past the same check (PostgreSQL runs them concurrently); the loser
+            # gets the same Conflict the check would have raised, never a 500.
+            diag = getattr(exc.orig, "diag", None)
+            raise Conflict(
+                "the change conflicts with another one made at the same time; read again and retry",
+                details={"constraint": getattr(diag, "constraint_name", None)},
+            ) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

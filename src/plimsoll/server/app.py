@@ -15,9 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll import __version__
+from plimsoll.core.auth.api import install as install_auth
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import json_response
 from plimsoll.platform import Platform
+from plimsoll.server.ui import install as install_ui
 from plimsoll.tracking import api as tracking_api
 
 log = logging.getLogger("plimsoll.server")
@@ -45,28 +47,12 @@ def create_app(platform: Platform) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(tracking_api.router)
     _install_ops_routes(app, platform, metrics)
-    _install_ui(app)
+    install_ui(app)
 
     app.add_middleware(_BodyLimit)
     app.add_middleware(_RequestMetrics, metrics=metrics)
-    _install_auth(app, platform)
+    install_auth(app, platform)
     return app
-
-
-def _install_ui(app: FastAPI) -> None:
-    try:
-        from plimsoll.server.ui import install
-    except ImportError:  # the UI package is optional while it is being built
-        return
-    install(app)
-
-
-def _install_auth(app: FastAPI, platform: Platform) -> None:
-    try:
-        from plimsoll.core.auth.api import install
-    except ImportError:
-        return
-    install(app, platform)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

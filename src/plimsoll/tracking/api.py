@@ -303,7 +303,7 @@ async def upload_artifact(
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
-        artifact = await run_in_threadpool(tracking.log_artifact, run_id, path, spool, actor=actor)  # type: ignore[arg-type]
+        artifact = await run_in_threadpool(tracking.log_artifact, run_id, path, spool, actor=actor)
     return json_response(
         {
             "path": artifact.path,

@@ -120,7 +120,7 @@ class TrackingService:
             ):
                 raise Conflict(f"experiment {name!r} already exists in project {project!r}")
             now = now_ms()
-            row = {
+            row: dict[str, Any] = {
                 "id": new_id(),
                 "project": project,
                 "name": name,
@@ -588,7 +588,7 @@ class TrackingService:
         if len(rows) > max_results:
             last = page[-1]
             next_cursor = search.encode_cursor(
-                search.sort_values(last._mapping, sort_keys), last.id, fingerprint
+                search.sort_values(dict(last._mapping), sort_keys), last.id, fingerprint
             )
         return RunPage(runs=found, next_cursor=next_cursor)
 
@@ -643,7 +643,7 @@ class TrackingService:
             states = store.run_status(conn, [run_id])
             if not states:
                 raise NotFound(f"run {run_id!r} not found")
-            row = {
+            row: dict[str, Any] = {
                 "run_id": run_id,
                 "path": path,
                 "digest": ref.digest,

@@ -262,8 +262,8 @@ def upsert_latest_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:
     """Record a batch id; False when it was already applied (a retry)."""
     stmt = _upsert(conn, ingest_batches).values(id=batch_id, run_id=run_id, created_at=now)
-    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
-    return bool(result.rowcount)
+    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]).returning(ingest_batches.c.id))
+    return result.first() is not None
 
 
 def metric_keys_of(conn: Connection, run_id: str) -> list[str]:
@@ -284,7 +284,7 @@ def metric_points(
         step, point_id = after
         query = query.where(or_(metrics.c.step > step, and_(metrics.c.step == step, metrics.c.id > point_id)))
     query = query.order_by(metrics.c.step, metrics.c.id).limit(limit)
-    return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def metric_point_count(conn: Connection, run_id: str, key: str) -> int:

@@ -1,0 +1,3 @@
+from plimsoll.cli.main import main
+
+main()

@@ -1,0 +1,331 @@
+"""`plimsoll runs list|show|compare`: read runs through the SDK, as Rich tables or `--json`."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from plimsoll.cli._output import (
+    PROJECT_DEFAULT,
+    JsonOption,
+    ProjectOption,
+    UrlOption,
+    artifact_json,
+    console,
+    format_duration,
+    format_metric,
+    format_size,
+    format_time,
+    json_float,
+    open_client,
+    print_json,
+    run_json,
+    short_id,
+    status_text,
+)
+from plimsoll.core.errors import InvalidParameter, NotFound
+from plimsoll.core.ids import is_id
+
+if TYPE_CHECKING:
+    from plimsoll.client import Client
+    from plimsoll.tracking.entities import Run
+
+app = typer.Typer(help="Runs: list, show and compare them.", no_args_is_help=True)
+
+SHORT_ID = re.compile(r"^[0-9a-f]{6,31}$")
+SYSTEM_TAG_PREFIXES = ("plimsoll.", "mlflow.")
+FIXED_HEADERS = ("name", "id", "status", "start", "duration")
+MAX_NAME_WIDTH = 24
+KEY_WIDTH = 16
+MAX_KEY_COLUMNS = 12
+
+
+def resolve_run(client: Client, ref: str) -> Run:
+    """A run by its id (32 hex digits) or by the end of it (6 or more digits, as `runs list` shows
+    the last 8), which must match exactly one run."""
+    text = ref.strip().lower()
+    if is_id(text):
+        return client.get_run(text)
+    if not SHORT_ID.match(text):
+        raise InvalidParameter(
+            "run_id", f"{ref!r} is not a run id: give its 32 hex digits or the last 8 that `runs list` shows"
+        )
+    found = client.search_runs(None, filter=f"id LIKE '%{text}'", max_results=2)
+    if not found:
+        raise NotFound(f"no run id ends with {text!r}")
+    if len(found) > 1:
+        raise InvalidParameter("run_id", f"{text!r} matches several runs; give more digits")
+    return found[0]
+
+
+@app.command("list")
+def list_runs(
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--experiment", "-e", help="Experiment name or id (repeat for several).", show_default=False
+        ),
+    ] = None,
+    filter: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="Filter, e.g. \"metrics.acc > 0.9 AND params.lr = '0.1'\" (docs/search.md).",
+        ),
+    ] = None,
+    order_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--order-by", "-o", help="Sort key, e.g. 'metrics.acc DESC' (repeatable).", show_default=False
+        ),
+    ] = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", "-n", min=1, help="At most this many runs.")
+    ] = 100,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """List runs, newest first unless --order-by says otherwise."""
+    with open_client(url) as client:
+        refs: list[str] | None = list(experiment) if experiment else None
+        if refs is None:
+            refs = [found.id for found in client.list_experiments(project=project)]
+        runs = (
+            client.search_runs(
+                refs, filter=filter, order_by=order_by, max_results=max_results, project=project
+            )
+            if refs
+            else []
+        )
+    if json_output:
+        print_json({"runs": [run_json(run) for run in runs]})
+        return
+    if not runs:
+        console.print("No runs.")
+        return
+    console.print(_runs_table(runs, console.width))
+
+
+def _runs_table(runs: list[Run], width: int) -> Table:
+    now = int(time.time() * 1000)
+    rows = [
+        [run.name, short_id(run.id), run.status, format_start(run.start_time), format_duration(run, now)]
+        for run in runs
+    ]
+    fixed = [min(MAX_NAME_WIDTH, max(len(row[0]) for row in rows))] + [
+        max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(FIXED_HEADERS) if i
+    ]
+    params, metrics, hidden = pick_key_columns(runs, width - sum(fixed) - 3 * len(fixed) - 1)
+    table = Table(caption=_caption(params, metrics, hidden), caption_justify="left")
+    table.add_column("name", max_width=MAX_NAME_WIDTH, overflow="ellipsis", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("start", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    for key in params:
+        table.add_column(Text(key, style="blue"), overflow="ellipsis", no_wrap=True, max_width=KEY_WIDTH)
+    for key in metrics:
+        table.add_column(Text(key, style="green"), justify="right", no_wrap=True, max_width=KEY_WIDTH)
+    for run, row in zip(runs, rows, strict=True):
+        table.add_row(
+            Text(row[0]),
+            row[1],
+            status_text(run.status),
+            row[3],
+            row[4],
+            *[Text(run.params.get(key, "—")) for key in params],
+            *[format_metric(run.metrics.get(key)) for key in metrics],
+        )
+    return table
+
+
+def format_start(millis: int) -> str:
+    """Month, day and minute: the year is in `runs show` and --json."""
+    return datetime.fromtimestamp(millis / 1000).strftime("%m-%d %H:%M")
+
+
+def _caption(params: list[str], metrics: list[str], hidden: int) -> Text:
+    caption = Text()
+    if params or metrics:
+        caption.append("after duration: ")
+        if params:
+            caption.append("params", style="blue").append(", ")
+        if metrics:
+            caption.append("metrics (latest)", style="green").append(", ")
+        caption.right_crop(2)
+        caption.append(". ")
+    if hidden:
+        caption.append(f"{hidden} more params/metrics left out: see `runs show ID` or --json.")
+    return caption
+
+
+def pick_key_columns(runs: list[Run], room: int) -> tuple[list[str], list[str], int]:
+    """The params and metrics to show as columns, as many as fit in `room` characters. Keys most runs
+    have come first, except that keys with one value in every run (say `dataset`) come after those
+    that vary; metrics and params take turns. Answers (params, metrics, how many were left out)."""
+
+    def ranked(values: dict[str, list[str]]) -> list[str]:
+        return sorted(values, key=lambda k: (len(set(values[k])) == 1, -len(values[k]), k))
+
+    param_values: dict[str, list[str]] = {}
+    metric_values: dict[str, list[str]] = {}
+    for run in runs:
+        for key, text in run.params.items():
+            param_values.setdefault(key, []).append(text)
+        for key, value in run.metrics.items():
+            metric_values.setdefault(key, []).append(format_metric(value))
+    candidates: list[tuple[str, str]] = []
+    param_order, metric_order = ranked(param_values), ranked(metric_values)
+    for index in range(max(len(param_order), len(metric_order))):
+        if index < len(metric_order):
+            candidates.append(("metric", metric_order[index]))
+        if index < len(param_order):
+            candidates.append(("param", param_order[index]))
+    params: list[str] = []
+    metrics: list[str] = []
+    for kind, key in candidates:
+        if len(params) + len(metrics) == MAX_KEY_COLUMNS:
+            break
+        texts = param_values[key] if kind == "param" else metric_values[key]
+        need = min(KEY_WIDTH, max(len(key), *(len(text) for text in texts))) + 3
+        if need > room:
+            continue
+        room -= need
+        (params if kind == "param" else metrics).append(key)
+    return params, metrics, len(candidates) - len(params) - len(metrics)
+
+
+@app.command("show")
+def show_run(
+    run_id: Annotated[str, typer.Argument(help="Run id, or the last 8 digits `runs list` shows.")],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Show one run: overview, params, latest metrics, tags and artifacts."""
+    with open_client(url) as client:
+        run = resolve_run(client, run_id)
+        artifacts = client.list_artifacts(run.id)
+    if json_output:
+        print_json({**run_json(run), "artifacts": [artifact_json(a) for a in artifacts]})
+        return
+
+    overview = Table.grid(padding=(0, 2))
+    overview.add_column(style="bold")
+    overview.add_column()
+    now = int(time.time() * 1000)
+    overview.add_row("run", Text(run.name, style="bold"))
+    overview.add_row("id", run.id)
+    overview.add_row("experiment", Text(f"{run.experiment}  ({run.experiment_id})"))
+    overview.add_row("project", Text(run.project))
+    overview.add_row("status", status_text(run.status))
+    overview.add_row("user", Text(run.user))
+    overview.add_row("start", format_time(run.start_time))
+    overview.add_row("end", format_time(run.end_time))
+    overview.add_row("duration", format_duration(run, now))
+    if run.parent_run_id:
+        overview.add_row("parent", run.parent_run_id)
+    if run.lifecycle_stage != "active":
+        overview.add_row("lifecycle", Text(run.lifecycle_stage, style="red"))
+    console.print(overview)
+
+    console.print(_pairs("Params", sorted(run.params.items())))
+    console.print(
+        _pairs(
+            "Metrics (latest)", [(k, format_metric(v)) for k, v in sorted(run.metrics.items())], right=True
+        )
+    )
+    tags = sorted(run.tags.items(), key=lambda item: (item[0].startswith(SYSTEM_TAG_PREFIXES), item[0]))
+    console.print(_pairs("Tags", tags, dim=lambda key: key.startswith(SYSTEM_TAG_PREFIXES)))
+    files = Table(title="Artifacts", title_justify="left")
+    files.add_column("path")
+    files.add_column("size", justify="right")
+    files.add_column("digest", style="dim")
+    for artifact in artifacts:
+        files.add_row(Text(artifact.path), format_size(artifact.size), artifact.digest[:16])
+    console.print(files if artifacts else Text("Artifacts: none", style="dim"))
+
+
+def _pairs(title: str, rows: list[tuple[str, str]], *, right: bool = False, dim: Any = None) -> Table | Text:
+    if not rows:
+        return Text(f"{title}: none", style="dim")
+    table = Table(title=title, title_justify="left")
+    table.add_column("key")
+    table.add_column("value", justify="right" if right else "left", overflow="fold")
+    for key, value in rows:
+        table.add_row(Text(key), Text(value), style="dim" if dim is not None and dim(key) else None)
+    return table
+
+
+@app.command("compare")
+def compare_runs(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or their last 8 digits).")],
+    only_diff: Annotated[bool, typer.Option("--only-diff", help="Show only rows that differ.")] = False,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Params and latest metrics of runs side by side; rows that differ are highlighted."""
+    with open_client(url) as client:
+        if len(run_ids) < 2:
+            raise InvalidParameter("run_ids", f"compare needs at least 2 runs, got {len(run_ids)}")
+        runs = [resolve_run(client, ref) for ref in run_ids]
+    params = {
+        key: [run.params.get(key) for run in runs] for key in sorted({k for r in runs for k in r.params})
+    }
+    metrics = {
+        key: [None if key not in run.metrics else json_float(run.metrics[key]) for run in runs]
+        for key in sorted({k for r in runs for k in r.metrics})
+    }
+    differing_params = [key for key, values in params.items() if len(set(values)) > 1]
+    differing_metrics = [key for key, values in metrics.items() if len(set(values)) > 1]
+    if json_output:
+        print_json(
+            {
+                "runs": [run_json(run) for run in runs],
+                "params": params,
+                "metrics": metrics,
+                "differences": {"params": differing_params, "metrics": differing_metrics},
+            }
+        )
+        return
+
+    def side_by_side(title: str, rows: dict[str, list[Any]], differing: list[str], numeric: bool) -> None:
+        shown = [key for key in rows if key in differing or not only_diff]
+        if not shown:
+            console.print(Text(f"{title}: {'no differences' if rows else 'none'}", style="dim"))
+            return
+        table = Table(title=title, title_justify="left")
+        table.add_column("key")
+        for run in runs:
+            table.add_column(Text(f"{run.name}\n{short_id(run.id)}"), justify="right" if numeric else "left")
+        for key in shown:
+            values = rows[key]
+            cells = [_cell(value, numeric) for value in values]
+            table.add_row(
+                Text(key), *[Text(cell) for cell in cells], style="bold yellow" if key in differing else None
+            )
+        console.print(table)
+
+    side_by_side("Params", params, differing_params, numeric=False)
+    side_by_side("Metrics (latest)", metrics, differing_metrics, numeric=True)
+    console.print(
+        Text(
+            f"{len(differing_params)} params and {len(differing_metrics)} metrics differ (highlighted).",
+            style="dim",
+        )
+    )
+
+
+def _cell(value: Any, numeric: bool) -> str:
+    if value is None:
+        return "—"
+    if numeric and isinstance(value, float | int):
+        return format_metric(float(value))
+    return str(value)

@@ -1,0 +1,388 @@
+"""Authentication and authorisation over HTTP: the guard in front of every route, and the routes
+that manage users, tokens and roles.
+
+`install(app, platform)` (called by `server.app.create_app`) adds:
+
+- `app.state.auth`: the `AuthService`.
+- `AuthGuard`, a pure ASGI middleware (not `BaseHTTPMiddleware`, which costs a task per request).
+  With `settings.auth` off it only marks the caller as the local user. With it on, per request:
+  match the route the way the router will (first full match over the app's routes, flattened by
+  `flatten_routes`; this also yields the path parameters; no match: 404/405 from the guard, so
+  nothing it cannot see is served), look up its rule in `permissions.PERMISSIONS` (no rule:
+  403), read the
+  `Authorization: Bearer <token>` header (or, for the web UI, the `plimsoll_token` cookie),
+  buffer the JSON body when the rule finds its project there, then authenticate and check in one
+  worker-thread hop with one read transaction, so the event loop never waits on the database.
+  On success `request.state.actor` (what `core.http.actor_of` returns) and `request.state.user`
+  are set; on failure the answer is `{"error": {...}}` with 401 or 403. Public routes (health,
+  metrics, API docs) skip all of it, with the actor `anonymous`.
+- the routes below, each protected by its row in the table like any other.
+
+Cookie authentication is accepted for unsafe methods (POST, PUT, PATCH, DELETE) only from a
+same-origin page (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the `Host`), so that
+another site cannot make a logged-in browser write (CSRF). API clients send the header instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, cast
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel
+from starlette._utils import get_route_path  # the router's own helper: same path, same match
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor
+from starlette.datastructures import QueryParams
+from starlette.requests import cookie_parser
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from plimsoll.core.auth.entities import Role, User
+from plimsoll.core.auth.permissions import Rule, rule_for
+from plimsoll.core.auth.permissions import Scope as RuleScope
+from plimsoll.core.auth.scopes import RequestFacts, authorize
+from plimsoll.core.auth.service import AuthService
+from plimsoll.core.config import Settings
+from plimsoll.core.db import Database
+from plimsoll.core.errors import (
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PlimsollError,
+    Unauthenticated,
+)
+from plimsoll.core.http import LOCAL_ACTOR, actor_of, json_response
+
+TOKEN_COOKIE = "plimsoll_token"
+ANONYMOUS_ACTOR = "anonymous"
+# The largest JSON body the guard buffers to find a project in (the server's own JSON limit).
+MAX_GUARDED_BODY_BYTES = 64 * 1024 * 1024
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _PlatformLike(Protocol):
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+def install(app: FastAPI, platform: _PlatformLike) -> None:
+    service = getattr(platform, "auth", None) or AuthService(platform.db)
+    app.state.auth = service
+    app.include_router(router)
+    app.add_middleware(AuthGuard, routes=app.router.routes, service=service, enabled=platform.settings.auth)
+
+
+# -- the guard -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """One route as the router sees it after includes: its full template, regex and methods."""
+
+    key: str  # the template, as the permission table spells it
+    regex: re.Pattern[str]
+    convertors: dict[str, Convertor[Any]]
+    methods: frozenset[str] | None  # None: any method (a Mount)
+    mount: bool
+
+    def rule_key(self, method: str) -> tuple[str, str]:
+        """The permission table's key: a Mount is keyed by GET and its prefix; HEAD checks as GET."""
+        return ("GET" if self.mount or method == "HEAD" else method, self.key)
+
+
+def flatten_routes(routes: list[BaseRoute]) -> list[RouteEntry]:
+    """Every route of an app in the order the router tries them, included routers expanded.
+
+    FastAPI (0.165+) keeps `include_router` results as nested, lazily built groups, so `app.routes`
+    is not a flat list; `fastapi.routing.iter_route_contexts` flattens it with full paths. Matching
+    against this list mirrors the router's "first full match wins" and yields the path parameters.
+    """
+    entries = []
+    for context in iter_route_contexts(routes):
+        regex = getattr(context, "path_regex", None)
+        path = context.path
+        if regex is None or path is None:
+            continue
+        methods = context.methods
+        entries.append(
+            RouteEntry(
+                key=path,
+                regex=regex,
+                convertors=dict(getattr(context, "param_convertors", {}) or {}),
+                methods=None if methods is None else frozenset(methods),
+                mount=isinstance(context.original_route, Mount),
+            )
+        )
+    return entries
+
+
+def match_route(entries: list[RouteEntry], scope: Scope) -> tuple[Match, RouteEntry | None, dict[str, Any]]:
+    """The route the router will pick for `scope` (FULL), one that matches the path but not the
+    method (PARTIAL), or none; with the path parameters, converted as the router converts them."""
+    route_path = get_route_path(scope)
+    method = scope.get("method")
+    partial: RouteEntry | None = None
+    for entry in entries:
+        found = entry.regex.match(route_path)
+        if found is None:
+            continue
+        if entry.methods is None or method in entry.methods or scope["type"] != "http":
+            params = {
+                name: entry.convertors[name].convert(value) if name in entry.convertors else value
+                for name, value in found.groupdict().items()
+            }
+            return Match.FULL, entry, params
+        if partial is None:
+            partial = entry
+    return (Match.PARTIAL, partial, {}) if partial is not None else (Match.NONE, None, {})
+
+
+class AuthGuard:
+    def __init__(self, app: ASGIApp, *, routes: list[BaseRoute], service: AuthService, enabled: bool) -> None:
+        self.app = app
+        self.routes = routes
+        self.service = service
+        self.enabled = enabled
+        self._entries: list[RouteEntry] | None = None
+
+    @property
+    def entries(self) -> list[RouteEntry]:
+        # Built on the first request, when every route has been added; the list is then fixed.
+        if self._entries is None:
+            self._entries = flatten_routes(self.routes)
+        return self._entries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        if not self.enabled:
+            state["actor"] = LOCAL_ACTOR
+            await self.app(scope, receive, send)
+            return
+        try:
+            receive = await self._check(scope, receive, state)
+        except PlimsollError as error:
+            await _refuse(scope, receive, send, error)
+            return
+        await self.app(scope, receive, send)
+
+    async def _check(self, scope: Scope, receive: Receive, state: dict[str, Any]) -> Receive:
+        """Authenticate and authorise; return the `receive` the app should read the body from."""
+        method = str(scope.get("method", "WEBSOCKET"))
+        match, entry, path_params = match_route(self.entries, scope)
+        if entry is None or match is not Match.FULL:
+            # Fail closed: what this index cannot see, no handler behind it may serve.
+            path = get_route_path(scope)
+            if entry is not None:
+                raise MethodNotAllowed(f"{method} is not allowed on {path}")
+            raise NotFound(f"no route matches {method} {path}")
+        key = entry.rule_key(method)
+        rule = rule_for(*key)
+        if rule is not None and rule.scope is RuleScope.PUBLIC:
+            state["actor"] = ANONYMOUS_ACTOR
+            return receive
+        secret = _credential(scope, method)
+        body: Any = None
+        if rule is not None and rule.scope.needs_body:
+            raw = await _read_body(receive)
+            receive = _replay(raw, receive)
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                raise InvalidParameter("body", "is not valid JSON") from None
+        query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+        facts = RequestFacts(path_params=path_params, query=query, body=body)
+        user = await run_in_threadpool(self._decide, secret, key, rule, facts)
+        state["actor"] = user.name
+        state["user"] = user
+        return receive
+
+    def _decide(self, secret: str, key: tuple[str, str], rule: Rule | None, facts: RequestFacts) -> User:
+        with self.service.db.read() as conn:
+            user = self.service.authenticate_in(conn, secret)
+            if rule is None:
+                raise PermissionDenied(
+                    f"route {key[0]} {key[1]} has no permission rule, so it is refused "
+                    "(every route needs a row in plimsoll.core.auth.permissions.PERMISSIONS)",
+                    details={"method": key[0], "route": key[1]},
+                )
+            authorize(conn, self.service, user, rule, facts)
+            return user
+
+
+class MethodNotAllowed(PlimsollError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return cast(bytes, value).decode("latin-1")
+    return None
+
+
+def _credential(scope: Scope, method: str) -> str:
+    authorization = _header(scope, b"authorization")
+    if authorization is not None:
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+        return secret.strip()
+    cookie = _header(scope, b"cookie")
+    from_cookie = cookie_parser(cookie).get(TOKEN_COOKIE) if cookie else None
+    if from_cookie:
+        if method not in _SAFE_METHODS and not _same_origin(scope):
+            raise PermissionDenied(
+                f"the {TOKEN_COOKIE} cookie authenticates {method} requests only from the "
+                "Plimsoll web UI itself; API clients send 'Authorization: Bearer <token>'"
+            )
+        return from_cookie
+    raise Unauthenticated(
+        "authentication required: send 'Authorization: Bearer <token>' "
+        "(set PLIMSOLL_TOKEN for the SDK and CLI)"
+    )
+
+
+def _same_origin(scope: Scope) -> bool:
+    if _header(scope, b"sec-fetch-site") == "same-origin":
+        return True
+    origin, host = _header(scope, b"origin"), _header(scope, b"host")
+    return bool(origin and host and urlsplit(origin).netloc == host)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise InvalidParameter("body", "the client disconnected before sending it all")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_GUARDED_BODY_BYTES:
+            raise PayloadTooLarge(
+                "body",
+                f"is over the limit of {MAX_GUARDED_BODY_BYTES} bytes",
+                details={"limit": MAX_GUARDED_BODY_BYTES},
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the buffered body to the app, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, error: PlimsollError) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
+        return
+    response = json_response(error.to_dict(), error.status)
+    if isinstance(error, Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="plimsoll"'
+    await response(scope, receive, send)
+
+
+# -- routes --------------------------------------------------------------------------------------
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+Actor = Annotated[str, Depends(actor_of)]
+
+
+def _auth(request: Request) -> AuthService:
+    return cast(AuthService, request.app.state.auth)
+
+
+Auth = Annotated[AuthService, Depends(_auth)]
+
+
+class UserCreateBody(BaseModel):
+    name: str
+    is_admin: bool = False
+
+
+class TokenCreateBody(BaseModel):
+    label: str = ""
+    expires_at: int | None = None
+
+
+class RoleBody(BaseModel):
+    role: str
+
+
+@router.get("/whoami")
+def whoami(request: Request, auth: Auth) -> Response:
+    user = getattr(request.state, "user", None)
+    if not isinstance(user, User):
+        return json_response({"user": actor_of(request), "is_admin": True, "auth": False, "roles": {}})
+    roles = {project: role.value for project, role in auth.roles_of(user).items()}
+    return json_response({"user": user.name, "is_admin": user.is_admin, "auth": True, "roles": roles})
+
+
+@router.get("/users")
+def list_users(auth: Auth) -> Response:
+    return json_response({"users": [user.to_dict() for user in auth.list_users()]})
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserCreateBody, auth: Auth, actor: Actor) -> Response:
+    return json_response(auth.create_user(body.name, is_admin=body.is_admin, actor=actor).to_dict(), 201)
+
+
+@router.get("/users/{name}/tokens")
+def list_tokens(name: str, auth: Auth) -> Response:
+    return json_response({"tokens": [token.to_dict() for token in auth.list_tokens(name)]})
+
+
+@router.post("/users/{name}/tokens", status_code=201)
+def create_token(name: str, body: TokenCreateBody, auth: Auth, actor: Actor) -> Response:
+    new = auth.create_token(name, label=body.label, expires_at=body.expires_at, actor=actor)
+    return json_response(new.to_dict(), 201)
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(token_id: str, auth: Auth, actor: Actor) -> Response:
+    return json_response(auth.revoke_token(token_id, actor=actor).to_dict())
+
+
+@router.get("/projects/{project}/roles")
+def list_roles(project: str, auth: Auth) -> Response:
+    members = auth.members(project)
+    return json_response({"project": project, "roles": {user: role.value for user, role in members.items()}})
+
+
+@router.put("/projects/{project}/roles/{user}")
+def grant_role(project: str, user: str, body: RoleBody, auth: Auth, actor: Actor) -> Response:
+    role = auth.grant(project, user, Role.parse(body.role), actor=actor)
+    return json_response({"project": project, "user": user, "role": role.value})
+
+
+@router.delete("/projects/{project}/roles/{user}")
+def revoke_role(project: str, user: str, auth: Auth, actor: Actor) -> Response:
+    auth.revoke_role(project, user, actor=actor)
+    return json_response({"project": project, "user": user, "role": None})

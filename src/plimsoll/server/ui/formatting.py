@@ -1,0 +1,74 @@
+"""Plain-text renderings the templates use: times (ms since epoch, shown in UTC), durations,
+numbers and sizes. Pure functions, registered as Jinja filters."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+DASH = "—"
+
+
+def timestamp(ms: int | None) -> str:
+    """`2025-06-01 12:34:56 UTC` for milliseconds since the epoch."""
+    if ms is None:
+        return DASH
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso_timestamp(ms: int | None) -> str:
+    """The machine-readable form for `<time datetime=...>`."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def duration(start: int | None, end: int | None, *, now_ms: int | None = None) -> str:
+    """`4.2 s`, `3 m 05 s`, `2 h 07 m`; a run still running is measured up to now."""
+    if start is None:
+        return DASH
+    stop = end if end is not None else (now_ms if now_ms is not None else time.time_ns() // 1_000_000)
+    millis = max(stop - start, 0)
+    if millis < 1000:
+        return f"{millis} ms"
+    seconds = millis / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} m"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours:02d} h"
+
+
+def number(value: float | int | str | None) -> str:
+    """Six significant digits; NaN and the infinities spelled out."""
+    if value is None:
+        return DASH
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude >= 1e6 or magnitude < 1e-4):
+        return f"{value:.4e}"
+    return f"{value:.6g}"
+
+
+def filesize(size: int) -> str:
+    """`512 B`, `1.5 KiB`, `3.2 GiB`."""
+    value = float(size)
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    for unit in units[:-1]:
+        if value < 1024:
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} {units[-1]}"

@@ -1,0 +1,209 @@
+"""The UI's pages. Each route asks the tracking service and renders one template; the view shaping
+(which columns a runs table shows, how a header toggles its sort) lives in `views.py`.
+
+Errors: a PlimsollError raised by a page renders `error.html` with its status (a friendly 404 for an
+unknown id); a bad filter on a runs page is shown next to the filter box instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from plimsoll import __version__
+from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
+from plimsoll.core.ids import is_id
+from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.server.ui import formatting, views
+from plimsoll.server.ui.nav import NAV
+from plimsoll.tracking.entities import Experiment
+from plimsoll.tracking.service import TrackingService
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STATIC_DIR = PACKAGE_DIR / "static"
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+
+RUNS_PAGE_SIZE = 50
+MAX_COMPARE_RUNS = 20
+HISTORY_POINTS = 500  # what the charts ask the JSON API for; the band shows what a bucket hides
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.filters.update(
+    timestamp=formatting.timestamp,
+    iso_timestamp=formatting.iso_timestamp,
+    duration=formatting.duration,
+    number=formatting.number,
+    filesize=formatting.filesize,
+)
+templates.env.globals.update(nav=NAV, version=__version__, history_points=HISTORY_POINTS)
+
+ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    title = ERROR_TITLES.get(status, "Something went wrong")
+    context = {"status": status, "title": title, "message": message, "active": ""}
+    return render(request, "error.html", context, status_code=status)
+
+
+class _PageRoute(APIRoute):
+    """Turns a PlimsollError from a page into an HTML error page (the JSON API keeps its JSON)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PlimsollError as exc:
+                return error_page(request, exc.status, exc.message)
+
+        return page
+
+
+router = APIRouter(route_class=_PageRoute, include_in_schema=False)
+
+
+def _tracking(request: Request) -> TrackingService:
+    return cast(TrackingService, request.app.state.tracking)
+
+
+def _checked_run_id(run_id: str) -> str:
+    """A malformed id names no run: say "not found", not "invalid parameter"."""
+    if not is_id(run_id):
+        raise NotFound(f"run {run_id!r} not found")
+    return run_id
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/experiments", status_code=302)
+
+
+@router.get("/experiments", response_class=HTMLResponse)
+def experiments_page(request: Request, project: str = DEFAULT_PROJECT) -> HTMLResponse:
+    experiments = _tracking(request).list_experiments(project=project)
+    experiments.sort(key=lambda e: e.updated_at, reverse=True)
+    context = {"active": "experiments", "project": project, "experiments": experiments}
+    return render(request, "experiments.html", context)
+
+
+@router.get("/experiments/{experiment_ref}", response_class=HTMLResponse)
+def experiment_page(
+    request: Request,
+    experiment_ref: str,
+    filter: str = "",
+    order_by: str = "",
+    page_token: str = "",
+    page_size: str = "",
+    project: str = DEFAULT_PROJECT,
+) -> HTMLResponse:
+    experiment = _tracking(request).resolve_experiment(experiment_ref, project=project)
+    return _runs_page(request, experiment, filter, order_by, page_token, page_size)
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def all_runs_page(
+    request: Request,
+    filter: str = "",
+    order_by: str = "",
+    page_token: str = "",
+    page_size: str = "",
+) -> HTMLResponse:
+    return _runs_page(request, None, filter, order_by, page_token, page_size)
+
+
+def _runs_page(
+    request: Request,
+    experiment: Experiment | None,
+    filter: str,
+    order_by: str,
+    page_token: str,
+    page_size: str,
+) -> HTMLResponse:
+    filter_text, order_text = filter.strip(), order_by.strip()
+    # Query parameters every link on the page carries along.
+    keep = {"filter": filter_text, "page_size": page_size.strip()}
+    error = None
+    runs = []
+    next_cursor = None
+    try:
+        size = _page_size(keep["page_size"])
+        page = _tracking(request).search_runs(
+            experiment_ids=None if experiment is None else [experiment.id],
+            filter=filter_text or None,
+            order_by=[order_text] if order_text else None,
+            max_results=size,
+            page_token=page_token or None,
+        )
+        runs, next_cursor = page.runs, page.next_cursor
+    except InvalidParameter as exc:
+        error = exc.message
+    path = request.url.path
+    table = views.runs_table(
+        runs, path=path, keep=keep, order_by=order_text, with_experiment=experiment is None
+    )
+    context = {
+        "active": "runs" if experiment is None else "experiments",
+        "experiment": experiment,
+        "runs": runs,
+        "table": table,
+        "filter": filter_text,
+        "order_by": order_text,
+        "error": error,
+        "paged": bool(page_token),
+        "page_size": keep["page_size"],
+        "first_url": views.url(path, **keep, order_by=order_text),
+        "next_url": None
+        if next_cursor is None
+        else views.url(path, **keep, order_by=order_text, page_token=next_cursor),
+    }
+    return render(request, "runs.html", context, status_code=400 if error else 200)
+
+
+def _page_size(text: str) -> int:
+    if not text:
+        return RUNS_PAGE_SIZE
+    if not text.isdigit():
+        raise InvalidParameter("page_size", f"must be a whole number, got {text!r}")
+    return int(text)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: str) -> HTMLResponse:
+    tracking = _tracking(request)
+    run = tracking.get_run(_checked_run_id(run_id))
+    artifacts = tracking.list_artifacts(run.id)
+    context = {
+        "active": "runs",
+        "run": run,
+        "metric_keys": tracking.list_metric_keys(run.id),
+        "charts_series": [views.chart_series(run, 0)],
+        "user_tags": {k: v for k, v in sorted(run.tags.items()) if not views.is_system_tag(k)},
+        "artifacts": artifacts,
+        "code": views.code_and_environment(tracking, run, artifacts),
+    }
+    return render(request, "run.html", context)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> HTMLResponse:  # noqa: B006
+    run_ids = views.split_ids(runs)
+    if len(run_ids) > MAX_COMPARE_RUNS:
+        raise InvalidParameter("runs", f"has {len(run_ids)} runs; the limit is {MAX_COMPARE_RUNS}")
+    unknown = [run_id for run_id in run_ids if not is_id(run_id)]
+    if unknown:
+        raise NotFound(f"runs not found: {', '.join(unknown)}")
+    found = _tracking(request).get_runs(run_ids) if run_ids else []
+    context = {"active": "runs", "runs": found, "comparison": views.comparison(found)}
+    return render(request, "compare.html", context)

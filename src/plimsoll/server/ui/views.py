@@ -1,0 +1,309 @@
+"""View models: what the templates show, shaped from tracking entities. No HTTP, no HTML.
+
+runs_table()            columns of a runs table and how each header toggles `order_by`
+comparison()            several runs side by side: params (differences marked), metrics, charts
+code_and_environment()  git state, interpreter and packages a run recorded
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from plimsoll.tracking.entities import Artifact, Run
+from plimsoll.tracking.service import TrackingService
+
+MAX_PARAM_COLUMNS = 6
+MAX_METRIC_COLUMNS = 6
+ENVIRONMENT_ARTIFACT = "plimsoll/environment.json"
+DIFF_ARTIFACT = "plimsoll/git.diff"
+MAX_SHOWN_ARTIFACT_BYTES = 1024 * 1024
+SYSTEM_TAG_PREFIX = "plimsoll."
+DEFAULT_ORDER = "start_time DESC"  # what the service sorts by when no order_by is given
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+
+Sort = Literal["ascending", "descending", "none"]
+
+
+def url(path: str, **params: str) -> str:
+    """`path?a=1&b=2`, leaving out empty parameters."""
+    query = urlencode({key: value for key, value in params.items() if value})
+    return f"{path}?{query}" if query else path
+
+
+def operand(prefix: str, key: str) -> str:
+    """A search-language operand for a key: `metrics.acc`, or quoted as metrics.`val loss`."""
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{prefix}.{key}"
+    return f"{prefix}.`{key.replace('`', '``')}`"
+
+
+def split_ids(values: list[str]) -> list[str]:
+    """Run ids from `?runs=a,b&runs=c`, in order, without repeats or blanks."""
+    ids: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part and part not in ids:
+                ids.append(part)
+    return ids
+
+
+def is_system_tag(key: str) -> bool:
+    return key.startswith(SYSTEM_TAG_PREFIX)
+
+
+# -- runs table ----------------------------------------------------------------------------------
+
+
+ColumnKind = Literal["name", "status", "start_time", "duration", "experiment", "param", "metric"]
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    kind: ColumnKind
+    key: str = ""
+    sort_url: str | None = None  # None: not sortable
+    sort: Sort = "none"
+
+    @property
+    def arrow(self) -> str:
+        return {"ascending": "▲", "descending": "▼", "none": ""}[self.sort]
+
+
+@dataclass(frozen=True)
+class RunsTable:
+    columns: list[Column]
+    order_by: str
+
+
+def _direction(order_by: str, expression: str) -> Sort:
+    text = order_by.strip() or DEFAULT_ORDER
+    head, _, tail = text.rpartition(" ")
+    if tail.upper() in {"ASC", "DESC"}:
+        subject, descending = head.strip(), tail.upper() == "DESC"
+    else:
+        subject, descending = text, False
+    if subject.lower() not in {expression.lower(), f"attributes.{expression}".lower()}:
+        return "none"
+    return "descending" if descending else "ascending"
+
+
+def _sortable(
+    label: str,
+    kind: ColumnKind,
+    expression: str,
+    *,
+    key: str = "",
+    path: str,
+    keep: dict[str, str],
+    order_by: str,
+    descending_first: bool,
+) -> Column:
+    sort = _direction(order_by, expression)
+    if sort == "ascending":
+        descending = True
+    elif sort == "descending":
+        descending = False
+    else:
+        descending = descending_first
+    target = f"{expression} {'DESC' if descending else 'ASC'}"
+    return Column(label, kind, key, url(path, **keep, order_by=target), sort)
+
+
+def _common_keys(mappings: list[dict[str, Any]], limit: int, must: str | None) -> list[str]:
+    """The keys most runs have (at most `limit`), alphabetically; `must` is kept if present."""
+    counts = Counter(key for mapping in mappings for key in mapping)
+    chosen = sorted(counts, key=lambda k: (-counts[k], k))[:limit]
+    if must is not None and must in counts and must not in chosen:
+        chosen[-1:] = [must]
+    return sorted(chosen)
+
+
+def _sorted_key(order_by: str, prefixes: tuple[str, ...]) -> str | None:
+    """The key `order_by` sorts on, if it is one of `prefixes` (`metrics.acc DESC` -> `acc`)."""
+    subject = order_by.strip()
+    if subject.upper().endswith((" ASC", " DESC")):
+        subject = subject.rsplit(" ", 1)[0].strip()
+    prefix, dot, key = subject.partition(".")
+    if not dot or prefix.lower() not in prefixes:
+        return None
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in '`"':
+        key = key[1:-1].replace(key[0] * 2, key[0])
+    return key
+
+
+def runs_table(
+    runs: list[Run], *, path: str, keep: dict[str, str], order_by: str, with_experiment: bool
+) -> RunsTable:
+    """The columns for these runs: name, status, start, duration, then the params and latest
+    metrics most of them have. Each sortable header links to the same page (with the query
+    parameters in `keep`, such as the filter) sorted by it, or the other way if it already is."""
+    common: dict[str, Any] = {"path": path, "keep": keep, "order_by": order_by}
+    columns = [
+        _sortable("Name", "name", "name", descending_first=False, **common),
+        _sortable("Status", "status", "status", descending_first=False, **common),
+        _sortable("Started", "start_time", "start_time", descending_first=True, **common),
+        Column("Duration", "duration"),
+    ]
+    if with_experiment:
+        columns.insert(1, Column("Experiment", "experiment"))
+    sorted_param = _sorted_key(order_by, ("params", "param"))
+    for key in _common_keys([run.params for run in runs], MAX_PARAM_COLUMNS, sorted_param):
+        columns.append(
+            _sortable(key, "param", operand("params", key), key=key, descending_first=False, **common)
+        )
+    sorted_metric = _sorted_key(order_by, ("metrics", "metric"))
+    for key in _common_keys([run.metrics for run in runs], MAX_METRIC_COLUMNS, sorted_metric):
+        columns.append(
+            _sortable(key, "metric", operand("metrics", key), key=key, descending_first=True, **common)
+        )
+    return RunsTable(columns, order_by)
+
+
+# -- charts and comparison -----------------------------------------------------------------------
+
+
+def chart_series(run: Run, color: int) -> dict[str, Any]:
+    """What charts.js needs to fetch and draw one run's series."""
+    return {"run": run.id, "label": run.name or run.id[:8], "color": color}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    values: list[Any]
+    differs: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    runs: list[Run]
+    series: list[dict[str, Any]]
+    params: list[Row]
+    metrics: list[Row]
+    charts: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+
+    @property
+    def differing_params(self) -> int:
+        return sum(row.differs for row in self.params)
+
+
+def _same(values: list[Any]) -> bool:
+    first = values[0]
+    for value in values[1:]:
+        both_nan = (
+            isinstance(value, float) and isinstance(first, float) and math.isnan(value) and math.isnan(first)
+        )
+        if value != first and not both_nan:
+            return False
+    return True
+
+
+def _row(key: str, values: list[Any]) -> Row:
+    return Row(key, values, len(values) > 1 and not _same(values))
+
+
+def comparison(runs: list[Run]) -> Comparison:
+    series = [chart_series(run, index) for index, run in enumerate(runs)]
+    param_keys = sorted({key for run in runs for key in run.params})
+    metric_keys = sorted({key for run in runs for key in run.metrics})
+    params = [_row(key, [run.params.get(key) for run in runs]) for key in param_keys]
+    metrics = [_row(key, [run.metrics.get(key) for run in runs]) for key in metric_keys]
+    charts = [
+        (key, [s for s, run in zip(series, runs, strict=True) if key in run.metrics]) for key in metric_keys
+    ]
+    return Comparison(runs, series, params, metrics, charts)
+
+
+# -- code and environment ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: Literal["add", "remove", "hunk", "file", "context"]
+    text: str
+
+
+@dataclass(frozen=True)
+class CodeAndEnvironment:
+    facts: list[tuple[str, str]]
+    packages: list[tuple[str, str]] | None = None
+    environment_text: str | None = None  # shown raw when it is not the document the SDK writes
+    diff: list[DiffLine] | None = None
+    diff_truncated: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return (
+            not self.facts and self.packages is None and self.environment_text is None and self.diff is None
+        )
+
+
+_FACTS = (
+    ("plimsoll.git.commit", "Git commit"),
+    ("plimsoll.git.branch", "Branch"),
+    ("plimsoll.git.remote", "Remote"),
+    ("plimsoll.git.dirty", "Uncommitted changes"),
+    ("plimsoll.source", "Entry point"),
+    ("plimsoll.python", "Python"),
+    ("plimsoll.platform", "Platform"),
+)
+
+
+def _read(tracking: TrackingService, artifact: Artifact) -> tuple[bytes, bool]:
+    """The first MAX_SHOWN_ARTIFACT_BYTES of an artifact, and whether that was all of it."""
+    with tracking.blobs.open(artifact.digest) as stream:
+        data = stream.read(MAX_SHOWN_ARTIFACT_BYTES + 1)
+    return data[:MAX_SHOWN_ARTIFACT_BYTES], len(data) > MAX_SHOWN_ARTIFACT_BYTES
+
+
+def _packages(document: Any) -> list[tuple[str, str]] | None:
+    if not isinstance(document, dict) or not isinstance(document.get("packages"), list):
+        return None
+    packages = []
+    for item in document["packages"]:
+        if not isinstance(item, dict):
+            return None
+        packages.append((str(item.get("name", "?")), str(item.get("version", ""))))
+    return packages
+
+
+def _diff_line(line: str) -> DiffLine:
+    if line.startswith(("+++", "---", "diff --git", "index ")):
+        return DiffLine("file", line)
+    if line.startswith("@@"):
+        return DiffLine("hunk", line)
+    if line.startswith("+"):
+        return DiffLine("add", line)
+    if line.startswith("-"):
+        return DiffLine("remove", line)
+    return DiffLine("context", line)
+
+
+def code_and_environment(
+    tracking: TrackingService, run: Run, artifacts: list[Artifact]
+) -> CodeAndEnvironment:
+    facts = [(label, run.tags[key]) for key, label in _FACTS if key in run.tags]
+    by_path = {artifact.path: artifact for artifact in artifacts}
+    packages = environment_text = diff = None
+    truncated = False
+    if ENVIRONMENT_ARTIFACT in by_path:
+        data, cut = _read(tracking, by_path[ENVIRONMENT_ARTIFACT])
+        try:
+            packages = None if cut else _packages(json.loads(data))
+        except ValueError:
+            packages = None
+        if packages is None:
+            environment_text = data.decode(errors="replace")
+    if DIFF_ARTIFACT in by_path:
+        data, truncated = _read(tracking, by_path[DIFF_ARTIFACT])
+        diff = [_diff_line(line) for line in data.decode(errors="replace").splitlines()]
+    return CodeAndEnvironment(facts, packages, environment_text, diff, truncated)

@@ -1,0 +1,320 @@
+"""The tracking CLI (`plimsoll experiments|runs ...`, `plimsoll demo`) on a real embedded store, and
+once over HTTP against a real server."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from plimsoll.cli import _output
+from plimsoll.cli.main import app
+from plimsoll.client import Client
+from plimsoll.core.errors import (
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    PlimsollError,
+    Unavailable,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_KEYS = {"id", "name", "experiment", "experiment_id", "project", "status", "start_time", "end_time"}
+RUN_KEYS |= {"duration_ms", "parent_run_id", "user", "lifecycle_stage", "params", "metrics", "tags"}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty embedded store in tmp_path, chosen the way users choose it: PLIMSOLL_HOME."""
+    for name in ("PLIMSOLL_URL", "PLIMSOLL_STORE", "PLIMSOLL_BLOBS", "PLIMSOLL_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLIMSOLL_HOME", str(tmp_path / ".plimsoll"))
+    return tmp_path / ".plimsoll"
+
+
+def seed(client: Client) -> dict[str, str]:
+    """Two runs in `churn` (one with a NaN loss and an artifact) and one in `other`."""
+    with client.start_run(
+        "churn", name="baseline", params={"lr": 0.1, "depth": 3}, tags={"team": "vision"}, capture=False
+    ) as baseline:
+        baseline.log_metric("acc", 0.8, step=0)
+        baseline.log_metric("acc", 0.9, step=1)
+        baseline.log_metric("loss", math.nan)
+        baseline.log_dict({"matrix": [[1, 0], [0, 1]]}, "cm.json")
+    with client.start_run(
+        "churn", name="tuned", params={"lr": 0.01, "depth": 3}, tags={"team": "vision"}, capture=False
+    ) as tuned:
+        tuned.log_metrics({"acc": 0.95, "loss": 0.2})
+    with client.start_run("other", name="elsewhere", params={"lr": 1}, capture=False) as elsewhere:
+        elsewhere.log_metric("acc", 0.5)
+    return {"baseline": baseline.id, "tuned": tuned.id, "elsewhere": elsewhere.id}
+
+
+@pytest.fixture
+def runs(home: Path) -> Iterator[dict[str, str]]:
+    with Client() as client:
+        ids = seed(client)
+    yield ids
+
+
+def cli(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def ok_json(*args: str) -> Any:
+    result = cli(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return orjson.loads(result.stdout)
+
+
+# -- experiments ---------------------------------------------------------------------------------
+
+
+def test_experiments_list_table_and_json(runs: dict[str, str]) -> None:
+    result = cli("experiments", "list")
+    assert result.exit_code == 0, result.output
+    assert "churn" in result.stdout and "other" in result.stdout
+
+    document = ok_json("experiments", "list")
+    assert sorted(e["name"] for e in document["experiments"]) == ["churn", "other"]
+    first = document["experiments"][0]
+    assert set(first) >= {"id", "name", "project", "description", "lifecycle_stage", "created_at", "tags"}
+    assert first["project"] == "default"
+
+
+def test_experiments_create_then_conflict(home: Path) -> None:
+    created = ok_json("experiments", "create", "fraud", "--description", "card fraud")
+    assert created["name"] == "fraud" and created["description"] == "card fraud"
+    again = cli("experiments", "create", "fraud")
+    assert again.exit_code == _output.EXIT_CONFLICT
+    assert "already exists" in again.stderr
+    bad_view = cli("experiments", "list", "--view", "archived")
+    assert bad_view.exit_code == _output.EXIT_USAGE
+    assert "view" in bad_view.stderr
+
+
+# -- runs list -----------------------------------------------------------------------------------
+
+
+def test_runs_list_json_schema_and_values(runs: dict[str, str]) -> None:
+    document = ok_json("runs", "list", "--experiment", "churn")
+    assert set(document) == {"runs"}
+    by_name = {run["name"]: run for run in document["runs"]}
+    assert set(by_name) == {"baseline", "tuned"}
+    for run in document["runs"]:
+        assert set(run) >= RUN_KEYS
+    baseline = by_name["baseline"]
+    assert baseline["id"] == runs["baseline"]
+    assert baseline["experiment"] == "churn"
+    assert baseline["status"] == "FINISHED"
+    assert baseline["params"] == {"lr": "0.1", "depth": "3"}
+    assert baseline["metrics"] == {"acc": 0.9, "loss": "NaN"}  # latest value; NaN as a string
+    assert baseline["tags"] == {"team": "vision"}
+    assert baseline["duration_ms"] == baseline["end_time"] - baseline["start_time"]
+    # Newest first by default.
+    assert [run["name"] for run in document["runs"]] == ["tuned", "baseline"]
+
+
+def test_runs_list_filter_order_and_project_scope(runs: dict[str, str]) -> None:
+    found = ok_json("runs", "list", "--filter", "metrics.acc > 0.92")
+    assert [run["id"] for run in found["runs"]] == [runs["tuned"]]
+
+    everything = ok_json("runs", "list", "--order-by", "metrics.acc DESC")
+    assert [run["name"] for run in everything["runs"]] == ["tuned", "baseline", "elsewhere"]
+
+    two = ok_json("runs", "list", "-e", "churn", "-e", "other", "--filter", "params.lr >= 0.1")
+    assert sorted(run["name"] for run in two["runs"]) == ["baseline", "elsewhere"]
+
+    newest = ok_json("runs", "list", "--max-results", "1")["runs"]
+    assert [run["name"] for run in newest] == ["elsewhere"]
+    assert ok_json("runs", "list", "--project", "default", "-f", "name = 'nope'") == {"runs": []}
+
+
+def test_runs_list_table(runs: dict[str, str]) -> None:
+    result = cli("runs", "list", "-e", "churn")
+    assert result.exit_code == 0, result.output
+    for name in ("baseline", "tuned"):
+        assert name in result.stdout
+        assert _output.short_id(runs[name]) in result.stdout
+    assert "FINISHED" in result.stdout
+    # The keys that vary (lr) and the metrics are columns; the table says how to see the rest.
+    header = next(line for line in result.stdout.splitlines() if "status" in line)
+    assert "lr" in header and "acc" in header and "loss" in header
+
+
+def test_a_bad_filter_is_a_usage_error_with_the_parser_message(runs: dict[str, str]) -> None:
+    result = cli("runs", "list", "--filter", "tags.team = 5")
+    assert result.exit_code == _output.EXIT_USAGE
+    assert result.stdout == ""
+    assert "filter: tags compare text: at position 13" in result.stderr
+    assert result.stderr.startswith("Error: ")
+
+
+def test_an_unknown_experiment_is_not_found(runs: dict[str, str]) -> None:
+    result = cli("runs", "list", "--experiment", "nope")
+    assert result.exit_code == _output.EXIT_NOT_FOUND
+    assert "experiment 'nope' not found" in result.stderr
+
+
+# -- runs show / compare -------------------------------------------------------------------------
+
+
+def test_runs_show_json_by_full_and_short_id(runs: dict[str, str]) -> None:
+    by_id = ok_json("runs", "show", runs["baseline"])
+    assert set(by_id) >= RUN_KEYS | {"artifacts"}
+    assert by_id["name"] == "baseline"
+    assert by_id["metrics"]["loss"] == "NaN"
+    assert [a["path"] for a in by_id["artifacts"]] == ["cm.json"]
+    assert set(by_id["artifacts"][0]) == {"path", "size", "digest", "created_at"}
+    assert ok_json("runs", "show", _output.short_id(runs["baseline"])) == by_id
+
+
+def test_runs_show_table(runs: dict[str, str]) -> None:
+    result = cli("runs", "show", runs["baseline"])
+    assert result.exit_code == 0, result.output
+    for text in ("baseline", runs["baseline"], "churn", "Params", "Metrics (latest)", "Tags", "cm.json"):
+        assert text in result.stdout
+    assert re.search(r"acc\s*│\s*0\.9\b", result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("ref", "code", "message"),
+    [
+        ("0" * 32, _output.EXIT_NOT_FOUND, "not found"),
+        ("abcdef12", _output.EXIT_NOT_FOUND, "no run id ends with 'abcdef12'"),
+        ("not-an-id!", _output.EXIT_USAGE, "is not a run id"),
+    ],
+)
+def test_an_unknown_run_exits_non_zero(runs: dict[str, str], ref: str, code: int, message: str) -> None:
+    result = cli("runs", "show", ref)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_runs_compare(runs: dict[str, str]) -> None:
+    result = cli("runs", "compare", runs["baseline"], _output.short_id(runs["tuned"]))
+    assert result.exit_code == 0, result.output
+    assert "baseline" in result.stdout and "tuned" in result.stdout
+    assert "1 params and 2 metrics differ" in result.stdout
+    only = cli("runs", "compare", runs["baseline"], runs["tuned"], "--only-diff")
+    depth_rows = [line for line in only.stdout.splitlines() if line.startswith("│ depth")]
+    assert depth_rows == []
+
+    document = ok_json("runs", "compare", runs["baseline"], runs["tuned"])
+    assert [run["name"] for run in document["runs"]] == ["baseline", "tuned"]
+    assert document["params"] == {"depth": ["3", "3"], "lr": ["0.1", "0.01"]}
+    assert document["metrics"] == {"acc": [0.9, 0.95], "loss": ["NaN", 0.2]}
+    assert document["differences"] == {"params": ["lr"], "metrics": ["acc", "loss"]}
+
+    alone = cli("runs", "compare", runs["baseline"])
+    assert alone.exit_code == _output.EXIT_USAGE
+    assert "at least 2 runs" in alone.stderr
+
+
+# -- exit codes and docs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InvalidParameter("f", "bad"), 2),
+        (PayloadTooLarge("f", "big"), 2),
+        (NotFound("x"), 3),
+        (Conflict("x"), 4),
+        (Unavailable("x"), 7),
+        (PlimsollError("x"), 1),
+    ],
+)
+def test_exit_codes_are_stable(error: PlimsollError, code: int) -> None:
+    assert _output.exit_code(error) == code
+
+
+def test_every_tracking_command_is_documented() -> None:
+    from plimsoll.cli import experiments, runs
+
+    text = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for group, sub in (("experiments", experiments.app), ("runs", runs.app)):
+        for command in sub.registered_commands:
+            assert f"plimsoll {group} {command.name}" in text
+    assert "plimsoll demo" in text
+    for code in range(8):
+        assert f"| {code} |" in text
+
+
+# -- over HTTP -----------------------------------------------------------------------------------
+
+
+def test_the_same_commands_over_http(live_server: Any, home: Path) -> None:
+    with Client(live_server.url) as client:
+        ids = seed(client)
+    url = ("--url", live_server.url)
+    listed = ok_json("runs", "list", "-e", "churn", "-f", "params.lr < 0.05", *url)
+    assert [run["id"] for run in listed["runs"]] == [ids["tuned"]]
+    assert listed["runs"][0]["metrics"] == {"acc": 0.95, "loss": 0.2}
+    shown = ok_json("runs", "show", _output.short_id(ids["baseline"]), *url)
+    assert shown["metrics"]["loss"] == "NaN"
+    assert [a["path"] for a in shown["artifacts"]] == ["cm.json"]
+    experiments = ok_json("experiments", "list", *url)["experiments"]
+    assert sorted(e["name"] for e in experiments) == ["churn", "other"]
+    bad = cli("runs", "list", "-f", "metrics.acc >", *url)
+    assert bad.exit_code == _output.EXIT_USAGE
+    assert "filter: unexpected end of filter" in bad.stderr
+    # Nothing was written to the embedded store: --url won.
+    assert not home.exists()
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_trains_and_logs_every_setting(home: Path) -> None:
+    from plimsoll.demo import GRID
+
+    result = cli("demo", "--experiment", "demo-test")
+    assert result.exit_code == 0, result.output
+    assert "best roc_auc first" in result.stdout
+    assert "/experiments/" in result.stdout
+
+    with Client() as client:
+        found = client.search_runs("demo-test", order_by=["metrics.roc_auc DESC"])
+        assert len(found) == len(GRID) >= 6
+        assert {run.name for run in found} == {setting.name for setting in GRID}
+        for run in found:
+            assert run.status == "FINISHED"
+            assert {"accuracy", "f1", "roc_auc", "log_loss", "val_loss", "train_accuracy"} <= set(run.metrics)
+            assert 0.85 < run.metrics["accuracy"] <= 1.0 and 0.9 < run.metrics["roc_auc"] <= 1.0
+            assert run.params["dataset"] == "sklearn.datasets.load_breast_cancer"
+            assert run.tags["demo"] == "true"
+            history = client.get_metric_history(run.id, "val_loss")
+            assert len(history.steps) >= 10
+            assert history.steps == sorted(history.steps)
+            paths = {artifact.path for artifact in client.list_artifacts(run.id)}
+            assert {"confusion_matrix.json", "model_card.md"} <= paths
+            assert not any(path.endswith((".pkl", ".pickle", ".joblib")) for path in paths)
+        boosted = next(run for run in found if run.name.startswith("gb-"))
+        assert len(client.get_metric_history(boosted.id, "train_loss").steps) == 100
+        matrix_file = client.download_artifact(found[0].id, "confusion_matrix.json", home / "cm.json")
+        matrix = orjson.loads(matrix_file.read_bytes())["matrix"]
+        assert sum(map(sum, matrix)) == int(found[0].params["n_val"])
+    # The table lists the runs best first: the first row is the best roc_auc.
+    rows = [line for line in result.stdout.splitlines() if re.match(r"│\s+1\s+│", line)]
+    assert rows and found[0].name in rows[0]
+
+
+def test_experiment_rename_delete_restore(home: Path) -> None:
+    assert cli("experiments", "create", "churn").exit_code == 0
+    assert ok_json("experiments", "rename", "churn", "churn-v2")["name"] == "churn-v2"
+    assert cli("experiments", "delete", "churn-v2").exit_code == 0
+    deleted = ok_json("experiments", "list", "--view", "deleted")
+    assert [e["name"] for e in deleted["experiments"]] == ["churn-v2"]
+    assert ok_json("experiments", "restore", "churn-v2")["lifecycle_stage"] == "active"
+    assert cli("experiments", "rename", "nope", "x").exit_code == _output.EXIT_NOT_FOUND

@@ -1,0 +1,144 @@
+"""The SDK gives the same results embedded and over HTTP (each on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import plimsoll as pl
+from plimsoll.client import Client
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+
+
+def test_full_run_lifecycle(sdk: Client, tmp_path: Path) -> None:
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "out" / "a.txt").write_text("A")
+    (tmp_path / "out" / "sub" / "b.txt").write_text("B")
+    with sdk.start_run("churn", params={"lr": 0.01, "layers": [2, 3]}, tags={"team": "growth"}) as run:
+        run.log_param("depth", 3)
+        for step in range(50):
+            run.log_metric("loss", 1 / (step + 1))
+        run.log_metrics({"acc": 0.9, "nan_metric": math.nan, "inf_metric": -math.inf}, step=7)
+        run.set_tag("stage", "dev")
+        run.log_artifact(tmp_path / "out", artifact_path="outputs")
+        run.log_dict({"k": 1}, "config.json")
+        with sdk.start_run("churn", nested=True, capture=False) as child:
+            child.log_metric("child_metric", 1.0)
+    got = sdk.get_run(run.id)
+    assert got.status == "FINISHED" and got.end_time is not None
+    assert got.experiment == "churn"
+    assert got.params == {"lr": "0.01", "layers": "[2,3]", "depth": "3"}
+    assert got.tags["team"] == "growth" and got.tags["stage"] == "dev"
+    assert got.tags["plimsoll.python"]
+    assert got.metrics["loss"] == pytest.approx(1 / 50) and got.metrics["acc"] == 0.9
+    assert math.isnan(got.metrics["nan_metric"]) and got.metrics["inf_metric"] == -math.inf
+    history = sdk.get_metric_history(run.id, "loss")
+    assert history.steps == list(range(50))
+    paths = [a.path for a in sdk.list_artifacts(run.id)]
+    assert {"outputs/a.txt", "outputs/sub/b.txt", "config.json", "plimsoll/environment.json"} <= set(paths)
+    target = sdk.download_artifact(run.id, "outputs/sub/b.txt", tmp_path / "dl" / "b.txt")
+    assert target.read_text() == "B"
+    assert sdk.get_run(child.id).parent_run_id == run.id
+
+
+def test_a_run_that_raises_ends_failed(sdk: Client) -> None:
+    with pytest.raises(ZeroDivisionError), sdk.start_run("e", capture=False) as run:
+        run.log_metric("x", 1.0)
+        _ = 1 / 0
+    assert sdk.get_run(run.id).status == "FAILED"
+    assert sdk.get_run(run.id).metrics == {"x": 1.0}
+
+
+def test_without_with_and_explicit_status(sdk: Client) -> None:
+    run = sdk.start_run("e", name="manual", capture=False)
+    run.log_metric("m", 2.0, step=3, synchronous=True)
+    assert sdk.get_run(run.id).status == "RUNNING"
+    run.end("KILLED")
+    assert sdk.get_run(run.id).status == "KILLED"
+    with pytest.raises(Conflict, match="ended"):
+        run.log_metric("m", 1.0)
+
+
+def test_search_and_experiments(sdk: Client) -> None:
+    for i in range(5):
+        with sdk.start_run("grid", name=f"r{i}", params={"lr": 10.0**-i}, capture=False) as run:
+            run.log_metric("acc", i / 10)
+    found = sdk.search_runs(
+        "grid", filter="params.lr < 0.05 AND metrics.acc >= 0.2", order_by=["metrics.acc"]
+    )
+    assert [r.name for r in found] == ["r2", "r3", "r4"]
+    assert [e.name for e in sdk.list_experiments()] == ["grid"]
+    with pytest.raises(InvalidParameter, match="filter"):
+        sdk.search_runs("grid", filter="params.lr >>> 1")
+    with pytest.raises(NotFound):
+        sdk.get_run("0" * 32)
+
+
+def test_bad_input_is_refused_at_the_call(sdk: Client) -> None:
+    with sdk.start_run("e", capture=False) as run:
+        with pytest.raises(InvalidParameter, match="metrics"):
+            run.log_metric("../../etc", 1.0)
+        with pytest.raises(InvalidParameter, match=r"metrics\.loss"):
+            run.log_metric("loss", "high")  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameter, match=r"params\.p.*6000"):
+            run.log_param("p", "x" * 6001)
+        run.log_param("a", 1)
+        with pytest.raises(Conflict, match="immutable"):
+            run.log_param("a", 2)
+            run.flush()
+        run.log_param("a", 1)  # the same value again is fine
+
+
+def test_conflicting_param_from_a_second_client_is_reported_at_flush(sdk: Client) -> None:
+    run = sdk.start_run("e", capture=False)
+    run.log_param("a", "1")
+    run.flush()
+    run.log_param("a", "2")  # this client no longer holds 'a' in its buffer: the server decides
+    with pytest.raises(Conflict, match="immutable"):
+        run.flush()
+    run.end()
+
+
+def test_code_capture_in_a_git_repository(tmp_path: Path, database_url: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    (repo / "train.py").write_text("print('v1')\n")
+    git("add", "train.py")
+    git("commit", "-qm", "v1")
+    (repo / "train.py").write_text("print('v2')\n")
+    from plimsoll.client import capture
+
+    captured = capture.capture_code(repo)
+    assert captured.tags["plimsoll.git.branch"] == "main"
+    assert captured.tags["plimsoll.git.dirty"] == "true"
+    assert len(captured.tags["plimsoll.git.commit"]) == 40
+    assert b"+print('v2')" in captured.artifacts["plimsoll/git.diff"]
+    env = capture.capture_environment()
+    assert b'"packages"' in env.artifacts["plimsoll/environment.json"]
+
+
+def test_module_level_api_uses_the_default_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLIMSOLL_URL", raising=False)
+    monkeypatch.setenv("PLIMSOLL_HOME", str(tmp_path / ".plimsoll"))
+    pl.set_default_client(None)
+    try:
+        with pl.start_run(experiment="churn", capture=False) as run:
+            run.log_params({"lr": 0.1})
+            run.log_metric("loss", 0.3, step=1)
+            assert pl.active_run() is run
+        assert pl.get_run(run.id).params == {"lr": "0.1"}
+        assert [r.id for r in pl.search_runs("churn")] == [run.id]
+        assert (tmp_path / ".plimsoll" / "plimsoll.db").exists()
+    finally:
+        pl.default_client().close()
+        pl.set_default_client(None)

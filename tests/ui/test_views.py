@@ -1,0 +1,144 @@
+"""The UI without a browser: formatting, view shaping, and the HTTP contract of the pages
+(HTML errors for pages, JSON errors still for the API, nothing fetched from another host)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from plimsoll.platform import Platform
+from plimsoll.server.app import create_app
+from plimsoll.server.ui import formatting, views
+from plimsoll.tracking.entities import Run
+
+UI_DIR = Path(views.__file__).resolve().parent
+
+
+def make_run(name: str, params: dict[str, str], metrics: dict[str, float]) -> Run:
+    return Run(
+        id=f"{len(name):032x}",
+        experiment_id="e" * 32,
+        experiment="exp",
+        project="default",
+        name=name,
+        status="FINISHED",
+        start_time=0,
+        end_time=1000,
+        parent_run_id=None,
+        user="u",
+        lifecycle_stage="active",
+        params=params,
+        metrics=metrics,
+    )
+
+
+def test_timestamps_are_utc_and_readable() -> None:
+    assert formatting.timestamp(1_767_225_600_000) == "2026-01-01 00:00:00 UTC"
+    assert formatting.iso_timestamp(1_767_225_600_123) == "2026-01-01T00:00:00.123+00:00"
+    assert formatting.timestamp(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "text"),
+    [(0, 250, "250 ms"), (0, 4_200, "4.2 s"), (0, 185_000, "3 m 05 s"), (0, 7_620_000, "2 h 07 m")],
+)
+def test_durations(start: int, end: int, text: str) -> None:
+    assert formatting.duration(start, end) == text
+
+
+def test_numbers_and_sizes() -> None:
+    assert formatting.number(0.8712345678) == "0.871235"
+    assert formatting.number(math.nan) == "NaN"
+    assert formatting.number(-math.inf) == "−∞"
+    assert formatting.number(1.5e-7) == "1.5000e-07"
+    assert formatting.filesize(900) == "900 B"
+    assert formatting.filesize(3 * 1024 * 1024) == "3.0 MiB"
+
+
+def test_operands_quote_keys_the_search_language_cannot_read_bare() -> None:
+    assert views.operand("metrics", "acc") == "metrics.acc"
+    assert views.operand("metrics", "val.acc") == "metrics.val.acc"
+    assert views.operand("metrics", "val-loss") == "metrics.`val-loss`"
+    assert views.operand("params", "a`b") == "params.`a``b`"
+
+
+def test_split_ids_keeps_order_and_drops_repeats() -> None:
+    assert views.split_ids(["a,b", "c", "a, ,d"]) == ["a", "b", "c", "d"]
+
+
+def test_runs_table_headers_toggle_their_sort() -> None:
+    runs = [make_run("one", {"lr": "0.1"}, {"acc": 0.5}), make_run("three", {"lr": "0.2"}, {"acc": 0.7})]
+    table = views.runs_table(
+        runs,
+        path="/runs",
+        keep={"filter": "params.lr > 0"},
+        order_by="metrics.acc DESC",
+        with_experiment=True,
+    )
+    by_key = {(c.kind, c.key): c for c in table.columns}
+    acc = by_key[("metric", "acc")]
+    assert acc.sort == "descending"
+    assert acc.sort_url == "/runs?filter=params.lr+%3E+0&order_by=metrics.acc+ASC"
+    assert by_key[("param", "lr")].sort == "none"
+    assert by_key[("param", "lr")].sort_url == "/runs?filter=params.lr+%3E+0&order_by=params.lr+ASC"
+    assert by_key[("start_time", "")].sort == "none"
+    assert ("experiment", "") in by_key
+
+    default = views.runs_table(runs, path="/runs", keep={}, order_by="", with_experiment=False)
+    started = next(c for c in default.columns if c.kind == "start_time")
+    assert started.sort == "descending"  # what the service sorts by when nothing is asked
+    assert started.sort_url == "/runs?order_by=start_time+ASC"
+
+
+def test_comparison_marks_differing_params() -> None:
+    runs = [
+        make_run("a", {"lr": "0.1", "epochs": "5"}, {"loss": math.nan}),
+        make_run("bb", {"lr": "0.2", "epochs": "5"}, {"loss": math.nan}),
+    ]
+    result = views.comparison(runs)
+    assert [(row.key, row.differs) for row in result.params] == [("epochs", False), ("lr", True)]
+    assert [(row.key, row.differs) for row in result.metrics] == [("loss", False)]  # NaN equals NaN here
+    assert [key for key, _series in result.charts] == ["loss"]
+    assert [s["color"] for s in result.charts[0][1]] == [0, 1]
+
+
+@pytest.fixture
+def client(sqlite_platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(sqlite_platform)) as test_client:
+        yield test_client
+
+
+def test_pages_answer_html_and_the_api_keeps_json(client: TestClient) -> None:
+    unknown = "0123456789abcdef0123456789abcdef"
+    page = client.get(f"/runs/{unknown}")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "not found" in page.text
+    api = client.get(f"/api/v1/runs/{unknown}")
+    assert api.status_code == 404
+    assert api.json()["error"]["code"] == "NOT_FOUND"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/experiments"
+    assert "No experiments yet" in client.get("/experiments").text
+    assert (
+        client.get("/static/charts.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
+    bad_size = client.get("/runs?page_size=lots")
+    assert bad_size.status_code == 400
+    assert "page_size: must be a whole number" in bad_size.text
+
+
+def test_nothing_is_loaded_from_another_host() -> None:
+    """Air-gapped: templates and static files reference only this server."""
+    external = re.compile(
+        r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|@import\s+url\(\s*["']?(?:https?:)?//|fetch\(\s*["']https?:"""
+    )
+    for path in sorted(UI_DIR.rglob("*")):
+        if path.suffix in {".html", ".css", ".js"}:
+            assert not external.search(path.read_text()), f"{path.name} loads something from another host"
