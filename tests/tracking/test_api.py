@@ -1,0 +1,110 @@
+"""The HTTP surface: error shape, validation, limits, ops routes, on a real server over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from plimsoll.server.testing import LiveServer
+
+
+@pytest.fixture
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+def _error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    assert "Traceback" not in response.text
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def test_ops_routes(http: httpx.Client) -> None:
+    assert http.get("/healthz").json()["status"] == "ok"
+    assert http.get("/readyz").json() == {"status": "ready"}
+    http.get("/api/v1/experiments")
+    metrics = http.get("/metrics").text
+    assert 'plimsoll_http_requests_total{method="GET",route="/api/v1/experiments",status="200"}' in metrics
+    spec = http.get("/openapi.json").json()
+    assert "/api/v1/runs/ingest" in spec["paths"] and "/api/v1/runs/search" in spec["paths"]
+
+
+def test_errors_have_one_shape(http: httpx.Client) -> None:
+    _error(http.get("/api/v1/runs/" + "0" * 32), 404, "NOT_FOUND")
+    _error(http.get("/api/v1/no-such-route"), 404, "NOT_FOUND")
+    _error(http.put("/api/v1/experiments"), 405, "METHOD_NOT_ALLOWED")
+    error = _error(http.post("/api/v1/experiments", json={"name": 42}), 400, "INVALID_PARAMETER")
+    assert error["details"]["field"] == "name"  # type: ignore[index]
+    error = _error(http.post("/api/v1/experiments", json={}), 400, "INVALID_PARAMETER")
+    assert "name" in str(error["message"])
+    _error(
+        http.post("/api/v1/experiments", content=b"{not json", headers={"Content-Type": "application/json"}),
+        400,
+        "INVALID_PARAMETER",
+    )
+
+
+def test_limits_name_the_field_and_keep_what_is_stored(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plimsoll.server.app as server_app
+
+    monkeypatch.setattr(server_app, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024)
+    experiment = http.post("/api/v1/experiments", json={"name": "e"}).json()
+    run = http.post("/api/v1/runs", json={"experiment_id": experiment["id"], "params": {"keep": "me"}}).json()
+    log = f"/api/v1/runs/{run['id']}/log"
+    cases = [
+        ({"params": {"k": "x" * 6001}}, "params.k", "6000"),
+        ({"metrics": [{"key": "m", "value": 1.0}] * 100_001}, "metrics", "100000"),
+        ({"metrics": [{"key": "../m", "value": 1.0}]}, "metrics.key", "relative"),
+        ({"metrics": [{"key": "m", "value": "lots"}]}, "metrics.m.value", "number"),
+        ({"tags": {"t" * 251: "v"}}, "tags", "250"),
+    ]
+    for body, field, limit in cases:
+        error = _error(http.post(log, json=body), 400, "INVALID_PARAMETER")
+        assert error["details"]["field"] == field  # type: ignore[index]
+        assert limit in str(error["message"])
+    _error(http.post(log, json={"params": {"keep": "other"}}), 409, "CONFLICT")
+    assert http.get(f"/api/v1/runs/{run['id']}").json()["params"] == {"keep": "me"}
+    too_big = http.post(
+        log, content=b" " * (4 * 1024 * 1024 + 1), headers={"Content-Type": "application/json"}
+    )
+    error = _error(too_big, 413, "PAYLOAD_TOO_LARGE")
+    assert "limit" in str(error["message"])
+    _error(
+        http.put(f"/api/v1/runs/{run['id']}/artifacts/..%2Fescape", content=b"x"), 400, "INVALID_PARAMETER"
+    )
+
+
+def test_logging_to_an_ended_run_is_a_conflict(http: httpx.Client) -> None:
+    experiment = http.post("/api/v1/experiments", json={"name": "e"}).json()
+    run = http.post("/api/v1/runs", json={"experiment_id": experiment["id"]}).json()
+    ended = http.post(f"/api/v1/runs/{run['id']}/end", json={"status": "FINISHED"}).json()
+    assert ended["status"] == "FINISHED"
+    error = _error(
+        http.post(f"/api/v1/runs/{run['id']}/log", json={"metrics": [{"key": "m", "value": 1}]}),
+        409,
+        "CONFLICT",
+    )
+    assert "ended" in str(error["message"])
+
+
+def test_an_unexpected_failure_is_a_500_without_internals(
+    live_server: LiveServer, http: httpx.Client
+) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    tracking = live_server.platform.tracking
+    original = tracking.list_experiments
+    tracking.list_experiments = explode  # type: ignore[method-assign]
+    try:
+        error = _error(http.get("/api/v1/experiments"), 500, "INTERNAL")
+    finally:
+        tracking.list_experiments = original  # type: ignore[method-assign]
+    assert "secret internal detail" not in str(error) and "reference" in str(error["message"])
