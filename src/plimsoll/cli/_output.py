@@ -37,6 +37,7 @@ from plimsoll.core.errors import (
     Unauthenticated,
     Unavailable,
 )
+from plimsoll.core.formatting import format_duration_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.tracking.entities import encode_float
 
@@ -199,21 +200,8 @@ def format_time(millis: int | None) -> str:
 
 def format_duration(run: Run, now_ms: int) -> str:
     end = run.end_time if run.end_time is not None else now_ms
-    text = format_seconds(max(0, end - run.start_time) / 1000)
+    text = format_duration_ms(end - run.start_time)
     return text if run.end_time is not None else text + "…"
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
 
 
 def format_metric(value: float | None) -> str:

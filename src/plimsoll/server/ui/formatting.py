@@ -7,6 +7,8 @@ import math
 import time
 from datetime import UTC, datetime
 
+from plimsoll.core.formatting import format_duration_ms
+
 DASH = "—"
 
 
@@ -29,20 +31,7 @@ def duration(start: int | None, end: int | None, *, now_ms: int | None = None) -
     if start is None:
         return DASH
     stop = end if end is not None else (now_ms if now_ms is not None else time.time_ns() // 1_000_000)
-    millis = max(stop - start, 0)
-    if millis < 1000:
-        return f"{millis} ms"
-    seconds = millis / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} m"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours:02d} h"
+    return format_duration_ms(stop - start)
 
 
 def number(value: float | int | str | None) -> str:
