@@ -141,7 +141,8 @@ class Batcher:
                 pending.end = end
                 self._ended.add(run_id)
             self._seq += 1
-            self._ensure_thread()
+            if self._thread is None:
+                self._ensure_thread()
             if self._buffered_metrics >= MAX_BATCH_METRICS:
                 self._cond.notify_all()
             return self._seq

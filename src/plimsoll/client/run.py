@@ -96,12 +96,18 @@ class ActiveRun:
         """`step` defaults to one past the last step logged for that key in this run (0 first).
         With `synchronous=True` the call returns once the server has stored the points."""
         stamp = now_ms() if timestamp is None else check_int("timestamp", timestamp, minimum=0)
+        if step is not None:
+            check_int("step", step)
         points = []
+        last_steps = self._steps
         for key, value in metrics.items():
-            check_key("metrics", key)
-            number = check_float(f"metrics.{key}", value)
-            point_step = self._steps.get(key, -1) + 1 if step is None else check_int("step", step)
-            self._steps[key] = max(point_step, self._steps.get(key, point_step))
+            if key not in last_steps:
+                check_key("metrics", key)  # once per key: the loop below runs per point
+                last_steps[key] = -1
+            number = value if type(value) is float else check_float(f"metrics.{key}", value)
+            point_step = last_steps[key] + 1 if step is None else step
+            if point_step > last_steps[key]:
+                last_steps[key] = point_step
             points.append(Metric(key, number, point_step, stamp))
         self._client._batcher.submit(self.id, metrics=points)
         if synchronous:

@@ -197,7 +197,7 @@ class HttpTransport:
         if body is not None:
             kwargs["content"] = orjson.dumps(body)
             kwargs["headers"] = {"Content-Type": "application/json"}
-        return self._send(method, path, retry=retry, **kwargs).json()
+        return orjson.loads(self._send(method, path, retry=retry, **kwargs).content)
 
     # -- experiments ------------------------------------------------------------------------------
 
@@ -290,10 +290,10 @@ class HttpTransport:
             key=body["key"],
             steps=body["steps"],
             timestamps=body["timestamps"],
-            values=[_float(v) for v in body["values"]],
+            values=_floats(body["values"]),
             downsampled=body["downsampled"],
-            mins=None if body["mins"] is None else [_float(v) for v in body["mins"]],
-            maxs=None if body["maxs"] is None else [_float(v) for v in body["maxs"]],
+            mins=None if body["mins"] is None else _floats(body["mins"]),
+            maxs=None if body["maxs"] is None else _floats(body["maxs"]),
             total_points=body["total_points"],
             next_cursor=body["next_cursor"],
         )
@@ -331,6 +331,12 @@ class HttpTransport:
 
 def _float(value: float | str) -> float:
     return NON_FINITE[value] if isinstance(value, str) else float(value)
+
+
+def _floats(values: list[float | str]) -> list[float]:
+    if any(isinstance(v, str) for v in values):
+        return [_float(v) for v in values]
+    return values  # type: ignore[return-value]
 
 
 def _experiment(body: dict[str, Any]) -> Experiment:

@@ -15,6 +15,7 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_DESCRIPTION_LENGTH = 20_000
 MAX_ARTIFACT_PATH_LENGTH = 1024
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -64,7 +65,7 @@ def check_text(field: str, value: Any, *, max_length: int) -> str:
     return value
 
 
-def check_int(field: str, value: Any, *, minimum: int = -INT64_MAX - 1, maximum: int = INT64_MAX) -> int:
+def check_int(field: str, value: Any, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameter(field, f"must be an integer, got {type(value).__name__}")
     if not minimum <= value <= maximum:

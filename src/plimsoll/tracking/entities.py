@@ -96,10 +96,10 @@ class MetricHistory:
             "key": self.key,
             "steps": self.steps,
             "timestamps": self.timestamps,
-            "values": [encode_float(v) for v in self.values],
+            "values": encode_floats(self.values),
             "downsampled": self.downsampled,
-            "mins": None if self.mins is None else [encode_float(v) for v in self.mins],
-            "maxs": None if self.maxs is None else [encode_float(v) for v in self.maxs],
+            "mins": None if self.mins is None else encode_floats(self.mins),
+            "maxs": None if self.maxs is None else encode_floats(self.maxs),
             "total_points": self.total_points,
             "next_cursor": self.next_cursor,
         }
@@ -147,3 +147,9 @@ def encode_float(value: float) -> float | str:
     if math.isnan(value):
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
+
+
+def encode_floats(values: list[float]) -> list[float | str]:
+    if all(map(math.isfinite, values)):
+        return values  # type: ignore[return-value]  # the common case: nothing to encode, no copy
+    return [encode_float(v) for v in values]

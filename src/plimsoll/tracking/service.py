@@ -20,6 +20,8 @@ from plimsoll.core.events import Event, EventBus
 from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT, project_exists
 from plimsoll.core.validation import (
+    INT64_MAX,
+    INT64_MIN,
     MAX_DESCRIPTION_LENGTH,
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -403,10 +405,7 @@ class TrackingService:
                 check_key("params", key)
                 writes.params[key] = _param_text(key, value)
             writes.tags = self._check_tags(writes.tags)
-            for metric in writes.metrics:
-                check_key("metrics.key", metric.key)
-                check_int(f"metrics.{metric.key}.step", metric.step)
-                check_int(f"metrics.{metric.key}.timestamp", metric.timestamp, minimum=0)
+            self._check_metrics(writes.metrics)
             if writes.create is not None:
                 if writes.create.name is not None:
                     check_name("run_name", writes.create.name)
@@ -416,6 +415,21 @@ class TrackingService:
                     check_int("start_time", writes.create.start_time, minimum=0)
             if writes.end is not None and writes.end.end_time is not None:
                 check_int("end_time", writes.end.end_time, minimum=0)
+
+    @staticmethod
+    def _check_metrics(points: list[Metric]) -> None:
+        """Per distinct key, and per point only what differs: batches carry many thousands."""
+        checked: set[str] = set()
+        for point in points:
+            if point.key not in checked:
+                check_key("metrics.key", point.key)
+                checked.add(point.key)
+            if not (INT64_MIN <= point.step <= INT64_MAX) or type(point.step) is not int:
+                check_int(f"metrics.{point.key}.step", point.step)
+            if not (0 <= point.timestamp <= INT64_MAX) or type(point.timestamp) is not int:
+                check_int(f"metrics.{point.key}.timestamp", point.timestamp, minimum=0)
+            if type(point.value) is not float:
+                raise InvalidParameter(f"metrics.{point.key}.value", f"must be a float, got {point.value!r}")
 
     @staticmethod
     def _check_tags(values: dict[str, str]) -> dict[str, str]:
@@ -521,24 +535,32 @@ class TrackingService:
 
     @staticmethod
     def _apply_metrics(conn: Connection, run_id: str, points: list[Metric]) -> None:
+        series = store.series_ids(conn, run_id, sorted({point.key for point in points}))
         rows = []
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, Metric] = {}
         for point in points:
-            is_nan = math.isnan(point.value)
-            row = {
-                "run_id": run_id,
-                "key": point.key,
-                "step": point.step,
-                "timestamp": point.timestamp,
-                "value": None if is_nan else point.value,
-                "is_nan": is_nan,
-            }
-            rows.append(row)
+            is_nan = point.value != point.value
+            rows.append(
+                (series[point.key], point.step, point.timestamp, None if is_nan else point.value, is_nan)
+            )
             best = latest.get(point.key)
-            if best is None or (point.step, point.timestamp) >= (best["step"], best["timestamp"]):
-                latest[point.key] = row
-        store.insert_metrics(conn, rows)
-        store.upsert_latest_metrics(conn, list(latest.values()))
+            if best is None or (point.step, point.timestamp) >= (best.step, best.timestamp):
+                latest[point.key] = point
+        store.insert_metric_points(conn, rows)
+        store.upsert_latest_metrics(
+            conn,
+            [
+                {
+                    "run_id": run_id,
+                    "key": p.key,
+                    "step": p.step,
+                    "timestamp": p.timestamp,
+                    "value": None if math.isnan(p.value) else p.value,
+                    "is_nan": math.isnan(p.value),
+                }
+                for p in latest.values()
+            ],
+        )
 
     def _runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
         rows = store.run_rows(conn, run_ids)
@@ -613,19 +635,21 @@ class TrackingService:
             if not store.run_status(conn, [run_id]):
                 raise NotFound(f"run {run_id!r} not found")
             if max_points is not None:
-                points = store.metric_points(conn, run_id, key, after=None, limit=2**62)
+                points = store.read_metric_points(conn, run_id, key, after=None, limit=INT64_MAX)
                 return _downsample(run_id, key, points, max_points)
-            points = store.metric_points(conn, run_id, key, after=after, limit=MAX_HISTORY_POINTS + 1)
-        more = len(points) > MAX_HISTORY_POINTS
-        points = points[:MAX_HISTORY_POINTS]
+            points = store.read_metric_points(conn, run_id, key, after=after, limit=MAX_HISTORY_POINTS + 1)
+        more = len(points.steps) > MAX_HISTORY_POINTS
+        cut = slice(0, MAX_HISTORY_POINTS)
         return MetricHistory(
             run_id=run_id,
             key=key,
-            steps=[p[0] for p in points],
-            timestamps=[p[1] for p in points],
-            values=[math.nan if p[3] else float(p[2]) for p in points],  # type: ignore[arg-type]
-            total_points=len(points),
-            next_cursor=f"{points[-1][0]}:{points[-1][4]}" if more else None,
+            steps=points.steps[cut],
+            timestamps=points.timestamps[cut],
+            values=points.values[cut],
+            total_points=min(len(points.steps), MAX_HISTORY_POINTS),
+            next_cursor=f"{points.steps[MAX_HISTORY_POINTS - 1]}:{points.ids[MAX_HISTORY_POINTS - 1]}"
+            if more
+            else None,
         )
 
     def list_metric_keys(self, run_id: str) -> list[str]:
@@ -692,13 +716,11 @@ def _decode_history_cursor(token: str) -> tuple[int, int]:
         raise InvalidParameter("page_token", "is not a cursor this endpoint returned") from None
 
 
-def _downsample(
-    run_id: str, key: str, points: list[tuple[int, int, float | None, bool, int]], max_points: int
-) -> MetricHistory:
-    total = len(points)
-    steps = np.fromiter((p[0] for p in points), dtype=np.int64, count=total)
-    stamps = np.fromiter((p[1] for p in points), dtype=np.int64, count=total)
-    values = np.fromiter((math.nan if p[3] else p[2] for p in points), dtype=np.float64, count=total)
+def _downsample(run_id: str, key: str, points: store.PointColumns, max_points: int) -> MetricHistory:
+    total = len(points.steps)
+    steps = np.asarray(points.steps, dtype=np.int64)
+    stamps = np.asarray(points.timestamps, dtype=np.int64)
+    values = np.asarray(points.values, dtype=np.float64)
     if total <= max_points:
         return MetricHistory(
             run_id, key, steps.tolist(), stamps.tolist(), values.tolist(), total_points=total

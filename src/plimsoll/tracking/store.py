@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     delete,
-    func,
     or_,
     select,
 )
@@ -30,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from plimsoll.core.db import metadata
+from plimsoll.core.validation import INT64_MIN
 
 ID = String(32)
 KEY = String(250)
@@ -88,18 +88,33 @@ tags = Table(
     Column("value", Text, nullable=False),
 )
 
-metrics = Table(
-    "metrics",
+# One row per (run, metric key); points refer to it by a small integer, which keeps the points'
+# index compact: inserts and history reads touch a few bytes per point instead of run id + key.
+metric_series = Table(
+    "metric_series",
     metadata,
     Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", KEY, nullable=False),
+    UniqueConstraint("run_id", "key"),
+)
+
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column(
+        "series_id",
+        Integer().with_variant(BigInteger(), "postgresql"),
+        ForeignKey("metric_series.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     # NULL when is_nan: SQLite cannot store NaN (it reads back as NULL), so NaN is a flag.
     Column("value", Float, nullable=True),
     Column("is_nan", Boolean, nullable=False, default=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    Index("ix_metric_points_series_step", "series_id", "step"),
 )
 
 latest_metrics = Table(
@@ -228,9 +243,32 @@ def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
     conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key.in_(keys)))
 
 
-def insert_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def series_ids(conn: Connection, run_id: str, keys: list[str]) -> dict[str, int]:
+    """The series id of each (run, key), created for keys seen the first time."""
+    query = select(metric_series.c.key, metric_series.c.id).where(
+        metric_series.c.run_id == run_id, metric_series.c.key.in_(keys)
+    )
+    found = {row.key: row.id for row in conn.execute(query)}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        stmt = _upsert(conn, metric_series).on_conflict_do_nothing(index_elements=["run_id", "key"])
+        conn.execute(stmt, [{"run_id": run_id, "key": key} for key in missing])
+        found.update({row.key: row.id for row in conn.execute(query)})
+    return found
+
+
+_INSERT_POINTS = {
+    "qmark": "INSERT INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?)",
+    "format": "INSERT INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES (%s, %s, %s, %s, %s)",
+}
+
+
+def insert_metric_points(conn: Connection, rows: list[tuple[int, int, int, float | None, bool]]) -> None:
+    """Rows of (series_id, step, timestamp, value, is_nan). The hot path of ingest: plain tuples
+    straight to the driver's executemany, skipping per-row parameter processing."""
     if rows:
-        conn.execute(metrics.insert(), rows)
+        style = "qmark" if conn.dialect.paramstyle == "qmark" else "format"
+        conn.exec_driver_sql(_INSERT_POINTS[style], rows)
 
 
 def upsert_latest_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -273,23 +311,37 @@ def metric_keys_of(conn: Connection, run_id: str) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def metric_points(
+class PointColumns(NamedTuple):
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    ids: list[int]
+
+
+_SELECT_POINTS = (
+    "SELECT step, timestamp, value, is_nan, id FROM metric_points WHERE series_id = {p}"
+    " AND (step > {p} OR (step = {p} AND id > {p})) ORDER BY step, id LIMIT {p}"
+)
+
+
+def read_metric_points(
     conn: Connection, run_id: str, key: str, *, after: tuple[int, int] | None, limit: int
-) -> list[tuple[int, int, float | None, bool, int]]:
-    """Points as (step, timestamp, value, is_nan, id) in (step, id) order, after a (step, id) cursor."""
-    query = select(
-        metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan, metrics.c.id
-    ).where(metrics.c.run_id == run_id, metrics.c.key == key)
-    if after is not None:
-        step, point_id = after
-        query = query.where(or_(metrics.c.step > step, and_(metrics.c.step == step, metrics.c.id > point_id)))
-    query = query.order_by(metrics.c.step, metrics.c.id).limit(limit)
-    return [tuple(row) for row in conn.execute(query)]
-
-
-def metric_point_count(conn: Connection, run_id: str, key: str) -> int:
-    query = select(func.count()).select_from(metrics).where(metrics.c.run_id == run_id, metrics.c.key == key)
-    return int(conn.execute(query).scalar_one())
+) -> PointColumns:
+    """Points in (step, id) order after a (step, id) cursor, as columns. The hot path of reading
+    long histories: driver tuples transposed in C, no per-row objects."""
+    series = select(metric_series.c.id).where(metric_series.c.run_id == run_id, metric_series.c.key == key)
+    series_id = conn.execute(series).scalar_one_or_none()
+    if series_id is None:
+        return PointColumns([], [], [], [])
+    step, point_id = after if after is not None else (INT64_MIN, -1)
+    sql = _SELECT_POINTS.format(p="?" if conn.dialect.paramstyle == "qmark" else "%s")
+    rows = conn.exec_driver_sql(sql, (series_id, step, step, point_id, limit)).fetchall()
+    if not rows:
+        return PointColumns([], [], [], [])
+    steps, stamps, values, nans, ids = (list(column) for column in zip(*rows, strict=True))
+    if any(nans):
+        values = [math.nan if nan else value for value, nan in zip(values, nans, strict=True)]
+    return PointColumns(steps, stamps, values, ids)
 
 
 def upsert_artifact(conn: Connection, row: dict[str, Any]) -> None:
