@@ -1,0 +1,256 @@
+"""What one column's data says, before the dataset-level decision: statistic, p-value, critical values.
+
+``column_evidence`` computes, for one method, the statistic (from summaries, or exactly from raw
+arrays when given), its p-value under "no drift", a function giving the critical value at any level
+(multiple-testing control decides the level later), the effect size and its floor, and the bound on
+the statistic's error when it came from binned summaries.
+
+Chi-square tables pool sparse cells: every cell whose expected count in the smaller sample is below
+``min_expected`` (default 5, the usual rule for the chi-square approximation) goes into one pooled
+cell, and that cell joins the smallest other one if it is still sparse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from plimsoll.stats import binned, distances
+from plimsoll.stats.calibration import null_tail
+from plimsoll.stats.selection import COARSE_BINS, Method
+from plimsoll.stats.summaries import CategoricalSummary, ColumnSummary, NumericSummary
+
+FloatArray = NDArray[np.float64]
+KS_FINITE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Evidence:
+    method: str
+    statistic: float
+    p_value: float
+    critical_value: Callable[[float], float]
+    effect_size: float
+    min_effect: float
+    to_effect: Callable[[float], float]
+    """Maps a statistic to effect units; its inverse at ``min_effect`` is the statistic floor."""
+    statistic_floor: float
+    n_reference: int
+    n_current: int
+    error_bound: float
+    details: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RawSamples:
+    """Finite reference and current values, when the caller has them, for exact statistics."""
+
+    reference: FloatArray
+    current: FloatArray
+
+
+def column_evidence(
+    method: Method,
+    reference: ColumnSummary,
+    current: ColumnSummary,
+    *,
+    min_effect: float | None,
+    n_resamples: int,
+    rng: np.random.Generator,
+    min_expected: float,
+    raw: RawSamples | None = None,
+) -> Evidence:
+    floor = method.default_min_effect if min_effect is None else min_effect
+    if isinstance(reference, NumericSummary) and isinstance(current, NumericSummary):
+        return _numeric(method, reference, current, floor, n_resamples, rng, min_expected, raw)
+    assert isinstance(reference, CategoricalSummary) and isinstance(current, CategoricalSummary)
+    table = category_table(reference, current)
+    return _from_cells(method, table[0], table[1], floor, n_resamples, rng, min_expected)
+
+
+def _identity(value: float) -> float:
+    return value
+
+
+def _numeric(
+    method: Method,
+    reference: NumericSummary,
+    current: NumericSummary,
+    floor: float,
+    n_resamples: int,
+    rng: np.random.Generator,
+    min_expected: float,
+    raw: RawSamples | None,
+) -> Evidence:
+    pair = binned.pair(reference, current)
+    n, m = pair.sizes
+    if method.name in ("chi_square", "psi", "js"):
+        ref_cells, cur_cells = pair.reference_cells, pair.current_cells
+        # Fine cells are the exact distribution when every reference value sits on an edge; otherwise
+        # they are too sparse for these tests, so whole bins are grouped to ~1/10 of the reference each.
+        on_edges = not ref_cells[0::2].any()
+        if method.name != "chi_square" or not on_edges:
+            starts = binned.coarse_groups(ref_cells, COARSE_BINS)
+            ref_cells, cur_cells = binned.group(ref_cells, starts), binned.group(cur_cells, starts)
+        evidence = _from_cells(method, ref_cells, cur_cells, floor, n_resamples, rng, min_expected)
+        # Bins are whole reference bins, so these statistics are exact for the binned data.
+        return evidence
+    if method.name == "ks":
+        exact = raw is not None
+        # Raw samples get scipy's exact-to-1e-9 p-value whatever it costs; summaries get the fast one.
+        limit = None if exact else KS_FINITE_LIMIT
+        statistic = (
+            distances.ks_statistic(raw.reference, raw.current)
+            if raw
+            else float(binned.ks(pair.reference_cells, pair.current_cells))
+        )
+        return Evidence(
+            method="ks",
+            statistic=statistic,
+            p_value=distances.ks_p_value(statistic, n, m, finite_limit=limit),
+            critical_value=lambda alpha: distances.ks_critical_value(alpha, n, m, finite_limit=limit),
+            effect_size=statistic,
+            min_effect=floor,
+            to_effect=_identity,
+            statistic_floor=floor,
+            n_reference=n,
+            n_current=m,
+            error_bound=0.0 if exact else binned.ks_bound(pair),
+        )
+    scale = pair.reference_std if pair.reference_std > 0 else pair.pooled_std
+    scale = scale if scale > 0 else 1.0
+    widths = pair.widths
+    if method.name == "wasserstein":
+        norm, power = scale, 1.0
+        raw_value = distances.wasserstein_distance(raw.reference, raw.current) if raw else None
+        binned_fn = binned.wasserstein
+        bound = binned.wasserstein_bound(pair) / norm
+    else:
+        norm, power = math.sqrt(scale), 2.0
+        raw_value = distances.energy_distance(raw.reference, raw.current) if raw else None
+        binned_fn = binned.energy
+        bound = binned.energy_bound(pair) / norm
+
+    def on_cells(ref_cells: FloatArray, cur_cells: FloatArray) -> FloatArray:
+        return binned_fn(ref_cells, cur_cells, widths) / norm
+
+    observed = (
+        raw_value / norm
+        if raw_value is not None
+        else float(on_cells(pair.reference_cells, pair.current_cells))
+    )
+    tail = null_tail(on_cells, pair.reference_cells, n, m, power=power, n_resamples=n_resamples, rng=rng)
+    return Evidence(
+        method=method.name,
+        statistic=observed,
+        p_value=tail.p_value(observed),
+        critical_value=tail.critical_value,
+        effect_size=observed,
+        min_effect=floor,
+        to_effect=_identity,
+        statistic_floor=floor,
+        n_reference=n,
+        n_current=m,
+        error_bound=0.0 if raw_value is not None else bound,
+        details={"scale": scale},
+    )
+
+
+def _from_cells(
+    method: Method,
+    ref_cells: FloatArray,
+    cur_cells: FloatArray,
+    floor: float,
+    n_resamples: int,
+    rng: np.random.Generator,
+    min_expected: float,
+) -> Evidence:
+    n, m = int(ref_cells.sum()), int(cur_cells.sum())
+    if method.name == "chi_square":
+        table = pool_sparse(np.vstack((ref_cells, cur_cells)), min_expected)
+        statistic, dof = distances.chi_square(table)
+        total = n + m
+        balance = total / (n * m)
+
+        def to_w(value: float) -> float:
+            return math.sqrt(max(value, 0.0) * balance)
+
+        return Evidence(
+            method="chi_square",
+            statistic=statistic,
+            p_value=distances.chi_square_p_value(statistic, dof),
+            critical_value=lambda alpha: distances.chi_square_critical_value(alpha, dof),
+            effect_size=to_w(statistic),
+            min_effect=floor,
+            to_effect=to_w,
+            statistic_floor=floor * floor / balance,
+            n_reference=n,
+            n_current=m,
+            error_bound=0.0,
+            details={"dof": float(dof), "cells": float(table.shape[1])},
+        )
+    rows_fn = distances.psi_rows if method.name == "psi" else distances.jensen_shannon_rows
+    power = 1.0 if method.name == "psi" else 2.0
+    statistic = float(rows_fn(ref_cells, cur_cells))
+    tail = null_tail(rows_fn, ref_cells, n, m, power=power, n_resamples=n_resamples, rng=rng)
+    return Evidence(
+        method=method.name,
+        statistic=statistic,
+        p_value=tail.p_value(statistic),
+        critical_value=tail.critical_value,
+        effect_size=statistic,
+        min_effect=floor,
+        to_effect=_identity,
+        statistic_floor=floor,
+        n_reference=n,
+        n_current=m,
+        error_bound=0.0,
+        details={"bins": float(len(ref_cells))},
+    )
+
+
+def pool_sparse(table: FloatArray, min_expected: float) -> FloatArray:
+    table = table[:, table.sum(axis=0) > 0]
+    if min_expected <= 0 or table.shape[1] <= 2:
+        return table
+    rows = table.sum(axis=1)
+    expected_low = table.sum(axis=0) * rows.min() / rows.sum()
+    sparse = expected_low < min_expected
+    if not sparse.any():
+        return table
+    pooled = table[:, sparse].sum(axis=1, keepdims=True)
+    kept = table[:, ~sparse]
+    if kept.shape[1] and pooled.sum() * rows.min() / rows.sum() < min_expected:
+        smallest = int(np.argmin(kept.sum(axis=0)))
+        kept = kept.copy()
+        kept[:, smallest : smallest + 1] += pooled
+        return kept
+    return np.hstack((kept, pooled))
+
+
+def category_table(reference: CategoricalSummary, current: CategoricalSummary) -> FloatArray:
+    """2 x K counts over the union of labels plus one "other" cell.
+
+    A label missing from a truncated summary may hide in that summary's ``other``, so such labels are
+    moved to the "other" cell on both sides rather than counted as zero.
+    """
+    ref_counts, cur_counts = reference.as_dict(), current.as_dict()
+    labels = list(dict.fromkeys([*reference.categories, *current.categories]))
+    ref_other, cur_other = float(reference.other_count), float(current.other_count)
+    ref_row: list[float] = []
+    cur_row: list[float] = []
+    for label in labels:
+        hidden = (reference.truncated and label not in ref_counts) or (
+            current.truncated and label not in cur_counts
+        )
+        if hidden:
+            ref_other += ref_counts.get(label, 0)
+            cur_other += cur_counts.get(label, 0)
+        else:
+            ref_row.append(ref_counts.get(label, 0))
+            cur_row.append(cur_counts.get(label, 0))
+    return np.array([[*ref_row, ref_other], [*cur_row, cur_other]], dtype=np.float64)

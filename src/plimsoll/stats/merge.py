@@ -1,0 +1,184 @@
+"""Merge summaries of windows or shards into the summary of their concatenation.
+
+Exact: row, null, NaN and infinity counts, min, max, histogram counts when the edges are equal, and
+label counts while no input is truncated. Mean and variance are merged with Chan's pairwise formula,
+exact up to float rounding (relative error ~1e-15). Histograms on different edges are re-binned onto the
+first summary's edges, which widens ``rank_error`` by the largest bin of the re-binned input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TypeVar, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats.sketch import hll_registers
+from plimsoll.stats.summaries import (
+    DEFAULT_MAX_CATEGORIES,
+    CategoricalSummary,
+    ColumnSummary,
+    NumericSummary,
+    TableSummary,
+    categorical_summary,
+)
+
+SummaryT = TypeVar("SummaryT", TableSummary, NumericSummary, CategoricalSummary)
+
+
+@overload
+def merge(summaries: Sequence[TableSummary], *, max_categories: int = ...) -> TableSummary: ...
+@overload
+def merge(summaries: Sequence[NumericSummary], *, max_categories: int = ...) -> NumericSummary: ...
+@overload
+def merge(summaries: Sequence[CategoricalSummary], *, max_categories: int = ...) -> CategoricalSummary: ...
+def merge(
+    summaries: Sequence[TableSummary] | Sequence[NumericSummary] | Sequence[CategoricalSummary],
+    *,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+) -> TableSummary | NumericSummary | CategoricalSummary:
+    """Merge table summaries (same columns) or column summaries (same kind)."""
+    if len(summaries) == 0:
+        raise PlimsollStatsError("merge: needs at least one summary, got none")
+    first = summaries[0]
+    for position, other in enumerate(summaries):
+        if type(other) is not type(first):
+            raise PlimsollStatsError(
+                f"merge: summary {position} is a {type(other).__name__} but summary 0 is a "
+                f"{type(first).__name__}; only summaries of the same kind merge"
+            )
+    if isinstance(first, TableSummary):
+        return _merge_tables([s for s in summaries if isinstance(s, TableSummary)], max_categories)
+    return merge_columns(list(summaries), column="value", max_categories=max_categories)  # type: ignore[arg-type]
+
+
+def merge_columns(
+    summaries: Sequence[ColumnSummary], *, column: str, max_categories: int = DEFAULT_MAX_CATEGORIES
+) -> ColumnSummary:
+    kinds = {s.kind for s in summaries}
+    if len(kinds) != 1:
+        raise PlimsollStatsError(
+            f"column {column!r}: cannot merge summaries of different kinds {sorted(kinds)}"
+        )
+    if isinstance(summaries[0], NumericSummary):
+        return _merge_numeric([s for s in summaries if isinstance(s, NumericSummary)])
+    return _merge_categorical([s for s in summaries if isinstance(s, CategoricalSummary)], max_categories)
+
+
+def _merge_tables(tables: list[TableSummary], max_categories: int) -> TableSummary:
+    names = list(tables[0].columns)
+    for position, table in enumerate(tables):
+        if set(table.columns) != set(names):
+            missing = sorted(set(names) ^ set(table.columns))
+            raise PlimsollStatsError(
+                f"merge: table summary {position} differs from summary 0 in columns {missing}"
+            )
+    merged = {
+        name: merge_columns([t.columns[name] for t in tables], column=name, max_categories=max_categories)
+        for name in names
+    }
+    return TableSummary(sum(t.row_count for t in tables), merged)
+
+
+def _merge_numeric(parts: list[NumericSummary]) -> NumericSummary:
+    edges = parts[0].edges
+    counts = np.zeros(len(edges) + 1, dtype=np.int64)
+    edge_counts = np.zeros(len(edges), dtype=np.int64)
+    parts = [part if part.edges is edges else rebin(part, edges) for part in parts]
+    for part in parts:
+        counts += part.counts
+        edge_counts += part.edge_counts
+    # One row of scalars per part, summed column-wise: per-part Python work dominates large merges.
+    scalars = np.array(
+        [
+            (p.row_count, p.null_count, p.nan_count, p.posinf_count, p.neginf_count, p.rebin_error)
+            for p in parts
+        ],
+        dtype=np.int64,
+    ).sum(axis=0)
+    present = [p for p in parts if p.mean is not None]
+    mean: float | None = None
+    sum_squared = 0.0
+    if present:
+        weights = np.array([p.finite_count for p in present], dtype=np.float64)
+        means = np.array([p.mean for p in present], dtype=np.float64)
+        squares = np.array([p.sum_squared_deviations for p in present], dtype=np.float64)
+        mean = float(np.dot(weights, means) / weights.sum())
+        spread = means - mean
+        sum_squared = float(squares.sum() + np.dot(weights, spread * spread))
+    return NumericSummary(
+        row_count=int(scalars[0]),
+        null_count=int(scalars[1]),
+        nan_count=int(scalars[2]),
+        posinf_count=int(scalars[3]),
+        neginf_count=int(scalars[4]),
+        minimum=min((p.minimum for p in present if p.minimum is not None), default=None),
+        maximum=max((p.maximum for p in present if p.maximum is not None), default=None),
+        mean=mean,
+        sum_squared_deviations=sum_squared,
+        edges=edges,
+        counts=counts,
+        edge_counts=edge_counts,
+        rebin_error=int(scalars[5]),
+    )
+
+
+def rebin(summary: NumericSummary, edges: NDArray[np.float64]) -> NumericSummary:
+    """``summary`` moved onto other ``edges``; ``rebin_error`` grows by its largest bin.
+
+    A target edge inside a source bin gets the cumulative count of that bin's lower edge, so every
+    cumulative count is low by at most the largest source bin. A target edge equal to a source edge
+    keeps that edge's exact count.
+    """
+    if summary.edges is edges or np.array_equal(summary.edges, edges):
+        return summary
+    source_cumulative = np.concatenate(([0], np.cumsum(summary.counts)))
+    source_bin = np.searchsorted(summary.edges, edges, side="right")
+    cumulative = source_cumulative[source_bin]
+    if summary.maximum is not None:
+        cumulative = np.where(edges >= summary.maximum, summary.finite_count, cumulative)
+    counts = np.diff(cumulative, prepend=0, append=summary.finite_count).astype(np.int64)
+    matching = np.searchsorted(summary.edges, edges, side="left")
+    inside = matching < len(summary.edges)
+    same = np.zeros(len(edges), dtype=bool)
+    same[inside] = summary.edges[matching[inside]] == edges[inside]
+    edge_counts = np.zeros(len(edges), dtype=np.int64)
+    edge_counts[same] = summary.edge_counts[matching[same]]
+    edge_counts = np.minimum(edge_counts, counts[:-1])
+    return replace(
+        summary,
+        edges=edges,
+        counts=counts,
+        edge_counts=edge_counts,
+        rebin_error=int(summary.counts.max(initial=0)) + summary.rebin_error,
+    )
+
+
+def _merge_categorical(parts: list[CategoricalSummary], max_categories: int) -> CategoricalSummary:
+    totals: dict[str, int] = {}
+    for part in parts:
+        for label, count in zip(part.categories, part.counts.tolist(), strict=True):
+            totals[label] = totals.get(label, 0) + count
+    any_truncated = any(p.truncated for p in parts)
+    registers: NDArray[np.uint8] | None = None
+    count_error = sum(p.count_error for p in parts)
+    if any_truncated:
+        registers = np.zeros_like(next(p.registers for p in parts if p.registers is not None))
+        for part in parts:
+            own = part.registers if part.registers is not None else hll_registers(list(part.categories))
+            np.maximum(registers, own, out=registers)
+            if part.truncated and len(part.counts):
+                # A label folded into this part's "other" had at most its smallest kept count.
+                count_error += int(part.counts[-1])
+    return categorical_summary(
+        list(totals),
+        np.fromiter(totals.values(), dtype=np.int64, count=len(totals)),
+        sum(p.null_count for p in parts),
+        max_categories=max_categories,
+        count_error=count_error,
+        registers=registers,
+        other_count=sum(p.other_count for p in parts),
+    )

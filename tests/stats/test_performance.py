@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from plimsoll import stats
+from plimsoll.stats import PlimsollStatsError
+
+
+def _calibrated_binary(
+    rng: np.random.Generator, size: int, shift: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    features = rng.normal(shift, 1.0, size)
+    probability = 1 / (1 + np.exp(-2 * features))
+    labels = (rng.random(size) < probability).astype(int)
+    scores = np.clip(probability + rng.normal(0, 0.02, size), 0, 1)  # a slightly noisy, monotone-ish score
+    return scores, labels
+
+
+def test_binary_estimates_track_realised_metrics_under_covariate_shift() -> None:
+    rng = np.random.default_rng(0)
+    ref_scores, ref_labels = _calibrated_binary(rng, 5000)
+    inside = 0
+    checks = 0
+    for shift in (-0.8, -0.3, 0.0, 0.4, 0.9):
+        scores, labels = _calibrated_binary(rng, 2000, shift)
+        estimate = stats.estimate_performance(ref_scores, ref_labels, scores, current_labels=labels)
+        assert estimate.reliable, estimate.warnings
+        for name, metric in estimate.metrics.items():
+            assert metric.value is not None and metric.realized is not None
+            assert metric.lower is not None and metric.upper is not None
+            assert abs(metric.value - metric.realized) < 0.05, (shift, name)
+            inside += metric.lower <= metric.realized <= metric.upper
+            checks += 1
+    assert inside / checks >= 0.8
+
+
+def test_multiclass_estimates_track_realised_metrics() -> None:
+    rng = np.random.default_rng(1)
+
+    def draw(size: int, prior: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.choice(3, size=size, p=prior)
+        logits = rng.normal(size=(size, 3)) + 1.5 * np.eye(3)[labels]
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), labels
+
+    ref_scores, ref_labels = draw(6000, [1 / 3, 1 / 3, 1 / 3])
+    scores, labels = draw(3000, [0.5, 0.3, 0.2])
+    estimate = stats.estimate_performance(ref_scores, ref_labels, scores, current_labels=labels)
+    assert estimate.n_classes == 3
+    for name in ("accuracy", "f1", "roc_auc"):
+        metric = estimate.metrics[name]
+        assert metric.value is not None and metric.realized is not None
+        assert abs(metric.value - metric.realized) < 0.05, name
+
+
+def test_housing_roc_auc_estimate_tracks_the_realised_one(housing: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    reference, analysis = housing
+    estimated, realised = [], []
+    for start in range(0, len(analysis), 1000):
+        chunk = analysis.iloc[start : start + 1000]
+        estimate = stats.estimate_performance(
+            reference["y_pred_proba"],
+            reference["clf_target"],
+            chunk["y_pred_proba"],
+            current_labels=chunk["clf_target"],
+            threshold=0.8,  # the model's y_pred is y_pred_proba >= 0.8
+        )
+        auc = estimate.metrics["roc_auc"]
+        assert auc.value is not None and auc.realized is not None
+        estimated.append(auc.value)
+        realised.append(auc.realized)
+    errors = np.abs(np.array(estimated) - np.array(realised))
+    assert errors.mean() < 0.04 and errors.max() < 0.08
+    assert scipy_stats.pearsonr(estimated, realised).statistic > 0.7
+
+
+def test_housing_label_shift_is_reported_when_labels_arrive(
+    housing: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, analysis = housing
+    chunk = analysis.iloc[2000:3000]  # 57 % positives where the reference calibration expects 33 %
+    estimate = stats.estimate_performance(
+        reference["y_pred_proba"],
+        reference["clf_target"],
+        chunk["y_pred_proba"],
+        current_labels=chunk["clf_target"],
+        threshold=0.8,
+    )
+    assert not estimate.reliable
+    assert any("concept drift" in warning for warning in estimate.warnings)
+
+
+def test_poor_calibration_marks_the_estimate_unreliable() -> None:
+    rng = np.random.default_rng(2)
+    scores = rng.random(3000)
+    labels = (rng.random(3000) < 0.5).astype(int)  # scores carry no information: calibration is flat
+    noisy = stats.estimate_performance(scores, labels, rng.random(30))
+    assert not noisy.reliable and any("fewer than 50" in w for w in noisy.warnings)
+    outside = stats.estimate_performance(scores * 0.5, labels, rng.random(500))
+    assert any("outside the reference score range" in w for w in outside.warnings)
+
+
+def test_bad_performance_input_is_refused_clearly() -> None:
+    with pytest.raises(PlimsollStatsError, match=r"reference_labels: expected 3 labels"):
+        stats.estimate_performance([0.1, 0.2, 0.3], [0, 1], [0.5])
+    with pytest.raises(PlimsollStatsError, match=r"labels must be integers within \[0, 1\]"):
+        stats.estimate_performance([0.1, 0.2, 0.3], [0, 1, 2], [0.5])
+    with pytest.raises(PlimsollStatsError, match="NaN or infinity"):
+        stats.estimate_performance([0.1, np.nan], [0, 1], [0.5])
+    with pytest.raises(PlimsollStatsError, match="at least two classes"):
+        stats.estimate_performance([0.1, 0.2], [1, 1], [0.5])
+    with pytest.raises(PlimsollStatsError, match="needs at least one row"):
+        stats.estimate_performance([0.1, 0.2], [0, 1], [])
