@@ -24,7 +24,10 @@ def shared_data_dir() -> Path:
 def _read(name: str) -> pd.DataFrame:
     path = shared_data_dir() / name
     if not path.is_file():
-        pytest.skip(f"real data {path} is not available")
+        reason = f"real data {path} is not available (set PLIMSOLL_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true: this may not be skipped")
+        pytest.skip(reason)
     return pd.read_csv(path)
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from blake3 import blake3
 
 from plimsoll.core.errors import Conflict, PlimsollError, Unavailable
 from plimsoll.core.ids import new_id
@@ -75,6 +78,28 @@ class _Pending:
         return writes, artifacts, exhausted
 
 
+@dataclass
+class _Batch:
+    id: str
+    writes: list[RunWrites] = field(default_factory=list)
+    uploads: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+
+
+def _parts(writes: RunWrites) -> list[RunWrites]:
+    parts = [
+        RunWrites(writes.run_id, create=writes.create, metrics=writes.metrics),
+        RunWrites(writes.run_id, tags=writes.tags),
+        RunWrites(writes.run_id, params=writes.params),
+        RunWrites(writes.run_id, end=writes.end),
+    ]
+    return [p for p in parts if p.create or p.metrics or p.tags or p.params or p.end]
+
+
+def _derived_id(batch_id: str, *path: int) -> str:
+    """A stable id for a piece of a batch, so that re-sending the piece stays idempotent."""
+    return blake3(f"{batch_id}/{'/'.join(map(str, path))}".encode()).hexdigest()[:32]
+
+
 class Batcher:
     def __init__(self, transport: Transport, *, flush_interval: float = 0.25) -> None:
         self.transport = transport
@@ -90,7 +115,18 @@ class Batcher:
         self._closed = False
         self._oldest = 0.0
         self._thread: threading.Thread | None = None
+        self._retry: _Batch | None = None
+        self._outages = 0
         _live_batchers.add(self)
+
+    def _reset_after_fork(self) -> None:
+        """A forked child must not send its parent's buffered writes a second time."""
+        self._cond = threading.Condition()
+        self._pending.clear()
+        self._retry = None
+        self._thread = None
+        self._done_seq = self._seq
+        self._buffered_metrics = 0
 
     # -- producer side ---------------------------------------------------------------------------
 
@@ -106,7 +142,10 @@ class Batcher:
         end: RunEnd | None = None,
     ) -> int:
         with self._cond:
-            self._raise_error(run_id)
+            if end is None:
+                # A run's earlier failure is raised at its next write, but never stops it from
+                # ending: `flush` after the end reports the error.
+                self._raise_error(run_id)
             if self._closed:
                 raise Unavailable("this client is closed; start a new one to log more")
             if run_id in self._ended:
@@ -141,8 +180,7 @@ class Batcher:
                 pending.end = end
                 self._ended.add(run_id)
             self._seq += 1
-            if self._thread is None:
-                self._ensure_thread()
+            self._ensure_thread()
             if self._buffered_metrics >= MAX_BATCH_METRICS:
                 self._cond.notify_all()
             return self._seq
@@ -194,23 +232,40 @@ class Batcher:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._ready():
+                while self._retry is None and not self._ready():
                     if self._closed:
                         return
                     self._cond.wait(self._wait_time())
-                batch, uploads = self._take()
-            self._send(batch, uploads)
-            with self._cond:
-                sent = sum(len(writes.metrics) for writes in batch)
-                self._buffered_metrics -= sent
-                self._done_seq = (
-                    min(p.first_seq for p in self._pending.values()) - 1 if self._pending else self._seq
+                if self._retry is None:
+                    self._retry = self._take()
+                batch = self._retry
+            if self._send(batch):
+                with self._cond:
+                    self._retry = None
+                    self._buffered_metrics -= sum(len(writes.metrics) for writes in batch.writes)
+                    self._settle()
+            else:
+                self._outages += 1
+                log.warning(
+                    "Plimsoll: server unreachable; %d metric points and other writes stay buffered "
+                    "and will be sent when it answers",
+                    self._buffered_metrics,
                 )
-                if not self._pending:
-                    self._flush_wanted = False
-                else:
-                    self._oldest = time.monotonic()
-                self._cond.notify_all()
+                with self._cond:
+                    if self._closed:
+                        return
+                    self._cond.wait(min(30.0, 0.5 * 2 ** min(self._outages, 6)))
+
+    def _settle(self) -> None:
+        """Everything submitted before the oldest write still waiting is now done."""
+        waiting = [p.first_seq for p in self._pending.values()]
+        self._done_seq = min(waiting) - 1 if waiting else self._seq
+        self._outages = 0
+        if self._pending:
+            self._oldest = time.monotonic()
+        else:
+            self._flush_wanted = False
+        self._cond.notify_all()
 
     def _ready(self) -> bool:
         if not self._pending:
@@ -227,45 +282,65 @@ class Batcher:
             return 1.0
         return max(0.001, self.flush_interval - (time.monotonic() - self._oldest))
 
-    def _take(self) -> tuple[list[RunWrites], dict[str, list[tuple[str, bytes]]]]:
+    def _take(self) -> _Batch:
         budget = {"params": MAX_BATCH_PARAMS, "tags": MAX_BATCH_TAGS, "metrics": MAX_BATCH_METRICS}
-        batch: list[RunWrites] = []
-        uploads: dict[str, list[tuple[str, bytes]]] = {}
+        batch = _Batch(new_id())
         for run_id in list(self._pending):
-            if len(batch) >= MAX_BATCH_RUNS or min(budget.values()) <= 0:
+            if len(batch.writes) >= MAX_BATCH_RUNS or min(budget.values()) <= 0:
                 break
             pending = self._pending[run_id]
             writes, artifacts, exhausted = pending.take(budget)
-            batch.append(writes)
+            batch.writes.append(writes)
             if artifacts:
-                uploads[run_id] = artifacts
+                batch.uploads[run_id] = artifacts
             if exhausted:
                 del self._pending[run_id]
-        return batch, uploads
+        return batch
 
-    def _send(self, batch: list[RunWrites], uploads: dict[str, list[tuple[str, bytes]]]) -> None:
+    def _send(self, batch: _Batch) -> bool:
+        """Send a batch; False if the server stayed unreachable (the batch is kept, and sent again
+        later under the same ids, so whatever part of it did land is not applied twice)."""
         try:
-            self.transport.ingest(batch, new_id())
-        except PlimsollError as exc:
-            if len(batch) == 1 or isinstance(exc, Unavailable):
-                self._fail([writes.run_id for writes in batch], exc)
-                if isinstance(exc, Unavailable):
-                    return
-            else:
-                for writes in batch:  # isolate the run the server refused
-                    try:
-                        self.transport.ingest([writes], new_id())
-                    except PlimsollError as single:
-                        self._fail([writes.run_id], single)
+            try:
+                self.transport.ingest(batch.writes, batch.id)
+            except Unavailable:
+                raise
+            except PlimsollError:
+                self._send_isolated(batch)
+        except Unavailable:
+            return False
         except Exception as exc:  # never let the sender thread die and strand buffered writes
             log.exception("unexpected error while sending a batch")
-            self._fail([writes.run_id for writes in batch], PlimsollError(f"{type(exc).__name__}: {exc}"))
-        for run_id, artifacts in uploads.items():
+            self._fail([w.run_id for w in batch.writes], PlimsollError(f"{type(exc).__name__}: {exc}"))
+        for run_id, artifacts in batch.uploads.items():
             for path, content in artifacts:
                 try:
                     self.transport.log_artifact(run_id, path, content)
                 except PlimsollError as exc:
                     self._fail([run_id], exc)
+                except Exception as exc:
+                    self._fail([run_id], PlimsollError(f"artifact {path}: {type(exc).__name__}: {exc}"))
+        return True
+
+    def _send_isolated(self, batch: _Batch) -> None:
+        """The server refused the batch as a whole (batches are atomic). Send each run alone, and a
+        refused run in parts (create and metrics, tags, params, end), so that only the part at
+        fault is lost and the rest, the run's end included, still lands."""
+        for index, writes in enumerate(batch.writes):
+            try:
+                self.transport.ingest([writes], _derived_id(batch.id, index))
+                continue
+            except Unavailable:
+                raise
+            except PlimsollError:
+                pass
+            for part_index, part in enumerate(_parts(writes)):
+                try:
+                    self.transport.ingest([part], _derived_id(batch.id, index, part_index))
+                except Unavailable:
+                    raise
+                except PlimsollError as exc:
+                    self._fail([writes.run_id], exc)
 
     def _fail(self, run_ids: list[str], error: PlimsollError) -> None:
         with self._cond:
@@ -275,6 +350,14 @@ class Batcher:
 
 
 _live_batchers: weakref.WeakSet[Batcher] = weakref.WeakSet()
+
+
+def _reset_all_after_fork() -> None:
+    for batcher in list(_live_batchers):
+        batcher._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_all_after_fork)
 
 
 @atexit.register

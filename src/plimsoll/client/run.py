@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from types import TracebackType
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from plimsoll.core.errors import PlimsollError
 from plimsoll.core.ids import now_ms
 from plimsoll.core.validation import (
     MAX_PARAM_VALUE_LENGTH,
@@ -23,6 +25,8 @@ from plimsoll.tracking.entities import Metric, Run, RunEnd, RunStatus
 
 if TYPE_CHECKING:
     from plimsoll.client.client import Client
+
+log = logging.getLogger("plimsoll.client")
 
 
 def param_text(key: str, value: Any) -> str:
@@ -97,7 +101,7 @@ class ActiveRun:
         With `synchronous=True` the call returns once the server has stored the points."""
         stamp = now_ms() if timestamp is None else check_int("timestamp", timestamp, minimum=0)
         if step is not None:
-            check_int("step", step)
+            step = check_int("step", step)
         points = []
         last_steps = self._steps
         for key, value in metrics.items():
@@ -170,9 +174,11 @@ class ActiveRun:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None:
-            status = RunStatus.FINISHED
-        elif issubclass(exc_type, KeyboardInterrupt):
-            status = RunStatus.KILLED
-        else:
-            status = RunStatus.FAILED
-        self.end(status)
+            self.end(RunStatus.FINISHED)
+            return
+        status = RunStatus.KILLED if issubclass(exc_type, KeyboardInterrupt) else RunStatus.FAILED
+        try:
+            self.end(status)
+        except PlimsollError as failure:
+            # The block's own exception is the one to see; say what else went wrong.
+            log.error("run %s ended %s, and some of its writes were not saved: %s", self.id, status, failure)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+from blake3 import blake3
 
 from plimsoll.core.errors import PlimsollError, Unavailable, error_from_dict
 from plimsoll.core.validation import NON_FINITE
@@ -136,6 +137,7 @@ class LocalTransport:
 
 
 RETRY_STATUSES = {500, 502, 503, 504}
+MAX_ATTEMPTS_ON_500 = 3
 
 
 class HttpTransport:
@@ -173,7 +175,10 @@ class HttpTransport:
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code not in RETRY_STATUSES or not retry:
+                # A 500 is a bug on the server's side more often than a passing fault: retry it a
+                # few times only, then report it rather than wait on it.
+                gave_up_on_500 = response.status_code == 500 and attempt >= MAX_ATTEMPTS_ON_500
+                if response.status_code not in RETRY_STATUSES or not retry or gave_up_on_500:
                     raise self._error(response)
                 problem = f"HTTP {response.status_code}"
             if not retry or time.monotonic() + delay > deadline:
@@ -202,20 +207,8 @@ class HttpTransport:
     # -- experiments ------------------------------------------------------------------------------
 
     def get_or_create_experiment(self, name: str, project: str) -> Experiment:
-        found = self._json("GET", "/experiments", params={"name": name, "project": project})["experiments"]
-        if found:
-            return _experiment(found[0])
-        try:
-            return self.create_experiment(name, project, "")
-        except PlimsollError as exc:
-            if exc.code != "CONFLICT":
-                raise
-            found = self._json("GET", "/experiments", params={"name": name, "project": project})[
-                "experiments"
-            ]
-            if not found:
-                raise
-            return _experiment(found[0])
+        # Safe to repeat: a second call finds what the first one created.
+        return _experiment(self._json("POST", "/experiments/ensure", body={"name": name, "project": project}))
 
     def create_experiment(self, name: str, project: str, description: str) -> Experiment:
         body = {"name": name, "project": project, "description": description}
@@ -315,13 +308,19 @@ class HttpTransport:
     def download_artifact(self, run_id: str, path: str, destination: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(destination.name + ".partial")
+        hasher = blake3()
         with self.http.stream("GET", f"/runs/{run_id}/artifacts/{quote(path)}") as response:
             if response.status_code >= 400:
                 response.read()
                 raise self._error(response)
+            expected = response.headers.get("X-Plimsoll-Digest")
             with partial.open("wb") as out:
                 for chunk in response.iter_bytes(1024 * 1024):
+                    hasher.update(chunk)
                     out.write(chunk)
+        if expected is not None and hasher.hexdigest() != expected:
+            partial.unlink(missing_ok=True)
+            raise PlimsollError(f"artifact {path!r} arrived corrupted (digest mismatch); nothing was written")
         shutil.move(partial, destination)
         return destination
 

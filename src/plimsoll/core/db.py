@@ -46,7 +46,8 @@ class Database:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgres = parsed.get_backend_name() == "postgresql"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Bound values (params, tags, token hashes) stay out of error messages and logs.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 from pathlib import Path

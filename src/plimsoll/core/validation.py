@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
@@ -60,17 +61,20 @@ def check_key(field: str, value: Any) -> str:
 def check_text(field: str, value: Any, *, max_length: int) -> str:
     if not isinstance(value, str):
         raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidParameter(field, "must not contain NUL (\\x00) characters")
     if len(value) > max_length:
         raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
     return value
 
 
 def check_int(field: str, value: Any, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidParameter(field, f"must be an integer, got {type(value).__name__}")
-    if not minimum <= value <= maximum:
-        raise InvalidParameter(field, f"{value} is outside the range {minimum}..{maximum}")
-    return value
+    number = int(value)  # numpy integers become plain ints
+    if not minimum <= number <= maximum:
+        raise InvalidParameter(field, f"{number} is outside the range {minimum}..{maximum}")
+    return number
 
 
 def check_count(field: str, count: int, limit: int) -> None:
@@ -91,7 +95,7 @@ def check_float(field: str, value: Any) -> float:
     """A metric value: any float, NaN and ±inf included (JSON carries those as strings)."""
     if isinstance(value, bool):
         raise InvalidParameter(field, "must be a number, got bool")
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real):  # numpy and other numeric scalars included
         return float(value)
     if isinstance(value, str) and value in NON_FINITE:
         return NON_FINITE[value]

@@ -160,21 +160,31 @@ class _RequestMetrics:
 
 
 class _BodyLimit:
-    """Refuse oversized bodies before reading them (413 naming the limit)."""
+    """Refuse oversized bodies (413 naming the limit): at once when Content-Length says so, and
+    while reading when the body is chunked."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            limit = MAX_ARTIFACT_BYTES if "/artifacts/" in scope.get("path", "") else MAX_JSON_BODY_BYTES
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > limit:
-                body = error_body(
-                    "PAYLOAD_TOO_LARGE",
-                    f"body: {int(length)} bytes is over the limit of {limit} bytes",
-                    {"field": "body", "limit": limit},
-                )
-                await json_response(body, 413)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_ARTIFACT_BYTES if "/artifacts/" in scope.get("path", "") else MAX_JSON_BODY_BYTES
+        message = f"body: over the limit of {limit} bytes"
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            body = error_body("PAYLOAD_TOO_LARGE", message, {"field": "body", "limit": limit})
+            await json_response(body, 413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            received = await receive()
+            seen += len(received.get("body", b""))
+            if seen > limit:
+                raise StarletteHTTPException(413, message)
+            return received
+
+        await self.app(scope, counted, send)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from plimsoll.core.http import actor_of, json_response
-from plimsoll.core.projects import DEFAULT_PROJECT, list_projects
+from plimsoll.core.ids import now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
 from plimsoll.tracking.entities import (
     Experiment,
@@ -25,6 +27,8 @@ from plimsoll.tracking.entities import (
 from plimsoll.tracking.service import TrackingService, parse_run_status
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
+
+DIGEST_HEADER = "X-Plimsoll-Digest"
 
 Actor = Annotated[str, Depends(actor_of)]
 
@@ -46,6 +50,11 @@ class ExperimentCreateBody(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class ExperimentEnsureBody(BaseModel):
+    name: str
+    project: str = DEFAULT_PROJECT
+
+
 class ExperimentUpdateBody(BaseModel):
     name: str
 
@@ -54,7 +63,7 @@ class MetricPoint(BaseModel):
     key: str
     value: float | str
     step: int = 0
-    timestamp: int = 0
+    timestamp: int | None = None  # the server's clock when not given
 
 
 class RunCreateBody(BaseModel):
@@ -120,8 +129,15 @@ def experiment_json(experiment: Experiment) -> dict[str, Any]:
 
 
 def _metrics(points: list[MetricPoint]) -> list[Metric]:
+    now = now_ms()
     return [
-        Metric(p.key, check_float(f"metrics.{p.key}.value", p.value), p.step, p.timestamp) for p in points
+        Metric(
+            p.key,
+            check_float(f"metrics.{p.key}.value", p.value),
+            p.step,
+            now if p.timestamp is None else p.timestamp,
+        )
+        for p in points
     ]
 
 
@@ -141,8 +157,7 @@ def _writes(body: RunWritesBody) -> RunWrites:
 
 @router.get("/projects")
 def get_projects(tracking: Tracking) -> Response:
-    with tracking.db.read() as conn:
-        return json_response({"projects": list_projects(conn)})
+    return json_response({"projects": tracking.list_projects()})
 
 
 @router.post("/experiments", status_code=201)
@@ -151,6 +166,14 @@ def create_experiment(body: ExperimentCreateBody, tracking: Tracking, actor: Act
         body.name, project=body.project, description=body.description, tags=body.tags, actor=actor
     )
     return json_response(experiment_json(experiment), 201)
+
+
+@router.post("/experiments/ensure")
+def ensure_experiment(body: ExperimentEnsureBody, tracking: Tracking, actor: Actor) -> Response:
+    """The experiment of that name, created if new; a deleted one is a conflict, not a new one."""
+    return json_response(
+        experiment_json(tracking.get_or_create_experiment(body.name, project=body.project, actor=actor))
+    )
 
 
 @router.get("/experiments")
@@ -331,18 +354,14 @@ def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -
 @router.get("/runs/{run_id}/artifacts/{path:path}")
 def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
     artifact = tracking.get_artifact(run_id, path)
-
-    def chunks() -> Any:
-        with tracking.blobs.open(artifact.digest) as stream:
-            while chunk := stream.read(1024 * 1024):
-                yield chunk
-
-    filename = path.rsplit("/", 1)[-1]
+    filename = quote(path.rsplit("/", 1)[-1])
     return StreamingResponse(
-        chunks(),
+        tracking.iter_artifact(artifact),
         media_type="application/octet-stream",
         headers={
             "Content-Length": str(artifact.size),
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+            # The body is verified only as it ends, after the headers: clients check this digest.
+            DIGEST_HEADER: artifact.digest,
         },
     )

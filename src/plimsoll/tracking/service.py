@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
+from blake3 import blake3
 from sqlalchemy import Connection, RowMapping
 
 from plimsoll.core import audit
@@ -18,7 +19,7 @@ from plimsoll.core.db import Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.events import Event, EventBus
 from plimsoll.core.ids import is_id, new_id, now_ms
-from plimsoll.core.projects import DEFAULT_PROJECT, project_exists
+from plimsoll.core.projects import DEFAULT_PROJECT, list_projects, project_exists
 from plimsoll.core.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -482,7 +483,9 @@ class TrackingService:
             store.upsert_tags(
                 conn, [{"run_id": run_id, "key": k, "value": v} for k, v in writes.tags.items()]
             )
-            entries.append(AuditEntry(actor, "run.set_tags", "run", run_id, None, None, writes.tags))
+            entries.append(
+                AuditEntry(actor, "run.set_tags", "run", run_id, None, None, _digests(writes.tags))
+            )
         if writes.metrics:
             self._apply_metrics(conn, run_id, writes.metrics)
         if writes.end is not None:
@@ -518,20 +521,26 @@ class TrackingService:
         conn: Connection, run_id: str, values: dict[str, str], actor: str, entries: list[AuditEntry]
     ) -> None:
         existing = store.existing_params(conn, run_id, list(values))
-        for key, old in existing.items():
-            if old != values[key]:
-                raise Conflict(
-                    f"param {key!r} of run {run_id} is already {old!r}; params are immutable, "
-                    f"so it cannot become {values[key]!r} (log a new key or start a new run)",
-                    details={"field": f"params.{key}"},
-                )
         new = {key: value for key, value in values.items() if key not in existing}
         store.insert_params(
             conn,
             [{"run_id": run_id, "key": k, "value": v, "num_value": _as_number(v)} for k, v in new.items()],
         )
         if new:
-            entries.append(AuditEntry(actor, "run.log_params", "run", run_id, None, None, new))
+            # Read back: on PostgreSQL a concurrent writer may have inserted the same key first (our
+            # insert then did nothing), and only now can we see which value won.
+            existing.update(store.existing_params(conn, run_id, list(new)))
+        for key, held in existing.items():
+            if held != values[key]:
+                raise Conflict(
+                    f"param {key!r} of run {run_id} is already {held!r}; params are immutable, "
+                    f"so it cannot become {values[key]!r} (log a new key or start a new run)",
+                    details={"field": f"params.{key}"},
+                )
+        if new:
+            # Keys and digests only: a value logged by mistake (a secret) must stay removable, and
+            # the audit log is append-only.
+            entries.append(AuditEntry(actor, "run.log_params", "run", run_id, None, None, _digests(new)))
 
     @staticmethod
     def _apply_metrics(conn: Connection, run_id: str, points: list[Metric]) -> None:
@@ -660,13 +669,14 @@ class TrackingService:
     # -- artifacts -----------------------------------------------------------------------------
 
     def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes, *, actor: str) -> Artifact:
+        """Store a file of a run. Allowed after the run ended (reports and evaluations often come
+        later, as in MLflow), not on a deleted run."""
         check_run_id("run_id", run_id)
         check_artifact_path("path", path)
+        self._require_live_run(run_id)  # before storing anything: no orphan blobs for unknown runs
         ref = self.blobs.put_bytes(content) if isinstance(content, bytes) else self.blobs.put_file(content)
         with self._write(actor) as (conn, entries, _events):
-            states = store.run_status(conn, [run_id])
-            if not states:
-                raise NotFound(f"run {run_id!r} not found")
+            self._require_live_run(run_id, conn)
             row: dict[str, Any] = {
                 "run_id": run_id,
                 "path": path,
@@ -677,6 +687,34 @@ class TrackingService:
             store.upsert_artifact(conn, row)
             entries.append(AuditEntry(actor, "run.log_artifact", "run", run_id, None, None, row))
         return Artifact(path=path, size=ref.size, digest=ref.digest, created_at=row["created_at"])
+
+    def _require_live_run(self, run_id: str, conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.db.read() as reader:
+                return self._require_live_run(run_id, reader)
+        state = store.run_status(conn, [run_id]).get(run_id)
+        if state is None:
+            raise NotFound(f"run {run_id!r} not found")
+        if state[1] == LifecycleStage.DELETED:
+            raise Conflict(f"run {run_id!r} is deleted; restore it before adding artifacts")
+        return None
+
+    def iter_artifact(self, artifact: Artifact, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The artifact's bytes in chunks; the digest is verified when the stream ends."""
+        with self.blobs.open(artifact.digest) as stream:
+            while chunk := stream.read(chunk_size):
+                yield chunk
+
+    def read_artifact(self, run_id: str, path: str, *, max_bytes: int) -> tuple[bytes, bool]:
+        """Up to `max_bytes` of an artifact, and whether it was cut short (for previews)."""
+        artifact = self.get_artifact(run_id, path)
+        with self.blobs.open(artifact.digest) as stream:
+            content = stream.read(max_bytes)
+        return content, artifact.size > max_bytes
+
+    def list_projects(self) -> list[str]:
+        with self.db.read() as conn:
+            return list_projects(conn)
 
     def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[Artifact]:
         check_run_id("run_id", run_id)
@@ -697,6 +735,10 @@ class TrackingService:
             if artifact.path == path:
                 return artifact
         raise NotFound(f"run {run_id!r} has no artifact {path!r}")
+
+
+def _digests(values: dict[str, str]) -> dict[str, str]:
+    return {key: "blake3:" + blake3(value.encode()).hexdigest()[:16] for key, value in values.items()}
 
 
 def parse_run_status(value: RunStatus | str) -> RunStatus:
@@ -727,7 +769,7 @@ def _downsample(run_id: str, key: str, points: store.PointColumns, max_points: i
         )
     # Equal-width buckets over the step range; points are in step order so buckets are contiguous.
     span = int(steps[-1] - steps[0]) + 1
-    bucket = ((steps - steps[0]) * max_points) // span
+    bucket = np.floor((steps - steps[0]).astype(np.float64) * max_points / span).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], total] - 1
     with np.errstate(invalid="ignore"):

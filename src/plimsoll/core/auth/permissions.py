@@ -163,6 +163,7 @@ PERMISSIONS: Mapping[tuple[str, str], Rule] = MappingProxyType(
         ("GET", f"{_API}/projects"): AUTHENTICATED,
         ("GET", f"{_API}/experiments"): read(Scope.PROJECT_QUERY),
         ("POST", f"{_API}/experiments"): write(Scope.PROJECT_BODY),
+        ("POST", f"{_API}/experiments/ensure"): write(Scope.PROJECT_BODY),
         ("GET", f"{_API}/experiments/{{experiment_id}}"): read(Scope.EXPERIMENT),
         ("PATCH", f"{_API}/experiments/{{experiment_id}}"): write(Scope.EXPERIMENT),
         ("DELETE", f"{_API}/experiments/{{experiment_id}}"): write(Scope.EXPERIMENT),

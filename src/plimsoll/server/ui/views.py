@@ -258,13 +258,6 @@ _FACTS = (
 )
 
 
-def _read(tracking: TrackingService, artifact: Artifact) -> tuple[bytes, bool]:
-    """The first MAX_SHOWN_ARTIFACT_BYTES of an artifact, and whether that was all of it."""
-    with tracking.blobs.open(artifact.digest) as stream:
-        data = stream.read(MAX_SHOWN_ARTIFACT_BYTES + 1)
-    return data[:MAX_SHOWN_ARTIFACT_BYTES], len(data) > MAX_SHOWN_ARTIFACT_BYTES
-
-
 def _packages(document: Any) -> list[tuple[str, str]] | None:
     if not isinstance(document, dict) or not isinstance(document.get("packages"), list):
         return None
@@ -296,7 +289,7 @@ def code_and_environment(
     packages = environment_text = diff = None
     truncated = False
     if ENVIRONMENT_ARTIFACT in by_path:
-        data, cut = _read(tracking, by_path[ENVIRONMENT_ARTIFACT])
+        data, cut = tracking.read_artifact(run.id, ENVIRONMENT_ARTIFACT, max_bytes=MAX_SHOWN_ARTIFACT_BYTES)
         try:
             packages = None if cut else _packages(json.loads(data))
         except ValueError:
@@ -304,6 +297,6 @@ def code_and_environment(
         if packages is None:
             environment_text = data.decode(errors="replace")
     if DIFF_ARTIFACT in by_path:
-        data, truncated = _read(tracking, by_path[DIFF_ARTIFACT])
+        data, truncated = tracking.read_artifact(run.id, DIFF_ARTIFACT, max_bytes=MAX_SHOWN_ARTIFACT_BYTES)
         diff = [_diff_line(line) for line in data.decode(errors="replace").splitlines()]
     return CodeAndEnvironment(facts, packages, environment_text, diff, truncated)
