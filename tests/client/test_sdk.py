@@ -142,3 +142,48 @@ def test_module_level_api_uses_the_default_client(tmp_path: Path, monkeypatch: p
     finally:
         pl.default_client().close()
         pl.set_default_client(None)
+
+
+def test_a_refused_write_loses_only_itself_and_the_run_still_ends(sdk: Client) -> None:
+    run = sdk.start_run("e", capture=False)
+    run.log_param("a", "1")
+    run.flush()
+    for step in range(100):
+        run.log_metric("m", float(step), step=step)
+    run.log_param("a", "2")  # refused by the server, in the same batch as the metrics and the end
+    with pytest.raises(Conflict, match="immutable"):
+        run.end()
+    stored = sdk.get_run(run.id)
+    assert stored.status == "FINISHED" and stored.params == {"a": "1"}
+    assert sdk.get_metric_history(run.id, "m").steps == list(range(100))
+
+
+def test_a_run_whose_writes_failed_still_ends_failed(sdk: Client) -> None:
+    run_id = ""
+    with pytest.raises(RuntimeError, match="the block's own error"), sdk.start_run("e", capture=False) as run:
+        run_id = run.id
+        run.log_param("a", "1")
+        run.flush()
+        run.log_param("a", "2")
+        raise RuntimeError("the block's own error")
+    assert sdk.get_run(run_id).status == "FAILED"
+
+
+def test_numpy_scalars_and_bad_characters(sdk: Client) -> None:
+    import numpy as np
+
+    with sdk.start_run("e", capture=False) as run:
+        run.log_metric("f32", np.float32(0.5), step=np.int64(3))
+        run.log_metrics({"i64": np.int64(7)})
+        with pytest.raises(InvalidParameter, match="NUL"):
+            run.set_tag("t", "a\x00b")
+    got = sdk.get_run(run.id)
+    assert got.metrics == {"f32": 0.5, "i64": 7.0}
+    assert sdk.get_metric_history(run.id, "f32").steps == [3]
+
+
+def test_artifact_names_beyond_latin_1(sdk: Client, tmp_path: Path) -> None:
+    with sdk.start_run("e", capture=False) as run:
+        run.log_text("weights", "模型/结果 v2.txt")
+    target = sdk.download_artifact(run.id, "模型/结果 v2.txt", tmp_path / "out.txt")
+    assert target.read_text() == "weights"

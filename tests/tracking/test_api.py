@@ -108,3 +108,22 @@ def test_an_unexpected_failure_is_a_500_without_internals(
     finally:
         tracking.list_experiments = original  # type: ignore[method-assign]
     assert "secret internal detail" not in str(error) and "reference" in str(error["message"])
+
+
+def test_a_chunked_body_over_the_limit_is_refused(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plimsoll.server.app as server_app
+
+    monkeypatch.setattr(server_app, "MAX_JSON_BODY_BYTES", 1000)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        yield b"x" * 5000
+        yield b'"}'
+
+    response = http.post(
+        "/api/v1/experiments", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    _error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert http.get("/api/v1/experiments").json()["experiments"] == []

@@ -25,7 +25,9 @@ DEFAULT_EXPERIMENT = "default"
 class Client:
     """`Client()` follows PLIMSOLL_URL (HTTP) or else opens the embedded store in ./.plimsoll.
     `Client("http://host:8765")` talks to a server; `Client("sqlite:///p.db")` or
-    `Client("postgresql://...")` opens that database in-process."""
+    `Client("postgresql://...")` opens that database in-process. Over HTTP, a request that fails
+    for want of a server is retried for `retry_for` seconds; buffered writes outlast even that and
+    are sent once the server answers again."""
 
     def __init__(
         self,
@@ -34,12 +36,13 @@ class Client:
         token: str | None = None,
         settings: Settings | None = None,
         flush_interval: float = 0.25,
+        retry_for: float = 300.0,
     ) -> None:
         self.settings = settings or Settings.from_env()
         target = url or self.settings.server_url
         self._transport: Transport
         if target and target.startswith(("http://", "https://")):
-            self._transport = HttpTransport(target, token=token or self.settings.token)
+            self._transport = HttpTransport(target, token=token or self.settings.token, retry_for=retry_for)
             self.url = target
         else:
             from plimsoll.platform import Platform
