@@ -247,3 +247,16 @@ def test_every_state_change_is_audited_in_an_intact_chain(platform: Platform) ->
         conn.execute(audit.audit_events.update().where(audit.audit_events.c.seq == 2).values(actor="mallory"))
     with platform.db.read() as conn:
         assert audit.verify_chain(conn) == (False, 2)
+
+
+def test_projects_are_namespaces(tracking: TrackingService) -> None:
+    assert tracking.list_projects() == ["default"]
+    tracking.create_project("fraud", description="card fraud", actor=ME)
+    with pytest.raises(Conflict):
+        tracking.create_project("fraud", actor=ME)
+    with pytest.raises(InvalidParameter, match="name"):
+        tracking.create_project("a/b", actor=ME)
+    tracking.create_experiment("churn", project="fraud", actor=ME)
+    tracking.create_experiment("churn", actor=ME)  # the same name in another project is fine
+    assert [e.project for e in tracking.list_experiments(project="fraud")] == ["fraud"]
+    assert tracking.list_projects() == ["default", "fraud"]

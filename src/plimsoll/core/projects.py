@@ -21,5 +21,9 @@ def project_exists(conn: Connection, name: str) -> bool:
     return conn.execute(select(projects.c.name).where(projects.c.name == name)).first() is not None
 
 
+def insert_project(conn: Connection, name: str, description: str, created_at: int) -> None:
+    conn.execute(projects.insert().values(name=name, description=description, created_at=created_at))
+
+
 def list_projects(conn: Connection) -> list[str]:
     return list(conn.execute(select(projects.c.name).order_by(projects.c.name)).scalars())

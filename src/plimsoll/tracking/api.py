@@ -50,6 +50,11 @@ class ExperimentCreateBody(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class ProjectCreateBody(BaseModel):
+    name: str
+    description: str = ""
+
+
 class ExperimentEnsureBody(BaseModel):
     name: str
     project: str = DEFAULT_PROJECT
@@ -158,6 +163,12 @@ def _writes(body: RunWritesBody) -> RunWrites:
 @router.get("/projects")
 def get_projects(tracking: Tracking) -> Response:
     return json_response({"projects": tracking.list_projects()})
+
+
+@router.post("/projects", status_code=201)
+def create_project(body: ProjectCreateBody, tracking: Tracking, actor: Actor) -> Response:
+    name = tracking.create_project(body.name, description=body.description, actor=actor)
+    return json_response({"name": name}, 201)
 
 
 @router.post("/experiments", status_code=201)

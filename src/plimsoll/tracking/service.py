@@ -19,7 +19,7 @@ from plimsoll.core.db import Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.events import Event, EventBus
 from plimsoll.core.ids import is_id, new_id, now_ms
-from plimsoll.core.projects import DEFAULT_PROJECT, list_projects, project_exists
+from plimsoll.core.projects import DEFAULT_PROJECT, insert_project, list_projects, project_exists
 from plimsoll.core.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -711,6 +711,20 @@ class TrackingService:
         with self.blobs.open(artifact.digest) as stream:
             content = stream.read(max_bytes)
         return content, artifact.size > max_bytes
+
+    def create_project(self, name: str, *, description: str = "", actor: str) -> str:
+        """A new namespace for experiments (and, later, datasets and models), with its own roles."""
+        check_name("name", name, max_length=128)
+        check_text("description", description, max_length=MAX_DESCRIPTION_LENGTH)
+        with self._write(actor) as (conn, entries, events):
+            if project_exists(conn, name):
+                raise Conflict(f"project {name!r} already exists")
+            insert_project(conn, name, description, now_ms())
+            entries.append(
+                AuditEntry(actor, "project.create", "project", name, name, None, {"description": description})
+            )
+            events.append(Event("project.created", {"project": name}, actor))
+        return name
 
     def list_projects(self) -> list[str]:
         with self.db.read() as conn:

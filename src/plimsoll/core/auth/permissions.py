@@ -145,6 +145,7 @@ PERMISSIONS: Mapping[tuple[str, str], Rule] = MappingProxyType(
         ("GET", f"{_API}/whoami"): AUTHENTICATED,
         ("GET", f"{_API}/users"): SITE_ADMIN,
         ("POST", f"{_API}/users"): SITE_ADMIN,
+        ("POST", f"{_API}/projects"): SITE_ADMIN,
         ("GET", f"{_API}/users/{{name}}/tokens"): SELF,
         ("POST", f"{_API}/users/{{name}}/tokens"): SELF,
         ("DELETE", f"{_API}/tokens/{{token_id}}"): TOKEN_OWNER,
