@@ -450,13 +450,17 @@ class TrackingService:
         events: list[Event],
     ) -> None:
         run_id = writes.run_id
-        if writes.create is not None and run_id not in states:
-            experiment = self._experiment(conn, writes.create.experiment_id)
-            if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise Conflict(f"experiment {experiment.name!r} is deleted; runs cannot be started in it")
+        created_now = writes.create is not None and run_id not in states
+        if writes.create is not None and created_now:
+            experiment = store.experiment_state(conn, writes.create.experiment_id)
+            if experiment is None:
+                raise NotFound(f"experiment {writes.create.experiment_id!r} not found")
+            experiment_name, project, experiment_stage = experiment
+            if experiment_stage != LifecycleStage.ACTIVE:
+                raise Conflict(f"experiment {experiment_name!r} is deleted; runs cannot be started in it")
             row = {
                 "id": run_id,
-                "experiment_id": experiment.id,
+                "experiment_id": writes.create.experiment_id,
                 "name": writes.create.name or random_run_name(),
                 "status": RunStatus.RUNNING.value,
                 "start_time": writes.create.start_time or now,
@@ -467,8 +471,10 @@ class TrackingService:
             }
             conn.execute(store.runs.insert().values(**row))
             states[run_id] = (RunStatus.RUNNING.value, LifecycleStage.ACTIVE.value)
-            entries.append(AuditEntry(actor, "run.create", "run", run_id, experiment.project, None, row))
-            events.append(Event("run.created", {"run_id": run_id, "experiment_id": experiment.id}, actor))
+            entries.append(AuditEntry(actor, "run.create", "run", run_id, project, None, row))
+            events.append(
+                Event("run.created", {"run_id": run_id, "experiment_id": row["experiment_id"]}, actor)
+            )
         if run_id not in states:
             raise NotFound(f"run {run_id!r} not found")
         status, stage = states[run_id]
@@ -478,7 +484,7 @@ class TrackingService:
         if has_data and stage == LifecycleStage.DELETED:
             raise Conflict(f"run {run_id!r} is deleted; restore it before logging to it")
         if writes.params:
-            self._apply_params(conn, run_id, writes.params, actor, entries)
+            self._apply_params(conn, run_id, writes.params, actor, entries, created_now=created_now)
         if writes.tags:
             store.upsert_tags(
                 conn, [{"run_id": run_id, "key": k, "value": v} for k, v in writes.tags.items()]
@@ -518,9 +524,17 @@ class TrackingService:
 
     @staticmethod
     def _apply_params(
-        conn: Connection, run_id: str, values: dict[str, str], actor: str, entries: list[AuditEntry]
+        conn: Connection,
+        run_id: str,
+        values: dict[str, str],
+        actor: str,
+        entries: list[AuditEntry],
+        *,
+        created_now: bool,
     ) -> None:
-        existing = store.existing_params(conn, run_id, list(values))
+        existing = (
+            {} if created_now else {k: v for k, v in store.params_of(conn, run_id).items() if k in values}
+        )
         new = {key: value for key, value in values.items() if key not in existing}
         store.insert_params(
             conn,
@@ -529,7 +543,8 @@ class TrackingService:
         if new:
             # Read back: on PostgreSQL a concurrent writer may have inserted the same key first (our
             # insert then did nothing), and only now can we see which value won.
-            existing.update(store.existing_params(conn, run_id, list(new)))
+            stored = store.params_of(conn, run_id)
+            existing.update({key: stored[key] for key in new})
         for key, held in existing.items():
             if held != values[key]:
                 raise Conflict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -157,6 +158,64 @@ def _upsert(conn: Connection, table: Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
+def _cached(build: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+    """Build a write statement once per dialect: on the ingest path, constructing an upsert costs
+    more than running it."""
+    built: dict[str, Any] = {}
+
+    def statement(conn: Connection) -> Any:
+        name = conn.dialect.name
+        if name not in built:
+            built[name] = build(conn)
+        return built[name]
+
+    return statement
+
+
+@_cached
+def _insert_params(conn: Connection) -> Any:
+    return _upsert(conn, params).on_conflict_do_nothing(index_elements=["run_id", "key"])
+
+
+@_cached
+def _upsert_tags(conn: Connection) -> Any:
+    stmt = _upsert(conn, tags)
+    return stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value})
+
+
+@_cached
+def _insert_series(conn: Connection) -> Any:
+    return _upsert(conn, metric_series).on_conflict_do_nothing(index_elements=["run_id", "key"])
+
+
+@_cached
+def _upsert_latest(conn: Connection) -> Any:
+    """Keep, per run and key, the point with the highest (step, timestamp)."""
+    stmt = _upsert(conn, latest_metrics)
+    newer = or_(
+        stmt.excluded.step > latest_metrics.c.step,
+        and_(
+            stmt.excluded.step == latest_metrics.c.step, stmt.excluded.timestamp >= latest_metrics.c.timestamp
+        ),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={
+            "step": stmt.excluded.step,
+            "timestamp": stmt.excluded.timestamp,
+            "value": stmt.excluded.value,
+            "is_nan": stmt.excluded.is_nan,
+        },
+        where=newer,
+    )
+
+
+@_cached
+def _claim_batch(conn: Connection) -> Any:
+    stmt = _upsert(conn, ingest_batches).on_conflict_do_nothing(index_elements=["id"])
+    return stmt.returning(ingest_batches.c.id)
+
+
 def experiment_rows(conn: Connection, where: ColumnElement[bool]) -> list[RowMapping]:
     query = select(experiments).where(where).order_by(experiments.c.created_at, experiments.c.id)
     return list(conn.execute(query).mappings())
@@ -195,9 +254,20 @@ def run_rows(conn: Connection, run_ids: list[str]) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
+def experiment_state(conn: Connection, experiment_id: str) -> tuple[str, str, str] | None:
+    """(name, project, lifecycle_stage) of an experiment, if it exists."""
+    query = select(experiments.c.name, experiments.c.project, experiments.c.lifecycle_stage).where(
+        experiments.c.id == experiment_id
+    )
+    row = conn.execute(query).first()
+    return None if row is None else (row.name, row.project, row.lifecycle_stage)
+
+
 def run_status(conn: Connection, run_ids: list[str]) -> dict[str, tuple[str, str]]:
     """(status, lifecycle_stage) of each run that exists."""
-    query = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage).where(runs.c.id.in_(run_ids))
+    query = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage)
+    # One run (the common case) with `=`: a fixed statement, no IN-list to compile per call.
+    query = query.where(runs.c.id == run_ids[0]) if len(run_ids) == 1 else query.where(runs.c.id.in_(run_ids))
     return {row.id: (row.status, row.lifecycle_stage) for row in conn.execute(query)}
 
 
@@ -220,23 +290,21 @@ def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[st
     return result
 
 
-def existing_params(conn: Connection, run_id: str, keys: list[str]) -> dict[str, str]:
-    query = select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(keys))
+def params_of(conn: Connection, run_id: str) -> dict[str, str]:
+    # All of the run's params rather than `key IN (...)`: runs have few, and the statement stays
+    # the same every time (no per-call IN-list compilation on the ingest path).
+    query = select(params.c.key, params.c.value).where(params.c.run_id == run_id)
     return {row.key: row.value for row in conn.execute(query)}
 
 
 def insert_params(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(_upsert(conn, params).on_conflict_do_nothing(index_elements=["run_id", "key"]), rows)
+        conn.execute(_insert_params(conn), rows)
 
 
 def upsert_tags(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        stmt = _upsert(conn, tags)
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}),
-            rows,
-        )
+        conn.execute(_upsert_tags(conn), rows)
 
 
 def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
@@ -245,14 +313,11 @@ def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
 
 def series_ids(conn: Connection, run_id: str, keys: list[str]) -> dict[str, int]:
     """The series id of each (run, key), created for keys seen the first time."""
-    query = select(metric_series.c.key, metric_series.c.id).where(
-        metric_series.c.run_id == run_id, metric_series.c.key.in_(keys)
-    )
+    query = select(metric_series.c.key, metric_series.c.id).where(metric_series.c.run_id == run_id)
     found = {row.key: row.id for row in conn.execute(query)}
     missing = [key for key in keys if key not in found]
     if missing:
-        stmt = _upsert(conn, metric_series).on_conflict_do_nothing(index_elements=["run_id", "key"])
-        conn.execute(stmt, [{"run_id": run_id, "key": key} for key in missing])
+        conn.execute(_insert_series(conn), [{"run_id": run_id, "key": key} for key in missing])
         found.update({row.key: row.id for row in conn.execute(query)})
     return found
 
@@ -275,32 +340,12 @@ def upsert_latest_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Keep, per run and key, the point with the highest (step, timestamp)."""
     if not rows:
         return
-    stmt = _upsert(conn, latest_metrics)
-    newer = or_(
-        stmt.excluded.step > latest_metrics.c.step,
-        and_(
-            stmt.excluded.step == latest_metrics.c.step, stmt.excluded.timestamp >= latest_metrics.c.timestamp
-        ),
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                "step": stmt.excluded.step,
-                "timestamp": stmt.excluded.timestamp,
-                "value": stmt.excluded.value,
-                "is_nan": stmt.excluded.is_nan,
-            },
-            where=newer,
-        ),
-        rows,
-    )
+    conn.execute(_upsert_latest(conn), rows)
 
 
 def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:
     """Record a batch id; False when it was already applied (a retry)."""
-    stmt = _upsert(conn, ingest_batches).values(id=batch_id, run_id=run_id, created_at=now)
-    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]).returning(ingest_batches.c.id))
+    result = conn.execute(_claim_batch(conn), {"id": batch_id, "run_id": run_id, "created_at": now})
     return result.first() is not None
 
 
