@@ -6,6 +6,7 @@ server error from its JSON body), so the SDK above them cannot tell which one it
 from __future__ import annotations
 
 import logging
+import math
 import random
 import shutil
 import time
@@ -368,10 +369,13 @@ def _writes_json(writes: RunWrites) -> dict[str, Any]:
     if writes.tags:
         body["tags"] = writes.tags
     if writes.metrics:
-        body["metrics"] = [
-            {"key": m.key, "value": encode_float(m.value), "step": m.step, "timestamp": m.timestamp}
-            for m in writes.metrics
-        ]
+        keys, values, steps, stamps = zip(*writes.metrics, strict=True)
+        body["metrics"] = {
+            "keys": keys,
+            "values": [encode_float(v) for v in values] if not all(map(math.isfinite, values)) else values,
+            "steps": steps,
+            "timestamps": stamps,
+        }
     if writes.end is not None:
         body["end"] = {"status": writes.end.status.value, "end_time": writes.end.end_time}
     return body

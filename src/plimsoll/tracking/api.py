@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import actor_of, json_response
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
@@ -100,12 +101,22 @@ class RunCreateOp(BaseModel):
     start_time: int | None = None
 
 
+class MetricColumns(BaseModel):
+    """Points as parallel columns: the SDK's bulk form (validating columns of plain numbers is
+    about a hundred times cheaper than validating one object per point)."""
+
+    keys: list[str]
+    values: list[float | str]
+    steps: list[int]
+    timestamps: list[int]
+
+
 class RunWritesBody(BaseModel):
     run_id: str
     create: RunCreateOp | None = None
     params: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
-    metrics: list[MetricPoint] = Field(default_factory=list)
+    metrics: MetricColumns | None = None
     end: RunEndBody | None = None
 
 
@@ -146,13 +157,25 @@ def _metrics(points: list[MetricPoint]) -> list[Metric]:
     ]
 
 
+def _metric_columns(columns: MetricColumns) -> list[Metric]:
+    count = len(columns.keys)
+    if not len(columns.values) == len(columns.steps) == len(columns.timestamps) == count:
+        raise InvalidParameter("metrics", "keys, values, steps and timestamps must have the same length")
+    values: list[float] = cast(list[float], columns.values)
+    if not all(type(v) is float for v in values):
+        values = [
+            check_float(f"metrics.{k}.value", v) for k, v in zip(columns.keys, columns.values, strict=True)
+        ]
+    return list(map(Metric, columns.keys, values, columns.steps, columns.timestamps))
+
+
 def _writes(body: RunWritesBody) -> RunWrites:
     return RunWrites(
         run_id=body.run_id,
         create=None if body.create is None else RunCreate(**body.create.model_dump()),
         params=dict(body.params),
         tags=dict(body.tags),
-        metrics=_metrics(body.metrics),
+        metrics=[] if body.metrics is None else _metric_columns(body.metrics),
         end=None if body.end is None else RunEnd(parse_run_status(body.end.status), body.end.end_time),
     )
 

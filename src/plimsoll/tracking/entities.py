@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class RunStatus(StrEnum):
@@ -39,8 +39,9 @@ class Experiment:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Metric:
+class Metric(NamedTuple):
+    """One point of a metric. A tuple, not a dataclass: batches carry tens of thousands."""
+
     key: str
     value: float
     step: int = 0
