@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -380,10 +382,21 @@ def read_metric_points(
         return PointColumns([], [], [], [])
     step, point_id = after if after is not None else (INT64_MIN, -1)
     sql = _SELECT_POINTS.format(p="?" if conn.dialect.paramstyle == "qmark" else "%s")
-    rows = conn.exec_driver_sql(sql, (series_id, step, step, point_id, limit)).fetchall()
+    # The driver's own cursor: SQLAlchemy's result wrapping triples the cost of 100,000 rows. The
+    # cyclic GC is paused meanwhile: those rows are plain tuples it would scan again and again.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        cursor.execute(sql, (series_id, step, step, point_id, limit))
+        rows = cursor.fetchall()
+        steps, stamps, values, nans, ids = (list(map(itemgetter(i), rows)) for i in range(5))
+    finally:
+        cursor.close()
+        if gc_was_on:
+            gc.enable()
     if not rows:
         return PointColumns([], [], [], [])
-    steps, stamps, values, nans, ids = (list(column) for column in zip(*rows, strict=True))
     if any(nans):
         values = [math.nan if nan else value for value, nan in zip(values, nans, strict=True)]
     return PointColumns(steps, stamps, values, ids)
