@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import actor_of, json_response
@@ -262,9 +263,19 @@ def create_run(body: RunCreateBody, tracking: Tracking, actor: Actor) -> Respons
     return json_response(run_json(run), 201)
 
 
+INLINE_INGEST_POINTS = 1000
+
+
 @router.post("/runs/ingest")
-def ingest(body: IngestBody, tracking: Tracking, actor: Actor) -> Response:
-    result = tracking.ingest([_writes(w) for w in body.runs], batch_id=body.batch_id, actor=actor)
+async def ingest(body: IngestBody, tracking: Tracking, actor: Actor) -> Response:
+    """Apply one SDK batch atomically; idempotent by `batch_id`."""
+    writes = [_writes(w) for w in body.runs]
+    if sum(len(w.metrics) for w in writes) <= INLINE_INGEST_POINTS and len(writes) == 1:
+        # A small write (the synchronous `log_metric` round trip) is quicker done here than handed
+        # to the thread pool and back; large batches go there so the event loop stays responsive.
+        result = tracking.ingest(writes, batch_id=body.batch_id, actor=actor)
+    else:
+        result = await run_in_threadpool(tracking.ingest, writes, batch_id=body.batch_id, actor=actor)
     return json_response(
         {
             "batch_id": result.batch_id,

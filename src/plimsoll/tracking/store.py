@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     or_,
     select,
@@ -265,12 +266,23 @@ def experiment_state(conn: Connection, experiment_id: str) -> tuple[str, str, st
     return None if row is None else (row.name, row.project, row.lifecycle_stage)
 
 
+# Statements on the ingest path are built once, with bound parameters: building a select costs
+# more than SQLite takes to run it.
+_RUN_STATE = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage)
+_ONE_RUN_STATE = _RUN_STATE.where(runs.c.id == bindparam("run_id"))
+_SERIES_OF_RUN = select(metric_series.c.key, metric_series.c.id).where(
+    metric_series.c.run_id == bindparam("run_id")
+)
+_PARAMS_OF_RUN = select(params.c.key, params.c.value).where(params.c.run_id == bindparam("run_id"))
+
+
 def run_status(conn: Connection, run_ids: list[str]) -> dict[str, tuple[str, str]]:
     """(status, lifecycle_stage) of each run that exists."""
-    query = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage)
-    # One run (the common case) with `=`: a fixed statement, no IN-list to compile per call.
-    query = query.where(runs.c.id == run_ids[0]) if len(run_ids) == 1 else query.where(runs.c.id.in_(run_ids))
-    return {row.id: (row.status, row.lifecycle_stage) for row in conn.execute(query)}
+    if len(run_ids) == 1:
+        rows = conn.execute(_ONE_RUN_STATE, {"run_id": run_ids[0]})
+    else:
+        rows = conn.execute(_RUN_STATE.where(runs.c.id.in_(run_ids)))
+    return {row.id: (row.status, row.lifecycle_stage) for row in rows}
 
 
 def key_values_of(conn: Connection, table: Table, run_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -295,8 +307,7 @@ def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[st
 def params_of(conn: Connection, run_id: str) -> dict[str, str]:
     # All of the run's params rather than `key IN (...)`: runs have few, and the statement stays
     # the same every time (no per-call IN-list compilation on the ingest path).
-    query = select(params.c.key, params.c.value).where(params.c.run_id == run_id)
-    return {row.key: row.value for row in conn.execute(query)}
+    return {row.key: row.value for row in conn.execute(_PARAMS_OF_RUN, {"run_id": run_id})}
 
 
 def insert_params(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -315,12 +326,11 @@ def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
 
 def series_ids(conn: Connection, run_id: str, keys: list[str]) -> dict[str, int]:
     """The series id of each (run, key), created for keys seen the first time."""
-    query = select(metric_series.c.key, metric_series.c.id).where(metric_series.c.run_id == run_id)
-    found = {row.key: row.id for row in conn.execute(query)}
+    found = {row.key: row.id for row in conn.execute(_SERIES_OF_RUN, {"run_id": run_id})}
     missing = [key for key in keys if key not in found]
     if missing:
         conn.execute(_insert_series(conn), [{"run_id": run_id, "key": key} for key in missing])
-        found.update({row.key: row.id for row in conn.execute(query)})
+        found.update({row.key: row.id for row in conn.execute(_SERIES_OF_RUN, {"run_id": run_id})})
     return found
 
 
