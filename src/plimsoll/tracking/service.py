@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
-from blake3 import blake3
 from sqlalchemy import Connection, RowMapping
 
 from plimsoll.core import audit
@@ -47,7 +45,7 @@ from plimsoll.tracking.entities import (
     RunStatus,
     RunWrites,
 )
-from plimsoll.tracking.names import random_run_name
+from plimsoll.tracking.ingest import BatchEffects, apply_batch
 
 MAX_RUNS_PER_BATCH = 1000
 MAX_METRICS_PER_BATCH = 100_000
@@ -75,14 +73,6 @@ def check_run_id(field: str, value: Any) -> str:
 def _param_text(key: str, value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     return check_text(f"params.{key}", text, max_length=MAX_PARAM_VALUE_LENGTH)
-
-
-def _as_number(text: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 class TrackingService:
@@ -390,9 +380,10 @@ class TrackingService:
                 conn, batch_id, batch[0].run_id if batch else None, now
             ):
                 return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
-            states = store.run_status(conn, [writes.run_id for writes in batch])
-            for writes in batch:
-                self._apply(conn, writes, states, now, actor, entries, events)
+            effects = BatchEffects(actor)
+            apply_batch(conn, batch, now, effects)
+            entries.extend(effects.entries)
+            events.extend(effects.events)
         return IngestResult(batch_id or "", applied=True, runs=len(batch), metrics=total_metrics)
 
     def _check_batch(self, batch: list[RunWrites]) -> None:
@@ -438,153 +429,6 @@ class TrackingService:
             check_key("tags", key)
             check_text(f"tags.{key}", value, max_length=MAX_TAG_VALUE_LENGTH)
         return values
-
-    def _apply(
-        self,
-        conn: Connection,
-        writes: RunWrites,
-        states: dict[str, tuple[str, str]],
-        now: int,
-        actor: str,
-        entries: list[AuditEntry],
-        events: list[Event],
-    ) -> None:
-        run_id = writes.run_id
-        created_now = writes.create is not None and run_id not in states
-        if writes.create is not None and created_now:
-            experiment = store.experiment_state(conn, writes.create.experiment_id)
-            if experiment is None:
-                raise NotFound(f"experiment {writes.create.experiment_id!r} not found")
-            experiment_name, project, experiment_stage = experiment
-            if experiment_stage != LifecycleStage.ACTIVE:
-                raise Conflict(f"experiment {experiment_name!r} is deleted; runs cannot be started in it")
-            row = {
-                "id": run_id,
-                "experiment_id": writes.create.experiment_id,
-                "name": writes.create.name or random_run_name(),
-                "status": RunStatus.RUNNING.value,
-                "start_time": writes.create.start_time or now,
-                "end_time": None,
-                "parent_run_id": writes.create.parent_run_id,
-                "user": actor,
-                "lifecycle_stage": LifecycleStage.ACTIVE.value,
-            }
-            conn.execute(store.runs.insert().values(**row))
-            states[run_id] = (RunStatus.RUNNING.value, LifecycleStage.ACTIVE.value)
-            entries.append(AuditEntry(actor, "run.create", "run", run_id, project, None, row))
-            events.append(
-                Event("run.created", {"run_id": run_id, "experiment_id": row["experiment_id"]}, actor)
-            )
-        if run_id not in states:
-            raise NotFound(f"run {run_id!r} not found")
-        status, stage = states[run_id]
-        has_data = bool(writes.params or writes.tags or writes.metrics)
-        if has_data and status != RunStatus.RUNNING:
-            raise Conflict(f"run {run_id!r} has ended ({status}); nothing more can be logged to it")
-        if has_data and stage == LifecycleStage.DELETED:
-            raise Conflict(f"run {run_id!r} is deleted; restore it before logging to it")
-        if writes.params:
-            self._apply_params(conn, run_id, writes.params, actor, entries, created_now=created_now)
-        if writes.tags:
-            store.upsert_tags(
-                conn, [{"run_id": run_id, "key": k, "value": v} for k, v in writes.tags.items()]
-            )
-            entries.append(
-                AuditEntry(actor, "run.set_tags", "run", run_id, None, None, _digests(writes.tags))
-            )
-        if writes.metrics:
-            self._apply_metrics(conn, run_id, writes.metrics)
-        if writes.end is not None:
-            if status != RunStatus.RUNNING and status != writes.end.status.value:
-                raise Conflict(
-                    f"run {run_id!r} already ended as {status}; it cannot end again as {writes.end.status}"
-                )
-            if status == RunStatus.RUNNING:
-                end_time = writes.end.end_time or now
-                conn.execute(
-                    store.runs.update()
-                    .where(store.runs.c.id == run_id)
-                    .values(status=writes.end.status.value, end_time=end_time)
-                )
-                states[run_id] = (writes.end.status.value, stage)
-                entries.append(
-                    AuditEntry(
-                        actor,
-                        "run.end",
-                        "run",
-                        run_id,
-                        None,
-                        {"status": status},
-                        {"status": writes.end.status.value, "end_time": end_time},
-                    )
-                )
-                events.append(
-                    Event("run.ended", {"run_id": run_id, "status": writes.end.status.value}, actor)
-                )
-
-    @staticmethod
-    def _apply_params(
-        conn: Connection,
-        run_id: str,
-        values: dict[str, str],
-        actor: str,
-        entries: list[AuditEntry],
-        *,
-        created_now: bool,
-    ) -> None:
-        existing = (
-            {} if created_now else {k: v for k, v in store.params_of(conn, run_id).items() if k in values}
-        )
-        new = {key: value for key, value in values.items() if key not in existing}
-        store.insert_params(
-            conn,
-            [{"run_id": run_id, "key": k, "value": v, "num_value": _as_number(v)} for k, v in new.items()],
-        )
-        if new:
-            # Read back: on PostgreSQL a concurrent writer may have inserted the same key first (our
-            # insert then did nothing), and only now can we see which value won.
-            stored = store.params_of(conn, run_id)
-            existing.update({key: stored[key] for key in new})
-        for key, held in existing.items():
-            if held != values[key]:
-                raise Conflict(
-                    f"param {key!r} of run {run_id} is already {held!r}; params are immutable, "
-                    f"so it cannot become {values[key]!r} (log a new key or start a new run)",
-                    details={"field": f"params.{key}"},
-                )
-        if new:
-            # Keys and digests only: a value logged by mistake (a secret) must stay removable, and
-            # the audit log is append-only.
-            entries.append(AuditEntry(actor, "run.log_params", "run", run_id, None, None, _digests(new)))
-
-    @staticmethod
-    def _apply_metrics(conn: Connection, run_id: str, points: list[Metric]) -> None:
-        series = store.series_ids(conn, run_id, sorted({point.key for point in points}))
-        rows = []
-        latest: dict[str, Metric] = {}
-        for point in points:
-            is_nan = point.value != point.value
-            rows.append(
-                (series[point.key], point.step, point.timestamp, None if is_nan else point.value, is_nan)
-            )
-            best = latest.get(point.key)
-            if best is None or (point.step, point.timestamp) >= (best.step, best.timestamp):
-                latest[point.key] = point
-        store.insert_metric_points(conn, rows)
-        store.upsert_latest_metrics(
-            conn,
-            [
-                {
-                    "run_id": run_id,
-                    "key": p.key,
-                    "step": p.step,
-                    "timestamp": p.timestamp,
-                    "value": None if math.isnan(p.value) else p.value,
-                    "is_nan": math.isnan(p.value),
-                }
-                for p in latest.values()
-            ],
-        )
 
     def _runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
         rows = store.run_rows(conn, run_ids)
@@ -764,10 +608,6 @@ class TrackingService:
             if artifact.path == path:
                 return artifact
         raise NotFound(f"run {run_id!r} has no artifact {path!r}")
-
-
-def _digests(values: dict[str, str]) -> dict[str, str]:
-    return {key: "blake3:" + blake3(value.encode()).hexdigest()[:16] for key, value in values.items()}
 
 
 def parse_run_status(value: RunStatus | str) -> RunStatus:

@@ -304,10 +304,37 @@ def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[st
     return result
 
 
-def params_of(conn: Connection, run_id: str) -> dict[str, str]:
-    # All of the run's params rather than `key IN (...)`: runs have few, and the statement stays
-    # the same every time (no per-call IN-list compilation on the ingest path).
-    return {row.key: row.value for row in conn.execute(_PARAMS_OF_RUN, {"run_id": run_id})}
+def params_of_runs(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    """All params of these runs (runs have few; the one-run case is a fixed statement)."""
+    if not run_ids:
+        return {}
+    if len(run_ids) == 1:
+        return {
+            run_ids[0]: {row.key: row.value for row in conn.execute(_PARAMS_OF_RUN, {"run_id": run_ids[0]})}
+        }
+    result: dict[str, dict[str, str]] = {run_id: {} for run_id in run_ids}
+    query = select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(run_ids))
+    for row in conn.execute(query):
+        result[row.run_id][row.key] = row.value
+    return result
+
+
+def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(runs.insert(), rows)
+
+
+_END_RUN = (
+    runs.update()
+    .where(runs.c.id == bindparam("run_id"))
+    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+)
+
+
+def end_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Rows of run_id, status, end_time."""
+    if rows:
+        conn.execute(_END_RUN, rows)
 
 
 def insert_params(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -324,14 +351,29 @@ def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
     conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key.in_(keys)))
 
 
-def series_ids(conn: Connection, run_id: str, keys: list[str]) -> dict[str, int]:
-    """The series id of each (run, key), created for keys seen the first time."""
-    found = {row.key: row.id for row in conn.execute(_SERIES_OF_RUN, {"run_id": run_id})}
-    missing = [key for key in keys if key not in found]
+def series_ids(
+    conn: Connection, wanted: set[tuple[str, str]], *, known_new: set[str]
+) -> dict[tuple[str, str], int]:
+    """The series id of each (run, key), created for keys seen the first time. Runs in `known_new`
+    were created in this transaction, so they have no series to look up first."""
+    runs_with_series = sorted({run_id for run_id, _key in wanted} - known_new)
+    found = _series_of_runs(conn, runs_with_series)
+    missing = [{"run_id": run_id, "key": key} for run_id, key in sorted(wanted) if (run_id, key) not in found]
     if missing:
-        conn.execute(_insert_series(conn), [{"run_id": run_id, "key": key} for key in missing])
-        found.update({row.key: row.id for row in conn.execute(_SERIES_OF_RUN, {"run_id": run_id})})
+        conn.execute(_insert_series(conn), missing)
+        found.update(_series_of_runs(conn, sorted({row["run_id"] for row in missing})))
     return found
+
+
+def _series_of_runs(conn: Connection, run_ids: list[str]) -> dict[tuple[str, str], int]:
+    if not run_ids:
+        return {}
+    if len(run_ids) == 1:
+        rows = conn.execute(_SERIES_OF_RUN, {"run_id": run_ids[0]})
+        return {(run_ids[0], row.key): row.id for row in rows}
+    query = select(metric_series.c.run_id, metric_series.c.key, metric_series.c.id)
+    rows = conn.execute(query.where(metric_series.c.run_id.in_(run_ids)))
+    return {(row.run_id, row.key): row.id for row in rows}
 
 
 _INSERT_POINTS = {

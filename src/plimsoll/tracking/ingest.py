@@ -1,0 +1,232 @@
+"""Applying a client batch: the write path of tracking, done in bulk.
+
+A batch names up to hundreds of runs, each with a creation, params, tags, metric points and an end.
+It is applied in phases across all its runs (one statement per phase, not per run), in the order
+a single run needs: create, params, tags, metrics, end. The caller owns the transaction, so a
+batch lands whole or not at all."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from blake3 import blake3
+from sqlalchemy import Connection
+
+from plimsoll.core.audit import AuditEntry
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.events import Event
+from plimsoll.tracking import store
+from plimsoll.tracking.entities import LifecycleStage, Metric, RunStatus, RunWrites
+from plimsoll.tracking.names import random_run_name
+
+
+@dataclass
+class BatchEffects:
+    """What applying a batch records besides its rows: audit entries and events."""
+
+    actor: str
+    entries: list[AuditEntry] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def audit(self, action: str, run_id: str, before: object = None, after: object = None) -> None:
+        self.entries.append(AuditEntry(self.actor, action, "run", run_id, None, before, after))
+
+
+def apply_batch(conn: Connection, batch: list[RunWrites], now: int, effects: BatchEffects) -> None:
+    run_ids = [writes.run_id for writes in batch]
+    if len(set(run_ids)) != len(run_ids):
+        raise InvalidParameter("runs", "a batch names each run at most once; merge its writes")
+    states = store.run_status(conn, run_ids)
+    created = _create_runs(
+        conn, [w for w in batch if w.create is not None and w.run_id not in states], now, effects
+    )
+    states.update({run_id: (RunStatus.RUNNING.value, LifecycleStage.ACTIVE.value) for run_id in created})
+    for writes in batch:
+        _check_can_write(writes, states)
+    _apply_params(conn, {w.run_id: w.params for w in batch if w.params}, created, effects)
+    _apply_tags(conn, {w.run_id: w.tags for w in batch if w.tags}, effects)
+    _apply_metrics(conn, {w.run_id: w.metrics for w in batch if w.metrics}, created)
+    _apply_ends(conn, [w for w in batch if w.end is not None], states, now, effects)
+
+
+def _create_runs(conn: Connection, creating: list[RunWrites], now: int, effects: BatchEffects) -> set[str]:
+    experiments: dict[str, tuple[str, str, str]] = {}
+    rows: list[dict[str, object]] = []
+    for writes in creating:
+        assert writes.create is not None
+        experiment_id = writes.create.experiment_id
+        if experiment_id not in experiments:
+            state = store.experiment_state(conn, experiment_id)
+            if state is None:
+                raise NotFound(f"experiment {experiment_id!r} not found")
+            experiments[experiment_id] = state
+        name, project, stage = experiments[experiment_id]
+        if stage != LifecycleStage.ACTIVE:
+            raise Conflict(f"experiment {name!r} is deleted; runs cannot be started in it")
+        row = {
+            "id": writes.run_id,
+            "experiment_id": experiment_id,
+            "name": writes.create.name or random_run_name(),
+            "status": RunStatus.RUNNING.value,
+            "start_time": writes.create.start_time or now,
+            "end_time": None,
+            "parent_run_id": writes.create.parent_run_id,
+            "user": effects.actor,
+            "lifecycle_stage": LifecycleStage.ACTIVE.value,
+        }
+        rows.append(row)
+        effects.entries.append(
+            AuditEntry(effects.actor, "run.create", "run", writes.run_id, project, None, row)
+        )
+        effects.events.append(
+            Event("run.created", {"run_id": writes.run_id, "experiment_id": experiment_id}, effects.actor)
+        )
+    store.insert_runs(conn, rows)
+    return {writes.run_id for writes in creating}
+
+
+def _check_can_write(writes: RunWrites, states: dict[str, tuple[str, str]]) -> None:
+    if writes.run_id not in states:
+        raise NotFound(f"run {writes.run_id!r} not found")
+    status, stage = states[writes.run_id]
+    if not (writes.params or writes.tags or writes.metrics):
+        return
+    if status != RunStatus.RUNNING:
+        raise Conflict(f"run {writes.run_id!r} has ended ({status}); nothing more can be logged to it")
+    if stage == LifecycleStage.DELETED:
+        raise Conflict(f"run {writes.run_id!r} is deleted; restore it before logging to it")
+
+
+def _apply_params(
+    conn: Connection, by_run: dict[str, dict[str, str]], created: set[str], effects: BatchEffects
+) -> None:
+    older = [run_id for run_id in by_run if run_id not in created]
+    held = store.params_of_runs(conn, older)
+    new: dict[str, dict[str, str]] = {}
+    for run_id, values in by_run.items():
+        _refuse_changes(run_id, values, held.get(run_id, {}))
+        new[run_id] = {k: v for k, v in values.items() if k not in held.get(run_id, {})}
+    store.insert_params(
+        conn,
+        [
+            {"run_id": run_id, "key": k, "value": v, "num_value": _as_number(v)}
+            for run_id, values in new.items()
+            for k, v in values.items()
+        ],
+    )
+    # Read back: on PostgreSQL a concurrent writer may have inserted the same key first (our insert
+    # then did nothing), and only now can we see which value won. New runs have no such writer.
+    raced = [run_id for run_id in older if new.get(run_id)]
+    for run_id, stored in store.params_of_runs(conn, raced).items():
+        _refuse_changes(run_id, by_run[run_id], stored)
+    for run_id, values in new.items():
+        if values:
+            # Keys and digests only: a value logged by mistake (a secret) must stay removable,
+            # and the audit log is append-only.
+            effects.audit("run.log_params", run_id, after=_digests(values))
+
+
+def _refuse_changes(run_id: str, values: dict[str, str], held: dict[str, str]) -> None:
+    for key, value in values.items():
+        if key in held and held[key] != value:
+            raise Conflict(
+                f"param {key!r} of run {run_id} is already {held[key]!r}; params are immutable, "
+                f"so it cannot become {value!r} (log a new key or start a new run)",
+                details={"field": f"params.{key}"},
+            )
+
+
+def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], effects: BatchEffects) -> None:
+    store.upsert_tags(
+        conn,
+        [
+            {"run_id": run_id, "key": k, "value": v}
+            for run_id, values in by_run.items()
+            for k, v in values.items()
+        ],
+    )
+    for run_id, values in by_run.items():
+        effects.audit("run.set_tags", run_id, after=_digests(values))
+
+
+def _apply_metrics(conn: Connection, by_run: dict[str, list[Metric]], created: set[str]) -> None:
+    if not by_run:
+        return
+    wanted = {(run_id, point.key) for run_id, points in by_run.items() for point in points}
+    series = store.series_ids(conn, wanted, known_new={run_id for run_id in by_run if run_id in created})
+    rows = []
+    latest: dict[tuple[str, str], Metric] = {}
+    for run_id, points in by_run.items():
+        for point in points:
+            is_nan = point.value != point.value
+            rows.append(
+                (
+                    series[run_id, point.key],
+                    point.step,
+                    point.timestamp,
+                    None if is_nan else point.value,
+                    is_nan,
+                )
+            )
+            best = latest.get((run_id, point.key))
+            if best is None or (point.step, point.timestamp) >= (best.step, best.timestamp):
+                latest[run_id, point.key] = point
+    store.insert_metric_points(conn, rows)
+    store.upsert_latest_metrics(
+        conn,
+        [
+            {
+                "run_id": run_id,
+                "key": p.key,
+                "step": p.step,
+                "timestamp": p.timestamp,
+                "value": None if math.isnan(p.value) else p.value,
+                "is_nan": math.isnan(p.value),
+            }
+            for (run_id, _key), p in latest.items()
+        ],
+    )
+
+
+def _apply_ends(
+    conn: Connection,
+    ending: list[RunWrites],
+    states: dict[str, tuple[str, str]],
+    now: int,
+    effects: BatchEffects,
+) -> None:
+    rows = []
+    for writes in ending:
+        assert writes.end is not None
+        status = states[writes.run_id][0]
+        if status == writes.end.status.value:
+            continue  # ending again the same way (a retry) changes nothing
+        if status != RunStatus.RUNNING:
+            raise Conflict(
+                f"run {writes.run_id!r} already ended as {status}; it cannot end again as {writes.end.status}"
+            )
+        end_time = writes.end.end_time or now
+        rows.append({"run_id": writes.run_id, "status": writes.end.status.value, "end_time": end_time})
+        effects.audit(
+            "run.end",
+            writes.run_id,
+            {"status": status},
+            {"status": writes.end.status.value, "end_time": end_time},
+        )
+        effects.events.append(
+            Event("run.ended", {"run_id": writes.run_id, "status": writes.end.status.value}, effects.actor)
+        )
+    store.end_runs(conn, rows)
+
+
+def _digests(values: dict[str, str]) -> dict[str, str]:
+    return {key: "blake3:" + blake3(value.encode()).hexdigest()[:16] for key, value in values.items()}
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
