@@ -22,17 +22,27 @@ from blake3 import blake3
 
 from plimsoll.core.errors import Conflict, PlimsollError, Unavailable
 from plimsoll.core.ids import new_id
-from plimsoll.tracking.entities import Metric, RunCreate, RunEnd, RunWrites
+from plimsoll.tracking.entities import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_PER_BATCH,
+    MAX_RUNS_PER_BATCH,
+    MAX_TAGS_PER_BATCH,
+    Metric,
+    RunCreate,
+    RunEnd,
+    RunWrites,
+)
 
 if TYPE_CHECKING:
     from plimsoll.client.transport import Transport
 
 log = logging.getLogger("plimsoll.client")
 
-MAX_BATCH_RUNS = 500
-MAX_BATCH_METRICS = 50_000
-MAX_BATCH_PARAMS = 1000
-MAX_BATCH_TAGS = 1000
+# Half the server's limits: room to spare, and batches small enough to keep the pipeline moving.
+MAX_BATCH_RUNS = MAX_RUNS_PER_BATCH // 2
+MAX_BATCH_METRICS = MAX_METRICS_PER_BATCH // 2
+MAX_BATCH_PARAMS = MAX_PARAMS_PER_BATCH // 2
+MAX_BATCH_TAGS = MAX_TAGS_PER_BATCH // 2
 MAX_BUFFERED_METRICS = 2_000_000
 EXIT_FLUSH_TIMEOUT_S = 120.0
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
+
+# What one write batch may carry (the server refuses more; the SDK splits to stay under).
+MAX_RUNS_PER_BATCH = 1000
+MAX_METRICS_PER_BATCH = 100_000
+MAX_PARAMS_PER_BATCH = 10_000
+MAX_TAGS_PER_BATCH = 10_000
 
 
 class RunStatus(StrEnum):
@@ -66,7 +72,13 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow by design (dataclasses.asdict deep-copies): search answers build hundreds of these.
+        body = {name: getattr(self, name) for name in _RUN_FIELDS}
+        body["params"], body["metrics"], body["tags"] = dict(self.params), dict(self.metrics), dict(self.tags)
+        return body
+
+
+_RUN_FIELDS = tuple(f.name for f in fields(Run))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,10 @@ from plimsoll.core.validation import (
 )
 from plimsoll.tracking import store
 from plimsoll.tracking.entities import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_PER_BATCH,
+    MAX_RUNS_PER_BATCH,
+    MAX_TAGS_PER_BATCH,
     Artifact,
     Experiment,
     LifecycleStage,
@@ -47,10 +51,6 @@ from plimsoll.tracking.entities import (
 )
 from plimsoll.tracking.ingest import BatchEffects, apply_batch
 
-MAX_RUNS_PER_BATCH = 1000
-MAX_METRICS_PER_BATCH = 100_000
-MAX_PARAMS_PER_BATCH = 1000
-MAX_TAGS_PER_BATCH = 1000
 MAX_SEARCH_RESULTS = 1000
 MAX_HISTORY_POINTS = 100_000
 DEFAULT_HISTORY_POINTS = 100_000

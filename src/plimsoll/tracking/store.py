@@ -82,6 +82,9 @@ params = Table(
     Column("value", Text, nullable=False),
     # The value again as a number when it is one, so that `params.lr > 0.01` compares numerically.
     Column("num_value", Float, nullable=True),
+    # Searches start from these: `params.x = 'a'` visits only the runs that match.
+    Index("ix_params_key_value", "key", "value"),
+    Index("ix_params_key_num_value", "key", "num_value"),
 )
 
 tags = Table(
@@ -90,6 +93,7 @@ tags = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
+    Index("ix_tags_key_value", "key", "value"),
 )
 
 # One row per (run, metric key); points refer to it by a small integer, which keeps the points'
@@ -287,10 +291,9 @@ def run_status(conn: Connection, run_ids: list[str]) -> dict[str, tuple[str, str
 
 def key_values_of(conn: Connection, table: Table, run_ids: list[str]) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
-    for row in conn.execute(
-        select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(run_ids))
-    ):
-        result[row.run_id][row.key] = row.value
+    query = select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(run_ids))
+    for run_id, key, value in conn.execute(query):
+        result[run_id][key] = value
     return result
 
 
@@ -298,9 +301,9 @@ def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[st
     result: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
     query = select(
         latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
-    )
-    for row in conn.execute(query.where(latest_metrics.c.run_id.in_(run_ids))):
-        result[row.run_id][row.key] = math.nan if row.is_nan else row.value
+    ).where(latest_metrics.c.run_id.in_(run_ids))
+    for run_id, key, value, is_nan in conn.execute(query):
+        result[run_id][key] = math.nan if is_nan else value
     return result
 
 
