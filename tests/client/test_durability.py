@@ -258,3 +258,30 @@ def test_an_outage_longer_than_the_retry_window_keeps_writes_buffered(
             assert client.get_metric_history(run.id, "m").steps == list(range(50))
     finally:
         proxy.close()
+
+
+def test_runs_left_open_end_at_exit_failed_after_a_crash(tmp_path: Path) -> None:
+    home = tmp_path / ".plimsoll"
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import sys, plimsoll as pl\n"
+        "ok = pl.start_run('exit', name='clean', capture=False)\n"
+        "ok.log_metric('m', 1.0)\n"
+        "ok.end()\n"
+        "left = pl.start_run('exit', name='left-open', capture=False)\n"
+        "left.log_metric('m', 2.0)\n"
+        "if sys.argv[1] == 'crash':\n"
+        "    raise SystemError('boom')\n"
+    )
+    for mode in ("clean", "crash"):
+        done = subprocess.run(
+            [sys.executable, str(script), mode],
+            env=_env(PLIMSOLL_HOME=str(home)),
+            capture_output=True,
+            timeout=120,
+        )
+        assert (done.returncode != 0) == (mode == "crash"), done.stderr.decode()[-2000:]
+    with Client(settings=Settings(home=home)) as client:
+        left = [r for r in client.search_runs("exit") if r.name == "left-open"]
+    assert sorted(r.status for r in left) == ["FAILED", "FINISHED"]
+    assert all(r.metrics == {"m": 2.0} for r in left)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import getpass
+import logging
+import sys
 import threading
+import weakref
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from plimsoll.client.batching import Batcher
@@ -12,11 +17,11 @@ from plimsoll.client.capture import capture_all
 from plimsoll.client.run import ActiveRun, param_text
 from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
 from plimsoll.core.config import Settings
-from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.errors import InvalidParameter, PlimsollError
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_name
-from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate
+from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate, RunStatus
 from plimsoll.tracking.names import random_run_name
 
 DEFAULT_EXPERIMENT = "default"
@@ -53,6 +58,7 @@ class Client:
         self._batcher = Batcher(self._transport, flush_interval=flush_interval)
         self._experiments: dict[tuple[str, str], Experiment] = {}
         self._active = threading.local()
+        _live_clients.add(self)
 
     def __repr__(self) -> str:
         return f"<plimsoll.Client {self.url}>"
@@ -94,6 +100,7 @@ class Client:
         if params:
             run.log_params(params)
         stack.append(run)
+        _watch_for_crashes()
         return run
 
     def active_run(self) -> ActiveRun | None:
@@ -223,6 +230,41 @@ class Client:
         stack = self._stack()
         if run in stack:
             stack.remove(run)
+
+
+_live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_crashed = False
+_hook_installed = False
+
+
+def _watch_for_crashes() -> None:
+    """Remember an uncaught exception, so that runs still open at exit end FAILED, not FINISHED."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    previous = sys.excepthook
+
+    def note_crash(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        global _crashed
+        _crashed = True
+        previous(kind, error, trace)
+
+    sys.excepthook = note_crash
+    _hook_installed = True
+
+
+@atexit.register
+def _end_open_runs_at_exit() -> None:
+    # Registered after the batcher's exit flush, so it runs before it: the ends get flushed too.
+    status = RunStatus.FAILED if _crashed else RunStatus.FINISHED
+    for client in list(_live_clients):
+        for run in list(client._stack()):
+            try:
+                run.end(status, wait=False)
+            except PlimsollError as exc:
+                logging.getLogger("plimsoll.client").error(
+                    "run %s could not be ended: %s", run.id, exc.message
+                )
 
 
 def _local_user() -> str:
