@@ -123,9 +123,7 @@ class Client:
         """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages."""
         self._batcher.flush()
         names = [experiment] if isinstance(experiment, str) else experiment
-        experiment_ids = (
-            None if names is None else [self.get_experiment(n, project=project).id for n in names]
-        )
+        experiment_ids = None if names is None else [self._experiment_id(n, project) for n in names]
         found: list[Run] = []
         token: str | None = None
         while len(found) < max_results:
@@ -220,6 +218,13 @@ class Client:
         if key not in self._experiments:
             self._experiments[key] = self._transport.get_or_create_experiment(name, project)
         return self._experiments[key]
+
+    def _experiment_id(self, ref: str, project: str) -> str:
+        """An experiment's id, remembered: searches by name should not cost a round trip each."""
+        key = (project, ref)
+        if key not in self._experiments:
+            self._experiments[key] = self.get_experiment(ref, project=project)
+        return self._experiments[key].id
 
     def _stack(self) -> list[ActiveRun]:
         if not hasattr(self._active, "runs"):

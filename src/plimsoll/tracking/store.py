@@ -289,21 +289,34 @@ def run_status(conn: Connection, run_ids: list[str]) -> dict[str, tuple[str, str
     return {row.id: (row.status, row.lifecycle_stage) for row in rows}
 
 
+def _rows_for_runs(conn: Connection, sql: str, run_ids: list[str]) -> list[tuple[Any, ...]]:
+    """Rows of `sql` (with `{ids}` for the run id list) through the driver's own cursor: detail
+    loading for a page of search results is thousands of small rows, where SQLAlchemy's per-row
+    and IN-list processing costs more than the query."""
+    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql.format(ids=", ".join([placeholder] * len(run_ids))), run_ids)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def key_values_of(conn: Connection, table: Table, run_ids: list[str]) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
-    query = select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(run_ids))
-    for run_id, key, value in conn.execute(query):
-        result[run_id][key] = value
+    if run_ids:
+        sql = f"SELECT run_id, key, value FROM {table.name} WHERE run_id IN ({{ids}})"
+        for run_id, key, value in _rows_for_runs(conn, sql, run_ids):
+            result[run_id][key] = value
     return result
 
 
 def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, float]]:
     result: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
-    query = select(
-        latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
-    ).where(latest_metrics.c.run_id.in_(run_ids))
-    for run_id, key, value, is_nan in conn.execute(query):
-        result[run_id][key] = math.nan if is_nan else value
+    if run_ids:
+        sql = "SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ({ids})"
+        for run_id, key, value, is_nan in _rows_for_runs(conn, sql, run_ids):
+            result[run_id][key] = math.nan if is_nan else value
     return result
 
 
