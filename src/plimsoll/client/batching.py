@@ -27,7 +27,7 @@ from plimsoll.tracking.entities import (
     MAX_PARAMS_PER_BATCH,
     MAX_RUNS_PER_BATCH,
     MAX_TAGS_PER_BATCH,
-    Metric,
+    MetricColumns,
     RunCreate,
     RunEnd,
     RunWrites,
@@ -56,7 +56,7 @@ class _Pending:
     create: RunCreate | None = None
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[Metric] = field(default_factory=list)
+    metrics: MetricColumns = field(default_factory=MetricColumns)
     artifacts: list[tuple[str, bytes]] = field(default_factory=list)
     end: RunEnd | None = None
 
@@ -65,12 +65,14 @@ class _Pending:
         whether this run has nothing left."""
         params = dict(list(self.params.items())[: budget["params"]])
         tags = dict(list(self.tags.items())[: budget["tags"]])
-        metrics = self.metrics[: budget["metrics"]]
+        if len(self.metrics) <= budget["metrics"]:
+            metrics, self.metrics = self.metrics, MetricColumns()
+        else:
+            metrics, self.metrics = self.metrics.split(budget["metrics"])
         for key in params:
             del self.params[key]
         for key in tags:
             del self.tags[key]
-        del self.metrics[: len(metrics)]
         budget["params"] -= len(params)
         budget["tags"] -= len(tags)
         budget["metrics"] -= len(metrics)
@@ -147,7 +149,7 @@ class Batcher:
         create: RunCreate | None = None,
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
-        metrics: list[Metric] | None = None,
+        metrics: MetricColumns | None = None,
         artifacts: list[tuple[str, bytes]] | None = None,
         end: RunEnd | None = None,
     ) -> int:

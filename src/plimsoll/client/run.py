@@ -21,7 +21,7 @@ from plimsoll.core.validation import (
     check_key,
     check_text,
 )
-from plimsoll.tracking.entities import Metric, Run, RunEnd, RunStatus
+from plimsoll.tracking.entities import MetricColumns, Run, RunEnd, RunStatus
 
 if TYPE_CHECKING:
     from plimsoll.client.client import Client
@@ -102,7 +102,7 @@ class ActiveRun:
         stamp = now_ms() if timestamp is None else check_int("timestamp", timestamp, minimum=0)
         if step is not None:
             step = check_int("step", step)
-        points = []
+        points = MetricColumns()
         last_steps = self._steps
         for key, value in metrics.items():
             if key not in last_steps:
@@ -112,7 +112,7 @@ class ActiveRun:
             point_step = last_steps[key] + 1 if step is None else step
             if point_step > last_steps[key]:
                 last_steps[key] = point_step
-            points.append(Metric(key, number, point_step, stamp))
+            points.append(key, number, point_step, stamp)
         self._client._batcher.submit(self.id, metrics=points)
         if synchronous:
             self.flush()

@@ -369,12 +369,13 @@ def _writes_json(writes: RunWrites) -> dict[str, Any]:
     if writes.tags:
         body["tags"] = writes.tags
     if writes.metrics:
-        keys, values, steps, stamps = zip(*writes.metrics, strict=True)
+        columns = writes.metrics
+        values = columns.values
         body["metrics"] = {
-            "keys": keys,
-            "values": [encode_float(v) for v in values] if not all(map(math.isfinite, values)) else values,
-            "steps": steps,
-            "timestamps": stamps,
+            "keys": columns.keys,
+            "values": values if all(map(math.isfinite, values)) else [encode_float(v) for v in values],
+            "steps": columns.steps,
+            "timestamps": columns.timestamps,
         }
     if writes.end is not None:
         body["end"] = {"status": writes.end.status.value, "end_time": writes.end.end_time}

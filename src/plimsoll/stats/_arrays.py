@@ -3,6 +3,9 @@
 A column becomes either ``NumericValues`` (float64 values that may hold NaN and ±inf, plus a count of
 nulls) or ``CategoryCounts`` (distinct labels as strings with their counts, plus a count of nulls).
 Accepted: numpy arrays, pandas Series, polars Series, pyarrow Array/ChunkedArray, Python sequences.
+Dates, datetimes and durations are numeric, in nanoseconds (since the epoch for dates and datetimes,
+UTC for zone-aware ones), whatever unit they arrive in: ``datetime64[s]`` and ``datetime64[ns]``
+holding the same instants give the same values. Times of day become nanoseconds since midnight.
 A table is a pandas or polars DataFrame, a pyarrow Table, or a mapping of name to column.
 """
 
@@ -22,6 +25,7 @@ from plimsoll.stats._errors import PlimsollStatsError
 
 _NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "decimal"}
 _TEXT_INFERRED = {"string", "bytes", "boolean", "categorical"}
+_TEMPORAL_INFERRED = {"datetime", "datetime64", "date", "timedelta", "timedelta64", "time"}
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,11 @@ def _from_numpy(array: NDArray[Any], column: str) -> ColumnValues:
     if kind in "iu":
         return NumericValues(array.astype(np.float64), 0)
     if kind == "M" or kind == "m":
-        as_int = array.view(np.int64)
-        present = ~np.isnat(array)
-        return NumericValues(as_int[present].astype(np.float64), int(array.size - present.sum()))
+        # One unit for every input, so [s] and [ns] columns of the same instants compare equal.
+        in_ns = array.astype("datetime64[ns]" if kind == "M" else "timedelta64[ns]")
+        present = ~np.isnat(in_ns)
+        values = in_ns.view(np.int64)[present].astype(np.float64)
+        return NumericValues(values, int(array.size - present.sum()))
     if kind in "bUS":
         return _from_arrow(pa.array(array), column)
     return _from_pandas(pd.Series(array, dtype=object), column)
@@ -121,6 +127,13 @@ def _from_pandas(series: pd.Series, column: str) -> ColumnValues:
     if inferred in _NUMERIC_INFERRED:
         values = pd.to_numeric(series[series.notna()]).to_numpy(dtype=np.float64)
         return NumericValues(values, null_count)
+    if inferred in _TEMPORAL_INFERRED:
+        try:
+            converted = pa.array(series.where(series.notna(), None).tolist())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            converted = None
+        if converted is not None and pa.types.is_temporal(converted.type):
+            return _from_arrow(converted, column)
     if inferred in _TEXT_INFERRED:
         present = series[series.notna()] if null_count else series
         # Strings count as they are; converting a million of them to str first costs more than counting.
@@ -148,7 +161,7 @@ def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:
         return NumericValues(values, null_count)
     if pa.types.is_temporal(arrow_type):
         present = array.drop_null() if null_count else array
-        values = np.asarray(present.cast(pa.int64()).to_numpy(), dtype=np.float64)
+        values = np.asarray(_temporal_ns(present, column).to_numpy(), dtype=np.float64)
         return NumericValues(values, null_count)
     if pa.types.is_null(arrow_type):
         return AllNull(null_count)
@@ -173,6 +186,28 @@ def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:
         f"column {column!r}: values of Arrow type {arrow_type} are neither numbers nor labels; "
         "cast it to a number or string type first"
     )
+
+
+def _temporal_ns(array: pa.Array | pa.ChunkedArray, column: str) -> pa.Array | pa.ChunkedArray:
+    """Integers in nanoseconds: dates and timestamps since the epoch, durations and times as they are."""
+    arrow_type = array.type
+    if pa.types.is_date(arrow_type):
+        array = array.cast(pa.timestamp("s")).cast(pa.timestamp("ns"))
+    elif pa.types.is_timestamp(arrow_type):
+        array = array.cast(pa.timestamp("ns", tz=arrow_type.tz))
+    elif pa.types.is_duration(arrow_type):
+        array = array.cast(pa.duration("ns"))
+    elif pa.types.is_time(arrow_type):
+        array = array.cast(pa.time64("ns"))
+    else:
+        raise PlimsollStatsError(
+            f"column {column!r}: Arrow type {arrow_type} is temporal but neither a date, time, timestamp "
+            "nor duration; cast it to one of those or to a number first"
+        )
+    try:
+        return array.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise PlimsollStatsError(f"column {column!r}: cannot read {arrow_type} as nanoseconds ({error})") from None
 
 
 def _bytes_label(value: Any) -> Any:

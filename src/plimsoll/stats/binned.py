@@ -10,7 +10,14 @@ values fall strictly inside a bin is the statistic approximate, and each functio
 - Energy: |E^2 - E_binned^2| <= 2 sum_j width_j d_j (2 max|h| + d_j), with d_j the inside shares.
 
 When every value sits on an edge (at most ``max_bins`` distinct reference values and no current value
-between them) the inside shares are zero and the results are exact. Every function accepts a leading
+between them) the inside shares are zero and the results are exact.
+
+On shared edges the binned KS statistic can only be *smaller* than the exact one (it is the exact CDF
+gap at a subset of points), so its test is conservative. A side that was re-binned (summarised on
+other edges, or merged from parts that were) has CDF values that are off by up to ``rebin_share`` in
+either direction, which can push any statistic up; ``conservative_current`` moves the current CDF
+towards the reference's by that much so verdicts can be taken on a statistic that re-binning did not
+inflate (``evidence.py``). Every function accepts a leading
 batch axis so null resampling (``calibration.py``) runs vectorised.
 """
 
@@ -66,6 +73,25 @@ def pair(reference: NumericSummary, current: NumericSummary) -> BinnedPair:
     )
 
 
+def conservative_current(pair_: BinnedPair) -> FloatArray:
+    """Current cells whose CDF is moved towards the reference's by up to ``rebin_share`` at every cell.
+
+    The true current CDF lies within ``rebin_share`` of the re-binned one at each cell boundary, so this
+    is the feasible CDF closest to the reference pointwise: its KS statistic is exactly the smallest
+    one re-binning allows, and the other statistics (monotone in the CDF gaps) are no larger than their
+    values on the true cells. Clipping a monotone curve to a band around another monotone curve keeps
+    it monotone, so the cells stay non-negative.
+    """
+    if pair_.rebin_share <= 0:
+        return pair_.current_cells
+    size = float(pair_.current_cells.sum())
+    reference_cdf = np.cumsum(_shares(pair_.reference_cells))
+    current_cdf = np.cumsum(_shares(pair_.current_cells))
+    moved = np.clip(reference_cdf, current_cdf - pair_.rebin_share, current_cdf + pair_.rebin_share)
+    moved[-1] = current_cdf[-1]
+    return np.asarray(np.maximum(np.diff(moved, prepend=0.0), 0.0) * size, dtype=np.float64)
+
+
 def _cells(summary: NumericSummary) -> FloatArray:
     inside = summary.counts.astype(np.float64)
     inside[:-1] -= summary.edge_counts
@@ -77,12 +103,14 @@ def _cells(summary: NumericSummary) -> FloatArray:
 
 def _pooled_std(a: NumericSummary, b: NumericSummary) -> float:
     n = a.finite_count + b.finite_count
-    if n == 0:
-        return 0.0
     parts = [(s.finite_count, s.mean, s.sum_squared_deviations) for s in (a, b) if s.mean is not None]
-    mean = sum(k * m for k, m, _ in parts) / n
-    total = sum(ss + k * (m - mean) ** 2 for k, m, ss in parts)
-    return math.sqrt(total / n)
+    if n == 0 or not parts:
+        return 0.0
+    # Scaled by the largest mean so that squaring the spread of means of ~1e200 cannot overflow.
+    scale = max(max(abs(m) for _, m, _ in parts), 1.0)
+    mean = sum(k * (m / scale) for k, m, _ in parts) / n
+    total = sum(ss / scale / scale + k * (m / scale - mean) ** 2 for k, m, ss in parts)
+    return math.sqrt(total / n) * scale
 
 
 def _shares(cells: FloatArray) -> FloatArray:

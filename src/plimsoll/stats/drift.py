@@ -5,6 +5,13 @@ statistic floor from min_effect)``. For a single test the effective level is ``a
 ``compare`` it is set across columns by Benjamini-Hochberg or Bonferroni (``multiple_testing.py``).
 So ``drifted`` holds exactly when the p-value is at most the effective level *and* the effect is at
 least ``min_effect``.
+
+When a side was re-binned onto other edges, the statistic is judged after subtracting ``slack``, the
+most that re-binning can have inflated it (``evidence.py``); the p-value is that of the reduced
+statistic. So a verdict from re-binned summaries errs towards "no drift" and keeps false alarms at
+or below the level. The rest of ``error_bound`` (values strictly inside shared bins) is not
+subtracted: on shared edges the binned tests are exact for the binned data, and the binned KS
+statistic can only be smaller than the raw one.
 """
 
 from __future__ import annotations
@@ -75,18 +82,20 @@ def _json_float(value: float) -> float | None:
 def decide(column: str, evidence: Evidence, alpha: float) -> DriftResult:
     critical = evidence.critical_value(alpha)
     threshold = max(critical, evidence.statistic_floor)
+    tested = evidence.statistic - evidence.slack
     effect_threshold = evidence.to_effect(threshold)
+    tested_effect = evidence.to_effect(tested) if evidence.slack else evidence.effect_size
     if effect_threshold > 0:
-        severity = evidence.effect_size / effect_threshold
+        severity = tested_effect / effect_threshold
     else:
-        severity = 0.0 if evidence.effect_size == 0 else math.inf
+        severity = 0.0 if tested_effect == 0 else math.inf
     return DriftResult(
         column=column,
         method=evidence.method,
         statistic=evidence.statistic,
         p_value=evidence.p_value,
         threshold=threshold,
-        drifted=bool(evidence.statistic > threshold),
+        drifted=bool(tested > threshold),
         alpha=alpha,
         min_effect=evidence.min_effect,
         effect_size=evidence.effect_size,
@@ -94,7 +103,7 @@ def decide(column: str, evidence: Evidence, alpha: float) -> DriftResult:
         n_reference=evidence.n_reference,
         n_current=evidence.n_current,
         error_bound=evidence.error_bound,
-        details=dict(evidence.details),
+        details={**evidence.details, **({"rebin_slack": evidence.slack} if evidence.slack else {})},
     )
 
 
@@ -105,6 +114,11 @@ def untestable_reason(reference: ColumnSummary, current: ColumnSummary) -> str |
         if usable == 0:
             what = "finite values" if isinstance(summary, NumericSummary) else "non-null labels"
             return f"the {side} sample has no {what} ({summary.row_count} rows)"
+        if isinstance(summary, NumericSummary) and not summary.moments_finite:
+            return (
+                f"the {side} sample's mean or variance overflows float64 (values up to "
+                f"{max(abs(summary.minimum or 0.0), abs(summary.maximum or 0.0)):.3g}); rescale the column"
+            )
     return None
 
 

@@ -8,13 +8,19 @@ the statistic's error when it came from binned summaries.
 Chi-square tables pool sparse cells: every cell whose expected count in the smaller sample is below
 ``min_expected`` (default 5, the usual rule for the chi-square approximation) goes into one pooled
 cell, and that cell joins the smallest other one if it is still sparse.
+
+Re-binned summaries: when either side was moved onto other edges (``rebin_share > 0``), the p-value
+is that of the statistic recomputed on ``binned.conservative_current`` cells, and ``slack`` says how
+much re-binning may have inflated the reported statistic; ``drift.decide`` judges
+``statistic - slack``. Without re-binning ``slack`` is 0: binned statistics on shared edges are
+exact for the binned data (and KS can only be smaller than on the raw data).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +49,8 @@ class Evidence:
     n_current: int
     error_bound: float
     details: dict[str, float] = field(default_factory=dict)
+    slack: float = 0.0
+    """How much re-binning may have pushed ``statistic`` up; verdicts use ``statistic - slack``."""
 
 
 @dataclass(frozen=True)
@@ -87,39 +95,72 @@ def _numeric(
     raw: RawSamples | None,
 ) -> Evidence:
     pair = binned.pair(reference, current)
+    if raw is not None or pair.rebin_share <= 0:
+        return _numeric_on(method, pair, pair.current_cells, floor, n_resamples, rng, min_expected, raw)
+    # The same seed for both runs, so calibrated nulls match and only the current cells differ.
+    seed = int(rng.integers(2**63))
+    estimate = _numeric_on(
+        method, pair, pair.current_cells, floor, n_resamples, np.random.default_rng(seed), min_expected, None
+    )
+    cautious = _numeric_on(
+        method, pair, binned.conservative_current(pair), floor, n_resamples,
+        np.random.default_rng(seed), min_expected, None,
+    )  # fmt: skip
+    return replace(
+        cautious,
+        statistic=estimate.statistic,
+        effect_size=estimate.effect_size,
+        error_bound=estimate.error_bound,
+        slack=max(estimate.statistic - cautious.statistic, 0.0),
+        details={**estimate.details, "rebin_share": pair.rebin_share},
+    )
+
+
+def _numeric_on(
+    method: Method,
+    pair: binned.BinnedPair,
+    current_cells: FloatArray,
+    floor: float,
+    n_resamples: int,
+    rng: np.random.Generator,
+    min_expected: float,
+    raw: RawSamples | None,
+) -> Evidence:
     n, m = pair.sizes
     if method.name in ("chi_square", "psi", "js"):
-        ref_cells, cur_cells = pair.reference_cells, pair.current_cells
+        ref_cells, cur_cells = pair.reference_cells, current_cells
         # Fine cells are the exact distribution when every reference value sits on an edge; otherwise
         # they are too sparse for these tests, so whole bins are grouped to ~1/10 of the reference each.
         on_edges = not ref_cells[0::2].any()
         if method.name != "chi_square" or not on_edges:
             starts = binned.coarse_groups(ref_cells, COARSE_BINS)
             ref_cells, cur_cells = binned.group(ref_cells, starts), binned.group(cur_cells, starts)
-        evidence = _from_cells(method, ref_cells, cur_cells, floor, n_resamples, rng, min_expected)
         # Bins are whole reference bins, so these statistics are exact for the binned data.
-        return evidence
+        return _from_cells(method, ref_cells, cur_cells, floor, n_resamples, rng, min_expected)
     if method.name == "ks":
-        exact = raw is not None
-        # Raw samples get scipy's exact-to-1e-9 p-value whatever it costs; summaries get the fast one.
-        limit = None if exact else KS_FINITE_LIMIT
+        # Raw samples: scipy's default p-value (exact up to 10,000 rows a side, asymptotic above).
+        # Summaries: the asymptotic one, with the limiting distribution above KS_FINITE_LIMIT so that a
+        # 1M-row comparison never evaluates a finite-size distribution (see distances.ks_p_value).
+        ks_method, limit = ("auto", None) if raw is not None else ("asymp", KS_FINITE_LIMIT)
         statistic = (
             distances.ks_statistic(raw.reference, raw.current)
             if raw
-            else float(binned.ks(pair.reference_cells, pair.current_cells))
+            else float(binned.ks(pair.reference_cells, current_cells))
         )
         return Evidence(
             method="ks",
             statistic=statistic,
-            p_value=distances.ks_p_value(statistic, n, m, finite_limit=limit),
-            critical_value=lambda alpha: distances.ks_critical_value(alpha, n, m, finite_limit=limit),
+            p_value=distances.ks_p_value(statistic, n, m, method=ks_method, finite_limit=limit),
+            critical_value=lambda alpha: distances.ks_critical_value(
+                alpha, n, m, method=ks_method, finite_limit=limit
+            ),
             effect_size=statistic,
             min_effect=floor,
             to_effect=_identity,
             statistic_floor=floor,
             n_reference=n,
             n_current=m,
-            error_bound=0.0 if exact else binned.ks_bound(pair),
+            error_bound=0.0 if raw is not None else binned.ks_bound(pair),
         )
     scale = pair.reference_std if pair.reference_std > 0 else pair.pooled_std
     scale = scale if scale > 0 else 1.0
@@ -139,9 +180,7 @@ def _numeric(
         return binned_fn(ref_cells, cur_cells, widths) / norm
 
     observed = (
-        raw_value / norm
-        if raw_value is not None
-        else float(on_cells(pair.reference_cells, pair.current_cells))
+        raw_value / norm if raw_value is not None else float(on_cells(pair.reference_cells, current_cells))
     )
     tail = null_tail(on_cells, pair.reference_cells, n, m, power=power, n_resamples=n_resamples, rng=rng)
     return Evidence(
@@ -169,7 +208,7 @@ def _from_cells(
     rng: np.random.Generator,
     min_expected: float,
 ) -> Evidence:
-    n, m = int(ref_cells.sum()), int(cur_cells.sum())
+    n, m = round(float(ref_cells.sum())), round(float(cur_cells.sum()))
     if method.name == "chi_square":
         table = pool_sparse(np.vstack((ref_cells, cur_cells)), min_expected)
         statistic, dof = distances.chi_square(table)

@@ -7,12 +7,22 @@ current window, hence accuracy, precision, recall, F1 (macro-averaged for multic
 The band around each estimate is the central ``confidence`` interval of the metric when labels are
 drawn from those probabilities (Monte Carlo), i.e. how far the realised value may scatter by chance.
 
+The label draws are simulated in chunks of at most ``CHUNK_CELLS`` row-draws, so memory stays bounded
+(~100 MB) whatever the window size; the band is the same as with one big draw.
+
 Assumptions: no concept drift (P(label | score) is the same in the window as in the reference;
 covariate shift is fine), reference labels representative, and calibration good. The estimate is
 flagged unreliable (``reliable=False`` with reasons in ``warnings``) when the cross-fitted calibration
-error on the reference exceeds ``max_calibration_error``, when more than 5 % of current scores fall
-outside the reference score range (calibration there is extrapolated), or when the window has fewer
-than 50 rows. The band does not include calibration error.
+error on the reference is too large, when more than 5 % of current scores fall outside the reference
+score range (calibration there is extrapolated), or when the window has fewer than 50 rows. The band
+does not include calibration error.
+
+Calibration checks (the reference one, and the concept-drift one once window labels arrive): the
+binned calibration error is biased upwards by label noise (~0.1 at 100 rows even for a perfect
+model), so each observed value is compared with the same error computed on label vectors drawn from
+the probabilities themselves, i.e. what a perfectly calibrated model would show on these rows. A
+check fails when the observed error exceeds both the ``1 - calibration_alpha`` quantile of those draws
+and ``max_calibration_error`` (the smallest error worth a warning).
 """
 
 from __future__ import annotations
@@ -30,6 +40,9 @@ from plimsoll.stats._errors import PlimsollStatsError
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+CHUNK_CELLS = 1 << 21
+"""Label draws x rows simulated at once: bounds the Monte Carlo arrays to tens of MB."""
+CALIBRATION_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ class PerformanceEstimate:
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
             "n_current": self.n_current,
             "n_classes": self.n_classes,
-            "calibration_error": self.calibration_error,
+            "calibration_error": _defined(self.calibration_error),
             "reliable": self.reliable,
             "warnings": list(self.warnings),
         }
@@ -75,12 +88,15 @@ def estimate_performance(
     confidence: float = 0.95,
     n_resamples: int = 500,
     max_calibration_error: float = 0.05,
+    calibration_alpha: float = 0.05,
     random_state: int = 0,
 ) -> PerformanceEstimate:
     """Estimate a classifier's metrics on unlabelled current scores (see the module docstring).
 
-    Binary: 1-D scores for the positive class, labels 0/1, prediction ``score >= threshold``.
-    Multiclass: 2-D scores (rows x classes), integer labels 0..K-1, prediction ``argmax``.
+    Binary: 1-D scores for the positive class, or 2 columns laid out as scikit-learn's
+    ``predict_proba`` (column 1 is the positive class and is the one used); labels 0/1; prediction
+    ``score >= threshold``. Multiclass: 2-D scores (rows x K >= 3 classes), integer labels 0..K-1,
+    prediction ``argmax``.
     """
     ref_scores = _scores(reference_scores, "reference_scores")
     cur_scores = _scores(current_scores, "current_scores")
@@ -91,8 +107,11 @@ def estimate_performance(
         )
     n_classes = 2 if ref_scores.ndim == 1 else ref_scores.shape[1]
     ref_labels = _labels(reference_labels, "reference_labels", len(ref_scores), n_classes)
-    if not 0.0 < confidence < 1.0:
-        raise PlimsollStatsError(f"confidence must be within (0, 1), got {confidence}")
+    for name, level in (("confidence", confidence), ("calibration_alpha", calibration_alpha)):
+        if not 0.0 < level < 1.0:
+            raise PlimsollStatsError(f"{name} must be within (0, 1), got {level}")
+    if not 20 <= n_resamples <= 100_000:
+        raise PlimsollStatsError(f"n_resamples must be within [20, 100000], got {n_resamples}")
     if len(cur_scores) == 0:
         raise PlimsollStatsError("current_scores: needs at least one row, got 0")
     if len(np.unique(ref_labels)) < 2:
@@ -106,15 +125,13 @@ def estimate_performance(
         predicted = np.argmax(cur_scores, axis=1).astype(np.int64)
     rng = np.random.default_rng(random_state)
     expected = _metrics_from_probabilities(probabilities, predicted, current_by_class)
-    draws = rng.random((n_resamples, len(cur_scores)))
-    sampled_labels = (draws[:, :, None] > np.cumsum(probabilities, axis=1)[None, :, :]).sum(axis=2)
-    sampled_labels = np.minimum(sampled_labels, n_classes - 1)
-    simulated = _metrics_from_labels(sampled_labels, predicted, current_by_class, n_classes)
+    simulated, null_errors = _simulate(probabilities, predicted, current_by_class, n_resamples, rng)
     realized = None
     labels = np.zeros(0, dtype=np.int64)
     if current_labels is not None:
         labels = _labels(current_labels, "current_labels", len(cur_scores), n_classes)
-        realized = _metrics_from_labels(labels[None, :], predicted, current_by_class, n_classes)
+        ranks = _class_ranks(current_by_class, n_classes)
+        realized = _metrics_from_labels(labels[None, :], predicted, ranks, n_classes)
     tail = (1.0 - confidence) / 2.0
     metrics = {}
     for name in METRICS:
@@ -124,17 +141,22 @@ def estimate_performance(
             lower, upper = float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
         real = None if realized is None else _defined(float(realized[name][0]))
         metrics[name] = MetricEstimate(_defined(expected[name]), _defined(lower), _defined(upper), real)
-    calibration_error = _cross_fitted_calibration_error(scores_by_class, ref_labels, random_state)
-    warnings = _warnings(calibration_error, max_calibration_error, ref_scores, cur_scores)
+    calibration_error, reference_limit = _reference_calibration(
+        scores_by_class, ref_labels, n_resamples, calibration_alpha, max_calibration_error, random_state
+    )
+    warnings = _warnings(calibration_error, reference_limit, ref_scores, cur_scores)
     undefined = sorted(name for name, m in metrics.items() if m.value is None or m.lower is None)
     if undefined:
         warnings.append(f"{undefined} are undefined for this window (e.g. no predicted positives)")
     if current_labels is not None:
         shifted = _calibration_shift(probabilities, labels)
-        if shifted > max_calibration_error:
+        limit = max(float(np.quantile(null_errors, 1 - calibration_alpha)), max_calibration_error)
+        if shifted > limit:
             warnings.append(
-                f"calibration error on the labelled window is {shifted:.3f}: P(label | score) has "
-                "changed since the reference (concept drift), so label-free estimates are biased"
+                f"calibration error on the labelled window is {shifted:.3f}, above {limit:.3f} (what "
+                f"label noise alone exceeds with probability {calibration_alpha}, or "
+                "max_calibration_error): P(label | score) has changed since the reference (concept "
+                "drift), so label-free estimates are biased"
             )
     return PerformanceEstimate(
         metrics, len(cur_scores), n_classes, calibration_error, not warnings, tuple(warnings)
@@ -147,27 +169,102 @@ def _defined(value: float) -> float | None:
 
 def _calibration_shift(probabilities: FloatArray, labels: IntArray) -> float:
     """Expected calibration error of the reference calibration on a labelled window."""
+    return float(_calibration_errors(probabilities, labels[None, :])[0])
+
+
+def _calibration_errors(probabilities: FloatArray, labels: IntArray) -> FloatArray:
+    """Binned expected calibration error of the top-class confidence, one per row of ``labels``."""
     confidence = probabilities.max(axis=1)
-    correct = (probabilities.argmax(axis=1) == labels).astype(np.float64)
-    return _binned_calibration_error(confidence, correct)
+    bins = np.minimum((confidence * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
+    expected = np.bincount(bins, weights=confidence, minlength=CALIBRATION_BINS)
+    correct = labels == probabilities.argmax(axis=1)[None, :]
+    draws = labels.shape[0]
+    index = (np.arange(draws)[:, None] * CALIBRATION_BINS + bins[None, :])[correct]
+    observed = np.bincount(index, minlength=draws * CALIBRATION_BINS).reshape(draws, CALIBRATION_BINS)
+    gaps = np.abs(observed - expected[None, :])
+    return np.asarray(gaps.sum(axis=1) / max(len(confidence), 1), dtype=np.float64)
 
 
-def _binned_calibration_error(confidence: FloatArray, correct: FloatArray) -> float:
-    bins = np.minimum((confidence * 10).astype(np.int64), 9)
-    gaps = np.abs(
-        np.bincount(bins, weights=confidence, minlength=10) - np.bincount(bins, weights=correct, minlength=10)
+def _draw_labels(probabilities: FloatArray, draws: int, rng: np.random.Generator) -> IntArray:
+    cumulative = np.cumsum(probabilities, axis=1)
+    uniform = rng.random((draws, len(probabilities)))
+    labels = (uniform[:, :, None] > cumulative[None, :, :]).sum(axis=2)
+    return np.minimum(labels, probabilities.shape[1] - 1).astype(np.int64)
+
+
+def _chunks(total: int, rows: int, classes: int) -> list[int]:
+    """Draw counts per chunk so that each chunk holds at most ``CHUNK_CELLS`` row-draw-classes."""
+    size = max(1, CHUNK_CELLS // max(rows * classes, 1))
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
+def _simulate(
+    probabilities: FloatArray,
+    predicted: IntArray,
+    scores: FloatArray,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """Metrics and calibration errors on ``n_resamples`` label vectors drawn from ``probabilities``."""
+    n_classes = probabilities.shape[1]
+    ranks = _class_ranks(scores, n_classes)
+    parts: dict[str, list[FloatArray]] = {name: [] for name in METRICS}
+    errors = []
+    for draws in _chunks(n_resamples, len(predicted), n_classes):
+        labels = _draw_labels(probabilities, draws, rng)
+        for name, values in _metrics_from_labels(labels, predicted, ranks, n_classes).items():
+            parts[name].append(values)
+        errors.append(_calibration_errors(probabilities, labels))
+    return {name: np.concatenate(values) for name, values in parts.items()}, np.concatenate(errors)
+
+
+def _reference_calibration(
+    scores: FloatArray,
+    labels: IntArray,
+    n_resamples: int,
+    alpha: float,
+    floor: float,
+    random_state: int,
+) -> tuple[float, float]:
+    """Cross-fitted calibration error on the reference and the limit it is judged against.
+
+    Each random half is calibrated on the other; the limit is the larger of ``floor`` and the
+    ``1 - alpha`` quantile of the same error on labels drawn from the cross-fitted probabilities.
+    NaN (never a verdict of "fine") when a half holds a single class.
+    """
+    rng = np.random.default_rng(random_state)
+    half = rng.random(len(labels)) < 0.5
+    if half.all() or not half.any():
+        return math.nan, floor
+    probabilities = np.empty((len(labels), scores.shape[1]))
+    for fit_mask in (half, ~half):
+        if len(np.unique(labels[fit_mask])) < 2:
+            return math.nan, floor
+        probabilities[~fit_mask] = _calibrated(scores[fit_mask], labels[fit_mask], scores[~fit_mask])
+    observed = _calibration_shift(probabilities, labels)
+    null = np.concatenate(
+        [
+            _calibration_errors(probabilities, _draw_labels(probabilities, draws, rng))
+            for draws in _chunks(n_resamples, len(labels), scores.shape[1])
+        ]
     )
-    return float(gaps.sum() / max(len(confidence), 1))
+    return observed, max(float(np.quantile(null, 1 - alpha)), floor)
 
 
 def _scores(values: Any, field_name: str) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PlimsollStatsError(f"{field_name}: scores must be numbers") from None
     if array.ndim not in (1, 2):
         raise PlimsollStatsError(f"{field_name}: expected 1-D or 2-D scores, got shape {array.shape}")
+    if array.ndim == 2 and array.shape[1] == 0:
+        raise PlimsollStatsError(f"{field_name}: expected at least one score column, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise PlimsollStatsError(f"{field_name}: scores must be finite; found NaN or infinity")
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
+    if array.ndim == 2 and array.shape[1] <= 2:
+        # One column, or scikit-learn's binary predict_proba layout: column 1 is the positive class.
+        array = array[:, -1]
     return array
 
 
@@ -175,12 +272,17 @@ def _labels(values: Any, field_name: str, rows: int, n_classes: int) -> IntArray
     array = np.asarray(values)
     if array.shape != (rows,):
         raise PlimsollStatsError(f"{field_name}: expected {rows} labels, got shape {array.shape}")
-    as_int = array.astype(np.int64)
-    if not np.array_equal(as_int, array.astype(np.float64)) or as_int.min(initial=0) < 0:
-        raise PlimsollStatsError(f"{field_name}: labels must be integers within [0, {n_classes - 1}]")
-    if as_int.max(initial=0) >= n_classes:
-        raise PlimsollStatsError(f"{field_name}: labels must be integers within [0, {n_classes - 1}]")
-    return as_int
+    message = f"{field_name}: labels must be integers within [0, {n_classes - 1}]"
+    try:
+        as_float = array.astype(np.float64)
+    except (TypeError, ValueError):
+        kinds = sorted({type(value).__name__ for value in array.tolist()[:1000]})
+        raise PlimsollStatsError(f"{message}; got values of types {kinds}") from None
+    if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
+        raise PlimsollStatsError(message)
+    if as_float.min(initial=0) < 0 or as_float.max(initial=0) >= n_classes:
+        raise PlimsollStatsError(message)
+    return as_float.astype(np.int64)
 
 
 def _one_vs_rest(scores: FloatArray, n_classes: int) -> FloatArray:
@@ -217,8 +319,12 @@ def _metrics_from_probabilities(
     return {**{k: float(v[0]) for k, v in result.items()}, "roc_auc": float(np.mean(aucs))}
 
 
+def _class_ranks(scores: FloatArray, n_classes: int) -> dict[int, FloatArray]:
+    return {k: scipy_stats.rankdata(scores[:, k]) for k in _auc_classes(n_classes)}
+
+
 def _metrics_from_labels(
-    labels: IntArray, predicted: IntArray, scores: FloatArray, n_classes: int
+    labels: IntArray, predicted: IntArray, ranks: dict[int, FloatArray], n_classes: int
 ) -> dict[str, FloatArray]:
     draws = labels.shape[0]
     index = (np.arange(draws)[:, None] * n_classes + labels) * n_classes + predicted[None, :]
@@ -228,10 +334,9 @@ def _metrics_from_labels(
     result = _from_confusion(confusion.astype(np.float64))
     aucs = []
     for k in _auc_classes(n_classes):
-        ranks = scipy_stats.rankdata(scores[:, k])
         positives = (labels == k).sum(axis=1).astype(np.float64)
         negatives = labels.shape[1] - positives
-        rank_sum = (labels == k).astype(np.float64) @ ranks
+        rank_sum = (labels == k).astype(np.float64) @ ranks[k]
         with np.errstate(divide="ignore", invalid="ignore"):
             aucs.append((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
     result["roc_auc"] = np.mean(np.vstack(aucs), axis=0)
@@ -275,25 +380,14 @@ def _expected_auc(scores: FloatArray, probabilities: FloatArray) -> float:
     return numerator / denominator if denominator > 0 else math.nan
 
 
-def _cross_fitted_calibration_error(scores: FloatArray, labels: IntArray, random_state: int) -> float:
-    """Expected calibration error on the reference, calibrating each half on the other half."""
-    rng = np.random.default_rng(random_state)
-    half = rng.random(len(labels)) < 0.5
-    if half.all() or not half.any():
-        return math.nan
-    probabilities = np.empty((len(labels), scores.shape[1]))
-    for fit_mask in (half, ~half):
-        if len(np.unique(labels[fit_mask])) < 2:
-            return math.nan
-        probabilities[~fit_mask] = _calibrated(scores[fit_mask], labels[fit_mask], scores[~fit_mask])
-    return _calibration_shift(probabilities, labels)
-
-
 def _warnings(error: float, limit: float, ref_scores: FloatArray, cur_scores: FloatArray) -> list[str]:
     warnings = []
-    if not math.isfinite(error) or error > limit:
+    if not math.isfinite(error):
+        warnings.append("calibration on the reference could not be checked: a random half has one class")
+    elif error > limit:
         warnings.append(
-            f"calibration error on the reference is {error:.3f}, above max_calibration_error={limit}"
+            f"calibration error on the reference is {error:.3f}, above {limit:.3f} (what label noise "
+            "alone exceeds rarely, or max_calibration_error)"
         )
     low, high = ref_scores.min(axis=0), ref_scores.max(axis=0)
     outside = (

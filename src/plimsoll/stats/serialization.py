@@ -3,6 +3,9 @@
 Layout: ``b"PLSM"``, a little-endian uint16 format version, then a zlib stream holding a uint32 header
 length, a JSON header (scalars, labels, and for each array its dtype and length), and the raw
 little-endian arrays in header order. Bytes with another magic or an unknown version are refused.
+Non-finite floats (a sum of squares that overflowed float64) are written as the strings ``"inf"``,
+``"-inf"`` and ``"nan"``, since JSON has no such numbers. A header missing a field, or holding one of
+the wrong type, is refused as corrupt with the field named.
 """
 
 from __future__ import annotations
@@ -62,15 +65,20 @@ def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
     except (zlib.error, struct.error, ValueError) as error:
         raise PlimsollStatsError(f"summary bytes: corrupt payload ({error})") from None
     reader = _ArrayReader(body, 4 + header_length)
-    if header.get("kind") == "table":
-        columns = {name: _column_from_header(column, reader) for name, column in header["columns"]}
-        return TableSummary(int(header["row_count"]), columns)
-    return _column_from_header(header, reader)
+    try:
+        if header.get("kind") == "table":
+            columns = {name: _column_from_header(column, reader) for name, column in header["columns"]}
+            return TableSummary(int(header["row_count"]), columns)
+        return _column_from_header(header, reader)
+    except KeyError as error:
+        raise PlimsollStatsError(f"summary bytes: corrupt header, field {error.args[0]!r} is missing") from None
+    except (TypeError, ValueError, AttributeError, IndexError) as error:
+        raise PlimsollStatsError(f"summary bytes: corrupt header ({error})") from None
 
 
 def _column_header(summary: ColumnSummary, arrays: list[NDArray[Any]]) -> dict[str, Any]:
     if isinstance(summary, NumericSummary):
-        fields = {name: getattr(summary, name) for name in _NUMERIC_FIELDS}
+        fields = {name: _encode_float(getattr(summary, name)) for name in _NUMERIC_FIELDS}
         return {
             "kind": "numeric",
             **fields,
@@ -86,6 +94,20 @@ def _column_header(summary: ColumnSummary, arrays: list[NDArray[Any]]) -> dict[s
         "count_error": summary.count_error,
         "arrays": _add(arrays, summary.counts, *extra),
     }
+
+
+def _encode_float(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)  # "inf", "-inf" or "nan"
+    return value
+
+
+def _decode_float(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in ("inf", "-inf", "nan"):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    return value
 
 
 def _add(arrays: list[NDArray[Any]], *new: NDArray[Any]) -> list[list[Any]]:
@@ -115,7 +137,7 @@ class _ArrayReader:
 def _column_from_header(header: dict[str, Any], reader: _ArrayReader) -> ColumnSummary:
     arrays = [reader.read(dtype, size) for dtype, size in header["arrays"]]
     if header["kind"] == "numeric":
-        fields = {name: header[name] for name in _NUMERIC_FIELDS}
+        fields = {name: _decode_float(header[name]) for name in _NUMERIC_FIELDS}
         return NumericSummary(
             **fields,
             edges=arrays[0].astype(np.float64),

@@ -71,6 +71,11 @@ class NumericSummary:
         return self.null_count + self.nan_count
 
     @property
+    def moments_finite(self) -> bool:
+        """False when the mean or the sum of squared deviations overflowed float64."""
+        return self.mean is None or (math.isfinite(self.mean) and math.isfinite(self.sum_squared_deviations))
+
+    @property
     def variance(self) -> float | None:
         """Population variance (ddof=0) of the finite values."""
         n = self.finite_count
@@ -270,8 +275,7 @@ def numeric_summary(
             values.size + null_count, null_count, nan_count, posinf_count, neginf_count,
             None, None, None, 0.0, edges, counts, edge_counts,
         )  # fmt: skip
-    mean = float(np.mean(ordered))
-    deviations = ordered - mean
+    mean, sum_squared = _moments(ordered)
     return NumericSummary(
         row_count=values.size + null_count,
         null_count=null_count,
@@ -281,11 +285,26 @@ def numeric_summary(
         minimum=float(ordered[0]),
         maximum=float(ordered[-1]),
         mean=mean,
-        sum_squared_deviations=float(np.dot(deviations, deviations)),
+        sum_squared_deviations=sum_squared,
         edges=edges,
         counts=counts,
         edge_counts=edge_counts,
     )
+
+
+def _moments(ordered: FloatArray) -> tuple[float, float]:
+    """Mean and sum of squared deviations of sorted finite values.
+
+    The mean always lies within [min, max], so it is computed on values scaled by the largest magnitude
+    and cannot overflow. The sum of squares can exceed float64 (|deviations| beyond ~1e154): it is then
+    +inf, and ``moments_finite`` tells the drift tests not to judge the column.
+    """
+    scale = max(abs(float(ordered[0])), abs(float(ordered[-1])), 1.0)
+    mean = float(np.mean(ordered / scale)) * scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviations = ordered - mean
+        sum_squared = float(np.dot(deviations, deviations))
+    return mean, sum_squared if math.isfinite(sum_squared) else math.inf
 
 
 def categorical_summary(

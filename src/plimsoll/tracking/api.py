@@ -18,7 +18,7 @@ from plimsoll.core.validation import check_float
 from plimsoll.tracking.entities import (
     Experiment,
     LifecycleStage,
-    Metric,
+    MetricColumns,
     Run,
     RunCreate,
     RunEnd,
@@ -102,7 +102,7 @@ class RunCreateOp(BaseModel):
     start_time: int | None = None
 
 
-class MetricColumns(BaseModel):
+class MetricColumnsBody(BaseModel):
     """Points as parallel columns: the SDK's bulk form (validating columns of plain numbers is
     about a hundred times cheaper than validating one object per point)."""
 
@@ -117,7 +117,7 @@ class RunWritesBody(BaseModel):
     create: RunCreateOp | None = None
     params: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
-    metrics: MetricColumns | None = None
+    metrics: MetricColumnsBody | None = None
     end: RunEndBody | None = None
 
 
@@ -145,29 +145,24 @@ def experiment_json(experiment: Experiment) -> dict[str, Any]:
     return experiment.to_dict()
 
 
-def _metrics(points: list[MetricPoint]) -> list[Metric]:
+def _metrics(points: list[MetricPoint]) -> MetricColumns:
     now = now_ms()
-    return [
-        Metric(
-            p.key,
-            check_float(f"metrics.{p.key}.value", p.value),
-            p.step,
-            now if p.timestamp is None else p.timestamp,
-        )
-        for p in points
-    ]
+    columns = MetricColumns()
+    for p in points:
+        value = check_float(f"metrics.{p.key}.value", p.value)
+        columns.append(p.key, value, p.step, now if p.timestamp is None else p.timestamp)
+    return columns
 
 
-def _metric_columns(columns: MetricColumns) -> list[Metric]:
-    count = len(columns.keys)
-    if not len(columns.values) == len(columns.steps) == len(columns.timestamps) == count:
-        raise InvalidParameter("metrics", "keys, values, steps and timestamps must have the same length")
+def _metric_columns(columns: MetricColumnsBody) -> MetricColumns:
     values: list[float] = cast(list[float], columns.values)
     if not all(type(v) is float for v in values):
+        if len(columns.keys) != len(columns.values):
+            raise InvalidParameter("metrics", "keys, values, steps and timestamps must have the same length")
         values = [
             check_float(f"metrics.{k}.value", v) for k, v in zip(columns.keys, columns.values, strict=True)
         ]
-    return list(map(Metric, columns.keys, values, columns.steps, columns.timestamps))
+    return MetricColumns(columns.keys, values, columns.steps, columns.timestamps)
 
 
 def _writes(body: RunWritesBody) -> RunWrites:
@@ -176,7 +171,7 @@ def _writes(body: RunWritesBody) -> RunWrites:
         create=None if body.create is None else RunCreate(**body.create.model_dump()),
         params=dict(body.params),
         tags=dict(body.tags),
-        metrics=[] if body.metrics is None else _metric_columns(body.metrics),
+        metrics=MetricColumns() if body.metrics is None else _metric_columns(body.metrics),
         end=None if body.end is None else RunEnd(parse_run_status(body.end.status), body.end.end_time),
     )
 

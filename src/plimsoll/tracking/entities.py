@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -127,6 +128,52 @@ class Artifact:
 
 
 @dataclass
+class MetricColumns:
+    """Metric points as parallel columns: how batches travel and are stored. Tens of thousands of
+    points per batch make one object per point the dominant cost, so the write path has none."""
+
+    keys: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, points: Iterable[Metric]) -> MetricColumns:
+        columns = cls()
+        for point in points:
+            columns.append(point.key, point.value, point.step, point.timestamp)
+        return columns
+
+    def append(self, key: str, value: float, step: int, timestamp: int) -> None:
+        self.keys.append(key)
+        self.values.append(value)
+        self.steps.append(step)
+        self.timestamps.append(timestamp)
+
+    def extend(self, other: MetricColumns) -> None:
+        self.keys.extend(other.keys)
+        self.values.extend(other.values)
+        self.steps.extend(other.steps)
+        self.timestamps.extend(other.timestamps)
+
+    def split(self, count: int) -> tuple[MetricColumns, MetricColumns]:
+        """The first `count` points, and the rest."""
+        head = MetricColumns(
+            self.keys[:count], self.values[:count], self.steps[:count], self.timestamps[:count]
+        )
+        rest = MetricColumns(
+            self.keys[count:], self.values[count:], self.steps[count:], self.timestamps[count:]
+        )
+        return head, rest
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return map(Metric, self.keys, self.values, self.steps, self.timestamps)
+
+
+@dataclass
 class RunWrites:
     """What one client batch does to one run, applied atomically and in this order:
     create the run (if asked), params, tags, metrics, then end it (if asked)."""
@@ -135,8 +182,13 @@ class RunWrites:
     create: RunCreate | None = None
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[Metric] = field(default_factory=list)
+    metrics: MetricColumns = field(default_factory=MetricColumns)
     end: RunEnd | None = None
+
+    def __post_init__(self) -> None:
+        points: object = self.metrics
+        if isinstance(points, list):  # a list of Metric points, for convenience
+            self.metrics = MetricColumns.of(points)
 
 
 @dataclass(frozen=True)

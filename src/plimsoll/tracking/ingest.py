@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 from blake3 import blake3
 from sqlalchemy import Connection
 
@@ -17,7 +18,7 @@ from plimsoll.core.audit import AuditEntry
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.events import Event
 from plimsoll.tracking import store
-from plimsoll.tracking.entities import LifecycleStage, Metric, RunStatus, RunWrites
+from plimsoll.tracking.entities import LifecycleStage, MetricColumns, RunStatus, RunWrites
 from plimsoll.tracking.names import random_run_name
 
 
@@ -150,43 +151,53 @@ def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], effects: Ba
         effects.audit("run.set_tags", run_id, after=_digests(values))
 
 
-def _apply_metrics(conn: Connection, by_run: dict[str, list[Metric]], created: set[str]) -> None:
+def _apply_metrics(conn: Connection, by_run: dict[str, MetricColumns], created: set[str]) -> None:
     if not by_run:
         return
-    wanted = {(run_id, point.key) for run_id, points in by_run.items() for point in points}
+    wanted = {(run_id, key) for run_id, columns in by_run.items() for key in set(columns.keys)}
     series = store.series_ids(conn, wanted, known_new={run_id for run_id in by_run if run_id in created})
-    rows = []
-    latest: dict[tuple[str, str], Metric] = {}
-    for run_id, points in by_run.items():
-        for point in points:
-            is_nan = point.value != point.value
-            rows.append(
-                (
-                    series[run_id, point.key],
-                    point.step,
-                    point.timestamp,
-                    None if is_nan else point.value,
-                    is_nan,
-                )
+    rows: list[tuple[int, int, int, float | None, bool]] = []
+    latest = []
+    for run_id, columns in by_run.items():
+        keys, values, steps, stamps = columns.keys, columns.values, columns.steps, columns.timestamps
+        own = {key: series[run_id, key] for key in set(keys)}
+        ids = list(map(own.__getitem__, keys))
+        nans = [value != value for value in values]
+        stored = (
+            [None if nan else value for value, nan in zip(values, nans, strict=True)] if any(nans) else values
+        )
+        rows.extend(zip(ids, steps, stamps, stored, nans, strict=True))
+        for index in _latest_per_series(ids, steps, stamps):
+            latest.append(
+                {
+                    "run_id": run_id,
+                    "key": keys[index],
+                    "step": steps[index],
+                    "timestamp": stamps[index],
+                    "value": stored[index],
+                    "is_nan": nans[index],
+                }
             )
-            best = latest.get((run_id, point.key))
-            if best is None or (point.step, point.timestamp) >= (best.step, best.timestamp):
-                latest[run_id, point.key] = point
     store.insert_metric_points(conn, rows)
-    store.upsert_latest_metrics(
-        conn,
-        [
-            {
-                "run_id": run_id,
-                "key": p.key,
-                "step": p.step,
-                "timestamp": p.timestamp,
-                "value": None if math.isnan(p.value) else p.value,
-                "is_nan": math.isnan(p.value),
-            }
-            for (run_id, _key), p in latest.items()
-        ],
+    store.upsert_latest_metrics(conn, latest)
+
+
+def _latest_per_series(ids: list[int], steps: list[int], stamps: list[int]) -> list[int]:
+    """Index of each series' point with the highest (step, timestamp), the last one on ties."""
+    if len(ids) < 64:
+        best: dict[int, int] = {}
+        for index, series_id in enumerate(ids):
+            held = best.get(series_id)
+            if held is None or (steps[index], stamps[index]) >= (steps[held], stamps[held]):
+                best[series_id] = index
+        return list(best.values())
+    # Vectorised for large batches: sort by (series, step, timestamp, position), keep each run's end.
+    codes = np.asarray(ids, dtype=np.int64)
+    order = np.lexsort(
+        (np.arange(len(ids)), np.asarray(stamps, dtype=np.int64), np.asarray(steps, dtype=np.int64), codes)
     )
+    ends = np.r_[codes[order][1:] != codes[order][:-1], True]
+    return [int(i) for i in order[ends]]
 
 
 def _apply_ends(
