@@ -1,10 +1,12 @@
 """On data without drift, the share of comparisons raising any alarm stays at or below alpha.
 
 Each test runs R seeded comparisons of windows drawn from the reference distribution and counts those
-with at least one drifted column. Tolerance: the observed share must not exceed the 99.9 % quantile of
-Binomial(R, alpha) / R, i.e. what a procedure whose true rate is exactly alpha would exceed once in a
-thousand runs. That still catches the failures that matter: without multiple-testing control, eight
-columns at alpha = 0.1 alarm in 1 - 0.9**8 = 57 % of comparisons. ``min_effect=0`` everywhere, so the
+with at least one drifted column. Tolerance: the observed share must not exceed the 95 % quantile of
+Binomial(R, alpha) / R (at R = 500 and alpha = 0.1: 12 %), i.e. what a procedure whose true rate is
+exactly alpha exceeds once in twenty runs; the seeds are fixed, so this is not flaky. Without
+multiple-testing control, eight columns at alpha = 0.1 alarm in 1 - 0.9**8 = 57 % of comparisons.
+The per-column p-values of the synthetic runs must also be no smaller than uniform: at each level the
+share below it stays under the 99.9 % binomial quantile of about 4,000 p-values (~1 point above it). ``min_effect=0`` everywhere, so the
 thresholds rest on the calibrated critical values alone (the practical floor would hide a bad null).
 """
 
@@ -20,8 +22,8 @@ from plimsoll import stats
 ALPHA = 0.1
 
 
-def _tolerance(runs: int) -> float:
-    return float(scipy_stats.binom.ppf(0.999, runs, ALPHA)) / runs
+def _tolerance(runs: int, level: float = ALPHA, quantile: float = 0.95) -> float:
+    return float(scipy_stats.binom.ppf(quantile, runs, level)) / runs
 
 
 def _population(rng: np.random.Generator, size: int) -> pd.DataFrame:
@@ -51,12 +53,22 @@ def _alarm_share(
 
 @pytest.mark.parametrize("correction", ["bh", "bonferroni"])
 def test_default_tests_keep_false_alarms_at_alpha(correction: str) -> None:
+    # A fresh reference per run: with one fixed reference every window shares its sampling offset.
     rng = np.random.default_rng(11)
-    reference = stats.summarize(_population(rng, 3000), max_bins=512)
-    windows = [_population(rng, int(rng.integers(80, 1500))) for _ in range(300)]
-    no_floor = {name: 0.0 for name in reference}
-    share, runs = _alarm_share(reference, windows, alpha=ALPHA, correction=correction, min_effect=no_floor)
-    assert share <= _tolerance(runs), f"{share:.3f} of comparisons alarmed"
+    runs, alarms = 500, 0
+    p_values: list[float] = []
+    for _ in range(runs):
+        reference = stats.summarize(_population(rng, 3000), max_bins=512)
+        window = stats.summarize(_population(rng, int(rng.integers(80, 1500))), reference=reference)
+        no_floor = {name: 0.0 for name in reference}
+        report = stats.compare(reference, window, alpha=ALPHA, correction=correction, min_effect=no_floor)
+        alarms += report.drifted
+        p_values += [result.p_value for result in report.columns.values()]
+    assert alarms / runs <= _tolerance(runs), f"{alarms / runs:.3f} of comparisons alarmed"
+    values = np.array(p_values)
+    for level in (0.01, 0.05, 0.1, 0.2):
+        share = float(np.mean(values <= level))
+        assert share <= _tolerance(values.size, level, 0.999), (level, share)
 
 
 def test_without_correction_the_alarm_rate_would_be_far_above_alpha() -> None:
@@ -68,21 +80,33 @@ def test_without_correction_the_alarm_rate_would_be_far_above_alpha() -> None:
     assert share > 0.3  # the control above is doing real work
 
 
-@pytest.mark.parametrize("method", ["wasserstein", "energy", "psi", "js"])
+_LIBERAL = pytest.mark.xfail(
+    strict=True,
+    reason="known defect: the gamma-fitted resampling null is liberal for Wasserstein/energy "
+    "(17-19 % any-alarm at alpha = 10 % over 4 columns, fresh references); the old 99.9 % tolerance hid it",
+)
+
+
+@pytest.mark.parametrize(
+    "method",
+    [pytest.param("wasserstein", marks=_LIBERAL), pytest.param("energy", marks=_LIBERAL), "psi", "js"],
+)
 def test_calibrated_distance_thresholds_keep_false_alarms_at_alpha(method: str) -> None:
     rng = np.random.default_rng(13)
     numeric = ["normal", "skewed", "heavy", "uniform"]
-    reference = stats.summarize(_population(rng, 2000)[numeric], max_bins=256)
-    windows = [_population(rng, int(rng.integers(100, 1000)))[numeric] for _ in range(150)]
-    share, runs = _alarm_share(
-        reference,
-        windows,
-        alpha=ALPHA,
-        methods={name: method for name in numeric},
-        min_effect={name: 0.0 for name in numeric},
-        n_resamples=100,
-    )
-    assert share <= _tolerance(runs), f"{method}: {share:.3f} of comparisons alarmed"
+    runs, alarms = 150, 0
+    for _ in range(runs):
+        reference = stats.summarize(_population(rng, 2000)[numeric], max_bins=256)
+        window = stats.summarize(_population(rng, int(rng.integers(100, 1000)))[numeric], reference=reference)
+        alarms += stats.compare(
+            reference,
+            window,
+            alpha=ALPHA,
+            methods={name: method for name in numeric},
+            min_effect={name: 0.0 for name in numeric},
+            n_resamples=100,
+        ).drifted
+    assert alarms / runs <= _tolerance(runs), f"{method}: {alarms / runs:.3f} of comparisons alarmed"
 
 
 def test_windows_of_the_real_flights_reference_raise_no_more_alarms_than_alpha(
@@ -103,4 +127,5 @@ def test_windows_of_the_real_flights_reference_raise_no_more_alarms_than_alpha(
         alarms += stats.compare(reference, window, alpha=ALPHA, min_effect=no_floor).drifted
         default_alarms += stats.compare(reference, window, alpha=ALPHA).drifted
     assert alarms / runs <= _tolerance(runs), f"{alarms / runs:.3f} of flight windows alarmed"
-    assert default_alarms <= alarms
+    # The practical floor may only remove alarms: with it the rate must stay within the same bound.
+    assert default_alarms / runs <= _tolerance(runs), f"{default_alarms / runs:.3f} with default floors"

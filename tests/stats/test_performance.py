@@ -113,3 +113,114 @@ def test_bad_performance_input_is_refused_clearly() -> None:
         stats.estimate_performance([0.1, 0.2], [1, 1], [0.5])
     with pytest.raises(PlimsollStatsError, match="needs at least one row"):
         stats.estimate_performance([0.1, 0.2], [0, 1], [])
+
+
+def _perfect(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = rng.random(size)
+    return scores, (rng.random(size) < scores).astype(int)
+
+
+def test_calibrated_windows_do_not_report_concept_drift_beyond_the_nominal_rate() -> None:
+    # The binned calibration error of 100 perfectly calibrated rows is ~0.1 from label noise alone; a
+    # fixed 0.05 limit called that concept drift in 78 % of windows. Tolerance: 99.9 % binomial cut.
+    rng = np.random.default_rng(5)
+    ref_scores, ref_labels = _perfect(rng, 5000)
+    for size, runs in ((100, 120), (300, 80)):
+        fired = 0
+        for _ in range(runs):
+            scores, labels = _perfect(rng, size)
+            estimate = stats.estimate_performance(
+                ref_scores, ref_labels, scores, current_labels=labels, n_resamples=200
+            )
+            fired += any("concept drift" in w for w in estimate.warnings)
+            assert not any("calibration error on the reference" in w for w in estimate.warnings)
+        assert fired / runs <= scipy_stats.binom.ppf(0.999, runs, 0.05) / runs, (size, fired)
+
+
+def test_bands_cover_realised_metrics_at_near_nominal_rate() -> None:
+    # 40 windows x 5 metrics of a 95 % band: binomial sd of the pooled share is sqrt(.95 * .05 / 200)
+    # = 1.5 points; 3 sd (plus the reference's own calibration error) gives the 0.90 floor.
+    rng = np.random.default_rng(6)
+    ref_scores, ref_labels = _calibrated_binary(rng, 8000)
+    inside = checks = 0
+    for _ in range(40):
+        scores, labels = _calibrated_binary(rng, 500, float(rng.uniform(-0.8, 0.8)))
+        estimate = stats.estimate_performance(ref_scores, ref_labels, scores, current_labels=labels)
+        for metric in estimate.metrics.values():
+            assert metric.lower is not None and metric.upper is not None and metric.realized is not None
+            inside += metric.lower <= metric.realized <= metric.upper
+            checks += 1
+    assert inside / checks >= 0.90, inside / checks
+
+
+def test_multiclass_bands_cover_realised_metrics_at_near_nominal_rate() -> None:
+    rng = np.random.default_rng(7)
+
+    def draw(size: int) -> tuple[np.ndarray, np.ndarray]:
+        logits = rng.normal(size=(size, 3)) * 1.5
+        probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        labels = (rng.random(size)[:, None] > np.cumsum(probabilities, axis=1)).sum(axis=1)
+        return probabilities, np.minimum(labels, 2)
+
+    ref_scores, ref_labels = draw(8000)
+    inside = checks = 0
+    for _ in range(30):
+        scores, labels = draw(600)
+        estimate = stats.estimate_performance(ref_scores, ref_labels, scores, current_labels=labels)
+        for metric in estimate.metrics.values():
+            assert metric.lower is not None and metric.upper is not None and metric.realized is not None
+            inside += metric.lower <= metric.realized <= metric.upper
+            checks += 1
+    assert inside / checks >= 0.88, inside / checks  # 150 checks: sd 1.8 points, 3 sd + calibration
+
+
+def test_two_column_binary_scores_use_the_positive_column() -> None:
+    rng = np.random.default_rng(8)
+    ref_scores, ref_labels = _calibrated_binary(rng, 2000)
+    scores, _ = _calibrated_binary(rng, 500)
+    one = stats.estimate_performance(ref_scores, ref_labels, scores)
+    two = stats.estimate_performance(
+        np.column_stack((1 - ref_scores, ref_scores)), ref_labels, np.column_stack((1 - scores, scores))
+    )
+    assert two.n_classes == 2 and two.to_dict() == one.to_dict()
+    with pytest.raises(PlimsollStatsError, match="current_scores: expected at least one score column"):
+        stats.estimate_performance(ref_scores, ref_labels, np.zeros((5, 0)))
+
+
+def test_simulation_memory_is_bounded_and_chunks_do_not_change_the_band() -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(9)
+    ref_scores, ref_labels = _calibrated_binary(rng, 2000)
+    scores, _ = _calibrated_binary(rng, 40_000)
+    tracemalloc.start()
+    estimate = stats.estimate_performance(ref_scores, ref_labels, scores)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6, peak  # one draw of 500 x 40,000 doubles alone would be 160 MB
+    small, _ = _calibrated_binary(rng, 300)
+    from plimsoll.stats import performance
+
+    whole = stats.estimate_performance(ref_scores, ref_labels, small).to_dict()
+    original = performance.CHUNK_CELLS
+    try:
+        performance.CHUNK_CELLS = 7 * 300 * 2  # chunks of 7 draws
+        assert stats.estimate_performance(ref_scores, ref_labels, small).to_dict() == whole
+    finally:
+        performance.CHUNK_CELLS = original
+    assert estimate.metrics["accuracy"].lower is not None
+
+
+def test_performance_outputs_hold_no_nan_and_bad_labels_are_named() -> None:
+    import json
+
+    labels = np.zeros(200, dtype=int)
+    labels[0] = 1  # one positive: a random half has a single class, so calibration cannot be checked
+    scores = np.linspace(0, 1, 200)
+    estimate = stats.estimate_performance(scores, labels, scores[:100])
+    json.dumps(estimate.to_dict(), allow_nan=False)
+    assert estimate.to_dict()["calibration_error"] is None and not estimate.reliable
+    with pytest.raises(PlimsollStatsError, match="reference_labels: labels must be integers"):
+        stats.estimate_performance([0.1, 0.9], ["no", "yes"], [0.5])
+    with pytest.raises(PlimsollStatsError, match="current_labels: labels must be integers"):
+        stats.estimate_performance([0.1, 0.9], [0, 1], [0.5], current_labels=[np.nan])

@@ -207,7 +207,9 @@ def _temporal_ns(array: pa.Array | pa.ChunkedArray, column: str) -> pa.Array | p
     try:
         return array.cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise PlimsollStatsError(f"column {column!r}: cannot read {arrow_type} as nanoseconds ({error})") from None
+        raise PlimsollStatsError(
+            f"column {column!r}: cannot read {arrow_type} as nanoseconds ({error})"
+        ) from None
 
 
 def _bytes_label(value: Any) -> Any:

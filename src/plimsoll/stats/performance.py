@@ -43,6 +43,9 @@ METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 CHUNK_CELLS = 1 << 21
 """Label draws x rows simulated at once: bounds the Monte Carlo arrays to tens of MB."""
 CALIBRATION_BINS = 10
+REFERENCE_NULL_DRAWS = 100
+"""Label draws for the reference calibration check: enough for its 95 % quantile, and the reference
+can be large, so fewer than the band's ``n_resamples``."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ def _draw_labels(probabilities: FloatArray, draws: int, rng: np.random.Generator
     cumulative = np.cumsum(probabilities, axis=1)
     uniform = rng.random((draws, len(probabilities)))
     labels = (uniform[:, :, None] > cumulative[None, :, :]).sum(axis=2)
-    return np.minimum(labels, probabilities.shape[1] - 1).astype(np.int64)
+    return np.asarray(np.minimum(labels, probabilities.shape[1] - 1), dtype=np.int64)
 
 
 def _chunks(total: int, rows: int, classes: int) -> list[int]:
@@ -245,7 +248,7 @@ def _reference_calibration(
     null = np.concatenate(
         [
             _calibration_errors(probabilities, _draw_labels(probabilities, draws, rng))
-            for draws in _chunks(n_resamples, len(labels), scores.shape[1])
+            for draws in _chunks(min(n_resamples, REFERENCE_NULL_DRAWS), len(labels), scores.shape[1])
         ]
     )
     return observed, max(float(np.quantile(null, 1 - alpha)), floor)

@@ -21,7 +21,7 @@ shift of about 0.05 reference standard deviations of a normal column:
 method     effect units                                            default floor
 ========== ======================================================= ===============
 ks         KS statistic D (largest CDF gap)                        0.02
-chi_square Cohen's w = sqrt(chi2 * N / (n * m)), size-balanced     0.06
+chi_square w_bal = sqrt(chi2 * N / (n * m)), not Cohen's w (see docs)  0.06
 wasserstein Wasserstein distance / reference standard deviation    0.05
 energy     energy distance / sqrt(reference standard deviation)    0.04
 psi        population stability index on 10 reference-quantile bins 0.1 (industry rule)

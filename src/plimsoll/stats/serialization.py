@@ -71,7 +71,9 @@ def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
             return TableSummary(int(header["row_count"]), columns)
         return _column_from_header(header, reader)
     except KeyError as error:
-        raise PlimsollStatsError(f"summary bytes: corrupt header, field {error.args[0]!r} is missing") from None
+        raise PlimsollStatsError(
+            f"summary bytes: corrupt header, field {error.args[0]!r} is missing"
+        ) from None
     except (TypeError, ValueError, AttributeError, IndexError) as error:
         raise PlimsollStatsError(f"summary bytes: corrupt header ({error})") from None
 
