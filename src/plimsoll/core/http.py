@@ -16,6 +16,12 @@ def actor_of(request: Request) -> str:
     return str(getattr(request.state, "actor", None) or LOCAL_ACTOR)
 
 
+async def current_actor(request: Request) -> str:
+    """`actor_of` as a route dependency. Async on purpose: FastAPI runs a plain `def` dependency in
+    its thread pool, and that hop cost more than the whole of a small write."""
+    return actor_of(request)
+
+
 def json_response(content: Any, status_code: int = 200) -> Response:
     return Response(
         orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),

@@ -58,7 +58,7 @@ from plimsoll.core.errors import (
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, json_response
+from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -311,10 +311,10 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, error: PlimsollErr
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-Actor = Annotated[str, Depends(actor_of)]
+Actor = Annotated[str, Depends(current_actor)]
 
 
-def _auth(request: Request) -> AuthService:
+async def _auth(request: Request) -> AuthService:  # async: no thread-pool hop
     return cast(AuthService, request.app.state.auth)
 
 
