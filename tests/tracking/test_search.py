@@ -447,7 +447,7 @@ def test_literals_are_bound_parameters() -> None:
             "'order-secret'",
         ):
             assert any(value in b for b in bound), value
-        assert "IN (SELECT" in sql
+        assert "EXISTS (SELECT 1" in sql
 
 
 def test_cursor_round_trip_and_rejection() -> None:

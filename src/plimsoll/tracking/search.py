@@ -12,7 +12,7 @@ text is ever spliced into SQL.
     next_token = encode_cursor(sort_values(page[-1]._mapping, sort_keys), page[-1].id, fingerprint)
 
 Semantics worth knowing:
-- A param/metric/tag comparison is `runs.id IN (SELECT run_id FROM <table> WHERE key = :k
+- A param/metric/tag comparison is `EXISTS (SELECT 1 FROM <table> WHERE run_id = runs.id AND key = :k
   AND <cond>)`, so `!=`, `NOT IN` and `NOT LIKE` mean "has the key and it differs"; `NOT (...)` is
   plain boolean negation and so also matches runs without the key.
 - Sort keys are selected in the query, labelled s0..sN, and the next cursor is built from the last
@@ -47,6 +47,7 @@ from sqlalchemy import (
     and_,
     case,
     false,
+    literal_column,
     not_,
     null,
     or_,
@@ -183,21 +184,22 @@ def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
     if operand.entity == "attribute":
         return _condition(runs.c[operand.key], op, values)
     table = {"param": params, "metric": latest_metrics, "tag": tags}[operand.entity]
-    # `runs.id IN (SELECT run_id ... WHERE key = :k AND <condition>)` rather than a correlated
-    # EXISTS: the planner can then start from the (key, value) index and visit only the runs that
-    # match, instead of probing every run of the experiment.
-    with_key = select(table.c.run_id).where(table.c.key == operand.key)
+    # A correlated EXISTS, not `runs.id IN (SELECT ...)`: its cost follows the runs of the
+    # searched experiments, where an IN-list grows with every run in the database.
+    has_key: Select[Any] = select(literal_column("1")).where(
+        table.c.run_id == runs.c.id, table.c.key == operand.key
+    )
     if op == "IS NULL":
-        return runs.c.id.not_in(with_key)
+        return ~has_key.correlate(runs).exists()
     if op == "IS NOT NULL":
-        return runs.c.id.in_(with_key)
+        return has_key.correlate(runs).exists()
     if operand.entity == "metric":
         condition = _metric_condition(op, values)
     elif operand.entity == "param" and not isinstance(values[0], str):
         condition = _condition(params.c.num_value, op, values)
     else:
         condition = _condition(table.c.value, op, values)
-    return runs.c.id.in_(with_key.where(condition))
+    return has_key.where(condition).correlate(runs).exists()
 
 
 def _condition(column: ColumnElement[Any], op: str, values: list[Any]) -> ColumnElement[bool]:

@@ -82,9 +82,6 @@ params = Table(
     Column("value", Text, nullable=False),
     # The value again as a number when it is one, so that `params.lr > 0.01` compares numerically.
     Column("num_value", Float, nullable=True),
-    # Searches start from these: `params.x = 'a'` visits only the runs that match.
-    Index("ix_params_key_value", "key", "value"),
-    Index("ix_params_key_num_value", "key", "num_value"),
 )
 
 tags = Table(
@@ -93,7 +90,6 @@ tags = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_tags_key_value", "key", "value"),
 )
 
 # One row per (run, metric key); points refer to it by a small integer, which keeps the points'

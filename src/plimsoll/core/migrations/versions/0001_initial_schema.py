@@ -176,10 +176,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_params")),
     )
-    with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.create_index("ix_params_key_num_value", ["key", "num_value"], unique=False)
-        batch_op.create_index("ix_params_key_value", ["key", "value"], unique=False)
-
     op.create_table(
         "run_artifacts",
         sa.Column("run_id", sa.String(length=32), nullable=False),
@@ -202,9 +198,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_tags")),
     )
-    with op.batch_alter_table("tags", schema=None) as batch_op:
-        batch_op.create_index("ix_tags_key_value", ["key", "value"], unique=False)
-
     op.create_table(
         "metric_points",
         sa.Column(
@@ -240,15 +233,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_metric_points_series_step")
 
     op.drop_table("metric_points")
-    with op.batch_alter_table("tags", schema=None) as batch_op:
-        batch_op.drop_index("ix_tags_key_value")
-
     op.drop_table("tags")
     op.drop_table("run_artifacts")
-    with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.drop_index("ix_params_key_value")
-        batch_op.drop_index("ix_params_key_num_value")
-
     op.drop_table("params")
     op.drop_table("metric_series")
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
