@@ -240,10 +240,12 @@ def test_exit_codes_are_stable(error: PlimsollError, code: int) -> None:
 
 
 def test_every_tracking_command_is_documented() -> None:
-    from plimsoll.cli import experiments, runs
+    from plimsoll.cli import experiments, runs, users
 
     text = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    for group, sub in (("experiments", experiments.app), ("runs", runs.app)):
+    groups = [("experiments", experiments.app), ("runs", runs.app), ("users", users.users_app)]
+    groups += [("tokens", users.tokens_app), ("roles", users.roles_app)]
+    for group, sub in groups:
         for command in sub.registered_commands:
             assert f"plimsoll {group} {command.name}" in text
     assert "plimsoll demo" in text
@@ -318,3 +320,24 @@ def test_experiment_rename_delete_restore(home: Path) -> None:
     assert [e["name"] for e in deleted["experiments"]] == ["churn-v2"]
     assert ok_json("experiments", "restore", "churn-v2")["lifecycle_stage"] == "active"
     assert cli("experiments", "rename", "nope", "x").exit_code == _output.EXIT_NOT_FOUND
+
+
+def test_auth_administration_commands(home: Path) -> None:
+    created = cli("users", "bootstrap", "alice")
+    assert created.exit_code == 0, created.output
+    secret = re.search(r"plm_\S+", created.stdout)
+    assert secret is not None
+    again = cli("users", "bootstrap", "mallory")
+    assert again.exit_code == _output.EXIT_CONFLICT
+    assert cli("users", "create", "bob").exit_code == 0
+    assert cli("roles", "grant", "default", "bob", "contributor").exit_code == 0
+    assert cli("roles", "grant", "default", "bob", "emperor").exit_code == _output.EXIT_USAGE
+    token = cli("tokens", "create", "bob", "--label", "laptop")
+    assert token.exit_code == 0 and "plm_" in token.stdout
+    from plimsoll.platform import Platform
+
+    platform = Platform(home=home).startup()
+    try:
+        assert platform.auth.authenticate(secret.group(0)).name == "alice"
+    finally:
+        platform.close()
