@@ -94,6 +94,7 @@ def compare(
     """
     check_alpha(alpha)
     check_resamples(n_resamples)
+    effective_alpha([], alpha, correction)  # rejects an unknown correction before any work
     ref = reference if isinstance(reference, TableSummary) else summarize(reference)
     cur = current if isinstance(current, TableSummary) else summarize(current, reference=ref)
     names = list(columns) if columns is not None else [c for c in ref.columns if c in cur.columns]
@@ -107,7 +108,7 @@ def compare(
         unknown = sorted(set(overrides or {}) - set(ref.columns))
         if unknown:
             raise PlimsollStatsError(f"{label}: columns {unknown} are not in the reference")
-    evidence: dict[str, Evidence] = {}
+    testable: list[tuple[int, str, Any, Any]] = []
     for position, name in enumerate(names):
         if name not in ref.columns or name not in cur.columns:
             side = "reference" if name not in ref.columns else "current"
@@ -121,6 +122,11 @@ def compare(
         if reason is not None:
             untested[name] = reason
             continue
+        testable.append((position, name, ref_column, cur_column))
+    # The smallest level any column can be judged at: calibrated thresholds resample enough for it.
+    tail_level = alpha if correction == "none" else alpha / max(len(testable), 1)
+    evidence: dict[str, Evidence] = {}
+    for position, name, ref_column, cur_column in testable:
         method = resolve_method(name, ref_column, (methods or {}).get(name))
         evidence[name] = column_evidence(
             method,
@@ -130,6 +136,7 @@ def compare(
             n_resamples=n_resamples,
             rng=np.random.default_rng([random_state, position]),
             min_expected=min_expected,
+            tail_level=tail_level,
         )
     level = effective_alpha([e.p_value for e in evidence.values()], alpha, correction)
     results = {name: decide(name, item, level) for name, item in evidence.items()}

@@ -168,6 +168,7 @@ def drift_test(
         rng=np.random.default_rng(random_state),
         min_expected=min_expected,
         raw=raw,
+        tail_level=alpha,
     )
     return decide(column, evidence, alpha)
 

@@ -71,13 +71,26 @@ def column_evidence(
     rng: np.random.Generator,
     min_expected: float,
     raw: RawSamples | None = None,
+    tail_level: float | None = None,
 ) -> Evidence:
+    """``tail_level``: the smallest level the p-value may be tested at (``alpha / columns`` under
+    multiple-testing control); calibrated methods draw enough null resamples for it
+    (``calibration.resample_count``)."""
     floor = method.default_min_effect if min_effect is None else min_effect
+    null = _Null(n_resamples, tail_level)
     if isinstance(reference, NumericSummary) and isinstance(current, NumericSummary):
-        return _numeric(method, reference, current, floor, n_resamples, rng, min_expected, raw)
+        return _numeric(method, reference, current, floor, null, rng, min_expected, raw)
     assert isinstance(reference, CategoricalSummary) and isinstance(current, CategoricalSummary)
     table = category_table(reference, current)
-    return _from_cells(method, table[0], table[1], floor, n_resamples, rng, min_expected)
+    return _from_cells(method, table[0], table[1], floor, null, rng, min_expected)
+
+
+@dataclass(frozen=True)
+class _Null:
+    """How many null resamples calibrated methods draw: at least ``n_resamples``, more for ``tail_level``."""
+
+    n_resamples: int
+    tail_level: float | None
 
 
 def _identity(value: float) -> float:
@@ -89,21 +102,21 @@ def _numeric(
     reference: NumericSummary,
     current: NumericSummary,
     floor: float,
-    n_resamples: int,
+    null: _Null,
     rng: np.random.Generator,
     min_expected: float,
     raw: RawSamples | None,
 ) -> Evidence:
     pair = binned.pair(reference, current)
     if raw is not None or pair.rebin_share <= 0:
-        return _numeric_on(method, pair, pair.current_cells, floor, n_resamples, rng, min_expected, raw)
+        return _numeric_on(method, pair, pair.current_cells, floor, null, rng, min_expected, raw)
     # The same seed for both runs, so calibrated nulls match and only the current cells differ.
     seed = int(rng.integers(2**63))
     estimate = _numeric_on(
-        method, pair, pair.current_cells, floor, n_resamples, np.random.default_rng(seed), min_expected, None
+        method, pair, pair.current_cells, floor, null, np.random.default_rng(seed), min_expected, None
     )
     cautious = _numeric_on(
-        method, pair, binned.conservative_current(pair), floor, n_resamples,
+        method, pair, binned.conservative_current(pair), floor, null,
         np.random.default_rng(seed), min_expected, None,
     )  # fmt: skip
     return replace(
@@ -121,7 +134,7 @@ def _numeric_on(
     pair: binned.BinnedPair,
     current_cells: FloatArray,
     floor: float,
-    n_resamples: int,
+    null: _Null,
     rng: np.random.Generator,
     min_expected: float,
     raw: RawSamples | None,
@@ -136,7 +149,7 @@ def _numeric_on(
             starts = binned.coarse_groups(ref_cells, COARSE_BINS)
             ref_cells, cur_cells = binned.group(ref_cells, starts), binned.group(cur_cells, starts)
         # Bins are whole reference bins, so these statistics are exact for the binned data.
-        return _from_cells(method, ref_cells, cur_cells, floor, n_resamples, rng, min_expected)
+        return _from_cells(method, ref_cells, cur_cells, floor, null, rng, min_expected)
     if method.name == "ks":
         # Raw samples: scipy's default p-value (exact up to 10,000 rows a side, asymptotic above).
         # Summaries: the asymptotic one, with the limiting distribution above KS_FINITE_LIMIT so that a
@@ -166,12 +179,12 @@ def _numeric_on(
     scale = scale if scale > 0 else 1.0
     widths = pair.widths
     if method.name == "wasserstein":
-        norm, power = scale, 1.0
+        norm = scale
         raw_value = distances.wasserstein_distance(raw.reference, raw.current) if raw else None
         binned_fn = binned.wasserstein
         bound = binned.wasserstein_bound(pair) / norm
     else:
-        norm, power = math.sqrt(scale), 2.0
+        norm = math.sqrt(scale)
         raw_value = distances.energy_distance(raw.reference, raw.current) if raw else None
         binned_fn = binned.energy
         bound = binned.energy_bound(pair) / norm
@@ -182,7 +195,12 @@ def _numeric_on(
     observed = (
         raw_value / norm if raw_value is not None else float(on_cells(pair.reference_cells, current_cells))
     )
-    tail = null_tail(on_cells, pair.reference_cells, n, m, power=power, n_resamples=n_resamples, rng=rng)
+    # Raw samples or summaries, the null is drawn the same way: from the reference's fine cells.
+    tail = null_tail(
+        on_cells, pair.reference_cells, n, m,
+        n_resamples=null.n_resamples, tail_level=null.tail_level, rng=rng,
+        current_cells=pair.current_cells, observed=observed,
+    )  # fmt: skip
     return Evidence(
         method=method.name,
         statistic=observed,
@@ -195,7 +213,7 @@ def _numeric_on(
         n_reference=n,
         n_current=m,
         error_bound=0.0 if raw_value is not None else bound,
-        details={"scale": scale},
+        details={"scale": scale, "resamples": float(tail.resamples)},
     )
 
 
@@ -204,7 +222,7 @@ def _from_cells(
     ref_cells: FloatArray,
     cur_cells: FloatArray,
     floor: float,
-    n_resamples: int,
+    null: _Null,
     rng: np.random.Generator,
     min_expected: float,
 ) -> Evidence:
@@ -233,9 +251,11 @@ def _from_cells(
             details={"dof": float(dof), "cells": float(table.shape[1])},
         )
     rows_fn = distances.psi_rows if method.name == "psi" else distances.jensen_shannon_rows
-    power = 1.0 if method.name == "psi" else 2.0
     statistic = float(rows_fn(ref_cells, cur_cells))
-    tail = null_tail(rows_fn, ref_cells, n, m, power=power, n_resamples=n_resamples, rng=rng)
+    tail = null_tail(
+        rows_fn, ref_cells, n, m, n_resamples=null.n_resamples, tail_level=null.tail_level, rng=rng,
+        current_cells=cur_cells, observed=statistic,
+    )  # fmt: skip
     return Evidence(
         method=method.name,
         statistic=statistic,
@@ -248,7 +268,7 @@ def _from_cells(
         n_reference=n,
         n_current=m,
         error_bound=0.0,
-        details={"bins": float(len(ref_cells))},
+        details={"bins": float(len(ref_cells)), "resamples": float(tail.resamples)},
     )
 
 
