@@ -93,14 +93,15 @@ def _merge_numeric(parts: list[NumericSummary]) -> NumericSummary:
     for part in parts:
         counts += part.counts
         edge_counts += part.edge_counts
-    # One row of scalars per part, summed column-wise: per-part Python work dominates large merges.
-    scalars = np.array(
-        [
-            (p.row_count, p.null_count, p.nan_count, p.posinf_count, p.neginf_count, p.rebin_error)
-            for p in parts
-        ],
-        dtype=np.int64,
-    ).sum(axis=0)
+    # Plain sums of ints (exact, and C-speed): per-part Python work dominates large merges.
+    scalars = [
+        sum(p.row_count for p in parts),
+        sum(p.null_count for p in parts),
+        sum(p.nan_count for p in parts),
+        sum(p.posinf_count for p in parts),
+        sum(p.neginf_count for p in parts),
+        sum(p.rebin_error for p in parts),
+    ]
     present = [p for p in parts if p.mean is not None]
     mean: float | None = None
     sum_squared = 0.0
