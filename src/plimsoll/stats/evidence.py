@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plimsoll.stats import binned, distances
-from plimsoll.stats.calibration import null_tail
+from plimsoll.stats.calibration import NullTail, null_tail
 from plimsoll.stats.selection import COARSE_BINS, Method
 from plimsoll.stats.summaries import CategoricalSummary, ColumnSummary, NumericSummary
 
@@ -201,20 +201,11 @@ def _numeric_on(
         n_resamples=null.n_resamples, tail_level=null.tail_level, rng=rng,
         current_cells=pair.current_cells, observed=observed,
     )  # fmt: skip
-    return Evidence(
-        method=method.name,
-        statistic=observed,
-        p_value=tail.p_value(observed),
-        critical_value=tail.critical_value,
-        effect_size=observed,
-        min_effect=floor,
-        to_effect=_identity,
-        statistic_floor=floor,
-        n_reference=n,
-        n_current=m,
+    return _calibrated(
+        method.name, observed, tail, floor, n, m,
         error_bound=0.0 if raw_value is not None else bound,
-        details={"scale": scale, "resamples": float(tail.resamples)},
-    )
+        details={"scale": scale},
+    )  # fmt: skip
 
 
 def _from_cells(
@@ -256,8 +247,25 @@ def _from_cells(
         rows_fn, ref_cells, n, m, n_resamples=null.n_resamples, tail_level=null.tail_level, rng=rng,
         current_cells=cur_cells, observed=statistic,
     )  # fmt: skip
+    return _calibrated(
+        method.name, statistic, tail, floor, n, m, error_bound=0.0, details={"bins": float(len(ref_cells))}
+    )
+
+
+def _calibrated(
+    name: str,
+    statistic: float,
+    tail: NullTail,
+    floor: float,
+    n: int,
+    m: int,
+    *,
+    error_bound: float,
+    details: dict[str, float],
+) -> Evidence:
+    """Evidence for a distance judged against its resampled null: the statistic is its own effect."""
     return Evidence(
-        method=method.name,
+        method=name,
         statistic=statistic,
         p_value=tail.p_value(statistic),
         critical_value=tail.critical_value,
@@ -267,8 +275,8 @@ def _from_cells(
         statistic_floor=floor,
         n_reference=n,
         n_current=m,
-        error_bound=0.0,
-        details={"bins": float(len(ref_cells)), "resamples": float(tail.resamples)},
+        error_bound=error_bound,
+        details={**details, "resamples": float(tail.resamples)},
     )
 
 
