@@ -260,3 +260,15 @@ def test_projects_are_namespaces(tracking: TrackingService) -> None:
     tracking.create_experiment("churn", actor=ME)  # the same name in another project is fine
     assert [e.project for e in tracking.list_experiments(project="fraud")] == ["fraud"]
     assert tracking.list_projects() == ["default", "fraud"]
+
+
+def test_old_batch_ids_are_pruned(tracking: TrackingService) -> None:
+    run = tracking.create_run(tracking.create_experiment("e", actor=ME).id, actor=ME)
+    first, second = new_id(), new_id()
+    tracking.log_batch(run.id, metrics=[Metric("m", 1.0)], batch_id=first, actor=ME)
+    assert tracking.prune_batch_ids(keep_ms=3_600_000) == 0  # recent ids are kept
+    assert tracking.prune_batch_ids(keep_ms=-1000) == 1  # "older than a second from now": all
+    tracking.log_batch(run.id, metrics=[Metric("m", 2.0, 1)], batch_id=second, actor=ME)
+    assert (
+        tracking.log_batch(run.id, metrics=[Metric("m", 2.0, 1)], batch_id=second, actor=ME).applied is False
+    )

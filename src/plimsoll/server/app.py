@@ -34,6 +34,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def create_app(platform: Platform) -> FastAPI:
     platform.startup()
+    platform.tracking.prune_batch_ids()
     app = FastAPI(
         title="Plimsoll",
         version=__version__,

@@ -53,6 +53,7 @@ from plimsoll.tracking.entities import (
 from plimsoll.tracking.ingest import BatchEffects, apply_batch
 
 MAX_SEARCH_RESULTS = 1000
+BATCH_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
 MAX_HISTORY_POINTS = 100_000
 DEFAULT_HISTORY_POINTS = 100_000
 
@@ -527,6 +528,12 @@ class TrackingService:
             if more
             else None,
         )
+
+    def prune_batch_ids(self, *, keep_ms: int = BATCH_ID_RETENTION_MS) -> int:
+        """Forget batch ids older than `keep_ms`: a client retries within minutes, not days, and the
+        table would otherwise grow by one row per batch forever. Returns how many were dropped."""
+        with self.db.write() as conn:
+            return store.prune_batches(conn, now_ms() - keep_ms)
 
     def list_metric_keys(self, run_id: str) -> list[str]:
         check_run_id("run_id", run_id)

@@ -415,6 +415,11 @@ def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -
     return result.first() is not None
 
 
+def prune_batches(conn: Connection, older_than: int) -> int:
+    result = conn.execute(delete(ingest_batches).where(ingest_batches.c.created_at < older_than))
+    return int(result.rowcount or 0)
+
+
 def metric_keys_of(conn: Connection, run_id: str) -> list[str]:
     query = (
         select(latest_metrics.c.key).where(latest_metrics.c.run_id == run_id).order_by(latest_metrics.c.key)
