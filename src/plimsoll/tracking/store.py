@@ -57,6 +57,9 @@ experiment_tags = Table(
     Column("experiment_id", ID, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
+    # Clustered on its primary key in SQLite: a search probe finds the value in one b-tree
+    # descent, not an index look-up and then a row look-up.
+    sqlite_with_rowid=False,
 )
 
 runs = Table(
@@ -82,6 +85,9 @@ params = Table(
     Column("value", Text, nullable=False),
     # The value again as a number when it is one, so that `params.lr > 0.01` compares numerically.
     Column("num_value", Float, nullable=True),
+    # Clustered on its primary key in SQLite: a search probe finds the value in one b-tree
+    # descent, not an index look-up and then a row look-up.
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -131,6 +137,9 @@ latest_metrics = Table(
     Column("value", Float, nullable=True),
     Column("is_nan", Boolean, nullable=False, default=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    # Clustered on its primary key in SQLite: a search probe finds the value in one b-tree
+    # descent, not an index look-up and then a row look-up.
+    sqlite_with_rowid=False,
 )
 
 run_artifacts = Table(
