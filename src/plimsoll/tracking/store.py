@@ -75,6 +75,8 @@ runs = Table(
     Column("user", String(128), nullable=False),
     Column("lifecycle_stage", String(16), nullable=False, default="active"),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    # Covers a filtered search's scan of an experiment's runs: no row look-up per run.
+    Index("ix_runs_experiment_stage_id", "experiment_id", "lifecycle_stage", "id"),
 )
 
 params = Table(

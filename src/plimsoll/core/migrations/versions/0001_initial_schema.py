@@ -134,6 +134,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_runs_experiment_stage_id", ["experiment_id", "lifecycle_stage", "id"], unique=False
+        )
         batch_op.create_index("ix_runs_experiment_start", ["experiment_id", "start_time"], unique=False)
         batch_op.create_index(batch_op.f("ix_runs_parent_run_id"), ["parent_run_id"], unique=False)
 
@@ -247,6 +250,7 @@ def downgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_runs_parent_run_id"))
         batch_op.drop_index("ix_runs_experiment_start")
+        batch_op.drop_index("ix_runs_experiment_stage_id")
 
     op.drop_table("runs")
     op.drop_table("experiment_tags")
