@@ -39,7 +39,6 @@ from plimsoll.core.errors import (
 )
 from plimsoll.core.formatting import format_duration_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.tracking.entities import encode_float
 
 if TYPE_CHECKING:
     from plimsoll.client import Client
@@ -127,54 +126,23 @@ def open_client(url: str | None) -> Iterator[Client]:
 # -- JSON ------------------------------------------------------------------------------------------
 
 
-json_float = encode_float  # JSON has no NaN or infinities: "NaN", "Infinity", "-Infinity"
-
-
 def print_json(document: Any) -> None:
     typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
 
 
 def run_json(run: Run) -> dict[str, Any]:
-    """One run in the stable `--json` shape (docs/cli.md): keys are only ever added."""
-    return {
-        "id": run.id,
-        "name": run.name,
-        "experiment": run.experiment,
-        "experiment_id": run.experiment_id,
-        "project": run.project,
-        "status": run.status,
-        "start_time": run.start_time,
-        "end_time": run.end_time,
-        "duration_ms": None if run.end_time is None else max(0, run.end_time - run.start_time),
-        "parent_run_id": run.parent_run_id,
-        "user": run.user,
-        "lifecycle_stage": run.lifecycle_stage,
-        "params": dict(run.params),
-        "metrics": {key: json_float(value) for key, value in run.metrics.items()},
-        "tags": dict(run.tags),
-    }
+    """One run in the stable `--json` shape (docs/cli.md): the API's shape plus `duration_ms`;
+    keys are only ever added."""
+    duration = None if run.end_time is None else max(0, run.end_time - run.start_time)
+    return {**run.to_json(), "duration_ms": duration}
 
 
 def experiment_json(experiment: Experiment) -> dict[str, Any]:
-    return {
-        "id": experiment.id,
-        "name": experiment.name,
-        "project": experiment.project,
-        "description": experiment.description,
-        "lifecycle_stage": experiment.lifecycle_stage,
-        "created_at": experiment.created_at,
-        "updated_at": experiment.updated_at,
-        "tags": dict(experiment.tags),
-    }
+    return experiment.to_dict()
 
 
 def artifact_json(artifact: Artifact) -> dict[str, Any]:
-    return {
-        "path": artifact.path,
-        "size": artifact.size,
-        "digest": artifact.digest,
-        "created_at": artifact.created_at,
-    }
+    return artifact.to_dict()
 
 
 # -- human formatting ------------------------------------------------------------------------------

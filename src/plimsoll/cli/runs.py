@@ -22,7 +22,6 @@ from plimsoll.cli._output import (
     format_metric,
     format_size,
     format_time,
-    json_float,
     open_client,
     print_json,
     run_json,
@@ -31,6 +30,7 @@ from plimsoll.cli._output import (
 )
 from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.ids import is_id
+from plimsoll.tracking.entities import encode_float
 
 if TYPE_CHECKING:
     from plimsoll.client import Client
@@ -280,7 +280,7 @@ def compare_runs(
         key: [run.params.get(key) for run in runs] for key in sorted({k for r in runs for k in r.params})
     }
     metrics = {
-        key: [None if key not in run.metrics else json_float(run.metrics[key]) for run in runs]
+        key: [None if key not in run.metrics else encode_float(run.metrics[key]) for run in runs]
         for key in sorted({k for r in runs for k in r.metrics})
     }
     differing_params = [key for key, values in params.items() if len(set(values)) > 1]

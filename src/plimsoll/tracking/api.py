@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,15 +16,12 @@ from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
 from plimsoll.tracking.entities import (
-    Experiment,
     LifecycleStage,
     MetricColumns,
-    Run,
     RunCreate,
     RunEnd,
     RunStatus,
     RunWrites,
-    encode_float,
 )
 from plimsoll.tracking.service import TrackingService, parse_run_status
 
@@ -135,16 +132,6 @@ class SearchBody(BaseModel):
     include_deleted: bool = False
 
 
-def run_json(run: Run) -> dict[str, Any]:
-    body = run.to_dict()
-    body["metrics"] = {key: encode_float(value) for key, value in run.metrics.items()}
-    return body
-
-
-def experiment_json(experiment: Experiment) -> dict[str, Any]:
-    return experiment.to_dict()
-
-
 def _metrics(points: list[MetricPoint]) -> MetricColumns:
     now = now_ms()
     columns = MetricColumns()
@@ -195,14 +182,14 @@ def create_experiment(body: ExperimentCreateBody, tracking: Tracking, actor: Act
     experiment = tracking.create_experiment(
         body.name, project=body.project, description=body.description, tags=body.tags, actor=actor
     )
-    return json_response(experiment_json(experiment), 201)
+    return json_response(experiment.to_dict(), 201)
 
 
 @router.post("/experiments/ensure")
 def ensure_experiment(body: ExperimentEnsureBody, tracking: Tracking, actor: Actor) -> Response:
     """The experiment of that name, created if new; a deleted one is a conflict, not a new one."""
     return json_response(
-        experiment_json(tracking.get_or_create_experiment(body.name, project=body.project, actor=actor))
+        tracking.get_or_create_experiment(body.name, project=body.project, actor=actor).to_dict()
     )
 
 
@@ -215,29 +202,29 @@ def list_experiments(
         experiments = [found] if found is not None else []
     else:
         experiments = tracking.list_experiments(project=project, view=view)
-    return json_response({"experiments": [experiment_json(e) for e in experiments]})
+    return json_response({"experiments": [e.to_dict() for e in experiments]})
 
 
 @router.get("/experiments/{experiment_id}")
 def get_experiment(experiment_id: str, tracking: Tracking) -> Response:
-    return json_response(experiment_json(tracking.get_experiment(experiment_id)))
+    return json_response(tracking.get_experiment(experiment_id).to_dict())
 
 
 @router.patch("/experiments/{experiment_id}")
 def rename_experiment(
     experiment_id: str, body: ExperimentUpdateBody, tracking: Tracking, actor: Actor
 ) -> Response:
-    return json_response(experiment_json(tracking.rename_experiment(experiment_id, body.name, actor=actor)))
+    return json_response(tracking.rename_experiment(experiment_id, body.name, actor=actor).to_dict())
 
 
 @router.delete("/experiments/{experiment_id}")
 def delete_experiment(experiment_id: str, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(experiment_json(tracking.delete_experiment(experiment_id, actor=actor)))
+    return json_response(tracking.delete_experiment(experiment_id, actor=actor).to_dict())
 
 
 @router.post("/experiments/{experiment_id}/restore")
 def restore_experiment(experiment_id: str, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(experiment_json(tracking.restore_experiment(experiment_id, actor=actor)))
+    return json_response(tracking.restore_experiment(experiment_id, actor=actor).to_dict())
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -255,7 +242,7 @@ def create_run(body: RunCreateBody, tracking: Tracking, actor: Actor) -> Respons
         params=body.params,
         actor=actor,
     )
-    return json_response(run_json(run), 201)
+    return json_response(run.to_json(), 201)
 
 
 INLINE_INGEST_POINTS = 1000
@@ -294,27 +281,27 @@ def search_runs(body: SearchBody, tracking: Tracking) -> Response:
         page_token=body.page_token,
         include_deleted=body.include_deleted,
     )
-    return json_response({"runs": [run_json(r) for r in page.runs], "next_page_token": page.next_cursor})
+    return json_response({"runs": [r.to_json() for r in page.runs], "next_page_token": page.next_cursor})
 
 
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, tracking: Tracking) -> Response:
-    return json_response(run_json(tracking.get_run(run_id)))
+    return json_response(tracking.get_run(run_id).to_json())
 
 
 @router.post("/runs/{run_id}/end")
 def end_run(run_id: str, body: RunEndBody, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(run_json(tracking.end_run(run_id, body.status, end_time=body.end_time, actor=actor)))
+    return json_response(tracking.end_run(run_id, body.status, end_time=body.end_time, actor=actor).to_json())
 
 
 @router.delete("/runs/{run_id}")
 def delete_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(run_json(tracking.set_run_lifecycle(run_id, LifecycleStage.DELETED, actor=actor)))
+    return json_response(tracking.set_run_lifecycle(run_id, LifecycleStage.DELETED, actor=actor).to_json())
 
 
 @router.post("/runs/{run_id}/restore")
 def restore_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(run_json(tracking.set_run_lifecycle(run_id, LifecycleStage.ACTIVE, actor=actor)))
+    return json_response(tracking.set_run_lifecycle(run_id, LifecycleStage.ACTIVE, actor=actor).to_json())
 
 
 @router.post("/runs/{run_id}/log")
@@ -371,12 +358,7 @@ async def upload_artifact(
         spool.seek(0)
         artifact = await run_in_threadpool(tracking.log_artifact, run_id, path, spool, actor=actor)
     return json_response(
-        {
-            "path": artifact.path,
-            "size": artifact.size,
-            "digest": artifact.digest,
-            "created_at": artifact.created_at,
-        },
+        artifact.to_dict(),
         201,
     )
 
@@ -384,14 +366,7 @@ async def upload_artifact(
 @router.get("/runs/{run_id}/artifacts")
 def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -> Response:
     artifacts = tracking.list_artifacts(run_id, prefix)
-    return json_response(
-        {
-            "artifacts": [
-                {"path": a.path, "size": a.size, "digest": a.digest, "created_at": a.created_at}
-                for a in artifacts
-            ]
-        }
-    )
+    return json_response({"artifacts": [a.to_dict() for a in artifacts]})
 
 
 @router.get("/runs/{run_id}/artifacts/{path:path}")

@@ -78,6 +78,12 @@ class Run:
         body["params"], body["metrics"], body["tags"] = dict(self.params), dict(self.metrics), dict(self.tags)
         return body
 
+    def to_json(self) -> dict[str, Any]:
+        """`to_dict` with metric values JSON can carry (NaN and infinities as strings)."""
+        body = self.to_dict()
+        body["metrics"] = {key: encode_float(value) for key, value in self.metrics.items()}
+        return body
+
 
 _RUN_FIELDS = tuple(f.name for f in fields(Run))
 
@@ -125,6 +131,9 @@ class Artifact:
     size: int
     digest: str
     created_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass
