@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +28,19 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def backend_index(dialect: str, name: str, *columns: str) -> Index:
+    """An index that exists on one backend only: created there (by its migration, or create_all),
+    and left out when the migrations are compared with the declared tables elsewhere."""
+    return Index(name, *columns, info={"only_on": dialect}).ddl_if(dialect=dialect)
+
+
+def declared_for(dialect: str, item: Any) -> bool:
+    """False for a `backend_index` of another backend (Alembic's `include_object` test)."""
+    only_on = getattr(item, "info", {}).get("only_on")
+    return only_on is None or only_on == dialect
+
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 

@@ -440,20 +440,7 @@ class TrackingService:
         return values
 
     def _runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
-        rows = store.run_rows(conn, run_ids)
-        ids = [row["id"] for row in rows]
-        param_values = store.key_values_of(conn, store.params, ids)
-        tag_values = store.key_values_of(conn, store.tags, ids)
-        metric_values = store.latest_metrics_of(conn, ids)
-        by_id = {
-            row["id"]: Run(
-                **dict(row),
-                params=param_values[row["id"]],
-                metrics=metric_values[row["id"]],
-                tags=tag_values[row["id"]],
-            )
-            for row in rows
-        }
+        by_id = {fields[0]: Run(*fields) for fields in store.run_details(conn, run_ids)}
         return [by_id[run_id] for run_id in run_ids if run_id in by_id]
 
     # -- search --------------------------------------------------------------------------------
@@ -471,15 +458,16 @@ class TrackingService:
         from plimsoll.tracking import search
 
         check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
-        query, sort_keys, fingerprint = search.build_search_query(
-            experiment_ids=experiment_ids,
-            filter_text=filter,
-            order_by=order_by,
-            max_results=max_results,
-            cursor=page_token,
-            include_deleted=include_deleted,
-        )
         with self.db.read() as conn:
+            query, sort_keys, fingerprint = search.build_search_query(
+                experiment_ids=experiment_ids,
+                filter_text=filter,
+                order_by=order_by,
+                max_results=max_results,
+                cursor=page_token,
+                include_deleted=include_deleted,
+                driver=search.choose_driver(conn, experiment_ids, filter),
+            )
             rows = list(conn.execute(query))
             page = rows[:max_results]
             found = self._runs(conn, [row.id for row in page])

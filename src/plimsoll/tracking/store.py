@@ -8,6 +8,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from plimsoll.core.db import metadata
+from plimsoll.core.db import backend_index, metadata
 from plimsoll.core.validation import INT64_MIN
 
 ID = String(32)
@@ -57,8 +58,6 @@ experiment_tags = Table(
     Column("experiment_id", ID, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
-    # Clustered on its primary key in SQLite: a search probe finds the value in one b-tree
-    # descent, not an index look-up and then a row look-up.
     sqlite_with_rowid=False,
 )
 
@@ -87,6 +86,10 @@ params = Table(
     Column("value", Text, nullable=False),
     # The value again as a number when it is one, so that `params.lr > 0.01` compares numerically.
     Column("num_value", Float, nullable=True),
+    # Where a search starts when a param equality is its most selective condition (tracking/search.py:
+    # choose_driver). SQLite only: PostgreSQL plans searches from its own statistics, and its b-tree
+    # entries cannot hold values up to MAX_PARAM_VALUE_LENGTH.
+    backend_index("sqlite", "ix_params_key_value", "key", "value"),
     # Clustered on its primary key in SQLite: a search probe finds the value in one b-tree
     # descent, not an index look-up and then a row look-up.
     sqlite_with_rowid=False,
@@ -98,7 +101,11 @@ tags = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
+    backend_index("sqlite", "ix_tags_key_value", "key", "value"),  # as params
+    # Clustered on its primary key in SQLite, as params.
+    sqlite_with_rowid=False,
 )
+
 
 # One row per (run, metric key); points refer to it by a small integer, which keeps the points'
 # index compact: inserts and history reads touch a few bytes per point instead of run id + key.
@@ -259,15 +266,6 @@ _RUN_COLUMNS = (
 )
 
 
-def run_rows(conn: Connection, run_ids: list[str]) -> list[RowMapping]:
-    query = (
-        select(*_RUN_COLUMNS)
-        .join(experiments, experiments.c.id == runs.c.experiment_id)
-        .where(runs.c.id.in_(run_ids))
-    )
-    return list(conn.execute(query).mappings())
-
-
 def experiment_state(conn: Connection, experiment_id: str) -> tuple[str, str, str] | None:
     """(name, project, lifecycle_stage) of an experiment, if it exists."""
     query = select(experiments.c.name, experiments.c.project, experiments.c.lifecycle_stage).where(
@@ -309,13 +307,35 @@ def _rows_for_runs(conn: Connection, sql: str, run_ids: list[str]) -> list[tuple
         cursor.close()
 
 
-def key_values_of(conn: Connection, table: Table, run_ids: list[str]) -> dict[str, dict[str, str]]:
-    result: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
-    if run_ids:
-        sql = f"SELECT run_id, key, value FROM {table.name} WHERE run_id IN ({{ids}})"
-        for run_id, key, value in _rows_for_runs(conn, sql, run_ids):
-            result[run_id][key] = value
-    return result
+# A run's columns in Run's field order, with its params and tags as JSON objects that the database
+# aggregates: a page of 100 runs is then 100 rows that orjson decodes, not 1,500 Python tuples.
+_RUN_DETAILS_SQL = """
+SELECT r.id, r.experiment_id, e.name, e.project, r.name, r.status, r.start_time, r.end_time,
+       r.parent_run_id, r."user", r.lifecycle_stage,
+       (SELECT {object_of} FROM params WHERE run_id = r.id),
+       (SELECT {object_of} FROM tags WHERE run_id = r.id)
+FROM runs r JOIN experiments e ON e.id = r.experiment_id
+WHERE r.id IN ({{ids}})
+"""
+_JSON_OBJECT_OF_KEY_VALUE = {
+    "sqlite": "json_group_object(key, value)",
+    "postgresql": "json_object_agg(key, value)::text",
+}
+
+
+def run_details(conn: Connection, run_ids: list[str]) -> list[tuple[Any, ...]]:
+    """The runs that exist among `run_ids` (in no particular order), each as Run's fields in order:
+    columns from id to lifecycle_stage, then params, latest metrics and tags."""
+    if not run_ids:
+        return []
+    sql = _RUN_DETAILS_SQL.format(object_of=_JSON_OBJECT_OF_KEY_VALUE[conn.dialect.name])
+    rows = _rows_for_runs(conn, sql, run_ids)
+    metrics = latest_metrics_of(conn, [row[0] for row in rows])
+    return [(*row[:11], _json_object(row[11]), metrics[row[0]], _json_object(row[12])) for row in rows]
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    return orjson.loads(text) if text else {}
 
 
 def latest_metrics_of(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, float]]:
