@@ -344,8 +344,9 @@ def _experiment(body: dict[str, Any]) -> Experiment:
 
 
 def _run(body: dict[str, Any]) -> Run:
-    body = dict(body)
-    body["metrics"] = {key: _float(value) for key, value in body["metrics"].items()}
+    metrics = body["metrics"]
+    if any(isinstance(value, str) for value in metrics.values()):  # NaN or an infinity among them
+        body = {**body, "metrics": {key: _float(value) for key, value in metrics.items()}}
     return Run(**body)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from plimsoll.core.checkpoint import WalCheckpointer
 from plimsoll.core.errors import Conflict
 
 NAMING_CONVENTION = {
@@ -61,11 +62,13 @@ class Database:
         self.is_postgres = parsed.get_backend_name() == "postgresql"
         # Bound values (params, tags, token hashes) stay out of error messages and logs.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        self._checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 from pathlib import Path
 
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                self._checkpointer = WalCheckpointer(parsed.database)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
@@ -85,6 +88,8 @@ class Database:
                 conn = conn.execution_options(plimsoll_write=True)
                 with conn.begin():
                     yield conn
+            if self._checkpointer is not None:
+                self._checkpointer.written()
         except IntegrityError as exc:
             # Two writers raced past the same check (PostgreSQL runs them concurrently); the loser
             # gets the same Conflict the check would have raised, never a 500.
@@ -110,6 +115,8 @@ class Database:
             self._migrated = True
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
 
@@ -129,6 +136,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # Checkpoints run on a thread of their own (core/checkpoint.py), not inside a commit.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -81,7 +81,8 @@ class Run:
     def to_json(self) -> dict[str, Any]:
         """`to_dict` with metric values JSON can carry (NaN and infinities as strings)."""
         body = self.to_dict()
-        body["metrics"] = {key: encode_float(value) for key, value in self.metrics.items()}
+        if not all(map(math.isfinite, self.metrics.values())):
+            body["metrics"] = {key: encode_float(value) for key, value in self.metrics.items()}
         return body
 
 
