@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import platform
@@ -41,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
@@ -298,6 +300,24 @@ def mlflow_workload(python: Path, url: str, sizes: Sizes, letter: str, cwd: Path
 # -- both -----------------------------------------------------------------------------------------
 
 
+def bare_round_trip_ms(url: str, path: str, calls: int = 300) -> float:
+    """p50 of a GET that does no work (a health check), with the standard library's client: the
+    machine's floor for any round trip, so that absolute figures can be read against it."""
+    parsed = urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=10)
+    latencies = []
+    try:
+        for i in range(calls + 30):
+            start = time.perf_counter()
+            conn.request("GET", path)
+            conn.getresponse().read()
+            if i >= 30:
+                latencies.append(time.perf_counter() - start)
+    finally:
+        conn.close()
+    return statistics.median(latencies) * 1000
+
+
 def loadavg() -> float | None:
     with contextlib.suppress(OSError, ValueError):
         return float(Path("/proc/loadavg").read_text().split()[0])
@@ -322,6 +342,9 @@ def run_all(
             ml_proc, ml_url, ml_log = start_mlflow(tmp, mlflow_python)
             servers.append(("MLflow", ml_proc, ml_log))
             ml = {}
+        pl["floor_ms"] = bare_round_trip_ms(pl_url, "/healthz")
+        if ml is not None:
+            ml["floor_ms"] = bare_round_trip_ms(ml_url, "/health")
         client = Client(pl_url)
         for letter in workloads:
             load[letter] = loadavg()
@@ -428,6 +451,14 @@ def build_rows(sizes: Sizes, pl: dict[str, Any], ml: dict[str, Any] | None) -> l
     runs_scale = FULL_RUNS / sizes.runs
     sync_note = reduced(1000, sizes.sync_calls, "calls")
     return [
+        Row(
+            key="floor",
+            workload="(machine) bare HTTP round trip, p50",
+            unit="ms",
+            plimsoll=pl.get("floor_ms"),
+            mlflow=None if ml is None else ml.get("floor_ms"),
+            note="a health check with http.client: no workload is faster than this here",
+        ),
         Row(
             key="a",
             workload="(a) batch ingest",

@@ -74,6 +74,10 @@ class AuditEntry:
     after: Any = None
 
 
+# Built once: every write runs it, and building a select costs more than running this one.
+_HEAD_HASH = select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+
+
 def record(conn: Connection, entries: list[AuditEntry]) -> str | None:
     """Append events inside the caller's transaction; return the new head hash."""
     if not entries:
@@ -81,9 +85,7 @@ def record(conn: Connection, entries: list[AuditEntry]) -> str | None:
     if conn.dialect.name == "postgresql":
         # Serialise appenders across server replicas; released at commit.
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev = conn.execute(
-        select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-    ).scalar_one_or_none()
+    prev = conn.execute(_HEAD_HASH).scalar_one_or_none()
     prev_hash = prev or GENESIS_HASH
     ts = now_ms()
     rows = []

@@ -266,17 +266,19 @@ _RUN_COLUMNS = (
 )
 
 
+# Statements on the ingest path are built once, with bound parameters: building a select costs
+# more than SQLite takes to run it.
+_EXPERIMENT_STATE = select(experiments.c.name, experiments.c.project, experiments.c.lifecycle_stage).where(
+    experiments.c.id == bindparam("experiment_id")
+)
+
+
 def experiment_state(conn: Connection, experiment_id: str) -> tuple[str, str, str] | None:
     """(name, project, lifecycle_stage) of an experiment, if it exists."""
-    query = select(experiments.c.name, experiments.c.project, experiments.c.lifecycle_stage).where(
-        experiments.c.id == experiment_id
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_EXPERIMENT_STATE, {"experiment_id": experiment_id}).first()
     return None if row is None else (row.name, row.project, row.lifecycle_stage)
 
 
-# Statements on the ingest path are built once, with bound parameters: building a select costs
-# more than SQLite takes to run it.
 _RUN_STATE = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage)
 _ONE_RUN_STATE = _RUN_STATE.where(runs.c.id == bindparam("run_id"))
 _SERIES_OF_RUN = select(metric_series.c.key, metric_series.c.id).where(
