@@ -34,8 +34,13 @@ def wal_pages(path: Path) -> int:
     return int(log_pages)
 
 
+def checkpoint_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "plimsoll-wal-checkpoint"}
+
+
 def test_commits_leave_checkpoints_to_the_thread(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
+    others = checkpoint_threads()  # other tests' databases in this process have their own
     database = make_database(path)
     try:
         with database.engine.connect() as conn:
@@ -47,10 +52,11 @@ def test_commits_leave_checkpoints_to_the_thread(tmp_path: Path) -> None:
             time.sleep(0.05)
         # The pages reached the database file without any commit checkpointing them.
         assert path.stat().st_size > size_before + 50 * 8192
-        assert "plimsoll-wal-checkpoint" in {thread.name for thread in threading.enumerate()}
+        ours = checkpoint_threads() - others
+        assert len(ours) == 1
     finally:
         database.dispose()
-    assert "plimsoll-wal-checkpoint" not in {thread.name for thread in threading.enumerate()}
+    assert not any(thread.is_alive() for thread in ours)
 
 
 def test_log_is_reset_while_commits_keep_coming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

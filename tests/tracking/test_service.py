@@ -207,6 +207,14 @@ def test_deleted_runs_are_hidden_and_restorable(tracking: TrackingService) -> No
     assert [r.id for r in tracking.search_runs(experiment_ids=[experiment.id]).runs] == [run.id]
 
 
+def test_run_counts_leave_out_deleted_runs(tracking: TrackingService) -> None:
+    busy, empty = tracking.create_experiment("busy", actor=ME), tracking.create_experiment("empty", actor=ME)
+    made = [tracking.create_run(busy.id, actor=ME) for _ in range(3)]
+    tracking.set_run_lifecycle(made[0].id, LifecycleStage.DELETED, actor=ME)
+    assert tracking.run_counts([busy.id, empty.id]) == {busy.id: 2, empty.id: 0}
+    assert tracking.run_counts([]) == {}
+
+
 def test_artifacts_roundtrip_and_path_safety(platform: Platform) -> None:
     tracking = platform.tracking
     run = tracking.create_run(tracking.create_experiment("e", actor=ME).id, actor=ME)

@@ -47,6 +47,11 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
     assert page.url == f"{base_url}/experiments"
     names = page.locator("#experiments tbody td:first-child a").all_inner_texts()
     assert sorted(names) == ["churn-model", "fraud-detection"]
+    counts = page.locator("#experiments tbody td.run-count").all_inner_texts()
+    assert dict(zip(names, counts, strict=True)) == {
+        "churn-model": str(len(CHURN_RUNS)),
+        "fraud-detection": "1",
+    }
     assert page.get_by_text("Who leaves next quarter").is_visible()
     # The navigation has the live sections and greyed placeholders for what comes next.
     nav = page.locator("nav.sidebar")

@@ -189,6 +189,11 @@ class TrackingService:
             )
             return self._experiments(conn, rows)
 
+    def run_counts(self, experiment_ids: list[str]) -> dict[str, int]:
+        """How many runs (not deleted) each experiment holds."""
+        with self.db.read() as conn:
+            return store.run_counts(conn, experiment_ids)
+
     def rename_experiment(self, experiment_id: str, new_name: str, *, actor: str) -> Experiment:
         check_name("name", new_name)
         return self._update_experiment(experiment_id, {"name": new_name}, "experiment.rename", actor)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     or_,
     select,
 )
@@ -264,6 +265,20 @@ _RUN_COLUMNS = (
     experiments.c.name.label("experiment"),
     experiments.c.project,
 )
+
+
+def run_counts(conn: Connection, experiment_ids: list[str]) -> dict[str, int]:
+    """Runs not deleted, per experiment (answered from the experiment/stage index alone)."""
+    if not experiment_ids:
+        return {}
+    query = (
+        select(runs.c.experiment_id, func.count())
+        .where(runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage != "deleted")
+        .group_by(runs.c.experiment_id)
+    )
+    counts = {experiment_id: 0 for experiment_id in experiment_ids}
+    counts.update({row[0]: int(row[1]) for row in conn.execute(query)})
+    return counts
 
 
 # Statements on the ingest path are built once, with bound parameters: building a select costs

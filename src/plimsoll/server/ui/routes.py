@@ -92,9 +92,16 @@ def home() -> RedirectResponse:
 
 @router.get("/experiments", response_class=HTMLResponse)
 def experiments_page(request: Request, project: str = DEFAULT_PROJECT) -> HTMLResponse:
-    experiments = _tracking(request).list_experiments(project=project)
+    tracking = _tracking(request)
+    experiments = tracking.list_experiments(project=project)
     experiments.sort(key=lambda e: e.updated_at, reverse=True)
-    context = {"active": "experiments", "project": project, "experiments": experiments}
+    run_counts = tracking.run_counts([e.id for e in experiments])
+    context = {
+        "active": "experiments",
+        "project": project,
+        "experiments": experiments,
+        "run_counts": run_counts,
+    }
     return render(request, "experiments.html", context)
 
 
