@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -187,3 +188,30 @@ def test_artifact_names_beyond_latin_1(sdk: Client, tmp_path: Path) -> None:
         run.log_text("weights", "模型/结果 v2.txt")
     target = sdk.download_artifact(run.id, "模型/结果 v2.txt", tmp_path / "out.txt")
     assert target.read_text() == "weights"
+
+
+def test_download_of_a_missing_artifact_is_not_found(sdk: Client, tmp_path: Path) -> None:
+    with sdk.start_run("e", capture=False) as run:
+        run.log_text("x", "there.txt")
+    with pytest.raises(NotFound):
+        sdk.download_artifact(run.id, "missing.txt", tmp_path / "missing.txt")
+
+
+def test_a_download_that_fails_midway_leaves_the_connection_usable(live_server: Any, tmp_path: Path) -> None:
+    sdk = Client(live_server.url, flush_interval=0.05)
+    try:
+        with sdk.start_run("e", capture=False) as run:
+            run.log_text("x" * 300_000, "big.txt")
+        # The answer has begun when its partial file turns out not to open: the unread rest of
+        # the body must not be read as the next answer.
+        blocked = tmp_path / "blocked.txt"
+        blocked.with_name("blocked.txt.partial").mkdir()
+        with pytest.raises(OSError):
+            sdk.download_artifact(run.id, "big.txt", blocked)
+        assert not blocked.exists()
+        with sdk.start_run("e", capture=False) as after:
+            after.log_param("p", "1")
+        assert sdk.get_run(after.id).params == {"p": "1"}
+        assert sdk.download_artifact(run.id, "big.txt", tmp_path / "big.txt").stat().st_size == 300_000
+    finally:
+        sdk.close()

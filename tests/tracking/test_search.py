@@ -298,6 +298,7 @@ def describe(comparison: Comparison) -> tuple[str, str, str, list[Any]]:
     [
         ("params.common = 'x' AND params.rare = 'y'", "params.rare = 'y'"),
         ("params.rare IN ('y', 'w') AND tags.t = 'odd'", "params.rare IN ('y', 'w')"),
+        ("tags.t = 'odd' AND (params.common = 'x' AND params.rare = 'y')", "params.rare = 'y'"),
         ("metrics.m > 0.99 AND params.common = 'x'", "metrics.m > 0.99"),  # matches only in e2
         ("metrics.m <= 0.01 AND metrics.m >= 0", "metrics.m <= 0.01"),
         ("params.common = 'x'", None),  # most of the experiment: the scan is cheaper

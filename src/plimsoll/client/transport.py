@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import shutil
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import quote, urlencode
@@ -153,21 +155,29 @@ class HttpTransport:
         timeout: float = 30.0,
         retry_for: float = 300.0,
     ) -> None:
-        self.url = url.rstrip("/")
+        parsed = urllib3.util.parse_url(url.rstrip("/"))
+        self.url = parsed._replace(auth=None).url  # for messages: no credentials in logs
+        self.base = self.url + "/api/v1"
         self.headers = {"User-Agent": "plimsoll-python"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
+        elif parsed.auth:
+            self.headers.update(urllib3.util.make_headers(basic_auth=parsed.auth))
         # urllib3, not httpx: on a loopback round trip of a few hundred microseconds its lighter
-        # request path is a visible share of a synchronous write. Two threads use the pool (the
-        # caller's and the batcher's); retries and redirects are ours to decide.
-        self.http = urllib3.connection_from_url(
-            self.url,
-            maxsize=4,
-            retries=False,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        # request path is a visible share of a synchronous write. Two threads use it (the caller's
+        # and the batcher's); retries and redirects are ours to decide. Proxies come from the
+        # environment as for every HTTP client (HTTPS_PROXY, NO_PROXY), never for loopback.
+        options: dict[str, Any] = {
+            "maxsize": 4,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        }
+        if parsed.scheme == "https":
+            options["ca_certs"] = _ca_bundle()
+        proxy = _proxy_for(parsed)
+        self.http: urllib3.PoolManager = (
+            urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
         )
-        self.prefix = urllib3.util.parse_url(self.url).path or ""
-        self.prefix = self.prefix.rstrip("/") + "/api/v1"
         self.retry_for = retry_for
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -185,7 +195,7 @@ class HttpTransport:
     ) -> urllib3.BaseHTTPResponse:
         """Send; on connection errors and 5xx, retry with exponential backoff and jitter (only for
         requests that are safe to repeat), saying so in the log while the server is unreachable."""
-        url = self.prefix + path + (f"?{urlencode(params)}" if params else "")
+        url = self.base + path + (f"?{urlencode(params)}" if params else "")
         all_headers = {**self.headers, **(headers or {})}
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
@@ -207,8 +217,8 @@ class HttpTransport:
             else:
                 if response.status < 400:
                     return response
-                if stream:
-                    response.read()
+                if stream:  # read the error body whole, for _error, and free the connection
+                    response.read(cache_content=True)
                     response.release_conn()
                 # A 500 is a bug on the server's side more often than a passing fault: retry it a
                 # few times only, then report it rather than wait on it.
@@ -332,7 +342,12 @@ class HttpTransport:
         # A PUT of the same bytes to the same path is idempotent, so it may be retried, but a
         # stream can only be sent once: retry only when we hold the bytes.
         retry = isinstance(content, bytes)
-        response = self._send("PUT", f"/runs/{run_id}/artifacts/{quote(path)}", retry=retry, content=content)
+        size = len(content) if isinstance(content, bytes) else _remaining_size(content)
+        # With a length the server can refuse an oversized file before a byte of it is sent.
+        headers = None if size is None else {"Content-Length": str(size)}
+        response = self._send(
+            "PUT", f"/runs/{run_id}/artifacts/{quote(path)}", retry=retry, content=content, headers=headers
+        )
         return _artifact(orjson.loads(response.data))
 
     def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]:
@@ -351,8 +366,11 @@ class HttpTransport:
                 for chunk in response.stream(1024 * 1024):
                     hasher.update(chunk)
                     out.write(chunk)
-        finally:
-            response.release_conn()
+        except BaseException:
+            response.close()  # half read: this connection must not serve the next request
+            partial.unlink(missing_ok=True)
+            raise
+        response.release_conn()
         if expected is not None and hasher.hexdigest() != expected:
             partial.unlink(missing_ok=True)
             raise PlimsollError(f"artifact {path!r} arrived corrupted (digest mismatch); nothing was written")
@@ -360,7 +378,31 @@ class HttpTransport:
         return destination
 
     def close(self) -> None:
-        self.http.close()
+        self.http.clear()
+
+
+def _remaining_size(stream: IO[bytes]) -> int | None:
+    """Bytes left in a real file; None for streams of unknown length (sent chunked)."""
+    try:
+        return os.fstat(stream.fileno()).st_size - stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _ca_bundle() -> str | None:
+    """certifi's CA bundle when installed (as httpx and requests use), else the system's."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
+
+
+def _proxy_for(url: urllib3.util.Url) -> str | None:
+    host = url.host or ""
+    if host in {"localhost", "127.0.0.1", "::1", "[::1]"} or urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(url.scheme or "http")
 
 
 def _float(value: float | str) -> float:

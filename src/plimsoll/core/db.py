@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from plimsoll.core.checkpoint import WalCheckpointer
+from plimsoll.core.checkpoint import SAFETY_NET_AUTOCHECKPOINT_PAGES, WalCheckpointer
 from plimsoll.core.errors import Conflict
 
 NAMING_CONVENTION = {
@@ -136,8 +136,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")
-        # Checkpoints run on a thread of their own (core/checkpoint.py), not inside a commit.
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        # Checkpoints run on a thread of their own (core/checkpoint.py), not inside a commit; the
+        # connection's own is a safety net far above where that thread resets the log.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_AUTOCHECKPOINT_PAGES}")
+        # A log that grew while readers held old pages is cut back to 64 MiB when a commit resets it.
+        cursor.execute("PRAGMA journal_size_limit=67108864")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -344,11 +344,12 @@ def _count(conn: Connection, rows: Select[Any], *, cap: int) -> int:
 
 
 def _conjuncts(node: Node | None) -> list[Comparison]:
-    """The comparisons that every match must satisfy: the filter itself, or its top-level AND terms."""
+    """The comparisons that every match must satisfy: the filter itself, or its AND terms, also
+    inside parentheses (`a AND (b AND c)`)."""
     if isinstance(node, Comparison):
         return [node]
     if isinstance(node, BoolOp) and node.op == "AND":
-        return [child for child in node.children if isinstance(child, Comparison)]
+        return [term for child in node.children for term in _conjuncts(child)]
     return []
 
 

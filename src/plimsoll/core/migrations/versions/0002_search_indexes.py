@@ -31,3 +31,5 @@ def downgrade() -> None:
         return
     op.drop_index("ix_tags_key_value", table_name="tags")
     op.drop_index("ix_params_key_value", table_name="params")
+    with op.batch_alter_table("tags", recreate="always", table_kwargs={"sqlite_with_rowid": True}):
+        pass
