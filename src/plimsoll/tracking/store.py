@@ -107,7 +107,6 @@ tags = Table(
     sqlite_with_rowid=False,
 )
 
-
 # One row per (run, metric key); points refer to it by a small integer, which keeps the points'
 # index compact: inserts and history reads touch a few bytes per point instead of run id + key.
 metric_series = Table(
@@ -258,13 +257,6 @@ def set_experiment_tags(conn: Connection, experiment_id: str, values: dict[str, 
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["experiment_id", "key"], set_={"value": value})
         )
-
-
-_RUN_COLUMNS = (
-    runs,
-    experiments.c.name.label("experiment"),
-    experiments.c.project,
-)
 
 
 def run_counts(conn: Connection, experiment_ids: list[str]) -> dict[str, int]:
