@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,22 @@ def latency_summary(seconds: list[float]) -> dict[str, float]:
         "min_ms": min(ms),
         "max_ms": max(ms),
     }
+
+
+def history_reads(read: Callable[[], int], sizes: Sizes, write_seconds: float) -> dict[str, Any]:
+    """(e) on either side: time `sizes.history_reads` calls of `read` (which returns how many
+    points it got) and report them with the time the points took to write."""
+    latencies = []
+    points = 0
+    for _ in range(sizes.history_reads):
+        start = time.perf_counter()
+        points = read()
+        latencies.append(time.perf_counter() - start)
+    result: dict[str, Any] = dict(latency_summary(latencies))
+    result["median_ms"] = statistics.median(s * 1000 for s in latencies)
+    result["points"] = points
+    result["write_seconds"] = write_seconds
+    return result
 
 
 # -- servers --------------------------------------------------------------------------------------

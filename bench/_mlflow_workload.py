@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from typing import Any
@@ -29,6 +28,7 @@ from _common import (
     SEARCH_MLFLOW,
     Sizes,
     expected_search_names,
+    history_reads,
     history_value,
     latency_summary,
     run_data,
@@ -128,17 +128,7 @@ def history(client: MlflowClient, experiment_id: str, sizes: Sizes) -> dict[str,
         )
     write_seconds = time.perf_counter() - start
     client.set_terminated(run_id)
-    latencies = []
-    points = 0
-    for _ in range(sizes.history_reads):
-        start = time.perf_counter()
-        points = len(client.get_metric_history(run_id, "loss"))
-        latencies.append(time.perf_counter() - start)
-    result: dict[str, Any] = latency_summary(latencies)
-    result["median_ms"] = statistics.median(s * 1000 for s in latencies)
-    result["points"] = points
-    result["write_seconds"] = write_seconds
-    return result
+    return history_reads(lambda: len(client.get_metric_history(run_id, "loss")), sizes, write_seconds)
 
 
 WORKLOADS = {"a": ingest, "b": sync_writes, "c": create_runs, "d": search, "e": history}

@@ -57,6 +57,7 @@ from _common import (
     clean_env,
     expected_search_names,
     free_port,
+    history_reads,
     history_value,
     latency_summary,
     run_data,
@@ -198,17 +199,7 @@ def pl_history(client: Client, sizes: Sizes) -> dict[str, Any]:
         run.log_metrics({"loss": history_value(step)}, step=step)
     run.end()
     write_seconds = time.perf_counter() - start
-    latencies = []
-    points = 0
-    for _ in range(sizes.history_reads):
-        start = time.perf_counter()
-        points = len(client.get_metric_history(run.id, "loss").values)
-        latencies.append(time.perf_counter() - start)
-    result: dict[str, Any] = latency_summary(latencies)
-    result["median_ms"] = statistics.median(s * 1000 for s in latencies)
-    result["points"] = points
-    result["write_seconds"] = write_seconds
-    return result
+    return history_reads(lambda: len(client.get_metric_history(run.id, "loss").values), sizes, write_seconds)
 
 
 PL_WORKLOADS: dict[str, Callable[[Client, Sizes], dict[str, Any]]] = {
