@@ -215,3 +215,51 @@ def test_a_download_that_fails_midway_leaves_the_connection_usable(live_server: 
         assert sdk.download_artifact(run.id, "big.txt", tmp_path / "big.txt").stat().st_size == 300_000
     finally:
         sdk.close()
+
+
+def test_synchronous_writes_from_many_threads_all_land_in_order(sdk: Client) -> None:
+    """A flush sends on the caller's thread when the sender is idle; with several threads flushing
+    at once, one batch is on the wire at a time, so each thread's points land in its own order."""
+    import threading
+
+    run = sdk.start_run("threads", capture=False)
+    run.flush()
+    failures: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        try:
+            for step in range(40):
+                run.log_metric(f"t{thread}", float(step), step=step, synchronous=step % 3 == 0)
+        except BaseException as exc:  # reported below, in the test's own thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.end()
+    assert failures == []
+    got = sdk.get_run(run.id)
+    for n in range(4):
+        assert sdk.get_metric_history(run.id, f"t{n}").values == [float(s) for s in range(40)]
+        assert got.metrics[f"t{n}"] == 39.0
+
+
+def test_a_synchronous_write_is_sent_by_the_calling_thread(sdk: Client) -> None:
+    import threading
+
+    run = sdk.start_run("caller-sends", capture=False)
+    run.flush()
+    senders: list[str] = []
+    transport_ingest = sdk._transport.ingest
+
+    def recording_ingest(*args: Any, **kwargs: Any) -> None:
+        senders.append(threading.current_thread().name)
+        transport_ingest(*args, **kwargs)
+
+    sdk._transport.ingest = recording_ingest  # type: ignore[method-assign]
+    for step in range(5):
+        run.log_metric("m", float(step), step=step, synchronous=True)
+    assert senders == [threading.current_thread().name] * 5
+    run.end()

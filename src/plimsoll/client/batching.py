@@ -1,7 +1,9 @@
 """The write buffer between a run's `log_*` calls and the server.
 
 Calls return at once; a background thread sends what has piled up as one batch (every
-`flush_interval` seconds, sooner when much is waiting, at once on `flush`). Every batch carries a
+`flush_interval` seconds, sooner when much is waiting). `flush` sends on the caller's own thread
+when the sender is idle: a synchronous write or a waiting `end` then costs one round trip, not
+that plus two thread wake-ups. Every batch carries a
 client-made id, so a batch retried after a lost answer is acknowledged, not applied twice. A batch
 the server rejects is re-sent run by run, so one bad run cannot sink its neighbours; the error is
 raised at that run's next call, `flush` or `end`. At interpreter exit whatever is buffered is sent.
@@ -117,6 +119,9 @@ class Batcher:
         self.transport = transport
         self.flush_interval = flush_interval
         self._cond = threading.Condition()
+        # Held from taking a batch until it is settled: one batch on the wire at a time, so that a
+        # run's writes land in the order they were made, whichever thread sends them.
+        self._send_lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._ended: set[str] = set()
         self._seq = 0
@@ -134,6 +139,7 @@ class Batcher:
     def _reset_after_fork(self) -> None:
         """A forked child must not send its parent's buffered writes a second time."""
         self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
         self._pending.clear()
         self._retry = None
         self._thread = None
@@ -201,11 +207,16 @@ class Batcher:
         """Wait until everything submitted so far is acknowledged (or failed); raise the error of
         `run_id` (or of any run) if there was one."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is None:
+            # With a deadline the sender thread does the work: the transport's own retries could
+            # otherwise hold this thread past it.
+            self._send_here()
         with self._cond:
             target = self._seq
-            self._flush_wanted = True
-            self._ensure_thread()
-            self._cond.notify_all()
+            if self._done_seq < target:
+                self._flush_wanted = True
+                self._ensure_thread()
+                self._cond.notify_all()
             while self._done_seq < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -248,15 +259,12 @@ class Batcher:
                     if self._closed:
                         return
                     self._cond.wait(self._wait_time())
-                if self._retry is None:
-                    self._retry = self._take()
-                batch = self._retry
-            if self._send(batch):
-                with self._cond:
-                    self._retry = None
-                    self._buffered_metrics -= sum(len(writes.metrics) for writes in batch.writes)
-                    self._settle()
-            else:
+            with self._send_lock:
+                batch = self._next_batch()
+                if batch is None:
+                    continue  # a flushing caller sent it while this thread woke up
+                sent = self._send_and_settle(batch)
+            if not sent:
                 self._outages += 1
                 log.warning(
                     "Plimsoll: server unreachable; %d metric points and other writes stay buffered "
@@ -267,6 +275,43 @@ class Batcher:
                     if self._closed:
                         return
                     self._cond.wait(min(30.0, 0.5 * 2 ** min(self._outages, 6)))
+
+    def _send_here(self) -> None:
+        """Send what is pending on the calling thread, unless the sender thread is busy or a batch
+        is waiting to be retried (then the caller waits for the sender, as before)."""
+        if not self._send_lock.acquire(blocking=False):
+            return
+        try:
+            while True:
+                with self._cond:
+                    if self._retry is not None or self._closed or not self._pending:
+                        return
+                batch = self._next_batch()
+                if batch is None or not self._send_and_settle(batch):
+                    return
+        finally:
+            self._send_lock.release()
+
+    def _next_batch(self) -> _Batch | None:
+        """With the send lock held: the batch to retry, else the oldest pending writes."""
+        with self._cond:
+            batch, self._retry = self._retry, None
+            if batch is None and self._pending:
+                batch = self._take()
+            return batch
+
+    def _send_and_settle(self, batch: _Batch) -> bool:
+        """Send `batch`; False if the server stayed unreachable, and it is kept as `_retry` for
+        the sender thread to send again later under the same ids."""
+        if not self._send(batch):
+            with self._cond:
+                self._retry = batch
+                self._cond.notify_all()
+            return False
+        with self._cond:
+            self._buffered_metrics -= sum(len(writes.metrics) for writes in batch.writes)
+            self._settle()
+        return True
 
     def _settle(self) -> None:
         """Everything submitted before the oldest write still waiting is now done."""
