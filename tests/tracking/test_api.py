@@ -127,3 +127,52 @@ def test_a_chunked_body_over_the_limit_is_refused(
     )
     _error(response, 413, "PAYLOAD_TOO_LARGE")
     assert http.get("/api/v1/experiments").json()["experiments"] == []
+
+
+def test_ingest_errors_have_the_same_shape(
+    live_server: LiveServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's ingest route is served by the server's fast lane: the same validation, limits,
+    error shapes and request metrics as every other route."""
+    import plimsoll.server.app as server_app
+
+    experiment = http.post("/api/v1/experiments", json={"name": "e"}).json()
+    run_id = "a" * 32
+    create = {"run_id": run_id, "create": {"experiment_id": experiment["id"]}, "params": {"keep": "me"}}
+    answer = http.post("/api/v1/runs/ingest", json={"batch_id": "b" * 32, "runs": [create]})
+    assert answer.status_code == 200 and answer.json()["applied"] is True
+    ingest = "/api/v1/runs/ingest"
+    cases = [
+        ({"runs": [{"run_id": 7}]}, "runs.0.run_id"),
+        ({}, "runs"),
+        (
+            {"runs": [{"run_id": run_id, "metrics": {"keys": ["m"], "values": [1.0], "steps": ["x"]}}]},
+            "runs.0",
+        ),
+        ({"batch_id": "nope", "runs": []}, "batch_id"),
+        ({"runs": [{"run_id": run_id, "params": {"k": "x" * 6001}}]}, "params.k"),
+    ]
+    for body, field in cases:
+        error = _error(http.post(ingest, json=body), 400, "INVALID_PARAMETER")
+        assert str(error["details"]["field"]).startswith(field), error  # type: ignore[index]
+    _error(http.post(ingest, content=b"{not json"), 400, "INVALID_PARAMETER")
+    _error(http.post(ingest, json={"runs": [{"run_id": "c" * 32, "params": {"a": "1"}}]}), 404, "NOT_FOUND")
+    _error(http.post(ingest, json={"runs": [{"run_id": run_id, "params": {"keep": "x"}}]}), 409, "CONFLICT")
+    monkeypatch.setattr(server_app, "MAX_JSON_BODY_BYTES", 1000)
+    _error(http.post(ingest, content=b" " * 1001), 413, "PAYLOAD_TOO_LARGE")
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(live_server.platform.tracking, "ingest", explode)
+    error = _error(
+        http.post(ingest, json={"runs": [{"run_id": run_id, "tags": {"t": "1"}}]}), 500, "INTERNAL"
+    )
+    assert "secret internal detail" not in str(error)
+    monkeypatch.undo()
+    assert http.get(f"/api/v1/runs/{run_id}").json()["params"] == {"keep": "me"}
+    metrics = http.get("/metrics").text
+    assert (
+        'plimsoll_http_requests_total{method="POST",route="/api/v1/runs/ingest",status="200"} 1.0' in metrics
+    )
+    assert 'route="/api/v1/runs/ingest",status="409"' in metrics

@@ -7,6 +7,9 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.types import Receive
+
+from plimsoll.core.errors import InvalidParameter, PayloadTooLarge
 
 LOCAL_ACTOR = "local"
 
@@ -28,3 +31,20 @@ def json_response(content: Any, status_code: int = 200) -> Response:
         status_code=status_code,
         media_type="application/json",
     )
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """A request's whole body, read from the ASGI `receive`; over `limit` bytes is refused."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise InvalidParameter("body", "the client disconnected before sending it all")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("body", f"is over the limit of {limit} bytes", details={"limit": limit})
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
-from typing import Any
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,17 +17,13 @@ from plimsoll.core.auth.api import install as install_auth
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import json_response
 from plimsoll.platform import Platform
+from plimsoll.server.errors import error_body, error_response
+from plimsoll.server.lane import FastLane, LaneRoute
 from plimsoll.server.ui import install as install_ui
 from plimsoll.tracking import api as tracking_api
 
-log = logging.getLogger("plimsoll.server")
-
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
 MAX_ARTIFACT_BYTES = 50 * 1024 * 1024 * 1024
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -50,6 +44,10 @@ def create_app(platform: Platform) -> FastAPI:
     _install_ops_routes(app, platform, metrics)
     install_ui(app)
 
+    ingest = LaneRoute(
+        "/api/v1/runs/ingest", tracking_api.IngestBody, partial(tracking_api.apply_ingest, platform.tracking)
+    )
+    app.add_middleware(FastLane, routes={("POST", ingest.path): ingest})
     app.add_middleware(_BodyLimit)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     install_auth(app, platform)
@@ -57,41 +55,16 @@ def create_app(platform: Platform) -> FastAPI:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(PlimsollError)
-    async def plimsoll_error(_request: Request, exc: PlimsollError) -> Response:
-        return json_response(exc.to_dict(), exc.status)
+    async def handle(_request: Request, exc: Exception) -> Response:
+        return error_response(exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for error in exc.errors():
-            location = ".".join(
-                str(part) for part in error.get("loc", ()) if part not in {"body", "query", "path"}
-            )
-            problems.append({"field": location, "message": str(error.get("msg", ""))})
-        first = problems[0] if problems else {"field": "", "message": "invalid request"}
-        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return json_response(
-            error_body("INVALID_PARAMETER", message, {"field": first["field"], "problems": problems}), 400
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
-        code = codes.get(exc.status_code, "HTTP_ERROR")
-        return json_response(error_body(code, str(exc.detail)), exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> Response:
-        incident = uuid.uuid4().hex[:12]
-        log.exception("unhandled error %s", incident, exc_info=exc)
-        message = f"internal error (reference {incident}); the server log has the details"
-        return json_response(error_body("INTERNAL", message, {"reference": incident}), 500)
+    for kind in (PlimsollError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, handle)
 
 
 def _install_ops_routes(app: FastAPI, platform: Platform, metrics: _Metrics) -> None:
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> Response:
+    async def healthz() -> Response:  # async: nothing to wait on, so no thread-pool hop
         return json_response({"status": "ok", "version": __version__})
 
     @app.get("/readyz", tags=["ops"])

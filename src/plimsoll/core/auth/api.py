@@ -53,12 +53,11 @@ from plimsoll.core.db import Database
 from plimsoll.core.errors import (
     InvalidParameter,
     NotFound,
-    PayloadTooLarge,
     PermissionDenied,
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response
+from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -196,7 +195,7 @@ class AuthGuard:
         secret = _credential(scope, method)
         body: Any = None
         if rule is not None and rule.scope.needs_body:
-            raw = await _read_body(receive)
+            raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = _replay(raw, receive)
             try:
                 body = json.loads(raw) if raw else None
@@ -261,26 +260,6 @@ def _same_origin(scope: Scope) -> bool:
         return True
     origin, host = _header(scope, b"origin"), _header(scope, b"host")
     return bool(origin and host and urlsplit(origin).netloc == host)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise InvalidParameter("body", "the client disconnected before sending it all")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_GUARDED_BODY_BYTES:
-            raise PayloadTooLarge(
-                "body",
-                f"is over the limit of {MAX_GUARDED_BODY_BYTES} bytes",
-                details={"limit": MAX_GUARDED_BODY_BYTES},
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
