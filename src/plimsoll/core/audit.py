@@ -15,7 +15,7 @@ import orjson
 from blake3 import blake3
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, Text, select, text
 
-from plimsoll.core.db import metadata
+from plimsoll.core.db import DriverStatement, metadata
 from plimsoll.core.ids import now_ms
 
 audit_events = Table(
@@ -75,7 +75,11 @@ class AuditEntry:
 
 
 # Built once: every write runs it, and building a select costs more than running this one.
-_HEAD_HASH = select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+# Every write appends here, the SDK's ingest included: straight to the driver (core/db.py).
+_HEAD_HASH = DriverStatement(
+    lambda _conn: select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+)
+_APPEND = DriverStatement(lambda _conn: audit_events.insert())
 
 
 def record(conn: Connection, entries: list[AuditEntry]) -> str | None:
@@ -85,8 +89,8 @@ def record(conn: Connection, entries: list[AuditEntry]) -> str | None:
     if conn.dialect.name == "postgresql":
         # Serialise appenders across server replicas; released at commit.
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev = conn.execute(_HEAD_HASH).scalar_one_or_none()
-    prev_hash = prev or GENESIS_HASH
+    head = _HEAD_HASH.execute(conn, {})
+    prev_hash = head[0][0] if head else GENESIS_HASH
     ts = now_ms()
     rows = []
     for entry in entries:
@@ -103,7 +107,7 @@ def record(conn: Connection, entries: list[AuditEntry]) -> str | None:
         digest = _digest(prev_hash, body)
         rows.append({**body, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
-    conn.execute(audit_events.insert(), rows)
+    _APPEND.executemany(conn, rows)
     return prev_hash
 
 

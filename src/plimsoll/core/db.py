@@ -9,8 +9,9 @@ with "database is locked" when a read transaction tries to upgrade.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
@@ -118,6 +119,63 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.engine.dispose()
+
+
+class DriverStatement:
+    """A Core statement compiled once per dialect and set of columns, then run on the driver's own
+    cursor inside the caller's transaction.
+
+    For the few statements of the ingest path: there SQLAlchemy's work per execution (execution
+    context, per-row parameter processing, result wrapping) costs more than SQLite's, and a
+    synchronous write is a handful of them. No type processors run, so parameters must be values
+    the driver takes as they are (str, int, float, bool, None)."""
+
+    def __init__(self, build: Callable[[Connection], Any]) -> None:
+        self._build = build
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run once; the rows it returns (none for a statement without RETURNING)."""
+        compiled = self._compile(conn, params)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, compiled.arguments(params))
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row; every row has the same keys."""
+        if not rows:
+            return
+        compiled = self._compile(conn, rows[0])
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, [compiled.arguments(row) for row in rows])  # type: ignore[arg-type]
+        finally:
+            cursor.close()
+
+    def _compile(self, conn: Connection, params: Mapping[str, Any]) -> _Compiled:
+        key = (conn.dialect.name, tuple(params))
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            statement = self._build(conn).compile(dialect=conn.dialect, column_keys=list(params))
+            positions = tuple(statement.positiontup or ()) if conn.dialect.positional else None
+            # Values the statement binds itself (a LIMIT, say), under the names it gave them.
+            fixed = {name: value for name, value in statement.params.items() if name not in params}
+            compiled = self._compiled[key] = _Compiled(statement.string, positions, fixed)
+        return compiled
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None  # parameter names in order, for a positional driver
+    fixed: dict[str, Any]
+
+    def arguments(self, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        merged = {**self.fixed, **params} if self.fixed else params
+        return merged if self.positions is None else [merged[name] for name in self.positions]
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -34,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from plimsoll.core.db import backend_index, metadata
+from plimsoll.core.db import DriverStatement, backend_index, metadata
 from plimsoll.core.validation import INT64_MIN
 
 ID = String(32)
@@ -179,37 +178,23 @@ def _upsert(conn: Connection, table: Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-def _cached(build: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
-    """Build a write statement once per dialect: on the ingest path, constructing an upsert costs
-    more than running it."""
-    built: dict[str, Any] = {}
-
-    def statement(conn: Connection) -> Any:
-        name = conn.dialect.name
-        if name not in built:
-            built[name] = build(conn)
-        return built[name]
-
-    return statement
-
-
-@_cached
+@DriverStatement
 def _insert_params(conn: Connection) -> Any:
     return _upsert(conn, params).on_conflict_do_nothing(index_elements=["run_id", "key"])
 
 
-@_cached
+@DriverStatement
 def _upsert_tags(conn: Connection) -> Any:
     stmt = _upsert(conn, tags)
     return stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value})
 
 
-@_cached
+@DriverStatement
 def _insert_series(conn: Connection) -> Any:
     return _upsert(conn, metric_series).on_conflict_do_nothing(index_elements=["run_id", "key"])
 
 
-@_cached
+@DriverStatement
 def _upsert_latest(conn: Connection) -> Any:
     """Keep, per run and key, the point with the highest (step, timestamp)."""
     stmt = _upsert(conn, latest_metrics)
@@ -231,7 +216,7 @@ def _upsert_latest(conn: Connection) -> Any:
     )
 
 
-@_cached
+@DriverStatement
 def _claim_batch(conn: Connection) -> Any:
     stmt = _upsert(conn, ingest_batches).on_conflict_do_nothing(index_elements=["id"])
     return stmt.returning(ingest_batches.c.id)
@@ -287,20 +272,24 @@ def experiment_state(conn: Connection, experiment_id: str) -> tuple[str, str, st
 
 
 _RUN_STATE = select(runs.c.id, runs.c.status, runs.c.lifecycle_stage)
-_ONE_RUN_STATE = _RUN_STATE.where(runs.c.id == bindparam("run_id"))
-_SERIES_OF_RUN = select(metric_series.c.key, metric_series.c.id).where(
-    metric_series.c.run_id == bindparam("run_id")
+_ONE_RUN_STATE = DriverStatement(lambda _conn: _RUN_STATE.where(runs.c.id == bindparam("run_id")))
+_SERIES_OF_RUN = DriverStatement(
+    lambda _conn: select(metric_series.c.key, metric_series.c.id).where(
+        metric_series.c.run_id == bindparam("run_id")
+    )
 )
-_PARAMS_OF_RUN = select(params.c.key, params.c.value).where(params.c.run_id == bindparam("run_id"))
+_PARAMS_OF_RUN = DriverStatement(
+    lambda _conn: select(params.c.key, params.c.value).where(params.c.run_id == bindparam("run_id"))
+)
 
 
 def run_status(conn: Connection, run_ids: list[str]) -> dict[str, tuple[str, str]]:
     """(status, lifecycle_stage) of each run that exists."""
     if len(run_ids) == 1:
-        rows = conn.execute(_ONE_RUN_STATE, {"run_id": run_ids[0]})
+        rows = _ONE_RUN_STATE.execute(conn, {"run_id": run_ids[0]})
     else:
-        rows = conn.execute(_RUN_STATE.where(runs.c.id.in_(run_ids)))
-    return {row.id: (row.status, row.lifecycle_stage) for row in rows}
+        rows = list(conn.execute(_RUN_STATE.where(runs.c.id.in_(run_ids))))
+    return {run_id: (status, stage) for run_id, status, stage in rows}
 
 
 def _rows_for_runs(conn: Connection, sql: str, run_ids: list[str]) -> list[tuple[Any, ...]]:
@@ -361,9 +350,7 @@ def params_of_runs(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, 
     if not run_ids:
         return {}
     if len(run_ids) == 1:
-        return {
-            run_ids[0]: {row.key: row.value for row in conn.execute(_PARAMS_OF_RUN, {"run_id": run_ids[0]})}
-        }
+        return {run_ids[0]: dict(_PARAMS_OF_RUN.execute(conn, {"run_id": run_ids[0]}))}
     result: dict[str, dict[str, str]] = {run_id: {} for run_id in run_ids}
     query = select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(run_ids))
     for row in conn.execute(query):
@@ -373,30 +360,33 @@ def params_of_runs(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, 
 
 def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(runs.insert(), rows)
+        _INSERT_RUN.executemany(conn, rows)
 
 
-_END_RUN = (
-    runs.update()
-    .where(runs.c.id == bindparam("run_id"))
-    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+_INSERT_RUN = DriverStatement(lambda _conn: runs.insert())
+_END_RUN = DriverStatement(
+    lambda _conn: (
+        runs.update()
+        .where(runs.c.id == bindparam("run_id"))
+        .values(status=bindparam("status"), end_time=bindparam("end_time"))
+    )
 )
 
 
 def end_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Rows of run_id, status, end_time."""
     if rows:
-        conn.execute(_END_RUN, rows)
+        _END_RUN.executemany(conn, rows)
 
 
 def insert_params(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(_insert_params(conn), rows)
+        _insert_params.executemany(conn, rows)
 
 
 def upsert_tags(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(_upsert_tags(conn), rows)
+        _upsert_tags.executemany(conn, rows)
 
 
 def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
@@ -412,7 +402,7 @@ def series_ids(
     found = _series_of_runs(conn, runs_with_series)
     missing = [{"run_id": run_id, "key": key} for run_id, key in sorted(wanted) if (run_id, key) not in found]
     if missing:
-        conn.execute(_insert_series(conn), missing)
+        _insert_series.executemany(conn, missing)
         found.update(_series_of_runs(conn, sorted({row["run_id"] for row in missing})))
     return found
 
@@ -421,8 +411,10 @@ def _series_of_runs(conn: Connection, run_ids: list[str]) -> dict[tuple[str, str
     if not run_ids:
         return {}
     if len(run_ids) == 1:
-        rows = conn.execute(_SERIES_OF_RUN, {"run_id": run_ids[0]})
-        return {(run_ids[0], row.key): row.id for row in rows}
+        return {
+            (run_ids[0], key): series_id
+            for key, series_id in _SERIES_OF_RUN.execute(conn, {"run_id": run_ids[0]})
+        }
     query = select(metric_series.c.run_id, metric_series.c.key, metric_series.c.id)
     rows = conn.execute(query.where(metric_series.c.run_id.in_(run_ids)))
     return {(row.run_id, row.key): row.id for row in rows}
@@ -446,13 +438,12 @@ def upsert_latest_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Keep, per run and key, the point with the highest (step, timestamp)."""
     if not rows:
         return
-    conn.execute(_upsert_latest(conn), rows)
+    _upsert_latest.executemany(conn, rows)
 
 
 def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:
     """Record a batch id; False when it was already applied (a retry)."""
-    result = conn.execute(_claim_batch(conn), {"id": batch_id, "run_id": run_id, "created_at": now})
-    return result.first() is not None
+    return bool(_claim_batch.execute(conn, {"id": batch_id, "run_id": run_id, "created_at": now}))
 
 
 def prune_batches(conn: Connection, older_than: int) -> int:
