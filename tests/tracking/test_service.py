@@ -163,17 +163,19 @@ def test_history_pages_with_a_hard_cap(tracking: TrackingService, monkeypatch: p
 
     monkeypatch.setattr(service_module, "MAX_HISTORY_POINTS", 7)
     run = tracking.create_run(tracking.create_experiment("e", actor=ME).id, actor=ME)
-    tracking.log_batch(run.id, metrics=[Metric("m", float(i), i // 2, i) for i in range(20)], actor=ME)
-    seen: list[float] = []
-    token = None
-    while True:
-        page = tracking.get_metric_history(run.id, "m", page_token=token)
-        assert len(page.values) <= 7
-        seen.extend(page.values)
-        token = page.next_cursor
-        if token is None:
-            break
-    assert seen == [float(i) for i in range(20)]
+    for tie in (1, 2, 5, 20):  # points per step: page boundaries fall inside runs of equal steps
+        key = f"m{tie}"
+        tracking.log_batch(run.id, metrics=[Metric(key, float(i), i // tie, i) for i in range(20)], actor=ME)
+        seen: list[float] = []
+        token = None
+        while True:
+            page = tracking.get_metric_history(run.id, key, page_token=token)
+            assert len(page.values) <= 7
+            seen.extend(page.values)
+            token = page.next_cursor
+            if token is None:
+                break
+        assert seen == [float(i) for i in range(20)]
 
 
 def test_search_runs_end_to_end(tracking: TrackingService) -> None:

@@ -508,7 +508,12 @@ class TrackingService:
                 points = store.read_metric_points(conn, run_id, key, after=None, limit=INT64_MAX)
                 return _downsample(run_id, key, points, max_points)
             points = store.read_metric_points(conn, run_id, key, after=after, limit=MAX_HISTORY_POINTS + 1)
-        more = len(points.steps) > MAX_HISTORY_POINTS
+            more = len(points.steps) > MAX_HISTORY_POINTS
+            cursor = (
+                store.point_cursor(conn, run_id, key, after=after, offset=MAX_HISTORY_POINTS - 1)
+                if more
+                else None
+            )
         cut = slice(0, MAX_HISTORY_POINTS)
         return MetricHistory(
             run_id=run_id,
@@ -517,9 +522,7 @@ class TrackingService:
             timestamps=points.timestamps[cut],
             values=points.values[cut],
             total_points=min(len(points.steps), MAX_HISTORY_POINTS),
-            next_cursor=f"{points.steps[MAX_HISTORY_POINTS - 1]}:{points.ids[MAX_HISTORY_POINTS - 1]}"
-            if more
-            else None,
+            next_cursor=None if cursor is None else f"{cursor[0]}:{cursor[1]}",
         )
 
     def prune_batch_ids(self, *, keep_ms: int = BATCH_ID_RETENTION_MS) -> int:
