@@ -263,3 +263,24 @@ def test_a_synchronous_write_is_sent_by_the_calling_thread(sdk: Client) -> None:
         run.log_metric("m", float(step), step=step, synchronous=True)
     assert senders == [threading.current_thread().name] * 5
     run.end()
+
+
+def test_a_send_interrupted_by_ctrl_c_is_kept_and_sent_later(sdk: Client) -> None:
+    run = sdk.start_run("interrupted", capture=False)
+    run.flush()
+    transport_ingest = sdk._transport.ingest
+    calls = 0
+
+    def interrupted_once(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KeyboardInterrupt
+        transport_ingest(*args, **kwargs)
+
+    sdk._transport.ingest = interrupted_once  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        run.log_metric("m", 1.0, step=0, synchronous=True)
+    run.log_metric("m", 2.0, step=1, synchronous=True)
+    run.end()
+    assert sdk.get_metric_history(run.id, "m").values == [1.0, 2.0]

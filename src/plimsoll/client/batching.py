@@ -3,9 +3,8 @@
 Calls return at once; a background thread sends what has piled up as one batch (every
 `flush_interval` seconds, sooner when much is waiting). `flush` sends on the caller's own thread
 when the sender is idle: a synchronous write or a waiting `end` then costs one round trip, not
-that plus two thread wake-ups. Every batch carries a
-client-made id, so a batch retried after a lost answer is acknowledged, not applied twice. A batch
-the server rejects is re-sent run by run, so one bad run cannot sink its neighbours; the error is
+that plus two thread wake-ups. Every batch carries a client-made id, so a batch retried after a
+lost answer is acknowledged, not applied twice. A batch the server rejects is re-sent run by run, so one bad run cannot sink its neighbours; the error is
 raised at that run's next call, `flush` or `end`. At interpreter exit whatever is buffered is sent.
 """
 
@@ -207,12 +206,13 @@ class Batcher:
         """Wait until everything submitted so far is acknowledged (or failed); raise the error of
         `run_id` (or of any run) if there was one."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._seq
         if timeout is None:
             # With a deadline the sender thread does the work: the transport's own retries could
             # otherwise hold this thread past it.
-            self._send_here()
+            self._send_here(target)
         with self._cond:
-            target = self._seq
             if self._done_seq < target:
                 self._flush_wanted = True
                 self._ensure_thread()
@@ -276,15 +276,16 @@ class Batcher:
                         return
                     self._cond.wait(min(30.0, 0.5 * 2 ** min(self._outages, 6)))
 
-    def _send_here(self) -> None:
-        """Send what is pending on the calling thread, unless the sender thread is busy or a batch
-        is waiting to be retried (then the caller waits for the sender, as before)."""
+    def _send_here(self, target: int) -> None:
+        """Send on the calling thread until the writes up to `target` are done, unless the sender
+        thread is busy or a batch is waiting to be retried (then the caller waits for the sender).
+        Writes made later by other threads are left to the sender thread."""
         if not self._send_lock.acquire(blocking=False):
             return
         try:
             while True:
                 with self._cond:
-                    if self._retry is not None or self._closed or not self._pending:
+                    if self._retry is not None or self._closed or self._done_seq >= target:
                         return
                 batch = self._next_batch()
                 if batch is None or not self._send_and_settle(batch):
@@ -303,15 +304,23 @@ class Batcher:
     def _send_and_settle(self, batch: _Batch) -> bool:
         """Send `batch`; False if the server stayed unreachable, and it is kept as `_retry` for
         the sender thread to send again later under the same ids."""
-        if not self._send(batch):
-            with self._cond:
-                self._retry = batch
-                self._cond.notify_all()
+        try:
+            sent = self._send(batch)
+        except BaseException:
+            self._keep_for_retry(batch)  # interrupted mid-send (Ctrl-C on a synchronous write)
+            raise
+        if not sent:
+            self._keep_for_retry(batch)
             return False
         with self._cond:
             self._buffered_metrics -= sum(len(writes.metrics) for writes in batch.writes)
             self._settle()
         return True
+
+    def _keep_for_retry(self, batch: _Batch) -> None:
+        with self._cond:
+            self._retry = batch
+            self._cond.notify_all()
 
     def _settle(self) -> None:
         """Everything submitted before the oldest write still waiting is now done."""
