@@ -284,3 +284,32 @@ def test_a_send_interrupted_by_ctrl_c_is_kept_and_sent_later(sdk: Client) -> Non
     run.log_metric("m", 2.0, step=1, synchronous=True)
     run.end()
     assert sdk.get_metric_history(run.id, "m").values == [1.0, 2.0]
+
+
+@pytest.mark.timeout(60)
+def test_a_signal_handler_may_end_the_run_while_the_same_thread_is_sending(sdk: Client) -> None:
+    """A SIGTERM-style handler that ends its run lands while the main thread is mid-send: its
+    flush must not wait on the send it interrupted."""
+    import signal
+
+    run = sdk.start_run("signalled", capture=False)
+    run.flush()
+    transport_ingest = sdk._transport.ingest
+    signalled = False
+
+    def ingest_then_signal(*args: Any, **kwargs: Any) -> None:
+        nonlocal signalled
+        if not signalled:
+            signalled = True
+            signal.raise_signal(signal.SIGUSR1)  # the handler runs here, inside this send
+        transport_ingest(*args, **kwargs)
+
+    previous = signal.signal(signal.SIGUSR1, lambda _signum, _frame: run.end("KILLED"))
+    sdk._transport.ingest = ingest_then_signal  # type: ignore[method-assign]
+    try:
+        run.log_metric("m", 1.0, step=0, synchronous=True)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    sdk.flush()
+    assert sdk.get_run(run.id).status == "KILLED"
+    assert sdk.get_metric_history(run.id, "m").values == [1.0]

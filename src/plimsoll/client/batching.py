@@ -4,8 +4,9 @@ Calls return at once; a background thread sends what has piled up as one batch (
 `flush_interval` seconds, sooner when much is waiting). `flush` sends on the caller's own thread
 when the sender is idle: a synchronous write or a waiting `end` then costs one round trip, not
 that plus two thread wake-ups. Every batch carries a client-made id, so a batch retried after a
-lost answer is acknowledged, not applied twice. A batch the server rejects is re-sent run by run, so one bad run cannot sink its neighbours; the error is
-raised at that run's next call, `flush` or `end`. At interpreter exit whatever is buffered is sent.
+lost answer is acknowledged, not applied twice. A batch the server rejects is re-sent run by run,
+so one bad run cannot sink its neighbours; the error is raised at that run's next call, `flush` or
+`end`. At interpreter exit whatever is buffered is sent.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class Batcher:
         # Held from taking a batch until it is settled: one batch on the wire at a time, so that a
         # run's writes land in the order they were made, whichever thread sends them.
         self._send_lock = threading.Lock()
+        self._sending_caller: int | None = None  # the thread sending in `flush`, if one is
         self._pending: dict[str, _Pending] = {}
         self._ended: set[str] = set()
         self._seq = 0
@@ -139,6 +141,7 @@ class Batcher:
         """A forked child must not send its parent's buffered writes a second time."""
         self._cond = threading.Condition()
         self._send_lock = threading.Lock()
+        self._sending_caller = None
         self._pending.clear()
         self._retry = None
         self._thread = None
@@ -208,6 +211,14 @@ class Batcher:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._seq
+            if self._sending_caller == threading.get_ident():
+                # Re-entered from a signal handler (a SIGTERM handler ending its run, say) while
+                # this very thread is mid-send: waiting here would wait on ourselves. The sender
+                # thread takes these writes once the interrupted send is over.
+                self._flush_wanted = True
+                self._ensure_thread()
+                self._cond.notify_all()
+                return
         if timeout is None:
             # With a deadline the sender thread does the work: the transport's own retries could
             # otherwise hold this thread past it.
@@ -260,17 +271,8 @@ class Batcher:
                         return
                     self._cond.wait(self._wait_time())
             with self._send_lock:
-                batch = self._next_batch()
-                if batch is None:
-                    continue  # a flushing caller sent it while this thread woke up
-                sent = self._send_and_settle(batch)
-            if not sent:
-                self._outages += 1
-                log.warning(
-                    "Plimsoll: server unreachable; %d metric points and other writes stay buffered "
-                    "and will be sent when it answers",
-                    self._buffered_metrics,
-                )
+                sent = self._send_next()
+            if sent is False:
                 with self._cond:
                     if self._closed:
                         return
@@ -282,45 +284,48 @@ class Batcher:
         Writes made later by other threads are left to the sender thread."""
         if not self._send_lock.acquire(blocking=False):
             return
+        self._sending_caller = threading.get_ident()
         try:
             while True:
                 with self._cond:
                     if self._retry is not None or self._closed or self._done_seq >= target:
                         return
-                batch = self._next_batch()
-                if batch is None or not self._send_and_settle(batch):
+                if not self._send_next():
                     return
         finally:
+            self._sending_caller = None
             self._send_lock.release()
 
-    def _next_batch(self) -> _Batch | None:
-        """With the send lock held: the batch to retry, else the oldest pending writes."""
+    def _send_next(self) -> bool | None:
+        """With the send lock held: send the batch to retry, else the oldest pending writes.
+        True once acknowledged; None if there was nothing to send; False if the server stayed
+        unreachable. A batch not acknowledged (the server away, or the send interrupted by Ctrl-C
+        on a synchronous write) is kept to be sent again under the same ids."""
         with self._cond:
             batch, self._retry = self._retry, None
             if batch is None and self._pending:
                 batch = self._take()
-            return batch
-
-    def _send_and_settle(self, batch: _Batch) -> bool:
-        """Send `batch`; False if the server stayed unreachable, and it is kept as `_retry` for
-        the sender thread to send again later under the same ids."""
+        if batch is None:
+            return None
+        sent: bool | None = None  # stays None if the send is interrupted
         try:
             sent = self._send(batch)
-        except BaseException:
-            self._keep_for_retry(batch)  # interrupted mid-send (Ctrl-C on a synchronous write)
-            raise
+        finally:
+            with self._cond:
+                if sent:
+                    self._buffered_metrics -= sum(len(writes.metrics) for writes in batch.writes)
+                    self._settle()
+                else:
+                    self._retry = batch
+                    self._outages += sent is False
+                    self._cond.notify_all()
         if not sent:
-            self._keep_for_retry(batch)
-            return False
-        with self._cond:
-            self._buffered_metrics -= sum(len(writes.metrics) for writes in batch.writes)
-            self._settle()
-        return True
-
-    def _keep_for_retry(self, batch: _Batch) -> None:
-        with self._cond:
-            self._retry = batch
-            self._cond.notify_all()
+            log.warning(
+                "Plimsoll: server unreachable; %d metric points and other writes stay buffered "
+                "and will be sent when it answers",
+                self._buffered_metrics,
+            )
+        return sent
 
     def _settle(self) -> None:
         """Everything submitted before the oldest write still waiting is now done."""
