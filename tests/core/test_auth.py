@@ -420,6 +420,7 @@ def test_ingest_needs_the_role_in_every_project_it_touches(world: World) -> None
         assert answer.status_code == 200, answer.text
         answer = carl.post("/api/v1/runs/ingest", json=creating)
         assert answer.status_code == 200, answer.text
+        assert carl.get(f"/api/v1/runs/{'1' * 32}").json()["user"] == "carl"  # the caller, not "local"
         _error(carl.post("/api/v1/runs/ingest", json={"runs": [{"run_id": "2" * 32}]}), 404, "NOT_FOUND")
         _error(carl.post("/api/v1/runs/ingest", content=b"{not json"), 400, "INVALID_PARAMETER")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 
 from plimsoll.server.testing import LiveServer
@@ -155,7 +156,16 @@ def test_ingest_errors_have_the_same_shape(
     for body, field in cases:
         error = _error(http.post(ingest, json=body), 400, "INVALID_PARAMETER")
         assert str(error["details"]["field"]).startswith(field), error  # type: ignore[index]
-    _error(http.post(ingest, content=b"{not json"), 400, "INVALID_PARAMETER")
+    _error(
+        http.post(ingest, content=b"{not json", headers={"Content-Type": "application/json"}),
+        400,
+        "INVALID_PARAMETER",
+    )
+    # A body not declared JSON is refused, as FastAPI refuses it: no cross-site "simple" request.
+    tagging = orjson.dumps({"runs": [{"run_id": run_id, "tags": {"cross-site": "1"}}]})
+    for headers in ({"Content-Type": "text/plain"}, {}):
+        _error(http.post(ingest, content=tagging, headers=headers), 400, "INVALID_PARAMETER")
+    assert "cross-site" not in http.get(f"/api/v1/runs/{run_id}").json()["tags"]
     _error(http.post(ingest, json={"runs": [{"run_id": "c" * 32, "params": {"a": "1"}}]}), 404, "NOT_FOUND")
     _error(http.post(ingest, json={"runs": [{"run_id": run_id, "params": {"keep": "x"}}]}), 409, "CONFLICT")
     monkeypatch.setattr(server_app, "MAX_JSON_BODY_BYTES", 1000)

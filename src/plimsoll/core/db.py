@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from plimsoll.core.checkpoint import SAFETY_NET_AUTOCHECKPOINT_PAGES, WalCheckpointer
 from plimsoll.core.errors import Conflict
@@ -102,8 +102,15 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read-only transaction that sees one snapshot throughout, on both backends: a read of
+        several statements (a history page and its cursor, a search and its details) never mixes
+        two states. SQLite's read transactions are snapshots already; PostgreSQL's default (READ
+        COMMITTED) takes a new one per statement, so reads ask for REPEATABLE READ."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def migrate(self) -> None:
         """Bring the schema to head; idempotent and safe when several processes start at once."""
@@ -127,44 +134,81 @@ class DriverStatement:
 
     For the few statements of the ingest path: there SQLAlchemy's work per execution (execution
     context, per-row parameter processing, result wrapping) costs more than SQLite's, and a
-    synchronous write is a handful of them. No type processors run, so parameters must be values
-    the driver takes as they are (str, int, float, bool, None)."""
+    synchronous write is a handful of them. No type processors and no engine events run (`echo`
+    does not show these statements), so parameters must be values the driver takes as they are
+    (str, int, float, bool, None), and a statement that needs SQLAlchemy at execution time (a
+    Python-side default to fill in, an expanding IN) is refused when compiled. Driver errors are
+    raised as SQLAlchemy's, as `Connection.execute` raises them."""
 
     def __init__(self, build: Callable[[Connection], Any]) -> None:
         self._build = build
-        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[type[Dialect], str, tuple[str, ...]], _Compiled] = {}
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once; the rows it returns (none for a statement without RETURNING)."""
         compiled = self._compile(conn, params)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with _driver_cursor(conn, compiled.sql) as cursor:
             cursor.execute(compiled.sql, compiled.arguments(params))
             return list(cursor.fetchall()) if cursor.description else []
-        finally:
-            cursor.close()
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row; every row has the same keys."""
         if not rows:
             return
         compiled = self._compile(conn, rows[0])
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(compiled.sql, [compiled.arguments(row) for row in rows])  # type: ignore[arg-type]
-        finally:
-            cursor.close()
+        with _driver_cursor(conn, compiled.sql) as cursor:
+            cursor.executemany(compiled.sql, [compiled.arguments(row) for row in rows])
 
     def _compile(self, conn: Connection, params: Mapping[str, Any]) -> _Compiled:
-        key = (conn.dialect.name, tuple(params))
+        dialect = conn.dialect
+        key = (type(dialect), dialect.paramstyle, tuple(params))
         compiled = self._compiled.get(key)
         if compiled is None:
-            statement = self._build(conn).compile(dialect=conn.dialect, column_keys=list(params))
-            positions = tuple(statement.positiontup or ()) if conn.dialect.positional else None
+            statement = self._build(conn).compile(dialect=dialect, column_keys=list(params))
+            needs_sqlalchemy = (
+                getattr(statement, "insert_prefetch", None)
+                or getattr(statement, "update_prefetch", None)
+                or getattr(statement, "escaped_bind_names", None)
+                or "POSTCOMPILE" in statement.string
+            )
+            if needs_sqlalchemy:
+                raise TypeError(
+                    f"{statement.string!r} needs SQLAlchemy at execution time (defaults to fill in "
+                    "for missing columns, or expanding parameters); run it with Connection.execute"
+                )
+            positions = tuple(statement.positiontup or ()) if dialect.positional else None
             # Values the statement binds itself (a LIMIT, say), under the names it gave them.
             fixed = {name: value for name, value in statement.params.items() if name not in params}
             compiled = self._compiled[key] = _Compiled(statement.string, positions, fixed)
         return compiled
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """The DBAPI cursor of `conn`, closed after use; a driver error raised as SQLAlchemy's (so that
+    `Database.write` maps an IntegrityError to a Conflict), the connection invalidated when the
+    error says it was lost."""
+    dbapi_connection = conn.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            conn.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from exc
+    finally:
+        # The cursor of a lost connection may refuse to close; the error that matters is raised above.
+        with suppress(conn.dialect.loaded_dbapi.Error):
+            cursor.close()
 
 
 @dataclass(frozen=True)

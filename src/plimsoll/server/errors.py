@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plimsoll.core.errors import PlimsollError
@@ -28,7 +27,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 def error_response(exc: Exception) -> Response:
     if isinstance(exc, PlimsollError):
         return json_response(exc.to_dict(), exc.status)
-    if isinstance(exc, RequestValidationError | ValidationError):
+    if isinstance(exc, RequestValidationError):
         return invalid_request(exc.errors())
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")

@@ -4,24 +4,27 @@ A synchronous `log_metric` is a loopback round trip of under a millisecond, and 
 through a request (matching every route in turn, solving dependencies, its stack of exception
 middleware) was a third of it. The lane takes exactly the requests of its routes, parses the body
 with the route's own model and calls the route's own function, so the rules stay in one place; every
-other request passes through untouched, and so does a lane route's request when the lane is absent
-or the path is spelled differently (behind a root path), because FastAPI still declares the route.
-Middleware outside the lane (authentication, metrics, the body limit) sees every request."""
+other request passes through untouched, and so does a lane route's request that is not declared
+JSON, because FastAPI still declares the route. Middleware outside the lane (authentication, metrics, the body limit) sees every request."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette._utils import get_route_path  # the router's own helper: same path, same match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.http import LOCAL_ACTOR, json_response, read_body
 from plimsoll.server.errors import error_response
 
-# The body limit middleware outside the lane enforces the real limit; this only bounds the buffer.
-_LANE_BODY_LIMIT = 1 << 40
+# The body limit middleware outside the lane enforces the real limit (and tests lower it at run
+# time), so the lane itself reads without one.
+_UNBOUNDED = sys.maxsize
 
 
 @dataclass(frozen=True)
@@ -37,19 +40,34 @@ class FastLane:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = (
-            self.routes.get((scope.get("method", ""), scope.get("path", "")))
-            if scope["type"] == "http"
-            else None
-        )
+        route = None
+        if scope["type"] == "http" and _is_json(scope):
+            route = self.routes.get((scope["method"], get_route_path(scope)))
         if route is None:
+            # Not ours, or not JSON: FastAPI answers exactly as it would without the lane (a body
+            # that is not declared JSON is refused there, which also keeps a web page from posting
+            # a "simple" cross-site request here).
             await self.app(scope, receive, send)
             return
         scope["route"] = route
         actor = str(scope.get("state", {}).get("actor") or LOCAL_ACTOR)
         try:
-            body = route.model.model_validate_json(await read_body(receive, _LANE_BODY_LIMIT))
+            raw = await read_body(receive, _UNBOUNDED)
+            try:
+                body = route.model.model_validate_json(raw)
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors()) from None
             response = json_response(await route.handler(body, actor))
         except Exception as exc:  # mapped to the same JSON errors as the app's handlers
             response = error_response(exc)
         await response(scope, receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    """The Content-Type test FastAPI applies before it parses a body as JSON."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media_type = bytes(value).split(b";", 1)[0].strip().lower()
+            subtype = media_type.partition(b"/")[2]
+            return subtype == b"json" or subtype.endswith(b"+json")
+    return False

@@ -501,7 +501,8 @@ def point_cursor(
     conn: Connection, run_id: str, key: str, *, after: tuple[int, int] | None, offset: int
 ) -> tuple[int, int]:
     """The (step, id) of the point `offset` places after a cursor: where the next page starts.
-    An index-only walk, run only when a history is longer than a page."""
+    Run only when a history is longer than a page, in the same read (one snapshot) as the page;
+    on SQLite an index-only walk (its index entries carry the row id)."""
     series_id = _series_id(conn, run_id, key)
     row = conn.exec_driver_sql(_points_sql(conn, _POINT_AT), (series_id, *_after(after), offset)).one()
     return int(row[0]), int(row[1])
