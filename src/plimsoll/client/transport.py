@@ -178,6 +178,14 @@ class HttpTransport:
         self.http: urllib3.PoolManager = (
             urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
         )
+        # Every request goes to the one server: without a proxy, straight to its connection pool
+        # with the path alone, skipping the manager's per-request URL parsing and pool lookup
+        # (~40 µs of a ~0.7 ms round trip).
+        self._opener: urllib3.PoolManager | urllib3.HTTPConnectionPool = self.http
+        self._prefix = self.base
+        if not proxy:
+            self._opener = self.http.connection_from_url(self.url)
+            self._prefix = urllib3.util.parse_url(self.base).path or ""
         self.retry_for = retry_for
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -195,7 +203,7 @@ class HttpTransport:
     ) -> urllib3.BaseHTTPResponse:
         """Send; on connection errors and 5xx, retry with exponential backoff and jitter (only for
         requests that are safe to repeat), saying so in the log while the server is unreachable."""
-        url = self.base + path + (f"?{urlencode(params)}" if params else "")
+        url = self._prefix + path + (f"?{urlencode(params)}" if params else "")
         all_headers = {**self.headers, **(headers or {})}
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
@@ -203,7 +211,7 @@ class HttpTransport:
         while True:
             attempt += 1
             try:
-                response = self.http.urlopen(
+                response = self._opener.urlopen(
                     method,
                     url,
                     body=content,

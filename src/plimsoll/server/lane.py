@@ -40,10 +40,8 @@ class FastLane:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = None
-        if scope["type"] == "http" and _is_json(scope):
-            route = self.routes.get((scope["method"], get_route_path(scope)))
-        if route is None:
+        route = self.routes.get((scope["method"], get_route_path(scope))) if scope["type"] == "http" else None
+        if route is None or not _is_json(scope):
             # Not ours, or not JSON: FastAPI answers exactly as it would without the lane (a body
             # that is not declared JSON is refused there, which also keeps a web page from posting
             # a "simple" cross-site request here).
