@@ -74,8 +74,7 @@ class AuditEntry:
     after: Any = None
 
 
-# Built once: every write runs it, and building a select costs more than running this one.
-# Every write appends here, the SDK's ingest included: straight to the driver (core/db.py).
+# Every write runs these, the SDK's ingest included: compiled once, run on the driver's cursor.
 _HEAD_HASH = DriverStatement(
     lambda _conn: select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
 )
