@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
 
@@ -186,3 +188,44 @@ def test_ingest_errors_have_the_same_shape(
         'plimsoll_http_requests_total{method="POST",route="/api/v1/runs/ingest",status="200"} 1.0' in metrics
     )
     assert 'route="/api/v1/runs/ingest",status="409"' in metrics
+
+
+def test_the_fast_lane_serves_json_ingest_and_passes_everything_else_on(platform: Platform) -> None:
+    """The shape tests above would pass with the lane gone; this one checks that it takes the
+    SDK's requests (and only those) without reaching FastAPI behind it."""
+    import asyncio
+    from functools import partial
+
+    from plimsoll.server.lane import FastLane, LaneRoute
+    from plimsoll.tracking.api import IngestBody, apply_ingest
+
+    passed_on: list[str] = []
+
+    async def behind(scope: dict[str, Any], _receive: Any, _send: Any) -> None:
+        passed_on.append(f"{scope['method']} {scope['path']}")
+
+    route = LaneRoute("/api/v1/runs/ingest", IngestBody, partial(apply_ingest, platform.tracking))
+    lane = FastLane(behind, routes={("POST", route.path): route})
+    experiment = platform.tracking.create_experiment("lane", actor="local")
+    body = orjson.dumps({"runs": [{"run_id": "d" * 32, "create": {"experiment_id": experiment.id}}]})
+
+    def call(method: str, path: str, content_type: bytes) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"content-type", content_type)]
+        scope = {"type": "http", "method": method, "path": path, "headers": headers, "state": {}}
+        asyncio.run(lane(scope, receive, send))
+        return sent
+
+    answered = call("POST", "/api/v1/runs/ingest", b"application/json; charset=utf-8")
+    assert answered[0]["status"] == 200 and passed_on == []
+    assert platform.tracking.get_run("d" * 32).experiment_id == experiment.id
+    assert call("POST", "/api/v1/runs/ingest", b"text/plain") == []
+    assert call("POST", "/api/v1/runs/search", b"application/json") == []
+    assert passed_on == ["POST /api/v1/runs/ingest", "POST /api/v1/runs/search"]

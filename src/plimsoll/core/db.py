@@ -147,7 +147,7 @@ class DriverStatement:
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once; the rows it returns (none for a statement without RETURNING)."""
         compiled = self._compile(conn, params)
-        with _driver_cursor(conn, compiled.sql) as cursor:
+        with driver_cursor(conn, compiled.sql) as cursor:
             cursor.execute(compiled.sql, compiled.arguments(params))
             return list(cursor.fetchall()) if cursor.description else []
 
@@ -156,7 +156,7 @@ class DriverStatement:
         if not rows:
             return
         compiled = self._compile(conn, rows[0])
-        with _driver_cursor(conn, compiled.sql) as cursor:
+        with driver_cursor(conn, compiled.sql) as cursor:
             cursor.executemany(compiled.sql, [compiled.arguments(row) for row in rows])
 
     def _compile(self, conn: Connection, params: Mapping[str, Any]) -> _Compiled:
@@ -183,11 +183,17 @@ class DriverStatement:
         return compiled
 
 
+def placeholder(conn: Connection) -> str:
+    """The driver's positional parameter marker, for SQL handed to `driver_cursor`."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
 @contextmanager
-def _driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
-    """The DBAPI cursor of `conn`, closed after use; a driver error raised as SQLAlchemy's (so that
-    `Database.write` maps an IntegrityError to a Conflict), the connection invalidated when the
-    error says it was lost."""
+def driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """The DBAPI cursor of `conn` inside its transaction, closed after use, for the few hot
+    statements where SQLAlchemy's per-row work costs more than the query (`sql` names the
+    statement in errors). A driver error is raised as SQLAlchemy's (so that `Database.write` maps
+    an IntegrityError to a Conflict), the connection invalidated when the error says it was lost."""
     dbapi_connection = conn.connection.dbapi_connection
     cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
     try:

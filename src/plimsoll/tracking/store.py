@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from plimsoll.core.db import DriverStatement, backend_index, metadata
+from plimsoll.core.db import DriverStatement, backend_index, driver_cursor, metadata, placeholder
 from plimsoll.core.validation import INT64_MIN
 
 ID = String(32)
@@ -296,13 +296,10 @@ def _rows_for_runs(conn: Connection, sql: str, run_ids: list[str]) -> list[tuple
     """Rows of `sql` (with `{ids}` for the run id list) through the driver's own cursor: detail
     loading for a page of search results is thousands of small rows, where SQLAlchemy's per-row
     and IN-list processing costs more than the query."""
-    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql.format(ids=", ".join([placeholder] * len(run_ids))), run_ids)
+    sql = sql.format(ids=", ".join([placeholder(conn)] * len(run_ids)))
+    with driver_cursor(conn, sql) as cursor:
+        cursor.execute(sql, run_ids)
         return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 # A run's columns in Run's field order, with its params and tags as JSON objects that the database
@@ -420,18 +417,16 @@ def _series_of_runs(conn: Connection, run_ids: list[str]) -> dict[tuple[str, str
     return {(row.run_id, row.key): row.id for row in rows}
 
 
-_INSERT_POINTS = {
-    "qmark": "INSERT INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?)",
-    "format": "INSERT INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES (%s, %s, %s, %s, %s)",
-}
+_INSERT_POINTS = (
+    "INSERT INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES ({p}, {p}, {p}, {p}, {p})"
+)
 
 
 def insert_metric_points(conn: Connection, rows: list[tuple[int, int, int, float | None, bool]]) -> None:
     """Rows of (series_id, step, timestamp, value, is_nan). The hot path of ingest: plain tuples
     straight to the driver's executemany, skipping per-row parameter processing."""
     if rows:
-        style = "qmark" if conn.dialect.paramstyle == "qmark" else "format"
-        conn.exec_driver_sql(_INSERT_POINTS[style], rows)
+        conn.exec_driver_sql(_INSERT_POINTS.format(p=placeholder(conn)), rows)
 
 
 def upsert_latest_metrics(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -481,15 +476,15 @@ def read_metric_points(
         return PointColumns([], [], [])
     # The driver's own cursor: SQLAlchemy's result wrapping triples the cost of 100,000 rows. The
     # cyclic GC is paused meanwhile: those rows are plain tuples it would scan again and again.
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    sql = _SELECT_POINTS.format(p=placeholder(conn))
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        cursor.execute(_points_sql(conn, _SELECT_POINTS), (series_id, *_after(after), limit))
-        rows = cursor.fetchall()
+        with driver_cursor(conn, sql) as cursor:
+            cursor.execute(sql, (series_id, *_after(after), limit))
+            rows = cursor.fetchall()
         steps, stamps, values = (list(map(itemgetter(i), rows)) for i in range(3))
     finally:
-        cursor.close()
         if gc_was_on:
             gc.enable()
     if None in values:
@@ -504,7 +499,9 @@ def point_cursor(
     Run only when a history is longer than a page, in the same read (one snapshot) as the page;
     on SQLite an index-only walk (its index entries carry the row id)."""
     series_id = _series_id(conn, run_id, key)
-    row = conn.exec_driver_sql(_points_sql(conn, _POINT_AT), (series_id, *_after(after), offset)).one()
+    row = conn.exec_driver_sql(
+        _POINT_AT.format(p=placeholder(conn)), (series_id, *_after(after), offset)
+    ).one()
     return int(row[0]), int(row[1])
 
 
@@ -516,10 +513,6 @@ def _series_id(conn: Connection, run_id: str, key: str) -> int | None:
 def _after(cursor: tuple[int, int] | None) -> tuple[int, int, int]:
     step, point_id = cursor if cursor is not None else (INT64_MIN, -1)
     return step, step, point_id
-
-
-def _points_sql(conn: Connection, template: str) -> str:
-    return template.format(p="?" if conn.dialect.paramstyle == "qmark" else "%s")
 
 
 def upsert_artifact(conn: Connection, row: dict[str, Any]) -> None:
