@@ -17,8 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from plimsoll.core.db import Database
-from plimsoll.core.schema import load_all_tables
-from plimsoll.platform import Platform
+from plimsoll.platform import Platform, schema_of
 from plimsoll.server.testing import LiveServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -47,7 +46,7 @@ def postgres_url() -> Iterator[str]:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     migrated = Database(url)
-    migrated.migrate()
+    migrated.migrate(schema_of())
     migrated.dispose()
     try:
         yield url
@@ -61,13 +60,13 @@ def postgres_url() -> Iterator[str]:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "plimsoll.db"
     database = Database(f"sqlite:///{path}")
-    database.migrate()
+    database.migrate(schema_of())
     database.dispose()
     return path
 
 
 def _truncate_all(database: Database) -> None:
-    tables = [table.name for table in load_all_tables().sorted_tables]
+    tables = [table.name for table in schema_of().sorted_tables()]
     with database.engine.begin() as conn:
         conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         conn.execute(
@@ -95,7 +94,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
-    database.migrate()
+    database.migrate(schema_of())
     try:
         yield database
     finally:

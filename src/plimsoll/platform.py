@@ -1,34 +1,83 @@
 """The composition root: one object owns the database, the blob store, the event bus and every
-capability's service. The server, the embedded SDK, the CLI and the tests all build one of these."""
+capability's service. The server, the embedded SDK, the CLI and the tests all build one of these.
+
+    platform = Platform(store_url="sqlite:///p.db").startup()      # every capability
+    platform.tracking.get_run(run_id)                               # a capability's service by name
+    platform.service("tracking")                                    # the same
+    Platform(capabilities=[*ALL, toy.CAPABILITY])                  # one more, e.g. in a test
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from plimsoll.capabilities import ALL
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.blobs import BlobStore
+from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
 from plimsoll.core.events import EventBus
-from plimsoll.tracking.service import TrackingService
+from plimsoll.core.projects.service import ProjectService
+from plimsoll.core.schema import Schema
+
+
+def schema_of(capabilities: Sequence[Capability] = ALL) -> Schema:
+    """Every table the capabilities declare, and every migration branch they bring."""
+    tables = [table for capability in capabilities if capability.tables for table in load(capability.tables)]
+    branches: list[Path] = [capability.migrations for capability in capabilities if capability.migrations]
+    return Schema.of(tables, branches)
 
 
 class Platform:
-    def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        capabilities: Sequence[Capability] = ALL,
+        **overrides: object,
+    ) -> None:
+        check_unique(capabilities)
+        self.capabilities = tuple(capabilities)
         self.settings = (settings or Settings.from_env()).with_overrides(**overrides)
+        self.schema = schema_of(self.capabilities)
         self.db = Database(self.settings.resolved_store_url)
         self.blobs = BlobStore.from_url(self.settings.resolved_blobs_url)
         self.events = EventBus()
+        self.projects = ProjectService(self.db, self.events)
         self.auth = AuthService(self.db)
-        self.tracking = TrackingService(self.db, self.blobs, self.events)
+        self.services: dict[str, Any] = {"projects": self.projects, "auth": self.auth}
+        for capability in self.capabilities:
+            if capability.service is not None:
+                parts = Parts(
+                    self.settings, self.db, self.blobs, self.events, self.projects, dict(self.services)
+                )
+                self.services[capability.name] = load(capability.service)(parts)
         self._started = False
         self._lock = threading.Lock()
+
+    def service(self, name: str) -> Any:
+        """The service of capability `name` (a NotFound-style KeyError names what exists)."""
+        try:
+            return self.services[name]
+        except KeyError:
+            raise KeyError(f"no capability {name!r}; these have services: {sorted(self.services)}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        # platform.tracking and the like: a capability's service by its name.
+        services = self.__dict__.get("services", {})
+        if name in services:
+            return services[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def startup(self) -> Platform:
         """Idempotent: migrate the database to head."""
         with self._lock:
             if not self._started:
-                self.db.migrate()
+                self.db.migrate(self.schema)
                 self._started = True
         return self
 

@@ -19,9 +19,9 @@ from fastapi.responses import Response
 from starlette.testclient import TestClient
 
 from plimsoll.core import audit
+from plimsoll.core.auth import permissions as p
 from plimsoll.core.auth.api import flatten_routes
 from plimsoll.core.auth.entities import Role
-from plimsoll.core.auth.permissions import PERMISSIONS, Scope, markdown_table
 from plimsoll.core.auth.service import AuthService, hash_token
 from plimsoll.core.db import Database
 from plimsoll.core.errors import (
@@ -32,9 +32,8 @@ from plimsoll.core.errors import (
     Unauthenticated,
 )
 from plimsoll.core.ids import now_ms
-from plimsoll.core.projects import projects
-from plimsoll.core.schema import load_all_tables
-from plimsoll.platform import Platform
+from plimsoll.core.projects.store import projects
+from plimsoll.platform import Platform, schema_of
 from plimsoll.server.app import create_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +48,7 @@ def _everything_stored(db: Database) -> str:
     """Every row of every table, as one string: what a secret must never appear in."""
     dump = []
     with db.read() as conn:
-        for table in load_all_tables().sorted_tables:
+        for table in schema_of().sorted_tables():
             dump.extend(repr(tuple(row)) for row in conn.execute(sa.select(table)))
     return "\n".join(dump)
 
@@ -211,11 +210,12 @@ def _route_keys(app: Any) -> set[tuple[str, str]]:
 def test_every_route_has_a_permission_rule(sqlite_platform: Platform) -> None:
     app = create_app(sqlite_platform)
     keys = _route_keys(app)
+    rows = set(app.state.permissions.entries)
 
-    missing = sorted(keys - set(PERMISSIONS))
-    assert not missing, f"routes without a row in plimsoll.core.auth.permissions.PERMISSIONS: {missing}"
-    stale = sorted(set(PERMISSIONS) - keys)
-    assert not stale, f"rows in PERMISSIONS for routes that do not exist: {stale}"
+    missing = sorted(keys - rows)
+    assert not missing, f"routes without a permission row in their capability's permissions: {missing}"
+    stale = sorted(rows - keys)
+    assert not stale, f"permission rows for routes that do not exist: {stale}"
     # The flattening sees every route the OpenAPI schema lists (so no route hides from the check).
     # (OpenAPI drops path converters: `{key:path}` is `{key}` there.)
     plain = {(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path)) for method, path in keys}
@@ -225,21 +225,25 @@ def test_every_route_has_a_permission_rule(sqlite_platform: Platform) -> None:
     assert ("GET", "/static") in keys  # mounts are covered too
 
 
-def test_the_table_is_well_formed_and_documented() -> None:
-    for (method, path), rule in PERMISSIONS.items():
+def test_the_table_is_well_formed_and_documented(sqlite_platform: Platform) -> None:
+    table = create_app(sqlite_platform).state.permissions
+    for (method, path), entry in table.entries.items():
+        rule = entry.rule
         assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"}, (method, path)
-        if rule.scope in {Scope.PUBLIC, Scope.SELF, Scope.TOKEN}:
+        if rule.scope in {p.PUBLIC, p.SELF, p.TOKEN}:
             assert rule.role is None, (method, path)
-        elif rule.scope is Scope.GLOBAL:
+        elif rule.scope is p.GLOBAL:
             assert rule.role in {None, Role.ADMIN}, (method, path)
         else:
             assert rule.role is not None, (method, path)
-        if method == "GET" and rule.role is not None and rule.scope is not Scope.GLOBAL:
+        if method == "GET" and rule.role is not None and rule.scope is not p.GLOBAL:
             assert rule.role is Role.VIEWER, f"{method} {path}: reads need viewer"
     doc = (REPO_ROOT / "docs" / "security.md").read_text()
-    assert markdown_table() in doc, "docs/security.md: paste plimsoll.core.auth.permissions.markdown_table()"
-    for scope in Scope:
-        assert f"| `{scope.value}` |" in doc, f"docs/security.md does not explain scope {scope.value}"
+    assert table.markdown() in doc, (
+        "docs/security.md: paste create_app(platform).state.permissions.markdown()"
+    )
+    for scope in table.scopes():
+        assert f"| `{scope.name}` |" in doc, f"docs/security.md does not explain scope {scope.name}"
 
 
 def test_a_route_without_a_rule_is_refused(tmp_path: Path) -> None:
@@ -251,7 +255,7 @@ def test_a_route_without_a_rule_is_refused(tmp_path: Path) -> None:
         def forgotten() -> Response:
             return Response("leaked")
 
-        secret = app.state.auth.bootstrap_admin("root").secret
+        secret = platform.auth.bootstrap_admin("root").secret
         with TestClient(app) as client:
             answer = client.get("/api/v1/forgotten", headers={"Authorization": f"Bearer {secret}"})
             assert answer.status_code == 403

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plimsoll.core.db import Database, DriverStatement
 from plimsoll.core.errors import Conflict
-from plimsoll.tracking.store import ingest_batches, runs
+from plimsoll.tracking.store.schema import ingest_batches, runs
 
 INSERT_BATCH = DriverStatement(lambda _conn: ingest_batches.insert())
 # LIMIT 2 is a value the statement binds itself, beside the caller's parameters.

@@ -3,15 +3,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from plimsoll.core.db import Database, declared_for
-from plimsoll.core.migrate import current_revision, head_revision
-from plimsoll.core.schema import load_all_tables
+from plimsoll.core.migrate import current_revisions, head_revisions
+from plimsoll.platform import schema_of
 
 
 def test_empty_database_migrates_to_head(db: Database) -> None:
-    assert current_revision(db) == head_revision(db)
+    assert current_revisions(db) == head_revisions(db, schema_of())
     inspector = sa.inspect(db.engine)
     present = set(inspector.get_table_names())
-    assert {table.name for table in load_all_tables().sorted_tables} <= present
+    assert {table.name for table in schema_of().tables} <= present
     with db.read() as conn:
         names = conn.execute(sa.text("SELECT name FROM projects")).scalars().all()
     assert names == ["default"]
@@ -19,9 +19,9 @@ def test_empty_database_migrates_to_head(db: Database) -> None:
 
 def test_migrate_is_idempotent(db: Database) -> None:
     again = Database(db.url)
-    again.migrate()
-    again.migrate()
-    assert current_revision(again) == head_revision(again)
+    again.migrate(schema_of())
+    again.migrate(schema_of())
+    assert current_revisions(again) == head_revisions(again, schema_of())
     again.dispose()
 
 
@@ -35,5 +35,7 @@ def test_schema_matches_table_definitions(db: Database) -> None:
 
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"include_object": include_object})
-        diff = compare_metadata(context, load_all_tables())
+        diff = [
+            change for metadata in schema_of().metadatas for change in compare_metadata(context, metadata)
+        ]
     assert diff == []

@@ -13,20 +13,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from plimsoll.core.db import Database
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.tracking._search_parser import Comparison
-from plimsoll.tracking.search import (
-    DRIVER_ADVANTAGE,
+from plimsoll.tracking.page_tokens import decode_cursor, encode_cursor, search_fingerprint
+from plimsoll.tracking.store.schema import experiments, latest_metrics, params, runs, tags
+from plimsoll.tracking.store.search import (
     MAX_ORDER_BY,
     build_search_query,
-    choose_driver,
     compile_filter,
     compile_order_by,
-    decode_cursor,
-    driver_candidates,
-    encode_cursor,
-    search_fingerprint,
     sort_values,
 )
-from plimsoll.tracking.store import experiments, latest_metrics, params, runs, tags
+from plimsoll.tracking.store.search_plan import DRIVER_ADVANTAGE, choose_driver, driver_candidates
 
 NAN = math.nan
 INF = math.inf

@@ -10,7 +10,7 @@ from plimsoll.core import audit
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id
 from plimsoll.platform import Platform
-from plimsoll.tracking.entities import LifecycleStage, Metric, RunEnd, RunStatus, RunWrites
+from plimsoll.tracking.entities import Metric, RunEnd, RunStatus, RunWrites
 from plimsoll.tracking.service import TrackingService
 
 ME = "alice"
@@ -159,7 +159,7 @@ def test_history_downsampling_keeps_min_max_last(tracking: TrackingService) -> N
 
 
 def test_history_pages_with_a_hard_cap(tracking: TrackingService, monkeypatch: pytest.MonkeyPatch) -> None:
-    import plimsoll.tracking.service as service_module
+    import plimsoll.tracking.service.history as service_module
 
     monkeypatch.setattr(service_module, "MAX_HISTORY_POINTS", 7)
     run = tracking.create_run(tracking.create_experiment("e", actor=ME).id, actor=ME)
@@ -203,16 +203,16 @@ def test_search_runs_end_to_end(tracking: TrackingService) -> None:
 def test_deleted_runs_are_hidden_and_restorable(tracking: TrackingService) -> None:
     experiment = tracking.create_experiment("e", actor=ME)
     run = tracking.create_run(experiment.id, actor=ME)
-    tracking.set_run_lifecycle(run.id, LifecycleStage.DELETED, actor=ME)
+    tracking.delete_run(run.id, actor=ME)
     assert tracking.search_runs(experiment_ids=[experiment.id]).runs == []
-    tracking.set_run_lifecycle(run.id, LifecycleStage.ACTIVE, actor=ME)
+    tracking.restore_run(run.id, actor=ME)
     assert [r.id for r in tracking.search_runs(experiment_ids=[experiment.id]).runs] == [run.id]
 
 
 def test_run_counts_leave_out_deleted_runs(tracking: TrackingService) -> None:
     busy, empty = tracking.create_experiment("busy", actor=ME), tracking.create_experiment("empty", actor=ME)
     made = [tracking.create_run(busy.id, actor=ME) for _ in range(3)]
-    tracking.set_run_lifecycle(made[0].id, LifecycleStage.DELETED, actor=ME)
+    tracking.delete_run(made[0].id, actor=ME)
     assert tracking.run_counts([busy.id, empty.id]) == {busy.id: 2, empty.id: 0}
     assert tracking.run_counts([]) == {}
 
@@ -259,17 +259,20 @@ def test_every_state_change_is_audited_in_an_intact_chain(platform: Platform) ->
         assert audit.verify_chain(conn) == (False, 2)
 
 
-def test_projects_are_namespaces(tracking: TrackingService) -> None:
-    assert tracking.list_projects() == ["default"]
-    tracking.create_project("fraud", description="card fraud", actor=ME)
+def test_projects_are_namespaces(platform: Platform, tracking: TrackingService) -> None:
+    projects = platform.projects
+    assert projects.list() == ["default"]
+    projects.create("fraud", description="card fraud", actor=ME)
     with pytest.raises(Conflict):
-        tracking.create_project("fraud", actor=ME)
+        projects.create("fraud", actor=ME)
     with pytest.raises(InvalidParameter, match="name"):
-        tracking.create_project("a/b", actor=ME)
+        projects.create("a/b", actor=ME)
+    with pytest.raises(NotFound, match="project 'nowhere' not found"):
+        tracking.create_experiment("churn", project="nowhere", actor=ME)
     tracking.create_experiment("churn", project="fraud", actor=ME)
     tracking.create_experiment("churn", actor=ME)  # the same name in another project is fine
     assert [e.project for e in tracking.list_experiments(project="fraud")] == ["fraud"]
-    assert tracking.list_projects() == ["default", "fraud"]
+    assert projects.list() == ["default", "fraud"]
 
 
 def test_old_batch_ids_are_pruned(tracking: TrackingService) -> None:

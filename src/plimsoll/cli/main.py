@@ -1,34 +1,40 @@
-"""The `plimsoll` command: nouns are groups, verbs are commands (`plimsoll runs list`)."""
+"""The `plimsoll` command: nouns are groups, verbs are commands (`plimsoll runs list`).
+
+Each capability's descriptor names its command groups by dotted path; they are imported here,
+in the CLI process only (the server never imports the CLI)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import typer
 
-from plimsoll.cli import experiments as _experiments
-from plimsoll.cli import runs as _runs
+from plimsoll.capabilities import ALL
 from plimsoll.cli.demo import demo
 from plimsoll.cli.server import server
-from plimsoll.cli.users import roles_app, tokens_app, users_app
+from plimsoll.core.capability import Capability, load
 
-app = typer.Typer(
-    name="plimsoll",
-    help="Plimsoll: a self-hosted MLOps platform.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.command("server")(server)
-app.add_typer(_experiments.app, name="experiments")
-app.add_typer(_runs.app, name="runs")
-app.command("demo")(demo)
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
-app.add_typer(roles_app, name="roles")
+HELP = "Plimsoll: a self-hosted MLOps platform."
 
 
-@app.callback()
+def build_cli(capabilities: Sequence[Capability] = ALL) -> typer.Typer:
+    app = typer.Typer(
+        name="plimsoll", help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
+    )
+    app.callback(help=HELP)(_root)
+    app.command("server")(server)
+    app.command("demo")(demo)
+    for capability in capabilities:
+        for group in capability.cli:
+            app.add_typer(load(group.app), name=group.name)
+    return app
+
+
 def _root() -> None:
     """Plimsoll: a self-hosted MLOps platform."""
+
+
+app = build_cli()
 
 
 def main() -> None:

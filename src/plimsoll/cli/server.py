@@ -47,6 +47,6 @@ def server(
 
 
 def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from plimsoll.core.db import redacted_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return redacted_url(url)

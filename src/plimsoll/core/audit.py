@@ -34,6 +34,8 @@ audit_events = Table(
     Column("hash", String(64), nullable=False, unique=True),
 )
 
+TABLES = (audit_events,)
+
 GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = zlib.crc32(b"plimsoll-audit-chain")
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
@@ -20,6 +20,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from plimsoll.core.checkpoint import SAFETY_NET_AUTOCHECKPOINT_PAGES, WalCheckpointer
 from plimsoll.core.errors import Conflict
+
+if TYPE_CHECKING:
+    from plimsoll.core.schema import Schema
+
+# Services hold a connection only to hand it to their store; they name its type from here, since
+# only store modules (and this one) import SQLAlchemy.
+__all__ = ["Connection", "Database", "DriverStatement", "backend_index", "metadata"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -53,6 +60,11 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def redacted_url(url: str) -> str:
+    """A database URL fit for a log or a console: the password replaced by ***."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 class Database:
@@ -112,14 +124,20 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def migrate(self) -> None:
-        """Bring the schema to head; idempotent and safe when several processes start at once."""
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def migrate(self, schema: Schema) -> None:
+        """Bring the database to the head of every migration branch of `schema`; idempotent and
+        safe when several processes start at once."""
         with self._migrate_lock:
             if self._migrated:
                 return
             from plimsoll.core.migrate import upgrade_to_head
 
-            upgrade_to_head(self)
+            upgrade_to_head(self, schema)
             self._migrated = True
 
     def dispose(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
@@ -12,6 +14,8 @@ from starlette.types import Receive
 from plimsoll.core.errors import InvalidParameter, PayloadTooLarge
 
 LOCAL_ACTOR = "local"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def actor_of(request: Request) -> str:
@@ -48,3 +52,43 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def service_of(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A route dependency that hands the route the service of capability `name`. Async on purpose,
+    like `current_actor`: no thread-pool hop."""
+
+    async def dependency(request: Request) -> Any:
+        return request.app.state.platform.service(name)
+
+    dependency.__name__ = f"{name}_service"
+    return dependency
+
+
+@dataclass(frozen=True)
+class FastLaneSpec:
+    """How the server's fast lane (server/lane.py) serves a route without FastAPI's request
+    machinery: the body parsed with `model`, then `handler(service, body, actor)` awaited, its
+    result sent as JSON. The route stays declared for OpenAPI, the permission table, and apps
+    built without the lane."""
+
+    model: type[Any]
+    handler: Callable[[Any, Any, str], Awaitable[Any]]
+
+
+FAST_LANE_ATTRIBUTE = "__plimsoll_fast_lane__"
+
+
+def fast_lane(model: type[Any], handler: Callable[[Any, Any, str], Awaitable[Any]]) -> Callable[[F], F]:
+    """Declare on a route's function that the fast lane may serve it (put it under `@router.post`)."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, FAST_LANE_ATTRIBUTE, FastLaneSpec(model, handler))
+        return endpoint
+
+    return mark
+
+
+def fast_lane_of(endpoint: Any) -> FastLaneSpec | None:
+    spec = getattr(endpoint, FAST_LANE_ATTRIBUTE, None)
+    return spec if isinstance(spec, FastLaneSpec) else None

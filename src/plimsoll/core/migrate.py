@@ -1,4 +1,8 @@
-"""Alembic, driven from code: the server and the embedded SDK call `upgrade_to_head` on open."""
+"""Alembic, driven from code: the server and the embedded SDK call `upgrade_to_head` on open.
+
+The platform's trunk (core/migrations/versions) is one branch; a capability with migrations of its
+own adds its versions folder as another branch, so the database is at head when every branch is.
+"""
 
 from __future__ import annotations
 
@@ -18,34 +22,39 @@ from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from plimsoll.core.db import Database
+    from plimsoll.core.schema import Schema
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _LOCK_KEY = zlib.crc32(b"plimsoll-migrations")
 
 
-def alembic_config(database: Database) -> Config:
+def alembic_config(database: Database, schema: Schema) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database.url.replace("%", "%%"))
+    # A space-separated list; Alembic reads `path_separator` to split it.
+    config.set_main_option("path_separator", "space")
+    config.set_main_option("version_locations", " ".join(str(p) for p in schema.version_locations))
     config.attributes["database"] = database
+    config.attributes["schema"] = schema
     return config
 
 
-def head_revision(database: Database) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+def head_revisions(database: Database, schema: Schema) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(database, schema)).get_heads())
 
 
-def current_revision(database: Database) -> str | None:
+def current_revisions(database: Database) -> set[str]:
     with database.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def upgrade_to_head(database: Database) -> None:
-    if current_revision(database) == head_revision(database):
+def upgrade_to_head(database: Database, schema: Schema) -> None:
+    if current_revisions(database) == head_revisions(database, schema):
         return
     with _migration_lock(database):
-        if current_revision(database) != head_revision(database):
-            command.upgrade(alembic_config(database), "head")
+        if current_revisions(database) != head_revisions(database, schema):
+            command.upgrade(alembic_config(database, schema), "heads")
 
 
 @contextmanager

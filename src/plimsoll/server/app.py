@@ -5,53 +5,92 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll import __version__
-from plimsoll.core.auth.api import install as install_auth
+from plimsoll.core.auth.api import install_guard
+from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
+from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
-from plimsoll.core.http import json_response
+from plimsoll.core.http import fast_lane_of, json_response
 from plimsoll.platform import Platform
 from plimsoll.server.errors import error_body, error_response
 from plimsoll.server.lane import FastLane, LaneRoute
 from plimsoll.server.ui import install as install_ui
-from plimsoll.tracking import api as tracking_api
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
 MAX_ARTIFACT_BYTES = 50 * 1024 * 1024 * 1024
 
 
+# The server's own routes: operations, the API's description, and the UI's shared parts.
+SERVER_PERMISSIONS = (
+    Permission("GET", "/healthz", ANYONE),
+    Permission("GET", "/readyz", ANYONE),
+    Permission("GET", "/metrics", ANYONE),
+    Permission("GET", "/openapi.json", ANYONE),
+    Permission("GET", "/docs", ANYONE),
+    Permission("GET", "/docs/oauth2-redirect", ANYONE),
+    Permission("GET", "/redoc", ANYONE),
+    Permission("GET", "/", SOME_PROJECT),
+    Permission("GET", "/static", SOME_PROJECT),
+)
+
+
 def create_app(platform: Platform) -> FastAPI:
+    """The HTTP application of `platform`: every capability's routes, pages, permission rows and
+    fast-lane routes, taken from its descriptor."""
     platform.startup()
-    platform.tracking.prune_batch_ids()
+    if "tracking" in platform.services:
+        platform.service("tracking").prune_batch_ids()
     app = FastAPI(
         title="Plimsoll",
         version=__version__,
         description="Self-hosted MLOps platform: tracking, data, registry, gates, serving, monitoring.",
     )
     app.state.platform = platform
-    app.state.tracking = platform.tracking
     metrics = _Metrics()
     app.state.metrics = metrics
 
     _install_error_handlers(app)
-    app.include_router(tracking_api.router)
+    lanes: dict[tuple[str, str], LaneRoute] = {}
+    rows = [(permission, None) for permission in SERVER_PERMISSIONS]
+    for capability in platform.capabilities:
+        service = platform.services.get(capability.name)
+        if capability.router is not None:
+            router = load(capability.router)
+            app.include_router(router)
+            lanes.update(_lane_routes(router, service))
+        rows += [(permission, service) for permission in load(capability.permissions or ())]
     _install_ops_routes(app, platform, metrics)
-    install_ui(app)
+    install_ui(app, platform.capabilities)
 
-    ingest = LaneRoute(
-        "/api/v1/runs/ingest", tracking_api.IngestBody, partial(tracking_api.apply_ingest, platform.tracking)
-    )
-    app.add_middleware(FastLane, routes={("POST", ingest.path): ingest})
+    app.add_middleware(FastLane, routes=lanes)
     app.add_middleware(_BodyLimit)
     app.add_middleware(_RequestMetrics, metrics=metrics)
-    install_auth(app, platform)
+    app.state.permissions = table = PermissionTable(rows)
+    install_guard(
+        app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
+    )
     return app
+
+
+def _lane_routes(router: APIRouter, service: object) -> dict[tuple[str, str], LaneRoute]:
+    """The routes of `router` declared for the fast lane (`core.http.fast_lane`), bound to `service`."""
+    found: dict[tuple[str, str], LaneRoute] = {}
+    for route in router.routes:
+        spec = fast_lane_of(getattr(route, "endpoint", None))
+        if isinstance(route, APIRoute) and spec is not None:
+            for method in route.methods or ():
+                found[(method, route.path)] = LaneRoute(
+                    route.path, spec.model, partial(spec.handler, service)
+                )
+    return found
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -69,11 +108,8 @@ def _install_ops_routes(app: FastAPI, platform: Platform, metrics: _Metrics) -> 
 
     @app.get("/readyz", tags=["ops"])
     def readyz() -> Response:
-        from sqlalchemy import text
-
         try:
-            with platform.db.read() as conn:
-                conn.execute(text("SELECT 1"))
+            platform.db.ping()
         except Exception as exc:  # readiness reports any failure as "not ready"
             return json_response(
                 error_body("UNAVAILABLE", f"database not reachable: {type(exc).__name__}"), 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Annotated, Any, cast
 from urllib.parse import quote
 
@@ -11,12 +12,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.http import actor_of, current_actor, json_response
+from plimsoll.core.http import actor_of, current_actor, fast_lane, json_response, service_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
 from plimsoll.tracking.entities import (
-    LifecycleStage,
     MetricColumns,
     RunCreate,
     RunEnd,
@@ -32,11 +32,7 @@ DIGEST_HEADER = "X-Plimsoll-Digest"
 Actor = Annotated[str, Depends(current_actor)]
 
 
-async def _tracking(request: Request) -> TrackingService:  # async: no thread-pool hop
-    return cast(TrackingService, request.app.state.tracking)
-
-
-Tracking = Annotated[TrackingService, Depends(_tracking)]
+Tracking = Annotated[TrackingService, Depends(service_of("tracking"))]
 
 
 # -- wire shapes ---------------------------------------------------------------------------------
@@ -47,11 +43,6 @@ class ExperimentCreateBody(BaseModel):
     project: str = DEFAULT_PROJECT
     description: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
-
-
-class ProjectCreateBody(BaseModel):
-    name: str
-    description: str = ""
 
 
 class ExperimentEnsureBody(BaseModel):
@@ -166,17 +157,6 @@ def _writes(body: RunWritesBody) -> RunWrites:
 # -- projects and experiments --------------------------------------------------------------------
 
 
-@router.get("/projects")
-def get_projects(tracking: Tracking) -> Response:
-    return json_response({"projects": tracking.list_projects()})
-
-
-@router.post("/projects", status_code=201)
-def create_project(body: ProjectCreateBody, tracking: Tracking, actor: Actor) -> Response:
-    name = tracking.create_project(body.name, description=body.description, actor=actor)
-    return json_response({"name": name}, 201)
-
-
 @router.post("/experiments", status_code=201)
 def create_experiment(body: ExperimentCreateBody, tracking: Tracking, actor: Actor) -> Response:
     experiment = tracking.create_experiment(
@@ -205,9 +185,10 @@ def list_experiments(
     return json_response({"experiments": [e.to_dict() for e in experiments]})
 
 
-@router.get("/experiments/{experiment_id}")
-def get_experiment(experiment_id: str, tracking: Tracking) -> Response:
-    return json_response(tracking.get_experiment(experiment_id).to_dict())
+@router.get("/experiments/{experiment_ref}")
+def get_experiment(experiment_ref: str, tracking: Tracking, project: str = DEFAULT_PROJECT) -> Response:
+    """An experiment by id or, failing that, by name in `project`."""
+    return json_response(tracking.resolve_experiment(experiment_ref, project=project).to_dict())
 
 
 @router.patch("/experiments/{experiment_id}")
@@ -248,14 +229,6 @@ def create_run(body: RunCreateBody, tracking: Tracking, actor: Actor) -> Respons
 INLINE_INGEST_POINTS = 1000
 
 
-@router.post("/runs/ingest")
-async def ingest(body: IngestBody, request: Request) -> Response:
-    """Apply one SDK batch atomically; idempotent by `batch_id`."""
-    # Served by the server's fast lane (server/lane.py) before FastAPI's router sees it; declared
-    # here for the OpenAPI schema, the permission table, and apps built without the lane.
-    return json_response(await apply_ingest(request.app.state.tracking, body, actor_of(request)))
-
-
 async def apply_ingest(tracking: TrackingService, body: IngestBody, actor: str) -> dict[str, Any]:
     writes = [_writes(w) for w in body.runs]
     if sum(len(w.metrics) for w in writes) <= INLINE_INGEST_POINTS and len(writes) == 1:
@@ -270,6 +243,15 @@ async def apply_ingest(tracking: TrackingService, body: IngestBody, actor: str) 
         "runs": result.runs,
         "metrics": result.metrics,
     }
+
+
+@router.post("/runs/ingest")
+@fast_lane(IngestBody, apply_ingest)
+async def ingest(body: IngestBody, request: Request, tracking: Tracking) -> Response:
+    """Apply one SDK batch atomically; idempotent by `batch_id`."""
+    # The server's fast lane (server/lane.py) serves this before FastAPI's router sees it; the
+    # route is here for the OpenAPI schema, the permission table, and apps built without the lane.
+    return json_response(await apply_ingest(tracking, body, actor_of(request)))
 
 
 @router.post("/runs/search")
@@ -297,12 +279,12 @@ def end_run(run_id: str, body: RunEndBody, tracking: Tracking, actor: Actor) -> 
 
 @router.delete("/runs/{run_id}")
 def delete_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(tracking.set_run_lifecycle(run_id, LifecycleStage.DELETED, actor=actor).to_json())
+    return json_response(tracking.delete_run(run_id, actor=actor).to_json())
 
 
 @router.post("/runs/{run_id}/restore")
 def restore_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
-    return json_response(tracking.set_run_lifecycle(run_id, LifecycleStage.ACTIVE, actor=actor).to_json())
+    return json_response(tracking.restore_run(run_id, actor=actor).to_json())
 
 
 @router.post("/runs/{run_id}/log")
@@ -348,10 +330,6 @@ def metric_history(
 async def upload_artifact(
     run_id: str, path: str, request: Request, tracking: Tracking, actor: Actor
 ) -> Response:
-    import tempfile
-
-    from starlette.concurrency import run_in_threadpool
-
     # Spool to disk (not memory) so large files stream; the blob store hashes while copying.
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         async for chunk in request.stream():

@@ -31,6 +31,20 @@ class LifecycleStage(StrEnum):
     DELETED = "deleted"
 
 
+# Which experiments a listing shows, by the `view` the API, SDK and CLI accept.
+EXPERIMENT_VIEWS: dict[str, tuple[str, ...]] = {
+    "active": (LifecycleStage.ACTIVE.value,),
+    "deleted": (LifecycleStage.DELETED.value,),
+    "all": (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value),
+}
+
+# Tags that Plimsoll (or MLflow, for runs moved in) sets itself; shown apart from the user's.
+SYSTEM_TAG_PREFIXES = ("plimsoll.", "mlflow.")
+# Where a run's captured environment and uncommitted git changes are stored as artifacts.
+ENVIRONMENT_ARTIFACT = "plimsoll/environment.json"
+DIFF_ARTIFACT = "plimsoll/git.diff"
+
+
 @dataclass(frozen=True)
 class Experiment:
     id: str

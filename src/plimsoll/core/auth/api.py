@@ -8,11 +8,11 @@ that manage users, tokens and roles.
   With `settings.auth` off it only marks the caller as the local user. With it on, per request:
   match the route the way the router will (first full match over the app's routes, flattened by
   `flatten_routes`; this also yields the path parameters; no match: 404/405 from the guard, so
-  nothing it cannot see is served), look up its rule in `permissions.PERMISSIONS` (no rule:
-  403), read the
+  nothing it cannot see is served), look up its row in the permission table gathered from
+  every capability's descriptor (no row: 403), read the
   `Authorization: Bearer <token>` header (or, for the web UI, the `plimsoll_token` cookie),
   buffer the JSON body when the rule finds its project there, then authenticate and check in one
-  worker-thread hop with one read transaction, so the event loop never waits on the database.
+  worker-thread hop, so the event loop never waits on the database.
   On success `request.state.actor` (what `core.http.actor_of` returns) and `request.state.user`
   are set; on failure the answer is `{"error": {...}}` with 401 or 403. Public routes (health,
   metrics, API docs) skip all of it, with the actor `anonymous`.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -43,13 +43,11 @@ from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from plimsoll.core.auth import permissions
+from plimsoll.core.auth.check import authorize
 from plimsoll.core.auth.entities import Role, User
-from plimsoll.core.auth.permissions import Rule, rule_for
-from plimsoll.core.auth.permissions import Scope as RuleScope
-from plimsoll.core.auth.scopes import RequestFacts, authorize
+from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
 from plimsoll.core.auth.service import AuthService
-from plimsoll.core.config import Settings
-from plimsoll.core.db import Database
 from plimsoll.core.errors import (
     InvalidParameter,
     NotFound,
@@ -57,7 +55,7 @@ from plimsoll.core.errors import (
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body
+from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body, service_of
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -66,19 +64,13 @@ MAX_GUARDED_BODY_BYTES = 64 * 1024 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class _PlatformLike(Protocol):
-    @property
-    def db(self) -> Database: ...
-
-    @property
-    def settings(self) -> Settings: ...
-
-
-def install(app: FastAPI, platform: _PlatformLike) -> None:
-    service = getattr(platform, "auth", None) or AuthService(platform.db)
-    app.state.auth = service
-    app.include_router(router)
-    app.add_middleware(AuthGuard, routes=app.router.routes, service=service, enabled=platform.settings.auth)
+def install_guard(
+    app: FastAPI, *, table: PermissionTable, auth: AuthService, projects: Any, enabled: bool
+) -> None:
+    """Put the guard in front of every route of `app` (call it after the last route is added)."""
+    app.add_middleware(
+        AuthGuard, routes=app.router.routes, table=table, auth=auth, projects=projects, enabled=enabled
+    )
 
 
 # -- the guard -----------------------------------------------------------------------------------
@@ -147,10 +139,21 @@ def match_route(entries: list[RouteEntry], scope: Scope) -> tuple[Match, RouteEn
 
 
 class AuthGuard:
-    def __init__(self, app: ASGIApp, *, routes: list[BaseRoute], service: AuthService, enabled: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: list[BaseRoute],
+        table: PermissionTable,
+        auth: AuthService,
+        projects: Any,
+        enabled: bool,
+    ) -> None:
         self.app = app
         self.routes = routes
-        self.service = service
+        self.table = table
+        self.auth = auth
+        self.projects = projects
         self.enabled = enabled
         self._entries: list[RouteEntry] | None = None
 
@@ -188,13 +191,13 @@ class AuthGuard:
                 raise MethodNotAllowed(f"{method} is not allowed on {path}")
             raise NotFound(f"no route matches {method} {path}")
         key = entry.rule_key(method)
-        rule = rule_for(*key)
-        if rule is not None and rule.scope is RuleScope.PUBLIC:
+        row = self.table.entry_for(*key)
+        if row is not None and row.rule.scope is permissions.PUBLIC:
             state["actor"] = ANONYMOUS_ACTOR
             return receive
         secret = _credential(scope, method)
         body: Any = None
-        if rule is not None and rule.scope.needs_body:
+        if row is not None and row.rule.scope.needs_body:
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = _replay(raw, receive)
             try:
@@ -203,22 +206,21 @@ class AuthGuard:
                 raise InvalidParameter("body", "is not valid JSON") from None
         query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
         facts = RequestFacts(path_params=path_params, query=query, body=body)
-        user = await run_in_threadpool(self._decide, secret, key, rule, facts)
+        user = await run_in_threadpool(self._decide, secret, key, row, facts)
         state["actor"] = user.name
         state["user"] = user
         return receive
 
-    def _decide(self, secret: str, key: tuple[str, str], rule: Rule | None, facts: RequestFacts) -> User:
-        with self.service.db.read() as conn:
-            user = self.service.authenticate_in(conn, secret)
-            if rule is None:
-                raise PermissionDenied(
-                    f"route {key[0]} {key[1]} has no permission rule, so it is refused "
-                    "(every route needs a row in plimsoll.core.auth.permissions.PERMISSIONS)",
-                    details={"method": key[0], "route": key[1]},
-                )
-            authorize(conn, self.service, user, rule, facts)
-            return user
+    def _decide(self, secret: str, key: tuple[str, str], row: Entry | None, facts: RequestFacts) -> User:
+        user = self.auth.authenticate(secret)
+        if row is None:
+            raise PermissionDenied(
+                f"route {key[0]} {key[1]} has no permission rule, so it is refused "
+                "(every route needs a row in its capability's permissions)",
+                details={"method": key[0], "route": key[1]},
+            )
+        authorize(self.auth, self.projects, user, row, facts)
+        return user
 
 
 class MethodNotAllowed(PlimsollError):
@@ -293,11 +295,7 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 Actor = Annotated[str, Depends(current_actor)]
 
 
-async def _auth(request: Request) -> AuthService:  # async: no thread-pool hop
-    return cast(AuthService, request.app.state.auth)
-
-
-Auth = Annotated[AuthService, Depends(_auth)]
+Auth = Annotated[AuthService, Depends(service_of("auth"))]
 
 
 class UserCreateBody(BaseModel):

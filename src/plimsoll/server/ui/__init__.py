@@ -4,21 +4,28 @@ No build step and no CDN: Jinja2 templates and a few static files from this pack
 air-gapped. Charts are drawn in the browser by `static/charts.js` (dependency-free SVG) from the
 JSON API (`/api/v1/runs/{id}/metrics/{key}/history`).
 
-    install(app)          mount /static and the page routes on the server's FastAPI app
-    nav.NAV               the left navigation; later capabilities flip their entry to ready
+    install(app, capabilities)   mount /static, each capability's pages, and the navigation
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from plimsoll.server.ui.routes import STATIC_DIR, router
+from plimsoll.core.capability import Capability, load
+from plimsoll.server.ui.nav import build_nav
+from plimsoll.server.ui.routes import STATIC_DIR, home
 
 __all__ = ["install"]
 
 
-def install(app: FastAPI) -> None:
-    """Serve the UI from `app`: static files under /static and the pages under /."""
+def install(app: FastAPI, capabilities: Sequence[Capability]) -> None:
+    """Serve the UI from `app`: static files under /static, `/`, and every capability's pages."""
+    app.state.nav = build_nav(capabilities)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(router)
+    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
+    for capability in capabilities:
+        if capability.pages is not None:
+            app.include_router(load(capability.pages))

@@ -1,16 +1,13 @@
-"""The left navigation, as data. A capability's pages slot in by turning its entry `ready`."""
+"""The left navigation, built from the capabilities' descriptors: each brings its entries, and the
+planned ones (`plimsoll.capabilities.PLANNED`) are shown greyed until a capability provides them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class NavItem:
-    key: str
-    label: str
-    href: str
-    ready: bool = False
+from plimsoll.capabilities import NAV_SECTIONS, PLANNED
+from plimsoll.core.capability import Capability, NavItem
 
 
 @dataclass(frozen=True)
@@ -19,34 +16,10 @@ class NavSection:
     items: tuple[NavItem, ...]
 
 
-NAV: tuple[NavSection, ...] = (
-    NavSection(
-        "Track",
-        (
-            NavItem("experiments", "Experiments", "/experiments", ready=True),
-            NavItem("runs", "Runs", "/runs", ready=True),
-        ),
-    ),
-    NavSection(
-        "Data",
-        (
-            NavItem("datasets", "Datasets", "/datasets"),
-            NavItem("lineage", "Lineage", "/lineage"),
-        ),
-    ),
-    NavSection(
-        "Release",
-        (
-            NavItem("models", "Models", "/models"),
-            NavItem("deployments", "Deployments", "/deployments"),
-        ),
-    ),
-    NavSection(
-        "Operate",
-        (
-            NavItem("monitoring", "Monitoring", "/monitoring"),
-            NavItem("incidents", "Incidents", "/incidents"),
-            NavItem("pipelines", "Pipelines", "/pipelines"),
-        ),
-    ),
-)
+def build_nav(capabilities: Sequence[Capability]) -> tuple[NavSection, ...]:
+    items = [item for capability in capabilities for item in capability.nav]
+    provided = {item.key for item in items}
+    items += [item for item in PLANNED if item.key not in provided]
+    titles = list(NAV_SECTIONS) + sorted({item.section for item in items} - set(NAV_SECTIONS))
+    sections = (NavSection(title, tuple(i for i in items if i.section == title)) for title in titles)
+    return tuple(section for section in sections if section.items)

@@ -21,7 +21,6 @@ from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
 from plimsoll.core.ids import is_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.server.ui import formatting, views
-from plimsoll.server.ui.nav import NAV
 from plimsoll.tracking.entities import Experiment
 from plimsoll.tracking.service import TrackingService
 
@@ -41,12 +40,14 @@ templates.env.filters.update(
     number=formatting.number,
     filesize=formatting.filesize,
 )
-templates.env.globals.update(nav=NAV, version=__version__, history_points=HISTORY_POINTS)
+templates.env.globals.update(version=__version__, history_points=HISTORY_POINTS)
 
 ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """A page in the shared layout, with the navigation of this app's capabilities."""
+    context = {"nav": request.app.state.nav, **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -75,7 +76,7 @@ router = APIRouter(route_class=_PageRoute, include_in_schema=False)
 
 
 def _tracking(request: Request) -> TrackingService:
-    return cast(TrackingService, request.app.state.tracking)
+    return cast(TrackingService, request.app.state.platform.service("tracking"))
 
 
 def _checked_run_id(run_id: str) -> str:
@@ -85,9 +86,10 @@ def _checked_run_id(run_id: str) -> str:
     return run_id
 
 
-@router.get("/")
-def home() -> RedirectResponse:
-    return RedirectResponse("/experiments", status_code=302)
+def home(request: Request) -> RedirectResponse:
+    """`/`: the first page of the navigation."""
+    first = next((item for section in request.app.state.nav for item in section.items if item.ready), None)
+    return RedirectResponse(first.href if first is not None else "/docs", status_code=302)
 
 
 @router.get("/experiments", response_class=HTMLResponse)

@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from plimsoll.tracking.entities import Artifact, Run
+from plimsoll.tracking.entities import (
+    DIFF_ARTIFACT,
+    ENVIRONMENT_ARTIFACT,
+    SYSTEM_TAG_PREFIXES,
+    Artifact,
+    Run,
+)
 from plimsoll.tracking.service import TrackingService
 
 MAX_PARAM_COLUMNS = 6
 MAX_METRIC_COLUMNS = 6
-ENVIRONMENT_ARTIFACT = "plimsoll/environment.json"
-DIFF_ARTIFACT = "plimsoll/git.diff"
 MAX_SHOWN_ARTIFACT_BYTES = 1024 * 1024
-SYSTEM_TAG_PREFIX = "plimsoll."
 DEFAULT_ORDER = "start_time DESC"  # what the service sorts by when no order_by is given
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
@@ -56,7 +59,7 @@ def split_ids(values: list[str]) -> list[str]:
 
 
 def is_system_tag(key: str) -> bool:
-    return key.startswith(SYSTEM_TAG_PREFIX)
+    return key.startswith(SYSTEM_TAG_PREFIXES)
 
 
 # -- runs table ----------------------------------------------------------------------------------

@@ -30,11 +30,7 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,14 +38,12 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     FromClause,
     Select,
     Text,
     and_,
     case,
     false,
-    func,
     literal_column,
     not_,
     null,
@@ -74,11 +68,11 @@ from plimsoll.tracking._search_parser import (
     parse_filter,
     parse_order_item,
 )
-from plimsoll.tracking.store import latest_metrics, params, runs, tags
+from plimsoll.tracking.page_tokens import decode_cursor, search_fingerprint
+from plimsoll.tracking.store.schema import latest_metrics, params, runs, tags
 
 __all__ = [
     "MAX_COMPARISONS",
-    "MAX_CURSOR_LENGTH",
     "MAX_DEPTH",
     "MAX_FILTER_LENGTH",
     "MAX_ORDER_BY",
@@ -86,20 +80,14 @@ __all__ = [
     "SortKey",
     "after_cursor",
     "build_search_query",
-    "choose_driver",
     "compile_filter",
     "compile_order_by",
-    "decode_cursor",
-    "driver_candidates",
-    "encode_cursor",
-    "search_fingerprint",
     "sort_source",
     "sort_values",
 ]
 
 MAX_ORDER_BY = 10
 MAX_RESULTS = 50_000
-MAX_CURSOR_LENGTH = 8_192
 DEFAULT_ORDER_BY = ("attributes.start_time DESC",)
 
 
@@ -193,11 +181,11 @@ def compile_filter(filter_text: str | None, driver: Comparison | None = None) ->
     """The WHERE condition for a filter, or None when there is none. Raises InvalidParameter("filter").
 
     `driver` (from `choose_driver`) is compiled as `runs.id IN (<its rows, from an index>)`."""
-    node = _parsed(filter_text)
+    node = parsed_filter(filter_text)
     return None if node is None else _compile(node, driver)
 
 
-def _parsed(filter_text: object) -> Node | None:
+def parsed_filter(filter_text: object) -> Node | None:
     if filter_text is None or filter_text == "":
         return None
     if not isinstance(filter_text, str):
@@ -219,7 +207,7 @@ def _compile(node: Node, driver: Comparison | None) -> ColumnElement[bool]:
     if isinstance(node, Not):
         return not_(_compile(node.child, driver))
     if node == driver:
-        return runs.c.id.in_(_indexed_rows(node))
+        return runs.c.id.in_(indexed_rows(node))
     return _compile_comparison(node)
 
 
@@ -227,7 +215,7 @@ def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
     operand, op = comparison.operand, comparison.op
     values = [value.value for value in comparison.values]
     if operand.entity == "attribute":
-        return _condition(runs.c[operand.key], op, values)
+        return value_condition(runs.c[operand.key], op, values)
     table = {"param": params, "metric": latest_metrics, "tag": tags}[operand.entity]
     # A correlated EXISTS, not `runs.id IN (SELECT ...)`: its cost follows the runs of the
     # searched experiments, where an IN-list grows with every run in the database.
@@ -239,15 +227,15 @@ def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
     if op == "IS NOT NULL":
         return has_key.correlate(runs).exists()
     if operand.entity == "metric":
-        condition = _metric_condition(op, values)
+        condition = metric_condition(op, values)
     elif operand.entity == "param" and not isinstance(values[0], str):
-        condition = _condition(params.c.num_value, op, values)
+        condition = value_condition(params.c.num_value, op, values)
     else:
-        condition = _condition(table.c.value, op, values)
+        condition = value_condition(table.c.value, op, values)
     return has_key.where(condition).correlate(runs).exists()
 
 
-def _condition(column: ColumnElement[Any], op: str, values: list[Any]) -> ColumnElement[bool]:
+def value_condition(column: ColumnElement[Any], op: str, values: list[Any]) -> ColumnElement[bool]:
     """`column <op> values` for everything but IS [NOT] NULL on keys and metric NaN handling."""
     value = values[0] if values else None
     match op:
@@ -282,11 +270,11 @@ def _condition(column: ColumnElement[Any], op: str, values: list[Any]) -> Column
     raise AssertionError(f"unhandled operator {op}")  # pragma: no cover - the parser admits no others
 
 
-def _metric_condition(op: str, values: list[Any]) -> ColumnElement[bool]:
+def metric_condition(op: str, values: list[Any]) -> ColumnElement[bool]:
     """NaN is stored as value NULL with is_nan; it equals only NaN and differs from every number."""
     value, is_nan = latest_metrics.c.value, latest_metrics.c.is_nan.is_(True)
     if op not in ("=", "!=", "IN", "NOT IN"):
-        return _condition(value, op, values)  # a NaN row has value NULL, so never matches these
+        return value_condition(value, op, values)  # a NaN row has value NULL, so never matches these
     numbers = [v for v in values if not math.isnan(v)]
     wants_nan = len(numbers) < len(values)
     if op in ("=", "IN"):
@@ -294,89 +282,6 @@ def _metric_condition(op: str, values: list[Any]) -> ColumnElement[bool]:
         return or_(matches, is_nan) if wants_nan else matches
     differs = value.not_in(numbers) if numbers else true()
     return and_(differs, ~is_nan) if wants_nan else or_(differs, is_nan)
-
-
-# --- where a search starts ------------------------------------------------------------------------
-#
-# The plain plan walks the searched experiments' runs and probes each condition per run: its cost
-# follows the experiments' size. When one AND-ed condition matches far fewer rows (counted in its
-# index), the search starts from those rows instead. PostgreSQL's planner makes this choice from
-# its statistics, so there the plain query is left to it; SQLite's has none for a fresh database
-# and cannot judge a range on a value, hence the counts (index entries only, capped) and the
-# explicit choice.
-
-# Measured on SQLite (10,000 runs): a run reached from an index list costs about 2.5 times a run
-# walked in the experiment scan; the list must be this many times smaller to be worth it.
-DRIVER_ADVANTAGE = 4
-# Counting stops here: a condition matching more rows than this never starts a search.
-DRIVER_COUNT_CAP = 20_000
-
-
-def choose_driver(
-    conn: Connection, experiment_ids: Sequence[str] | None, filter_text: str | None
-) -> Comparison | None:
-    """The AND-ed comparison to start the search from, or None for the plain experiment scan."""
-    if conn.dialect.name != "sqlite":
-        return None
-    best: Comparison | None = None
-    best_rows = DRIVER_COUNT_CAP
-    for comparison in driver_candidates(filter_text):
-        count = _count(conn, _indexed_rows(comparison), cap=best_rows)
-        if count < best_rows:
-            best, best_rows = comparison, count
-    if best is None:
-        return None
-    scanned: Select[Any] = select(runs.c.id)
-    if experiment_ids is not None:
-        scanned = scanned.where(runs.c.experiment_id.in_(list(experiment_ids)))
-    scan_rows = _count(conn, scanned, cap=best_rows * DRIVER_ADVANTAGE + 1)
-    return best if scan_rows > best_rows * DRIVER_ADVANTAGE else None
-
-
-def driver_candidates(filter_text: str | None) -> list[Comparison]:
-    """The comparisons a search could start from: AND-ed terms (every match satisfies them) that
-    an index answers."""
-    return [c for c in _conjuncts(_parsed(filter_text)) if _answerable_by_index(c)]
-
-
-def _count(conn: Connection, rows: Select[Any], *, cap: int) -> int:
-    return int(conn.execute(select(func.count()).select_from(rows.limit(cap).subquery())).scalar_one())
-
-
-def _conjuncts(node: Node | None) -> list[Comparison]:
-    """The comparisons that every match must satisfy: the filter itself, or its AND terms, also
-    inside parentheses (`a AND (b AND c)`)."""
-    if isinstance(node, Comparison):
-        return [node]
-    if isinstance(node, BoolOp) and node.op == "AND":
-        return [term for child in node.children for term in _conjuncts(child)]
-    return []
-
-
-def _answerable_by_index(comparison: Comparison) -> bool:
-    """True for the comparisons the (key, value) indexes of latest_metrics, params and tags answer;
-    not for attributes, LIKE, negations, NaN, or numbers compared with params.num_value."""
-    op, values = comparison.op, [value.value for value in comparison.values]
-    match comparison.operand.entity:
-        case "metric":
-            return op in ("<", "<=", ">", ">=") or (
-                op in ("=", "IN") and not any(math.isnan(float(v)) for v in values)
-            )
-        case "param" | "tag":
-            return op in ("=", "IN") and all(isinstance(v, str) for v in values)
-    return False
-
-
-def _indexed_rows(comparison: Comparison) -> Select[Any]:
-    """`SELECT run_id` of the rows that satisfy an `_answerable_by_index` comparison."""
-    operand, op = comparison.operand, comparison.op
-    values = [value.value for value in comparison.values]
-    if operand.entity == "metric":
-        return select(latest_metrics.c.run_id).where(
-            latest_metrics.c.key == operand.key, _metric_condition(op, values)
-        )
-    table = params if operand.entity == "param" else tags
-    return select(table.c.run_id).where(table.c.key == operand.key, _condition(table.c.value, op, values))
 
 
 # --- ordering ------------------------------------------------------------------------------------
@@ -486,54 +391,6 @@ def after_cursor(
     return condition
 
 
-def search_fingerprint(
-    experiment_ids: Sequence[str] | None,
-    filter_text: str | None,
-    order_by: Sequence[str] | None,
-    include_deleted: bool = False,
-) -> str:
-    """A short hash of what defines a search, so that a page token only continues its own search."""
-    identity = [
-        sorted(experiment_ids) if experiment_ids is not None else None,
-        filter_text or "",
-        list(order_by or ()),
-        include_deleted,
-    ]
-    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
-
-
-def encode_cursor(values: Sequence[Any], last_run_id: str, fingerprint: str) -> str:
-    """An opaque page token: urlsafe base64 of JSON {f: fingerprint, v: sort values, id: last run id}."""
-    body = json.dumps({"f": fingerprint, "v": list(values), "id": last_run_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, fingerprint: str) -> tuple[list[Any], str]:
-    """(sort values, last run id) from a page token made by `encode_cursor` for the same search."""
-    invalid = InvalidParameter("page_token", "is not a page token from a previous search; omit it to start")
-    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
-        raise invalid
-    try:
-        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if not (
-        isinstance(body, dict)
-        and isinstance(body.get("id"), str)
-        and isinstance(body.get("v"), list)
-        and all(
-            v is None or (isinstance(v, str | int | float) and not isinstance(v, bool)) for v in body["v"]
-        )
-    ):
-        raise invalid
-    if body.get("f") != fingerprint:
-        raise InvalidParameter(
-            "page_token",
-            "belongs to a different search (filter, order_by or experiment ids changed); omit it to start again",
-        )
-    return list(body["v"]), str(body["id"])
-
-
 def _check_cursor_values(sort_keys: Sequence[SortKey], values: Sequence[Any]) -> None:
     if len(values) != len(sort_keys):
         raise InvalidParameter("page_token", "does not match this search's order_by")
@@ -589,3 +446,17 @@ def build_search_query(
     ]
     stmt = stmt.order_by(*ordering, _run_id_order().asc())
     return stmt.limit(max_results + 1), sort_keys, fingerprint
+
+
+def indexed_rows(comparison: Comparison) -> Select[Any]:
+    """`SELECT run_id` of the rows that satisfy an `_answerable_by_index` comparison."""
+    operand, op = comparison.operand, comparison.op
+    values = [value.value for value in comparison.values]
+    if operand.entity == "metric":
+        return select(latest_metrics.c.run_id).where(
+            latest_metrics.c.key == operand.key, metric_condition(op, values)
+        )
+    table = params if operand.entity == "param" else tags
+    return select(table.c.run_id).where(
+        table.c.key == operand.key, value_condition(table.c.value, op, values)
+    )

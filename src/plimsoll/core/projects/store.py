@@ -1,12 +1,10 @@
-"""Projects: the namespace every other record lives in, and the unit of roles. `default` always exists."""
+"""The projects table and its SQL."""
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Connection, String, Table, Text, select
 
 from plimsoll.core.db import metadata
-
-DEFAULT_PROJECT = "default"
 
 projects = Table(
     "projects",
@@ -15,6 +13,8 @@ projects = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_at", BigInteger, nullable=False),
 )
+
+TABLES = (projects,)
 
 
 def project_exists(conn: Connection, name: str) -> bool:

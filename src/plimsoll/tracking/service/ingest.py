@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from blake3 import blake3
-from sqlalchemy import Connection
 
 from plimsoll.core.audit import AuditEntry
+from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.events import Event
 from plimsoll.tracking import store

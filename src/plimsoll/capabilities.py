@@ -1,0 +1,36 @@
+"""The list every loop of the platform walks: server routes, migrations, permissions, the UI
+navigation, the CLI. Adding a capability is its package and one line here.
+
+`PLATFORM` are the platform's own parts, described the same way so that one loop serves all;
+`CAPABILITIES` are the product's capabilities, in dependency order (a capability's service may use
+the services listed before it). `PLANNED` are navigation entries shown greyed until their
+capability exists.
+"""
+
+from __future__ import annotations
+
+from plimsoll import tracking
+from plimsoll.core import auth, projects
+from plimsoll.core.capability import Capability, NavItem
+
+PLATFORM: tuple[Capability, ...] = (
+    projects.CAPABILITY,
+    Capability(name="audit", title="Audit log", tables="plimsoll.core.audit:TABLES"),
+    auth.CAPABILITY,
+)
+
+CAPABILITIES: tuple[Capability, ...] = (tracking.CAPABILITY,)
+
+ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES
+
+NAV_SECTIONS = ("Track", "Data", "Release", "Operate")
+
+PLANNED: tuple[NavItem, ...] = (
+    NavItem("Data", "datasets", "Datasets", "/datasets", ready=False),
+    NavItem("Data", "lineage", "Lineage", "/lineage", ready=False),
+    NavItem("Release", "models", "Models", "/models", ready=False),
+    NavItem("Release", "deployments", "Deployments", "/deployments", ready=False),
+    NavItem("Operate", "monitoring", "Monitoring", "/monitoring", ready=False),
+    NavItem("Operate", "incidents", "Incidents", "/incidents", ready=False),
+    NavItem("Operate", "pipelines", "Pipelines", "/pipelines", ready=False),
+)

@@ -1,0 +1,64 @@
+"""The check of a permission row against a user and a request.
+
+The projectless scopes are decided here; every other scope's resolver names the resources a
+request touches (reading through the capability's own service), and the user needs the rule's
+role in each of their projects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plimsoll.core.auth import permissions as p
+from plimsoll.core.auth.entities import Role, User
+from plimsoll.core.auth.service import AuthService
+from plimsoll.core.errors import NotFound, PermissionDenied
+
+
+def authorize(auth: AuthService, projects: Any, user: User, entry: p.Entry, facts: p.RequestFacts) -> None:
+    """Raise PermissionDenied (or NotFound / InvalidParameter) unless `user` may make this request."""
+    rule, scope = entry.rule, entry.rule.scope
+    if scope is p.PUBLIC:
+        return
+    if scope is p.GLOBAL:
+        if rule.role is Role.ADMIN and not user.is_admin:
+            raise PermissionDenied(
+                f"user {user.name!r} is not a site admin; only site admins may do this",
+                details={"user": user.name, "needed": "site admin"},
+            )
+        return
+    if scope is p.SELF:
+        name = facts.path_params.get("name")
+        if name != user.name and not user.is_admin:
+            raise PermissionDenied(
+                f"user {user.name!r} may manage only their own tokens, not those of {name!r}",
+                details={"user": user.name, "target": name},
+            )
+        return
+    if scope is p.TOKEN:
+        token_id = str(facts.path_params.get("token_id"))
+        owner = auth.token_owner(token_id)
+        if owner is None:
+            raise NotFound(f"API token {token_id!r} not found")
+        if owner != user.name and not user.is_admin:
+            raise PermissionDenied(
+                f"user {user.name!r} may revoke only their own tokens; token {token_id!r} is not theirs",
+                details={"user": user.name, "token_id": token_id},
+            )
+        return
+    if scope is p.UI:
+        if not auth.has_any_role(user):
+            raise PermissionDenied(
+                f"user {user.name!r} holds no role in any project; ask a project admin for one",
+                details={"user": user.name, "needed": (rule.role or Role.VIEWER).value},
+            )
+        return
+    assert rule.role is not None, f"a {scope.name} rule needs a role"
+    resources = scope.resources(p.Resolving(facts, entry.service, projects))
+    try:
+        auth.require_all(user, {resource.project for resource in resources}, rule.role)
+    except PermissionDenied as denied:
+        hint = scope.hint(facts) if scope.hint is not None else None
+        if hint:
+            raise PermissionDenied(f"{denied.message}; {hint}", details=denied.details) from None
+        raise

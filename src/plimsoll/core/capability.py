@@ -1,0 +1,117 @@
+"""The descriptor every capability exports, and the parts a capability's service is built from.
+
+A capability is a package with one `CAPABILITY = Capability(...)` in its `__init__.py`; the
+platform, the server, migrations, the auth guard, the UI navigation and the CLI loop over the list
+in `plimsoll.capabilities` and never name a capability themselves. Everything that would pull in a
+heavy or higher layer (the service, the HTTP router, the CLI) is named by a dotted path,
+`"package.module:attribute"`, and imported only by whoever needs it: the server never imports
+the CLI, and the embedded SDK never imports FastAPI. A test (or a plugin) may pass the object
+itself instead of its path.
+
+    CAPABILITY = Capability(
+        name="tracking",                                    # platform.tracking is its service
+        tables="plimsoll.tracking.store:TABLES",            # migrated, truncated in tests
+        service="plimsoll.tracking.service:TrackingService",  # called with the platform's Parts
+        router="plimsoll.tracking.api:router",             # mounted by create_app
+        permissions="plimsoll.tracking.permissions:PERMISSIONS",
+        pages="plimsoll.server.ui.routes:router",
+        nav=(NavItem("Track", "experiments", "Experiments", "/experiments"),),
+        cli=(CliGroup("runs", "plimsoll.cli.runs:app"),),
+        blobs="referenced_blobs",                          # a service method: digests in use
+    )
+
+See docs/architecture.md, "Adding a capability".
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from plimsoll.core.blobs import BlobStore
+    from plimsoll.core.config import Settings
+    from plimsoll.core.db import Database
+    from plimsoll.core.events import EventBus
+    from plimsoll.core.projects.service import ProjectService
+
+T = TypeVar("T")
+
+# A dotted path "package.module:attribute", or the object itself.
+Ref = str | object
+
+
+def load(ref: Any) -> Any:
+    """The object a `Ref` names: imported on first use when it is a dotted path."""
+    if not isinstance(ref, str):
+        return ref
+    module_name, _, attribute = ref.partition(":")
+    if not attribute:
+        raise ValueError(f"{ref!r} is not a dotted path of the form 'package.module:attribute'")
+    value: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One entry of the web UI's left navigation, under `section` ("Track", "Data", ...)."""
+
+    section: str
+    key: str  # what a page passes as `active` to highlight it
+    label: str
+    href: str
+    ready: bool = True  # False: shown greyed, for a capability that is planned but not built
+
+
+@dataclass(frozen=True)
+class CliGroup:
+    """A `plimsoll <name> ...` command group: a Typer app named by dotted path."""
+
+    name: str
+    app: Ref
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    title: str = ""
+    tables: Ref | None = None  # a sequence of sqlalchemy Tables
+    migrations: Path | None = None  # an Alembic versions folder of the capability's own branch
+    service: Ref | None = None  # a callable taking Parts
+    router: Ref | None = None  # a FastAPI APIRouter with the JSON routes
+    permissions: Ref | None = None  # a sequence of core.auth.permissions.Permission rows
+    pages: Ref | None = None  # a FastAPI APIRouter with the web UI's pages
+    nav: tuple[NavItem, ...] = ()
+    cli: tuple[CliGroup, ...] = ()
+    events: Ref | None = None  # a sequence of event types it publishes
+    blobs: str | None = None  # name of a service method returning the blob digests it references
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or not self.name.islower():
+            raise ValueError(f"capability name {self.name!r} must be a lowercase Python identifier")
+
+
+@dataclass
+class Parts:
+    """What a capability's service is built from. `services` holds the services of the
+    capabilities listed before this one: a capability reaches another only through its service."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    events: EventBus
+    projects: ProjectService
+    services: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_unique(capabilities: Sequence[Capability]) -> None:
+    seen: set[str] = set()
+    for capability in capabilities:
+        if capability.name in seen:
+            raise ValueError(f"two capabilities are named {capability.name!r}")
+        seen.add(capability.name)

@@ -1,0 +1,101 @@
+"""Metric histories: read back whole in pages, or downsampled for a chart."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plimsoll.core.errors import InvalidParameter, NotFound
+from plimsoll.core.validation import INT64_MAX, check_int, check_key
+from plimsoll.tracking import store
+from plimsoll.tracking.entities import MetricHistory
+from plimsoll.tracking.service.base import ServiceBase, check_run_id
+
+MAX_HISTORY_POINTS = 100_000
+
+
+class HistoryOps(ServiceBase):
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        page_token: str | None = None,
+    ) -> MetricHistory:
+        """Full history in pages of at most MAX_HISTORY_POINTS, or, with `max_points`, the whole
+        history downsampled to at most that many buckets (each with min, max and last)."""
+        check_run_id("run_id", run_id)
+        check_key("key", key)
+        if max_points is not None:
+            check_int("max_points", max_points, minimum=2, maximum=MAX_HISTORY_POINTS)
+        after = _decode_history_cursor(page_token) if page_token else None
+        with self.db.read() as conn:
+            if not store.run_status(conn, [run_id]):
+                raise NotFound(f"run {run_id!r} not found")
+            if max_points is not None:
+                points = store.read_metric_points(conn, run_id, key, after=None, limit=INT64_MAX)
+                return _downsample(run_id, key, points, max_points)
+            points = store.read_metric_points(conn, run_id, key, after=after, limit=MAX_HISTORY_POINTS + 1)
+            more = len(points.steps) > MAX_HISTORY_POINTS
+            cursor = (
+                store.point_cursor(conn, run_id, key, after=after, offset=MAX_HISTORY_POINTS - 1)
+                if more
+                else None
+            )
+        cut = slice(0, MAX_HISTORY_POINTS)
+        return MetricHistory(
+            run_id=run_id,
+            key=key,
+            steps=points.steps[cut],
+            timestamps=points.timestamps[cut],
+            values=points.values[cut],
+            total_points=min(len(points.steps), MAX_HISTORY_POINTS),
+            next_cursor=None if cursor is None else f"{cursor[0]}:{cursor[1]}",
+        )
+
+    def list_metric_keys(self, run_id: str) -> list[str]:
+        check_run_id("run_id", run_id)
+        with self.db.read() as conn:
+            return store.metric_keys_of(conn, run_id)
+
+
+def _decode_history_cursor(token: str) -> tuple[int, int]:
+    try:
+        step, point_id = token.split(":")
+        return int(step), int(point_id)
+    except ValueError:
+        raise InvalidParameter("page_token", "is not a cursor this endpoint returned") from None
+
+
+def _downsample(run_id: str, key: str, points: store.PointColumns, max_points: int) -> MetricHistory:
+    total = len(points.steps)
+    steps = np.asarray(points.steps, dtype=np.int64)
+    stamps = np.asarray(points.timestamps, dtype=np.int64)
+    values = np.asarray(points.values, dtype=np.float64)
+    if total <= max_points:
+        return MetricHistory(
+            run_id, key, steps.tolist(), stamps.tolist(), values.tolist(), total_points=total
+        )
+    # Equal-width buckets over the step range; points are in step order so buckets are contiguous.
+    span = int(steps[-1] - steps[0]) + 1
+    bucket = np.floor((steps - steps[0]).astype(np.float64) * max_points / span).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], total] - 1
+    with np.errstate(invalid="ignore"):
+        finite = np.where(np.isnan(values), np.inf, values)
+        mins = np.minimum.reduceat(finite, starts)
+        maxs = np.maximum.reduceat(np.where(np.isnan(values), -np.inf, values), starts)
+    all_nan = np.isposinf(mins) & np.isneginf(maxs)
+    mins[all_nan] = np.nan
+    maxs[all_nan] = np.nan
+    return MetricHistory(
+        run_id=run_id,
+        key=key,
+        steps=steps[ends].tolist(),
+        timestamps=stamps[ends].tolist(),
+        values=values[ends].tolist(),
+        downsampled=True,
+        mins=mins.tolist(),
+        maxs=maxs.tolist(),
+        total_points=total,
+    )

@@ -1,0 +1,271 @@
+"""Runs: create, read, end, delete and restore them; apply the SDK's write batches; search them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from plimsoll.core.audit import AuditEntry
+from plimsoll.core.errors import InvalidParameter, NotFound
+from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.validation import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_PARAM_VALUE_LENGTH,
+    check_count,
+    check_int,
+    check_key,
+    check_name,
+    check_text,
+)
+from plimsoll.tracking import store
+from plimsoll.tracking.entities import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_PER_BATCH,
+    MAX_RUNS_PER_BATCH,
+    MAX_TAGS_PER_BATCH,
+    LifecycleStage,
+    Metric,
+    MetricColumns,
+    Run,
+    RunCreate,
+    RunEnd,
+    RunPage,
+    RunStatus,
+    RunWrites,
+)
+from plimsoll.tracking.service.base import ServiceBase, check_run_id, parse_run_status
+from plimsoll.tracking.service.experiments import check_tags
+from plimsoll.tracking.service.ingest import BatchEffects, apply_batch
+
+MAX_SEARCH_RESULTS = 1000
+BATCH_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    batch_id: str
+    applied: bool  # False: this batch id was applied before (a retry); nothing was written twice
+    runs: int
+    metrics: int
+
+
+def _param_text(key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return check_text(f"params.{key}", text, max_length=MAX_PARAM_VALUE_LENGTH)
+
+
+class RunOps(ServiceBase):
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        actor: str,
+    ) -> Run:
+        writes = RunWrites(
+            run_id=run_id or new_id(),
+            create=RunCreate(experiment_id, name, parent_run_id, start_time),
+            tags=dict(tags or {}),
+            params=dict(params or {}),
+        )
+        self.ingest([writes], actor=actor)
+        return self.get_run(writes.run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        check_run_id("run_id", run_id)
+        with self.db.read() as conn:
+            found = self._runs(conn, [run_id])
+        if not found:
+            raise NotFound(f"run {run_id!r} not found")
+        return found[0]
+
+    def get_runs(self, run_ids: list[str]) -> list[Run]:
+        """Runs in the order asked; unknown ids are a NotFound naming them."""
+        for run_id in run_ids:
+            check_run_id("run_ids", run_id)
+        with self.db.read() as conn:
+            found = {run.id: run for run in self._runs(conn, run_ids)}
+        missing = [run_id for run_id in run_ids if run_id not in found]
+        if missing:
+            raise NotFound(f"runs not found: {', '.join(missing)}")
+        return [found[run_id] for run_id in run_ids]
+
+    def run_projects(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """The project of each of these runs that exists, by run id."""
+        with self.db.read() as conn:
+            return store.run_projects(conn, run_ids)
+
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        *,
+        end_time: int | None = None,
+        actor: str,
+    ) -> Run:
+        writes = RunWrites(
+            run_id=check_run_id("run_id", run_id), end=RunEnd(parse_run_status(status), end_time)
+        )
+        self.ingest([writes], actor=actor)
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: str, *, actor: str) -> Run:
+        """Soft delete: hidden from searches until restored (and purged after the retention period)."""
+        return self._set_run_lifecycle(run_id, LifecycleStage.DELETED, actor=actor)
+
+    def restore_run(self, run_id: str, *, actor: str) -> Run:
+        return self._set_run_lifecycle(run_id, LifecycleStage.ACTIVE, actor=actor)
+
+    def _set_run_lifecycle(self, run_id: str, stage: LifecycleStage, *, actor: str) -> Run:
+        check_run_id("run_id", run_id)
+        verb = "delete" if stage is LifecycleStage.DELETED else "restore"
+        with self._change(actor) as change:
+            before = self._runs(change.conn, [run_id])
+            if not before:
+                raise NotFound(f"run {run_id!r} not found")
+            store.set_lifecycle_stage(change.conn, run_id, stage.value)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    f"run.{verb}",
+                    "run",
+                    run_id,
+                    before[0].project,
+                    {"lifecycle_stage": before[0].lifecycle_stage},
+                    {"lifecycle_stage": stage.value},
+                )
+            )
+            change.emit(f"run.{verb}d", {"run_id": run_id, "project": before[0].project})
+        return self.get_run(run_id)
+
+    def delete_tag(self, run_id: str, key: str, *, actor: str) -> None:
+        check_run_id("run_id", run_id)
+        check_key("key", key)
+        with self._change(actor) as change:
+            run = self._runs(change.conn, [run_id])
+            if not run:
+                raise NotFound(f"run {run_id!r} not found")
+            if key not in run[0].tags:
+                raise NotFound(f"run {run_id!r} has no tag {key!r}")
+            store.delete_tags(change.conn, run_id, [key])
+            change.audit(
+                AuditEntry(
+                    actor, "run.delete_tag", "run", run_id, run[0].project, {key: run[0].tags[key]}, None
+                )
+            )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Iterable[Metric] | MetricColumns = (),
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        batch_id: str | None = None,
+        actor: str,
+    ) -> IngestResult:
+        columns = metrics if isinstance(metrics, MetricColumns) else MetricColumns.of(metrics)
+        writes = RunWrites(run_id=run_id, params=dict(params or {}), tags=dict(tags or {}), metrics=columns)
+        return self.ingest([writes], batch_id=batch_id, actor=actor)
+
+    def ingest(self, batch: list[RunWrites], *, batch_id: str | None = None, actor: str) -> IngestResult:
+        """Apply one client batch atomically. With a `batch_id` it is idempotent: a batch that was
+        already applied is acknowledged again without writing anything twice."""
+        _check_batch(batch)
+        if batch_id is not None:
+            check_run_id("batch_id", batch_id)
+        total_metrics = sum(len(writes.metrics) for writes in batch)
+        with self._change(actor) as change:
+            now = now_ms()
+            if batch_id is not None and not store.claim_batch(
+                change.conn, batch_id, batch[0].run_id if batch else None, now
+            ):
+                return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
+            effects = BatchEffects(actor)
+            apply_batch(change.conn, batch, now, effects)
+            change.entries.extend(effects.entries)
+            change.events.extend(effects.events)
+        return IngestResult(batch_id or "", applied=True, runs=len(batch), metrics=total_metrics)
+
+    def prune_batch_ids(self, *, keep_ms: int = BATCH_ID_RETENTION_MS) -> int:
+        """Forget batch ids older than `keep_ms`: a client retries within minutes, not days, and the
+        table would otherwise grow by one row per batch forever. Returns how many were dropped."""
+        with self.db.write() as conn:
+            return store.prune_batches(conn, now_ms() - keep_ms)
+
+    def search_runs(
+        self,
+        *,
+        experiment_ids: list[str] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
+        with self.db.read() as conn:
+            run_ids, next_cursor = store.search_page(
+                conn,
+                experiment_ids=experiment_ids,
+                filter_text=filter,
+                order_by=order_by,
+                max_results=max_results,
+                cursor=page_token,
+                include_deleted=include_deleted,
+            )
+            found = self._runs(conn, run_ids)
+        return RunPage(runs=found, next_cursor=next_cursor)
+
+
+def _check_batch(batch: list[RunWrites]) -> None:
+    check_count("runs", len(batch), MAX_RUNS_PER_BATCH)
+    check_count("metrics", sum(len(w.metrics) for w in batch), MAX_METRICS_PER_BATCH)
+    check_count("params", sum(len(w.params) for w in batch), MAX_PARAMS_PER_BATCH)
+    check_count("tags", sum(len(w.tags) for w in batch), MAX_TAGS_PER_BATCH)
+    for writes in batch:
+        check_run_id("run_id", writes.run_id)
+        for key, value in writes.params.items():
+            check_key("params", key)
+            writes.params[key] = _param_text(key, value)
+        writes.tags = check_tags(writes.tags)
+        _check_metrics(writes.metrics)
+        if writes.create is not None:
+            if writes.create.name is not None:
+                check_name("run_name", writes.create.name)
+            if writes.create.parent_run_id is not None:
+                check_run_id("parent_run_id", writes.create.parent_run_id)
+            if writes.create.start_time is not None:
+                check_int("start_time", writes.create.start_time, minimum=0)
+        if writes.end is not None and writes.end.end_time is not None:
+            check_int("end_time", writes.end.end_time, minimum=0)
+
+
+def _check_metrics(columns: MetricColumns) -> None:
+    """Per distinct key, and per column with C-speed checks: batches carry many thousands of
+    points, and only a failing column is walked point by point to name the culprit."""
+    count = len(columns.keys)
+    if not len(columns.values) == len(columns.steps) == len(columns.timestamps) == count:
+        raise InvalidParameter("metrics", "keys, values, steps and timestamps must have the same length")
+    if not count:
+        return
+    for key in set(columns.keys):
+        check_key("metrics.key", key)
+    steps, stamps = columns.steps, columns.timestamps
+    if not all(type(step) is int for step in steps) or min(steps) < INT64_MIN or max(steps) > INT64_MAX:
+        for key, step in zip(columns.keys, steps, strict=True):
+            check_int(f"metrics.{key}.step", step)
+    if not all(type(stamp) is int for stamp in stamps) or min(stamps) < 0 or max(stamps) > INT64_MAX:
+        for key, stamp in zip(columns.keys, stamps, strict=True):
+            check_int(f"metrics.{key}.timestamp", stamp, minimum=0)
+    if not all(type(value) is float for value in columns.values):
+        for key, value in zip(columns.keys, columns.values, strict=True):
+            if type(value) is not float:
+                raise InvalidParameter(f"metrics.{key}.value", f"must be a float, got {value!r}")
