@@ -15,8 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__version__ = "0.1.0"
-
+from plimsoll._version import __version__
 from plimsoll.client import ActiveRun, Client
 from plimsoll.tracking.entities import MetricHistory, Run
 

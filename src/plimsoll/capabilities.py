@@ -15,7 +15,7 @@ from plimsoll.core.capability import Capability, NavItem
 
 PLATFORM: tuple[Capability, ...] = (
     projects.CAPABILITY,
-    Capability(name="audit", title="Audit log", tables="plimsoll.core.audit:TABLES"),
+    Capability(name="audit", title="Audit log", tables="plimsoll.core.audit.store:TABLES"),
     auth.CAPABILITY,
 )
 

@@ -9,15 +9,17 @@ the CLI, and the embedded SDK never imports FastAPI. A test (or a plugin) may pa
 itself instead of its path.
 
     CAPABILITY = Capability(
-        name="tracking",                                    # platform.tracking is its service
-        tables="plimsoll.tracking.store:TABLES",            # migrated, truncated in tests
-        service="plimsoll.tracking.service:TrackingService",  # called with the platform's Parts
-        router="plimsoll.tracking.api:router",             # mounted by create_app
-        permissions="plimsoll.tracking.permissions:PERMISSIONS",
-        pages="plimsoll.server.ui.routes:router",
-        nav=(NavItem("Track", "experiments", "Experiments", "/experiments"),),
-        cli=(CliGroup("runs", "plimsoll.cli.runs:app"),),
-        blobs="referenced_blobs",                          # a service method: digests in use
+        name="notes",                                   # platform.notes is its service
+        tables="plimsoll.notes.store:TABLES",           # migrated, emptied between tests
+        migrations=Path(__file__).with_name("migrations"),   # its own Alembic branch
+        service="plimsoll.notes.service:NoteService",   # called with the platform's Parts
+        router="plimsoll.notes.api:router",             # mounted by create_app
+        permissions="plimsoll.notes.permissions:PERMISSIONS",
+        pages="plimsoll.server.ui.notes:router",
+        nav=(NavItem("Operate", "notes", "Notes", "/notes"),),
+        cli=(CliGroup("notes", "plimsoll.cli.notes:app"),),
+        events="plimsoll.notes.events:EVENTS",
+        blobs="referenced_blobs",                       # a service method: digests in use
     )
 
 See docs/architecture.md, "Adding a capability".

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from plimsoll import __version__
+from plimsoll._version import __version__
 from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
 from plimsoll.core.ids import is_id
 from plimsoll.core.projects import DEFAULT_PROJECT

@@ -1,4 +1,4 @@
-"""Append-only, hash-chained audit log of every state change: who, what, when, before → after.
+"""The audit log's table and SQL: append-only, hash-chained of every state change: who, what, when, before → after.
 
 Each event's hash covers the previous event's hash and the event's own canonical JSON, so any
 edit, deletion or reordering of stored events breaks `verify_chain`. Events are written in the
@@ -8,13 +8,13 @@ same transaction as the change they describe: both land, or neither does.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from blake3 import blake3
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, Text, select, text
 
+from plimsoll.core.audit.entities import AuditEntry, AuditEvent
 from plimsoll.core.db import DriverStatement, metadata
 from plimsoll.core.ids import now_ms
 
@@ -40,40 +40,12 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = zlib.crc32(b"plimsoll-audit-chain")
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    seq: int
-    ts: int
-    actor: str
-    action: str
-    resource_type: str
-    resource_id: str
-    project: str | None
-    before: Any
-    after: Any
-    prev_hash: str
-    hash: str
-
-
 def _digest(prev_hash: str, body: dict[str, Any]) -> str:
     return blake3(prev_hash.encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _dump(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One state change to record: who did what to which resource, and its state before and after."""
-
-    actor: str
-    action: str
-    resource_type: str
-    resource_id: str
-    project: str | None = None
-    before: Any = None
-    after: Any = None
 
 
 # Every write runs these, the SDK's ingest included: compiled once, run on the driver's cursor.
