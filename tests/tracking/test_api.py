@@ -229,3 +229,18 @@ def test_the_fast_lane_serves_json_ingest_and_passes_everything_else_on(platform
     assert call("POST", "/api/v1/runs/ingest", b"text/plain") == []
     assert call("POST", "/api/v1/runs/search", b"application/json") == []
     assert passed_on == ["POST /api/v1/runs/ingest", "POST /api/v1/runs/search"]
+
+
+def test_create_app_wires_the_fast_lane_from_the_routes_declaring_it(platform: Platform) -> None:
+    """No path string in app.py: the lane takes what routes declare with `core.http.fast_lane`."""
+    from plimsoll.server.app import create_app
+    from plimsoll.server.lane import FastLane
+    from plimsoll.tracking.api import IngestBody
+
+    app = create_app(platform)
+    (lane,) = [middleware for middleware in app.user_middleware if middleware.cls is FastLane]
+    routes = lane.kwargs["routes"]
+    assert set(routes) == {("POST", "/api/v1/runs/ingest")}
+    route = routes["POST", "/api/v1/runs/ingest"]
+    assert route.model is IngestBody
+    assert route.handler.args == (platform.tracking,)  # bound to the declaring capability's service

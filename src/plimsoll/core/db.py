@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,13 @@ def declared_for(dialect: str, item: Any) -> bool:
 
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
+
+# Set by `Database.without_waiting()`: a write that would have to wait for the lock is refused.
+_NO_WAIT: ContextVar[bool] = ContextVar("plimsoll_db_no_wait", default=False)
+
+
+class WriteLockBusy(Exception):
+    """Another writer holds the database's write lock, and this write was asked not to wait."""
 
 
 def normalise_url(url: str) -> str:
@@ -95,10 +103,11 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that will write: committed on success, rolled back on error."""
+        """A transaction that will write: committed on success, rolled back on error. Inside
+        `without_waiting()`, WriteLockBusy at once instead of waiting for another writer."""
         try:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(plimsoll_write=True)
+                conn = conn.execution_options(plimsoll_write=True, plimsoll_no_wait=_NO_WAIT.get())
                 with conn.begin():
                     yield conn
             if self._checkpointer is not None:
@@ -123,6 +132,21 @@ class Database:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def without_waiting(self) -> Iterator[bool]:
+        """Writes in this block never wait for the write lock: they raise WriteLockBusy instead.
+        For work on the server's event loop, which must never block; the caller retries on a
+        worker thread. Yields False (do not even try) where a write always waits on the network
+        (PostgreSQL): only SQLite's local lock can be taken without waiting."""
+        if not self.is_sqlite:
+            yield False
+            return
+        token = _NO_WAIT.set(True)
+        try:
+            yield True
+        finally:
+            _NO_WAIT.reset(token)
 
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
@@ -271,5 +295,26 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get("plimsoll_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        if not options.get("plimsoll_write"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        elif options.get("plimsoll_no_wait"):
+            _begin_without_waiting(conn)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_without_waiting(conn: Connection) -> None:
+    """BEGIN IMMEDIATE with no busy timeout: WriteLockBusy when another writer holds the lock. Once
+    begun, this transaction holds the lock and none of its statements waits for it."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except conn.dialect.loaded_dbapi.OperationalError as exc:
+            raise WriteLockBusy(str(exc)) from None
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    finally:
+        cursor.close()

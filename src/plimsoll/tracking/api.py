@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from contextlib import suppress
 from typing import Annotated, Any, cast
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from plimsoll.core.db import WriteLockBusy
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import actor_of, current_actor, fast_lane, json_response, service_of
 from plimsoll.core.ids import now_ms
@@ -231,11 +233,15 @@ INLINE_INGEST_POINTS = 1000
 
 async def apply_ingest(tracking: TrackingService, body: IngestBody, actor: str) -> dict[str, Any]:
     writes = [_writes(w) for w in body.runs]
+    result = None
     if sum(len(w.metrics) for w in writes) <= INLINE_INGEST_POINTS and len(writes) == 1:
         # A small write (the synchronous `log_metric` round trip) is quicker done here than handed
-        # to the thread pool and back; large batches go there so the event loop stays responsive.
-        result = tracking.ingest(writes, batch_id=body.batch_id, actor=actor)
-    else:
+        # to the thread pool and back, but only if it need not wait for the write lock: the event
+        # loop never waits on the database. Large batches, and any that would wait, go to a thread.
+        with tracking.db.without_waiting() as may_try, suppress(WriteLockBusy):
+            if may_try:
+                result = tracking.ingest(writes, batch_id=body.batch_id, actor=actor)
+    if result is None:
         result = await run_in_threadpool(tracking.ingest, writes, batch_id=body.batch_id, actor=actor)
     return {
         "batch_id": result.batch_id,
