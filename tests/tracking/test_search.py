@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from plimsoll.core.db import Database
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.tracking._search_parser import Comparison
 from plimsoll.tracking.page_tokens import decode_cursor, encode_cursor, search_fingerprint
+from plimsoll.tracking.search_language import Comparison
 from plimsoll.tracking.store.schema import experiments, latest_metrics, params, runs, tags
 from plimsoll.tracking.store.search import (
     MAX_ORDER_BY,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.tracking._search_parser import (
+from plimsoll.tracking.search_language import (
     MAX_COMPARISONS,
     MAX_DEPTH,
     MAX_FILTER_LENGTH,

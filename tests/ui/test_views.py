@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from plimsoll.platform import Platform
 from plimsoll.server.app import create_app
 from plimsoll.server.ui import formatting, views
-from plimsoll.tracking.entities import Run
+from plimsoll.tracking.entities import Run, run_id_list
 
 UI_DIR = Path(views.__file__).resolve().parent
 
@@ -67,8 +67,8 @@ def test_operands_quote_keys_the_search_language_cannot_read_bare() -> None:
     assert views.operand("params", "a`b") == "params.`a``b`"
 
 
-def test_split_ids_keeps_order_and_drops_repeats() -> None:
-    assert views.split_ids(["a,b", "c", "a, ,d"]) == ["a", "b", "c", "d"]
+def test_run_id_list_keeps_order_and_drops_repeats() -> None:
+    assert run_id_list(["a,b", "c", "a, ,d"]) == ["a", "b", "c", "d"]
 
 
 def test_runs_table_headers_toggle_their_sort() -> None:

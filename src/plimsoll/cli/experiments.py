@@ -20,12 +20,9 @@ from plimsoll.cli._output import (
     open_client,
     print_json,
 )
-from plimsoll.core.errors import InvalidParameter
 from plimsoll.tracking.entities import Experiment
 
 app = typer.Typer(help="Experiments: list, create, rename, delete and restore them.", no_args_is_help=True)
-
-VIEWS = ("active", "deleted", "all")
 
 
 @app.command("list")
@@ -39,8 +36,6 @@ def list_experiments(
 ) -> None:
     """List the experiments of a project."""
     with open_client(url) as client:
-        if view not in VIEWS:
-            raise InvalidParameter("view", f"must be one of {', '.join(VIEWS)}, got {view!r}")
         experiments = client.list_experiments(project=project, view=view)
     if json_output:
         print_json({"experiments": [experiment_json(e) for e in experiments]})

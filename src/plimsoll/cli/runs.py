@@ -30,7 +30,7 @@ from plimsoll.cli._output import (
 )
 from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.ids import is_id
-from plimsoll.tracking.entities import encode_float
+from plimsoll.tracking.entities import SYSTEM_TAG_PREFIXES, encode_float
 
 if TYPE_CHECKING:
     from plimsoll.client import Client
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Runs: list, show and compare them.", no_args_is_help=True)
 
 SHORT_ID = re.compile(r"^[0-9a-f]{6,31}$")
-SYSTEM_TAG_PREFIXES = ("plimsoll.", "mlflow.")
 FIXED_HEADERS = ("name", "id", "status", "start", "duration")
 MAX_NAME_WIDTH = 24
 KEY_WIDTH = 16

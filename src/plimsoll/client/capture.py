@@ -17,6 +17,8 @@ from pathlib import Path
 
 import orjson
 
+from plimsoll.tracking.entities import DIFF_ARTIFACT, ENVIRONMENT_ARTIFACT
+
 GIT_TIMEOUT_S = 5.0
 MAX_DIFF_BYTES = 5 * 1024 * 1024
 
@@ -68,7 +70,7 @@ def capture_code(cwd: Path | None = None) -> Capture:
         diff = (_git(["diff", "HEAD"], where) or "").encode()
         if len(diff) > MAX_DIFF_BYTES:
             diff = diff[:MAX_DIFF_BYTES] + b"\n[diff truncated at 5 MiB]\n"
-        artifacts["plimsoll/git.diff"] = diff
+        artifacts[DIFF_ARTIFACT] = diff
     return Capture(tags=tags, artifacts=artifacts)
 
 
@@ -95,7 +97,7 @@ def _environment() -> tuple[dict[str, str], bytes]:
 
 def capture_environment() -> Capture:
     tags, document = _environment()
-    return Capture(tags=dict(tags), artifacts={"plimsoll/environment.json": document})
+    return Capture(tags=dict(tags), artifacts={ENVIRONMENT_ARTIFACT: document})
 
 
 def capture_all() -> Capture:

@@ -242,3 +242,14 @@ def encode_floats(values: list[float]) -> list[float | str]:
     if all(map(math.isfinite, values)):
         return values  # type: ignore[return-value]  # the common case: nothing to encode, no copy
     return [encode_float(v) for v in values]
+
+
+def run_id_list(values: list[str]) -> list[str]:
+    """Run ids from a query such as `?runs=a,b&runs=c`, in order, without repeats or blanks."""
+    ids: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part and part not in ids:
+                ids.append(part)
+    return ids

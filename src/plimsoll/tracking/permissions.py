@@ -27,6 +27,7 @@ from plimsoll.core.auth.permissions import (
 from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.ids import is_id
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.tracking.entities import run_id_list
 from plimsoll.tracking.service import TrackingService
 
 
@@ -74,9 +75,7 @@ def _experiment_ref(resolving: Resolving) -> set[Resource]:
 
 
 def _runs_query(resolving: Resolving) -> set[Resource]:
-    query = resolving.facts.query
-    run_ids = [part.strip() for value in query.getlist("runs") for part in value.split(",") if part.strip()]
-    return _runs(resolving, run_ids)
+    return _runs(resolving, run_id_list(resolving.facts.query.getlist("runs")))
 
 
 def _experiment_body(resolving: Resolving) -> set[Resource]:

@@ -21,7 +21,7 @@ from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
 from plimsoll.core.ids import is_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.server.ui import formatting, views
-from plimsoll.tracking.entities import Experiment
+from plimsoll.tracking.entities import Experiment, run_id_list
 from plimsoll.tracking.service import TrackingService
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -207,7 +207,7 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> HTMLResponse:  # noqa: B006
-    run_ids = views.split_ids(runs)
+    run_ids = run_id_list(runs)
     if len(run_ids) > MAX_COMPARE_RUNS:
         raise InvalidParameter("runs", f"has {len(run_ids)} runs; the limit is {MAX_COMPARE_RUNS}")
     unknown = [run_id for run_id in run_ids if not is_id(run_id)]

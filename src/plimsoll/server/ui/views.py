@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.tracking.entities import (
     DIFF_ARTIFACT,
     ENVIRONMENT_ARTIFACT,
@@ -22,12 +23,12 @@ from plimsoll.tracking.entities import (
     Artifact,
     Run,
 )
+from plimsoll.tracking.search_language import DEFAULT_ORDER_BY, OrderItem, parse_order_item
 from plimsoll.tracking.service import TrackingService
 
 MAX_PARAM_COLUMNS = 6
 MAX_METRIC_COLUMNS = 6
 MAX_SHOWN_ARTIFACT_BYTES = 1024 * 1024
-DEFAULT_ORDER = "start_time DESC"  # what the service sorts by when no order_by is given
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 
@@ -45,17 +46,6 @@ def operand(prefix: str, key: str) -> str:
     if _PLAIN_KEY.fullmatch(key):
         return f"{prefix}.{key}"
     return f"{prefix}.`{key.replace('`', '``')}`"
-
-
-def split_ids(values: list[str]) -> list[str]:
-    """Run ids from `?runs=a,b&runs=c`, in order, without repeats or blanks."""
-    ids: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if part and part not in ids:
-                ids.append(part)
-    return ids
 
 
 def is_system_tag(key: str) -> bool:
@@ -87,38 +77,41 @@ class RunsTable:
     order_by: str
 
 
-def _direction(order_by: str, expression: str) -> Sort:
-    text = order_by.strip() or DEFAULT_ORDER
-    head, _, tail = text.rpartition(" ")
-    if tail.upper() in {"ASC", "DESC"}:
-        subject, descending = head.strip(), tail.upper() == "DESC"
-    else:
-        subject, descending = text, False
-    if subject.lower() not in {expression.lower(), f"attributes.{expression}".lower()}:
+def _sorted_by(order_by: str) -> OrderItem | None:
+    """What the page sorts by (the search's default when none is given); None if unparseable."""
+    try:
+        return parse_order_item(order_by.strip() or DEFAULT_ORDER_BY[0])
+    except InvalidParameter:
+        return None
+
+
+def _direction(sorted_by: OrderItem | None, entity: str, key: str) -> Sort:
+    if sorted_by is None or (sorted_by.operand.entity, sorted_by.operand.key) != (entity, key):
         return "none"
-    return "descending" if descending else "ascending"
+    return "descending" if sorted_by.descending else "ascending"
 
 
 def _sortable(
     label: str,
     kind: ColumnKind,
-    expression: str,
+    entity: str,
+    key: str,
     *,
-    key: str = "",
     path: str,
     keep: dict[str, str],
-    order_by: str,
+    sorted_by: OrderItem | None,
     descending_first: bool,
 ) -> Column:
-    sort = _direction(order_by, expression)
+    sort = _direction(sorted_by, entity, key)
     if sort == "ascending":
         descending = True
     elif sort == "descending":
         descending = False
     else:
         descending = descending_first
+    expression = key if entity == "attribute" else operand(f"{entity}s", key)
     target = f"{expression} {'DESC' if descending else 'ASC'}"
-    return Column(label, kind, key, url(path, **keep, order_by=target), sort)
+    return Column(label, kind, key if entity != "attribute" else "", url(path, **keep, order_by=target), sort)
 
 
 def _common_keys(mappings: list[dict[str, Any]], limit: int, must: str | None) -> list[str]:
@@ -130,44 +123,30 @@ def _common_keys(mappings: list[dict[str, Any]], limit: int, must: str | None) -
     return sorted(chosen)
 
 
-def _sorted_key(order_by: str, prefixes: tuple[str, ...]) -> str | None:
-    """The key `order_by` sorts on, if it is one of `prefixes` (`metrics.acc DESC` -> `acc`)."""
-    subject = order_by.strip()
-    if subject.upper().endswith((" ASC", " DESC")):
-        subject = subject.rsplit(" ", 1)[0].strip()
-    prefix, dot, key = subject.partition(".")
-    if not dot or prefix.lower() not in prefixes:
-        return None
-    if len(key) >= 2 and key[0] == key[-1] and key[0] in '`"':
-        key = key[1:-1].replace(key[0] * 2, key[0])
-    return key
-
-
 def runs_table(
     runs: list[Run], *, path: str, keep: dict[str, str], order_by: str, with_experiment: bool
 ) -> RunsTable:
     """The columns for these runs: name, status, start, duration, then the params and latest
     metrics most of them have. Each sortable header links to the same page (with the query
     parameters in `keep`, such as the filter) sorted by it, or the other way if it already is."""
-    common: dict[str, Any] = {"path": path, "keep": keep, "order_by": order_by}
+    sorted_by = _sorted_by(order_by)
+    common: dict[str, Any] = {"path": path, "keep": keep, "sorted_by": sorted_by}
     columns = [
-        _sortable("Name", "name", "name", descending_first=False, **common),
-        _sortable("Status", "status", "status", descending_first=False, **common),
-        _sortable("Started", "start_time", "start_time", descending_first=True, **common),
+        _sortable("Name", "name", "attribute", "name", descending_first=False, **common),
+        _sortable("Status", "status", "attribute", "status", descending_first=False, **common),
+        _sortable("Started", "start_time", "attribute", "start_time", descending_first=True, **common),
         Column("Duration", "duration"),
     ]
     if with_experiment:
         columns.insert(1, Column("Experiment", "experiment"))
-    sorted_param = _sorted_key(order_by, ("params", "param"))
-    for key in _common_keys([run.params for run in runs], MAX_PARAM_COLUMNS, sorted_param):
-        columns.append(
-            _sortable(key, "param", operand("params", key), key=key, descending_first=False, **common)
-        )
-    sorted_metric = _sorted_key(order_by, ("metrics", "metric"))
-    for key in _common_keys([run.metrics for run in runs], MAX_METRIC_COLUMNS, sorted_metric):
-        columns.append(
-            _sortable(key, "metric", operand("metrics", key), key=key, descending_first=True, **common)
-        )
+    keyed: list[tuple[ColumnKind, list[dict[str, Any]], int, bool]] = [
+        ("param", [run.params for run in runs], MAX_PARAM_COLUMNS, False),
+        ("metric", [run.metrics for run in runs], MAX_METRIC_COLUMNS, True),
+    ]
+    for kind, values, limit, descending_first in keyed:
+        shown = sorted_by.operand.key if sorted_by and sorted_by.operand.entity == kind else None
+        for key in _common_keys(values, limit, shown):
+            columns.append(_sortable(key, kind, kind, key, descending_first=descending_first, **common))
     return RunsTable(columns, order_by)
 
 

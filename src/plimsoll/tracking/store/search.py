@@ -1,6 +1,6 @@
 """Run search: the filter language compiled to SQLAlchemy Core, ordering, and keyset pagination.
 
-The language is described for users in docs/search.md; `_search_parser.py` turns text into a small
+The language is described for users in docs/search.md; `search_language.py` turns text into a small
 checked AST, and this module compiles that AST. Every literal becomes a bound parameter: no user
 text is ever spliced into SQL.
 
@@ -56,7 +56,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.tracking._search_parser import (
+from plimsoll.tracking.page_tokens import decode_cursor, search_fingerprint
+from plimsoll.tracking.search_language import (
+    DEFAULT_ORDER_BY,
     MAX_COMPARISONS,
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
@@ -68,7 +70,6 @@ from plimsoll.tracking._search_parser import (
     parse_filter,
     parse_order_item,
 )
-from plimsoll.tracking.page_tokens import decode_cursor, search_fingerprint
 from plimsoll.tracking.store.schema import latest_metrics, params, runs, tags
 
 __all__ = [
@@ -88,7 +89,6 @@ __all__ = [
 
 MAX_ORDER_BY = 10
 MAX_RESULTS = 50_000
-DEFAULT_ORDER_BY = ("attributes.start_time DESC",)
 
 
 class _CodePointOrder(ColumnElement[str]):

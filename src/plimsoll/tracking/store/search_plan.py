@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from plimsoll.tracking._search_parser import BoolOp, Comparison, Node
 from plimsoll.tracking.page_tokens import encode_cursor
+from plimsoll.tracking.search_language import BoolOp, Comparison, Node
 from plimsoll.tracking.store.schema import runs
 from plimsoll.tracking.store.search import (
     build_search_query,

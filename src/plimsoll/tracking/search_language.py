@@ -104,6 +104,10 @@ class Not:
 Node = Comparison | BoolOp | Not
 
 
+# What a search sorts by when it names no order.
+DEFAULT_ORDER_BY = ("attributes.start_time DESC",)
+
+
 @dataclass(frozen=True)
 class OrderItem:
     operand: Operand
