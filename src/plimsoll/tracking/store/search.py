@@ -32,33 +32,23 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    FromClause,
     Select,
-    Text,
     and_,
-    case,
     false,
     literal_column,
     not_,
-    null,
     or_,
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.visitors import InternalTraversal
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.tracking.page_tokens import decode_cursor, search_fingerprint
 from plimsoll.tracking.search_language import (
-    DEFAULT_ORDER_BY,
     MAX_COMPARISONS,
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
@@ -66,11 +56,20 @@ from plimsoll.tracking.search_language import (
     Comparison,
     Node,
     Not,
-    Operand,
     parse_filter,
-    parse_order_item,
 )
 from plimsoll.tracking.store.schema import latest_metrics, params, runs, tags
+from plimsoll.tracking.store.search_order import (
+    MAX_ORDER_BY,
+    SortKey,
+    after_cursor,
+    check_cursor_values,
+    compile_order_by,
+    run_id_order,
+    sort_source,
+    sort_values,
+)
+from plimsoll.tracking.store.search_sql import CaseSensitiveLike, NotAnIndexKey
 
 __all__ = [
     "MAX_COMPARISONS",
@@ -87,91 +86,7 @@ __all__ = [
     "sort_values",
 ]
 
-MAX_ORDER_BY = 10
 MAX_RESULTS = 50_000
-
-
-class _CodePointOrder(ColumnElement[str]):
-    """A text expression that compares by code point: `x COLLATE "C"` on PostgreSQL, `x` on SQLite."""
-
-    inherit_cache = True
-    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-    type = Text()
-
-    def __init__(self, element: ColumnElement[Any]) -> None:
-        self.element = element
-
-
-@compiles(_CodePointOrder)
-def _compile_code_point_default(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.element, **kw)
-
-
-@compiles(_CodePointOrder, "postgresql")
-def _compile_code_point_postgres(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'({compiler.process(element.element, **kw)} COLLATE "C")'
-
-
-class _NotAnIndexKey(ColumnElement[str]):
-    """`+x` on SQLite, which keeps its planner from driving a search by this term; `x` elsewhere."""
-
-    inherit_cache = True
-    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-    type = Text()
-
-    def __init__(self, element: ColumnElement[Any]) -> None:
-        self.element = element
-
-
-@compiles(_NotAnIndexKey)
-def _compile_not_an_index_key_default(element: _NotAnIndexKey, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.element, **kw)
-
-
-@compiles(_NotAnIndexKey, "sqlite")
-def _compile_not_an_index_key_sqlite(element: _NotAnIndexKey, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"+{compiler.process(element.element, **kw)}"
-
-
-class _CaseSensitiveLike(ColumnElement[bool]):
-    """`x LIKE :p ESCAPE '\\'`, except on SQLite, whose LIKE ignores ASCII case: `x GLOB :g` there."""
-
-    inherit_cache = True
-    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's declared shape
-        ("like_clause", InternalTraversal.dp_clauseelement),
-        ("glob_clause", InternalTraversal.dp_clauseelement),
-    ]
-
-    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
-        self.like_clause = column.like(pattern, escape="\\")
-        self.glob_clause = column.op("GLOB", is_comparison=True)(_like_to_glob(pattern))
-
-
-@compiles(_CaseSensitiveLike)
-def _compile_like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.like_clause, **kw)
-
-
-@compiles(_CaseSensitiveLike, "sqlite")
-def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.glob_clause, **kw)
-
-
-def _like_to_glob(pattern: str) -> str:
-    r"""Translate a LIKE pattern (`%`, `_`, `\` escapes) to the equivalent SQLite GLOB pattern."""
-    out: list[str] = []
-    chars = iter(pattern)
-    for char in chars:
-        if char == "\\":
-            char = next(chars, "\\")
-            out.append(f"[{char}]" if char in "*?[" else char)
-        elif char == "%":
-            out.append("*")
-        elif char == "_":
-            out.append("?")
-        else:
-            out.append(f"[{char}]" if char in "*?[" else char)
-    return "".join(out)
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -256,9 +171,9 @@ def value_condition(column: ColumnElement[Any], op: str, values: list[Any]) -> C
         case "NOT IN":
             return column.not_in(values)
         case "LIKE":
-            return _CaseSensitiveLike(column, str(value))
+            return CaseSensitiveLike(column, str(value))
         case "NOT LIKE":
-            return not_(_CaseSensitiveLike(column, str(value)))
+            return not_(CaseSensitiveLike(column, str(value)))
         case "ILIKE":
             return column.ilike(value, escape="\\")
         case "NOT ILIKE":
@@ -282,122 +197,6 @@ def metric_condition(op: str, values: list[Any]) -> ColumnElement[bool]:
         return or_(matches, is_nan) if wants_nan else matches
     differs = value.not_in(numbers) if numbers else true()
     return and_(differs, ~is_nan) if wants_nan else or_(differs, is_nan)
-
-
-# --- ordering ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SortKey:
-    """One ORDER BY term: `expression` is selected as `label`; missing values (NULL) sort last.
-
-    A param/metric/tag key reads a column of an aliased table that `sort_source` LEFT JOINs to runs
-    (`joins` holds it, on the first key of an order_by item only).
-    """
-
-    expression: ColumnElement[Any]
-    descending: bool
-    label: str
-    kind: Literal["number", "text"]
-    joins: tuple[tuple[FromClause, ColumnElement[bool]], ...] = ()
-
-    def ordering(self) -> ColumnElement[Any]:
-        return (self.expression.desc() if self.descending else self.expression.asc()).nulls_last()
-
-
-def compile_order_by(order_by: Sequence[str] | None) -> list[SortKey]:
-    """Sort keys for `order_by` items such as "metrics.acc DESC"; start_time DESC when none are given.
-
-    The runs.id tie-breaker is not among them: `build_search_query` and `after_cursor` add it.
-    """
-    items = list(order_by or ())
-    if len(items) > MAX_ORDER_BY:
-        raise InvalidParameter("order_by", f"has {len(items)} items; the limit is {MAX_ORDER_BY}")
-    if not items:
-        items = list(DEFAULT_ORDER_BY)
-    keys: list[SortKey] = []
-    for number, text in enumerate(items):
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidParameter("order_by", "items must be non-empty strings such as 'metrics.acc DESC'")
-        item = parse_order_item(text)
-        expressions, joins = _sort_expressions(item.operand, f"o{number}")
-        for expression, kind in expressions:
-            keys.append(SortKey(expression, item.descending, f"s{len(keys)}", kind, joins))
-            joins = ()
-    return keys
-
-
-def _sort_expressions(
-    operand: Operand, alias_name: str
-) -> tuple[
-    list[tuple[ColumnElement[Any], Literal["number", "text"]]],
-    tuple[tuple[FromClause, ColumnElement[bool]], ...],
-]:
-    """The sort expressions for one order_by operand and the LEFT JOIN they read from, if any."""
-    if operand.entity == "attribute":
-        column = runs.c[operand.key]
-        if operand.key in ("start_time", "end_time"):
-            return [(column, "number")], ()
-        return [(_CodePointOrder(column), "text")], ()
-    table = {"param": params, "metric": latest_metrics, "tag": tags}[operand.entity].alias(alias_name)
-    joins = ((table, and_(table.c.run_id == runs.c.id, table.c.key == operand.key)),)
-    if operand.entity == "metric":
-        return [(table.c.value, "number")], joins
-    if operand.entity == "tag":
-        return [(_CodePointOrder(table.c.value), "text")], joins
-    text_when_not_number = case((table.c.num_value.is_(None), table.c.value), else_=null())
-    return [(table.c.num_value, "number"), (_CodePointOrder(text_when_not_number), "text")], joins
-
-
-def sort_source(sort_keys: Sequence[SortKey]) -> FromClause:
-    """`runs` LEFT OUTER JOINed to each param/metric/tag row the sort keys read (at most one per key)."""
-    source: FromClause = runs
-    for key in sort_keys:
-        for table, onclause in key.joins:
-            source = source.outerjoin(table, onclause)
-    return source
-
-
-# --- keyset pagination ---------------------------------------------------------------------------
-
-
-def sort_values(row_mapping: Mapping[str, Any], sort_keys: Sequence[SortKey]) -> list[Any]:
-    """The sort values of a fetched row, read from the columns labelled s0..sN in the query."""
-    return [row_mapping[key.label] for key in sort_keys]
-
-
-def _run_id_order() -> ColumnElement[str]:
-    return _CodePointOrder(runs.c.id)
-
-
-def after_cursor(
-    sort_keys: Sequence[SortKey], values: Sequence[Any], last_run_id: str
-) -> ColumnElement[bool]:
-    """Rows strictly after the row with these sort values and id, in ORDER BY keys..., id ASC.
-
-    With NULLS LAST: after a value come larger (or, descending, smaller) values and then NULLs;
-    after a NULL come only the NULLs that follow it by id.
-    """
-    if len(values) != len(sort_keys):
-        raise InvalidParameter("page_token", "does not match this search's order_by")
-    condition: ColumnElement[bool] = _run_id_order() > last_run_id
-    for key, value in reversed(list(zip(sort_keys, values, strict=True))):
-        expression = key.expression
-        if value is None:
-            condition = and_(expression.is_(None), condition)
-        else:
-            beyond = expression < value if key.descending else expression > value
-            condition = or_(beyond, expression.is_(None), and_(expression == value, condition))
-    return condition
-
-
-def _check_cursor_values(sort_keys: Sequence[SortKey], values: Sequence[Any]) -> None:
-    if len(values) != len(sort_keys):
-        raise InvalidParameter("page_token", "does not match this search's order_by")
-    for key, value in zip(sort_keys, values, strict=True):
-        expected = str if key.kind == "text" else (int, float)
-        if value is not None and not isinstance(value, expected):
-            raise InvalidParameter("page_token", "does not match this search's order_by")
 
 
 def build_search_query(
@@ -430,7 +229,7 @@ def build_search_query(
     labelled = [key.expression.label(key.label) for key in sort_keys]
     stmt = select(runs.c.id, *labelled).select_from(sort_source(sort_keys))
     if experiment_ids is not None:
-        experiment = runs.c.experiment_id if driver is None else _NotAnIndexKey(runs.c.experiment_id)
+        experiment = runs.c.experiment_id if driver is None else NotAnIndexKey(runs.c.experiment_id)
         stmt = stmt.where(experiment.in_(list(experiment_ids)))
     if not include_deleted:
         stmt = stmt.where(runs.c.lifecycle_stage != "deleted")
@@ -438,13 +237,13 @@ def build_search_query(
         stmt = stmt.where(condition)
     if cursor:
         values, last_run_id = decode_cursor(cursor, fingerprint)
-        _check_cursor_values(sort_keys, values)
+        check_cursor_values(sort_keys, values)
         stmt = stmt.where(after_cursor(sort_keys, values, last_run_id))
     # ORDER BY the selected labels (s0 DESC NULLS LAST, ...), then the id tie-breaker.
     ordering = [
         (c.desc() if k.descending else c.asc()).nulls_last() for c, k in zip(labelled, sort_keys, strict=True)
     ]
-    stmt = stmt.order_by(*ordering, _run_id_order().asc())
+    stmt = stmt.order_by(*ordering, run_id_order().asc())
     return stmt.limit(max_results + 1), sort_keys, fingerprint
 
 
