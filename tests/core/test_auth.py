@@ -399,7 +399,11 @@ def test_a_role_in_one_project_reads_nothing_of_another(world: World) -> None:
             vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_b]}), 403, "PERMISSION_DENIED"
         )
         message = _error(vera.post("/api/v1/runs/search", json={}), 403, "PERMISSION_DENIED")
-        assert "name the experiments" in message
+        assert "name the project" in message
+        # ... and naming a project searches that project's experiments only.
+        in_a = vera.post("/api/v1/runs/search", json={"project": "a"})
+        assert [run["id"] for run in in_a.json()["runs"]] == [world.run_a]
+        _error(vera.post("/api/v1/runs/search", json={"project": "b"}), 403, "PERMISSION_DENIED")
         # A run that does not exist is a 404 from the check; nothing unchecked reaches a route.
         _error(vera.get("/api/v1/runs/" + "0" * 32), 404, "NOT_FOUND")
 

@@ -172,7 +172,7 @@ def test_history_pages_with_a_hard_cap(tracking: TrackingService, monkeypatch: p
             page = tracking.get_metric_history(run.id, key, page_token=token)
             assert len(page.values) <= 7
             seen.extend(page.values)
-            token = page.next_cursor
+            token = page.next_page_token
             if token is None:
                 break
         assert seen == [float(i) for i in range(20)]
@@ -195,9 +195,9 @@ def test_search_runs_end_to_end(tracking: TrackingService) -> None:
         filter="params.lr > 0.02 AND tags.even = 'True'",
         order_by=["metrics.acc DESC"],
         max_results=3,
-        page_token=page.next_cursor,
+        page_token=page.next_page_token,
     )
-    assert [r.name for r in rest.runs] == ["r4"] and rest.next_cursor is None
+    assert [r.name for r in rest.runs] == ["r4"] and rest.next_page_token is None
 
 
 def test_deleted_runs_are_hidden_and_restorable(tracking: TrackingService) -> None:

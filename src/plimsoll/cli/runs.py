@@ -55,7 +55,7 @@ def resolve_run(client: Client, ref: str) -> Run:
         raise InvalidParameter(
             "run_id", f"{ref!r} is not a run id: give its 32 hex digits or the last 8 that `runs list` shows"
         )
-    found = client.search_runs(None, filter=f"id LIKE '%{text}'", max_results=2)
+    found = client.search_runs(None, filter=f"id LIKE '%{text}'", max_results=2, project=None)
     if not found:
         raise NotFound(f"no run id ends with {text!r}")
     if len(found) > 1:
@@ -94,15 +94,12 @@ def list_runs(
 ) -> None:
     """List runs, newest first unless --order-by says otherwise."""
     with open_client(url) as client:
-        refs: list[str] | None = list(experiment) if experiment else None
-        if refs is None:
-            refs = [found.id for found in client.list_experiments(project=project)]
-        runs = (
-            client.search_runs(
-                refs, filter=filter, order_by=order_by, max_results=max_results, project=project
-            )
-            if refs
-            else []
+        runs = client.search_runs(
+            list(experiment) if experiment else None,
+            filter=filter,
+            order_by=order_by,
+            max_results=max_results,
+            project=project,
         )
     if json_output:
         print_json({"runs": [run_json(run) for run in runs]})

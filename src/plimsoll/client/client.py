@@ -118,31 +118,46 @@ class Client:
         filter: str | None = None,
         order_by: list[str] | None = None,
         max_results: int = 1000,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = DEFAULT_PROJECT,
     ) -> list[Run]:
-        """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages."""
+        """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages: from
+        `experiment` (names or ids, in `project`), or from every experiment of `project`
+        (`project=None`: of every project)."""
         self._batcher.flush()
         names = [experiment] if isinstance(experiment, str) else experiment
-        experiment_ids = None if names is None else [self._experiment_id(n, project) for n in names]
+        where = project or DEFAULT_PROJECT
+        experiment_ids = None if names is None else [self._experiment_id(n, where) for n in names]
         found: list[Run] = []
         token: str | None = None
         while len(found) < max_results:
             page = self._transport.search_runs(
-                experiment_ids, filter, order_by, min(1000, max_results - len(found)), token
+                experiment_ids, filter, order_by, min(1000, max_results - len(found)), token, project
             )
             found.extend(page.runs)
-            token = page.next_cursor
+            token = page.next_page_token
             if token is None:
                 break
         return found
+
+    def delete_run(self, run_id: str) -> Run:
+        """Soft delete: hidden from searches until restored."""
+        self._batcher.flush()
+        return self._transport.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> Run:
+        return self._transport.restore_run(run_id)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._batcher.flush()
+        self._transport.delete_tag(run_id, key)
 
     def get_metric_history(self, run_id: str, key: str, *, max_points: int | None = None) -> MetricHistory:
         """The whole history (paged through), or downsampled to `max_points` buckets."""
         self._batcher.flush()
         first = self._transport.metric_history(run_id, key, max_points, None)
         history = first
-        while history.next_cursor is not None:
-            history = self._transport.metric_history(run_id, key, None, history.next_cursor)
+        while history.next_page_token is not None:
+            history = self._transport.metric_history(run_id, key, None, history.next_page_token)
             first.steps.extend(history.steps)
             first.timestamps.extend(history.timestamps)
             first.values.extend(history.values)

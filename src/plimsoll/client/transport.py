@@ -53,7 +53,11 @@ class Transport(Protocol):
         order_by: list[str] | None,
         max_results: int,
         page_token: str | None,
+        project: str | None = None,
     ) -> RunPage: ...
+    def delete_run(self, run_id: str) -> Run: ...
+    def restore_run(self, run_id: str) -> Run: ...
+    def delete_tag(self, run_id: str, key: str) -> None: ...
     def metric_history(
         self, run_id: str, key: str, max_points: int | None, page_token: str | None
     ) -> MetricHistory: ...
@@ -110,6 +114,7 @@ class LocalTransport:
         order_by: list[str] | None,
         max_results: int,
         page_token: str | None,
+        project: str | None = None,
     ) -> RunPage:
         return self.tracking.search_runs(  # type: ignore[no-any-return]
             experiment_ids=experiment_ids,
@@ -117,7 +122,17 @@ class LocalTransport:
             order_by=order_by,
             max_results=max_results,
             page_token=page_token,
+            project=project,
         )
+
+    def delete_run(self, run_id: str) -> Run:
+        return self.tracking.delete_run(run_id, actor=self.actor)  # type: ignore[no-any-return]
+
+    def restore_run(self, run_id: str) -> Run:
+        return self.tracking.restore_run(run_id, actor=self.actor)  # type: ignore[no-any-return]
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.tracking.delete_tag(run_id, key, actor=self.actor)
 
     def metric_history(
         self, run_id: str, key: str, max_points: int | None, page_token: str | None
@@ -311,6 +326,7 @@ class HttpTransport:
         order_by: list[str] | None,
         max_results: int,
         page_token: str | None,
+        project: str | None = None,
     ) -> RunPage:
         body = {
             "experiment_ids": experiment_ids,
@@ -318,9 +334,22 @@ class HttpTransport:
             "order_by": order_by,
             "max_results": max_results,
             "page_token": page_token,
+            "project": project,
         }
         answer = self._json("POST", "/runs/search", body=body)
-        return RunPage(runs=[_run(item) for item in answer["runs"]], next_cursor=answer["next_page_token"])
+        return RunPage(
+            runs=[_run(item) for item in answer["runs"]], next_page_token=answer["next_page_token"]
+        )
+
+    def delete_run(self, run_id: str) -> Run:
+        return _run(self._json("DELETE", f"/runs/{quote(run_id)}"))
+
+    def restore_run(self, run_id: str) -> Run:
+        return _run(self._json("POST", f"/runs/{quote(run_id)}/restore"))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        # Not retried: a retry after a lost answer would find the tag gone and say so.
+        self._json("DELETE", f"/runs/{quote(run_id)}/tags/{quote(key)}", retry=False)
 
     def metric_history(
         self, run_id: str, key: str, max_points: int | None, page_token: str | None
@@ -341,7 +370,7 @@ class HttpTransport:
             mins=None if body["mins"] is None else _floats(body["mins"]),
             maxs=None if body["maxs"] is None else _floats(body["maxs"]),
             total_points=body["total_points"],
-            next_cursor=body["next_cursor"],
+            next_page_token=body["next_page_token"],
         )
 
     # -- artifacts --------------------------------------------------------------------------------

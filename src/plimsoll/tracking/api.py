@@ -123,6 +123,7 @@ class SearchBody(BaseModel):
     max_results: int = 100
     page_token: str | None = None
     include_deleted: bool = False
+    project: str | None = None  # with no experiment_ids: that project's experiments only
 
 
 def _metrics(points: list[MetricPoint]) -> MetricColumns:
@@ -269,8 +270,9 @@ def search_runs(body: SearchBody, tracking: Tracking) -> Response:
         max_results=body.max_results,
         page_token=body.page_token,
         include_deleted=body.include_deleted,
+        project=body.project,
     )
-    return json_response({"runs": [r.to_json() for r in page.runs], "next_page_token": page.next_cursor})
+    return json_response({"runs": [r.to_json() for r in page.runs], "next_page_token": page.next_page_token})
 
 
 @router.get("/runs/{run_id}")

@@ -106,7 +106,7 @@ _RUN_FIELDS = tuple(f.name for f in fields(Run))
 @dataclass(frozen=True)
 class RunPage:
     runs: list[Run]
-    next_cursor: str | None
+    next_page_token: str | None
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class MetricHistory:
     mins: list[float] | None = None
     maxs: list[float] | None = None
     total_points: int = 0
-    next_cursor: str | None = None
+    next_page_token: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,7 +136,7 @@ class MetricHistory:
             "mins": None if self.mins is None else encode_floats(self.mins),
             "maxs": None if self.maxs is None else encode_floats(self.maxs),
             "total_points": self.total_points,
-            "next_cursor": self.next_cursor,
+            "next_page_token": self.next_page_token,
         }
 
 

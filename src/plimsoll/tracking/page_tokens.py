@@ -23,6 +23,7 @@ def search_fingerprint(
     filter_text: str | None,
     order_by: Sequence[str] | None,
     include_deleted: bool = False,
+    project: str | None = None,
 ) -> str:
     """A short hash of what defines a search, so that a page token only continues its own search."""
     identity = [
@@ -30,6 +31,7 @@ def search_fingerprint(
         filter_text or "",
         list(order_by or ()),
         include_deleted,
+        *([project] if project is not None else []),
     ]
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 

@@ -112,6 +112,8 @@ def _runs_body(resolving: Resolving) -> set[Resource]:
 def _experiments_body(resolving: Resolving) -> set[Resource]:
     body = json_object("body", resolving.facts.body)
     ids = body.get("experiment_ids")
+    if ids is None and body.get("project") is not None:
+        return {Resource(string("project", body["project"]))}
     if ids is None:
         return ALL_PROJECTS.resources(resolving)
     if not isinstance(ids, list):
@@ -122,8 +124,8 @@ def _experiments_body(resolving: Resolving) -> set[Resource]:
 
 def _search_hint(facts: RequestFacts) -> str | None:
     body: Any = facts.body
-    if isinstance(body, dict) and body.get("experiment_ids") is None:
-        return "a search without experiment_ids covers every project: name the experiments to search"
+    if isinstance(body, dict) and body.get("experiment_ids") is None and body.get("project") is None:
+        return "a search without experiment_ids or project covers every project: name the project"
     return None
 
 
@@ -149,8 +151,8 @@ RUNS_BODY = Scope(
 )
 EXPERIMENTS_BODY = Scope(
     "experiments_body",
-    "the projects of the body's `experiment_ids`; none given means a search over every experiment, "
-    "so every project",
+    "the projects of the body's `experiment_ids`; without them the body's `project`, and with neither "
+    "a search over every experiment, so every project",
     _experiments_body,
     needs_body=True,
     hint=_search_hint,

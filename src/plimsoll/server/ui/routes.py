@@ -155,7 +155,7 @@ def _runs_page(
             max_results=size,
             page_token=page_token or None,
         )
-        runs, next_cursor = page.runs, page.next_cursor
+        runs, next_cursor = page.runs, page.next_page_token
     except InvalidParameter as exc:
         error = exc.message
     path = request.url.path

@@ -50,7 +50,7 @@ class HistoryOps(ServiceBase):
             timestamps=points.timestamps[cut],
             values=points.values[cut],
             total_points=min(len(points.steps), MAX_HISTORY_POINTS),
-            next_cursor=None if cursor is None else f"{cursor[0]}:{cursor[1]}",
+            next_page_token=None if cursor is None else f"{cursor[0]}:{cursor[1]}",
         )
 
     def list_metric_keys(self, run_id: str) -> list[str]:

@@ -209,7 +209,10 @@ class RunOps(ServiceBase):
         max_results: int = 100,
         page_token: str | None = None,
         include_deleted: bool = False,
+        project: str | None = None,
     ) -> RunPage:
+        """A page of runs matching `filter`, in `order_by` order, from `experiment_ids` (None: every
+        experiment of `project`, or of every project when that is None too)."""
         check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
         with self.db.read() as conn:
             run_ids, next_cursor = store.search_page(
@@ -220,9 +223,10 @@ class RunOps(ServiceBase):
                 max_results=max_results,
                 cursor=page_token,
                 include_deleted=include_deleted,
+                project=project,
             )
             found = self._runs(conn, run_ids)
-        return RunPage(runs=found, next_cursor=next_cursor)
+        return RunPage(runs=found, next_page_token=next_cursor)
 
 
 def _check_batch(batch: list[RunWrites]) -> None:

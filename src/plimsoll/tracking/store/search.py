@@ -58,7 +58,7 @@ from plimsoll.tracking.search_language import (
     Not,
     parse_filter,
 )
-from plimsoll.tracking.store.schema import latest_metrics, params, runs, tags
+from plimsoll.tracking.store.schema import experiments, latest_metrics, params, runs, tags
 from plimsoll.tracking.store.search_order import (
     MAX_ORDER_BY,
     SortKey,
@@ -208,13 +208,14 @@ def build_search_query(
     cursor: str | None,
     include_deleted: bool = False,
     driver: Comparison | None = None,
+    project: str | None = None,
 ) -> tuple[Select[Any], list[SortKey], str]:
     """The query for one page: `select(runs.c.id, s0..sN)` filtered, ordered, `LIMIT max_results + 1`.
 
     Returns it with the sort keys and the search fingerprint. The caller fetches, keeps the first
     `max_results` rows, and when there was one more builds the next page token from the last kept
     row: `encode_cursor(sort_values(row._mapping, sort_keys), row.id, fingerprint)`.
-    `experiment_ids=None` searches every experiment; runs with lifecycle_stage 'deleted' are left
+    `experiment_ids=None` searches every experiment (of `project`, when given); runs with lifecycle_stage 'deleted' are left
     out unless `include_deleted`. `driver` (from `choose_driver`) is where the search starts.
     """
     if (
@@ -225,12 +226,16 @@ def build_search_query(
         raise InvalidParameter("max_results", f"must be an integer from 1 to {MAX_RESULTS:,}")
     condition = compile_filter(filter_text, driver)
     sort_keys = compile_order_by(order_by)
-    fingerprint = search_fingerprint(experiment_ids, filter_text, order_by, include_deleted)
+    fingerprint = search_fingerprint(experiment_ids, filter_text, order_by, include_deleted, project)
     labelled = [key.expression.label(key.label) for key in sort_keys]
     stmt = select(runs.c.id, *labelled).select_from(sort_source(sort_keys))
     if experiment_ids is not None:
         experiment = runs.c.experiment_id if driver is None else NotAnIndexKey(runs.c.experiment_id)
         stmt = stmt.where(experiment.in_(list(experiment_ids)))
+    if project is not None:
+        stmt = stmt.where(
+            runs.c.experiment_id.in_(select(experiments.c.id).where(experiments.c.project == project))
+        )
     if not include_deleted:
         stmt = stmt.where(runs.c.lifecycle_stage != "deleted")
     if condition is not None:

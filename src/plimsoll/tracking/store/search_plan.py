@@ -97,6 +97,7 @@ def search_page(
     max_results: int,
     cursor: str | None,
     include_deleted: bool,
+    project: str | None = None,
 ) -> tuple[list[str], str | None]:
     """The run ids of one page, in order, and the token of the next page (None on the last)."""
     query, sort_keys, fingerprint = build_search_query(
@@ -107,6 +108,7 @@ def search_page(
         cursor=cursor,
         include_deleted=include_deleted,
         driver=choose_driver(conn, experiment_ids, filter_text),
+        project=project,
     )
     rows = list(conn.execute(query))
     page = rows[:max_results]
