@@ -52,6 +52,7 @@ from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
 from plimsoll.core.errors import (
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
     PermissionDenied,
     PlimsollError,
@@ -219,11 +220,6 @@ class AuthGuard:
                 )
             authorize(conn, self.service, user, rule, facts)
             return user
-
-
-class MethodNotAllowed(PlimsollError):
-    status = 405
-    code = "METHOD_NOT_ALLOWED"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
