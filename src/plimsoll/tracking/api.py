@@ -22,8 +22,9 @@ from plimsoll.tracking.entities import (
     RunEnd,
     RunStatus,
     RunWrites,
+    parse_run_status,
 )
-from plimsoll.tracking.service import TrackingService, parse_run_status
+from plimsoll.tracking.service import TrackingService
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
 

@@ -26,6 +26,7 @@ from plimsoll.core.validation import (
     MAX_TAG_VALUE_LENGTH,
     check_artifact_path,
     check_count,
+    check_id,
     check_int,
     check_key,
     check_name,
@@ -49,6 +50,7 @@ from plimsoll.tracking.entities import (
     RunPage,
     RunStatus,
     RunWrites,
+    parse_run_status,
 )
 from plimsoll.tracking.ingest import BatchEffects, apply_batch
 
@@ -67,9 +69,7 @@ class IngestResult:
 
 
 def check_run_id(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not is_id(value):
-        raise InvalidParameter(field, "must be 32 lowercase hexadecimal characters")
-    return value
+    return check_id(field, value)
 
 
 def _param_text(key: str, value: Any) -> str:
@@ -619,15 +619,6 @@ class TrackingService:
             if artifact.path == path:
                 return artifact
         raise NotFound(f"run {run_id!r} has no artifact {path!r}")
-
-
-def parse_run_status(value: RunStatus | str) -> RunStatus:
-    try:
-        return RunStatus(value)
-    except ValueError:
-        raise InvalidParameter(
-            "status", f"must be one of {[s.value for s in RunStatus]}, got {value!r}"
-        ) from None
 
 
 def _decode_history_cursor(token: str) -> tuple[int, int]:
