@@ -27,6 +27,7 @@ import plimsoll as pl
 from plimsoll.client import ActiveRun, Client
 from plimsoll.core.config import Settings
 from plimsoll.core.errors import (
+    BlobCorrupted,
     Conflict,
     InvalidParameter,
     NotFound,
@@ -142,6 +143,20 @@ def _download(path: str) -> Callable[[Ctx], object]:
     return download
 
 
+def _corrupted(tamper: Callable[[bytes], bytes], size: int = 0) -> Callable[[Ctx], object]:
+    """Download an artifact whose stored blob no longer hashes to its digest."""
+
+    def download(ctx: Ctx) -> object:
+        run = ctx.run()
+        run.log_text(f"the content of an artifact logged {ctx.mode}".ljust(size, "x"), "a.txt")
+        (artifact,) = ctx.client.list_artifacts(run.id)
+        (blob,) = ctx.tmp.rglob(artifact.digest)  # each mode has a blob folder of its own
+        blob.write_bytes(tamper(blob.read_bytes()))
+        return ctx.client.download_artifact(run.id, "a.txt", ctx.tmp / ctx.mode / "out")
+
+    return download
+
+
 def _restart_after_close(ctx: Ctx) -> None:
     ctx.client.close()
     ctx.run()
@@ -248,6 +263,12 @@ CASES: list[Case] = [
          _download("/etc/passwd"), expect(InvalidParameter, "path")),
     Case("download_artifact: empty path", ("Client.download_artifact",),
          _download(""), expect(InvalidParameter, "path")),
+    Case("download_artifact: stored blob changed", ("Client.download_artifact",),
+         _corrupted(lambda content: content.upper()), expect(BlobCorrupted)),
+    Case("download_artifact: stored blob truncated", ("Client.download_artifact",),
+         _corrupted(lambda content: content[:10]), expect(BlobCorrupted)),
+    Case("download_artifact: stored blob of many chunks changed", ("Client.download_artifact",),
+         _corrupted(lambda content: content.upper(), size=3 << 20), expect(BlobCorrupted)),
     Case("download_artifact: unknown run", ("Client.download_artifact",),
          lambda c: c.client.download_artifact(UNKNOWN_ID, "a.txt", c.tmp / "x"), expect(NotFound)),
     Case("download_artifact: malformed run id", ("Client.download_artifact",),
@@ -398,6 +419,18 @@ def test_the_same_error_in_both_modes(case: Case, clients: dict[str, Client], tm
     got = {mode: outcome_of(case.action, Ctx(client, mode, tmp_path)) for mode, client in clients.items()}
     assert got["embedded"] == got["http"], f"{case.id}: the modes differ: {got}"
     assert got["embedded"] == case.expected, f"{case.id}: {got}"
+
+
+def test_a_large_blob_cut_short_is_the_one_known_difference(
+    clients: dict[str, Client], tmp_path: Path
+) -> None:
+    """A blob of more than one chunk whose stored length changed: embedded, BlobCorrupted; over
+    HTTP the server finds out after its answer has started, can only break it off, and the client
+    cannot tell that from a network fault, so it raises Unavailable (a PlimsollError, never a raw
+    urllib3 exception)."""
+    action = _corrupted(lambda content: content[:-10], size=3 << 20)
+    got = {mode: outcome_of(action, Ctx(client, mode, tmp_path)) for mode, client in clients.items()}
+    assert got == {"embedded": expect(BlobCorrupted), "http": expect(Unavailable)}
 
 
 def _public(cls: type) -> set[str]:

@@ -374,9 +374,14 @@ class HttpTransport:
                 for chunk in response.stream(1024 * 1024):
                     hasher.update(chunk)
                     out.write(chunk)
-        except BaseException:
+        except BaseException as exc:
             response.close()  # half read: this connection must not serve the next request
             partial.unlink(missing_ok=True)
+            if isinstance(exc, ConnectionProblem):  # an SDK call raises the tree's errors only
+                raise Unavailable(
+                    f"the Plimsoll server at {self.url} broke off the download of artifact {path!r} "
+                    f"({type(exc).__name__}); nothing was written"
+                ) from exc
             raise
         response.release_conn()
         actual = hasher.hexdigest()
