@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import pickle
 import pkgutil
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ def test_every_error_class_round_trips_through_its_json_body(cls: type[PlimsollE
     )
     if isinstance(sent, InvalidParameter):
         assert isinstance(got, InvalidParameter) and got.field == sent.field
+    unpickled = pickle.loads(pickle.dumps(sent))  # to a worker process and back, say
+    assert type(unpickled) is cls and vars(unpickled) == vars(sent) and str(unpickled) == str(sent)
 
 
 def test_a_class_without_its_own_code_or_with_a_taken_one_is_refused() -> None:

@@ -55,6 +55,15 @@ class PlimsollError(Exception):
         PlimsollError.__init__(error, message, details=details)
         return error
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to another process, say) the same way, not by calling the constructor again
+        # with `args`: `InvalidParameter("f", "m")` has `args == ("f: m",)`.
+        return (_from_wire, (type(self), self.message, self.details))
+
+
+def _from_wire(cls: type[PlimsollError], message: str, details: dict[str, Any]) -> PlimsollError:
+    return cls.from_wire(message, details)
+
 
 def _register(cls: type[PlimsollError]) -> None:
     held = ERRORS_BY_CODE.get(cls.code)
