@@ -20,7 +20,7 @@ from plimsoll.core.config import Settings
 from plimsoll.core.errors import InvalidParameter, PlimsollError
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import check_name
+from plimsoll.core.validation import check_int, check_name
 from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate, RunStatus
 from plimsoll.tracking.names import random_run_name
 
@@ -120,9 +120,10 @@ class Client:
         max_results: int = 1000,
         project: str | None = DEFAULT_PROJECT,
     ) -> list[Run]:
-        """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages: from
-        `experiment` (names or ids, in `project`), or from every experiment of `project`
-        (`project=None`: of every project)."""
+        """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages (up to
+        `max_results`, at least 1): from `experiment` (names or ids, in `project`), or from every
+        experiment of `project` (`project=None`: of every project)."""
+        check_int("max_results", max_results, minimum=1)
         self._batcher.flush()
         names = [experiment] if isinstance(experiment, str) else experiment
         where = project or DEFAULT_PROJECT

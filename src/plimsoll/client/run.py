@@ -21,7 +21,7 @@ from plimsoll.core.validation import (
     check_key,
     check_text,
 )
-from plimsoll.tracking.entities import MetricColumns, Run, RunEnd, RunStatus
+from plimsoll.tracking.entities import MetricColumns, Run, RunEnd, RunStatus, parse_run_status
 
 if TYPE_CHECKING:
     from plimsoll.client.client import Client
@@ -156,9 +156,10 @@ class ActiveRun:
     def end(self, status: RunStatus | str = RunStatus.FINISHED, *, wait: bool = True) -> None:
         if self._ended:
             return
+        end = RunEnd(parse_run_status(status), now_ms())
         self._ended = True
         self._client._forget_active(self)
-        self._client._batcher.submit(self.id, end=RunEnd(RunStatus(status), now_ms()))
+        self._client._batcher.submit(self.id, end=end)
         if wait:
             self.flush()
 

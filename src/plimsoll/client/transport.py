@@ -21,8 +21,8 @@ import urllib3
 from blake3 import blake3
 from urllib3.exceptions import HTTPError as ConnectionProblem
 
-from plimsoll.core.errors import PlimsollError, Unavailable, error_from_dict
-from plimsoll.core.validation import NON_FINITE
+from plimsoll.core.errors import BlobCorrupted, NotFound, PlimsollError, Unavailable, error_from_dict
+from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -238,8 +238,8 @@ class HttpTransport:
             except ConnectionProblem as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
-                if response.status < 400:
-                    return response
+                if response.status < 300:
+                    return response  # a redirect is never ours to follow: an error like the rest
                 if stream:  # read the error body whole, for _error, and free the connection
                     response.read(cache_content=True)
                     response.release_conn()
@@ -283,7 +283,6 @@ class HttpTransport:
         return _experiment(self._json("POST", "/experiments", body=body, retry=False))
 
     def get_experiment(self, ref: str, project: str) -> Experiment:
-        from plimsoll.core.errors import NotFound
         from plimsoll.core.ids import is_id
 
         if is_id(ref):
@@ -317,7 +316,7 @@ class HttpTransport:
         )
 
     def get_run(self, run_id: str) -> Run:
-        return _run(self._json("GET", f"/runs/{run_id}"))
+        return _run(self._json("GET", _run_path(run_id)))
 
     def search_runs(
         self,
@@ -342,14 +341,14 @@ class HttpTransport:
         )
 
     def delete_run(self, run_id: str) -> Run:
-        return _run(self._json("DELETE", f"/runs/{quote(run_id)}"))
+        return _run(self._json("DELETE", _run_path(run_id)))
 
     def restore_run(self, run_id: str) -> Run:
-        return _run(self._json("POST", f"/runs/{quote(run_id)}/restore"))
+        return _run(self._json("POST", f"{_run_path(run_id)}/restore"))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         # Not retried: a retry after a lost answer would find the tag gone and say so.
-        self._json("DELETE", f"/runs/{quote(run_id)}/tags/{quote(key)}", retry=False)
+        self._json("DELETE", f"{_run_path(run_id)}/tags/{quote(check_key('key', key))}", retry=False)
 
     def metric_history(
         self, run_id: str, key: str, max_points: int | None, page_token: str | None
@@ -359,7 +358,8 @@ class HttpTransport:
             params["max_points"] = max_points
         if page_token is not None:
             params["page_token"] = page_token
-        body = self._json("GET", f"/runs/{run_id}/metrics/{quote(key)}/history", params=params)
+        key = check_key("key", key)
+        body = self._json("GET", f"{_run_path(run_id)}/metrics/{quote(key)}/history", params=params)
         return MetricHistory(
             run_id=body["run_id"],
             key=body["key"],
@@ -383,39 +383,61 @@ class HttpTransport:
         # With a length the server can refuse an oversized file before a byte of it is sent.
         headers = None if size is None else {"Content-Length": str(size)}
         response = self._send(
-            "PUT", f"/runs/{run_id}/artifacts/{quote(path)}", retry=retry, content=content, headers=headers
+            "PUT", _artifact_path(run_id, path), retry=retry, content=content, headers=headers
         )
         return _artifact(orjson.loads(response.data))
 
     def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]:
         params = {"prefix": prefix} if prefix else {}
-        body = self._json("GET", f"/runs/{run_id}/artifacts", params=params)
+        body = self._json("GET", f"{_run_path(run_id)}/artifacts", params=params)
         return [_artifact(item) for item in body["artifacts"]]
 
     def download_artifact(self, run_id: str, path: str, destination: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(destination.name + ".partial")
         hasher = blake3()
-        response = self._send("GET", f"/runs/{run_id}/artifacts/{quote(path)}", retry=True, stream=True)
+        response = self._send("GET", _artifact_path(run_id, path), retry=True, stream=True)
         try:
             expected = response.headers.get("X-Plimsoll-Digest")
             with partial.open("wb") as out:
                 for chunk in response.stream(1024 * 1024):
                     hasher.update(chunk)
                     out.write(chunk)
-        except BaseException:
+        except BaseException as exc:
             response.close()  # half read: this connection must not serve the next request
             partial.unlink(missing_ok=True)
+            if isinstance(exc, ConnectionProblem):  # an SDK call raises the tree's errors only
+                raise Unavailable(
+                    f"the Plimsoll server at {self.url} broke off the download of artifact {path!r} "
+                    f"({type(exc).__name__}); nothing was written"
+                ) from exc
             raise
         response.release_conn()
-        if expected is not None and hasher.hexdigest() != expected:
+        actual = hasher.hexdigest()
+        if expected is not None and actual != expected:
+            # What the embedded store raises for a blob that no longer hashes to its digest (the
+            # server finds out only after it has sent the headers, so it cannot say so itself).
             partial.unlink(missing_ok=True)
-            raise PlimsollError(f"artifact {path!r} arrived corrupted (digest mismatch); nothing was written")
+            raise BlobCorrupted(
+                f"artifact {path!r} arrived corrupted: its content hashes to {actual}, not to its "
+                f"digest {expected}; nothing was written",
+                details={"digest": expected, "actual": actual},
+            )
         shutil.move(partial, destination)
         return destination
 
     def close(self) -> None:
         self.http.clear()
+
+
+def _run_path(run_id: str) -> str:
+    """A run's URL path. The id is checked here, by the services' own rule, because one with a
+    slash, a dot segment or nothing at all would reach another route (or none) instead of it."""
+    return f"/runs/{check_id('run_id', run_id)}"
+
+
+def _artifact_path(run_id: str, path: str) -> str:
+    return f"{_run_path(run_id)}/artifacts/{quote(check_artifact_path('path', path))}"
 
 
 def _remaining_size(stream: IO[bytes]) -> int | None:

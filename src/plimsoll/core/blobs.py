@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 import fsspec
 from blake3 import blake3
 
-from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
+from plimsoll.core.errors import BlobCorrupted, BlobNotFound, InvalidParameter
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -39,17 +39,6 @@ CHUNK_SIZE = 1 << 20
 _MAX_SINGLE_PUT = 5 << 30  # S3 refuses a PutObject larger than 5 GiB
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _SPOOL_PREFIX = ".plimsoll-blob-"
-
-
-class BlobNotFound(NotFound):
-    """No blob is stored under this digest."""
-
-
-class BlobCorrupted(PlimsollError):
-    """The stored bytes no longer hash to the digest they are stored under."""
-
-    status = 500
-    code = "BLOB_CORRUPTED"
 
 
 @dataclass(frozen=True, slots=True)

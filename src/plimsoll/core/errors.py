@@ -1,45 +1,58 @@
 """One error tree for the whole product.
 
-    PlimsollError                 status 500, code INTERNAL
-    ├── InvalidParameter          400  INVALID_PARAMETER   (also ValueError)
-    ├── Unauthenticated           401  UNAUTHENTICATED
-    ├── PermissionDenied          403  PERMISSION_DENIED
-    ├── NotFound                  404  NOT_FOUND           (also LookupError)
-    ├── Conflict                  409  CONFLICT
-    ├── PayloadTooLarge           413  PAYLOAD_TOO_LARGE   (also InvalidParameter)
-    ├── GateFailed                422  GATE_FAILED
-    └── Unavailable               503  UNAVAILABLE
+    PlimsollError                    500  INTERNAL
+    ├── InvalidParameter             400  INVALID_PARAMETER         (also ValueError; has `field`)
+    │   ├── PlimsollStatsError       400  INVALID_STATISTICS_INPUT  (the statistics engine's)
+    │   └── PayloadTooLarge          413  PAYLOAD_TOO_LARGE
+    ├── Unauthenticated              401  UNAUTHENTICATED
+    ├── PermissionDenied             403  PERMISSION_DENIED
+    ├── NotFound                     404  NOT_FOUND                 (also LookupError)
+    │   └── BlobNotFound             404  BLOB_NOT_FOUND
+    ├── MethodNotAllowed             405  METHOD_NOT_ALLOWED
+    ├── Conflict                     409  CONFLICT
+    ├── GateFailed                   422  GATE_FAILED
+    ├── BlobCorrupted                500  BLOB_CORRUPTED
+    └── Unavailable                  503  UNAVAILABLE
 
-Services raise these; the HTTP layer turns them into `{"error": {"code", "message", "details"}}`
-with the status below, and the HTTP client raises the same class again from that body, so callers
-see the same exception embedded or remote.
+Services raise these; the HTTP layer (`plimsoll.server.errors`) turns them, and the errors of
+FastAPI and Starlette themselves (unknown route 404, wrong method 405, body over the limit 413,
+request validation 400), into `{"error": {"code", "message", "details"}}` with the status above,
+and the HTTP client raises the same class again from that body (`error_from_dict`), so callers see
+the same exception embedded or remote.
+
+The root, `InvalidParameter` and `PlimsollStatsError` are defined in the dependency-free
+`plimsoll.errors` (the statistics engine may import nothing else of Plimsoll) and re-exported here.
+Each class declares its own code, and defining a class registers its code in `ERRORS_BY_CODE`; a
+code used twice is refused at import. Every class lives in this module or in `plimsoll.errors`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from plimsoll.errors import (
+    ERRORS_BY_CODE,
+    InvalidParameter,
+    PlimsollError,
+    PlimsollStatsError,
+    error_from_dict,
+)
 
-
-class PlimsollError(Exception):
-    status: ClassVar[int] = 500
-    code: ClassVar[str] = "INTERNAL"
-
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
-
-
-class InvalidParameter(PlimsollError, ValueError):
-    status = 400
-    code = "INVALID_PARAMETER"
-
-    def __init__(self, field: str, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{field}: {message}", details={"field": field, **(details or {})})
-        self.field = field
+__all__ = [
+    "ERRORS_BY_CODE",
+    "BlobCorrupted",
+    "BlobNotFound",
+    "Conflict",
+    "GateFailed",
+    "InvalidParameter",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "PlimsollError",
+    "PlimsollStatsError",
+    "Unauthenticated",
+    "Unavailable",
+    "error_from_dict",
+]
 
 
 class PayloadTooLarge(InvalidParameter):
@@ -62,6 +75,20 @@ class NotFound(PlimsollError, LookupError):
     code = "NOT_FOUND"
 
 
+class BlobNotFound(NotFound):
+    """No blob is stored under this digest."""
+
+    status = 404
+    code = "BLOB_NOT_FOUND"
+
+
+class MethodNotAllowed(PlimsollError):
+    """The route exists, but not with this HTTP method."""
+
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
 class Conflict(PlimsollError):
     status = 409
     code = "CONFLICT"
@@ -72,40 +99,13 @@ class GateFailed(PlimsollError):
     code = "GATE_FAILED"
 
 
+class BlobCorrupted(PlimsollError):
+    """The stored bytes no longer hash to the digest they are stored under."""
+
+    status = 500
+    code = "BLOB_CORRUPTED"
+
+
 class Unavailable(PlimsollError):
     status = 503
     code = "UNAVAILABLE"
-
-
-ERRORS_BY_CODE: dict[str, type[PlimsollError]] = {
-    cls.code: cls
-    for cls in (
-        PlimsollError,
-        InvalidParameter,
-        PayloadTooLarge,
-        Unauthenticated,
-        PermissionDenied,
-        NotFound,
-        Conflict,
-        GateFailed,
-        Unavailable,
-    )
-}
-
-
-def error_from_dict(body: dict[str, Any], status: int) -> PlimsollError:
-    """Rebuild the exception a server raised from its JSON error body."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return PlimsollError(f"server answered {status} without an error body")
-    cls = ERRORS_BY_CODE.get(str(error.get("code")), PlimsollError)
-    message = str(error.get("message", ""))
-    details = error.get("details") or {}
-    exc: PlimsollError
-    if issubclass(cls, InvalidParameter):
-        field = str(details.get("field", ""))
-        prefix = f"{field}: "
-        exc = cls(field, message[len(prefix) :] if message.startswith(prefix) else message, details=details)
-    else:
-        exc = cls(message, details=details)
-    return exc

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.ids import is_id
 
 MAX_NAME_LENGTH = 256
 MAX_KEY_LENGTH = 250
@@ -37,6 +38,15 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
         raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
     if value in {".", ".."}:
         raise InvalidParameter(field, "must not be '.' or '..'")
+    return value
+
+
+def check_id(field: str, value: Any) -> str:
+    """Ids of runs, experiments and batches: 32 lowercase hex digits (see `core.ids`). Checked by
+    the services, and by the HTTP client before an id becomes part of a URL path, where a slash or
+    a dot segment would reach another route instead of this check."""
+    if not isinstance(value, str) or not is_id(value):
+        raise InvalidParameter(field, "must be 32 lowercase hexadecimal characters")
     return value
 
 

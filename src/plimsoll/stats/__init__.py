@@ -1,4 +1,5 @@
-"""Plimsoll's statistics engine: a pure numerical library, no I/O, no other Plimsoll imports.
+"""Plimsoll's statistics engine: a pure numerical library, no I/O, and no other Plimsoll imports
+but the dependency-free root of the error tree, ``plimsoll.errors``.
 
 Map of the public surface::
 
@@ -13,7 +14,9 @@ Map of the public surface::
     ks_statistic, wasserstein_distance, energy_distance, jensen_shannon_distance, psi, chi_square
                                                            exact raw-sample statistics (distances.py)
 
-Errors are ``PlimsollStatsError`` (a ``ValueError``) naming the column or field and the limit.
+Errors are ``PlimsollStatsError`` (a ``ValueError``, and the ``InvalidParameter`` of Plimsoll's
+error tree) naming the column or field and the limit; its ``field`` names the parameter, or the
+column as ``columns.<name>``.
 See docs/statistics.md for every statistic, its default, threshold and assumptions.
 """
 

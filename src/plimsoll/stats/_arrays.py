@@ -65,7 +65,8 @@ def column_values(data: Any, column: str) -> ColumnValues:
         return _from_pandas(pd.Series(list(data), dtype=object), column)
     raise PlimsollStatsError(
         f"column {column!r}: expected a numpy array, pandas/polars Series, pyarrow array or a sequence, "
-        f"got {type(data).__name__}"
+        f"got {type(data).__name__}",
+        field=f"columns.{column}",
     )
 
 
@@ -73,7 +74,7 @@ def table_columns(table: Any) -> Iterator[tuple[str, Any]]:
     """Yield ``(name, column)`` for each column of a table-like object."""
     if isinstance(table, pd.DataFrame):
         if not table.columns.is_unique:
-            raise PlimsollStatsError("table: column names must be unique")
+            raise PlimsollStatsError("table: column names must be unique", field="table")
         for name in table.columns:
             yield str(name), table[name]
     elif isinstance(table, pa.Table):
@@ -88,13 +89,16 @@ def table_columns(table: Any) -> Iterator[tuple[str, Any]]:
     else:
         raise PlimsollStatsError(
             "table: expected a pandas or polars DataFrame, a pyarrow Table or a mapping of name to column, "
-            f"got {type(table).__name__}"
+            f"got {type(table).__name__}",
+            field="table",
         )
 
 
 def _from_numpy(array: NDArray[Any], column: str) -> ColumnValues:
     if array.ndim != 1:
-        raise PlimsollStatsError(f"column {column!r}: expected one dimension, got shape {array.shape}")
+        raise PlimsollStatsError(
+            f"column {column!r}: expected one dimension, got shape {array.shape}", field=f"columns.{column}"
+        )
     kind = array.dtype.kind
     if kind == "f":
         return NumericValues(array.astype(np.float64, copy=False), 0)
@@ -144,7 +148,8 @@ def _from_pandas(series: pd.Series, column: str) -> ColumnValues:
     kinds = sorted({type(value).__name__ for value in series[series.notna()].head(1000)})
     raise PlimsollStatsError(
         f"column {column!r}: mixes value types {kinds} (pandas infers {inferred!r}); "
-        "a column must be all numbers or all labels, so cast it first"
+        "a column must be all numbers or all labels, so cast it first",
+        field=f"columns.{column}",
     )
 
 
@@ -184,7 +189,8 @@ def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:
         return _from_pandas(pd.Series(array.to_pylist(), dtype=object).map(_bytes_label), column)
     raise PlimsollStatsError(
         f"column {column!r}: values of Arrow type {arrow_type} are neither numbers nor labels; "
-        "cast it to a number or string type first"
+        "cast it to a number or string type first",
+        field=f"columns.{column}",
     )
 
 
@@ -202,13 +208,14 @@ def _temporal_ns(array: pa.Array | pa.ChunkedArray, column: str) -> pa.Array | p
     else:
         raise PlimsollStatsError(
             f"column {column!r}: Arrow type {arrow_type} is temporal but neither a date, time, timestamp "
-            "nor duration; cast it to one of those or to a number first"
+            "nor duration; cast it to one of those or to a number first",
+            field=f"columns.{column}",
         )
     try:
         return array.cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise PlimsollStatsError(
-            f"column {column!r}: cannot read {arrow_type} as nanoseconds ({error})"
+            f"column {column!r}: cannot read {arrow_type} as nanoseconds ({error})", field=f"columns.{column}"
         ) from None
 
 

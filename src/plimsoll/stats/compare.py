@@ -107,16 +107,17 @@ def compare(
     for overrides, label in ((methods, "methods"), (min_effect, "min_effect")):
         unknown = sorted(set(overrides or {}) - set(ref.columns))
         if unknown:
-            raise PlimsollStatsError(f"{label}: columns {unknown} are not in the reference")
+            raise PlimsollStatsError(f"{label}: columns {unknown} are not in the reference", field=label)
     testable: list[tuple[int, str, Any, Any]] = []
     for position, name in enumerate(names):
         if name not in ref.columns or name not in cur.columns:
             side = "reference" if name not in ref.columns else "current"
-            raise PlimsollStatsError(f"columns: {name!r} is not in the {side} data")
+            raise PlimsollStatsError(f"columns: {name!r} is not in the {side} data", field="columns")
         ref_column, cur_column = ref.columns[name], cur.columns[name]
         if ref_column.kind != cur_column.kind:
             raise PlimsollStatsError(
-                f"column {name!r}: reference summary is {ref_column.kind} but current is {cur_column.kind}"
+                f"column {name!r}: reference summary is {ref_column.kind} but current is {cur_column.kind}",
+                field=f"columns.{name}",
             )
         reason = untestable_reason(ref_column, cur_column)
         if reason is not None:

@@ -150,11 +150,14 @@ def drift_test(
     )
     if ref_summary.kind != cur_summary.kind:
         raise PlimsollStatsError(
-            f"column {column!r}: reference is {ref_summary.kind} but current is {cur_summary.kind}"
+            f"column {column!r}: reference is {ref_summary.kind} but current is {cur_summary.kind}",
+            field=f"columns.{column}",
         )
     reason = untestable_reason(ref_summary, cur_summary)
     if reason is not None:
-        raise PlimsollStatsError(f"column {column!r}: cannot test for drift: {reason}")
+        raise PlimsollStatsError(
+            f"column {column!r}: cannot test for drift: {reason}", field=f"columns.{column}"
+        )
     chosen = resolve_method(column, ref_summary, method)
     raw = None
     if raw_given and isinstance(ref_summary, NumericSummary) and not isinstance(current, NumericSummary):
@@ -176,10 +179,12 @@ def drift_test(
 def _finite(values: Any, column: str) -> np.ndarray[Any, np.dtype[np.float64]]:
     converted = column_values(values, column)
     if not isinstance(converted, NumericValues):
-        raise PlimsollStatsError(f"column {column!r}: expected numeric values")
+        raise PlimsollStatsError(f"column {column!r}: expected numeric values", field=f"columns.{column}")
     return converted.values[np.isfinite(converted.values)]
 
 
 def check_resamples(n_resamples: int) -> None:
     if not 20 <= n_resamples <= 100_000:
-        raise PlimsollStatsError(f"n_resamples must be within [20, 100000], got {n_resamples}")
+        raise PlimsollStatsError(
+            f"n_resamples must be within [20, 100000], got {n_resamples}", field="n_resamples"
+        )

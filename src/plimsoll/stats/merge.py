@@ -44,13 +44,14 @@ def merge(
 ) -> TableSummary | NumericSummary | CategoricalSummary:
     """Merge table summaries (same columns) or column summaries (same kind)."""
     if len(summaries) == 0:
-        raise PlimsollStatsError("merge: needs at least one summary, got none")
+        raise PlimsollStatsError("merge: needs at least one summary, got none", field="summaries")
     first = summaries[0]
     for position, other in enumerate(summaries):
         if type(other) is not type(first):
             raise PlimsollStatsError(
                 f"merge: summary {position} is a {type(other).__name__} but summary 0 is a "
-                f"{type(first).__name__}; only summaries of the same kind merge"
+                f"{type(first).__name__}; only summaries of the same kind merge",
+                field="summaries",
             )
     if isinstance(first, TableSummary):
         return _merge_tables([s for s in summaries if isinstance(s, TableSummary)], max_categories)
@@ -63,7 +64,8 @@ def merge_columns(
     kinds = {s.kind for s in summaries}
     if len(kinds) != 1:
         raise PlimsollStatsError(
-            f"column {column!r}: cannot merge summaries of different kinds {sorted(kinds)}"
+            f"column {column!r}: cannot merge summaries of different kinds {sorted(kinds)}",
+            field=f"columns.{column}",
         )
     if isinstance(summaries[0], NumericSummary):
         return _merge_numeric([s for s in summaries if isinstance(s, NumericSummary)])
@@ -76,7 +78,8 @@ def _merge_tables(tables: list[TableSummary], max_categories: int) -> TableSumma
         if set(table.columns) != set(names):
             missing = sorted(set(names) ^ set(table.columns))
             raise PlimsollStatsError(
-                f"merge: table summary {position} differs from summary 0 in columns {missing}"
+                f"merge: table summary {position} differs from summary 0 in columns {missing}",
+                field="summaries",
             )
     merged = {
         name: merge_columns([t.columns[name] for t in tables], column=name, max_categories=max_categories)

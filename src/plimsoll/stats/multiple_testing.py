@@ -25,7 +25,9 @@ CORRECTIONS = ("bh", "bonferroni", "none")
 def effective_alpha(p_values: Sequence[float], alpha: float, correction: str = "bh") -> float:
     check_alpha(alpha)
     if correction not in CORRECTIONS:
-        raise PlimsollStatsError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
+        raise PlimsollStatsError(
+            f"correction must be one of {list(CORRECTIONS)}, got {correction!r}", field="correction"
+        )
     m = len(p_values)
     if m == 0 or correction == "none":
         return alpha
@@ -39,4 +41,4 @@ def effective_alpha(p_values: Sequence[float], alpha: float, correction: str = "
 
 def check_alpha(alpha: float) -> None:
     if not 0.0 < alpha < 1.0:
-        raise PlimsollStatsError(f"alpha must be within (0, 1), got {alpha}")
+        raise PlimsollStatsError(f"alpha must be within (0, 1), got {alpha}", field="alpha")

@@ -106,19 +106,24 @@ def estimate_performance(
     if ref_scores.ndim != cur_scores.ndim or ref_scores.shape[1:] != cur_scores.shape[1:]:
         raise PlimsollStatsError(
             f"current_scores: shape {cur_scores.shape[1:]} per row differs from the reference's "
-            f"{ref_scores.shape[1:]}"
+            f"{ref_scores.shape[1:]}",
+            field="current_scores",
         )
     n_classes = 2 if ref_scores.ndim == 1 else ref_scores.shape[1]
     ref_labels = _labels(reference_labels, "reference_labels", len(ref_scores), n_classes)
     for name, level in (("confidence", confidence), ("calibration_alpha", calibration_alpha)):
         if not 0.0 < level < 1.0:
-            raise PlimsollStatsError(f"{name} must be within (0, 1), got {level}")
+            raise PlimsollStatsError(f"{name} must be within (0, 1), got {level}", field=name)
     if not 20 <= n_resamples <= 100_000:
-        raise PlimsollStatsError(f"n_resamples must be within [20, 100000], got {n_resamples}")
+        raise PlimsollStatsError(
+            f"n_resamples must be within [20, 100000], got {n_resamples}", field="n_resamples"
+        )
     if len(cur_scores) == 0:
-        raise PlimsollStatsError("current_scores: needs at least one row, got 0")
+        raise PlimsollStatsError("current_scores: needs at least one row, got 0", field="current_scores")
     if len(np.unique(ref_labels)) < 2:
-        raise PlimsollStatsError("reference_labels: calibration needs at least two classes present")
+        raise PlimsollStatsError(
+            "reference_labels: calibration needs at least two classes present", field="reference_labels"
+        )
     scores_by_class = _one_vs_rest(ref_scores, n_classes)
     current_by_class = _one_vs_rest(cur_scores, n_classes)
     probabilities = _calibrated(scores_by_class, ref_labels, current_by_class)
@@ -258,13 +263,19 @@ def _scores(values: Any, field_name: str) -> FloatArray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise PlimsollStatsError(f"{field_name}: scores must be numbers") from None
+        raise PlimsollStatsError(f"{field_name}: scores must be numbers", field=field_name) from None
     if array.ndim not in (1, 2):
-        raise PlimsollStatsError(f"{field_name}: expected 1-D or 2-D scores, got shape {array.shape}")
+        raise PlimsollStatsError(
+            f"{field_name}: expected 1-D or 2-D scores, got shape {array.shape}", field=field_name
+        )
     if array.ndim == 2 and array.shape[1] == 0:
-        raise PlimsollStatsError(f"{field_name}: expected at least one score column, got shape {array.shape}")
+        raise PlimsollStatsError(
+            f"{field_name}: expected at least one score column, got shape {array.shape}", field=field_name
+        )
     if not np.all(np.isfinite(array)):
-        raise PlimsollStatsError(f"{field_name}: scores must be finite; found NaN or infinity")
+        raise PlimsollStatsError(
+            f"{field_name}: scores must be finite; found NaN or infinity", field=field_name
+        )
     if array.ndim == 2 and array.shape[1] <= 2:
         # One column, or scikit-learn's binary predict_proba layout: column 1 is the positive class.
         array = array[:, -1]
@@ -274,17 +285,19 @@ def _scores(values: Any, field_name: str) -> FloatArray:
 def _labels(values: Any, field_name: str, rows: int, n_classes: int) -> IntArray:
     array = np.asarray(values)
     if array.shape != (rows,):
-        raise PlimsollStatsError(f"{field_name}: expected {rows} labels, got shape {array.shape}")
+        raise PlimsollStatsError(
+            f"{field_name}: expected {rows} labels, got shape {array.shape}", field=field_name
+        )
     message = f"{field_name}: labels must be integers within [0, {n_classes - 1}]"
     try:
         as_float = array.astype(np.float64)
     except (TypeError, ValueError):
         kinds = sorted({type(value).__name__ for value in array.tolist()[:1000]})
-        raise PlimsollStatsError(f"{message}; got values of types {kinds}") from None
+        raise PlimsollStatsError(f"{message}; got values of types {kinds}", field=field_name) from None
     if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-        raise PlimsollStatsError(message)
+        raise PlimsollStatsError(message, field=field_name)
     if as_float.min(initial=0) < 0 or as_float.max(initial=0) >= n_classes:
-        raise PlimsollStatsError(message)
+        raise PlimsollStatsError(message, field=field_name)
     return as_float.astype(np.int64)
 
 

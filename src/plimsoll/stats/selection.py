@@ -84,11 +84,13 @@ def resolve_method(column: str, reference: ColumnSummary, requested: str | None)
     method = METHODS.get(str(name))
     if method is None:
         raise PlimsollStatsError(
-            f"column {column!r}: unknown drift method {name!r}; choose one of {sorted(METHODS)} or 'auto'"
+            f"column {column!r}: unknown drift method {name!r}; choose one of {sorted(METHODS)} or 'auto'",
+            field=f"columns.{column}",
         )
     if reference.kind not in method.kinds:
         raise PlimsollStatsError(
             f"column {column!r}: method {name!r} needs a {' or '.join(sorted(method.kinds))} column, "
-            f"but the column is {reference.kind}"
+            f"but the column is {reference.kind}",
+            field=f"columns.{column}",
         )
     return method

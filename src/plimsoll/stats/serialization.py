@@ -49,21 +49,26 @@ def to_bytes(summary: TableSummary | ColumnSummary) -> bytes:
 def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
     """Read bytes written by ``to_bytes``; refuses foreign or unknown-version bytes."""
     if len(data) < _PREFIX.size:
-        raise PlimsollStatsError(f"summary bytes: need at least {_PREFIX.size} bytes, got {len(data)}")
+        raise PlimsollStatsError(
+            f"summary bytes: need at least {_PREFIX.size} bytes, got {len(data)}", field="data"
+        )
     magic, version = _PREFIX.unpack_from(data)
     if magic != MAGIC:
-        raise PlimsollStatsError(f"summary bytes: expected to start with {MAGIC!r}, got {magic!r}")
+        raise PlimsollStatsError(
+            f"summary bytes: expected to start with {MAGIC!r}, got {magic!r}", field="data"
+        )
     if version != FORMAT_VERSION:
         raise PlimsollStatsError(
             f"summary bytes: format version {version} is not supported; this Plimsoll reads version "
-            f"{FORMAT_VERSION}"
+            f"{FORMAT_VERSION}",
+            field="data",
         )
     try:
         body = zlib.decompress(data[_PREFIX.size :])
         (header_length,) = struct.unpack_from("<I", body)
         header = json.loads(body[4 : 4 + header_length])
     except (zlib.error, struct.error, ValueError) as error:
-        raise PlimsollStatsError(f"summary bytes: corrupt payload ({error})") from None
+        raise PlimsollStatsError(f"summary bytes: corrupt payload ({error})", field="data") from None
     reader = _ArrayReader(body, 4 + header_length)
     try:
         if header.get("kind") == "table":
@@ -72,10 +77,10 @@ def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
         return _column_from_header(header, reader)
     except KeyError as error:
         raise PlimsollStatsError(
-            f"summary bytes: corrupt header, field {error.args[0]!r} is missing"
+            f"summary bytes: corrupt header, field {error.args[0]!r} is missing", field="data"
         ) from None
     except (TypeError, ValueError, AttributeError, IndexError) as error:
-        raise PlimsollStatsError(f"summary bytes: corrupt header ({error})") from None
+        raise PlimsollStatsError(f"summary bytes: corrupt header ({error})", field="data") from None
 
 
 def _column_header(summary: ColumnSummary, arrays: list[NDArray[Any]]) -> dict[str, Any]:
@@ -130,7 +135,7 @@ class _ArrayReader:
         kind = np.dtype(dtype)
         end = self._offset + kind.itemsize * size
         if end > len(self._body):
-            raise PlimsollStatsError("summary bytes: truncated array data")
+            raise PlimsollStatsError("summary bytes: truncated array data", field="data")
         array = np.frombuffer(self._body, dtype=kind, count=size, offset=self._offset).copy()
         self._offset = end
         return array
@@ -156,4 +161,4 @@ def _column_from_header(header: dict[str, Any], reader: _ArrayReader) -> ColumnS
             count_error=int(header["count_error"]),
             registers=arrays[1] if len(arrays) > 1 else None,
         )
-    raise PlimsollStatsError(f"summary bytes: unknown summary kind {header['kind']!r}")
+    raise PlimsollStatsError(f"summary bytes: unknown summary kind {header['kind']!r}", field="data")

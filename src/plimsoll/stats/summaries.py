@@ -97,7 +97,7 @@ class NumericSummary:
     def quantile(self, q: float) -> float | None:
         """Approximate q-quantile of the finite values; None when there are none."""
         if not 0.0 <= q <= 1.0:
-            raise PlimsollStatsError(f"quantile: q must be within [0, 1], got {q}")
+            raise PlimsollStatsError(f"quantile: q must be within [0, 1], got {q}", field="q")
         n = self.finite_count
         if n == 0 or self.minimum is None or self.maximum is None:
             return None
@@ -177,7 +177,8 @@ class TableSummary:
             return self.columns[name]
         except KeyError:
             raise PlimsollStatsError(
-                f"column {name!r} is not in this summary; it has {sorted(self.columns)}"
+                f"column {name!r} is not in this summary; it has {sorted(self.columns)}",
+                field=f"columns.{name}",
             ) from None
 
     def __iter__(self) -> Any:
@@ -209,7 +210,8 @@ def summarize(
         )
         if row_count is not None and summary.row_count != row_count:
             raise PlimsollStatsError(
-                f"column {name!r} has {summary.row_count} rows but earlier columns have {row_count}"
+                f"column {name!r} has {summary.row_count} rows but earlier columns have {row_count}",
+                field=f"columns.{name}",
             )
         row_count = summary.row_count
         columns[name] = summary
@@ -235,7 +237,8 @@ def summarize_column(
     if reference is not None and reference.kind != _kind_of(converted):
         raise PlimsollStatsError(
             f"column {name!r}: the reference summary is {reference.kind} but these values are "
-            f"{_kind_of(converted)}; cast the column to match the reference"
+            f"{_kind_of(converted)}; cast the column to match the reference",
+            field=f"columns.{name}",
         )
     if isinstance(converted, NumericValues):
         edges = reference.edges if isinstance(reference, NumericSummary) else None
@@ -359,6 +362,8 @@ def _kind_of(converted: NumericValues | CategoryCounts) -> str:
 
 def _check_limits(max_bins: int, max_categories: int) -> None:
     if not 1 <= max_bins <= 1_000_000:
-        raise PlimsollStatsError(f"max_bins must be within [1, 1000000], got {max_bins}")
+        raise PlimsollStatsError(f"max_bins must be within [1, 1000000], got {max_bins}", field="max_bins")
     if not 1 <= max_categories <= 10_000_000:
-        raise PlimsollStatsError(f"max_categories must be within [1, 10000000], got {max_categories}")
+        raise PlimsollStatsError(
+            f"max_categories must be within [1, 10000000], got {max_categories}", field="max_categories"
+        )

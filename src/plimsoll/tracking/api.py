@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from contextlib import suppress
 from typing import Annotated, Any, cast
@@ -24,8 +25,9 @@ from plimsoll.tracking.entities import (
     RunEnd,
     RunStatus,
     RunWrites,
+    parse_run_status,
 )
-from plimsoll.tracking.service import TrackingService, parse_run_status
+from plimsoll.tracking.service import TrackingService
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
 
@@ -360,8 +362,13 @@ def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -
 def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
     artifact = tracking.get_artifact(run_id, path)
     filename = quote(path.rsplit("/", 1)[-1])
+    # The first chunk is read before the answer starts, so that a missing blob, or a corrupted one
+    # that fits in it (most artifacts), is answered as its error (BLOB_NOT_FOUND, BLOB_CORRUPTED),
+    # not as a broken-off body: the same error the embedded SDK raises.
+    chunks = tracking.iter_artifact(artifact)
+    first = next(chunks, b"")
     return StreamingResponse(
-        tracking.iter_artifact(artifact),
+        itertools.chain([first], chunks),
         media_type="application/octet-stream",
         headers={
             "Content-Length": str(artifact.size),

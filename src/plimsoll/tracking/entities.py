@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from plimsoll.core.errors import InvalidParameter
+
 # What one write batch may carry (the server refuses more; the SDK splits to stay under).
 MAX_RUNS_PER_BATCH = 1000
 MAX_METRICS_PER_BATCH = 100_000
@@ -24,6 +26,18 @@ class RunStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self is not RunStatus.RUNNING
+
+
+def parse_run_status(value: RunStatus | str) -> RunStatus:
+    """The status a run ends with: FINISHED, FAILED or KILLED (RUNNING is no end)."""
+    ends = [s.value for s in RunStatus if s.is_terminal]
+    try:
+        status = RunStatus(value)
+    except ValueError:
+        status = None
+    if status is None or not status.is_terminal:
+        raise InvalidParameter("status", f"a run ends as one of {ends}, not {value!r}")
+    return status
 
 
 class LifecycleStage(StrEnum):

@@ -50,6 +50,7 @@ from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.errors import (
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
     PermissionDenied,
     PlimsollError,
@@ -221,11 +222,6 @@ class AuthGuard:
             )
         authorize(self.auth, self.projects, user, row, facts)
         return user
-
-
-class MethodNotAllowed(PlimsollError):
-    status = 405
-    code = "METHOD_NOT_ALLOWED"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

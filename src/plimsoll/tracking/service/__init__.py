@@ -9,8 +9,9 @@ artifacts     files of a run in the blob store
 
 from __future__ import annotations
 
+from plimsoll.tracking.entities import parse_run_status
 from plimsoll.tracking.service.artifacts import ArtifactOps
-from plimsoll.tracking.service.base import check_run_id, parse_run_status
+from plimsoll.tracking.service.base import check_run_id
 from plimsoll.tracking.service.experiments import ExperimentOps
 from plimsoll.tracking.service.history import MAX_HISTORY_POINTS, HistoryOps
 from plimsoll.tracking.service.runs import MAX_SEARCH_RESULTS, IngestResult, RunOps

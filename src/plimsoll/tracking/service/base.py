@@ -10,27 +10,15 @@ from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection, Database
-from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.events import EventBus
-from plimsoll.core.ids import is_id
 from plimsoll.core.projects.service import ProjectService
+from plimsoll.core.validation import check_id
 from plimsoll.tracking import store
-from plimsoll.tracking.entities import Run, RunStatus
+from plimsoll.tracking.entities import Run
 
 
 def check_run_id(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not is_id(value):
-        raise InvalidParameter(field, "must be 32 lowercase hexadecimal characters")
-    return value
-
-
-def parse_run_status(value: RunStatus | str) -> RunStatus:
-    try:
-        return RunStatus(value)
-    except ValueError:
-        raise InvalidParameter(
-            "status", f"must be one of {[s.value for s in RunStatus]}, got {value!r}"
-        ) from None
+    return check_id(field, value)
 
 
 class ServiceBase:

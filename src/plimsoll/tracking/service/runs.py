@@ -34,8 +34,9 @@ from plimsoll.tracking.entities import (
     RunPage,
     RunStatus,
     RunWrites,
+    parse_run_status,
 )
-from plimsoll.tracking.service.base import ServiceBase, check_run_id, parse_run_status
+from plimsoll.tracking.service.base import ServiceBase, check_run_id
 from plimsoll.tracking.service.experiments import check_tags
 from plimsoll.tracking.service.ingest import BatchEffects, apply_batch
 
