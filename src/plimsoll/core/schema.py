@@ -12,6 +12,7 @@ STORE_MODULES = (
     "plimsoll.core.projects",
     "plimsoll.core.audit",
     "plimsoll.core.auth.store",
+    "plimsoll.core.jobs.store",
     "plimsoll.tracking.store",
 )
 
