@@ -16,6 +16,7 @@ from plimsoll.core.jobs.registry import HandlerSpec
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_ATTEMPTS_LIMIT = 100
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_DELAY_S = 366 * 24 * 3600.0
 MAX_KEY_LENGTH = 256
 MAX_CONCURRENCY_LIMIT = 10_000
 MAX_ERROR_LENGTH = 8000
@@ -38,7 +39,7 @@ def new_job_values(
     check_range("max_attempts", attempts, 1, MAX_ATTEMPTS_LIMIT)
     timeout = spec.timeout_s if timeout_s is None else timeout_s
     check_range("timeout_s", timeout, 0.001, MAX_TIMEOUT_S)
-    check_range("delay_s", delay_s, 0, MAX_TIMEOUT_S)
+    check_range("delay_s", delay_s, 0, MAX_DELAY_S)
     if concurrency_key is None and spec.concurrency is not None:
         concurrency_key = f"kind:{spec.kind}"
     if concurrency_key is not None:
