@@ -3,6 +3,7 @@ worker's job re-run elsewhere after its lease expires, a cron tick fired once am
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,19 +71,14 @@ class WorkerProcesses:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-            finally:
-                # Whatever is left in its session (the worker, a job's child process) goes.
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=15)
-                if process.stdout is not None:
-                    process.stdout.close()
+            # Whatever is left in its session (the worker, a job's child process) goes.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 @pytest.fixture
