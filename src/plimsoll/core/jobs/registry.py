@@ -59,9 +59,29 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._specs: dict[str, HandlerSpec] = {}
 
-    def register(self, kind: str, handler: Handler | str, **defaults: Any) -> HandlerSpec:
-        """Register (or replace) the handler of `kind`; `defaults` are HandlerSpec's fields."""
-        spec = HandlerSpec(kind=kind, handler=handler, **defaults)
+    def register(
+        self,
+        kind: str,
+        handler: Handler | str,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        backoff_base_s: float = DEFAULT_BACKOFF_BASE_S,
+        backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
+        concurrency: int | None = None,
+        cpu_bound: bool = False,
+    ) -> HandlerSpec:
+        """Register (or replace) the handler of `kind` with its defaults (see HandlerSpec)."""
+        spec = HandlerSpec(
+            kind=kind,
+            handler=handler,
+            max_attempts=max_attempts,
+            timeout_s=timeout_s,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+            concurrency=concurrency,
+            cpu_bound=cpu_bound,
+        )
         _check_spec(spec)
         self._specs[kind] = spec
         return spec

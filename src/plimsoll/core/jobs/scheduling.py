@@ -62,6 +62,9 @@ def fire_due(service: JobService) -> list[str]:
     now = service.clock()
     known = set(service.registry.kinds())
     fired: list[str] = []
+    with service.db.read() as conn:
+        if not store.schedule_is_due(conn, now):
+            return fired  # the common case, without taking the write lock
     with service.db.write() as conn:
         for schedule in store.due_schedules(conn, now):
             if schedule.kind not in known:

@@ -203,10 +203,14 @@ class JobService:
         now = self.clock()
         lease_ms = int(lease_s * 1000)
         claims: builtins.list[Claim] = []
+        with self.db.read() as conn:
+            if limit < 1 or not store.work_is_due(conn, kinds, now):
+                return claims
         with self.db.write() as conn:
             self._reap(conn, now)
             running_by_key: dict[str, int] = {}
-            for row in store.claim_candidates(conn, list(kinds), now, limit + 16):
+            # Twice the slots: a candidate whose key fills up within this batch leaves room.
+            for row in store.claim_candidates(conn, list(kinds), now, limit * 2):
                 key = row.concurrency_key
                 if key is not None:
                     if key not in running_by_key:

@@ -173,6 +173,16 @@ def expired_leases(conn: Connection, now: int) -> list[Job]:
     return [_job(row) for row in conn.execute(query)]
 
 
+def work_is_due(conn: Connection, kinds: Sequence[str], now: int) -> bool:
+    """A cheap read before the claim's write transaction: an idle worker polling must not take
+    SQLite's single write lock every poll, nor lock rows on PostgreSQL."""
+    due = select(jobs.c.id).where(
+        jobs.c.state == JobState.QUEUED.value, jobs.c.run_after <= now, jobs.c.kind.in_(kinds)
+    )
+    expired = select(jobs.c.id).where(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now)
+    return bool(conn.execute(select(or_(due.exists(), expired.exists()))).scalar_one())
+
+
 def claim_candidates(conn: Connection, kinds: Sequence[str], now: int, limit: int) -> list[Row[Any]]:
     """Due queued jobs of these kinds, oldest due first, leaving out keys already at their limit
     (re-checked per job by the caller under the key's lock). Locked rows are skipped on PostgreSQL:
@@ -323,6 +333,11 @@ def delete_schedule(conn: Connection, name: str) -> bool:
 
 def list_schedules(conn: Connection) -> list[Schedule]:
     return [_schedule(row) for row in conn.execute(select(job_schedules).order_by(job_schedules.c.name))]
+
+
+def schedule_is_due(conn: Connection, now: int) -> bool:
+    query = select(job_schedules.c.name).where(job_schedules.c.enabled, job_schedules.c.next_tick_at <= now)
+    return bool(conn.execute(select(query.exists())).scalar_one())
 
 
 def due_schedules(conn: Connection, now: int) -> list[Schedule]:
