@@ -53,3 +53,11 @@ def sleep_until_cancelled(payload: Any, context: Any) -> str:
 def ignore_cancel(payload: dict[str, Any], context: Any) -> str:
     time.sleep(float(payload.get("sleep_s", 1.0)))
     return "slept"
+
+
+def hold_briefly(payload: dict[str, Any], context: Any) -> None:
+    """Records when it ran (start and end, wall clock) so that tests can count overlaps."""
+    started = time.time()
+    time.sleep(float(payload.get("hold_s", 0.05)))
+    name = f"{context.job_id}.{context.attempt}.{os.getpid()}"
+    (Path(payload["dir"]) / name).write_text(f"{started} {time.time()}")

@@ -22,6 +22,7 @@ def build_registry() -> HandlerRegistry:
     registry.register("record", "job_handlers:record", max_attempts=3, backoff_base_s=0.05)
     registry.register("block", "job_handlers:block_until_released", max_attempts=3, backoff_base_s=0.05)
     registry.register("tick", "job_handlers:record", max_attempts=1)
+    registry.register("hold", "job_handlers:hold_briefly", max_attempts=1)
     return registry
 
 
