@@ -14,6 +14,9 @@ Retry: a failed attempt (error or timeout) queues the job again after an exponen
 with jitter (base·2^(n-1), at most the kind's maximum, then between half and all of it, so that
 jobs failing together do not retry together); after `max_attempts` the job is dead: kept and
 visible, re-queued only by `retry(job_id)`, never dropped.
+
+Time: every process stamps rows with its own clock (injectable, for tests), so replicas need
+clocks kept in step (NTP); a lease (30 s by default) must be much longer than their skew.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.jobs import rules, scheduling, store
 from plimsoll.core.jobs.entities import Claim, Job, JobPage, JobState, Schedule
 from plimsoll.core.jobs.registry import HandlerRegistry
-
-MAX_PAGE_SIZE = 1000
 
 
 class JobService:
@@ -101,8 +102,10 @@ class JobService:
     ) -> JobPage:
         """Newest first; pass `next_page_token` back for the next page."""
         state_values = [rules.parse_state(state) for state in states]
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidParameter("page_size", f"must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        if not 1 <= page_size <= rules.MAX_PAGE_SIZE:
+            raise InvalidParameter(
+                "page_size", f"must be between 1 and {rules.MAX_PAGE_SIZE}, got {page_size}"
+            )
         if page_token is not None and not is_id(page_token):
             raise InvalidParameter("page_token", "is not a page token from a previous list; omit it to start")
         with self.db.read() as conn:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.ids import new_id
 from plimsoll.core.jobs import rules
 from plimsoll.core.jobs.child import run_in_child
@@ -62,7 +63,7 @@ class Worker:
         fire_schedules: bool = True,
     ) -> None:
         if threads < 1:
-            raise ValueError("threads must be at least 1")
+            raise InvalidParameter("threads", f"must be at least 1, got {threads}")
         self.service = service
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
         self.threads = threads
