@@ -127,7 +127,8 @@ def test_dedupe_key_makes_one_job(jobs: JobService) -> None:
 
 
 def test_per_key_concurrency_limit(jobs: JobService) -> None:
-    ids = [jobs.enqueue("echo", n, concurrency_key="gpu", concurrency_limit=2).id for n in range(4)]
+    # Claimed in (run_after, id) order; all are due at once here, so in id order.
+    ids = sorted(jobs.enqueue("echo", n, concurrency_key="gpu", concurrency_limit=2).id for n in range(4))
     free = jobs.enqueue("echo", "free")
     claims = jobs.claim("w", ["echo"], 10, 30)
     assert sorted(c.job.id for c in claims) == sorted([*ids[:2], free.id])
@@ -211,7 +212,7 @@ def test_list_filters_and_pages(jobs: JobService) -> None:
         token = page.next_page_token
         if token is None:
             break
-    assert seen == ids[::-1]
+    assert seen == sorted(ids, reverse=True)  # by id: time-ordered to the millisecond, exact paging
     assert [job.id for job in jobs.list(states=[JobState.CANCELLED]).jobs] == [ids[0]]
     assert [job.id for job in jobs.list(kinds=["fail"]).jobs] == [fail_id]
     with pytest.raises(InvalidParameter, match=r"page_size.*1000"):

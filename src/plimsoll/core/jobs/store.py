@@ -55,7 +55,8 @@ jobs = Table(
     Column("concurrency_limit", Integer, nullable=True),
     Column("dedupe_key", String(256), nullable=True, unique=True),
     Column("lease_owner", String(128), nullable=True),
-    Column("lease_token", String(32), nullable=True),
+    # Renewals and outcomes find their job by token: unique, so indexed.
+    Column("lease_token", String(32), nullable=True, unique=True),
     Column("lease_expires_at", BigInteger, nullable=True),
     Column("heartbeat_at", BigInteger, nullable=True),
     Column("cancel_requested", Boolean, nullable=False),
@@ -149,7 +150,8 @@ def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job |
 def list_jobs(
     conn: Connection, *, states: Sequence[str], kinds: Sequence[str], before_id: str | None, limit: int
 ) -> list[Job]:
-    """Newest first: ids are time-ordered, so the id is both the order and the page cursor."""
+    """Newest first: ids are time-ordered (to the millisecond), so the id is both the order and
+    an exact page cursor."""
     query = select(jobs)
     if states:
         query = query.where(jobs.c.state.in_(states))

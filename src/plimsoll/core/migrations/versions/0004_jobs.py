@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_jobs_dedupe_key")),
+        sa.UniqueConstraint("lease_token", name=op.f("uq_jobs_lease_token")),
     )
     op.create_index("ix_jobs_state_run_after", "jobs", ["state", "run_after"])
     op.create_index("ix_jobs_concurrency_key_state", "jobs", ["concurrency_key", "state"])
