@@ -271,3 +271,47 @@ def test_schedule_upsert_disable_delete(jobs: JobService, clock: ManualClock) ->
         jobs.get_schedule("s")
     with pytest.raises(NotFound):
         jobs.delete_schedule("s")
+
+
+def test_expired_lease_of_a_job_asked_to_cancel_ends_cancelled(jobs: JobService, clock: ManualClock) -> None:
+    job = jobs.enqueue("echo", None)
+    jobs.claim("w", ["echo"], 1, lease_s=1)
+    jobs.cancel(job.id)
+    clock.advance(2)
+    assert jobs.claim("w", ["echo"], 1, 30) == []
+    assert jobs.get(job.id).state == JobState.CANCELLED
+
+
+def test_retry_of_running_or_queued_job_conflicts(jobs: JobService) -> None:
+    job = jobs.enqueue("echo", None)
+    with pytest.raises(Conflict, match="queued"):
+        jobs.retry(job.id)
+    jobs.claim("w", ["echo"], 1, 30)
+    with pytest.raises(Conflict, match="running"):
+        jobs.retry(job.id)
+
+
+def test_unserialisable_result_is_kept_as_text(jobs: JobService) -> None:
+    job = jobs.enqueue("echo", None)
+    [claim] = jobs.claim("w", ["echo"], 1, 30)
+    jobs.complete(claim.lease_token, {1, 2})
+    assert jobs.get(job.id).result == {"unserialisable_result": "{1, 2}"}
+
+
+def test_payload_limit_is_named(jobs: JobService) -> None:
+    with pytest.raises(InvalidParameter, match="1048576") as error:
+        jobs.enqueue("echo", "x" * (1024 * 1024 + 1))
+    assert error.value.field == "payload"
+
+
+def test_schedule_of_a_kind_this_process_lacks_is_left_to_others(
+    db: Database, registry: HandlerRegistry, clock: ManualClock
+) -> None:
+    narrow = HandlerRegistry()
+    narrow.register("other", "job_handlers:record")
+    without_echo = JobService(db, narrow, clock=clock)
+    with_echo = JobService(db, registry, clock=clock)
+    with_echo.upsert_schedule("s", "* * * * *", "echo")
+    clock.advance(60)
+    assert without_echo.fire_due_schedules() == []
+    assert len(with_echo.fire_due_schedules()) == 1
