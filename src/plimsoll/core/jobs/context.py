@@ -17,7 +17,8 @@ from plimsoll.core.jobs.entities import Job
 
 
 class JobCancelled(Exception):
-    """Raised by `raise_if_cancelled()`; the attempt ends without counting as a failure."""
+    """Raised by `raise_if_cancelled()`. The attempt then ends as the cause decided: cancelled
+    (cancel requested), failed (timed out), or given back (worker stopping, lease lost)."""
 
 
 _NOTHING = object()

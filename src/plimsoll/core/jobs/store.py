@@ -1,9 +1,9 @@
 """The job queue's tables and every SQL statement on them; the rules live in service.py.
 
-Claiming is a conditional UPDATE inside one write transaction. On PostgreSQL the candidates are
-read `FOR UPDATE SKIP LOCKED`, so claimers on several replicas take disjoint rows without waiting
-for each other; on SQLite `Database.write()` is `BEGIN IMMEDIATE`, which already makes claimers
-take turns. A per-key concurrency limit is a count of the key's running jobs, and on PostgreSQL
+Claiming reads candidates and marks them running inside one write transaction. On PostgreSQL
+the candidates are read `FOR UPDATE SKIP LOCKED`, so claimers on several replicas take disjoint
+rows without waiting for each other; on SQLite `Database.write()` is `BEGIN IMMEDIATE`, which
+already makes claimers take turns. A per-key concurrency limit is a count of the key's running jobs, and on PostgreSQL
 that count is only trusted under a transaction-scoped advisory lock on the key (two claimers
 counting at once would both see room for one more).
 """
