@@ -172,6 +172,9 @@ class Worker:
                 return
             try:
                 self._run(claim)
+            except Exception:
+                # A slot must outlive any surprise; the job's lease expiry re-runs it if needed.
+                log.exception("job worker %s: running job %s failed", self.name, claim.job.id)
             finally:
                 with self._lock:
                     self._busy -= 1
@@ -235,7 +238,7 @@ class Worker:
                 context.cancel("cancel requested")
             recorded, progress = context.take_progress()
             if recorded:
-                self.service.save_progress(token, progress)
+                self._quietly(self.service.save_progress, token, progress)
 
     def _end_overdue(self) -> None:
         now = time.monotonic()
