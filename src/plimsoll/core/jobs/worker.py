@@ -41,6 +41,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _WATCH_TICK_S = 0.1  # how often timeouts and kills are checked, between lease renewals
+_DISPATCHER_JOIN_S = 5.0
 
 
 @dataclass
@@ -103,7 +104,9 @@ class Worker:
         self._wake.set()
         self.service.remove_enqueue_listener(self.wake)
         for thread in self._threads[:1]:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            # The dispatcher runs no handler, only short database calls: wait for it (a few
+            # seconds past the bound at worst) so that it claims nothing after the release below.
+            thread.join(max(_DISPATCHER_JOIN_S, deadline - time.monotonic()))
         while self.running_job_ids() and time.monotonic() < deadline:
             time.sleep(0.02)
         with self._lock:
@@ -148,7 +151,7 @@ class Worker:
             if self.fire_schedules:
                 self._quietly(self.service.fire_due_schedules)
             with self._lock:
-                idle = self.threads - self._busy
+                idle = 0 if self._stopping.is_set() else self.threads - self._busy
             claims = (
                 self._quietly(self.service.claim, self.name, self.kinds, idle, self.lease_s) if idle else None
             )
