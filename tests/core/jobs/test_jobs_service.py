@@ -315,3 +315,17 @@ def test_schedule_of_a_kind_this_process_lacks_is_left_to_others(
     clock.advance(60)
     assert without_echo.fire_due_schedules() == []
     assert len(with_echo.fire_due_schedules()) == 1
+
+
+def test_enqueue_in_commits_with_the_callers_transaction(jobs: JobService, db: Database) -> None:
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), db.write() as conn:
+        jobs.enqueue_in(conn, "echo", "rolled back", dedupe_key="tx")
+        raise Undo
+    assert jobs.list().jobs == []
+    with db.write() as conn:
+        job_id = jobs.enqueue_in(conn, "echo", "kept", dedupe_key="tx", max_attempts=1)
+    kept = jobs.get(job_id)
+    assert (kept.payload, kept.max_attempts) == ("kept", 1)

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from plimsoll.core.db import Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import is_id, new_id, now_ms
@@ -68,22 +70,27 @@ class JobService:
     ) -> Job:
         """Queue a job. With a `dedupe_key` already used by a job still stored, nothing new is
         queued and that job is returned: enqueuing one logical job twice makes one job."""
-        values = rules.new_job_values(
-            self.registry.get(kind),
-            payload,
-            self.clock(),
-            delay_s=delay_s,
-            max_attempts=max_attempts,
-            timeout_s=timeout_s,
-            concurrency_key=concurrency_key,
-            concurrency_limit=concurrency_limit,
-            dedupe_key=dedupe_key,
-        )
+        options = {
+            "delay_s": delay_s,
+            "max_attempts": max_attempts,
+            "timeout_s": timeout_s,
+            "concurrency_key": concurrency_key,
+            "concurrency_limit": concurrency_limit,
+            "dedupe_key": dedupe_key,
+        }
         with self.db.write() as conn:
-            job = store.get_job(conn, store.insert_job(conn, values))
+            job_id = self.enqueue_in(conn, kind, payload, **options)
+            job = store.get_job(conn, job_id)
         assert job is not None
         self._notify()
         return job
+
+    def enqueue_in(self, conn: Connection, kind: str, payload: Any = None, **options: Any) -> str:
+        """`enqueue` (with its keyword options) inside the caller's write transaction, so that a job
+        and the change that needs it commit together or not at all; the job's id. Local workers
+        are not woken (the job is not committed yet): they find it at their next poll."""
+        values = rules.new_job_values(self.registry.get(kind), payload, self.clock(), **options)
+        return store.insert_job(conn, values)
 
     def get(self, job_id: str) -> Job:
         with self.db.read() as conn:
