@@ -17,6 +17,7 @@ PLATFORM: tuple[Capability, ...] = (
     projects.CAPABILITY,
     Capability(name="audit", title="Audit log", tables="plimsoll.core.audit.store:TABLES"),
     auth.CAPABILITY,
+    Capability(name="jobs", title="Background jobs", tables="plimsoll.core.jobs.store:TABLES"),
 )
 
 CAPABILITIES: tuple[Capability, ...] = (tracking.CAPABILITY,)
