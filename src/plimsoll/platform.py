@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
 from plimsoll.core.events import EventBus
+from plimsoll.core.jobs import HandlerRegistry, JobService, Worker
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.schema import Schema
 
@@ -49,13 +51,15 @@ class Platform:
         self.events = EventBus()
         self.projects = ProjectService(self.db, self.events)
         self.auth = AuthService(self.db)
-        self.services: dict[str, Any] = {"projects": self.projects, "auth": self.auth}
+        self.jobs = JobService(self.db, HandlerRegistry())
+        self.services: dict[str, Any] = {"projects": self.projects, "auth": self.auth, "jobs": self.jobs}
         for capability in self.capabilities:
             if capability.service is not None:
                 parts = Parts(
                     self.settings, self.db, self.blobs, self.events, self.projects, dict(self.services)
                 )
                 self.services[capability.name] = load(capability.service)(parts)
+        self._register_job_kinds()
         self._started = False
         self._lock = threading.Lock()
 
@@ -73,13 +77,53 @@ class Platform:
             return services[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def _register_job_kinds(self) -> None:
+        for capability in self.capabilities:
+            service = self.services.get(capability.name)
+            for job in capability.jobs:
+                handler: Any = job.handler if job.cpu_bound else partial(load(job.handler), service)
+                self.jobs.registry.register(
+                    job.kind,
+                    handler,
+                    max_attempts=job.max_attempts,
+                    timeout_s=job.timeout_s,
+                    concurrency=job.concurrency,
+                    cpu_bound=job.cpu_bound,
+                )
+
     def startup(self) -> Platform:
-        """Idempotent: migrate the database to head."""
+        """Idempotent: migrate the database to head and put the capabilities' schedules in place."""
         with self._lock:
             if not self._started:
                 self.db.migrate(self.schema)
+                self._schedule_jobs()
                 self._started = True
         return self
 
+    def _schedule_jobs(self) -> None:
+        existing = {schedule.name: schedule for schedule in self.jobs.list_schedules()}
+        for capability in self.capabilities:
+            for job in capability.jobs:
+                if job.schedule is None:
+                    continue
+                held = existing.get(job.kind)
+                if held is None or (held.cron, held.kind) != (job.schedule, job.kind):
+                    self.jobs.upsert_schedule(job.kind, job.schedule, job.kind)
+
+    def start_background(self, *, threads: int = 2) -> Background:
+        """Start this process's share of the background work: a worker that runs the jobs of every
+        registered kind (and fires their schedules). Stop it with `.stop()`."""
+        return Background(Worker(self.jobs, threads=threads).start())
+
     def close(self) -> None:
         self.db.dispose()
+
+
+class Background:
+    """The background work one process runs; stopped gracefully, within `timeout_s`."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.worker.stop(timeout_s=timeout_s)

@@ -12,6 +12,7 @@ import typer
 from plimsoll.capabilities import ALL
 from plimsoll.cli.demo import demo
 from plimsoll.cli.server import server
+from plimsoll.cli.worker import worker
 from plimsoll.core.capability import Capability, load
 
 HELP = "Plimsoll: a self-hosted MLOps platform."
@@ -23,6 +24,7 @@ def build_cli(capabilities: Sequence[Capability] = ALL) -> typer.Typer:
     )
     app.callback(help=HELP)(_root)
     app.command("server")(server)
+    app.command("worker")(worker)
     app.command("demo")(demo)
     for capability in capabilities:
         for group in capability.cli:

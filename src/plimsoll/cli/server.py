@@ -16,6 +16,13 @@ def server(
     home: Annotated[Path | None, typer.Option(help="Folder of the embedded store.")] = None,
     auth: Annotated[bool | None, typer.Option("--auth/--no-auth", help="Require API tokens.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background/--no-background",
+            help="Run background jobs in this process too (off: run `plimsoll worker` processes).",
+        ),
+    ] = True,
 ) -> None:
     """Run the Plimsoll server (defaults: SQLite and blobs under ./.plimsoll, http://127.0.0.1:8765)."""
     import uvicorn
@@ -35,7 +42,7 @@ def server(
             "[yellow]--workers > 1: run several `plimsoll server` replicas behind a balancer instead[/]"
         )
     uvicorn.run(
-        create_app(platform),
+        create_app(platform, background=background),
         host=host,
         port=port,
         log_level="warning",

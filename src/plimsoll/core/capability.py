@@ -79,6 +79,22 @@ class CliGroup:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """A kind of background job a capability runs. `handler` is `handler(service, payload, context)`
+    on a worker thread, given the capability's service; a `cpu_bound` one is `handler(payload,
+    context)` in a child process (it gets no service: pass it what it needs in the payload).
+    With `schedule` (a cron expression, seconds optional) the platform also runs it on that schedule."""
+
+    kind: str
+    handler: str  # "package.module:function"
+    cpu_bound: bool = False
+    max_attempts: int = 5
+    timeout_s: float = 3600.0
+    concurrency: int | None = None
+    schedule: str | None = None
+
+
+@dataclass(frozen=True)
 class Capability:
     name: str
     title: str = ""
@@ -91,6 +107,7 @@ class Capability:
     nav: tuple[NavItem, ...] = ()
     cli: tuple[CliGroup, ...] = ()
     events: Ref | None = None  # a sequence of event types it publishes
+    jobs: tuple[JobKind, ...] = ()
     blobs: str | None = None  # name of a service method returning the blob digests it references
 
     def __post_init__(self) -> None:

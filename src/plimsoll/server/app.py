@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import APIRouter, FastAPI, Request
@@ -10,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,13 +45,14 @@ SERVER_PERMISSIONS = (
 )
 
 
-def create_app(platform: Platform) -> FastAPI:
+def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     """The HTTP application of `platform`: every capability's routes, pages, permission rows and
-    fast-lane routes, taken from its descriptor."""
+    fast-lane routes, taken from its descriptor. With `background`, the app's lifespan also runs
+    the platform's background work (a job worker) beside the requests, as `plimsoll server` does;
+    `plimsoll worker` runs the same work in a process of its own."""
     platform.startup()
-    if "tracking" in platform.services:
-        platform.service("tracking").prune_batch_ids()
     app = FastAPI(
+        lifespan=partial(_background, platform) if background else None,
         title="Plimsoll",
         version=__version__,
         description="Self-hosted MLOps platform: tracking, data, registry, gates, serving, monitoring.",
@@ -78,6 +82,15 @@ def create_app(platform: Platform) -> FastAPI:
         app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
     )
     return app
+
+
+@asynccontextmanager
+async def _background(platform: Platform, _app: FastAPI) -> AsyncIterator[None]:
+    worker = platform.start_background()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(worker.stop)
 
 
 def _lane_routes(router: APIRouter, service: object) -> dict[tuple[str, str], LaneRoute]:
