@@ -25,6 +25,7 @@ from plimsoll.core.events import EventBus
 from plimsoll.core.jobs import HandlerRegistry, JobService, Worker
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.schema import Schema
+from plimsoll.maintenance import GC_JOB, GC_SCHEDULE, gc_job
 
 
 def schema_of(capabilities: Sequence[Capability] = ALL) -> Schema:
@@ -78,6 +79,10 @@ class Platform:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _register_job_kinds(self) -> None:
+        # The platform's own: garbage collection, daily (docs: plimsoll/maintenance.py).
+        self.jobs.registry.register(
+            GC_JOB, partial(gc_job, self), max_attempts=3, timeout_s=6 * 3600, concurrency=1
+        )
         for capability in self.capabilities:
             service = self.services.get(capability.name)
             for job in capability.jobs:
@@ -102,6 +107,8 @@ class Platform:
 
     def _schedule_jobs(self) -> None:
         existing = {schedule.name: schedule for schedule in self.jobs.list_schedules()}
+        if GC_JOB not in existing:
+            self.jobs.upsert_schedule(GC_JOB, GC_SCHEDULE, GC_JOB)
         for capability in self.capabilities:
             for job in capability.jobs:
                 if job.schedule is None:

@@ -11,6 +11,7 @@ import typer
 
 from plimsoll.capabilities import ALL
 from plimsoll.cli.demo import demo
+from plimsoll.cli.gc import gc
 from plimsoll.cli.server import server
 from plimsoll.cli.worker import worker
 from plimsoll.core.capability import Capability, load
@@ -25,6 +26,7 @@ def build_cli(capabilities: Sequence[Capability] = ALL) -> typer.Typer:
     app.callback(help=HELP)(_root)
     app.command("server")(server)
     app.command("worker")(worker)
+    app.command("gc")(gc)
     app.command("demo")(demo)
     for capability in capabilities:
         for group in capability.cli:

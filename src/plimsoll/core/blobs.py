@@ -55,6 +55,14 @@ class _Backend(Protocol):
     def open(self, key: str) -> BinaryIO: ...
     def download(self, key: str, dest: str) -> None: ...
     def publish(self, spool: str, key: str) -> None: ...
+    def walk(self) -> Iterator[tuple[str, int]]: ...  # (key, modified at in epoch ms) of every blob
+    def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    digest: str
+    modified_at: int  # epoch ms
 
 
 class BlobStore:
@@ -129,6 +137,17 @@ class BlobStore:
         finally:
             Path(spool).unlink(missing_ok=True)  # already gone once published locally
 
+    def stored(self) -> Iterator[StoredBlob]:
+        """Every blob in the store, with when it was last written (for garbage collection)."""
+        for key, modified_at in self._backend.walk():
+            digest = key.rsplit("/", 1)[-1]
+            if _DIGEST.fullmatch(digest) and key == _key(digest):
+                yield StoredBlob(digest, modified_at)
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob; a blob already gone is fine. Only garbage collection calls this."""
+        self._backend.delete(_checked_key(digest))
+
     def exists(self, digest: str) -> bool:
         return self._backend.size(_checked_key(digest)) is not None
 
@@ -193,6 +212,17 @@ class _LocalBackend:
     def download(self, key: str, dest: str) -> None:
         shutil.copyfile(self.root / key, dest)
 
+    def walk(self) -> Iterator[tuple[str, int]]:
+        for path in self.root.glob("??/??/*"):
+            try:
+                modified = path.stat().st_mtime_ns // 1_000_000
+            except FileNotFoundError:
+                continue
+            yield path.relative_to(self.root).as_posix(), modified
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
+
     def publish(self, spool: str, key: str) -> None:
         path = self.root / key
         os.chmod(spool, 0o644)
@@ -225,6 +255,18 @@ class _S3Backend:
     def download(self, key: str, dest: str) -> None:
         # One streamed GET; s3fs would otherwise hold up to 10 parallel 50 MiB ranges in memory.
         self.fs.get_file(f"{self.root}/{key}", dest, max_concurrency=1)
+
+    def walk(self) -> Iterator[tuple[str, int]]:
+        prefix = f"{self.root}/"
+        for path, info in self.fs.find(self.root, detail=True).items():
+            modified = info.get("LastModified")
+            stamp = int(modified.timestamp() * 1000) if modified is not None else 0
+            yield path[len(prefix) :] if path.startswith(prefix) else path, stamp
+
+    def delete(self, key: str) -> None:
+        bucket, obj, _ = self.fs.split_path(f"{self.root}/{key}")
+        self.fs.call_s3("delete_object", Bucket=bucket, Key=obj)
+        self.fs.invalidate_cache(f"{self.root}/{key}")
 
     def publish(self, spool: str, key: str) -> None:
         path = f"{self.root}/{key}"

@@ -109,6 +109,9 @@ class Capability:
     events: Ref | None = None  # a sequence of event types it publishes
     jobs: tuple[JobKind, ...] = ()
     blobs: str | None = None  # name of a service method returning the blob digests it references
+    # Name of a service method `(older_than_ms, *, dry_run) -> {what: ids or count}` that purges
+    # what was deleted before `older_than_ms` (garbage collection calls it).
+    retention: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or not self.name.islower():

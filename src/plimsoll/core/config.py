@@ -8,6 +8,8 @@
 | `PLIMSOLL_BLOBS`  | fsspec URL of the blob store                             | `$PLIMSOLL_HOME/blobs`                |
 | `PLIMSOLL_AUTH`   | `1` turns authentication on for the server               | off                                   |
 | `PLIMSOLL_TOKEN`  | API token the SDK and CLI send                           | unset                                 |
+| `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
+| `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from plimsoll.core.errors import InvalidParameter
 
 ENV_PREFIX = "PLIMSOLL_"
 
@@ -28,6 +32,8 @@ class Settings:
     auth: bool = False
     server_url: str | None = None
     token: str | None = None
+    retention_days: float = 30.0
+    job_retention_days: float = 14.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +51,8 @@ class Settings:
             auth=(get("AUTH") or "").lower() in {"1", "true", "yes", "on"},
             server_url=get("URL"),
             token=get("TOKEN"),
+            retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
+            job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -59,3 +67,15 @@ class Settings:
     @property
     def resolved_blobs_url(self) -> str:
         return self.blobs_url or str((self.home / "blobs").resolve())
+
+
+def _days(name: str, text: str | None, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:
+        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days (0 or more), got {text!r}")
+    return days

@@ -22,4 +22,5 @@ CAPABILITY = Capability(
     ),
     events="plimsoll.tracking.events:EVENTS",
     blobs="referenced_blobs",
+    retention="purge_expired",
 )

@@ -131,7 +131,8 @@ class RunOps(ServiceBase):
             before = self._runs(change.conn, [run_id])
             if not before:
                 raise NotFound(f"run {run_id!r} not found")
-            store.set_lifecycle_stage(change.conn, run_id, stage.value)
+            deleted_at = now_ms() if stage is LifecycleStage.DELETED else None
+            store.set_lifecycle_stage(change.conn, run_id, stage.value, deleted_at)
             change.audit(
                 AuditEntry(
                     actor,
@@ -194,6 +195,22 @@ class RunOps(ServiceBase):
             change.entries.extend(effects.entries)
             change.events.extend(effects.events)
         return IngestResult(batch_id or "", applied=True, runs=len(batch), metrics=total_metrics)
+
+    def purge_expired(self, older_than_ms: int, *, dry_run: bool = False) -> dict[str, list[str] | int]:
+        """Garbage collection's share of tracking: runs deleted before `older_than_ms` go for good
+        (with everything logged to them), and batch ids older than a week are forgotten. With
+        `dry_run`, only says what would go."""
+        with self._change("gc") as change:
+            doomed = store.runs_deleted_before(change.conn, older_than_ms)
+            if not dry_run and doomed:
+                store.purge_runs(change.conn, [run_id for run_id, _ in doomed])
+                for run_id, project in doomed:
+                    change.audit(
+                        AuditEntry("gc", "run.purge", "run", run_id, project, {"lifecycle_stage": "deleted"})
+                    )
+                    change.emit("run.purged", {"run_id": run_id, "project": project})
+        batch_ids = 0 if dry_run else self.prune_batch_ids()
+        return {"runs": [run_id for run_id, _ in doomed], "batch_ids": batch_ids}
 
     def prune_batch_ids(self, *, keep_ms: int = BATCH_ID_RETENTION_MS) -> int:
         """Forget batch ids older than `keep_ms`: a client retries within minutes, not days, and the

@@ -135,8 +135,27 @@ def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
     conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key.in_(keys)))
 
 
-def set_lifecycle_stage(conn: Connection, run_id: str, stage: str) -> None:
-    conn.execute(runs.update().where(runs.c.id == run_id).values(lifecycle_stage=stage))
+def set_lifecycle_stage(conn: Connection, run_id: str, stage: str, deleted_at: int | None) -> None:
+    conn.execute(
+        runs.update().where(runs.c.id == run_id).values(lifecycle_stage=stage, deleted_at=deleted_at)
+    )
+
+
+def runs_deleted_before(conn: Connection, cutoff: int) -> list[tuple[str, str]]:
+    """(run id, project) of every run deleted before `cutoff` (epoch ms)."""
+    query = (
+        select(runs.c.id, experiments.c.project)
+        .select_from(runs.join(experiments, experiments.c.id == runs.c.experiment_id))
+        .where(runs.c.lifecycle_stage == "deleted", runs.c.deleted_at < cutoff)
+        .order_by(runs.c.deleted_at, runs.c.id)
+    )
+    return [(str(row.id), str(row.project)) for row in conn.execute(query)]
+
+
+def purge_runs(conn: Connection, run_ids: list[str]) -> None:
+    """Delete runs for good; their params, tags, metrics and artifact rows go with them (cascade)."""
+    for start in range(0, len(run_ids), _CHUNK):
+        conn.execute(delete(runs).where(runs.c.id.in_(run_ids[start : start + _CHUNK])))
 
 
 def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:

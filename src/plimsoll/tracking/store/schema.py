@@ -60,6 +60,7 @@ runs = Table(
     Column("parent_run_id", ID, nullable=True, index=True),
     Column("user", String(128), nullable=False),
     Column("lifecycle_stage", String(16), nullable=False, default="active"),
+    Column("deleted_at", BigInteger, nullable=True),  # purged by garbage collection after the retention
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     # Covers a filtered search's scan of an experiment's runs: no row look-up per run.
     Index("ix_runs_experiment_stage_id", "experiment_id", "lifecycle_stage", "id"),
