@@ -87,7 +87,15 @@ class Client:
             if not stack:
                 raise InvalidParameter("nested", "needs an active run to nest under; start one first")
             parent_run_id = stack[-1].id
-        run = ActiveRun(self, new_id(), run_name, found.id, found.name)
+        run = ActiveRun(
+            new_id(),
+            run_name,
+            found.id,
+            found.name,
+            batcher=self._batcher,
+            transport=self._transport,
+            on_end=self._forget_active,
+        )
         captured = capture_all() if capture else None
         all_tags = {**(captured.tags if captured else {}), **{k: str(v) for k, v in (tags or {}).items()}}
         self._batcher.submit(

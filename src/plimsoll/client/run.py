@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,8 @@ from plimsoll.core.validation import (
 from plimsoll.tracking.entities import MetricColumns, Run, RunEnd, RunStatus, parse_run_status
 
 if TYPE_CHECKING:
-    from plimsoll.client.client import Client
+    from plimsoll.client.batching import Batcher
+    from plimsoll.client.transport import Transport
 
 log = logging.getLogger("plimsoll.client")
 
@@ -45,8 +47,20 @@ class ActiveRun:
     """Log to one run. Calls return at once; writes are batched in the background and become
     visible at the next flush (at most a fraction of a second later, and always at `end`)."""
 
-    def __init__(self, client: Client, run_id: str, name: str, experiment_id: str, experiment: str) -> None:
-        self._client = client
+    def __init__(
+        self,
+        run_id: str,
+        name: str,
+        experiment_id: str,
+        experiment: str,
+        *,
+        batcher: Batcher,
+        transport: Transport,
+        on_end: Callable[[ActiveRun], None],
+    ) -> None:
+        self._batcher = batcher
+        self._transport = transport
+        self._on_end = on_end  # the client forgets it as its active run
         self.id = run_id
         self.name = name
         self.experiment_id = experiment_id
@@ -64,7 +78,7 @@ class ActiveRun:
 
     def log_params(self, params: dict[str, Any]) -> ActiveRun:
         values = {check_key("params", key): param_text(key, value) for key, value in params.items()}
-        self._client._batcher.submit(self.id, params=values)
+        self._batcher.submit(self.id, params=values)
         return self
 
     def set_tag(self, key: str, value: Any) -> ActiveRun:
@@ -75,7 +89,7 @@ class ActiveRun:
             check_key("tags", key): check_text(f"tags.{key}", str(value), max_length=MAX_TAG_VALUE_LENGTH)
             for key, value in tags.items()
         }
-        self._client._batcher.submit(self.id, tags=values)
+        self._batcher.submit(self.id, tags=values)
         return self
 
     def log_metric(
@@ -113,7 +127,7 @@ class ActiveRun:
             if point_step > last_steps[key]:
                 last_steps[key] = point_step
             points.append(key, number, point_step, stamp)
-        self._client._batcher.submit(self.id, metrics=points)
+        self._batcher.submit(self.id, metrics=points)
         if synchronous:
             self.flush()
         return self
@@ -134,13 +148,13 @@ class ActiveRun:
         self.flush()  # the run must exist on the server before its files
         for file, target in targets:
             with file.open("rb") as handle:
-                self._client._transport.log_artifact(self.id, target, handle)
+                self._transport.log_artifact(self.id, target, handle)
         return self
 
     def log_text(self, text: str, artifact_path: str) -> ActiveRun:
         check_artifact_path("artifact_path", artifact_path)
         self.flush()
-        self._client._transport.log_artifact(self.id, artifact_path, text.encode())
+        self._transport.log_artifact(self.id, artifact_path, text.encode())
         return self
 
     def log_dict(self, value: dict[str, Any], artifact_path: str) -> ActiveRun:
@@ -150,7 +164,7 @@ class ActiveRun:
 
     def flush(self) -> ActiveRun:
         """Wait until everything logged so far is stored; raise any error the server reported."""
-        self._client._batcher.flush(self.id)
+        self._batcher.flush(self.id)
         return self
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED, *, wait: bool = True) -> None:
@@ -158,15 +172,15 @@ class ActiveRun:
             return
         end = RunEnd(parse_run_status(status), now_ms())
         self._ended = True
-        self._client._forget_active(self)
-        self._client._batcher.submit(self.id, end=end)
+        self._on_end(self)
+        self._batcher.submit(self.id, end=end)
         if wait:
             self.flush()
 
     def info(self) -> Run:
         """The run as the server has it now (params, latest metrics, tags)."""
         self.flush()
-        return self._client._transport.get_run(self.id)
+        return self._transport.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
         return self
