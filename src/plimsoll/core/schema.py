@@ -12,6 +12,7 @@ STORE_MODULES = (
     "plimsoll.core.projects",
     "plimsoll.core.audit",
     "plimsoll.core.auth.store",
+    "plimsoll.core.outbox.store",
     "plimsoll.tracking.store",
 )
 
