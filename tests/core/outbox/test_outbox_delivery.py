@@ -1,0 +1,110 @@
+"""Writing and reading on both backends: rolled-back changes publish nothing, committed events are
+delivered in order per aggregate, the follow API pages without skipping."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from outbox_helpers import append_committed, created, drain, eventually, updated
+
+from plimsoll.core.db import Database
+from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.outbox import ConsumerRunner, Cursor, Event, Outbox
+
+
+def test_rolled_back_append_publishes_nothing(db: Database, outbox: Outbox) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), db.write() as conn:
+        outbox.append(conn, [created("thing:1")])
+        raise Boom
+    ids = append_committed(outbox, db, created("thing:2"))
+    seen, _ = drain(outbox, Cursor(), 1)
+    assert [event.aggregate for event in seen] == ["thing:2"]
+    assert [event.id for event in seen] == ids
+
+
+def test_committed_events_reach_a_work_consumer_in_order_per_aggregate(db: Database, outbox: Outbox) -> None:
+    seen: list[Event] = []
+    lock = threading.Lock()
+
+    def handle(event: Event) -> None:
+        with lock:
+            seen.append(event)
+
+    runner = ConsumerRunner(outbox, poll_interval=0.05)
+    runner.add_work("recorder", handle)
+    runner.start()
+    try:
+        for seq in range(30):
+            append_committed(outbox, db, updated(f"thing:{seq % 3}", seq), updated("thing:all", seq))
+        eventually(lambda: len(seen) == 60)
+    finally:
+        assert runner.stop(timeout=10)
+    assert len({event.id for event in seen}) == 60
+    for key in ("thing:0", "thing:1", "thing:2", "thing:all"):
+        seqs = [event.payload["seq"] for event in seen if event.aggregate == key]
+        assert seqs == sorted(seqs) and seqs
+    state = outbox.consumer("recorder")
+    assert state is not None and state.cursor.position == max(event.id for event in seen)
+    assert state.owner is None  # stop() handed the lease back
+
+
+def test_follow_pages_filters_and_resumes(db: Database, outbox: Outbox) -> None:
+    ids = []
+    for seq in range(7):
+        ids += append_committed(outbox, db, created(f"thing:{seq}", seq), updated(f"thing:{seq}", seq))
+    page = outbox.follow(limit=5)
+    got = [event.id for event in page.events]
+    while page.events:
+        page = outbox.follow(after=page.next, limit=5)
+        got += [event.id for event in page.events]
+    assert got == ids
+    assert outbox.follow(after=page.next).events == []
+    later = append_committed(outbox, db, created("thing:late"))
+    assert [event.id for event in outbox.follow(after=page.next).events] == later
+
+    only = outbox.follow(types=["thing.updated"], limit=3)
+    assert [event.type for event in only.events] == ["thing.updated"] * 3
+    rest = outbox.follow(after=only.next, types=["thing.updated"], limit=100)
+    assert [event.payload["seq"] for event in only.events + rest.events] == list(range(7))
+    assert page.to_dict()["next"] == page.next
+
+    with pytest.raises(InvalidParameter) as caught:
+        outbox.follow(types=["thing.exploded"])
+    assert caught.value.field == "types"
+    with pytest.raises(InvalidParameter):
+        outbox.follow(limit=0)
+    with pytest.raises(InvalidParameter):
+        outbox.follow(after="nonsense")
+
+
+def test_a_broadcast_consumer_starts_at_the_head(db: Database, outbox: Outbox) -> None:
+    append_committed(outbox, db, created("thing:old"))
+    seen: list[str] = []
+    runner = ConsumerRunner(outbox, poll_interval=0.05)
+    runner.add_broadcast("cache", lambda event: seen.append(event.aggregate))
+    runner.start()
+    try:
+        append_committed(outbox, db, created("thing:new"))
+        eventually(lambda: seen == ["thing:new"])
+    finally:
+        assert runner.stop(timeout=10)
+    assert outbox.head() == Cursor(outbox.follow().events[-1].id)
+
+
+def test_an_append_wakes_the_runner_of_its_process(db: Database, outbox: Outbox, tmp_path: Path) -> None:
+    """With a poll interval of a minute, only the wake-up after commit can deliver in time."""
+    seen: list[int] = []
+    runner = ConsumerRunner(outbox, poll_interval=60)
+    runner.add_work("waker", lambda event: seen.append(event.id))
+    runner.start()
+    try:
+        eventually(lambda: outbox.consumer("waker") is not None and outbox.consumer("waker").owner)  # type: ignore[union-attr]
+        ids = append_committed(outbox, db, created("thing:1"))
+        eventually(lambda: seen == ids, timeout=30)
+    finally:
+        assert runner.stop(timeout=10)
