@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from pydantic import BaseModel
 
 from plimsoll.core.db import Database
 from plimsoll.core.outbox import Cursor, Event, EventCatalog, EventType, NewEvent, Outbox
+
+CHILD = Path(__file__).with_name("outbox_child.py")
 
 
 class ThingCreated(BaseModel):
@@ -83,3 +88,33 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {check}")
         time.sleep(interval)
+
+
+class Children:
+    """Consumer processes (`outbox_child.py`); every one still running is killed at teardown."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._files: list[IO[bytes]] = []
+
+    def start(
+        self, url: str, mode: str, name: str, log: Path, *, block: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        args = [sys.executable, str(CHILD), url, mode, name, str(log), str(block or "")]
+        stderr = open(f"{log}.stderr", "ab")  # noqa: SIM115  (closed in close())
+        self._files.append(stderr)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            self.kill(proc)
+        for handle in self._files:
+            handle.close()
