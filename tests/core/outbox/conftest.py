@@ -20,8 +20,10 @@ def catalog() -> EventCatalog:
 
 
 @pytest.fixture
-def outbox(db: Database, catalog: EventCatalog) -> Outbox:
-    return Outbox(db, catalog)
+def outbox(db: Database, catalog: EventCatalog) -> Iterator[Outbox]:
+    instance = Outbox(db, catalog)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture
@@ -37,8 +39,10 @@ def pg_db(postgres_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def pg_outbox(pg_db: Database, catalog: EventCatalog) -> Outbox:
-    return Outbox(pg_db, catalog)
+def pg_outbox(pg_db: Database, catalog: EventCatalog) -> Iterator[Outbox]:
+    instance = Outbox(pg_db, catalog)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from outbox_helpers import NOTE_SCHEMA, ThingCreated, created
 
 from plimsoll.core.db import Database
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from plimsoll.core.outbox import Cursor, EventCatalog, EventType, NewEvent, Outbox
 
 
@@ -91,3 +91,9 @@ def test_append_refuses_unknown_types_and_bad_payloads(db: Database, outbox: Out
 def test_append_needs_an_open_transaction(db: Database, outbox: Outbox) -> None:
     with db.engine.connect() as conn, pytest.raises(InvalidParameter):
         outbox.append(conn, [created("thing:1")])
+
+
+def test_append_refuses_oversized_payloads(db: Database, outbox: Outbox) -> None:
+    with pytest.raises(PayloadTooLarge) as caught, db.write() as conn:
+        outbox.append(conn, [NewEvent("note.written", "note:1", {"text": "x" * 70_000}, actor="ada")])
+    assert caught.value.field == "events[0].payload"

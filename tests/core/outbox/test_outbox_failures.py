@@ -164,3 +164,14 @@ def test_prune_keeps_what_a_work_consumer_has_not_passed_or_parked(db: Database,
         assert outbox.prune(0, conn) == 7  # all but the parked one
     later = append_committed(outbox, db, created("thing:later"))
     assert later[0] > ids[-1]  # ids are never handed out twice, even after the newest were pruned
+
+
+def test_a_removed_consumer_no_longer_holds_back_prune(db: Database, outbox: Outbox) -> None:
+    [event_id] = append_committed(outbox, db, created("thing:1"))
+    outbox.register_consumer("gone")
+    outbox.park([ParkedEvent("gone", event_id, 5, "boom", 0, "parked")])
+    time.sleep(0.005)
+    assert outbox.prune(0) == 0
+    assert outbox.remove_consumer("gone") and not outbox.remove_consumer("gone")
+    assert outbox.parked() == [] and outbox.consumers() == []
+    assert outbox.prune(0) == 1

@@ -55,8 +55,10 @@ class _Consumer:
     batch_size: int
     backoff: Backoff
     lease_ms: int
-    # A broadcast consumer's state (a work consumer's is in its row).
+    # The cursor: in memory for a broadcast consumer; for a work consumer, its row while this
+    # replica holds the lease (until held_until), else None.
     state: ConsumerState | None = None
+    held_until: int = 0
     start: tuple[int, Horizon] | None = None
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -116,8 +118,8 @@ class ConsumerRunner:
 
     def start(self, ready_timeout: float = 10.0) -> ConsumerRunner:
         """Start polling; wait (up to `ready_timeout`) until every broadcast consumer has its start."""
-        if self._thread is not None:
-            raise Conflict("the runner is started already")
+        if self._thread is not None or self._stopping.is_set():
+            raise Conflict("a runner starts once")
         for consumer in self._consumers:
             if consumer.kind == "broadcast":
                 consumer.start = self.outbox.head_start()
@@ -168,30 +170,51 @@ class ConsumerRunner:
     def _round(self, consumer: _Consumer) -> bool:
         """One read and delivery for `consumer`; True if a full batch was read (poll again now)."""
         if consumer.kind == "work":
-            state = self.outbox.take_lease(consumer.name, self.replica, consumer.lease_ms)
+            held = self._hold_lease(consumer)
             consumer.ready.set()
-            if state is None:
+            if not held:
                 return False  # another replica holds the lease
-        else:
-            if consumer.state is None:
-                if consumer.start is None or not self.outbox.settled(consumer.start[1]):
-                    return False
-                consumer.state = ConsumerState(consumer.name, Cursor(consumer.start[0]))
-                consumer.ready.set()
-            state = consumer.state
+        elif consumer.state is None:
+            if consumer.start is None or not self.outbox.settled(consumer.start[1]):
+                return False
+            consumer.state = ConsumerState(consumer.name, Cursor(consumer.start[0]))
+            consumer.ready.set()
+        assert consumer.state is not None
+        state = consumer.state
         self._replays(consumer)
         if state.retry_at > now_ms():
             return False
         events, planned = self.outbox.read(state.cursor, consumer.batch_size)
         new_state, parked = self._deliver(consumer, state, events, planned)
-        if consumer.kind == "work":
-            if new_state != state or parked:
-                self.outbox.save(new_state, self.replica, consumer.lease_ms, parked)
-        else:
+        if consumer.kind == "broadcast":
             if parked:
                 self.outbox.park(parked)
             consumer.state = new_state
+        elif new_state != state or parked:
+            if self.outbox.save(new_state, self.replica, consumer.lease_ms, parked):
+                consumer.state, consumer.held_until = new_state, now_ms() + consumer.lease_ms
+            else:
+                consumer.state, consumer.held_until = None, 0  # lost the lease: the new holder redelivers
+                return False
         return len(events) == consumer.batch_size and new_state.retry_at == 0
+
+    def _hold_lease(self, consumer: _Consumer) -> bool:
+        """Take or renew the lease of a work consumer when less than half of it is left. While it is
+        held no other replica writes the row, so its state is kept here and an idle round writes
+        nothing; a replica without the lease only reads until the holder's lease has run out."""
+        now = now_ms()
+        if consumer.state is not None and consumer.held_until - now > consumer.lease_ms // 2:
+            return True
+        if consumer.state is None:
+            row = self.outbox.consumer(consumer.name)
+            if row is not None and row.owner not in {None, self.replica} and row.lease_until >= now:
+                return False
+        state = self.outbox.take_lease(consumer.name, self.replica, consumer.lease_ms)
+        if state is None:
+            consumer.state, consumer.held_until = None, 0
+            return False
+        consumer.state, consumer.held_until = state, now + consumer.lease_ms
+        return True
 
     def _deliver(
         self, consumer: _Consumer, state: ConsumerState, events: list[Event], planned: Cursor
@@ -211,7 +234,7 @@ class ConsumerRunner:
                 parked.append(ParkedEvent(consumer.name, item.id, attempts, error, now_ms(), "parked"))
             cursor = planned if item is events[-1] else planned.past(item.id)
             done = replace(done, cursor=cursor, retry_event=None, attempts=0, retry_at=0)
-            if self._stopping.is_set():
+            if self._stopping.is_set() or (consumer.kind == "work" and not self._hold_lease(consumer)):
                 break
         return done, parked
 

@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Connection, event
 
 from plimsoll.core.db import Database
-from plimsoll.core.errors import InvalidParameter, Unavailable
+from plimsoll.core.errors import InvalidParameter, PayloadTooLarge, Unavailable
 from plimsoll.core.ids import now_ms
 from plimsoll.core.outbox import store
 from plimsoll.core.outbox.catalog import EventCatalog
@@ -45,6 +45,7 @@ from plimsoll.core.outbox.entities import (
 from plimsoll.core.validation import check_name
 
 MAX_PAGE = 1000
+MAX_PAYLOAD_CHARS = 64 * 1024  # events say what happened; large data stays where the change put it
 _SCAN_FACTOR = 4  # a filtered follow scans up to this many rows per event asked for
 _APPENDED = "plimsoll_outbox_appended"  # flag in the connection's info: wake readers on commit
 
@@ -60,22 +61,37 @@ class Outbox:
 
     # Writing
 
+    def close(self) -> None:
+        """Stop listening to the engine's commits (one Outbox per Database, closed with it)."""
+        event.remove(self.db.engine, "commit", self._on_commit)
+        event.remove(self.db.engine, "rollback", self._on_rollback)
+
     def append(self, conn: Connection, events: Sequence[NewEvent]) -> list[int]:
-        """Validate and insert `events` in the caller's open transaction; their ids, in order."""
+        """Validate and insert `events` in the caller's open transaction; their ids, in order.
+
+        Call it once per transaction, after the change (and after `audit.record`): on PostgreSQL
+        it locks each event's aggregate until the commit, so that one aggregate's events take
+        their ids in commit order; a transaction that appended for `a` and later for `b` could
+        deadlock with one that did the reverse (PostgreSQL then aborts one of them)."""
         if not conn.in_transaction():
             raise InvalidParameter("conn", "append runs inside the transaction of the change it describes")
         ts = now_ms()
         rows = []
         for index, new in enumerate(events):
             event_type = self.catalog.require(new.type, f"events[{index}].type")
-            payload = event_type.validate(new.payload)
+            payload = orjson.dumps(event_type.validate(new.payload)).decode()
+            if len(payload) > MAX_PAYLOAD_CHARS:
+                raise PayloadTooLarge(
+                    f"events[{index}].payload",
+                    f"is {len(payload)} characters of JSON; the limit is {MAX_PAYLOAD_CHARS}",
+                )
             rows.append(
                 {
                     "type": event_type.name,
                     "aggregate": check_name(f"events[{index}].aggregate", new.aggregate),
                     "project": new.project,
                     "actor": check_name(f"events[{index}].actor", new.actor),
-                    "payload": orjson.dumps(payload).decode(),
+                    "payload": payload,
                     "created_at": ts,
                 }
             )
@@ -189,12 +205,18 @@ class Outbox:
             if not store.save_consumer(conn, state, owner, now_ms(), lease_ms):
                 return False  # the UPDATE matched no row: nothing was written
             for item in parked:
-                store.park(conn, item.consumer, item.event_id, item.attempts, item.last_error, item.parked_at)
+                store.park(conn, item)
         return True
 
     def release(self, name: str, owner: str) -> None:
         with self.db.write() as conn:
             store.release_lease(conn, name, owner)
+
+    def remove_consumer(self, name: str) -> bool:
+        """Forget a work consumer that is gone for good (its cursor and parked events), so that it
+        no longer holds back `prune`; False if there was none of that name."""
+        with self.db.write() as conn:
+            return store.remove_consumer(conn, name)
 
     def consumers(self) -> list[ConsumerState]:
         with self.db.read() as conn:
@@ -209,7 +231,7 @@ class Outbox:
     def park(self, items: Sequence[ParkedEvent]) -> None:
         with self.db.write() as conn:
             for item in items:
-                store.park(conn, item.consumer, item.event_id, item.attempts, item.last_error, item.parked_at)
+                store.park(conn, item)
 
     def parked(self, consumer: str | None = None) -> list[ParkedEvent]:
         with self.db.read() as conn:
@@ -221,6 +243,12 @@ class Outbox:
             return store.request_replay(conn, consumer, event_ids)
 
     def claim_replays(self, consumer: str, claim_ms: int, limit: int = 100) -> list[Event]:
+        """Parked events of `consumer` whose replay was asked for, claimed by the caller for
+        `claim_ms` (a claimer that dies is replaced after that). Reads first: a runner asks every
+        round, and a round with nothing to do writes nothing."""
+        with self.db.read() as conn:
+            if not store.due_replays(conn, consumer, now_ms(), 1):
+                return []
         with self.db.write() as conn:
             ids = store.claim_replays(conn, consumer, now_ms(), claim_ms, limit)
             found = store.events_by_id(conn, ids)

@@ -153,158 +153,129 @@ def _event(row: Any) -> Event:
 
 # Consumers
 
+_c = outbox_consumers.c
+_p = outbox_parked.c
+
 
 def ensure_consumer(conn: Connection, name: str, position: int, now: int) -> None:
-    exists = conn.execute(select(outbox_consumers.c.name).where(outbox_consumers.c.name == name)).first()
-    if exists is None:
-        conn.execute(
-            insert(outbox_consumers).values(
-                name=name,
-                position=position,
-                lease_until=0,
-                attempts=0,
-                retry_at=0,
-                updated_at=now,
-            )
-        )
+    if conn.execute(select(_c.name).where(_c.name == name)).first() is None:
+        row = {"name": name, "position": position, "lease_until": 0, "attempts": 0, "retry_at": 0}
+        conn.execute(insert(outbox_consumers).values(**row, updated_at=now))
+
+
+def remove_consumer(conn: Connection, name: str) -> bool:
+    conn.execute(delete(outbox_parked).where(_p.consumer == name))
+    return conn.execute(delete(outbox_consumers).where(_c.name == name)).rowcount == 1
 
 
 def take_lease(conn: Connection, name: str, owner: str, now: int, lease_ms: int) -> ConsumerState | None:
     """The consumer's state if `owner` holds (or now took) its lease; None if another replica does."""
-    c = outbox_consumers.c
-    taken = conn.execute(
-        update(outbox_consumers)
-        .where(c.name == name, or_(c.owner == owner, c.owner.is_(None), c.lease_until < now))
-        .values(owner=owner, lease_until=now + lease_ms)
-    ).rowcount
-    if taken != 1:
-        return None
-    return consumer_state(conn, name)
+    free = or_(_c.owner == owner, _c.owner.is_(None), _c.lease_until < now)
+    stmt = (
+        update(outbox_consumers).where(_c.name == name, free).values(owner=owner, lease_until=now + lease_ms)
+    )
+    return consumer_state(conn, name) if conn.execute(stmt).rowcount == 1 else None
 
 
 def consumer_state(conn: Connection, name: str) -> ConsumerState | None:
-    row = conn.execute(select(outbox_consumers).where(outbox_consumers.c.name == name)).first()
+    row = conn.execute(select(outbox_consumers).where(_c.name == name)).first()
     if row is None:
         return None
+    cursor = Cursor(int(row.position), row.gap_below, row.gap_xmax)
     return ConsumerState(
-        name=row.name,
-        cursor=Cursor(row.position, row.gap_below, row.gap_xmax),
-        owner=row.owner,
-        lease_until=int(row.lease_until),
-        retry_event=row.retry_event,
-        attempts=int(row.attempts),
-        retry_at=int(row.retry_at),
+        row.name,
+        cursor,
+        row.owner,
+        int(row.lease_until),
+        row.retry_event,
+        int(row.attempts),
+        int(row.retry_at),
     )
 
 
 def save_consumer(conn: Connection, state: ConsumerState, owner: str, now: int, lease_ms: int) -> bool:
     """Store the new position and retry state, renewing the lease; False if `owner` lost it."""
-    c = outbox_consumers.c
-    values = {
-        "position": state.cursor.position,
-        "gap_below": state.cursor.gap_below,
-        "gap_xmax": state.cursor.gap_xmax,
-        "retry_event": state.retry_event,
-        "attempts": state.attempts,
-        "retry_at": state.retry_at,
-        "lease_until": now + lease_ms,
-        "updated_at": now,
-    }
-    saved = conn.execute(
-        update(outbox_consumers).where(c.name == state.name, c.owner == owner).values(values)
+    cursor = state.cursor
+    stmt = (
+        update(outbox_consumers)
+        .where(_c.name == state.name, _c.owner == owner)
+        .values(position=cursor.position, gap_below=cursor.gap_below, gap_xmax=cursor.gap_xmax)
+        .values(retry_event=state.retry_event, attempts=state.attempts, retry_at=state.retry_at)
+        .values(lease_until=now + lease_ms, updated_at=now)
     )
-    return saved.rowcount == 1
+    return conn.execute(stmt).rowcount == 1
 
 
 def release_lease(conn: Connection, name: str, owner: str) -> None:
-    c = outbox_consumers.c
-    conn.execute(
-        update(outbox_consumers).where(c.name == name, c.owner == owner).values(owner=None, lease_until=0)
-    )
+    stmt = update(outbox_consumers).where(_c.name == name, _c.owner == owner)
+    conn.execute(stmt.values(owner=None, lease_until=0))
 
 
 def list_consumers(conn: Connection) -> list[ConsumerState]:
-    names = conn.execute(select(outbox_consumers.c.name).order_by(outbox_consumers.c.name)).scalars()
-    return [state for name in list(names) if (state := consumer_state(conn, name)) is not None]
+    names = list(conn.execute(select(_c.name).order_by(_c.name)).scalars())
+    return [state for name in names if (state := consumer_state(conn, name)) is not None]
 
 
 def min_position(conn: Connection) -> int | None:
-    value = conn.execute(select(func.min(outbox_consumers.c.position))).scalar_one()
+    value = conn.execute(select(func.min(_c.position))).scalar_one()
     return None if value is None else int(value)
 
 
 # Parked events
 
 
-def park(conn: Connection, consumer: str, event_id: int, attempts: int, error: str, now: int) -> None:
-    key = and_(outbox_parked.c.consumer == consumer, outbox_parked.c.event_id == event_id)
-    conn.execute(delete(outbox_parked).where(key))
-    conn.execute(
-        insert(outbox_parked).values(
-            consumer=consumer,
-            event_id=event_id,
-            attempts=attempts,
-            last_error=error,
-            parked_at=now,
-            status="parked",
-            claimed_until=0,
-        )
-    )
+def park(conn: Connection, item: ParkedEvent) -> None:
+    conn.execute(delete(outbox_parked).where(_p.consumer == item.consumer, _p.event_id == item.event_id))
+    row = {"consumer": item.consumer, "event_id": item.event_id, "attempts": item.attempts}
+    values = {"last_error": item.last_error, "parked_at": item.parked_at, "status": "parked"}
+    conn.execute(insert(outbox_parked).values(**row, **values, claimed_until=0))
 
 
 def list_parked(conn: Connection, consumer: str | None) -> list[ParkedEvent]:
-    query = select(outbox_parked).order_by(outbox_parked.c.consumer, outbox_parked.c.event_id)
+    query = select(outbox_parked).order_by(_p.consumer, _p.event_id)
     if consumer is not None:
-        query = query.where(outbox_parked.c.consumer == consumer)
+        query = query.where(_p.consumer == consumer)
     return [
-        ParkedEvent(
-            consumer=row.consumer,
-            event_id=int(row.event_id),
-            attempts=int(row.attempts),
-            last_error=row.last_error,
-            parked_at=int(row.parked_at),
-            status=row.status,
-        )
-        for row in conn.execute(query)
+        ParkedEvent(r.consumer, int(r.event_id), int(r.attempts), r.last_error, int(r.parked_at), r.status)
+        for r in conn.execute(query)
     ]
 
 
 def request_replay(conn: Connection, consumer: str, event_ids: Sequence[int] | None) -> int:
-    c = outbox_parked.c
-    query = update(outbox_parked).where(c.consumer == consumer, c.status == "parked")
+    query = update(outbox_parked).where(_p.consumer == consumer, _p.status == "parked")
     if event_ids is not None:
-        query = query.where(c.event_id.in_(list(event_ids)))
+        query = query.where(_p.event_id.in_(list(event_ids)))
     return int(conn.execute(query.values(status="replay", claimed_until=0)).rowcount)
 
 
+def _due(consumer: str, now: int) -> Any:
+    return and_(_p.consumer == consumer, _p.status == "replay", _p.claimed_until < now)
+
+
+def due_replays(conn: Connection, consumer: str, now: int, limit: int) -> list[int]:
+    """Event ids of `consumer` whose replay was asked for and that no one has claimed."""
+    query = select(_p.event_id).where(_due(consumer, now)).order_by(_p.event_id).limit(limit)
+    return [int(event_id) for event_id in conn.execute(query).scalars()]
+
+
 def claim_replays(conn: Connection, consumer: str, now: int, claim_ms: int, limit: int) -> list[int]:
-    """Event ids of `consumer` whose replay was asked for, claimed by this caller until now+claim_ms."""
-    c = outbox_parked.c
-    due = and_(c.consumer == consumer, c.status == "replay", c.claimed_until < now)
-    ids = [
-        int(i)
-        for i in conn.execute(select(c.event_id).where(due).order_by(c.event_id).limit(limit)).scalars()
-    ]
+    """Due replays, each claimed by this caller until now+claim_ms (unless another claimed it first)."""
     claimed = []
-    for event_id in ids:
-        stmt = update(outbox_parked).where(due, c.event_id == event_id).values(claimed_until=now + claim_ms)
-        if conn.execute(stmt).rowcount == 1:
+    for event_id in due_replays(conn, consumer, now, limit):
+        stmt = update(outbox_parked).where(_due(consumer, now), _p.event_id == event_id)
+        if conn.execute(stmt.values(claimed_until=now + claim_ms)).rowcount == 1:
             claimed.append(event_id)
     return claimed
 
 
 def unpark(conn: Connection, consumer: str, event_id: int) -> None:
-    c = outbox_parked.c
-    conn.execute(delete(outbox_parked).where(c.consumer == consumer, c.event_id == event_id))
+    conn.execute(delete(outbox_parked).where(_p.consumer == consumer, _p.event_id == event_id))
 
 
 def repark(conn: Connection, consumer: str, event_id: int, error: str, now: int) -> None:
-    c = outbox_parked.c
-    conn.execute(
-        update(outbox_parked)
-        .where(c.consumer == consumer, c.event_id == event_id)
-        .values(status="parked", attempts=c.attempts + 1, last_error=error, parked_at=now, claimed_until=0)
-    )
+    stmt = update(outbox_parked).where(_p.consumer == consumer, _p.event_id == event_id)
+    values = {"attempts": _p.attempts + 1, "last_error": error, "parked_at": now}
+    conn.execute(stmt.values(**values, status="parked", claimed_until=0))
 
 
 # Retention
@@ -314,9 +285,7 @@ def prune(conn: Connection, created_before: int, max_id: int | None) -> int:
     """Delete events created before `created_before` with id <= `max_id` (None: no bound), except
     those a consumer parked."""
     e = outbox_events.c
-    query = delete(outbox_events).where(
-        e.created_at < created_before, ~e.id.in_(select(outbox_parked.c.event_id))
-    )
+    query = delete(outbox_events).where(e.created_at < created_before, ~e.id.in_(select(_p.event_id)))
     if max_id is not None:
         query = query.where(e.id <= max_id)
     return int(conn.execute(query).rowcount)
