@@ -10,10 +10,12 @@ import time
 from collections import defaultdict
 
 import pytest
+import sqlalchemy as sa
 from outbox_helpers import append_committed, drain, eventually, updated
 
 from plimsoll.core.db import Database
 from plimsoll.core.outbox import ConsumerRunner, Cursor, Event, Outbox
+from plimsoll.core.outbox.store import AGGREGATE_LOCK_CLASS
 
 pytestmark = pytest.mark.postgres
 
@@ -98,8 +100,16 @@ def test_events_of_one_aggregate_take_ids_in_commit_order(pg_db: Database, pg_ou
         first_ids = pg_outbox.append(conn, [updated("thing:x", 1)])
         other = threading.Thread(target=second)
         other.start()
-        other.join(0.3)
-        assert other.is_alive(), "the second appender of thing:x waits for the first to commit"
+        # The second appender of thing:x waits on the aggregate's lock until the first commits.
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 2"
+            " AND classid = :cls AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        with pg_db.engine.connect() as probe:
+            eventually(
+                lambda: probe.execute(sa.text(waiting), {"cls": AGGREGATE_LOCK_CLASS}).scalar_one() == 1
+            )
+        assert other.is_alive() and second_ids == []
     other.join(10)
     assert second_ids[0] > first_ids[0]
 

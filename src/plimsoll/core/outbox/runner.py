@@ -34,11 +34,12 @@ import threading
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.ids import now_ms
 from plimsoll.core.outbox.entities import Backoff, ConsumerState, Cursor, Event, Horizon, ParkedEvent
-from plimsoll.core.outbox.service import Outbox
+from plimsoll.core.outbox.service import MAX_PAGE, Outbox
 from plimsoll.core.validation import check_name
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,17 @@ class ConsumerRunner:
         batch_size: int = 100,
         backoff: Backoff = Backoff(),
         lease_ms: int = 10_000,
-        start_at: str = "beginning",
+        start_at: Literal["beginning", "head"] = "beginning",
     ) -> None:
-        """A consumer whose events are handled once across all replicas running one of that name."""
+        """A consumer whose events are handled once across all replicas running one of that name
+        (at least once: after a crash, or a handler that outlives `lease_ms`, some again). A new
+        consumer starts at the oldest kept event, or at the head; an existing one where it was."""
         if start_at not in {"beginning", "head"}:
             raise InvalidParameter("start_at", "must be 'beginning' or 'head'")
+        if lease_ms < 100:
+            raise InvalidParameter("lease_ms", "must be at least 100")
         self._add(_Consumer(name, handler, "work", self._types(types), batch_size, backoff, lease_ms))
-        self.outbox.register_consumer(name, "head" if start_at == "head" else "beginning")
+        self.outbox.register_consumer(name, start_at)
 
     def add_broadcast(
         self,
@@ -110,6 +115,8 @@ class ConsumerRunner:
 
     def _add(self, consumer: _Consumer) -> None:
         check_name("name", consumer.name, max_length=128)
+        if not 1 <= consumer.batch_size <= MAX_PAGE:
+            raise InvalidParameter("batch_size", f"must be between 1 and {MAX_PAGE}")
         if self._thread is not None:
             raise Conflict("add consumers before the runner starts")
         if any(known.name == consumer.name for known in self._consumers):

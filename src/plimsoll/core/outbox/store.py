@@ -83,7 +83,7 @@ outbox_parked = Table(
     Column("claimed_until", BigInteger, nullable=False),
 )
 
-_LOCK_CLASS = zlib.crc32(b"plimsoll-outbox") & 0x7FFFFFFF
+AGGREGATE_LOCK_CLASS = zlib.crc32(b"plimsoll-outbox") & 0x7FFFFFFF
 
 
 def _pg(conn: Connection) -> bool:
@@ -101,7 +101,7 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]
         for aggregate in sorted({row["aggregate"] for row in rows}):
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(:cls, hashtext(:aggregate))"),
-                {"cls": _LOCK_CLASS, "aggregate": aggregate},
+                {"cls": AGGREGATE_LOCK_CLASS, "aggregate": aggregate},
             )
         txid = int(conn.execute(text("SELECT pg_current_xact_id()::text")).scalar_one())
     stmt = insert(outbox_events).returning(outbox_events.c.id, sort_by_parameter_order=True)
