@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from outbox_helpers import append_committed, created, drain, eventually, updated
 
 from plimsoll.core.db import Database
@@ -108,3 +109,18 @@ def test_an_append_wakes_the_runner_of_its_process(db: Database, outbox: Outbox,
         eventually(lambda: seen == ids, timeout=30)
     finally:
         assert runner.stop(timeout=10)
+
+
+def test_ids_are_never_reused_and_the_sequence_hands_them_out_in_call_order(db: Database) -> None:
+    """What the no-skip rule assumes of the id column: AUTOINCREMENT on SQLite (no reuse after the
+    newest rows are deleted), a sequence without a per-session cache on PostgreSQL (values increase
+    in the order `nextval` runs, across sessions)."""
+    with db.read() as conn:
+        if db.is_postgres:
+            query = "SELECT cache_size FROM pg_sequences WHERE sequencename = 'outbox_events_id_seq'"
+            assert conn.execute(sa.text(query)).scalar_one() == 1
+        else:
+            sql = conn.execute(
+                sa.text("SELECT sql FROM sqlite_master WHERE name = 'outbox_events'")
+            ).scalar_one()
+            assert "AUTOINCREMENT" in sql
