@@ -11,15 +11,22 @@ later and is passed over at once.
 On PostgreSQL ids come from a sequence when the row is inserted, not when it commits, so id 7 may
 commit after id 8 was read. A missing id below a visible one belongs to a transaction still in
 flight, or rolled back (sequences never give a value back), or to a pruned row. When a reader
-first stops at such a gap it records, in its cursor, the largest id it saw (`gap_below`) and its
-snapshot's xmax (`gap_xmax`: the first xid not yet assigned then). Every transaction that holds
-a missing id below `gap_below` took its xid before that id (`store.insert_events` asks for the
-xid first), took that id before `gap_below`'s, which committed before the snapshot; so its xid is
-below `gap_xmax`. Once a later snapshot's xmin is >= `gap_xmax`, all of those transactions have
-ended, and any that committed is visible to that snapshot: an id below `gap_below` still missing
-then is missing for good, and is passed over. The first recorded horizon is kept until it is
-passed (re-recording it on every poll would let a busy server postpone it for ever). Ids above
-`gap_below` are never passed over by that record; a new gap there records its own.
+first stops at such a gap it records, in its cursor, the largest id its snapshot S showed
+(`gap_below`) and a transaction id taken after S (`gap_xid`: the reading transaction asks for its
+own xid then). A transaction holding a missing id m below `gap_below` took its xid before m
+(`store.insert_events` asks for the xid first), m before `gap_below`, which committed before S
+was taken: so its xid is older than `gap_xid`. Once a later snapshot's xmin (the oldest xid still
+running) is >= `gap_xid`, every such transaction has ended, and one that committed is visible to
+that snapshot: an id below `gap_below` still missing then is missing for good, and is passed over.
+
+(Not the snapshot's xmax, as one might think: PostgreSQL's xmax is one past the newest
+*completed* xid, and a transaction that took a newer xid may still be running. A reader only
+asks for an xid when it records a gap, not on every poll.)
+
+The first record is kept until it is passed (re-recording it on every poll would let a busy
+server postpone it for ever); ids above `gap_below` are never passed over by it, a gap there
+gets a record of its own. A transaction that stays open anywhere in the PostgreSQL cluster (xids
+are cluster-wide) delays the passing of a gap that was seen while it ran; it never causes a skip.
 
 `Cursor.encode()` is the `next` token of the follow API, so a stateless HTTP follower keeps the
 same guarantee.
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,30 +84,22 @@ class Event:
         }
 
 
-@dataclass(frozen=True)
-class Horizon:
-    """A snapshot's xmin and xmax (PostgreSQL); both None where ids are taken in commit order."""
-
-    xmin: int | None
-    xmax: int | None
-
-
 _CURSOR = re.compile(r"^(\d{1,19})(?:\.(\d{1,19})\.(\d{1,19}))?$")
 
 
 @dataclass(frozen=True)
 class Cursor:
     """All ids <= position are handled; ids below `gap_below` still missing once a snapshot's xmin
-    reaches `gap_xmax` are missing for good (see the module docstring)."""
+    reaches `gap_xid` are missing for good (see the module docstring)."""
 
     position: int = 0
     gap_below: int | None = None
-    gap_xmax: int | None = None
+    gap_xid: int | None = None
 
     def encode(self) -> str:
-        if self.gap_below is None or self.gap_xmax is None:
+        if self.gap_below is None or self.gap_xid is None:
             return str(self.position)
-        return f"{self.position}.{self.gap_below}.{self.gap_xmax}"
+        return f"{self.position}.{self.gap_below}.{self.gap_xid}"
 
     @classmethod
     def decode(cls, token: str | None, field_name: str = "after") -> Cursor:
@@ -110,32 +109,31 @@ class Cursor:
         if match is None:
             raise InvalidParameter(field_name, "is not a cursor returned by this API (digits, or N.N.N)")
         gap_below = None if match.group(2) is None else int(match.group(2))
-        gap_xmax = None if match.group(3) is None else int(match.group(3))
-        return cls(int(match.group(1)), gap_below, gap_xmax)
+        gap_xid = None if match.group(3) is None else int(match.group(3))
+        return cls(int(match.group(1)), gap_below, gap_xid)
 
     def past(self, event_id: int) -> Cursor:
         """The cursor once every id up to `event_id` is handled."""
         if self.gap_below is not None and event_id < self.gap_below:
-            return Cursor(event_id, self.gap_below, self.gap_xmax)
+            return Cursor(event_id, self.gap_below, self.gap_xid)
         return Cursor(event_id)
 
 
-def plan(cursor: Cursor, ids: Sequence[int], horizon: Horizon) -> tuple[int, Cursor]:
-    """How many of `ids` (visible ids > cursor.position, ascending, read in the snapshot whose
-    bounds are `horizon`) may be delivered now, and the cursor once they are."""
-    commit_ordered = horizon.xmin is None
-    settled = (
-        cursor.gap_below is not None
-        and cursor.gap_xmax is not None
-        and horizon.xmin is not None
-        and horizon.xmin >= cursor.gap_xmax
-    )
+def plan(
+    cursor: Cursor, ids: Sequence[int], xmin: int | None, new_xid: Callable[[], int]
+) -> tuple[int, Cursor]:
+    """How many of `ids` (visible ids > cursor.position, ascending, read in one snapshot whose
+    xmin is `xmin`; None where ids are taken in commit order) may be delivered now, and the cursor
+    once they are. `new_xid` gives an xid taken after that snapshot; it is called only to record
+    a new gap."""
+    commit_ordered = xmin is None
+    below = cursor.gap_below
+    settled = below is not None and cursor.gap_xid is not None and xmin is not None and xmin >= cursor.gap_xid
     position = cursor.position
     count = 0
     for event_id in ids:
         missing = event_id > position + 1
-        final = commit_ordered or (settled and cursor.gap_below is not None and event_id <= cursor.gap_below)
-        if missing and not final:
+        if missing and not (commit_ordered or (settled and below is not None and event_id <= below)):
             break
         position = event_id
         count += 1
@@ -143,8 +141,8 @@ def plan(cursor: Cursor, ids: Sequence[int], horizon: Horizon) -> tuple[int, Cur
     if after.gap_below is not None and position >= after.gap_below:
         after = Cursor(position)
     if count < len(ids) and (after.gap_below is None or settled):
-        # Stopped at a gap no record covers: record this snapshot's horizon for it.
-        after = Cursor(position, ids[-1], horizon.xmax)
+        # Stopped at a gap no record covers: record one for it.
+        after = Cursor(position, ids[-1], new_xid())
     return count, after
 
 

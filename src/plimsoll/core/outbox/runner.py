@@ -38,7 +38,7 @@ from typing import Literal
 
 from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.ids import now_ms
-from plimsoll.core.outbox.entities import Backoff, ConsumerState, Cursor, Event, Horizon, ParkedEvent
+from plimsoll.core.outbox.entities import Backoff, ConsumerState, Cursor, Event, ParkedEvent
 from plimsoll.core.outbox.service import MAX_PAGE, Outbox
 from plimsoll.core.validation import check_name
 
@@ -60,7 +60,7 @@ class _Consumer:
     # replica holds the lease (until held_until), else None.
     state: ConsumerState | None = None
     held_until: int = 0
-    start: tuple[int, Horizon] | None = None
+    start: tuple[int, int | None] | None = None  # a broadcast consumer's head_start()
     ready: threading.Event = field(default_factory=threading.Event)
 
 

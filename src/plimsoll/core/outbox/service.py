@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection, event
@@ -37,7 +37,6 @@ from plimsoll.core.outbox.entities import (
     Cursor,
     Event,
     EventPage,
-    Horizon,
     NewEvent,
     ParkedEvent,
     plan,
@@ -47,7 +46,8 @@ from plimsoll.core.validation import check_name
 MAX_PAGE = 1000
 MAX_PAYLOAD_CHARS = 64 * 1024  # events say what happened; large data stays where the change put it
 _SCAN_FACTOR = 4  # a filtered follow scans up to this many rows per event asked for
-_APPENDED = "plimsoll_outbox_appended"  # flag in the connection's info: wake readers on commit
+_APPENDED = "plimsoll_outbox_appended"  # flags in the connection's info: wake readers after commit
+_COMMITTED = "plimsoll_outbox_committed"
 
 
 class Outbox:
@@ -56,15 +56,23 @@ class Outbox:
         self.catalog = catalog
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        event.listen(db.engine, "commit", self._on_commit)
-        event.listen(db.engine, "rollback", self._on_rollback)
+        for name, listener in self._engine_listeners():
+            event.listen(db.engine, name, listener)
 
     # Writing
 
     def close(self) -> None:
         """Stop listening to the engine's commits (one Outbox per Database, closed with it)."""
-        event.remove(self.db.engine, "commit", self._on_commit)
-        event.remove(self.db.engine, "rollback", self._on_rollback)
+        for name, listener in self._engine_listeners():
+            event.remove(self.db.engine, name, listener)
+
+    def _engine_listeners(self) -> list[tuple[str, Callable[..., None]]]:
+        return [
+            ("commit", self._on_commit),
+            ("rollback", self._on_rollback),
+            ("begin", self._on_begin),
+            ("checkin", self._on_checkin),
+        ]
 
     def append(self, conn: Connection, events: Sequence[NewEvent]) -> list[int]:
         """Validate and insert `events` in the caller's open transaction; their ids, in order.
@@ -102,9 +110,9 @@ class Outbox:
         return ids
 
     def on_appended(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call `listener` when a transaction of this process that appended commits; returns the
-        function that removes it. (Called as the commit is issued: a reader woken by it that does
-        not see the events yet sees them at its next poll.)"""
+        """Call `listener` once a transaction of this process that appended has committed (seen
+        when its connection goes back to the pool or begins its next transaction); returns the
+        function that removes it."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -115,15 +123,29 @@ class Outbox:
 
         return remove
 
+    # The flags live in the connection's info (one per DBAPI connection). SQLAlchemy's "commit"
+    # event comes before the commit itself; a reader woken then might not see the events yet.
+
     def _on_commit(self, conn: Connection) -> None:
         if conn.info.pop(_APPENDED, False):
-            with self._lock:
-                listeners = list(self._listeners)
-            for listener in listeners:
-                listener()
+            conn.info[_COMMITTED] = True
 
     def _on_rollback(self, conn: Connection) -> None:
         conn.info.pop(_APPENDED, None)
+
+    def _on_begin(self, conn: Connection) -> None:
+        if conn.info.pop(_COMMITTED, False):
+            self._notify()
+
+    def _on_checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_COMMITTED, False):
+            self._notify()
+
+    def _notify(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
 
     # Reading
 
@@ -131,9 +153,9 @@ class Outbox:
         """Up to `limit` events after `cursor` that may be delivered now, and the cursor past them
         (which may carry a gap record even when no event is returned)."""
         with self.db.read() as conn:
-            horizon = store.horizon(conn)
+            xmin = store.snapshot_xmin(conn)  # first statement: the snapshot the rows are read in
             rows = store.read_events(conn, cursor.position, limit)
-        count, after = plan(cursor, [row.id for row in rows], horizon)
+            count, after = plan(cursor, [row.id for row in rows], xmin, lambda: store.new_xid(conn))
         return rows[:count], after
 
     def follow(
@@ -154,27 +176,28 @@ class Outbox:
                     return EventPage(page, planned.past(item.id).encode())
         return EventPage(page, planned.encode())
 
-    def head_start(self) -> tuple[int, Horizon]:
-        """The newest visible id and the snapshot it was read in: the start of a reader that wants
-        only what commits from now on, once `settled(horizon)` (see `head`)."""
+    def head_start(self) -> tuple[int, int | None]:
+        """The newest visible id, and an xid taken after it was read (None on SQLite): the start of
+        a reader that wants only what commits from now on, once `settled(xid)` (see `head`)."""
         with self.db.read() as conn:
-            horizon = store.horizon(conn)
-            return store.max_event_id(conn), horizon
+            xmin = store.snapshot_xmin(conn)
+            newest = store.max_event_id(conn)
+            return newest, None if xmin is None else store.new_xid(conn)
 
-    def settled(self, horizon: Horizon) -> bool:
-        """True once every transaction running when `horizon` was read has ended."""
-        if horizon.xmax is None:
+    def settled(self, xid: int | None) -> bool:
+        """True once every transaction with an xid older than `xid` has ended."""
+        if xid is None:
             return True
         with self.db.read() as conn:
-            xmin = store.horizon(conn).xmin
-        return xmin is not None and xmin >= horizon.xmax
+            xmin = store.snapshot_xmin(conn)
+        return xmin is not None and xmin >= xid
 
     def head(self, timeout_s: float = 10.0) -> Cursor:
         """A cursor after which every event that commits from now on is read (for `events tail`):
         the newest id, once every transaction that may hold a lower one has ended."""
-        newest, horizon = self.head_start()
+        newest, xid = self.head_start()
         deadline = time.monotonic() + timeout_s
-        while not self.settled(horizon):
+        while not self.settled(xid):
             if time.monotonic() > deadline:
                 raise Unavailable(
                     f"a transaction open for more than {timeout_s} s may still publish events below "

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from plimsoll.core.db import metadata
-from plimsoll.core.outbox.entities import ConsumerState, Cursor, Event, Horizon, ParkedEvent
+from plimsoll.core.outbox.entities import ConsumerState, Cursor, Event, ParkedEvent
 
 _ID = Integer().with_variant(BigInteger(), "postgresql")
 
@@ -61,7 +61,7 @@ outbox_consumers = Table(
     Column("name", String(128), primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("gap_below", BigInteger, nullable=True),
-    Column("gap_xmax", BigInteger, nullable=True),
+    Column("gap_xid", BigInteger, nullable=True),
     Column("owner", String(128), nullable=True),
     Column("lease_until", BigInteger, nullable=False),
     Column("retry_event", BigInteger, nullable=True),
@@ -103,23 +103,23 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]
                 text("SELECT pg_advisory_xact_lock(:cls, hashtext(:aggregate))"),
                 {"cls": AGGREGATE_LOCK_CLASS, "aggregate": aggregate},
             )
-        txid = int(conn.execute(text("SELECT pg_current_xact_id()::text")).scalar_one())
+        txid = new_xid(conn)
     stmt = insert(outbox_events).returning(outbox_events.c.id, sort_by_parameter_order=True)
     result = conn.execute(stmt, [{**row, "txid": txid} for row in rows])
     return [int(row_id) for row_id in result.scalars()]
 
 
-def horizon(conn: Connection) -> Horizon:
-    """The snapshot of the caller's transaction (REPEATABLE READ on PostgreSQL: one for all of it)."""
+def snapshot_xmin(conn: Connection) -> int | None:
+    """The xmin of the caller's snapshot (PostgreSQL; REPEATABLE READ, so one for the whole
+    transaction, taken by this statement when it is the first); None on SQLite."""
     if not _pg(conn):
-        return Horizon(xmin=None, xmax=None)
-    row = conn.execute(
-        text(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
-            " pg_snapshot_xmax(pg_current_snapshot())::text"
-        )
-    ).one()
-    return Horizon(xmin=int(row[0]), xmax=int(row[1]))
+        return None
+    return int(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
+
+
+def new_xid(conn: Connection) -> int:
+    """The caller's xid, taken now if it has none: newer than every xid already handed out."""
+    return int(conn.execute(text("SELECT pg_current_xact_id()::text")).scalar_one())
 
 
 def read_events(conn: Connection, after: int, limit: int) -> list[Event]:
@@ -181,7 +181,7 @@ def consumer_state(conn: Connection, name: str) -> ConsumerState | None:
     row = conn.execute(select(outbox_consumers).where(_c.name == name)).first()
     if row is None:
         return None
-    cursor = Cursor(int(row.position), row.gap_below, row.gap_xmax)
+    cursor = Cursor(int(row.position), row.gap_below, row.gap_xid)
     return ConsumerState(
         row.name,
         cursor,
@@ -199,7 +199,7 @@ def save_consumer(conn: Connection, state: ConsumerState, owner: str, now: int, 
     stmt = (
         update(outbox_consumers)
         .where(_c.name == state.name, _c.owner == owner)
-        .values(position=cursor.position, gap_below=cursor.gap_below, gap_xmax=cursor.gap_xmax)
+        .values(position=cursor.position, gap_below=cursor.gap_below, gap_xid=cursor.gap_xid)
         .values(retry_event=state.retry_event, attempts=state.attempts, retry_at=state.retry_at)
         .values(lease_until=now + lease_ms, updated_at=now)
     )

@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("gap_below", sa.BigInteger(), nullable=True),
-        sa.Column("gap_xmax", sa.BigInteger(), nullable=True),
+        sa.Column("gap_xid", sa.BigInteger(), nullable=True),
         sa.Column("owner", sa.String(length=128), nullable=True),
         sa.Column("lease_until", sa.BigInteger(), nullable=False),
         sa.Column("retry_event", sa.BigInteger(), nullable=True),
