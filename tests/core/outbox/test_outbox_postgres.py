@@ -67,6 +67,30 @@ def test_a_transaction_holding_lower_ids_that_commits_last_is_not_skipped(
     assert _in_order_per_aggregate(handled)
 
 
+def test_a_writer_whose_xid_is_newer_than_every_completed_one_is_waited_for(
+    pg_db: Database, pg_outbox: Outbox
+) -> None:
+    """The trap in "skip the gap once xmin passes the snapshot's xmax": xmax is one past the newest
+    *completed* xid, so a writer that took a newer xid and is still running is not below it. Here
+    `high` takes its xid first, `low` its xid and a lower id next, and `high` commits while `low`
+    runs: with nothing else completing meanwhile, the snapshot's xmax is not above low's xid."""
+    with pg_db.engine.connect() as low, pg_db.engine.connect() as high:
+        high_tx = high.begin()
+        high.execute(sa.text("SELECT pg_current_xact_id()"))  # e.g. a service's own write came first
+        low_tx = low.begin()
+        low_ids = pg_outbox.append(low, [updated("thing:low", 1)])
+        high_ids = pg_outbox.append(high, [updated("thing:high", 1)])
+        high_tx.commit()
+        cursor = Cursor()
+        for _ in range(25):
+            events, cursor = pg_outbox.read(cursor)
+            assert events == [], "an event above the gap was delivered while the gap may still fill"
+            time.sleep(0.02)
+        low_tx.commit()
+    seen, _ = drain(pg_outbox, cursor, 2)
+    assert [event.id for event in seen] == low_ids + high_ids
+
+
 def test_a_rolled_back_gap_does_not_hold_readers_for_ever(pg_db: Database, pg_outbox: Outbox) -> None:
     with pg_db.engine.connect() as conn, conn.begin() as tx:
         lost = pg_outbox.append(conn, [updated("thing:a", 1), updated("thing:a", 2)])
