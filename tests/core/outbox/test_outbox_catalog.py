@@ -65,18 +65,30 @@ def test_list_gives_descriptions_and_payload_schemas(catalog: EventCatalog) -> N
 def test_append_refuses_unknown_types_and_bad_payloads(db: Database, outbox: Outbox) -> None:
     cases: list[tuple[NewEvent, str]] = [
         (NewEvent("thing.deleted", "thing:1", {}, actor="ada"), "events[0].type"),
-        (NewEvent("thing.created", "thing:1", {"seq": 1}, actor="ada"), "payload.name"),
-        (NewEvent("thing.created", "thing:1", {"name": "x", "seq": "many"}, actor="ada"), "payload.seq"),
-        (NewEvent("note.written", "note:1", {"tags": []}, actor="ada"), "payload.text"),
-        (NewEvent("note.written", "note:1", {"text": 3}, actor="ada"), "payload.text"),
-        (NewEvent("note.written", "note:1", {"text": "x", "tags": [1]}, actor="ada"), "payload.tags[0]"),
-        (NewEvent("note.written", "note:1", {"text": "x", "extra": 1}, actor="ada"), "payload.extra"),
+        (NewEvent("thing.created", "thing:1", {"seq": 1}, actor="ada"), "events[0].payload.name"),
+        (
+            NewEvent("thing.created", "thing:1", {"name": "x", "seq": "many"}, actor="ada"),
+            "events[0].payload.seq",
+        ),
+        (NewEvent("note.written", "note:1", {"tags": []}, actor="ada"), "events[0].payload.text"),
+        (NewEvent("note.written", "note:1", {"text": 3}, actor="ada"), "events[0].payload.text"),
+        (
+            NewEvent("note.written", "note:1", {"text": "x", "tags": [1]}, actor="ada"),
+            "events[0].payload.tags[0]",
+        ),
+        (
+            NewEvent("note.written", "note:1", {"text": "x", "extra": 1}, actor="ada"),
+            "events[0].payload.extra",
+        ),
         (NewEvent("thing.created", "", {"name": "x"}, actor="ada"), "events[0].aggregate"),
     ]
     for new, field in cases:
         with pytest.raises(InvalidParameter) as caught, db.write() as conn:
             outbox.append(conn, [new])
         assert caught.value.field == field, new
+    with pytest.raises(InvalidParameter) as caught, db.write() as conn:
+        outbox.append(conn, [created("thing:1"), NewEvent("thing.updated", "thing:1", {"seq": "x"}, "ada")])
+    assert caught.value.field == "events[1].payload.seq"
     # Nothing of the refused appends was stored; a valid one is, with its payload normalised.
     with db.write() as conn:
         ids = outbox.append(

@@ -68,8 +68,9 @@ class EventType:
             return self.payload.model_json_schema()
         return dict(self.payload)
 
-    def validate(self, payload: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
-        """The payload as JSON-ready data; InvalidParameter naming the first bad field."""
+    def validate(self, payload: Mapping[str, Any] | BaseModel, field: str = "payload") -> dict[str, Any]:
+        """The payload as JSON-ready data; InvalidParameter naming the first bad field, under
+        `field`."""
         if isinstance(self.payload, type):
             model = self.payload
             if isinstance(payload, BaseModel) and not isinstance(payload, model):
@@ -79,10 +80,10 @@ class EventType:
             except ValidationError as exc:
                 error = exc.errors()[0]
                 where = ".".join(str(part) for part in error["loc"])
-                raise InvalidParameter(f"payload.{where}" if where else "payload", error["msg"]) from exc
+                raise InvalidParameter(f"{field}.{where}" if where else field, error["msg"]) from exc
             return valid.model_dump(mode="json")
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload)
-        _check(self.payload, data, "payload")
+        _check(self.payload, data, field)
         return data
 
 

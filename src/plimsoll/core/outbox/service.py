@@ -87,7 +87,7 @@ class Outbox:
         rows = []
         for index, new in enumerate(events):
             event_type = self.catalog.require(new.type, f"events[{index}].type")
-            payload = orjson.dumps(event_type.validate(new.payload)).decode()
+            payload = orjson.dumps(event_type.validate(new.payload, f"events[{index}].payload")).decode()
             if len(payload) > MAX_PAYLOAD_CHARS:
                 raise PayloadTooLarge(
                     f"events[{index}].payload",
@@ -97,7 +97,9 @@ class Outbox:
                 {
                     "type": event_type.name,
                     "aggregate": check_name(f"events[{index}].aggregate", new.aggregate),
-                    "project": new.project,
+                    "project": None
+                    if new.project is None
+                    else check_name(f"events[{index}].project", new.project),
                     "actor": check_name(f"events[{index}].actor", new.actor),
                     "payload": payload,
                     "created_at": ts,
