@@ -29,7 +29,7 @@ IRREGULAR_PAST = frozenset(
     (
         *("begun", "bought", "brought", "built", "caught", "done", "drawn", "found", "given", "held"),
         *("kept", "laid", "left", "lost", "made", "met", "paid", "put", "read", "reset", "rebuilt"),
-        *("run", "sent", "set", "shut", "sold", "spent", "split", "taken", "thrown", "told", "undone"),
+        *("sent", "set", "shut", "sold", "spent", "split", "taken", "thrown", "told", "undone"),
         *("won", "withdrawn", "written"),
     )
 )

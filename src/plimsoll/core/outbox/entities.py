@@ -14,8 +14,9 @@ flight, or rolled back (sequences never give a value back), or to a pruned row. 
 first stops at such a gap it records, in its cursor, the largest id its snapshot S showed
 (`gap_below`) and a transaction id taken after S (`gap_xid`: the reading transaction asks for its
 own xid then). A transaction holding a missing id m below `gap_below` took its xid before m
-(`store.insert_events` asks for the xid first), m before `gap_below`, which committed before S
-was taken: so its xid is older than `gap_xid`. Once a later snapshot's xmin (the oldest xid still
+(`store.insert_events` asks for the xid first), m before `gap_below` (the sequence has no
+per-session cache, so values rise in the order they are taken), and `gap_below` committed before
+S was taken: so its xid is older than `gap_xid`. Once a later snapshot's xmin (the oldest xid still
 running) is >= `gap_xid`, every such transaction has ended, and one that committed is visible to
 that snapshot: an id below `gap_below` still missing then is missing for good, and is passed over.
 

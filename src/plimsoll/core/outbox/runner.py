@@ -7,10 +7,13 @@
     ...
     runner.stop(timeout=5.0)
 
-A *work* consumer has one durable cursor (`outbox_consumers`). Each round the runner takes or
-renews the lease on its row in a short write transaction; only the lease holder reads and
-handles, then stores the new position (and renews the lease) in another. A replica whose lease
-expired (crashed, or stuck longer than `lease_ms`) is replaced by the next runner that polls.
+A *work* consumer has one durable cursor (`outbox_consumers`). A runner takes the lease on its
+row in a short write transaction (and renews it there when half of it is left, also between the
+events of a batch); only the lease holder reads and handles, then stores the new position (and
+renews the lease) in another. An idle round of the holder only reads, and a replica without the
+lease only reads the row until the lease has run out. A replica whose lease expired (crashed, or
+stuck longer than `lease_ms`) is replaced by the next runner that polls; leases compare the
+replicas' clocks, which must agree to well within `lease_ms`.
 A *broadcast* consumer keeps its cursor in memory, starting at the head when the runner starts
 (after every transaction then running has ended, so nothing committing later is below it).
 
