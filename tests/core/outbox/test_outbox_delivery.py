@@ -4,6 +4,7 @@ delivered in order per aggregate, the follow API pages without skipping."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,16 @@ def test_ids_are_never_reused_and_the_sequence_hands_them_out_in_call_order(db: 
                 sa.text("SELECT sql FROM sqlite_master WHERE name = 'outbox_events'")
             ).scalar_one()
             assert "AUTOINCREMENT" in sql
+
+
+def test_an_idle_lease_holder_does_not_write_every_round(db: Database, outbox: Outbox) -> None:
+    runner = ConsumerRunner(outbox, poll_interval=0.01)
+    runner.add_work("idle", lambda event: None, lease_ms=20_000)
+    runner.start()
+    try:
+        first = eventually(lambda: outbox.consumer("idle") if outbox.consumer("idle").owner else None)  # type: ignore[union-attr]
+        time.sleep(0.5)  # dozens of rounds; the lease is renewed only once half of it is gone
+        again = outbox.consumer("idle")
+        assert again is not None and again.lease_until == first.lease_until
+    finally:
+        assert runner.stop(timeout=10)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from outbox_helpers import append_committed, drain, eventually, updated
 
 from plimsoll.core.db import Database
+from plimsoll.core.errors import Unavailable
 from plimsoll.core.outbox import ConsumerRunner, Cursor, Event, Outbox
 from plimsoll.core.outbox.store import AGGREGATE_LOCK_CLASS
 
@@ -201,3 +202,14 @@ def test_many_writers_while_readers_follow(pg_db: Database, pg_outbox: Outbox) -
     assert sorted(event.id for event in followed) == sorted(committed)  # each exactly once
     assert sorted({event.id for event in handled}) == sorted(committed)
     assert _in_order_per_aggregate(followed) and _in_order_per_aggregate(handled)
+
+
+def test_head_waits_for_open_writers_and_says_so_when_they_stay(pg_db: Database, pg_outbox: Outbox) -> None:
+    append_committed(pg_outbox, pg_db, updated("thing:a", 1))
+    with pg_db.engine.connect() as open_writer:
+        tx = open_writer.begin()
+        pending = pg_outbox.append(open_writer, [updated("thing:b", 1)])
+        with pytest.raises(Unavailable):
+            pg_outbox.head(timeout_s=0.3)
+        tx.commit()
+    assert pg_outbox.head() == Cursor(pending[0])

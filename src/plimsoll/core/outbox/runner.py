@@ -108,7 +108,8 @@ class ConsumerRunner:
         batch_size: int = 100,
         backoff: Backoff = Backoff(),
     ) -> None:
-        """A consumer that sees, in this process, every event committed after the runner starts."""
+        """A consumer that sees, in this process, every event committed after it became ready
+        (`start` waits for that: once every transaction running when it started has ended)."""
         self._add(_Consumer(name, handler, "broadcast", self._types(types), batch_size, backoff, 0))
 
     def _types(self, types: Collection[str] | None) -> frozenset[str] | None:
@@ -120,6 +121,8 @@ class ConsumerRunner:
         check_name("name", consumer.name, max_length=128)
         if not 1 <= consumer.batch_size <= MAX_PAGE:
             raise InvalidParameter("batch_size", f"must be between 1 and {MAX_PAGE}")
+        if consumer.backoff.max_attempts < 1 or consumer.backoff.initial_ms < 0:
+            raise InvalidParameter("backoff", "needs max_attempts >= 1 and initial_ms >= 0")
         if self._thread is not None:
             raise Conflict("add consumers before the runner starts")
         if any(known.name == consumer.name for known in self._consumers):
