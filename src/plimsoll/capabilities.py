@@ -17,6 +17,7 @@ PLATFORM: tuple[Capability, ...] = (
     projects.CAPABILITY,
     Capability(name="audit", title="Audit log", tables="plimsoll.core.audit.store:TABLES"),
     auth.CAPABILITY,
+    Capability(name="events", title="Events", tables="plimsoll.core.outbox.store:TABLES"),
     Capability(name="jobs", title="Background jobs", tables="plimsoll.core.jobs.store:TABLES"),
 )
 
@@ -34,4 +35,27 @@ PLANNED: tuple[NavItem, ...] = (
     NavItem("Operate", "monitoring", "Monitoring", "/monitoring", ready=False),
     NavItem("Operate", "incidents", "Incidents", "/incidents", ready=False),
     NavItem("Operate", "pipelines", "Pipelines", "/pipelines", ready=False),
+)
+
+# The events the next capabilities will publish, reserved now so that each can rely on the others.
+# Their payloads are objects until the capability that publishes them registers its schema.
+RESERVED_EVENTS: tuple[str, ...] = (
+    "dataset.version_registered",
+    "dataset.validated",
+    "model.version_registered",
+    "alias.moved",
+    "promotion.requested",
+    "promotion.approved",
+    "promotion.rejected",
+    "promotion.decided",
+    "deployment.changed",
+    "rollout.advanced",
+    "rollout.rolled_back",
+    "alert.fired",
+    "alert.resolved",
+    "incident.opened",
+    "incident.acknowledged",
+    "incident.resolved",
+    "pipeline_run.started",
+    "pipeline_run.ended",
 )

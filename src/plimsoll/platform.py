@@ -15,14 +15,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from plimsoll.capabilities import ALL
+from plimsoll.capabilities import ALL, RESERVED_EVENTS
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
-from plimsoll.core.events import EventBus
 from plimsoll.core.jobs import HandlerRegistry, JobService, Worker
+from plimsoll.core.outbox import EventCatalog, EventType, Outbox
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.schema import Schema
 from plimsoll.maintenance import GC_JOB, GC_SCHEDULE, gc_job
@@ -33,6 +33,18 @@ def schema_of(capabilities: Sequence[Capability] = ALL) -> Schema:
     tables = [table for capability in capabilities if capability.tables for table in load(capability.tables)]
     branches: list[Path] = [capability.migrations for capability in capabilities if capability.migrations]
     return Schema.of(tables, branches)
+
+
+def event_catalog(capabilities: Sequence[Capability] = ALL) -> EventCatalog:
+    """Every event type the capabilities publish, and the names reserved for those to come."""
+    catalog = EventCatalog()
+    for capability in capabilities:
+        if capability.events is not None:
+            catalog.register(*load(capability.events))
+    for name in RESERVED_EVENTS:
+        if name not in catalog:
+            catalog.register(EventType(name, "Reserved for a capability not built yet.", {"type": "object"}))
+    return catalog
 
 
 class Platform:
@@ -49,7 +61,9 @@ class Platform:
         self.schema = schema_of(self.capabilities)
         self.db = Database(self.settings.resolved_store_url)
         self.blobs = BlobStore.from_url(self.settings.resolved_blobs_url)
-        self.events = EventBus()
+        self.catalog = event_catalog(self.capabilities)
+        self.outbox = Outbox(self.db, self.catalog)
+        self.events = self.outbox
         self.projects = ProjectService(self.db, self.events)
         self.auth = AuthService(self.db)
         self.jobs = JobService(self.db, HandlerRegistry())
@@ -123,6 +137,7 @@ class Platform:
         return Background(Worker(self.jobs, threads=threads).start())
 
     def close(self) -> None:
+        self.outbox.close()
         self.db.dispose()
 
 

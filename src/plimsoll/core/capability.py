@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from plimsoll.core.blobs import BlobStore
     from plimsoll.core.config import Settings
     from plimsoll.core.db import Database
-    from plimsoll.core.events import EventBus
+    from plimsoll.core.outbox import Outbox
     from plimsoll.core.projects.service import ProjectService
 
 T = TypeVar("T")
@@ -126,7 +126,7 @@ class Parts:
     settings: Settings
     db: Database
     blobs: BlobStore
-    events: EventBus
+    events: Outbox
     projects: ProjectService
     services: Mapping[str, Any] = field(default_factory=dict)
 

@@ -12,4 +12,5 @@ CAPABILITY = Capability(
     tables="plimsoll.core.projects.store:TABLES",
     router="plimsoll.core.projects.api:router",
     permissions="plimsoll.core.projects.permissions:PERMISSIONS",
+    events="plimsoll.core.projects.events:EVENTS",
 )

@@ -7,8 +7,8 @@ from plimsoll.core.audit import AuditEntry
 from plimsoll.core.changes import changing
 from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import Conflict, NotFound
-from plimsoll.core.events import EventBus
 from plimsoll.core.ids import now_ms
+from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects import store
 from plimsoll.core.validation import MAX_DESCRIPTION_LENGTH, check_name, check_text
 
@@ -16,7 +16,7 @@ MAX_PROJECT_NAME_LENGTH = 128
 
 
 class ProjectService:
-    def __init__(self, db: Database, events: EventBus) -> None:
+    def __init__(self, db: Database, events: Outbox) -> None:
         self.db = db
         self.events = events
 
@@ -31,7 +31,7 @@ class ProjectService:
             change.audit(
                 AuditEntry(actor, "project.create", "project", name, name, None, {"description": description})
             )
-            change.emit("project.created", {"project": name})
+            change.emit("project.created", f"project:{name}", {"project": name}, project=name)
         return name
 
     def list(self) -> list[str]:

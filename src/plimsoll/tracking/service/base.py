@@ -10,7 +10,7 @@ from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection, Database
-from plimsoll.core.events import EventBus
+from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.validation import check_id
 from plimsoll.tracking import store
@@ -24,7 +24,7 @@ def check_run_id(field: str, value: Any) -> str:
 class ServiceBase:
     db: Database
     blobs: BlobStore
-    events: EventBus
+    events: Outbox
     projects: ProjectService
 
     def __init__(self, parts: Parts) -> None:

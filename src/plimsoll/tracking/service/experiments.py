@@ -65,7 +65,12 @@ class ExperimentOps(ServiceBase):
                     actor, "experiment.create", "experiment", row["id"], project, None, experiment.to_dict()
                 )
             )
-            change.emit("experiment.created", {"experiment_id": row["id"], "project": project})
+            change.emit(
+                "experiment.created",
+                f"experiment:{row['id']}",
+                {"experiment_id": row["id"], "name": name, "project": project},
+                project=project,
+            )
         return experiment
 
     def get_or_create_experiment(
@@ -154,7 +159,12 @@ class ExperimentOps(ServiceBase):
                     after.to_dict(),
                 )
             )
-            change.emit(f"experiment.{verb}d", {"experiment_id": experiment_id, "project": before.project})
+            change.emit(
+                f"experiment.{verb}d",  # renamed, deleted, restored
+                f"experiment:{experiment_id}",
+                {"experiment_id": experiment_id, "name": after.name, "project": before.project},
+                project=before.project,
+            )
         return after
 
     def _experiment(self, conn: Connection, experiment_id: str) -> Experiment:

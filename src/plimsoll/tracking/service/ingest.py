@@ -8,50 +8,43 @@ batch lands whole or not at all."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from blake3 import blake3
 
 from plimsoll.core.audit import AuditEntry
+from plimsoll.core.changes import Change
 from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
-from plimsoll.core.events import Event
 from plimsoll.tracking import store
 from plimsoll.tracking.entities import LifecycleStage, MetricColumns, RunStatus, RunWrites
 from plimsoll.tracking.names import random_run_name
 
 
-@dataclass
-class BatchEffects:
-    """What applying a batch records besides its rows: audit entries and events."""
-
-    actor: str
-    entries: list[AuditEntry] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-
-    def audit(self, action: str, run_id: str, before: object = None, after: object = None) -> None:
-        self.entries.append(AuditEntry(self.actor, action, "run", run_id, None, before, after))
+def _audit(change: Change, action: str, run_id: str, before: object = None, after: object = None) -> None:
+    change.audit(AuditEntry(change.actor, action, "run", run_id, None, before, after))
 
 
-def apply_batch(conn: Connection, batch: list[RunWrites], now: int, effects: BatchEffects) -> None:
+def apply_batch(change: Change, batch: list[RunWrites], now: int) -> None:
+    conn = change.conn
     run_ids = [writes.run_id for writes in batch]
     if len(set(run_ids)) != len(run_ids):
         raise InvalidParameter("runs", "a batch names each run at most once; merge its writes")
     states = store.run_status(conn, run_ids)
     created = _create_runs(
-        conn, [w for w in batch if w.create is not None and w.run_id not in states], now, effects
+        conn, [w for w in batch if w.create is not None and w.run_id not in states], now, change
     )
     states.update({run_id: (RunStatus.RUNNING.value, LifecycleStage.ACTIVE.value) for run_id in created})
     for writes in batch:
         _check_can_write(writes, states)
-    _apply_params(conn, {w.run_id: w.params for w in batch if w.params}, created, effects)
-    _apply_tags(conn, {w.run_id: w.tags for w in batch if w.tags}, effects)
+    _apply_params(conn, {w.run_id: w.params for w in batch if w.params}, created, change)
+    _apply_tags(conn, {w.run_id: w.tags for w in batch if w.tags}, change)
     _apply_metrics(conn, {w.run_id: w.metrics for w in batch if w.metrics}, created)
-    _apply_ends(conn, [w for w in batch if w.end is not None], states, now, effects)
+    _apply_ends(conn, [w for w in batch if w.end is not None], states, now, change)
 
 
-def _create_runs(conn: Connection, creating: list[RunWrites], now: int, effects: BatchEffects) -> set[str]:
+def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: Change) -> set[str]:
     experiments: dict[str, tuple[str, str, str]] = {}
     rows: list[dict[str, object]] = []
     for writes in creating:
@@ -73,15 +66,21 @@ def _create_runs(conn: Connection, creating: list[RunWrites], now: int, effects:
             "start_time": writes.create.start_time or now,
             "end_time": None,
             "parent_run_id": writes.create.parent_run_id,
-            "user": effects.actor,
+            "user": change.actor,
             "lifecycle_stage": LifecycleStage.ACTIVE.value,
         }
         rows.append(row)
-        effects.entries.append(
-            AuditEntry(effects.actor, "run.create", "run", writes.run_id, project, None, row)
-        )
-        effects.events.append(
-            Event("run.created", {"run_id": writes.run_id, "experiment_id": experiment_id}, effects.actor)
+        change.audit(AuditEntry(change.actor, "run.create", "run", writes.run_id, project, None, row))
+        change.emit(
+            "run.created",
+            f"run:{writes.run_id}",
+            {
+                "run_id": writes.run_id,
+                "experiment_id": experiment_id,
+                "name": row["name"],
+                "project": project,
+            },
+            project=project,
         )
     store.insert_runs(conn, rows)
     return {writes.run_id for writes in creating}
@@ -100,7 +99,7 @@ def _check_can_write(writes: RunWrites, states: dict[str, tuple[str, str]]) -> N
 
 
 def _apply_params(
-    conn: Connection, by_run: dict[str, dict[str, str]], created: set[str], effects: BatchEffects
+    conn: Connection, by_run: dict[str, dict[str, str]], created: set[str], change: Change
 ) -> None:
     older = [run_id for run_id in by_run if run_id not in created]
     held = store.params_of_runs(conn, older)
@@ -125,7 +124,7 @@ def _apply_params(
         if values:
             # Keys and digests only: a value logged by mistake (a secret) must stay removable,
             # and the audit log is append-only.
-            effects.audit("run.log_params", run_id, after=_digests(values))
+            _audit(change, "run.log_params", run_id, after=_digests(values))
 
 
 def _refuse_changes(run_id: str, values: dict[str, str], held: dict[str, str]) -> None:
@@ -138,7 +137,7 @@ def _refuse_changes(run_id: str, values: dict[str, str], held: dict[str, str]) -
             )
 
 
-def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], effects: BatchEffects) -> None:
+def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], change: Change) -> None:
     store.upsert_tags(
         conn,
         [
@@ -148,7 +147,7 @@ def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], effects: Ba
         ],
     )
     for run_id, values in by_run.items():
-        effects.audit("run.set_tags", run_id, after=_digests(values))
+        _audit(change, "run.set_tags", run_id, after=_digests(values))
 
 
 def _apply_metrics(conn: Connection, by_run: dict[str, MetricColumns], created: set[str]) -> None:
@@ -205,9 +204,9 @@ def _apply_ends(
     ending: list[RunWrites],
     states: dict[str, tuple[str, str]],
     now: int,
-    effects: BatchEffects,
+    change: Change,
 ) -> None:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for writes in ending:
         assert writes.end is not None
         status = states[writes.run_id][0]
@@ -219,16 +218,19 @@ def _apply_ends(
             )
         end_time = writes.end.end_time or now
         rows.append({"run_id": writes.run_id, "status": writes.end.status.value, "end_time": end_time})
-        effects.audit(
+        _audit(
+            change,
             "run.end",
             writes.run_id,
             {"status": status},
             {"status": writes.end.status.value, "end_time": end_time},
         )
-        effects.events.append(
-            Event("run.ended", {"run_id": writes.run_id, "status": writes.end.status.value}, effects.actor)
-        )
     store.end_runs(conn, rows)
+    projects = store.run_projects(conn, [row["run_id"] for row in rows]) if rows else {}
+    for row in rows:
+        project = projects[row["run_id"]]
+        payload = {**row, "project": project}
+        change.emit("run.ended", f"run:{row['run_id']}", payload, project=project)
 
 
 def _digests(values: dict[str, str]) -> dict[str, str]:

@@ -38,7 +38,7 @@ from plimsoll.tracking.entities import (
 )
 from plimsoll.tracking.service.base import ServiceBase, check_run_id
 from plimsoll.tracking.service.experiments import check_tags
-from plimsoll.tracking.service.ingest import BatchEffects, apply_batch
+from plimsoll.tracking.service.ingest import apply_batch
 
 MAX_SEARCH_RESULTS = 1000
 BATCH_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
@@ -144,7 +144,12 @@ class RunOps(ServiceBase):
                     {"lifecycle_stage": stage.value},
                 )
             )
-            change.emit(f"run.{verb}d", {"run_id": run_id, "project": before[0].project})
+            change.emit(
+                f"run.{verb}d",  # deleted, restored
+                f"run:{run_id}",
+                {"run_id": run_id, "experiment_id": before[0].experiment_id, "project": before[0].project},
+                project=before[0].project,
+            )
         return self.get_run(run_id)
 
     def delete_tag(self, run_id: str, key: str, *, actor: str) -> None:
@@ -190,10 +195,7 @@ class RunOps(ServiceBase):
                 change.conn, batch_id, batch[0].run_id if batch else None, now
             ):
                 return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
-            effects = BatchEffects(actor)
-            apply_batch(change.conn, batch, now, effects)
-            change.entries.extend(effects.entries)
-            change.events.extend(effects.events)
+            apply_batch(change, batch, now)
         return IngestResult(batch_id or "", applied=True, runs=len(batch), metrics=total_metrics)
 
     def purge_expired(self, older_than_ms: int, *, dry_run: bool = False) -> dict[str, list[str] | int]:
@@ -208,7 +210,9 @@ class RunOps(ServiceBase):
                     change.audit(
                         AuditEntry("gc", "run.purge", "run", run_id, project, {"lifecycle_stage": "deleted"})
                     )
-                    change.emit("run.purged", {"run_id": run_id, "project": project})
+                    change.emit(
+                        "run.purged", f"run:{run_id}", {"run_id": run_id, "project": project}, project=project
+                    )
         batch_ids = 0 if dry_run else self.prune_batch_ids()
         return {"runs": [run_id for run_id, _ in doomed], "batch_ids": batch_ids}
 
