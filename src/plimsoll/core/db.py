@@ -148,6 +148,13 @@ class Database:
         finally:
             _NO_WAIT.reset(token)
 
+    def listen(self, name: str, listener: Callable[..., None]) -> None:
+        """Call `listener` on one of the engine's connection events ("commit", "checkin", ...)."""
+        event.listen(self.engine, name, listener)
+
+    def unlisten(self, name: str, listener: Callable[..., None]) -> None:
+        event.remove(self.engine, name, listener)
+
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
         with self.read() as conn:

@@ -25,9 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, event
-
-from plimsoll.core.db import Database
+from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import InvalidParameter, PayloadTooLarge, Unavailable
 from plimsoll.core.ids import now_ms
 from plimsoll.core.outbox import store
@@ -57,14 +55,14 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         for name, listener in self._engine_listeners():
-            event.listen(db.engine, name, listener)
+            db.listen(name, listener)
 
     # Writing
 
     def close(self) -> None:
         """Stop listening to the engine's commits (one Outbox per Database, closed with it)."""
         for name, listener in self._engine_listeners():
-            event.remove(self.db.engine, name, listener)
+            self.db.unlisten(name, listener)
 
     def _engine_listeners(self) -> list[tuple[str, Callable[..., None]]]:
         return [
