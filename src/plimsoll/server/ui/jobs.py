@@ -15,12 +15,12 @@ from plimsoll.core.errors import NotFound
 from plimsoll.core.ids import is_id
 from plimsoll.core.jobs import JobService, JobState
 from plimsoll.server.ui import views
-from plimsoll.server.ui.routes import _PageRoute, render
+from plimsoll.server.ui.routes import PageRoute, render
 
 JOBS_PAGE_SIZE = 50
 ERROR_PREVIEW = 120  # characters of the last error the table shows; the job's page has it all
 
-router = APIRouter(route_class=_PageRoute, include_in_schema=False)
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _jobs(request: Request) -> JobService:
