@@ -159,6 +159,8 @@ def test_unknown_jobs_and_bad_states_are_error_pages(
     response = page.goto(path)
     assert response.status == status
     assert page.locator(".error-page").get_attribute("data-status") == str(status)
+    if "state=" in path:
+        assert page.locator(".error-message").inner_text().startswith("state: must be among")
 
 
 def test_paging_with_the_next_page_token(tmp_path: Path, browser: Any, console: Console) -> None:

@@ -11,13 +11,14 @@ from typing import Any, cast
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from plimsoll.core.errors import NotFound
+from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.ids import is_id
 from plimsoll.core.jobs import JobService, JobState
 from plimsoll.server.ui import views
 from plimsoll.server.ui.routes import PageRoute, render
 
 JOBS_PAGE_SIZE = 50
+STATES = [state.value for state in JobState]
 ERROR_PREVIEW = 120  # characters of the last error the table shows; the job's page has it all
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -29,6 +30,8 @@ def _jobs(request: Request) -> JobService:
 
 @router.get("/jobs", response_class=HTMLResponse)
 def jobs_page(request: Request, state: str = "", page_token: str = "") -> HTMLResponse:
+    if state and state not in STATES:  # named as this page's parameter, not the service's
+        raise InvalidParameter("state", f"must be among {STATES}, got {state!r}")
     jobs = _jobs(request)
     page = jobs.list(states=[state] if state else [], page_size=JOBS_PAGE_SIZE, page_token=page_token or None)
     path = request.url.path
@@ -36,7 +39,7 @@ def jobs_page(request: Request, state: str = "", page_token: str = "") -> HTMLRe
         "active": "jobs",
         "jobs": page.jobs,
         "state": state,
-        "states": [s.value for s in JobState],
+        "states": STATES,
         "state_urls": {s.value: views.url(path, state=s.value) for s in JobState},
         "all_url": path,
         "paged": bool(page_token),
