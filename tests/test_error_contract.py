@@ -34,8 +34,11 @@ from plimsoll.core.errors import (
     PlimsollError,
     Unavailable,
 )
+from plimsoll.core.jobs import JobService
+from plimsoll.platform import Platform
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
+JOB_KIND = "contract"
 LONG = "x" * 300
 
 
@@ -44,6 +47,7 @@ class Ctx:
     client: Client
     mode: str
     tmp: Path
+    jobs: JobService  # the server's: it knows the job kinds the cases use (clients cannot enqueue)
 
     def name(self, base: str) -> str:
         return f"{base}-{self.mode}"
@@ -61,6 +65,19 @@ class Ctx:
         self.client.create_experiment(name)
         self.client.delete_experiment(name)
         return name
+
+    def queued_job(self) -> str:
+        return self.jobs.enqueue(JOB_KIND, {"mode": self.mode}).id
+
+    def ended_job(self, outcome: str) -> str:
+        """A job that ran once and ended `dead` (its only attempt failed) or `succeeded`."""
+        self.jobs.enqueue(JOB_KIND, {"mode": self.mode}, max_attempts=1)
+        (claim,) = self.jobs.claim(f"contract-{self.mode}", [JOB_KIND], 1, 30.0)
+        if outcome == "dead":
+            self.jobs.fail(claim.lease_token, "boom")
+        else:
+            self.jobs.complete(claim.lease_token, {"ok": True})
+        return claim.job.id
 
     def file(self, name: str = "f.txt") -> Path:
         path = self.tmp / self.mode / name
@@ -392,6 +409,46 @@ CASES: list[Case] = [
          lambda c: c.run().end("RUNNING"), expect(InvalidParameter, "status")),
     Case("flush: a refused write of any run", ("Client.flush",),
          lambda c: [c.run(parent_run_id="not-an-id"), c.client.flush()], expect(InvalidParameter, "parent_run_id")),
+    # -- background jobs --------------------------------------------------------------------------
+    Case("list_jobs: a queued job is listed", ("Client.list_jobs",),
+         lambda c: c.queued_job() in [j.id for j in c.client.list_jobs(state="queued", kind=JOB_KIND)],
+         expect(None)),
+    Case("list_jobs: unknown state", ("Client.list_jobs",),
+         lambda c: c.client.list_jobs(state="sleeping"), expect(InvalidParameter, "state")),
+    Case("list_jobs: one unknown state among good ones", ("Client.list_jobs",),
+         lambda c: c.client.list_jobs(state=["dead", "DEAD"]), expect(InvalidParameter, "state")),
+    Case("list_jobs: max_results 0", ("Client.list_jobs",),
+         lambda c: c.client.list_jobs(max_results=0), expect(InvalidParameter, "max_results")),
+    Case("list_jobs: max_results not an integer", ("Client.list_jobs",),
+         lambda c: c.client.list_jobs(max_results="5"), expect(InvalidParameter, "max_results")),  # type: ignore[arg-type]
+    Case("get_job: unknown id", ("Client.get_job",),
+         lambda c: c.client.get_job(UNKNOWN_ID), expect(NotFound)),
+    Case("get_job: malformed id", ("Client.get_job",),
+         lambda c: c.client.get_job("not-an-id"), expect(InvalidParameter, "job_id")),
+    Case("get_job: id with dot segments", ("Client.get_job",),
+         lambda c: c.client.get_job("../schedules"), expect(InvalidParameter, "job_id")),
+    Case("get_job: schedules is not an id", ("Client.get_job",),
+         lambda c: c.client.get_job("schedules"), expect(InvalidParameter, "job_id")),
+    Case("get_job: a queued job", ("Client.get_job",),
+         lambda c: c.client.get_job(c.queued_job()), expect(None)),
+    Case("retry_job: unknown id", ("Client.retry_job",),
+         lambda c: c.client.retry_job(UNKNOWN_ID), expect(NotFound)),
+    Case("retry_job: malformed id", ("Client.retry_job",),
+         lambda c: c.client.retry_job("a/b"), expect(InvalidParameter, "job_id")),
+    Case("retry_job: a queued job", ("Client.retry_job",),
+         lambda c: c.client.retry_job(c.queued_job()), expect(Conflict)),
+    Case("retry_job: a succeeded job", ("Client.retry_job",),
+         lambda c: c.client.retry_job(c.ended_job("succeeded")), expect(Conflict)),
+    Case("retry_job: a dead job is queued again", ("Client.retry_job",),
+         lambda c: c.client.retry_job(c.ended_job("dead")), expect(None)),
+    Case("cancel_job: unknown id", ("Client.cancel_job",),
+         lambda c: c.client.cancel_job(UNKNOWN_ID), expect(NotFound)),
+    Case("cancel_job: malformed id", ("Client.cancel_job",),
+         lambda c: c.client.cancel_job(""), expect(InvalidParameter, "job_id")),
+    Case("cancel_job: a dead job", ("Client.cancel_job",),
+         lambda c: c.client.cancel_job(c.ended_job("dead")), expect(Conflict)),
+    Case("cancel_job: a queued job, twice", ("Client.cancel_job",),
+         lambda c: c.client.cancel_job(c.client.cancel_job(c.queued_job()).id), expect(None)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),
          _module(lambda: pl.start_run(LONG, capture=False)), expect(InvalidParameter, "name")),
@@ -428,22 +485,35 @@ def clients(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_the_same_error_in_both_modes(case: Case, clients: dict[str, Client], tmp_path: Path) -> None:
-    got = {mode: outcome_of(case.action, Ctx(client, mode, tmp_path)) for mode, client in clients.items()}
+def test_the_same_error_in_both_modes(
+    case: Case, clients: dict[str, Client], tmp_path: Path, platform: Platform
+) -> None:
+    platform.jobs.registry.register(JOB_KIND, _never_run)
+    got = {
+        mode: outcome_of(case.action, Ctx(client, mode, tmp_path, platform.jobs))
+        for mode, client in clients.items()
+    }
     assert got["embedded"] == got["http"], f"{case.id}: the modes differ: {got}"
     assert got["embedded"] == case.expected, f"{case.id}: {got}"
 
 
 def test_a_large_blob_cut_short_is_the_one_known_difference(
-    clients: dict[str, Client], tmp_path: Path
+    clients: dict[str, Client], tmp_path: Path, platform: Platform
 ) -> None:
     """A blob of more than one chunk whose stored length changed: embedded, BlobCorrupted; over
     HTTP the server finds out after its answer has started, can only break it off, and the client
     cannot tell that from a network fault, so it raises Unavailable (a PlimsollError, never a raw
     urllib3 exception)."""
     action = _corrupted(lambda content: content[:-10], size=3 << 20)
-    got = {mode: outcome_of(action, Ctx(client, mode, tmp_path)) for mode, client in clients.items()}
+    got = {
+        mode: outcome_of(action, Ctx(client, mode, tmp_path, platform.jobs))
+        for mode, client in clients.items()
+    }
     assert got == {"embedded": expect(BlobCorrupted), "http": expect(Unavailable)}
+
+
+def _never_run(service: object, payload: object, context: object) -> None:
+    """The handler of the cases' job kind: no worker runs in these tests, the cases move jobs."""
 
 
 def _public(cls: type) -> set[str]:

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from plimsoll import tracking
 from plimsoll.core import auth, projects
-from plimsoll.core.capability import Capability, NavItem
+from plimsoll.core.capability import Capability, CliGroup, NavItem
 
 PLATFORM: tuple[Capability, ...] = (
     projects.CAPABILITY,
     Capability(name="audit", title="Audit log", tables="plimsoll.core.audit.store:TABLES"),
     auth.CAPABILITY,
     Capability(name="events", title="Events", tables="plimsoll.core.outbox.store:TABLES"),
-    Capability(name="jobs", title="Background jobs", tables="plimsoll.core.jobs.store:TABLES"),
+    Capability(
+        name="jobs",
+        title="Background jobs",
+        tables="plimsoll.core.jobs.store:TABLES",
+        router="plimsoll.core.jobs.api:router",
+        permissions="plimsoll.core.jobs.permissions:PERMISSIONS",
+        pages="plimsoll.server.ui.jobs:router",
+        nav=(NavItem("Operate", "jobs", "Jobs", "/jobs"),),
+        cli=(CliGroup("jobs", "plimsoll.cli.jobs:app"),),
+    ),
 )
 
 CAPABILITIES: tuple[Capability, ...] = (tracking.CAPABILITY,)

@@ -19,6 +19,7 @@ from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
 from plimsoll.core.config import Settings
 from plimsoll.core.errors import InvalidParameter, PlimsollError
 from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.jobs.entities import Job, JobState
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_int, check_name
 from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate, RunStatus
@@ -220,6 +221,46 @@ class Client:
         self._experiments = {k: v for k, v in self._experiments.items() if v.id != found.id}
         return updated
 
+    # -- background jobs --------------------------------------------------------------------------
+
+    def list_jobs(
+        self,
+        state: str | list[str] | None = None,
+        kind: str | list[str] | None = None,
+        *,
+        max_results: int = 100,
+    ) -> list[Job]:
+        """The platform's background jobs, newest first, across pages (up to `max_results`, at
+        least 1): of any of the `state`s ("queued", "running", "succeeded", "dead", "cancelled")
+        and `kind`s given, else of all."""
+        check_int("max_results", max_results, minimum=1)
+        states = [_job_state(s) for s in _as_list(state)]
+        kinds = _as_list(kind)
+        found: list[Job] = []
+        token: str | None = None
+        while len(found) < max_results:
+            page = self._transport.list_jobs(
+                states, kinds, min(JOB_PAGE_SIZE, max_results - len(found)), token
+            )
+            found.extend(page.jobs)
+            token = page.next_page_token
+            if token is None:
+                break
+        return found
+
+    def get_job(self, job_id: str) -> Job:
+        return self._transport.get_job(job_id)
+
+    def retry_job(self, job_id: str) -> Job:
+        """Queue a dead or cancelled job again with a fresh set of attempts, or run one waiting out
+        a retry backoff now (Conflict otherwise). Site admins only, on a server with auth."""
+        return self._transport.retry_job(job_id)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a queued job at once, or ask a running one to stop (it ends cancelled); Conflict
+        for a job that already ended otherwise. Site admins only, on a server with auth."""
+        return self._transport.cancel_job(job_id)
+
     # -- plumbing ---------------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:
@@ -294,6 +335,25 @@ def _end_open_runs_at_exit() -> None:
                 logging.getLogger("plimsoll.client").error(
                     "run %s could not be ended: %s", run.id, exc.message
                 )
+
+
+JOB_PAGE_SIZE = 1000  # the job service's largest page
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _job_state(state: str) -> str:
+    """Checked here, so that both transports name the `state` argument the same way."""
+    try:
+        return JobState(state).value
+    except ValueError:
+        raise InvalidParameter(
+            "state", f"must be among {[s.value for s in JobState]}, got {state!r}"
+        ) from None
 
 
 def _local_user() -> str:

@@ -22,6 +22,7 @@ from blake3 import blake3
 from urllib3.exceptions import HTTPError as ConnectionProblem
 
 from plimsoll.core.errors import BlobCorrupted, NotFound, PlimsollError, Unavailable, error_from_dict
+from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.tracking.entities import (
     Artifact,
@@ -64,6 +65,12 @@ class Transport(Protocol):
     def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact: ...
     def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]: ...
     def download_artifact(self, run_id: str, path: str, destination: Path) -> Path: ...
+    def list_jobs(
+        self, states: list[str], kinds: list[str], page_size: int, page_token: str | None
+    ) -> JobPage: ...
+    def get_job(self, job_id: str) -> Job: ...
+    def retry_job(self, job_id: str) -> Job: ...
+    def cancel_job(self, job_id: str) -> Job: ...
     def close(self) -> None: ...
 
 
@@ -151,6 +158,22 @@ class LocalTransport:
         self.platform.blobs.copy_to(artifact.digest, destination)
         return destination
 
+    def list_jobs(
+        self, states: list[str], kinds: list[str], page_size: int, page_token: str | None
+    ) -> JobPage:
+        return self.platform.jobs.list(  # type: ignore[no-any-return]
+            states=states, kinds=kinds, page_size=page_size, page_token=page_token
+        )
+
+    def get_job(self, job_id: str) -> Job:
+        return self.platform.jobs.get(job_id)  # type: ignore[no-any-return]
+
+    def retry_job(self, job_id: str) -> Job:
+        return self.platform.jobs.retry(job_id)  # type: ignore[no-any-return]
+
+    def cancel_job(self, job_id: str) -> Job:
+        return self.platform.jobs.cancel(job_id)  # type: ignore[no-any-return]
+
     def close(self) -> None:
         self.platform.close()
 
@@ -218,7 +241,7 @@ class HttpTransport:
     ) -> urllib3.BaseHTTPResponse:
         """Send; on connection errors and 5xx, retry with exponential backoff and jitter (only for
         requests that are safe to repeat), saying so in the log while the server is unreachable."""
-        url = self._prefix + path + (f"?{urlencode(params)}" if params else "")
+        url = self._prefix + path + (f"?{urlencode(params, doseq=True)}" if params else "")
         all_headers = {**self.headers, **(headers or {})}
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
@@ -426,6 +449,30 @@ class HttpTransport:
         shutil.move(partial, destination)
         return destination
 
+    # -- background jobs --------------------------------------------------------------------------
+
+    def list_jobs(
+        self, states: list[str], kinds: list[str], page_size: int, page_token: str | None
+    ) -> JobPage:
+        params: dict[str, Any] = {"state": states, "kind": kinds, "page_size": page_size}
+        if page_token is not None:
+            params["page_token"] = page_token
+        body = self._json("GET", "/jobs", params=params)
+        return JobPage(
+            jobs=[Job.from_dict(item) for item in body["jobs"]], next_page_token=body["next_page_token"]
+        )
+
+    def get_job(self, job_id: str) -> Job:
+        return Job.from_dict(self._json("GET", _job_path(job_id)))
+
+    def retry_job(self, job_id: str) -> Job:
+        # Not retried: after a lost answer, a second retry would find the job queued and refuse.
+        return Job.from_dict(self._json("POST", f"{_job_path(job_id)}/retry", retry=False))
+
+    def cancel_job(self, job_id: str) -> Job:
+        # Not retried either: the job may have ended in between, and the answer would change.
+        return Job.from_dict(self._json("POST", f"{_job_path(job_id)}/cancel", retry=False))
+
     def close(self) -> None:
         self.http.clear()
 
@@ -434,6 +481,11 @@ def _run_path(run_id: str) -> str:
     """A run's URL path. The id is checked here, by the services' own rule, because one with a
     slash, a dot segment or nothing at all would reach another route (or none) instead of it."""
     return f"/runs/{check_id('run_id', run_id)}"
+
+
+def _job_path(job_id: str) -> str:
+    """A job's URL path, its id checked first for the same reason as a run's."""
+    return f"/jobs/{check_id('job_id', job_id)}"
 
 
 def _artifact_path(run_id: str, path: str) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from jobs_support import WorkerProcesses, job_states, most_at_once, runs_by_job, wait_for
 from worker_process import build_registry
 
-from conftest import WorkerProcesses, job_states, most_at_once, runs_by_job, wait_for
 from plimsoll.core.db import Database
 from plimsoll.core.jobs import JobService, JobState
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jobs_support import WorkerProcesses, job_states, most_at_once, runs_by_job, wait_for
 from worker_process import build_registry
 
-from conftest import WorkerProcesses, job_states, most_at_once, runs_by_job, wait_for
 from plimsoll.core.db import Database
 from plimsoll.core.jobs import JobService
 from plimsoll.platform import schema_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from jobs_support import ManualClock
 
-from conftest import ManualClock
 from plimsoll.core.db import Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.jobs import HandlerRegistry, JobService, JobState

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jobs_support import wait_for
 
-from conftest import wait_for
 from plimsoll.core.jobs import HandlerRegistry, JobContext, JobService, JobState, Worker
 
 

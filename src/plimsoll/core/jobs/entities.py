@@ -15,7 +15,7 @@ A job's life:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +59,22 @@ class Job:
     def finished(self) -> bool:
         return self.state in FINISHED_STATES
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready: the state as its value, times in ms since the epoch."""
+        body = {name: getattr(self, name) for name in _JOB_FIELDS}
+        body["state"] = self.state.value
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Job:
+        """The inverse of `to_dict` (what the HTTP client rebuilds a job from)."""
+        values = {name: body[name] for name in _JOB_FIELDS}
+        values["state"] = JobState(values["state"])
+        return cls(**values)
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+
 
 @dataclass(frozen=True)
 class JobPage:
@@ -86,3 +102,13 @@ class Schedule:
     last_tick_at: int | None  # the last tick fired
     created_at: int
     updated_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _SCHEDULE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Schedule:
+        return cls(**{name: body[name] for name in _SCHEDULE_FIELDS})
+
+
+_SCHEDULE_FIELDS = tuple(f.name for f in fields(Schedule))

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import orjson
+
 from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import InvalidParameter, PayloadTooLarge, Unavailable
 from plimsoll.core.ids import now_ms
@@ -54,13 +55,18 @@ class Outbox:
         self.catalog = catalog
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._closed = False
         for name, listener in self._engine_listeners():
             db.listen(name, listener)
 
     # Writing
 
     def close(self) -> None:
-        """Stop listening to the engine's commits (one Outbox per Database, closed with it)."""
+        """Stop listening to the engine's commits (one Outbox per Database, closed with it).
+        Closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         for name, listener in self._engine_listeners():
             self.db.unlisten(name, listener)
 

@@ -19,6 +19,13 @@ def timestamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def short_timestamp(ms: int | None) -> str:
+    """`06-01 12:34:56` (UTC), for tables with several times a row; the full form in a tooltip."""
+    if ms is None:
+        return DASH
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%m-%d %H:%M:%S")
+
+
 def iso_timestamp(ms: int | None) -> str:
     """The machine-readable form for `<time datetime=...>`."""
     if ms is None:

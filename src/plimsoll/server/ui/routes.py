@@ -35,6 +35,7 @@ HISTORY_POINTS = 500  # what the charts ask the JSON API for; the band shows wha
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.filters.update(
     timestamp=formatting.timestamp,
+    short_timestamp=formatting.short_timestamp,
     iso_timestamp=formatting.iso_timestamp,
     duration=formatting.duration,
     number=formatting.number,
@@ -57,7 +58,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", context, status_code=status)
 
 
-class _PageRoute(APIRoute):
+class PageRoute(APIRoute):
     """Turns a PlimsollError from a page into an HTML error page (the JSON API keeps its JSON)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -72,7 +73,7 @@ class _PageRoute(APIRoute):
         return page
 
 
-router = APIRouter(route_class=_PageRoute, include_in_schema=False)
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _tracking(request: Request) -> TrackingService:
