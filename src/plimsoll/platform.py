@@ -22,7 +22,7 @@ from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
 from plimsoll.core.jobs import HandlerRegistry, JobService, Worker
-from plimsoll.core.outbox import EventCatalog, EventType, Outbox
+from plimsoll.core.outbox import ConsumerRunner, EventCatalog, EventType, Outbox
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.schema import Schema
 from plimsoll.maintenance import GC_JOB, GC_SCHEDULE, gc_job
@@ -133,8 +133,18 @@ class Platform:
 
     def start_background(self, *, threads: int = 2) -> Background:
         """Start this process's share of the background work: a worker that runs the jobs of every
-        registered kind (and fires their schedules). Stop it with `.stop()`."""
-        return Background(Worker(self.jobs, threads=threads).start())
+        registered kind (and fires their schedules), and the event consumers the capabilities
+        declare. Stop it with `.stop()`."""
+        runner = ConsumerRunner(self.outbox)
+        for capability in self.capabilities:
+            service = self.services.get(capability.name)
+            for consumer in capability.consumers:
+                handler = getattr(service, consumer.handler)
+                if consumer.mode == "work":
+                    runner.add_work(consumer.name, handler, types=consumer.types)
+                else:
+                    runner.add_broadcast(consumer.name, handler, types=consumer.types)
+        return Background(Worker(self.jobs, threads=threads).start(), runner.start())
 
     def close(self) -> None:
         self.outbox.close()
@@ -144,8 +154,10 @@ class Platform:
 class Background:
     """The background work one process runs; stopped gracefully, within `timeout_s`."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, consumers: ConsumerRunner) -> None:
         self.worker = worker
+        self.consumers = consumers
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        self.consumers.stop(timeout=timeout_s)
         self.worker.stop(timeout_s=timeout_s)

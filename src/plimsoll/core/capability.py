@@ -31,7 +31,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from plimsoll.core.blobs import BlobStore
@@ -95,6 +95,19 @@ class JobKind:
 
 
 @dataclass(frozen=True)
+class Consumer:
+    """A reader of the event outbox. `handler` names a method of the capability's service taking
+    an `Event`. A `work` consumer handles each event once across all replicas (a webhook, a
+    trigger); a `broadcast` one sees every event in every process (a cache). Delivery is at least
+    once, in commit order per aggregate: handlers are idempotent by `event.id`."""
+
+    name: str
+    handler: str
+    mode: Literal["work", "broadcast"] = "work"
+    types: tuple[str, ...] | None = None  # None: every type
+
+
+@dataclass(frozen=True)
 class Capability:
     name: str
     title: str = ""
@@ -108,6 +121,7 @@ class Capability:
     cli: tuple[CliGroup, ...] = ()
     events: Ref | None = None  # a sequence of event types it publishes
     jobs: tuple[JobKind, ...] = ()
+    consumers: tuple[Consumer, ...] = ()
     blobs: str | None = None  # name of a service method returning the blob digests it references
     # Name of a service method `(older_than_ms, *, dry_run) -> {what: ids or count}` that purges
     # what was deleted before `older_than_ms` (garbage collection calls it).
