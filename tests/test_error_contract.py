@@ -226,6 +226,15 @@ CASES: list[Case] = [
          lambda c: c.client.delete_tag(c.finished_run(), "never-set"), expect(NotFound)),
     Case("delete_tag: bad key", ("Client.delete_tag",),
          lambda c: c.client.delete_tag(c.finished_run(), "../k"), expect(InvalidParameter, "key")),
+    # -- events -----------------------------------------------------------------------------------
+    Case("events: unknown type", ("Client.events",),
+         lambda c: c.client.events(types=["no.such_thing"]), expect(InvalidParameter, "types")),
+    Case("events: a token that is not one", ("Client.events",),
+         lambda c: c.client.events("not-a-token"), expect(InvalidParameter, "after")),
+    Case("events: limit out of range", ("Client.events",),
+         lambda c: c.client.events(limit=0), expect(InvalidParameter, "limit")),
+    Case("event_types: the catalog", ("Client.event_types",),
+         lambda c: c.client.event_types(), expect(None)),
     # -- runs: read -------------------------------------------------------------------------------
     Case("get_run: unknown id", ("Client.get_run",),
          lambda c: c.client.get_run(UNKNOWN_ID), expect(NotFound)),

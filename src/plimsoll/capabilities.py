@@ -17,7 +17,14 @@ PLATFORM: tuple[Capability, ...] = (
     projects.CAPABILITY,
     Capability(name="audit", title="Audit log", tables="plimsoll.core.audit.store:TABLES"),
     auth.CAPABILITY,
-    Capability(name="events", title="Events", tables="plimsoll.core.outbox.store:TABLES"),
+    Capability(
+        name="events",
+        title="Events",
+        tables="plimsoll.core.outbox.store:TABLES",
+        router="plimsoll.core.outbox.api:router",
+        permissions="plimsoll.core.outbox.permissions:PERMISSIONS",
+        cli=(CliGroup("events", "plimsoll.cli.events:app"),),
+    ),
     Capability(
         name="jobs",
         title="Background jobs",

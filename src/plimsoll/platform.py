@@ -67,7 +67,12 @@ class Platform:
         self.projects = ProjectService(self.db, self.events)
         self.auth = AuthService(self.db)
         self.jobs = JobService(self.db, HandlerRegistry())
-        self.services: dict[str, Any] = {"projects": self.projects, "auth": self.auth, "jobs": self.jobs}
+        self.services: dict[str, Any] = {
+            "projects": self.projects,
+            "auth": self.auth,
+            "jobs": self.jobs,
+            "events": self.outbox,
+        }
         for capability in self.capabilities:
             if capability.service is not None:
                 parts = Parts(

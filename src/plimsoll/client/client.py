@@ -20,6 +20,7 @@ from plimsoll.core.config import Settings
 from plimsoll.core.errors import InvalidParameter, PlimsollError
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.jobs.entities import Job, JobState
+from plimsoll.core.outbox.entities import EventPage
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_int, check_name
 from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate, RunStatus
@@ -255,6 +256,24 @@ class Client:
         """Queue a dead or cancelled job again with a fresh set of attempts, or run one waiting out
         a retry backoff now (Conflict otherwise). Site admins only, on a server with auth."""
         return self._transport.retry_job(job_id)
+
+    def events(
+        self,
+        after: str | None = None,
+        *,
+        types: str | list[str] | None = None,
+        project: str = DEFAULT_PROJECT,
+        limit: int = 100,
+    ) -> EventPage:
+        """What happened in `project`, in order: events after the `after` token (from the oldest
+        kept when None), of the `types` given (else all). Pass the page's `next_page_token` as the
+        next `after`; it never skips an event, so a loop of these follows the project."""
+        self._batcher.flush()
+        return self._transport.follow_events(after, _as_list(types), project, limit)
+
+    def event_types(self) -> list[dict[str, Any]]:
+        """The event catalog: every type's name, description and payload schema."""
+        return self._transport.event_types()
 
     def cancel_job(self, job_id: str) -> Job:
         """Cancel a queued job at once, or ask a running one to stop (it ends cancelled); Conflict

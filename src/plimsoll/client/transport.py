@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError as ConnectionProblem
 
 from plimsoll.core.errors import BlobCorrupted, NotFound, PlimsollError, Unavailable, error_from_dict
 from plimsoll.core.jobs.entities import Job, JobPage
+from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.tracking.entities import (
     Artifact,
@@ -71,6 +72,8 @@ class Transport(Protocol):
     def get_job(self, job_id: str) -> Job: ...
     def retry_job(self, job_id: str) -> Job: ...
     def cancel_job(self, job_id: str) -> Job: ...
+    def follow_events(self, after: str | None, types: list[str], project: str, limit: int) -> EventPage: ...
+    def event_types(self) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -173,6 +176,12 @@ class LocalTransport:
 
     def cancel_job(self, job_id: str) -> Job:
         return self.platform.jobs.cancel(job_id)  # type: ignore[no-any-return]
+
+    def follow_events(self, after: str | None, types: list[str], project: str, limit: int) -> EventPage:
+        return self.platform.outbox.follow(after, types, limit, project=project)  # type: ignore[no-any-return]
+
+    def event_types(self) -> list[dict[str, Any]]:
+        return self.platform.catalog.list()  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -472,6 +481,17 @@ class HttpTransport:
     def cancel_job(self, job_id: str) -> Job:
         # Not retried either: the job may have ended in between, and the answer would change.
         return Job.from_dict(self._json("POST", f"{_job_path(job_id)}/cancel", retry=False))
+
+    def follow_events(self, after: str | None, types: list[str], project: str, limit: int) -> EventPage:
+        params: dict[str, Any] = {"type": types, "project": project, "limit": limit}
+        if after is not None:
+            params["after"] = after
+        answer = self._json("GET", "/events", params=params)
+        return EventPage([Event.from_dict(item) for item in answer["events"]], answer["next_page_token"])
+
+    def event_types(self) -> list[dict[str, Any]]:
+        types: list[dict[str, Any]] = self._json("GET", "/events/types")["types"]
+        return types
 
     def close(self) -> None:
         self.http.clear()

@@ -62,18 +62,18 @@ def test_follow_pages_filters_and_resumes(db: Database, outbox: Outbox) -> None:
     page = outbox.follow(limit=5)
     got = [event.id for event in page.events]
     while page.events:
-        page = outbox.follow(after=page.next, limit=5)
+        page = outbox.follow(after=page.next_page_token, limit=5)
         got += [event.id for event in page.events]
     assert got == ids
-    assert outbox.follow(after=page.next).events == []
+    assert outbox.follow(after=page.next_page_token).events == []
     later = append_committed(outbox, db, created("thing:late"))
-    assert [event.id for event in outbox.follow(after=page.next).events] == later
+    assert [event.id for event in outbox.follow(after=page.next_page_token).events] == later
 
     only = outbox.follow(types=["thing.updated"], limit=3)
     assert [event.type for event in only.events] == ["thing.updated"] * 3
-    rest = outbox.follow(after=only.next, types=["thing.updated"], limit=100)
+    rest = outbox.follow(after=only.next_page_token, types=["thing.updated"], limit=100)
     assert [event.payload["seq"] for event in only.events + rest.events] == list(range(7))
-    assert page.to_dict()["next"] == page.next
+    assert page.to_dict()["next_page_token"] == page.next_page_token
 
     with pytest.raises(InvalidParameter) as caught:
         outbox.follow(types=["thing.exploded"])

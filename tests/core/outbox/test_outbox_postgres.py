@@ -47,7 +47,7 @@ def test_a_transaction_holding_lower_ids_that_commits_last_is_not_skipped(
             # Polling in between: the events above the gap are held back, those below delivered.
             between, cursor = drain(pg_outbox, Cursor(), 1, timeout=5)
             assert [event.id for event in between] == first
-            token = pg_outbox.follow().next
+            token = pg_outbox.follow().next_page_token
             for _ in range(10):
                 more, cursor = pg_outbox.read(cursor)
                 assert more == []
@@ -104,12 +104,12 @@ def test_a_rolled_back_gap_does_not_hold_readers_for_ever(pg_db: Database, pg_ou
     # A stateless follower: its first poll is held at the gap, a later one passes it.
     first = pg_outbox.follow(after="0")
     assert first.events == []
-    token = first.next
+    token = first.next_page_token
 
     def resumed() -> list[Event]:
         nonlocal token
         page = pg_outbox.follow(after=token)
-        token = page.next
+        token = page.next_page_token
         return page.events
 
     assert [event.id for event in eventually(resumed)] == kept
@@ -176,7 +176,7 @@ def test_many_writers_while_readers_follow(pg_db: Database, pg_outbox: Outbox) -
         while not stop_following.is_set():
             page = pg_outbox.follow(after=token, limit=200)
             followed.extend(page.events)
-            token = page.next
+            token = page.next_page_token
             if not page.events:
                 time.sleep(0.01)
 

@@ -73,6 +73,20 @@ class Event:
         value: dict[str, Any] = json.loads(self.payload_json)
         return value
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """The inverse of `to_dict` (what the HTTP API sends)."""
+        payload = json.dumps(data["payload"], separators=(",", ":"))
+        return cls(
+            int(data["id"]),
+            str(data["type"]),
+            str(data["aggregate"]),
+            data["project"],
+            str(data["actor"]),
+            payload,
+            int(data["created_at"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -172,13 +186,13 @@ class ParkedEvent:
 
 @dataclass(frozen=True)
 class EventPage:
-    """A page of the follow API: `next` is the `after` of the following request."""
+    """A page of the follow API: `next_page_token` is the `after` of the following request."""
 
     events: list[Event]
-    next: str
+    next_page_token: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": [event.to_dict() for event in self.events], "next": self.next}
+        return {"events": [event.to_dict() for event in self.events], "next_page_token": self.next_page_token}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
         ...                                            # the change
         outbox.append(conn, [NewEvent("thing.created", "thing:42", {"id": "42"}, actor="ada")])
     page = outbox.follow(after=None, types=["thing.created"], limit=100)   # GET /api/v1/events
-    page = outbox.follow(after=page.next)
+    page = outbox.follow(after=page.next_page_token)
 
 Writing: `append` inserts into `outbox_events` inside the caller's open transaction, so a rolled
 back change publishes nothing and a committed one is stored durably before anyone is told;
@@ -165,18 +165,25 @@ class Outbox:
         return rows[:count], after
 
     def follow(
-        self, after: str | None = None, types: Sequence[str] | None = None, limit: int = 100
+        self,
+        after: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int = 100,
+        *,
+        project: str | None = None,
     ) -> EventPage:
-        """A page for `GET /api/v1/events?after=&types=&limit=`: events after the cursor token
-        (None: from the oldest kept), optionally of some types only; `next` never skips."""
+        """A page for `GET /api/v1/events?after=&types=&project=&limit=`: events after the cursor
+        token (None: from the oldest kept), optionally of some types or one project only; the next
+        page's token never skips."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidParameter("limit", f"must be between 1 and {MAX_PAGE}")
         wanted = None if not types else {self.catalog.require(name, "types").name for name in types}
         cursor = Cursor.decode(after)
-        events, planned = self.read(cursor, limit if wanted is None else limit * _SCAN_FACTOR)
+        filtered = wanted is not None or project is not None
+        events, planned = self.read(cursor, limit * _SCAN_FACTOR if filtered else limit)
         page: list[Event] = []
         for item in events:
-            if wanted is None or item.type in wanted:
+            if (wanted is None or item.type in wanted) and (project is None or item.project == project):
                 page.append(item)
                 if len(page) == limit:
                     return EventPage(page, planned.past(item.id).encode())
