@@ -23,7 +23,7 @@ CAPABILITY = Capability(
     cli=(CliGroup("webhooks", "plimsoll.cli.webhooks:app"),),
     events="plimsoll.core.webhooks.events:EVENTS",
     # Ten attempts, the first retry after 5-10 s, doubling to at most an hour between attempts:
-    # a receiver may be down for about an hour and a half before a delivery fails.
+    # a receiver may be down for 45 to 85 minutes before a delivery fails.
     jobs=(
         JobKind(
             "webhooks.deliver",
