@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from webhook_receiver import Receiver, make_platform, wait_for
+from webhook_receiver import Receiver, make_platform, self_signed_certificate, wait_for
 
 from plimsoll.core.jobs import JobState
 from plimsoll.core.webhooks import verify_signature
@@ -116,7 +116,8 @@ def test_retried_until_the_receiver_answers_2xx(running: Any, receiver: Receiver
 def test_a_receiver_always_failing_ends_failed(running: Any, receiver: Receiver) -> None:
     platform = running(max_attempts=3)
     receiver.then = 503
-    created = platform.webhooks.create("down", receiver.url(), ["experiment.created"], actor="root")
+    url = receiver.url(path="/hook?token=s3cret")  # a receiver's token: kept out of errors
+    created = platform.webhooks.create("down", url, ["experiment.created"], actor="root")
     platform.tracking.create_experiment("e", actor="ada")
     delivery = only_delivery(platform, created.subscription.id, DeliveryState.FAILED)
     assert (delivery.attempts, delivery.last_status_code) == (3, 503)
@@ -126,7 +127,10 @@ def test_a_receiver_always_failing_ends_failed(running: Any, receiver: Receiver)
     )
     assert delivery.last_error.endswith("(truncated)") and delivery.delivered_at is None
     wait_for(lambda: platform.jobs.get(delivery.job_id).state == JobState.DEAD, what="the job dead")
-    assert receiver.count() == 3
+    job = platform.jobs.get(delivery.job_id)
+    assert job.last_error is not None and "answered HTTP 503" in job.last_error
+    assert "s3cret" not in job.last_error + delivery.last_error + str(job.payload)
+    assert receiver.count() == 3 and receiver.requests[0].path == "/hook?token=s3cret"
 
 
 def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any]) -> list[str]:
@@ -189,3 +193,27 @@ def test_the_connection_goes_to_the_address_checked(
     assert delivery.attempts == 2 and receiver.count() == 2
     assert lookups == ["rebind.example.test"] * 2
     assert {r.headers["Host"] for r in receiver.requests} == {f"rebind.example.test:{receiver.port}"}
+
+
+def test_https_goes_to_the_address_checked_with_the_host_name_verified(
+    running: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Over TLS the connection to the pinned address still names the subscriber's host (SNI) and
+    verifies the certificate for it: a self-signed one fails the attempt (retryable, so with one
+    attempt the delivery fails), and nothing is posted."""
+    platform = running(max_attempts=1)
+    receiver = Receiver(tls=self_signed_certificate(tmp_path, "tls.example.test"))
+    try:
+        fake_dns(monkeypatch, {"tls.example.test": lambda: "127.0.0.1"})
+        url = f"https://tls.example.test:{receiver.port}/hook"
+        created = platform.webhooks.create("tls", url, ["experiment.created"], actor="root")
+        platform.tracking.create_experiment("e", actor="ada")
+        delivery = only_delivery(platform, created.subscription.id, DeliveryState.FAILED)
+        assert delivery.last_error is not None and "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+        assert (
+            delivery.last_error.startswith("tls.example.test (127.0.0.1): ")
+            and "/hook" not in delivery.last_error
+        )
+        assert receiver.server_names == ["tls.example.test"] and receiver.count() == 0
+    finally:
+        receiver.stop()

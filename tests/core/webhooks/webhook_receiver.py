@@ -3,6 +3,8 @@ a platform with webhooks wired for quick retries, and a wait with a generous bou
 
 from __future__ import annotations
 
+import datetime
+import ssl
 import threading
 import time
 from collections import deque
@@ -28,8 +30,9 @@ class Receiver:
     """An HTTP server on 127.0.0.1 in a thread. It answers each POST with the next of `statuses`,
     then with `then`; `on_request` runs before it answers. Stop it with `stop()`."""
 
-    def __init__(self, statuses: Iterable[int] = (), then: int = 200) -> None:
+    def __init__(self, statuses: Iterable[int] = (), then: int = 200, tls: Path | None = None) -> None:
         self.requests: list[Received] = []
+        self.server_names: list[str | None] = []  # the TLS server name (SNI) of each handshake
         self.statuses = deque(statuses)
         self.then = then
         self.on_request: Callable[[Received], None] | None = None
@@ -55,6 +58,11 @@ class Receiver:
                 """Quiet: the tests read `requests`."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls)
+            context.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
         self.thread.start()
@@ -101,3 +109,32 @@ def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout_s} s")
         time.sleep(0.02)
+
+
+def self_signed_certificate(folder: Path, host: str) -> Path:
+    """A PEM file with a key and a self-signed certificate for `host`: no client trusts it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = folder / "receiver.pem"
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.write_bytes(key_pem + certificate.public_bytes(serialization.Encoding.PEM))
+    return path
