@@ -131,6 +131,11 @@ def test_a_receiver_always_failing_ends_failed(running: Any, receiver: Receiver)
     assert job.last_error is not None and "answered HTTP 503" in job.last_error
     assert "s3cret" not in job.last_error + delivery.last_error + str(job.payload)
     assert receiver.count() == 3 and receiver.requests[0].path == "/hook?token=s3cret"
+    # The receiver is back: retrying the dead job by hand delivers it.
+    receiver.then = 200
+    platform.jobs.retry(delivery.job_id)
+    again = only_delivery(platform, created.subscription.id, DeliveryState.DELIVERED)
+    assert (again.id, again.attempts, again.last_status_code) == (delivery.id, 1, 200)
 
 
 def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any]) -> list[str]:

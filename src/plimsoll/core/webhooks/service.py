@@ -87,7 +87,7 @@ class WebhookService:
             # The audit entry describes the subscription, never its secret.
             change.audit(
                 AuditEntry(
-                    actor, "webhook.create", "webhook", subscription.id, None, None, _audited(subscription)
+                    actor, "webhook.create", "webhook", subscription.id, None, None, subscription.to_dict()
                 )
             )
         return NewSubscription(subscription, secret)
@@ -108,7 +108,7 @@ class WebhookService:
             store.delete_subscription(change.conn, subscription.id)
             change.audit(
                 AuditEntry(
-                    actor, "webhook.delete", "webhook", subscription.id, None, _audited(subscription), None
+                    actor, "webhook.delete", "webhook", subscription.id, None, subscription.to_dict(), None
                 )
             )
         return subscription
@@ -173,17 +173,19 @@ class WebhookService:
 
     def start_attempt(self, delivery_id: str, attempt: int) -> PendingDelivery | None:
         """Count an attempt and return what it needs; None when there is nothing to send (the
-        subscription was deleted, or the delivery already ended)."""
+        subscription was deleted, or the delivery succeeded already). A failed delivery is pending
+        again: its job was retried by hand (`jobs retry`)."""
         with self.db.write() as conn:
             found = store.get_delivery(conn, delivery_id)
-            if found is None or found[0].state != DeliveryState.PENDING:
+            if found is None or found[0].state == DeliveryState.DELIVERED:
                 return None
             delivery, event_json = found
             subscription = store.get_subscription(conn, delivery.subscription_id)
             secret = store.secret_of(conn, delivery.subscription_id)
             if subscription is None or secret is None:
                 return None
-            store.update_delivery(conn, delivery_id, {"attempts": attempt, "last_attempt_at": now_ms()})
+            values = {"state": DeliveryState.PENDING.value, "attempts": attempt, "last_attempt_at": now_ms()}
+            store.update_delivery(conn, delivery_id, values)
         return PendingDelivery(delivery, subscription, secret, _event(event_json))
 
     def record_delivered(self, delivery_id: str, status_code: int) -> None:
@@ -208,10 +210,6 @@ class WebhookService:
         if subscription is None:
             raise NotFound(f"webhook {subscription_id!r} not found")
         return subscription
-
-
-def _audited(subscription: Subscription) -> dict[str, Any]:
-    return subscription.to_dict()
 
 
 def _event(event_json: str) -> Event:
