@@ -47,6 +47,9 @@ def strict(database_url: str, tmp_path: Path) -> Iterator[Platform]:
         "http://0.0.0.0/hook",
         "http://[::]/hook",
         "http://240.0.0.1/hook",
+        "http://100.64.0.1/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
     ],
 )
 def test_a_private_literal_target_is_refused_at_creation(strict: Platform, url: str) -> None:
@@ -54,6 +57,13 @@ def test_a_private_literal_target_is_refused_at_creation(strict: Platform, url: 
         strict.webhooks.create("private", url, ["*"], actor="root")
     assert caught.value.field == "url"
     assert "PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "url", ["http://8.8.8.8/hook", "https://[2606:4700::1111]:8443/hook", "https://example.com"]
+)
+def test_a_public_literal_or_a_name_is_accepted(strict: Platform, url: str) -> None:
+    assert strict.webhooks.create("public", url, ["*"], actor="root").subscription.url == url
 
 
 def test_private_targets_are_accepted_when_allowed(database_url: str, tmp_path: Path) -> None:

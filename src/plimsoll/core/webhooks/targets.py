@@ -110,10 +110,17 @@ def resolve(target: Target, *, allow_private: bool) -> str:
 
 
 def is_public(address: IPAddress) -> bool:
-    """Globally routable: none of private, loopback, link-local, reserved, multicast, unspecified
-    (an IPv6 address mapping an IPv4 one is judged by the IPv4 one)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Globally routable: none of private, loopback, link-local, reserved, multicast, unspecified.
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) must pass for both: a
+    gateway may deliver it to the IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None]
+        if address in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(inner is not None and not is_public(inner) for inner in embedded):
+            return False
+        if address.ipv4_mapped is not None:
+            return True  # judged by the IPv4 address above (its own flags say "reserved")
     flags = (
         address.is_private,
         address.is_loopback,
@@ -125,6 +132,7 @@ def is_public(address: IPAddress) -> bool:
     return not any(flags) and address.is_global
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SETTING_HINT = "deliveries to private networks need PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE=1"
 
 
