@@ -3,8 +3,10 @@ creation, the consumer's dedupe, the audit log, and signatures. Both backends.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -185,3 +187,16 @@ def test_verify_signature() -> None:
     assert not verify_signature(secret, int(now), body, signature, now=now - 301)  # from the future
     assert verify_signature(secret, int(now), body, signature, now=now + 301, window_s=600)
     assert not verify_signature(secret, "yesterday", body, signature, now=now)
+
+
+def test_the_documented_receiver_snippet_verifies_what_plimsoll_signs() -> None:
+    """docs/webhooks.md's Python snippet, run as written, against a real signature."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "webhooks.md").read_text()
+    snippet = doc.split("## Verifying signatures", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    verify = namespace["verify"]
+    secret, body, stamp = "whsec_doc", b'{"id": 7}', int(time.time())
+    assert verify(secret, str(stamp), body, sign(secret, stamp, body))
+    assert not verify(secret, str(stamp), body + b"!", sign(secret, stamp, body))
+    assert not verify(secret, str(stamp - 301), body, sign(secret, stamp - 301, body))
