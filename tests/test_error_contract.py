@@ -40,6 +40,7 @@ from plimsoll.platform import Platform
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 JOB_KIND = "contract"
 LONG = "x" * 300
+HOOK_URL = "https://hooks.example.com/in"
 
 
 @dataclass
@@ -78,6 +79,9 @@ class Ctx:
         else:
             self.jobs.complete(claim.lease_token, {"ok": True})
         return claim.job.id
+
+    def webhook(self) -> str:
+        return self.client.create_webhook(self.name("hook"), HOOK_URL, ["run.*"]).subscription.id
 
     def file(self, name: str = "f.txt") -> Path:
         path = self.tmp / self.mode / name
@@ -458,6 +462,52 @@ CASES: list[Case] = [
          lambda c: c.client.cancel_job(c.ended_job("dead")), expect(Conflict)),
     Case("cancel_job: a queued job, twice", ("Client.cancel_job",),
          lambda c: c.client.cancel_job(c.client.cancel_job(c.queued_job()).id), expect(None)),
+    # -- webhooks ---------------------------------------------------------------------------------
+    Case("create_webhook: a good one", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("ok"), HOOK_URL, "*", format="plimsoll").secret[:6] == "whsec_",
+         expect(None)),
+    Case("create_webhook: ftp URL", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), "ftp://example.com/x", ["*"]), expect(InvalidParameter, "url")),
+    Case("create_webhook: URL too long", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), HOOK_URL + "x" * 2100, ["*"]), expect(InvalidParameter, "url")),
+    Case("create_webhook: loopback target", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), "http://127.0.0.1:9/x", ["*"]), expect(InvalidParameter, "url")),
+    Case("create_webhook: localhost target", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), "http://localhost/x", ["*"]), expect(InvalidParameter, "url")),
+    Case("create_webhook: unknown event type", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), HOOK_URL, ["run.exploded"]), expect(InvalidParameter, "events")),
+    Case("create_webhook: unknown noun", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), HOOK_URL, ["nothing.*"]), expect(InvalidParameter, "events")),
+    Case("create_webhook: no events", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), HOOK_URL, []), expect(InvalidParameter, "events")),
+    Case("create_webhook: unknown format", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook(c.name("h"), HOOK_URL, ["*"], format="xml"), expect(InvalidParameter, "format")),
+    Case("create_webhook: name with a slash", ("Client.create_webhook",),
+         lambda c: c.client.create_webhook("a/b", HOOK_URL, ["*"]), expect(InvalidParameter, "name")),
+    Case("create_webhook: name taken", ("Client.create_webhook",),
+         lambda c: [c.client.create_webhook(c.name("twice"), HOOK_URL, ["*"]) for _ in range(2)], expect(Conflict)),
+    Case("list_webhooks: a new one is listed without its secret", ("Client.list_webhooks",),
+         lambda c: c.webhook() in [w.id for w in c.client.list_webhooks()], expect(None)),
+    Case("delete_webhook: unknown id", ("Client.delete_webhook",),
+         lambda c: c.client.delete_webhook(UNKNOWN_ID), expect(NotFound)),
+    Case("delete_webhook: malformed id", ("Client.delete_webhook",),
+         lambda c: c.client.delete_webhook("../x"), expect(InvalidParameter, "webhook_id")),
+    Case("delete_webhook: twice", ("Client.delete_webhook",),
+         lambda c: c.client.delete_webhook(c.client.delete_webhook(c.webhook()).id), expect(NotFound)),
+    Case("test_webhook: unknown id", ("Client.test_webhook",),
+         lambda c: c.client.test_webhook(UNKNOWN_ID), expect(NotFound)),
+    Case("test_webhook: malformed id", ("Client.test_webhook",),
+         lambda c: c.client.test_webhook("not-an-id"), expect(InvalidParameter, "webhook_id")),
+    Case("test_webhook: publishes an event", ("Client.test_webhook",),
+         lambda c: c.client.test_webhook(c.webhook()) > 0, expect(None)),
+    Case("webhook_deliveries: unknown id", ("Client.webhook_deliveries",),
+         lambda c: c.client.webhook_deliveries(UNKNOWN_ID), expect(NotFound)),
+    Case("webhook_deliveries: malformed id", ("Client.webhook_deliveries",),
+         lambda c: c.client.webhook_deliveries(""), expect(InvalidParameter, "webhook_id")),
+    Case("webhook_deliveries: limit 0", ("Client.webhook_deliveries",),
+         lambda c: c.client.webhook_deliveries(c.webhook(), limit=0), expect(InvalidParameter, "limit")),
+    Case("webhook_deliveries: none yet", ("Client.webhook_deliveries",),
+         lambda c: c.client.webhook_deliveries(c.webhook()), expect(None)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),
          _module(lambda: pl.start_run(LONG, capture=False)), expect(InvalidParameter, "name")),

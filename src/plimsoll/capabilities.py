@@ -10,7 +10,7 @@ capability exists.
 from __future__ import annotations
 
 from plimsoll import tracking
-from plimsoll.core import auth, projects
+from plimsoll.core import auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
 PLATFORM: tuple[Capability, ...] = (
@@ -35,6 +35,7 @@ PLATFORM: tuple[Capability, ...] = (
         nav=(NavItem("Operate", "jobs", "Jobs", "/jobs"),),
         cli=(CliGroup("jobs", "plimsoll.cli.jobs:app"),),
     ),
+    webhooks.CAPABILITY,
 )
 
 CAPABILITIES: tuple[Capability, ...] = (tracking.CAPABILITY,)

@@ -113,6 +113,8 @@ class Platform:
                     timeout_s=job.timeout_s,
                     concurrency=job.concurrency,
                     cpu_bound=job.cpu_bound,
+                    backoff_base_s=job.backoff_base_s,
+                    backoff_max_s=job.backoff_max_s,
                 )
 
     def startup(self) -> Platform:

@@ -23,6 +23,7 @@ from plimsoll.core.jobs.entities import Job, JobState
 from plimsoll.core.outbox.entities import EventPage
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_int, check_name
+from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
 from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate, RunStatus
 from plimsoll.tracking.names import random_run_name
 
@@ -279,6 +280,34 @@ class Client:
         """Cancel a queued job at once, or ask a running one to stop (it ends cancelled); Conflict
         for a job that already ended otherwise. Site admins only, on a server with auth."""
         return self._transport.cancel_job(job_id)
+
+    # -- webhooks ---------------------------------------------------------------------------------
+
+    def create_webhook(
+        self, name: str, url: str, events: str | list[str], *, format: str = "plimsoll"
+    ) -> NewSubscription:
+        """Subscribe `url` to event types (`run.ended`), nouns (`run.*`) or everything (`*`). The
+        answer's `secret` signs every delivery and is never shown again. Site admins only, on a
+        server with auth (docs/webhooks.md)."""
+        return self._transport.create_webhook(name, url, _as_list(events), format)
+
+    def list_webhooks(self) -> list[Subscription]:
+        """Every webhook subscription, by name (without secrets)."""
+        return self._transport.list_webhooks()
+
+    def delete_webhook(self, webhook_id: str) -> Subscription:
+        """Remove a subscription with its delivery history; what it was."""
+        return self._transport.delete_webhook(webhook_id)
+
+    def test_webhook(self, webhook_id: str) -> int:
+        """Publish a `webhook.tested` event that only this subscription receives; its event id.
+        The delivery shows in `webhook_deliveries` once the server's background has seen it."""
+        return self._transport.test_webhook(webhook_id)
+
+    def webhook_deliveries(self, webhook_id: str, *, limit: int = 100) -> list[Delivery]:
+        """The subscription's deliveries, newest first (at most `limit`, 1 to 1000)."""
+        check_int("limit", limit, minimum=1, maximum=1000)
+        return self._transport.webhook_deliveries(webhook_id, limit)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

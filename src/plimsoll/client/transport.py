@@ -25,6 +25,7 @@ from plimsoll.core.errors import BlobCorrupted, NotFound, PlimsollError, Unavail
 from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
+from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -74,6 +75,12 @@ class Transport(Protocol):
     def cancel_job(self, job_id: str) -> Job: ...
     def follow_events(self, after: str | None, types: list[str], project: str, limit: int) -> EventPage: ...
     def event_types(self) -> list[dict[str, Any]]: ...
+
+    def create_webhook(self, name: str, url: str, events: list[str], format: str) -> NewSubscription: ...
+    def list_webhooks(self) -> list[Subscription]: ...
+    def delete_webhook(self, webhook_id: str) -> Subscription: ...
+    def test_webhook(self, webhook_id: str) -> int: ...
+    def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]: ...
     def close(self) -> None: ...
 
 
@@ -182,6 +189,21 @@ class LocalTransport:
 
     def event_types(self) -> list[dict[str, Any]]:
         return self.platform.catalog.list()  # type: ignore[no-any-return]
+
+    def create_webhook(self, name: str, url: str, events: list[str], format: str) -> NewSubscription:
+        return self.platform.webhooks.create(name, url, events, format, actor=self.actor)  # type: ignore[no-any-return]
+
+    def list_webhooks(self) -> list[Subscription]:
+        return self.platform.webhooks.list()  # type: ignore[no-any-return]
+
+    def delete_webhook(self, webhook_id: str) -> Subscription:
+        return self.platform.webhooks.delete(webhook_id, actor=self.actor)  # type: ignore[no-any-return]
+
+    def test_webhook(self, webhook_id: str) -> int:
+        return self.platform.webhooks.test(webhook_id, actor=self.actor)  # type: ignore[no-any-return]
+
+    def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
+        return self.platform.webhooks.deliveries(webhook_id, limit)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -493,6 +515,30 @@ class HttpTransport:
         types: list[dict[str, Any]] = self._json("GET", "/events/types")["types"]
         return types
 
+    # -- webhooks ---------------------------------------------------------------------------------
+
+    def create_webhook(self, name: str, url: str, events: list[str], format: str) -> NewSubscription:
+        # Not retried: after a lost answer a second create would find the name taken, and the
+        # secret, shown once, would be lost with the first answer anyway.
+        body = {"name": name, "url": url, "events": events, "format": format}
+        created = self._json("POST", "/webhooks", body=body, retry=False)
+        return NewSubscription(Subscription.from_dict(created), created["secret"])
+
+    def list_webhooks(self) -> list[Subscription]:
+        return [Subscription.from_dict(item) for item in self._json("GET", "/webhooks")["webhooks"]]
+
+    def delete_webhook(self, webhook_id: str) -> Subscription:
+        return Subscription.from_dict(self._json("DELETE", _webhook_path(webhook_id), retry=False))
+
+    def test_webhook(self, webhook_id: str) -> int:
+        # Not retried: each call publishes one test event.
+        event_id: int = self._json("POST", f"{_webhook_path(webhook_id)}/test", retry=False)["event_id"]
+        return event_id
+
+    def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
+        body = self._json("GET", f"{_webhook_path(webhook_id)}/deliveries", params={"limit": limit})
+        return [Delivery.from_dict(item) for item in body["deliveries"]]
+
     def close(self) -> None:
         self.http.clear()
 
@@ -506,6 +552,10 @@ def _run_path(run_id: str) -> str:
 def _job_path(job_id: str) -> str:
     """A job's URL path, its id checked first for the same reason as a run's."""
     return f"/jobs/{check_id('job_id', job_id)}"
+
+
+def _webhook_path(webhook_id: str) -> str:
+    return f"/webhooks/{check_id('webhook_id', webhook_id)}"
 
 
 def _artifact_path(run_id: str, path: str) -> str:

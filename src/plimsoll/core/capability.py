@@ -92,6 +92,8 @@ class JobKind:
     timeout_s: float = 3600.0
     concurrency: int | None = None
     schedule: str | None = None
+    backoff_base_s: float = 2.0  # the first retry after about this long, then doubling
+    backoff_max_s: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class Change:
     actor: str
     entries: list[AuditEntry] = field(default_factory=list)
     events: list[NewEvent] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)  # filled in once the events are appended
 
     def audit(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
@@ -41,4 +42,4 @@ def changing(db: Database, outbox: Outbox, actor: str) -> Iterator[Change]:
         change = Change(conn, actor)
         yield change
         audit.record(conn, change.entries)
-        outbox.append(conn, change.events)
+        change.event_ids = outbox.append(conn, change.events)

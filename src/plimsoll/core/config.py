@@ -10,6 +10,7 @@
 | `PLIMSOLL_TOKEN`  | API token the SDK and CLI send                           | unset                                 |
 | `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
 | `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
+| `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Settings:
     token: str | None = None
     retention_days: float = 30.0
     job_retention_days: float = 14.0
+    # Off: a webhook never reaches a private, loopback, link-local or otherwise internal address
+    # (docs/webhooks.md); on for receivers inside the server's own network, and in tests.
+    webhooks_allow_private: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,11 +52,12 @@ class Settings:
             home=home,
             store_url=get("STORE"),
             blobs_url=get("BLOBS"),
-            auth=(get("AUTH") or "").lower() in {"1", "true", "yes", "on"},
+            auth=_flag(get("AUTH")),
             server_url=get("URL"),
             token=get("TOKEN"),
             retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
             job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
+            webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -67,6 +72,10 @@ class Settings:
     @property
     def resolved_blobs_url(self) -> str:
         return self.blobs_url or str((self.home / "blobs").resolve())
+
+
+def _flag(text: str | None) -> bool:
+    return (text or "").lower() in {"1", "true", "yes", "on"}
 
 
 def _days(name: str, text: str | None, default: float) -> float:

@@ -195,6 +195,11 @@ class JobService:
             self._notify()
         return fired
 
+    def wake_workers(self) -> None:
+        """Wake this process's workers now: for a caller that committed jobs queued with
+        `enqueue_in`, which cannot wake them itself before its commit."""
+        self._notify()
+
     def add_enqueue_listener(self, listener: Callable[[], None]) -> None:
         """`listener()` runs after each local enqueue commits: an in-process worker wakes at once."""
         with self._listeners_lock:

@@ -1,0 +1,59 @@
+"""Webhooks over HTTP under /api/v1/webhooks; thin translations to WebhookService calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from plimsoll.core.http import current_actor, json_response, service_of
+from plimsoll.core.webhooks.service import WebhookService
+
+router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+
+Actor = Annotated[str, Depends(current_actor)]
+Webhooks = Annotated[WebhookService, Depends(service_of("webhooks"))]
+
+
+class WebhookCreateBody(BaseModel):
+    # Any: the service checks each field and names it, as it does for the SDK's embedded mode.
+    name: Any
+    url: Any
+    events: Any
+    format: Any = "plimsoll"
+
+
+@router.post("/webhooks", status_code=201)
+def create_webhook(body: WebhookCreateBody, webhooks: Webhooks, actor: Actor) -> Response:
+    """The subscription with its `secret`: the only answer that ever holds it."""
+    created = webhooks.create(body.name, body.url, body.events, body.format, actor=actor)
+    return json_response(created.to_dict(), 201)
+
+
+@router.get("/webhooks")
+def list_webhooks(webhooks: Webhooks) -> Response:
+    return json_response({"webhooks": [item.to_dict() for item in webhooks.list()]})
+
+
+@router.get("/webhooks/{webhook_id}")
+def get_webhook(webhook_id: str, webhooks: Webhooks) -> Response:
+    return json_response(webhooks.get(webhook_id).to_dict())
+
+
+@router.delete("/webhooks/{webhook_id}")
+def delete_webhook(webhook_id: str, webhooks: Webhooks, actor: Actor) -> Response:
+    return json_response(webhooks.delete(webhook_id, actor=actor).to_dict())
+
+
+@router.post("/webhooks/{webhook_id}/test")
+def test_webhook(webhook_id: str, webhooks: Webhooks, actor: Actor) -> Response:
+    """Publishes a `webhook.tested` event for this subscription; its delivery follows."""
+    return json_response({"webhook_id": webhook_id, "event_id": webhooks.test(webhook_id, actor=actor)})
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def list_deliveries(webhook_id: str, webhooks: Webhooks, limit: int = 100) -> Response:
+    deliveries = webhooks.deliveries(webhook_id, limit)
+    return json_response({"deliveries": [item.to_dict() for item in deliveries]})
