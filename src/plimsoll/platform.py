@@ -147,10 +147,11 @@ class Platform:
             service = self.services.get(capability.name)
             for consumer in capability.consumers:
                 handler = getattr(service, consumer.handler)
+                prepare = getattr(service, consumer.before_batch) if consumer.before_batch else None
                 if consumer.mode == "work":
-                    runner.add_work(consumer.name, handler, types=consumer.types)
+                    runner.add_work(consumer.name, handler, types=consumer.types, before_batch=prepare)
                 else:
-                    runner.add_broadcast(consumer.name, handler, types=consumer.types)
+                    runner.add_broadcast(consumer.name, handler, types=consumer.types, before_batch=prepare)
         return Background(Worker(self.jobs, threads=threads).start(), runner.start())
 
     def close(self) -> None:

@@ -107,6 +107,7 @@ class Consumer:
     handler: str
     mode: Literal["work", "broadcast"] = "work"
     types: tuple[str, ...] | None = None  # None: every type
+    before_batch: str | None = None  # a service method called once before each batch
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ class _Consumer:
     held_until: int = 0
     start: tuple[int, int | None] | None = None  # a broadcast consumer's head_start()
     ready: threading.Event = field(default_factory=threading.Event)
+    # Called once before the handler sees a batch (or replays): where a handler would read the
+    # same thing for every event (a webhook's subscriptions), it reads it once a batch.
+    before_batch: Callable[[], None] | None = None
 
 
 class ConsumerRunner:
@@ -88,6 +91,7 @@ class ConsumerRunner:
         backoff: Backoff = Backoff(),
         lease_ms: int = 10_000,
         start_at: Literal["beginning", "head"] = "beginning",
+        before_batch: Callable[[], None] | None = None,
     ) -> None:
         """A consumer whose events are handled once across all replicas running one of that name
         (at least once: after a crash, or a handler that outlives `lease_ms`, some again). A new
@@ -96,7 +100,8 @@ class ConsumerRunner:
             raise InvalidParameter("start_at", "must be 'beginning' or 'head'")
         if lease_ms < 100:
             raise InvalidParameter("lease_ms", "must be at least 100")
-        self._add(_Consumer(name, handler, "work", self._types(types), batch_size, backoff, lease_ms))
+        consumer = _Consumer(name, handler, "work", self._types(types), batch_size, backoff, lease_ms)
+        self._add(replace(consumer, before_batch=before_batch))
         self.outbox.register_consumer(name, start_at)
 
     def add_broadcast(
@@ -107,10 +112,12 @@ class ConsumerRunner:
         types: Collection[str] | None = None,
         batch_size: int = 100,
         backoff: Backoff = Backoff(),
+        before_batch: Callable[[], None] | None = None,
     ) -> None:
         """A consumer that sees, in this process, every event committed after it became ready
         (`start` waits for that: once every transaction running when it started has ended)."""
-        self._add(_Consumer(name, handler, "broadcast", self._types(types), batch_size, backoff, 0))
+        consumer = _Consumer(name, handler, "broadcast", self._types(types), batch_size, backoff, 0)
+        self._add(replace(consumer, before_batch=before_batch))
 
     def _types(self, types: Collection[str] | None) -> frozenset[str] | None:
         return (
@@ -198,6 +205,8 @@ class ConsumerRunner:
         if state.retry_at > now_ms():
             return False
         events, planned = self.outbox.read(state.cursor, consumer.batch_size)
+        if events and not self._prepare(consumer):
+            return False
         new_state, parked = self._deliver(consumer, state, events, planned)
         if consumer.kind == "broadcast":
             if parked:
@@ -262,9 +271,22 @@ class ConsumerRunner:
             return f"{type(exc).__name__}: {exc}"[:4000]
         return None
 
+    def _prepare(self, consumer: _Consumer) -> bool:
+        if consumer.before_batch is None:
+            return True
+        try:
+            consumer.before_batch()
+        except Exception as exc:  # nothing was delivered: the next round reads the batch again
+            log.info("outbox: %s could not prepare a batch: %r", consumer.name, exc)
+            return False
+        return True
+
     def _replays(self, consumer: _Consumer) -> None:
         claim_ms = max(consumer.lease_ms, 60_000)
-        for item in self.outbox.claim_replays(consumer.name, claim_ms):
+        replays = self.outbox.claim_replays(consumer.name, claim_ms)
+        if replays and not self._prepare(consumer):
+            return
+        for item in replays:
             try:
                 consumer.handler(item)
             except Exception as exc:

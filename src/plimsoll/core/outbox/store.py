@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 
-from plimsoll.core.db import metadata
+from plimsoll.core.db import DriverStatement, metadata
 from plimsoll.core.outbox.entities import ConsumerState, Cursor, Event, ParkedEvent
 
 _ID = Integer().with_variant(BigInteger(), "postgresql")
@@ -106,9 +106,21 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]
                 {"cls": AGGREGATE_LOCK_CLASS, "aggregate": aggregate},
             )
         txid = new_xid(conn)
+    else:
+        # SQLite: this transaction holds the write lock, so AUTOINCREMENT hands the rows
+        # consecutive ids ending at the last one inserted. On the driver's cursor: a run's end on
+        # the synchronous path appends one event, and SQLAlchemy's RETURNING machinery cost more
+        # than the insert.
+        _INSERT_EVENTS.executemany(conn, [{**row, "txid": None} for row in rows])
+        last = int(_LAST_ROWID.execute(conn, {})[0][0])
+        return list(range(last - len(rows) + 1, last + 1))
     stmt = insert(outbox_events).returning(outbox_events.c.id, sort_by_parameter_order=True)
     result = conn.execute(stmt, [{**row, "txid": txid} for row in rows])
     return [int(row_id) for row_id in result.scalars()]
+
+
+_INSERT_EVENTS = DriverStatement(lambda _conn: insert(outbox_events))
+_LAST_ROWID = DriverStatement(lambda _conn: select(func.last_insert_rowid()))
 
 
 def snapshot_xmin(conn: Connection) -> int | None:

@@ -34,7 +34,7 @@ CAPABILITY = Capability(
             backoff_max_s=3600.0,
         ),
     ),
-    consumers=(Consumer("webhooks", "on_event"),),
+    consumers=(Consumer("webhooks", "on_event", before_batch="read_subscriptions"),),
 )
 
 __all__ = ["CAPABILITY", "verify_signature"]

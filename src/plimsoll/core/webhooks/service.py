@@ -59,6 +59,8 @@ class WebhookService:
         self.events = parts.events
         self.jobs: JobService = parts.services["jobs"]
         self.allow_private = parts.settings.webhooks_allow_private
+        # The subscriptions as read for the consumer's current batch (read_subscriptions).
+        self._subscriptions: builtins.list[Subscription] | None = None
 
     # --- what users call ------------------------------------------------------------------
 
@@ -132,10 +134,21 @@ class WebhookService:
 
     # --- the event consumer ---------------------------------------------------------------
 
+    def read_subscriptions(self) -> None:
+        """Read the subscriptions once for the batch of events the consumer is about to hand
+        `on_event` (they were committed before this read, so every subscription that could want
+        one of them is seen)."""
+        with self.db.read() as conn:
+            self._subscriptions = store.list_subscriptions(conn)
+
     def on_event(self, event: Event) -> None:
         """Queue one delivery per subscription that wants `event`. Idempotent by `event.id`."""
-        with self.db.read() as conn:
-            subscriptions = store.list_subscriptions(conn)
+        subscriptions = self._subscriptions
+        if subscriptions is None:  # called outside the consumer's batches
+            with self.db.read() as conn:
+                subscriptions = store.list_subscriptions(conn)
+        if not subscriptions:
+            return
         payload = event.payload
         wanting = [s for s in subscriptions if s.wants(event.type, event.created_at, payload)]
         if not wanting:

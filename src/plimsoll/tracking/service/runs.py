@@ -236,6 +236,8 @@ class RunOps(ServiceBase):
         """A page of runs matching `filter`, in `order_by` order, from `experiment_ids` (None: every
         experiment of `project`, or of every project when that is None too)."""
         check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
+        # Named experiments are searched wherever they are; `project` narrows only "every experiment".
+        project = project if experiment_ids is None else None
         with self.db.read() as conn:
             run_ids, next_cursor = store.search_page(
                 conn,

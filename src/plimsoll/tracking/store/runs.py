@@ -175,9 +175,24 @@ _RUN_PROJECTS = (
 )
 
 
+_ONE_RUN_PROJECT = DriverStatement(
+    lambda _conn: (
+        select(runs.c.id, experiments.c.project)
+        .select_from(runs.join(experiments, experiments.c.id == runs.c.experiment_id))
+        .where(runs.c.id == bindparam("run_id"))
+    )
+)
+
+
 def run_projects(conn: Connection, run_ids: Iterable[str]) -> dict[str, str]:
-    """The project of each of these runs that exists, by run id."""
+    """The project of each of these runs that exists, by run id (one run, the ending of a run on
+    the synchronous path: a fixed statement)."""
     wanted = sorted(set(run_ids))
+    if len(wanted) == 1:
+        return {
+            str(run_id): str(project)
+            for run_id, project in _ONE_RUN_PROJECT.execute(conn, {"run_id": wanted[0]})
+        }
     found: dict[str, str] = {}
     for start in range(0, len(wanted), _CHUNK):
         rows = conn.execute(_RUN_PROJECTS, {"ids": wanted[start : start + _CHUNK]})
