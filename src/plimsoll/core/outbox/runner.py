@@ -48,6 +48,7 @@ from plimsoll.core.validation import check_name
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
+COALESCE_S = 0.05
 
 
 @dataclass
@@ -184,8 +185,11 @@ class ConsumerRunner:
                     busy = self._round(consumer) or busy
                 except Exception:
                     log.exception("outbox: round of consumer %s failed", consumer.name)
-            if not busy:
-                self._wake.wait(self.poll_interval)
+            if not busy and self._wake.wait(self.poll_interval):
+                # Woken by a commit of this process: the commits that follow within a moment join
+                # the same round, so a burst of writes costs one read and one cursor save, not one
+                # each (on SQLite a save takes the write lock the writers are queueing for).
+                self._stopping.wait(COALESCE_S)
 
     def _round(self, consumer: _Consumer) -> bool:
         """One read and delivery for `consumer`; True if a full batch was read (poll again now)."""
