@@ -27,6 +27,7 @@ from plimsoll.core.capability import Capability
 from plimsoll.core.config import Settings
 from plimsoll.core.ids import now_ms
 from plimsoll.core.jobs import JobService
+from plimsoll.core.outbox import Outbox
 
 
 class Platform(Protocol):
@@ -42,6 +43,8 @@ class Platform(Protocol):
     def jobs(self) -> JobService: ...
     @property
     def blobs(self) -> BlobStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
 
 GC_JOB = "maintenance.gc"
@@ -55,6 +58,7 @@ class GcReport:
     dry_run: bool
     purged: dict[str, dict[str, Any]] = field(default_factory=dict)  # by capability
     jobs: int = 0
+    events: int = 0
     blobs: list[str] = field(default_factory=list)
     blobs_kept: int = 0
 
@@ -63,6 +67,7 @@ class GcReport:
             "dry_run": self.dry_run,
             "purged": self.purged,
             "jobs": self.jobs,
+            "events": self.events,
             "blobs": self.blobs,
             "blobs_kept": self.blobs_kept,
         }
@@ -79,14 +84,27 @@ def collect_garbage(platform: Platform, *, dry_run: bool = False, now: int | Non
             report.purged[capability.name] = getattr(service, capability.retention)(cutoff, dry_run=dry_run)
     if not dry_run:
         report.jobs = platform.jobs.prune(timedelta(days=settings.job_retention_days))
+        report.events = platform.outbox.prune(now - int(settings.job_retention_days * DAY_MS))
+    cutoff = now - BLOB_GRACE_MS
     referenced = referenced_blobs(platform)
+    candidates = []
     for blob in platform.blobs.stored():
-        if blob.digest in referenced or blob.modified_at > now - BLOB_GRACE_MS:
+        if blob.digest in referenced or blob.modified_at > cutoff:
+            report.blobs_kept += 1
+        else:
+            candidates.append(blob.digest)
+    # The walk can take minutes: what came to refer to a candidate meanwhile (a new artifact with
+    # the same content: storing it again renews the blob) keeps it. Each blob is looked at again
+    # just before it goes.
+    referenced = referenced_blobs(platform)
+    for digest in candidates:
+        modified = platform.blobs.modified_at(digest)
+        if digest in referenced or modified is None or modified > cutoff:
             report.blobs_kept += 1
             continue
-        report.blobs.append(blob.digest)
+        report.blobs.append(digest)
         if not dry_run:
-            platform.blobs.delete(blob.digest)
+            platform.blobs.delete(digest)
     return report
 
 

@@ -82,6 +82,7 @@ class Platform:
         self._register_job_kinds()
         self._started = False
         self._lock = threading.Lock()
+        self._background: list[Background] = []
 
     def service(self, name: str) -> Any:
         """The service of capability `name` (a NotFound-style KeyError names what exists)."""
@@ -152,9 +153,19 @@ class Platform:
                     runner.add_work(consumer.name, handler, types=consumer.types, before_batch=prepare)
                 else:
                     runner.add_broadcast(consumer.name, handler, types=consumer.types, before_batch=prepare)
-        return Background(Worker(self.jobs, threads=threads).start(), runner.start())
+        worker = Worker(self.jobs, threads=threads).start()
+        try:
+            background = Background(worker, runner.start())
+        except BaseException:
+            worker.stop(timeout_s=10)
+            raise
+        self._background.append(background)
+        return background
 
     def close(self) -> None:
+        for background in self._background:
+            background.stop()
+        self._background.clear()
         self.outbox.close()
         self.db.dispose()
 
@@ -165,7 +176,12 @@ class Background:
     def __init__(self, worker: Worker, consumers: ConsumerRunner) -> None:
         self.worker = worker
         self.consumers = consumers
+        self._stopped = False
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop both; stopping again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.consumers.stop(timeout=timeout_s)
         self.worker.stop(timeout_s=timeout_s)

@@ -8,6 +8,7 @@ import os
 import random
 import tempfile
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -49,8 +50,7 @@ def _local_backend(root: Path) -> Backend:
         )
 
     def write_token(digest: str) -> object:
-        st = (root / _key(digest)).stat()
-        return (st.st_ino, st.st_mtime_ns)
+        return (root / _key(digest)).stat().st_ino  # a rewrite publishes a new file
 
     def leftovers() -> list[str]:
         return sorted(p.name for p in (root / ".tmp").glob("*"))
@@ -83,8 +83,10 @@ def _s3_backend(url: str, options: dict[str, Any], client: Any, spool_dir: Path)
         client.put_object(Bucket=bucket, Key=f"{prefix}/{_key(digest)}", Body=data)
 
     def write_token(digest: str) -> object:
+        # Storing the same content again renews the object with a copy on the server (so that
+        # garbage collection's grace period starts over); its content is never uploaded again.
         versions = client.list_object_versions(Bucket=bucket, Prefix=f"{prefix}/{_key(digest)}")
-        return [v["VersionId"] for v in versions.get("Versions", [])]
+        return {v["ETag"] for v in versions.get("Versions", [])}
 
     return Backend(
         name="s3",
@@ -174,6 +176,16 @@ def test_put_of_stored_content_does_not_rewrite(backend: Backend, tmp_path: Path
     assert backend.store.put_file(source) == ref
     assert backend.write_token(ref.digest) == before
     assert backend.leftovers() == []
+
+
+def test_storing_content_again_renews_it_for_garbage_collection(backend: Backend) -> None:
+    ref = backend.store.put_bytes(b"an environment file many runs share")
+    first = backend.store.modified_at(ref.digest)
+    assert first is not None
+    time.sleep(1.1)  # S3 keeps LastModified to the second
+    backend.store.put_bytes(b"an environment file many runs share")
+    renewed = backend.store.modified_at(ref.digest)
+    assert renewed is not None and renewed > first
 
 
 # -- verification and errors --------------------------------------------------------------------------

@@ -63,10 +63,13 @@ def tail(
                         typer.echo(orjson.dumps(event.to_dict()).decode())  # one document a line
                     else:
                         console.print(_line(event), highlight=False, soft_wrap=True)
+                # A page can be empty while more follows (a filter skipped a stretch of other
+                # events, or a gap is being waited out): only a token that did not move is the end.
+                moved = page.next_page_token != token
                 token = page.next_page_token
-                if not follow and not page.events:
-                    break
-                if not page.events:
+                if not page.events and not moved:
+                    if not follow:
+                        break
                     time.sleep(POLL_S)
         except KeyboardInterrupt:
             pass

@@ -13,6 +13,7 @@ and two writers of the same content, in threads or processes, both succeed. Read
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -56,6 +57,8 @@ class _Backend(Protocol):
     def download(self, key: str, dest: str) -> None: ...
     def publish(self, spool: str, key: str) -> None: ...
     def walk(self) -> Iterator[tuple[str, int]]: ...  # (key, modified at in epoch ms) of every blob
+    def modified(self, key: str) -> int | None: ...  # epoch ms, None when absent
+    def touch(self, key: str) -> None: ...  # mark a blob as just stored again (garbage collection)
     def delete(self, key: str) -> None: ...
 
 
@@ -103,6 +106,8 @@ class BlobStore:
         if self._backend.size(_key(ref.digest)) != ref.size:
             with self._spooled(io.BytesIO(data)) as (spool, _):
                 self._backend.publish(spool, _key(ref.digest))
+        else:
+            self._backend.touch(_key(ref.digest))
         return ref
 
     def put_file(self, source: str | os.PathLike[str] | IO[bytes]) -> BlobRef:
@@ -117,6 +122,8 @@ class BlobStore:
         with self._spooled(source) as (spool, ref):
             if self._backend.size(_key(ref.digest)) != ref.size:
                 self._backend.publish(spool, _key(ref.digest))
+            else:
+                self._backend.touch(_key(ref.digest))
         return ref
 
     @contextmanager
@@ -147,6 +154,10 @@ class BlobStore:
     def delete(self, digest: str) -> None:
         """Remove a blob; a blob already gone is fine. Only garbage collection calls this."""
         self._backend.delete(_checked_key(digest))
+
+    def modified_at(self, digest: str) -> int | None:
+        """When the blob was last stored (a store of the same content again counts), in epoch ms."""
+        return self._backend.modified(_checked_key(digest))
 
     def exists(self, digest: str) -> bool:
         return self._backend.size(_checked_key(digest)) is not None
@@ -220,6 +231,17 @@ class _LocalBackend:
                 continue
             yield path.relative_to(self.root).as_posix(), modified
 
+    def modified(self, key: str) -> int | None:
+        try:
+            return (self.root / key).stat().st_mtime_ns // 1_000_000
+        except FileNotFoundError:
+            return None
+
+    def touch(self, key: str) -> None:
+        # Content stored again is new to garbage collection: its grace period starts over.
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.root / key)
+
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
 
@@ -262,6 +284,26 @@ class _S3Backend:
             modified = info.get("LastModified")
             stamp = int(modified.timestamp() * 1000) if modified is not None else 0
             yield path[len(prefix) :] if path.startswith(prefix) else path, stamp
+
+    def modified(self, key: str) -> int | None:
+        bucket, obj, _ = self.fs.split_path(f"{self.root}/{key}")
+        try:
+            head = self.fs.call_s3("head_object", Bucket=bucket, Key=obj)
+        except FileNotFoundError:
+            return None
+        return int(head["LastModified"].timestamp() * 1000)
+
+    def touch(self, key: str) -> None:
+        # A copy onto itself is the only way to renew an object's LastModified; it costs a request
+        # per duplicate upload, which is what makes the sweep safe for content stored again.
+        bucket, obj, _ = self.fs.split_path(f"{self.root}/{key}")
+        self.fs.call_s3(
+            "copy_object",
+            Bucket=bucket,
+            Key=obj,
+            CopySource={"Bucket": bucket, "Key": obj},
+            MetadataDirective="REPLACE",
+        )
 
     def delete(self, key: str) -> None:
         bucket, obj, _ = self.fs.split_path(f"{self.root}/{key}")

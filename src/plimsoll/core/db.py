@@ -139,7 +139,7 @@ class Database:
         For work on the server's event loop, which must never block; the caller retries on a
         worker thread. Yields False (do not even try) where a write always waits on the network
         (PostgreSQL): only SQLite's local lock can be taken without waiting."""
-        if not self.is_sqlite:
+        if not self.is_sqlite or self._pool_exhausted():
             yield False
             return
         token = _NO_WAIT.set(True)
@@ -154,6 +154,16 @@ class Database:
 
     def unlisten(self, name: str, listener: Callable[..., None]) -> None:
         event.remove(self.engine, name, listener)
+
+    def _pool_exhausted(self) -> bool:
+        """Whether taking a connection could wait: threads waiting for the write lock hold the
+        pool's connections, and a checkout would then block as surely as the lock."""
+        pool = self.engine.pool
+        size, overflow = getattr(pool, "size", None), getattr(pool, "_max_overflow", None)
+        if not callable(size) or not isinstance(overflow, int):
+            return False
+        checked_out = int(pool.checkedout())  # type: ignore[attr-defined]
+        return checked_out >= int(size()) + max(overflow, 0)
 
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""

@@ -42,6 +42,7 @@ from plimsoll.tracking.service.ingest import apply_batch
 
 MAX_SEARCH_RESULTS = 1000
 BATCH_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
+PURGE_CHUNK = 200  # runs purged in one transaction: short write locks, a bounded number of event locks
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ class RunOps(ServiceBase):
             if not before:
                 raise NotFound(f"run {run_id!r} not found")
             deleted_at = now_ms() if stage is LifecycleStage.DELETED else None
-            store.set_lifecycle_stage(change.conn, run_id, stage.value, deleted_at)
+            if not store.set_lifecycle_stage(change.conn, run_id, stage.value, deleted_at):
+                raise NotFound(f"run {run_id!r} not found")
             change.audit(
                 AuditEntry(
                     actor,
@@ -200,21 +202,28 @@ class RunOps(ServiceBase):
 
     def purge_expired(self, older_than_ms: int, *, dry_run: bool = False) -> dict[str, list[str] | int]:
         """Garbage collection's share of tracking: runs deleted before `older_than_ms` go for good
-        (with everything logged to them), and batch ids older than a week are forgotten. With
-        `dry_run`, only says what would go."""
-        with self._change("gc") as change:
-            doomed = store.runs_deleted_before(change.conn, older_than_ms)
-            if not dry_run and doomed:
-                store.purge_runs(change.conn, [run_id for run_id, _ in doomed])
-                for run_id, project in doomed:
-                    change.audit(
-                        AuditEntry("gc", "run.purge", "run", run_id, project, {"lifecycle_stage": "deleted"})
-                    )
-                    change.emit(
-                        "run.purged", f"run:{run_id}", {"run_id": run_id, "project": project}, project=project
-                    )
-        batch_ids = 0 if dry_run else self.prune_batch_ids()
-        return {"runs": [run_id for run_id, _ in doomed], "batch_ids": batch_ids}
+        (with everything logged to them), a few hundred a transaction, and batch ids older than a
+        week are forgotten. With `dry_run`, only says what would go."""
+        with self.db.read() as conn:
+            doomed = store.runs_deleted_before(conn, older_than_ms)
+        if dry_run:
+            return {"runs": [run_id for run_id, _ in doomed], "batch_ids": 0}
+        purged: list[str] = []
+        for start in range(0, len(doomed), PURGE_CHUNK):
+            chunk = doomed[start : start + PURGE_CHUNK]
+            with self._change("gc") as change:
+                gone = store.purge_runs(change.conn, [run_id for run_id, _ in chunk], older_than_ms)
+                for run_id, project in chunk:
+                    if run_id in gone:
+                        purged.append(run_id)
+                        change.audit(
+                            AuditEntry(
+                                "gc", "run.purge", "run", run_id, project, {"lifecycle_stage": "deleted"}
+                            )
+                        )
+                        payload = {"run_id": run_id, "project": project}
+                        change.emit("run.purged", f"run:{run_id}", payload, project=project)
+        return {"runs": purged, "batch_ids": self.prune_batch_ids()}
 
     def prune_batch_ids(self, *, keep_ms: int = BATCH_ID_RETENTION_MS) -> int:
         """Forget batch ids older than `keep_ms`: a client retries within minutes, not days, and the

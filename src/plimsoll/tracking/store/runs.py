@@ -135,10 +135,12 @@ def delete_tags(conn: Connection, run_id: str, keys: list[str]) -> None:
     conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key.in_(keys)))
 
 
-def set_lifecycle_stage(conn: Connection, run_id: str, stage: str, deleted_at: int | None) -> None:
-    conn.execute(
+def set_lifecycle_stage(conn: Connection, run_id: str, stage: str, deleted_at: int | None) -> bool:
+    """False when the run is gone (purged by a concurrent garbage collection)."""
+    result = conn.execute(
         runs.update().where(runs.c.id == run_id).values(lifecycle_stage=stage, deleted_at=deleted_at)
     )
+    return bool(result.rowcount)
 
 
 def runs_deleted_before(conn: Connection, cutoff: int) -> list[tuple[str, str]]:
@@ -152,10 +154,16 @@ def runs_deleted_before(conn: Connection, cutoff: int) -> list[tuple[str, str]]:
     return [(str(row.id), str(row.project)) for row in conn.execute(query)]
 
 
-def purge_runs(conn: Connection, run_ids: list[str]) -> None:
-    """Delete runs for good; their params, tags, metrics and artifact rows go with them (cascade)."""
-    for start in range(0, len(run_ids), _CHUNK):
-        conn.execute(delete(runs).where(runs.c.id.in_(run_ids[start : start + _CHUNK])))
+def purge_runs(conn: Connection, run_ids: list[str], cutoff: int) -> set[str]:
+    """Delete for good those of these runs that are still deleted since before `cutoff` (one
+    restored meanwhile stays); their params, tags, metrics and artifact rows go with them
+    (cascade). The ids purged."""
+    statement = (
+        delete(runs)
+        .where(runs.c.id.in_(run_ids), runs.c.lifecycle_stage == "deleted", runs.c.deleted_at < cutoff)
+        .returning(runs.c.id)
+    )
+    return {str(run_id) for run_id in conn.execute(statement).scalars()}
 
 
 def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:
