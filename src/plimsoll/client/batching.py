@@ -33,6 +33,7 @@ from plimsoll.tracking.entities import (
     RunCreate,
     RunEnd,
     RunWrites,
+    refuse_param_changes,
 )
 
 if TYPE_CHECKING:
@@ -180,14 +181,7 @@ class Batcher:
                 pending = self._pending[run_id] = _Pending(run_id, first_seq=self._seq + 1)
                 if len(self._pending) == 1:
                     self._oldest = time.monotonic()
-            for key, value in (params or {}).items():
-                held = pending.params.get(key)
-                if held is not None and held != value:
-                    raise Conflict(
-                        f"param {key!r} of run {run_id} is already {held!r}; params are immutable, "
-                        f"so it cannot become {value!r}",
-                        details={"field": f"params.{key}"},
-                    )
+            refuse_param_changes(run_id, params or {}, pending.params)
             if create is not None:
                 pending.create = create
             pending.params.update(params or {})

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.errors import Conflict, InvalidParameter
 
 # What one write batch may carry (the server refuses more; the SDK splits to stay under).
 MAX_RUNS_PER_BATCH = 1000
@@ -267,3 +267,15 @@ def run_id_list(values: list[str]) -> list[str]:
             if part and part not in ids:
                 ids.append(part)
     return ids
+
+
+def refuse_param_changes(run_id: str, values: dict[str, str], held: dict[str, str]) -> None:
+    """Params are immutable: the same value again is fine, another one is a Conflict naming the
+    param. The service checks what is stored; the SDK, what it still holds unsent."""
+    for key, value in values.items():
+        if key in held and held[key] != value:
+            raise Conflict(
+                f"param {key!r} of run {run_id} is already {held[key]!r}; params are immutable, "
+                f"so it cannot become {value!r} (log a new key or start a new run)",
+                details={"field": f"params.{key}"},
+            )

@@ -18,7 +18,13 @@ from plimsoll.core.changes import Change
 from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.tracking import store
-from plimsoll.tracking.entities import LifecycleStage, MetricColumns, RunStatus, RunWrites
+from plimsoll.tracking.entities import (
+    LifecycleStage,
+    MetricColumns,
+    RunStatus,
+    RunWrites,
+    refuse_param_changes,
+)
 from plimsoll.tracking.names import random_run_name
 
 
@@ -105,7 +111,7 @@ def _apply_params(
     held = store.params_of_runs(conn, older)
     new: dict[str, dict[str, str]] = {}
     for run_id, values in by_run.items():
-        _refuse_changes(run_id, values, held.get(run_id, {}))
+        refuse_param_changes(run_id, values, held.get(run_id, {}))
         new[run_id] = {k: v for k, v in values.items() if k not in held.get(run_id, {})}
     store.insert_params(
         conn,
@@ -119,22 +125,12 @@ def _apply_params(
     # then did nothing), and only now can we see which value won. New runs have no such writer.
     raced = [run_id for run_id in older if new.get(run_id)]
     for run_id, stored in store.params_of_runs(conn, raced).items():
-        _refuse_changes(run_id, by_run[run_id], stored)
+        refuse_param_changes(run_id, by_run[run_id], stored)
     for run_id, values in new.items():
         if values:
             # Keys and digests only: a value logged by mistake (a secret) must stay removable,
             # and the audit log is append-only.
             _audit(change, "run.log_params", run_id, after=_digests(values))
-
-
-def _refuse_changes(run_id: str, values: dict[str, str], held: dict[str, str]) -> None:
-    for key, value in values.items():
-        if key in held and held[key] != value:
-            raise Conflict(
-                f"param {key!r} of run {run_id} is already {held[key]!r}; params are immutable, "
-                f"so it cannot become {value!r} (log a new key or start a new run)",
-                details={"field": f"params.{key}"},
-            )
 
 
 def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], change: Change) -> None:
