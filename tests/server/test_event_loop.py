@@ -4,6 +4,7 @@ lock, health checks and reads still answer at once, and a write waits on a worke
 from __future__ import annotations
 
 import sqlite3
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,11 @@ from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
 HOLD_S = 5.0
-ANSWER_WITHIN_S = 0.1  # a liveness bound: the failure it guards against is a stall of HOLD_S
+# Liveness bounds: the failure they guard against is every request stalled until the lock goes
+# (seconds). The typical answer must come within 100 ms; a single one may be slowed by a busy
+# machine (the suite runs beside other tests), never stalled.
+TYPICAL_ANSWER_S = 0.1
+WORST_ANSWER_S = 1.5
 
 
 def _hold_write_lock(db_path: str, held: threading.Event, seconds: float) -> None:
@@ -80,17 +85,20 @@ def test_health_and_reads_answer_while_the_write_lock_is_held(sqlite_live_server
     writer = threading.Thread(target=synchronous_write)
     writer.start()
     time.sleep(0.3)  # the write has reached the server and is waiting for the lock
-    slowest = 0.0
+    took: list[float] = []
     with httpx.Client(base_url=sqlite_live_server.url, timeout=10) as client:
         deadline = time.monotonic() + HOLD_S - 1.5
         while time.monotonic() < deadline:
             for path in ("/healthz", f"/api/v1/runs/{run.id}"):
                 started = time.monotonic()
                 assert client.get(path).status_code == 200
-                slowest = max(slowest, time.monotonic() - started)
+                took.append(time.monotonic() - started)
             time.sleep(0.1)
     assert writer.is_alive(), "the write should still be waiting for the lock"
-    assert slowest < ANSWER_WITHIN_S, f"a request took {slowest:.3f}s while the write lock was held"
+    assert len(took) >= 10
+    typical, worst = statistics.median(took), max(took)
+    assert typical < TYPICAL_ANSWER_S, f"requests took {typical:.3f}s (median) while the lock was held"
+    assert worst < WORST_ANSWER_S, f"a request took {worst:.3f}s while the write lock was held"
     holder.join()
     writer.join(30)
     assert write_status == [200]
