@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll._version import __version__
+from plimsoll.capabilities import PLATFORM
 from plimsoll.core.auth.api import install_guard
 from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
 from plimsoll.core.capability import load
@@ -62,16 +63,20 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     app.state.metrics = metrics
 
     _install_error_handlers(app)
+    # First: the router tries routes in order, and health checks come every few seconds.
+    _install_ops_routes(app, platform, metrics)
     lanes: dict[tuple[str, str], LaneRoute] = {}
     rows = [(permission, None) for permission in SERVER_PERMISSIONS]
-    for capability in platform.capabilities:
+    # The product's capabilities before the platform's own parts: the router tries routes in order,
+    # and the SDK's reads and writes are the hot ones.
+    own = {part.name for part in PLATFORM}
+    for capability in sorted(platform.capabilities, key=lambda c: c.name in own):
         service = platform.services.get(capability.name)
         if capability.router is not None:
             router = load(capability.router)
             app.include_router(router)
             lanes.update(_lane_routes(router, service))
         rows += [(permission, service) for permission in load(capability.permissions or ())]
-    _install_ops_routes(app, platform, metrics)
     install_ui(app, platform.capabilities)
 
     app.add_middleware(FastLane, routes=lanes)

@@ -8,6 +8,7 @@ batch lands whole or not at all."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -47,10 +48,11 @@ def apply_batch(change: Change, batch: list[RunWrites], now: int) -> None:
     _apply_params(conn, {w.run_id: w.params for w in batch if w.params}, created, change)
     _apply_tags(conn, {w.run_id: w.tags for w in batch if w.tags}, change)
     _apply_metrics(conn, {w.run_id: w.metrics for w in batch if w.metrics}, created)
-    _apply_ends(conn, [w for w in batch if w.end is not None], states, now, change)
+    _apply_ends(conn, [w for w in batch if w.end is not None], states, created, now, change)
 
 
-def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: Change) -> set[str]:
+def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: Change) -> dict[str, str]:
+    """Insert the runs; the project of each, by run id."""
     experiments: dict[str, tuple[str, str, str]] = {}
     rows: list[dict[str, object]] = []
     for writes in creating:
@@ -89,7 +91,7 @@ def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: 
             project=project,
         )
     store.insert_runs(conn, rows)
-    return {writes.run_id for writes in creating}
+    return {str(row["id"]): experiments[str(row["experiment_id"])][1] for row in rows}
 
 
 def _check_can_write(writes: RunWrites, states: dict[str, tuple[str, str]]) -> None:
@@ -105,7 +107,7 @@ def _check_can_write(writes: RunWrites, states: dict[str, tuple[str, str]]) -> N
 
 
 def _apply_params(
-    conn: Connection, by_run: dict[str, dict[str, str]], created: set[str], change: Change
+    conn: Connection, by_run: dict[str, dict[str, str]], created: Collection[str], change: Change
 ) -> None:
     older = [run_id for run_id in by_run if run_id not in created]
     held = store.params_of_runs(conn, older)
@@ -146,7 +148,7 @@ def _apply_tags(conn: Connection, by_run: dict[str, dict[str, str]], change: Cha
         _audit(change, "run.set_tags", run_id, after=_digests(values))
 
 
-def _apply_metrics(conn: Connection, by_run: dict[str, MetricColumns], created: set[str]) -> None:
+def _apply_metrics(conn: Connection, by_run: dict[str, MetricColumns], created: Collection[str]) -> None:
     if not by_run:
         return
     wanted = {(run_id, key) for run_id, columns in by_run.items() for key in set(columns.keys)}
@@ -199,6 +201,7 @@ def _apply_ends(
     conn: Connection,
     ending: list[RunWrites],
     states: dict[str, tuple[str, str]],
+    created: dict[str, str],
     now: int,
     change: Change,
 ) -> None:
@@ -222,7 +225,9 @@ def _apply_ends(
             {"status": writes.end.status.value, "end_time": end_time},
         )
     store.end_runs(conn, rows)
-    projects = store.run_projects(conn, [row["run_id"] for row in rows]) if rows else {}
+    # A run created in this batch (the SDK sends a short run whole) has its project at hand.
+    older = [row["run_id"] for row in rows if row["run_id"] not in created]
+    projects = {**created, **(store.run_projects(conn, older) if older else {})}
     for row in rows:
         project = projects[row["run_id"]]
         payload = {**row, "project": project}
