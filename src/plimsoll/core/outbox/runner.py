@@ -34,6 +34,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
 COALESCE_S = 0.05
+REPLAY_CHECK_S = 1.0
 
 
 @dataclass
@@ -69,6 +71,7 @@ class _Consumer:
     # Called once before the handler sees a batch (or replays): where a handler would read the
     # same thing for every event (a webhook's subscriptions), it reads it once a batch.
     before_batch: Callable[[], None] | None = None
+    replays_checked: float = 0.0  # time.monotonic() of the last look for replays asked for
 
 
 class ConsumerRunner:
@@ -286,6 +289,11 @@ class ConsumerRunner:
         return True
 
     def _replays(self, consumer: _Consumer) -> None:
+        # A replay is asked for by hand and may wait a moment; looking every round (each commit's
+        # wake-up, on a busy server) was a read per round for a table that is nearly always empty.
+        if time.monotonic() - consumer.replays_checked < REPLAY_CHECK_S:
+            return
+        consumer.replays_checked = time.monotonic()
         claim_ms = max(consumer.lease_ms, 60_000)
         replays = self.outbox.claim_replays(consumer.name, claim_ms)
         if replays and not self._prepare(consumer):
