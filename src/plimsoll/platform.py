@@ -63,8 +63,7 @@ class Platform:
         self.blobs = BlobStore.from_url(self.settings.resolved_blobs_url)
         self.catalog = event_catalog(self.capabilities)
         self.outbox = Outbox(self.db, self.catalog)
-        self.events = self.outbox
-        self.projects = ProjectService(self.db, self.events)
+        self.projects = ProjectService(self.db, self.outbox)
         self.auth = AuthService(self.db)
         self.jobs = JobService(self.db, HandlerRegistry())
         self.services: dict[str, Any] = {
@@ -76,7 +75,7 @@ class Platform:
         for capability in self.capabilities:
             if capability.service is not None:
                 parts = Parts(
-                    self.settings, self.db, self.blobs, self.events, self.projects, dict(self.services)
+                    self.settings, self.db, self.blobs, self.outbox, self.projects, dict(self.services)
                 )
                 self.services[capability.name] = load(capability.service)(parts)
         self._register_job_kinds()

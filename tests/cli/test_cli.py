@@ -11,10 +11,9 @@ from typing import Any
 
 import orjson
 import pytest
-from typer.testing import CliRunner
+from cli_support import cli, ok_json
 
 from plimsoll.cli import _output
-from plimsoll.cli.main import app
 from plimsoll.client import Client
 from plimsoll.core.errors import (
     Conflict,
@@ -62,18 +61,6 @@ def runs(home: Path) -> Iterator[dict[str, str]]:
     with Client() as client:
         ids = seed(client)
     yield ids
-
-
-def cli(*args: str) -> Any:
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def ok_json(*args: str) -> Any:
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return orjson.loads(result.stdout)
 
 
 # -- experiments ---------------------------------------------------------------------------------

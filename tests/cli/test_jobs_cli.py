@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from typer.testing import CliRunner
+from cli_support import cli, ok_json
 
 from plimsoll.cli import _output, jobs
-from plimsoll.cli.main import app
 from plimsoll.core.jobs import JobService
 from plimsoll.platform import Platform
 
@@ -67,21 +65,6 @@ def newest_first(*job_ids: str) -> list[str]:
     """The order of `jobs list`: by id, descending (ids are time-ordered to the millisecond; jobs
     enqueued within one millisecond have no order of their own)."""
     return sorted(job_ids, reverse=True)
-
-
-def cli(*args: str) -> Any:
-    # The CLI's console measured its terminal when first imported (in another test, perhaps):
-    # give it the wide terminal these tables are read from.
-    _output.console.width = 200
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def ok_json(*args: str) -> Any:
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return orjson.loads(result.stdout)
 
 
 def test_list_json_newest_first_with_every_field(seeded: dict[str, str]) -> None:

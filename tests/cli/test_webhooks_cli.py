@@ -7,12 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from typer.testing import CliRunner
+from cli_support import cli, ok_json
 
 from plimsoll.cli import _output, webhooks
-from plimsoll.cli.main import app
 from plimsoll.platform import Platform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,19 +24,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLIMSOLL_HOME", str(tmp_path / ".plimsoll"))
     return tmp_path / ".plimsoll"
-
-
-def cli(*args: str) -> Any:
-    _output.console.width = 200  # the wide terminal these tables are read from
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def ok_json(*args: str) -> Any:
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return orjson.loads(result.stdout)
 
 
 def queue_test_deliveries(platform: Platform) -> None:

@@ -15,7 +15,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Index, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -68,6 +70,11 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def upsert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT for `table`, the one that takes ON CONFLICT clauses."""
+    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def redacted_url(url: str) -> str:

@@ -138,3 +138,21 @@ def test_an_idle_lease_holder_does_not_write_every_round(db: Database, outbox: O
         assert again is not None and again.lease_until == first.lease_until
     finally:
         assert runner.stop(timeout=10)
+
+
+def test_before_batch_runs_once_for_a_batch_before_its_events(db: Database, outbox: Outbox) -> None:
+    """What a consumer reads for every event (a webhook's subscriptions) it reads once a batch."""
+    calls: list[str] = []
+    ids = append_committed(outbox, db, *[created(f"thing:{n}") for n in range(10)])
+    runner = ConsumerRunner(outbox, poll_interval=0.05)
+    runner.add_work(
+        "batched",
+        lambda event: calls.append(f"event {event.id}"),
+        before_batch=lambda: calls.append("prepare"),
+    )
+    runner.start()
+    try:
+        eventually(lambda: len(calls) == 11, timeout=30)
+    finally:
+        assert runner.stop(timeout=10)
+    assert calls == ["prepare", *[f"event {event_id}" for event_id in ids]]

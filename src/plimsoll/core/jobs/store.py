@@ -34,10 +34,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from plimsoll.core.db import metadata
+from plimsoll.core.db import metadata, upsert
 from plimsoll.core.jobs.entities import Job, JobState, Schedule
 
 jobs = Table(
@@ -136,7 +134,7 @@ def insert_job(conn: Connection, values: dict[str, Any]) -> str:
     if values["dedupe_key"] is None:
         conn.execute(jobs.insert().values(**values))
         return str(values["id"])
-    insert = pg_insert(jobs) if conn.dialect.name == "postgresql" else sqlite_insert(jobs)
+    insert = upsert(conn, jobs)
     # ON CONFLICT DO NOTHING rather than catching the IntegrityError: on PostgreSQL an error would
     # abort the caller's transaction, and the loser of a race waits for the winner's commit here.
     conn.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, or_, select
 
-from plimsoll.tracking.store.schema import run_artifacts, upsert
+from plimsoll.core.db import upsert
+from plimsoll.tracking.store.schema import run_artifacts
 
 
 def upsert_artifact(conn: Connection, row: dict[str, Any]) -> None:

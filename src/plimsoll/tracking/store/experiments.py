@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, func, select
 
-from plimsoll.tracking.store.schema import experiment_tags, experiments, runs, upsert
+from plimsoll.core.db import upsert
+from plimsoll.tracking.store.schema import experiment_tags, experiments, runs
 
 _CHUNK = 500
 

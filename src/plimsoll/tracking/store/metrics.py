@@ -9,9 +9,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
-from plimsoll.core.db import DriverStatement, driver_cursor, placeholder
+from plimsoll.core.db import DriverStatement, driver_cursor, placeholder, upsert
 from plimsoll.core.validation import INT64_MIN
-from plimsoll.tracking.store.schema import latest_metrics, metric_series, rows_for_runs, upsert
+from plimsoll.tracking.store.schema import latest_metrics, metric_series, rows_for_runs
 
 
 @DriverStatement

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, delete, select
 
-from plimsoll.core.db import DriverStatement
+from plimsoll.core.db import DriverStatement, upsert
 from plimsoll.tracking.store.metrics import latest_metrics_of
 from plimsoll.tracking.store.schema import (
     experiments,
@@ -17,7 +17,6 @@ from plimsoll.tracking.store.schema import (
     rows_for_runs,
     runs,
     tags,
-    upsert,
 )
 
 _CHUNK = 500

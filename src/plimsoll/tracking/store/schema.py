@@ -1,4 +1,4 @@
-"""Tracking's tables, and the two SQL helpers every tracking store module shares."""
+"""Tracking's tables, and what every tracking store module shares (`upsert` is core's)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from plimsoll.core.db import backend_index, driver_cursor, metadata, placeholder
 
@@ -170,11 +168,6 @@ TABLES = (
     run_artifacts,
     ingest_batches,
 )
-
-
-def upsert(conn: Connection, table: Table) -> Any:
-    """The dialect's INSERT that takes ON CONFLICT clauses."""
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def rows_for_runs(conn: Connection, sql: str, run_ids: list[str]) -> list[tuple[Any, ...]]:
