@@ -32,6 +32,14 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _private_spool(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's SDK spools (if it ever must) into a folder of its own, never ~/.plimsoll."""
+    spool = tmp_path_factory.mktemp("spool")
+    monkeypatch.setenv("PLIMSOLL_SPOOL_DIR", str(spool))
+    return spool
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -8,13 +8,14 @@ import logging
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from plimsoll.client.batching import Batcher
+from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
-from plimsoll.client.run import ActiveRun, param_text
+from plimsoll.client.run import ActiveRun, param_texts, tag_texts
 from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
 from plimsoll.core.config import Settings
 from plimsoll.core.errors import InvalidParameter, PlimsollError
@@ -22,9 +23,17 @@ from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.jobs.entities import Job, JobState
 from plimsoll.core.outbox.entities import EventPage
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import check_int, check_name
+from plimsoll.core.validation import check_int
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
-from plimsoll.tracking.entities import Artifact, Experiment, MetricHistory, Run, RunCreate, RunStatus
+from plimsoll.tracking.entities import (
+    Artifact,
+    Experiment,
+    MetricHistory,
+    Run,
+    RunCreate,
+    RunStatus,
+    check_run_create,
+)
 from plimsoll.tracking.names import random_run_name
 
 DEFAULT_EXPERIMENT = "default"
@@ -35,7 +44,9 @@ class Client:
     `Client("http://host:8765")` talks to a server; `Client("sqlite:///p.db")` or
     `Client("postgresql://...")` opens that database in-process. Over HTTP, a request that fails
     for want of a server is retried for `retry_for` seconds; buffered writes outlast even that and
-    are sent once the server answers again."""
+    are sent once the server answers again, and a process that exits before that leaves them in
+    its spool (docs/sdk.md: PLIMSOLL_SPOOL_DIR) for the next process that logs, or `plimsoll
+    sync`. `timeout` bounds each HTTP request."""
 
     def __init__(
         self,
@@ -45,12 +56,15 @@ class Client:
         settings: Settings | None = None,
         flush_interval: float = 0.25,
         retry_for: float = 300.0,
+        timeout: float = 30.0,
     ) -> None:
         self.settings = settings or Settings.from_env()
         target = url or self.settings.server_url
         self._transport: Transport
         if target and target.startswith(("http://", "https://")):
-            self._transport = HttpTransport(target, token=token or self.settings.token, retry_for=retry_for)
+            self._transport = HttpTransport(
+                target, token=token or self.settings.token, retry_for=retry_for, timeout=timeout
+            )
             self.url = target
         else:
             from plimsoll.platform import Platform
@@ -58,7 +72,13 @@ class Client:
             platform = Platform(self.settings, store_url=target).startup()
             self._transport = LocalTransport(platform, actor=_local_user())
             self.url = platform.settings.resolved_store_url
-        self._batcher = Batcher(self._transport, flush_interval=flush_interval)
+        self._batcher = Batcher(
+            self._transport,
+            flush_interval=flush_interval,
+            spool_dir=self.settings.resolved_spool_dir,
+            exit_timeout=self.settings.exit_timeout,
+            attempt_window=min(retry_for, ATTEMPT_WINDOW_S),
+        )
         self._experiments: dict[tuple[str, str], Experiment] = {}
         self._active = threading.local()
         _live_clients.add(self)
@@ -83,16 +103,18 @@ class Client:
         """Start a run in `experiment` (created if new). Use it with `with` to end it FINISHED, or
         FAILED if the block raises; or call `run.end()` yourself. `capture` records the git commit,
         branch, dirty flag and diff, and the Python environment."""
-        found = self._experiment(experiment, project)
-        run_name = check_name("run_name", name) if name is not None else random_run_name()
         stack = self._stack()
         if nested and parent_run_id is None:
             if not stack:
                 raise InvalidParameter("nested", "needs an active run to nest under; start one first")
             parent_run_id = stack[-1].id
+        # Everything checked before anything is sent: a refused argument starts no run.
+        create = check_run_create(RunCreate("", random_run_name() if name is None else name, parent_run_id, now_ms()))
+        given_tags, given_params = tag_texts(tags or {}), param_texts(params or {})
+        found = self._experiment(experiment, project)
         run = ActiveRun(
             new_id(),
-            run_name,
+            str(create.name),
             found.id,
             found.name,
             batcher=self._batcher,
@@ -100,16 +122,13 @@ class Client:
             on_end=self._forget_active,
         )
         captured = capture_all() if capture else None
-        all_tags = {**(captured.tags if captured else {}), **{k: str(v) for k, v in (tags or {}).items()}}
         self._batcher.submit(
             run.id,
-            create=RunCreate(found.id, run_name, parent_run_id, now_ms()),
+            create=RunCreate(found.id, create.name, parent_run_id, create.start_time),
+            tags={**(tag_texts(captured.tags) if captured else {}), **given_tags},
+            params=given_params,
             artifacts=list(captured.artifacts.items()) if captured else None,
         )
-        if all_tags:
-            run.set_tags(all_tags)
-        if params:
-            run.log_params(params)
         stack.append(run)
         _watch_for_crashes()
         return run
@@ -314,6 +333,14 @@ class Client:
     def flush(self, timeout: float | None = None) -> None:
         self._batcher.flush(timeout=timeout)
 
+    def send_spooled(
+        self, *, stall: float | None = 60.0, progress: Callable[[int, int], None] | None = None
+    ) -> SpoolReport:
+        """Send the writes that earlier processes left in the spool for this server (a process
+        that logs does this by itself; `plimsoll sync` calls this). Unavailable if the server
+        acknowledges nothing for `stall` seconds; what is left stays spooled."""
+        return self._batcher.send_spooled(stall=stall, progress=progress)
+
     def close(self) -> None:
         for run in list(self._stack()):
             run.end()
@@ -411,4 +438,4 @@ def _local_user() -> str:
         return "local"
 
 
-__all__ = ["Client", "param_text"]
+__all__ = ["Client"]

@@ -13,16 +13,19 @@ import orjson
 
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.ids import now_ms
-from plimsoll.core.validation import (
-    MAX_PARAM_VALUE_LENGTH,
-    MAX_TAG_VALUE_LENGTH,
-    check_artifact_path,
-    check_float,
-    check_int,
-    check_key,
-    check_text,
+from plimsoll.core.validation import check_artifact_path, check_float
+from plimsoll.tracking.entities import (
+    MetricColumns,
+    Run,
+    RunEnd,
+    RunStatus,
+    check_metric_key,
+    check_metric_step,
+    check_metric_timestamp,
+    check_params,
+    check_tags,
+    parse_run_status,
 )
-from plimsoll.tracking.entities import MetricColumns, Run, RunEnd, RunStatus, parse_run_status
 
 if TYPE_CHECKING:
     from plimsoll.client.batching import Batcher
@@ -31,16 +34,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("plimsoll.client")
 
 
-def param_text(key: str, value: Any) -> str:
+def param_text(value: Any) -> str:
+    """A param's value as the text stored (a dict or list as JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
-        text = repr(value)
-    elif isinstance(value, str):
-        text = value
-    elif isinstance(value, dict | list | tuple | bool | int | float) or value is None:
-        text = orjson.dumps(value).decode() if isinstance(value, dict | list | tuple) else str(value)
-    else:
-        text = str(value)
-    return check_text(f"params.{key}", text, max_length=MAX_PARAM_VALUE_LENGTH)
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple):
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # not JSON (a set inside, say): its repr is still worth keeping
+            return str(value)
+    return str(value)
+
+
+def param_texts(params: dict[str, Any]) -> dict[str, str]:
+    """Params as text, checked by the server's own rules (`check_params`)."""
+    return check_params({key: param_text(value) for key, value in params.items()})
+
+
+def tag_texts(tags: dict[str, Any]) -> dict[str, str]:
+    return check_tags({key: value if isinstance(value, str) else str(value) for key, value in tags.items()})
 
 
 class ActiveRun:
@@ -77,19 +91,14 @@ class ActiveRun:
         return self.log_params({key: value})
 
     def log_params(self, params: dict[str, Any]) -> ActiveRun:
-        values = {check_key("params", key): param_text(key, value) for key, value in params.items()}
-        self._batcher.submit(self.id, params=values)
+        self._batcher.submit(self.id, params=param_texts(params))
         return self
 
     def set_tag(self, key: str, value: Any) -> ActiveRun:
         return self.set_tags({key: value})
 
     def set_tags(self, tags: dict[str, Any]) -> ActiveRun:
-        values = {
-            check_key("tags", key): check_text(f"tags.{key}", str(value), max_length=MAX_TAG_VALUE_LENGTH)
-            for key, value in tags.items()
-        }
-        self._batcher.submit(self.id, tags=values)
+        self._batcher.submit(self.id, tags=tag_texts(tags))
         return self
 
     def log_metric(
@@ -112,28 +121,34 @@ class ActiveRun:
         synchronous: bool = False,
     ) -> ActiveRun:
         """`step` defaults to one past the last step logged for that key in this run (0 first).
-        With `synchronous=True` the call returns once the server has stored the points."""
-        stamp = now_ms() if timestamp is None else check_int("timestamp", timestamp, minimum=0)
-        if step is not None:
-            step = check_int("step", step)
-        points = MetricColumns()
+        With `synchronous=True` the call returns once the server has stored the points. The
+        server's rules are checked here, point by point (`check_metric_columns` checks the same
+        in bulk on the server)."""
         last_steps = self._steps
-        for key, value in metrics.items():
+        keys = list(metrics)
+        for key in keys:
             if key not in last_steps:
-                check_key("metrics", key)  # once per key: the loop below runs per point
-                last_steps[key] = -1
-            number = value if type(value) is float else check_float(f"metrics.{key}", value)
-            point_step = last_steps[key] + 1 if step is None else step
-            if point_step > last_steps[key]:
-                last_steps[key] = point_step
-            points.append(key, number, point_step, stamp)
+                check_metric_key(key)  # once per key: the rest runs per point
+        first = keys[0] if keys else ""
+        stamp = now_ms() if timestamp is None else check_metric_timestamp(first, timestamp)
+        values = [v if type(v) is float else check_float(f"metrics.{k}.value", v) for k, v in metrics.items()]
+        if step is None:
+            steps = [last_steps.get(key, -1) + 1 for key in keys]
+            later = dict(zip(keys, steps, strict=True))
+        else:
+            steps = [check_metric_step(first, step)] * len(keys)
+            later = {key: steps[0] for key in keys if last_steps.get(key, -1) < steps[0]}
+        points = MetricColumns(keys, values, steps, [stamp] * len(keys))
         self._batcher.submit(self.id, metrics=points)
+        last_steps.update(later)  # only once the call went through: a refused call changes nothing
         if synchronous:
             self.flush()
         return self
 
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> ActiveRun:
-        """Upload a file, or a directory with everything in it, under `artifact_path`."""
+        """Upload a file, or a directory with everything in it, under `artifact_path`. Returns
+        once stored; while the server is unreachable the upload is retried like every write (and
+        spooled at exit if it never answers)."""
         source = Path(local_path)
         if not source.exists():
             raise FileNotFoundError(f"{source}: no such file or directory")
@@ -143,19 +158,17 @@ class ActiveRun:
             targets = [(p, "/".join(filter(None, [prefix, p.relative_to(source).as_posix()]))) for p in files]
         else:
             targets = [(source, "/".join(filter(None, [prefix, source.name])))]
-        for _file, target in targets:
-            check_artifact_path("artifact_path", target)
-        self.flush()  # the run must exist on the server before its files
-        for file, target in targets:
-            with file.open("rb") as handle:
-                self._transport.log_artifact(self.id, target, handle)
-        return self
+        uploads: list[tuple[str, bytes | Path]] = [
+            (check_artifact_path("artifact_path", target), file) for file, target in targets
+        ]
+        # After the run's earlier writes (it must exist on the server before its files).
+        self._batcher.submit(self.id, artifacts=uploads)
+        return self.flush()
 
     def log_text(self, text: str, artifact_path: str) -> ActiveRun:
         check_artifact_path("artifact_path", artifact_path)
-        self.flush()
-        self._transport.log_artifact(self.id, artifact_path, text.encode())
-        return self
+        self._batcher.submit(self.id, artifacts=[(artifact_path, text.encode())])
+        return self.flush()
 
     def log_dict(self, value: dict[str, Any], artifact_path: str) -> ActiveRun:
         return self.log_text(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode(), artifact_path)

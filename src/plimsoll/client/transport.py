@@ -6,7 +6,6 @@ server error from its JSON body), so the SDK above them cannot tell which one it
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import shutil
@@ -21,6 +20,7 @@ import urllib3
 from blake3 import blake3
 from urllib3.exceptions import HTTPError as ConnectionProblem
 
+from plimsoll.client.wire import writes_to_json
 from plimsoll.core.errors import BlobCorrupted, NotFound, PlimsollError, Unavailable, error_from_dict
 from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.outbox.entities import Event, EventPage
@@ -33,13 +33,15 @@ from plimsoll.tracking.entities import (
     Run,
     RunPage,
     RunWrites,
-    encode_float,
 )
 
 log = logging.getLogger("plimsoll.client")
 
 
 class Transport(Protocol):
+    # Where the writes go (a server's URL, or the embedded store's): what a spool file is kept for.
+    destination: str
+
     def get_or_create_experiment(self, name: str, project: str) -> Experiment: ...
     def create_experiment(self, name: str, project: str, description: str) -> Experiment: ...
     def get_experiment(self, ref: str, project: str) -> Experiment: ...
@@ -47,7 +49,7 @@ class Transport(Protocol):
     def update_experiment(
         self, experiment_id: str, change: str, new_name: str | None = None
     ) -> Experiment: ...
-    def ingest(self, batch: list[RunWrites], batch_id: str) -> None: ...
+    def ingest(self, batch: list[RunWrites], batch_id: str, *, retry_for: float | None = None) -> None: ...
     def get_run(self, run_id: str) -> Run: ...
     def search_runs(
         self,
@@ -64,7 +66,9 @@ class Transport(Protocol):
     def metric_history(
         self, run_id: str, key: str, max_points: int | None, page_token: str | None
     ) -> MetricHistory: ...
-    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact: ...
+    def log_artifact(
+        self, run_id: str, path: str, content: IO[bytes] | bytes | Path, *, retry_for: float | None = None
+    ) -> Artifact: ...
     def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]: ...
     def download_artifact(self, run_id: str, path: str, destination: Path) -> Path: ...
     def list_jobs(
@@ -91,6 +95,7 @@ class LocalTransport:
         self.platform = platform
         self.tracking = platform.tracking
         self.actor = actor
+        self.destination: str = platform.settings.resolved_store_url
 
     def get_or_create_experiment(self, name: str, project: str) -> Experiment:
         return self.tracking.get_or_create_experiment(name, project=project, actor=self.actor)  # type: ignore[no-any-return]
@@ -118,7 +123,7 @@ class LocalTransport:
             updated = self.tracking.restore_experiment(experiment_id, actor=self.actor)
         return updated
 
-    def ingest(self, batch: list[RunWrites], batch_id: str) -> None:
+    def ingest(self, batch: list[RunWrites], batch_id: str, *, retry_for: float | None = None) -> None:
         self.tracking.ingest(batch, batch_id=batch_id, actor=self.actor)
 
     def get_run(self, run_id: str) -> Run:
@@ -156,7 +161,12 @@ class LocalTransport:
     ) -> MetricHistory:
         return self.tracking.get_metric_history(run_id, key, max_points=max_points, page_token=page_token)  # type: ignore[no-any-return]
 
-    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact:
+    def log_artifact(
+        self, run_id: str, path: str, content: IO[bytes] | bytes | Path, *, retry_for: float | None = None
+    ) -> Artifact:
+        if isinstance(content, Path):
+            with content.open("rb") as handle:
+                return self.tracking.log_artifact(run_id, path, handle, actor=self.actor)  # type: ignore[no-any-return]
         return self.tracking.log_artifact(run_id, path, content, actor=self.actor)  # type: ignore[no-any-return]
 
     def list_artifacts(self, run_id: str, prefix: str | None) -> list[Artifact]:
@@ -210,6 +220,7 @@ class LocalTransport:
 
 
 RETRY_STATUSES = {500, 502, 503, 504}
+GATEWAY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS_ON_500 = 3
 
 
@@ -226,6 +237,7 @@ class HttpTransport:
     ) -> None:
         parsed = urllib3.util.parse_url(url.rstrip("/"))
         self.url = parsed._replace(auth=None).url  # for messages: no credentials in logs
+        self.destination = self.url
         self.base = self.url + "/api/v1"
         self.headers = {"User-Agent": "plimsoll-python"}
         if token:
@@ -269,16 +281,21 @@ class HttpTransport:
         content: IO[bytes] | bytes | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        retry_for: float | None = None,
     ) -> urllib3.BaseHTTPResponse:
         """Send; on connection errors and 5xx, retry with exponential backoff and jitter (only for
-        requests that are safe to repeat), saying so in the log while the server is unreachable."""
+        requests that are safe to repeat), saying so in the log while the server is unreachable.
+        A stream is sent again from where it started."""
         url = self._prefix + path + (f"?{urlencode(params, doseq=True)}" if params else "")
         all_headers = {**self.headers, **(headers or {})}
-        deadline = time.monotonic() + self.retry_for
+        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
+        start = content.tell() if content is not None and not isinstance(content, bytes) and retry else None
         delay = 0.05
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1 and start is not None:
+                content.seek(start)  # type: ignore[union-attr]
             try:
                 response = self._opener.urlopen(
                     method,
@@ -312,13 +329,16 @@ class HttpTransport:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
 
-    @staticmethod
-    def _error(response: urllib3.BaseHTTPResponse) -> PlimsollError:
+    def _error(self, response: urllib3.BaseHTTPResponse) -> PlimsollError:
         try:
             body = orjson.loads(response.data)
         except ValueError:
             body = {}
-        return error_from_dict(body if isinstance(body, dict) else {}, response.status)
+        if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+            if response.status in GATEWAY_STATUSES:  # a proxy's answer: the server is away
+                return Unavailable(f"Plimsoll server at {self.url} unreachable (HTTP {response.status})")
+            body = {}
+        return error_from_dict(body, response.status)
 
     def _json(self, method: str, path: str, *, retry: bool = True, body: Any = None, **kwargs: Any) -> Any:
         if body is not None:
@@ -363,11 +383,11 @@ class HttpTransport:
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def ingest(self, batch: list[RunWrites], batch_id: str) -> None:
-        # Idempotent by batch_id, so retrying after a lost answer never writes twice.
-        self._json(
-            "POST", "/runs/ingest", body={"batch_id": batch_id, "runs": [_writes_json(w) for w in batch]}
-        )
+    def ingest(self, batch: list[RunWrites], batch_id: str, *, retry_for: float | None = None) -> None:
+        # Idempotent by batch_id, and every metric point by itself, so retrying after a lost answer
+        # never writes twice.
+        body = {"batch_id": batch_id, "runs": [writes_to_json(w) for w in batch]}
+        self._json("POST", "/runs/ingest", body=body, retry_for=retry_for)
 
     def get_run(self, run_id: str) -> Run:
         return _run(self._json("GET", _run_path(run_id)))
@@ -429,15 +449,25 @@ class HttpTransport:
 
     # -- artifacts --------------------------------------------------------------------------------
 
-    def log_artifact(self, run_id: str, path: str, content: IO[bytes] | bytes) -> Artifact:
-        # A PUT of the same bytes to the same path is idempotent, so it may be retried, but a
-        # stream can only be sent once: retry only when we hold the bytes.
-        retry = isinstance(content, bytes)
+    def log_artifact(
+        self, run_id: str, path: str, content: IO[bytes] | bytes | Path, *, retry_for: float | None = None
+    ) -> Artifact:
+        if isinstance(content, Path):
+            with content.open("rb") as handle:
+                return self.log_artifact(run_id, path, handle, retry_for=retry_for)
+        # A PUT of the same bytes to the same path is idempotent, so it may be retried: from the
+        # bytes we hold, or a file sent again from where it started; a pipe only once.
+        retry = isinstance(content, bytes) or _seekable(content)
         size = len(content) if isinstance(content, bytes) else _remaining_size(content)
         # With a length the server can refuse an oversized file before a byte of it is sent.
         headers = None if size is None else {"Content-Length": str(size)}
         response = self._send(
-            "PUT", _artifact_path(run_id, path), retry=retry, content=content, headers=headers
+            "PUT",
+            _artifact_path(run_id, path),
+            retry=retry,
+            content=content,
+            headers=headers,
+            retry_for=retry_for,
         )
         return _artifact(orjson.loads(response.data))
 
@@ -570,6 +600,13 @@ def _remaining_size(stream: IO[bytes]) -> int | None:
         return None
 
 
+def _seekable(stream: IO[bytes]) -> bool:
+    try:
+        return stream.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _ca_bundle() -> str | None:
     """certifi's CA bundle when installed (as httpx and requests use), else the system's."""
     try:
@@ -611,30 +648,3 @@ def _artifact(body: dict[str, Any]) -> Artifact:
     return Artifact(
         path=body["path"], size=body["size"], digest=body["digest"], created_at=body["created_at"]
     )
-
-
-def _writes_json(writes: RunWrites) -> dict[str, Any]:
-    body: dict[str, Any] = {"run_id": writes.run_id}
-    if writes.create is not None:
-        body["create"] = {
-            "experiment_id": writes.create.experiment_id,
-            "name": writes.create.name,
-            "parent_run_id": writes.create.parent_run_id,
-            "start_time": writes.create.start_time,
-        }
-    if writes.params:
-        body["params"] = writes.params
-    if writes.tags:
-        body["tags"] = writes.tags
-    if writes.metrics:
-        columns = writes.metrics
-        values = columns.values
-        body["metrics"] = {
-            "keys": columns.keys,
-            "values": values if all(map(math.isfinite, values)) else [encode_float(v) for v in values],
-            "steps": columns.steps,
-            "timestamps": columns.timestamps,
-        }
-    if writes.end is not None:
-        body["end"] = {"status": writes.end.status.value, "end_time": writes.end.end_time}
-    return body

@@ -11,6 +11,8 @@
 | `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
 | `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
 | `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
+| `PLIMSOLL_SPOOL_DIR` | where the SDK keeps writes the server has not acknowledged (docs/sdk.md) | `~/.plimsoll/spool` |
+| `PLIMSOLL_EXIT_TIMEOUT` | seconds a process at exit waits for an acknowledgement before it spools | 10 |
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Settings:
     # Off: a webhook never reaches a private, loopback, link-local or otherwise internal address
     # (docs/webhooks.md); on for receivers inside the server's own network, and in tests.
     webhooks_allow_private: bool = False
+    # The SDK's spool (None: ~/.plimsoll/spool), and how long an exiting process waits without an
+    # acknowledgement from the server before it leaves its writes there (docs/sdk.md).
+    spool_dir: Path | None = None
+    exit_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +64,8 @@ class Settings:
             retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
             job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
             webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
+            spool_dir=Path(spool) if (spool := get("SPOOL_DIR")) else None,
+            exit_timeout=_seconds("EXIT_TIMEOUT", get("EXIT_TIMEOUT"), 10.0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -73,9 +81,31 @@ class Settings:
     def resolved_blobs_url(self) -> str:
         return self.blobs_url or str((self.home / "blobs").resolve())
 
+    @property
+    def resolved_spool_dir(self) -> Path:
+        """Per user, not per working directory: the next process that logs may run elsewhere."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        try:
+            return Path.home() / ".plimsoll" / "spool"
+        except RuntimeError:  # no home directory to be found
+            return (self.home / "spool").resolve()
+
 
 def _flag(text: str | None) -> bool:
     return (text or "").lower() in {"1", "true", "yes", "on"}
+
+
+def _seconds(name: str, text: str | None, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of seconds (0 or more), got {text!r}")
+    return seconds
 
 
 def _days(name: str, text: str | None, default: float) -> float:

@@ -22,6 +22,14 @@ INT64_MIN = -(2**63)
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _refuse_surrogates(field: str, value: str) -> None:
+    """A lone UTF-16 surrogate is a Python string but no UTF-8 text: neither the wire (JSON) nor
+    either database can carry it, so it is refused where every other rule about text is."""
+    if not value.isascii() and _SURROGATE.search(value):
+        raise InvalidParameter(field, "must not contain lone UTF-16 surrogates (not valid Unicode text)")
 
 
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
@@ -38,6 +46,7 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
         raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
     if value in {".", ".."}:
         raise InvalidParameter(field, "must not be '.' or '..'")
+    _refuse_surrogates(field, value)
     return value
 
 
@@ -75,6 +84,7 @@ def check_text(field: str, value: Any, *, max_length: int) -> str:
         raise InvalidParameter(field, "must not contain NUL (\\x00) characters")
     if len(value) > max_length:
         raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
+    _refuse_surrogates(field, value)
     return value
 
 
@@ -127,4 +137,5 @@ def check_artifact_path(field: str, value: Any) -> str:
     parts = value.split("/")
     if any(part in {"", ".", ".."} for part in parts):
         raise InvalidParameter(field, f"{value!r} must not contain empty, '.' or '..' segments")
+    _refuse_surrogates(field, value)
     return value

@@ -9,6 +9,17 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from plimsoll.core.errors import Conflict, InvalidParameter
+from plimsoll.core.validation import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_id,
+    check_int,
+    check_key,
+    check_name,
+    check_text,
+)
 
 # What one write batch may carry (the server refuses more; the SDK splits to stay under).
 MAX_RUNS_PER_BATCH = 1000
@@ -279,3 +290,79 @@ def refuse_param_changes(run_id: str, values: dict[str, str], held: dict[str, st
                 f"so it cannot become {value!r} (log a new key or start a new run)",
                 details={"field": f"params.{key}"},
             )
+
+
+# -- what a write may carry: checked by the service for every client, and by the SDK at the call ---
+# One set of rules in one place, so that the SDK refuses exactly what the server would, on the
+# user's own line, instead of a batch failing later for every run in it.
+
+
+def check_params(values: dict[str, str]) -> dict[str, str]:
+    for key, value in values.items():
+        check_key("params", key)
+        check_text(f"params.{key}", value, max_length=MAX_PARAM_VALUE_LENGTH)
+    return values
+
+
+def check_tags(values: dict[str, str]) -> dict[str, str]:
+    for key, value in values.items():
+        check_key("tags", key)
+        check_text(f"tags.{key}", value, max_length=MAX_TAG_VALUE_LENGTH)
+    return values
+
+
+def check_metric_key(key: str) -> str:
+    return check_key("metrics.key", key)
+
+
+def check_metric_step(key: str, step: Any) -> int:
+    return check_int(f"metrics.{key}.step", step)
+
+
+def check_metric_timestamp(key: str, timestamp: Any) -> int:
+    return check_int(f"metrics.{key}.timestamp", timestamp, minimum=0)
+
+
+def check_metric_columns(columns: MetricColumns) -> None:
+    """The point-by-point rules above, per distinct key and per column with C-speed checks: batches
+    carry many thousands of points, and only a failing column is walked to name the culprit."""
+    count = len(columns.keys)
+    if not len(columns.values) == len(columns.steps) == len(columns.timestamps) == count:
+        raise InvalidParameter("metrics", "keys, values, steps and timestamps must have the same length")
+    if not count:
+        return
+    for key in set(columns.keys):
+        check_metric_key(key)
+    steps, stamps = columns.steps, columns.timestamps
+    if not all(type(step) is int for step in steps) or min(steps) < INT64_MIN or max(steps) > INT64_MAX:
+        for key, step in zip(columns.keys, steps, strict=True):
+            check_metric_step(key, step)
+    if not all(type(stamp) is int for stamp in stamps) or min(stamps) < 0 or max(stamps) > INT64_MAX:
+        for key, stamp in zip(columns.keys, stamps, strict=True):
+            check_metric_timestamp(key, stamp)
+    if not all(type(value) is float for value in columns.values):
+        for key, value in zip(columns.keys, columns.values, strict=True):
+            if type(value) is not float:
+                raise InvalidParameter(f"metrics.{key}.value", f"must be a float, got {value!r}")
+
+
+def check_run_create(create: RunCreate) -> RunCreate:
+    if create.name is not None:
+        check_name("run_name", create.name)
+    if create.parent_run_id is not None:
+        check_id("parent_run_id", create.parent_run_id)
+    if create.start_time is not None:
+        check_int("start_time", create.start_time, minimum=0)
+    return create
+
+
+def check_run_writes(writes: RunWrites) -> None:
+    """Everything one batch does to one run, by the rules above (params already as text)."""
+    check_id("run_id", writes.run_id)
+    check_params(writes.params)
+    check_tags(writes.tags)
+    check_metric_columns(writes.metrics)
+    if writes.create is not None:
+        check_run_create(writes.create)
+    if writes.end is not None and writes.end.end_time is not None:
+        check_int("end_time", writes.end.end_time, minimum=0)

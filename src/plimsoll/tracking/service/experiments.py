@@ -10,23 +10,10 @@ from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import (
-    MAX_DESCRIPTION_LENGTH,
-    MAX_TAG_VALUE_LENGTH,
-    check_key,
-    check_name,
-    check_text,
-)
+from plimsoll.core.validation import MAX_DESCRIPTION_LENGTH, check_name, check_text
 from plimsoll.tracking import store
-from plimsoll.tracking.entities import EXPERIMENT_VIEWS, Experiment, LifecycleStage
+from plimsoll.tracking.entities import EXPERIMENT_VIEWS, Experiment, LifecycleStage, check_tags
 from plimsoll.tracking.service.base import ServiceBase
-
-
-def check_tags(values: dict[str, str]) -> dict[str, str]:
-    for key, value in values.items():
-        check_key("tags", key)
-        check_text(f"tags.{key}", value, max_length=MAX_TAG_VALUE_LENGTH)
-    return values
 
 
 class ExperimentOps(ServiceBase):

@@ -7,18 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from plimsoll.core.audit import AuditEntry
-from plimsoll.core.errors import InvalidParameter, NotFound
+from plimsoll.core.errors import NotFound
 from plimsoll.core.ids import new_id, now_ms
-from plimsoll.core.validation import (
-    INT64_MAX,
-    INT64_MIN,
-    MAX_PARAM_VALUE_LENGTH,
-    check_count,
-    check_int,
-    check_key,
-    check_name,
-    check_text,
-)
+from plimsoll.core.validation import check_count, check_int, check_key
 from plimsoll.tracking import store
 from plimsoll.tracking.entities import (
     MAX_METRICS_PER_BATCH,
@@ -34,10 +25,10 @@ from plimsoll.tracking.entities import (
     RunPage,
     RunStatus,
     RunWrites,
+    check_run_writes,
     parse_run_status,
 )
 from plimsoll.tracking.service.base import ServiceBase, check_run_id
-from plimsoll.tracking.service.experiments import check_tags
 from plimsoll.tracking.service.ingest import apply_batch
 
 MAX_SEARCH_RESULTS = 1000
@@ -51,11 +42,6 @@ class IngestResult:
     applied: bool  # False: this batch id was applied before (a retry); nothing was written twice
     runs: int
     metrics: int
-
-
-def _param_text(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return check_text(f"params.{key}", text, max_length=MAX_PARAM_VALUE_LENGTH)
 
 
 class RunOps(ServiceBase):
@@ -268,41 +254,7 @@ def _check_batch(batch: list[RunWrites]) -> None:
     check_count("params", sum(len(w.params) for w in batch), MAX_PARAMS_PER_BATCH)
     check_count("tags", sum(len(w.tags) for w in batch), MAX_TAGS_PER_BATCH)
     for writes in batch:
-        check_run_id("run_id", writes.run_id)
-        for key, value in writes.params.items():
-            check_key("params", key)
-            writes.params[key] = _param_text(key, value)
-        writes.tags = check_tags(writes.tags)
-        _check_metrics(writes.metrics)
-        if writes.create is not None:
-            if writes.create.name is not None:
-                check_name("run_name", writes.create.name)
-            if writes.create.parent_run_id is not None:
-                check_run_id("parent_run_id", writes.create.parent_run_id)
-            if writes.create.start_time is not None:
-                check_int("start_time", writes.create.start_time, minimum=0)
-        if writes.end is not None and writes.end.end_time is not None:
-            check_int("end_time", writes.end.end_time, minimum=0)
-
-
-def _check_metrics(columns: MetricColumns) -> None:
-    """Per distinct key, and per column with C-speed checks: batches carry many thousands of
-    points, and only a failing column is walked point by point to name the culprit."""
-    count = len(columns.keys)
-    if not len(columns.values) == len(columns.steps) == len(columns.timestamps) == count:
-        raise InvalidParameter("metrics", "keys, values, steps and timestamps must have the same length")
-    if not count:
-        return
-    for key in set(columns.keys):
-        check_key("metrics.key", key)
-    steps, stamps = columns.steps, columns.timestamps
-    if not all(type(step) is int for step in steps) or min(steps) < INT64_MIN or max(steps) > INT64_MAX:
-        for key, step in zip(columns.keys, steps, strict=True):
-            check_int(f"metrics.{key}.step", step)
-    if not all(type(stamp) is int for stamp in stamps) or min(stamps) < 0 or max(stamps) > INT64_MAX:
-        for key, stamp in zip(columns.keys, stamps, strict=True):
-            check_int(f"metrics.{key}.timestamp", stamp, minimum=0)
-    if not all(type(value) is float for value in columns.values):
-        for key, value in zip(columns.keys, columns.values, strict=True):
-            if type(value) is not float:
-                raise InvalidParameter(f"metrics.{key}.value", f"must be a float, got {value!r}")
+        writes.params = {
+            key: value if isinstance(value, str) else str(value) for key, value in writes.params.items()
+        }
+        check_run_writes(writes)

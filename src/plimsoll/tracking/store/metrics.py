@@ -84,14 +84,18 @@ def _series_of_runs(conn: Connection, run_ids: list[str]) -> dict[tuple[str, str
     return {(row.run_id, row.key): row.id for row in rows}
 
 
+# No conflict target: a point already stored (uq_metric_points_point, or uq_metric_points_nan for
+# NaN) is skipped, on SQLite and PostgreSQL alike.
 _INSERT_POINTS = (
     "INSERT INTO metric_points (series_id, step, timestamp, value, is_nan) VALUES ({p}, {p}, {p}, {p}, {p})"
+    " ON CONFLICT DO NOTHING"
 )
 
 
 def insert_metric_points(conn: Connection, rows: list[tuple[int, int, int, float | None, bool]]) -> None:
-    """Rows of (series_id, step, timestamp, value, is_nan). The hot path of ingest: plain tuples
-    straight to the driver's executemany, skipping per-row parameter processing."""
+    """Rows of (series_id, step, timestamp, value, is_nan); a point stored before (the same series,
+    step, timestamp and value) is not stored again. The hot path of ingest: plain tuples straight to
+    the driver's executemany, skipping per-row parameter processing."""
     if rows:
         conn.exec_driver_sql(_INSERT_POINTS.format(p=placeholder(conn)), rows)
 

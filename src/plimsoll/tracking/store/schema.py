@@ -118,7 +118,20 @@ metric_points = Table(
     # NULL when is_nan: SQLite cannot store NaN (it reads back as NULL), so NaN is a flag.
     Column("value", Float, nullable=True),
     Column("is_nan", Boolean, nullable=False, default=False),
-    Index("ix_metric_points_series_step", "series_id", "step"),
+    # A point is stored once, however often it is sent: the guard that makes every point
+    # idempotent on its own (a retried or re-split batch, a spool sent twice). It is also the index
+    # history reads walk (by series and step), so the guard costs a wider index entry, not another
+    # index. NaN points have no value (NULL, and NULLs are never equal), hence the second one.
+    Index("uq_metric_points_point", "series_id", "step", "timestamp", "value", unique=True),
+)
+Index(
+    "uq_metric_points_nan",
+    metric_points.c.series_id,
+    metric_points.c.step,
+    metric_points.c.timestamp,
+    unique=True,
+    sqlite_where=metric_points.c.value.is_(None),
+    postgresql_where=metric_points.c.value.is_(None),
 )
 
 latest_metrics = Table(
