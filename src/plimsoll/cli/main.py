@@ -13,6 +13,7 @@ from plimsoll.capabilities import ALL
 from plimsoll.cli.demo import demo
 from plimsoll.cli.gc import gc
 from plimsoll.cli.server import server
+from plimsoll.cli.sync import sync
 from plimsoll.cli.worker import worker
 from plimsoll.core.capability import Capability, load
 
@@ -28,6 +29,7 @@ def build_cli(capabilities: Sequence[Capability] = ALL) -> typer.Typer:
     app.command("worker")(worker)
     app.command("gc")(gc)
     app.command("demo")(demo)
+    app.command("sync")(sync)
     for capability in capabilities:
         for group in capability.cli:
             app.add_typer(load(group.app), name=group.name)

@@ -360,6 +360,7 @@ class Batcher:
         spooled = None
         try:
             self.flush(timeout=timeout, stall=self.exit_timeout)
+            self._drain(timeout=timeout, stall=self.exit_timeout)  # other processes' batches too
         except Unavailable:
             spooled = self._save_spool(force=True)
             if spooled is None:
@@ -377,6 +378,17 @@ class Batcher:
             if self._thread is not None:
                 self._thread.join(timeout=5)
         return spooled
+
+    def _drain(self, *, timeout: float | None, stall: float) -> None:
+        with self._cond:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            started = time.monotonic()
+            while self._queue or self._pending:
+                self._flush_wanted = True
+                self._ensure_thread()
+                self._cond.notify_all()
+                self._check_bounds(deadline, max(started, self._last_ack) + stall)
+                self._cond.wait(0.25)
 
     def _raise_error(self, run_id: str) -> None:
         error = self._errors.pop(run_id, None)

@@ -109,7 +109,9 @@ class Client:
                 raise InvalidParameter("nested", "needs an active run to nest under; start one first")
             parent_run_id = stack[-1].id
         # Everything checked before anything is sent: a refused argument starts no run.
-        create = check_run_create(RunCreate("", random_run_name() if name is None else name, parent_run_id, now_ms()))
+        create = check_run_create(
+            RunCreate("", random_run_name() if name is None else name, parent_run_id, now_ms())
+        )
         given_tags, given_params = tag_texts(tags or {}), param_texts(params or {})
         found = self._experiment(experiment, project)
         run = ActiveRun(

@@ -145,10 +145,13 @@ class ActiveRun:
             self.flush()
         return self
 
-    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> ActiveRun:
-        """Upload a file, or a directory with everything in it, under `artifact_path`. Returns
-        once stored; while the server is unreachable the upload is retried like every write (and
-        spooled at exit if it never answers)."""
+    def log_artifact(
+        self, local_path: str | Path, artifact_path: str | None = None, *, wait: bool = True
+    ) -> ActiveRun:
+        """Upload a file, or a directory with everything in it, under `artifact_path`, after the
+        run's earlier writes. Returns once stored (`wait=False`: at once, and a failure is raised
+        at the run's next call); while the server is unreachable the upload is retried like every
+        write, and spooled if the process ends first."""
         source = Path(local_path)
         if not source.exists():
             raise FileNotFoundError(f"{source}: no such file or directory")
@@ -161,17 +164,17 @@ class ActiveRun:
         uploads: list[tuple[str, bytes | Path]] = [
             (check_artifact_path("artifact_path", target), file) for file, target in targets
         ]
-        # After the run's earlier writes (it must exist on the server before its files).
         self._batcher.submit(self.id, artifacts=uploads)
-        return self.flush()
+        return self.flush() if wait else self
 
-    def log_text(self, text: str, artifact_path: str) -> ActiveRun:
+    def log_text(self, text: str, artifact_path: str, *, wait: bool = True) -> ActiveRun:
         check_artifact_path("artifact_path", artifact_path)
         self._batcher.submit(self.id, artifacts=[(artifact_path, text.encode())])
-        return self.flush()
+        return self.flush() if wait else self
 
-    def log_dict(self, value: dict[str, Any], artifact_path: str) -> ActiveRun:
-        return self.log_text(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode(), artifact_path)
+    def log_dict(self, value: dict[str, Any], artifact_path: str, *, wait: bool = True) -> ActiveRun:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+        return self.log_text(text, artifact_path, wait=wait)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

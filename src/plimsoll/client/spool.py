@@ -20,6 +20,7 @@ idempotent on the server.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -34,11 +35,6 @@ from blake3 import blake3
 
 from plimsoll.client.wire import Batch
 from plimsoll.core.ids import new_id, now_ms
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; batches stay idempotent, so a file sent twice
-    fcntl = None  # type: ignore[assignment]  # by two processes is still stored once
 
 log = logging.getLogger("plimsoll.client")
 
@@ -213,8 +209,7 @@ def _make_private_dir(path: Path) -> None:
 
 def _lock(path: Path) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
 
@@ -223,12 +218,11 @@ def _try_lock(path: Path) -> int | None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
         return None
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
     return fd
 
 

@@ -15,10 +15,12 @@ from plimsoll.server.app import create_app
 class LiveServer:
     """A real uvicorn server on 127.0.0.1 in a background thread, stopped at teardown."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, *, port: int = 0) -> None:
+        """On `port`, or a free one (a server that comes back where clients left it: give its port)."""
         self.platform = platform
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own socket
+            probe.bind(("127.0.0.1", port))
             self.port = probe.getsockname()[1]
         config = uvicorn.Config(
             create_app(platform),
