@@ -236,6 +236,7 @@ def test_every_tracking_command_is_documented() -> None:
         for command in sub.registered_commands:
             assert f"plimsoll {group} {command.name}" in text
     assert "plimsoll demo" in text
+    assert "plimsoll sync" in text
     for code in range(8):
         assert f"| {code} |" in text
 

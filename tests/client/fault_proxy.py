@@ -19,7 +19,10 @@ import httpx
 #   lost     forwarded and applied, then the connection closes: the acknowledgement is lost
 #   slow     forwarded and applied, answered only after the client's timeout
 #   late     held past the client's timeout, then forwarded (the client has retried meanwhile)
-FAULTS = ("error", "drop", "lost", "slow", "late")
+#   crash    a server error (500) for this write and the next two: more than the SDK's own retries
+#            of a 500, so the batch is refused as a whole, and then sent again in pieces
+FAULTS = ("error", "drop", "lost", "slow", "late", "crash")
+_CRASH = b'{"error": {"code": "INTERNAL", "message": "injected server error", "details": {}}}'
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding", "host"}
 
 
@@ -36,6 +39,7 @@ class FaultProxy:
         self.injected: Counter[str] = Counter()
         self._outage_until = 0.0
         self._outage_on: tuple[str, float] | None = None
+        self._crashing = 0
         self._lock = threading.Lock()
         self._http = httpx.Client(trust_env=False, timeout=60)
         proxy = self
@@ -51,6 +55,13 @@ class FaultProxy:
                 fault = proxy._choose(self.command)
                 if fault == "drop":
                     self._close()
+                    return
+                if fault == "crash":
+                    self.send_response(500)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(_CRASH)))
+                    self.end_headers()
+                    self.wfile.write(_CRASH)
                     return
                 if fault == "error":
                     self.send_response(proxy.random.choice([502, 503, 504]))
@@ -107,8 +118,12 @@ class FaultProxy:
                 self._outage_on = None
             if time.monotonic() < self._outage_until:
                 fault = "drop"
+            elif method in {"POST", "PUT"} and self._crashing:
+                self._crashing -= 1
+                return "crash"
             elif method in {"POST", "PUT"} and self.random.random() < self.rate:
                 fault = self.random.choice(FAULTS)
+                self._crashing = 2 if fault == "crash" else 0
             else:
                 return "pass"
             self.injected[fault] += 1

@@ -182,7 +182,7 @@ def test_exactly_once_through_random_failures(live_server: LiveServer, tmp_path:
             for run_id in expected:
                 cleaner.delete_run(run_id)
     every_kind = {fault for counts in injected.values() for fault in counts}
-    assert every_kind == {"error", "drop", "lost", "slow", "late"}, injected
+    assert every_kind == {"error", "drop", "lost", "slow", "late", "crash"}, injected
 
 
 @pytest.mark.parametrize("upload", ["file", "text", "captured"])

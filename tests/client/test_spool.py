@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 from plimsoll.cli.main import app
 from plimsoll.client import Client
+from plimsoll.core.config import Settings
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
@@ -118,11 +120,21 @@ def test_a_process_that_ends_while_the_server_is_away_leaves_its_writes_to_the_n
     _, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err[-3000:]
     assert "plimsoll sync" in err  # it said where its writes went
-    assert len(_spool_files(spool)) == 1
+    [data] = _spool_files(spool)
+    assert data.stat().st_mode & 0o777 == 0o600 and data.parent.stat().st_mode & 0o777 == 0o700
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in data.with_suffix(".files").iterdir())
     server.start()
     _next_process_logs(server, spool)
     _check_delivered(server, (tmp_path / "run_id").read_text())
     assert _spool_files(spool) == []
+
+
+def test_the_spool_settings() -> None:
+    given = Settings.from_env({"PLIMSOLL_SPOOL_DIR": "/srv/spool", "PLIMSOLL_EXIT_TIMEOUT": "2.5"})
+    assert given.resolved_spool_dir == Path("/srv/spool") and given.exit_timeout == 2.5
+    assert Settings.from_env({}).resolved_spool_dir == Path.home() / ".plimsoll" / "spool"
+    with pytest.raises(InvalidParameter, match="PLIMSOLL_EXIT_TIMEOUT"):
+        Settings.from_env({"PLIMSOLL_EXIT_TIMEOUT": "soon"})
 
 
 def _spooled_writes_of(spool: Path, run_id: str) -> list[dict[str, object]]:

@@ -66,7 +66,8 @@ MAX_BATCH_TAGS = MAX_TAGS_PER_BATCH // 2
 MAX_BUFFERED_METRICS = 2_000_000
 # How long one attempt at a batch keeps retrying before the batcher counts an outage (and spools).
 ATTEMPT_WINDOW_S = 5.0
-SPOOL_EVERY_S = 2.0  # how often the spool is rewritten while it exists
+SPOOL_EVERY_S = 2.0
+SERVER_ERROR_ROUNDS = 4  # rounds of retries a piece gets while the server answers it with 5xx  # how often the spool is rewritten while it exists
 ADOPTED = sys.maxsize  # `first_seq` of another process's batches: no flush of ours waits for them
 
 
@@ -300,7 +301,8 @@ class Batcher:
             if metrics:
                 pending.metrics.extend(metrics)
                 self._buffered_metrics += len(metrics)
-            pending.artifacts.extend(Upload(run_id, path, source) for path, source in artifacts or ())
+            if artifacts:
+                pending.artifacts.extend(Upload(run_id, path, source) for path, source in artifacts)
             if end is not None:
                 pending.end = end
                 self._ended.add(run_id)
@@ -658,6 +660,7 @@ class Batcher:
         except Unavailable:
             raise
         except Exception as exc:
+            self._back_off_on_server_error(batch, piece_id, exc)
             smaller = split(piece, what) if split is not None else []
             if len(path) == 1 or (len(smaller) > 1 and _names_one_key(exc)):
                 for index, (part, part_what, part_keys) in enumerate(smaller):
@@ -679,9 +682,25 @@ class Batcher:
             except Unavailable:
                 raise
             except Exception as exc:
+                self._back_off_on_server_error(batch, f"upload:{upload.run_id}/{upload.path}", exc)
                 self._fail(batch, upload.run_id, "artifact", [upload.path], exc)
             with self._cond:
                 upload.done = True
+
+    def _back_off_on_server_error(self, batch: Batch, piece_id: str, exc: BaseException) -> None:
+        """A server error (5xx) on a piece is the server's trouble more often than the data's (a
+        database busy or restarting): the batch waits and tries the piece again, as in an outage, a
+        few rounds before the piece is given up as refused."""
+        if not isinstance(exc, PlimsollError) or exc.status < 500:
+            return
+        rounds = batch.server_errors.get(piece_id, 0) + 1
+        if rounds >= SERVER_ERROR_ROUNDS:
+            return
+        with self._cond:
+            batch.server_errors[piece_id] = rounds
+        raise Unavailable(
+            f"the server failed on a write ({exc.message}); it is kept and tried again"
+        ) from exc
 
     def _fail(self, batch: Batch, run_id: str, what: str, keys: list[str], exc: BaseException) -> None:
         if not isinstance(exc, PlimsollError):

@@ -89,6 +89,7 @@ class Batch:
     refused: bool = False  # refused whole once: sent run by run from then on
     done: set[str] = field(default_factory=set)  # ids of the pieces acknowledged
     adopted: bool = False  # from another process's spool: its failures are logged, not raised
+    server_errors: dict[str, int] = field(default_factory=dict)  # rounds of 5xx, by piece id
 
     @property
     def metrics(self) -> int:
