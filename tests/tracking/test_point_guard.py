@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from plimsoll.core.db import Database
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.ids import new_id
 from plimsoll.core.migrate import alembic_config, current_revisions, head_revisions
 from plimsoll.platform import Platform, schema_of
@@ -59,6 +60,35 @@ def test_different_points_at_one_step_are_all_kept(tracking: TrackingService) ->
     assert sorted(zip(history.timestamps, map(repr, history.values), strict=True)) == sorted(
         (p.timestamp, repr(p.value)) for p in points
     )
+
+
+def test_history_pages_walk_the_guard_in_step_and_time_order(
+    tracking: TrackingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages cut between points of one step and time (NaN among them) lose and repeat nothing."""
+    import plimsoll.tracking.service.history as history
+
+    monkeypatch.setattr(history, "MAX_HISTORY_POINTS", 3)
+    run_id = _run(tracking)
+    points = [
+        Metric("m", value, step, stamp)
+        for step in range(3)
+        for stamp in (7, 8)
+        for value in (2.0, math.nan, -1.0)
+    ]
+    tracking.log_batch(run_id, metrics=list(reversed(points)), actor="t")
+    seen: list[tuple[int, int, str]] = []
+    token = None
+    while True:
+        page = tracking.get_metric_history(run_id, "m", page_token=token)
+        seen += [(s, t, repr(v)) for s, t, v in zip(page.steps, page.timestamps, page.values, strict=True)]
+        token = page.next_page_token
+        if token is None:
+            break
+    # Within a step and time: the numbers in order, then the NaN.
+    assert seen == [(s, t, repr(v)) for s in range(3) for t in (7, 8) for v in (-1.0, 2.0, math.nan)]
+    with pytest.raises(InvalidParameter, match="page_token"):
+        tracking.get_metric_history(run_id, "m", page_token="3:17")  # a cursor of the old form
 
 
 # -- the migration -------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class HistoryOps(ServiceBase):
             timestamps=points.timestamps[cut],
             values=points.values[cut],
             total_points=min(len(points.steps), MAX_HISTORY_POINTS),
-            next_page_token=None if cursor is None else f"{cursor[0]}:{cursor[1]}",
+            next_page_token=None if cursor is None else _encode_history_cursor(cursor),
         )
 
     def list_metric_keys(self, run_id: str) -> list[str]:
@@ -59,10 +59,17 @@ class HistoryOps(ServiceBase):
             return store.metric_keys_of(conn, run_id)
 
 
-def _decode_history_cursor(token: str) -> tuple[int, int]:
+def _encode_history_cursor(key: store.PointKey) -> str:
+    step, stamp, is_nan, value = key
+    return f"{step}:{stamp}:{'nan' if is_nan else repr(value)}"
+
+
+def _decode_history_cursor(token: str) -> store.PointKey:
     try:
-        step, point_id = token.split(":")
-        return int(step), int(point_id)
+        step, stamp, value = token.split(":")
+        if value == "nan":
+            return int(step), int(stamp), True, None
+        return int(step), int(stamp), False, float(value)
     except ValueError:
         raise InvalidParameter("page_token", "is not a cursor this endpoint returned") from None
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import gc
 import math
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from plimsoll.core.db import DriverStatement, driver_cursor, placeholder, upsert
-from plimsoll.core.validation import INT64_MIN
 from plimsoll.tracking.store.schema import latest_metrics, metric_series, rows_for_runs
 
 
@@ -120,29 +119,49 @@ class PointColumns(NamedTuple):
     values: list[float]
 
 
-# Neither is_nan nor id: a point's value is NULL exactly when it is NaN, and each column fetched is
-# ~15 % of a 100,000-point read. The id only breaks ties for a page cursor (point_cursor).
-_POINTS_AFTER = " FROM metric_points WHERE series_id = {p} AND (step > {p} OR (step = {p} AND id > {p}))"
-_SELECT_POINTS = "SELECT step, timestamp, value" + _POINTS_AFTER + " ORDER BY step, id LIMIT {p}"
-_POINT_AT = "SELECT step, id" + _POINTS_AFTER + " ORDER BY step, id LIMIT 1 OFFSET {p}"
+# Where a point stands in a history: (step, timestamp, is_nan, value). It is the order of
+# uq_metric_points_point, so a read is an index-only walk with no sort, and a total order: the guard
+# stores no two points equal in it, and a NaN (value NULL) is the only NaN of its step and time,
+# so its NULL is never compared. A page cursor is the key of the point before the page.
+PointKey = tuple[int, int, bool, float | None]
+
+_ORDER = " ORDER BY step, timestamp, is_nan, value"
+_FROM = " FROM metric_points WHERE series_id = {p}"
+# Row values compare left to right and stop at the first difference, so after a NaN's key the
+# comparison must stop before its NULL value.
+_AFTER_POINT = " AND (step, timestamp, is_nan, value) > ({p}, {p}, {p}, {p})"
+_AFTER_NAN = " AND (step, timestamp, is_nan) > ({p}, {p}, {p})"
+
+
+def _points_sql(
+    conn: Connection, columns: str, after: PointKey | None, tail: str
+) -> tuple[str, tuple[Any, ...]]:
+    where, params = "", cast(tuple[Any, ...], ())
+    if after is not None:
+        is_nan = bool(after[2])
+        where, params = (_AFTER_NAN, after[:3]) if is_nan else (_AFTER_POINT, after)
+    sql = "SELECT " + columns + _FROM + where + _ORDER + tail
+    return sql.format(p=placeholder(conn)), params
 
 
 def read_metric_points(
-    conn: Connection, run_id: str, key: str, *, after: tuple[int, int] | None, limit: int
+    conn: Connection, run_id: str, key: str, *, after: PointKey | None, limit: int
 ) -> PointColumns:
-    """Points in (step, id) order after a (step, id) cursor, as columns. The hot path of reading
-    long histories: driver tuples transposed in C, no per-row objects."""
+    """Points in (step, timestamp) order after a cursor, as columns. The hot path of reading long
+    histories: driver tuples transposed in C, no per-row objects."""
     series_id = _series_id(conn, run_id, key)
     if series_id is None:
         return PointColumns([], [], [])
-    # The driver's own cursor: SQLAlchemy's result wrapping triples the cost of 100,000 rows. The
-    # cyclic GC is paused meanwhile: those rows are plain tuples it would scan again and again.
-    sql = _SELECT_POINTS.format(p=placeholder(conn))
+    # Not is_nan: a point's value is NULL exactly when it is NaN, and each column fetched is ~15 %
+    # of a 100,000-point read. The driver's own cursor: SQLAlchemy's result wrapping triples the
+    # cost of 100,000 rows. The cyclic GC is paused meanwhile: those rows are plain tuples it would
+    # scan again and again.
+    sql, params = _points_sql(conn, "step, timestamp, value", after, " LIMIT {p}")
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
         with driver_cursor(conn, sql) as cursor:
-            cursor.execute(sql, (series_id, *_after(after), limit))
+            cursor.execute(sql, (series_id, *params, limit))
             rows = cursor.fetchall()
         steps, stamps, values = (list(map(itemgetter(i), rows)) for i in range(3))
     finally:
@@ -153,24 +172,16 @@ def read_metric_points(
     return PointColumns(steps, stamps, values)
 
 
-def point_cursor(
-    conn: Connection, run_id: str, key: str, *, after: tuple[int, int] | None, offset: int
-) -> tuple[int, int]:
-    """The (step, id) of the point `offset` places after a cursor: where the next page starts.
-    Run only when a history is longer than a page, in the same read (one snapshot) as the page;
-    on SQLite an index-only walk (its index entries carry the row id)."""
+def point_cursor(conn: Connection, run_id: str, key: str, *, after: PointKey | None, offset: int) -> PointKey:
+    """The key of the point `offset` places after a cursor: where the next page starts. Run only
+    when a history is longer than a page, in the same read (one snapshot) as the page; an
+    index-only walk."""
     series_id = _series_id(conn, run_id, key)
-    row = conn.exec_driver_sql(
-        _POINT_AT.format(p=placeholder(conn)), (series_id, *_after(after), offset)
-    ).one()
-    return int(row[0]), int(row[1])
+    sql, params = _points_sql(conn, "step, timestamp, is_nan, value", after, " LIMIT 1 OFFSET {p}")
+    step, stamp, is_nan, value = conn.exec_driver_sql(sql, (series_id, *params, offset)).one()
+    return int(step), int(stamp), bool(is_nan), None if value is None else float(value)
 
 
 def _series_id(conn: Connection, run_id: str, key: str) -> int | None:
     series = select(metric_series.c.id).where(metric_series.c.run_id == run_id, metric_series.c.key == key)
     return conn.execute(series).scalar_one_or_none()
-
-
-def _after(cursor: tuple[int, int] | None) -> tuple[int, int, int]:
-    step, point_id = cursor if cursor is not None else (INT64_MIN, -1)
-    return step, step, point_id

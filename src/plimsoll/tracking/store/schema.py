@@ -120,9 +120,10 @@ metric_points = Table(
     Column("is_nan", Boolean, nullable=False, default=False),
     # A point is stored once, however often it is sent: the guard that makes every point
     # idempotent on its own (a retried or re-split batch, a spool sent twice). It is also the index
-    # history reads walk (by series and step), so the guard costs a wider index entry, not another
-    # index. NaN points have no value (NULL, and NULLs are never equal), hence the second one.
-    Index("uq_metric_points_point", "series_id", "step", "timestamp", "value", unique=True),
+    # history reads walk, in its order and without touching the table (store/metrics.py), so the
+    # guard costs a wider index entry, not another index. NaN points have no value (NULL, and NULLs
+    # are never equal), hence the second one.
+    Index("uq_metric_points_point", "series_id", "step", "timestamp", "is_nan", "value", unique=True),
 )
 Index(
     "uq_metric_points_nan",

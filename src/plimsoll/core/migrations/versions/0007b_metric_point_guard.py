@@ -4,8 +4,9 @@ Revision ID: 0007b
 Revises: 0006
 Create Date: 2026-12-06
 
-The unique index replaces the (series_id, step) index that history reads walked: it starts with the
-same columns, so reads use it, and it covers them. Points stored twice before this revision (a
+The unique index replaces the (series_id, step) index that history reads walked: reads now walk it
+in its own order (step, timestamp), and it covers them. A history page token from before this
+revision is refused (it named a point by its row id). Points stored twice before this revision (a
 batch applied again after a retry) are removed first, keeping the first copy of each.
 """
 
@@ -29,7 +30,7 @@ def upgrade() -> None:
     op.create_index(
         "uq_metric_points_point",
         "metric_points",
-        ["series_id", "step", "timestamp", "value"],
+        ["series_id", "step", "timestamp", "is_nan", "value"],
         unique=True,
     )
     op.create_index(
