@@ -134,13 +134,18 @@ class ActiveRun:
         values = [v if type(v) is float else check_float(f"metrics.{k}.value", v) for k, v in metrics.items()]
         if step is None:
             steps = [last_steps.get(key, -1) + 1 for key in keys]
-            later = dict(zip(keys, steps, strict=True))
         else:
-            steps = [check_metric_step(first, step)] * len(keys)
-            later = {key: steps[0] for key in keys if last_steps.get(key, -1) < steps[0]}
+            step = check_metric_step(first, step)
+            steps = [step] * len(keys)
         points = MetricColumns(keys, values, steps, [stamp] * len(keys))
         self._batcher.submit(self.id, metrics=points)
-        last_steps.update(later)  # only once the call went through: a refused call changes nothing
+        # Only once the call went through: a refused call changes nothing.
+        if step is None:
+            last_steps.update(zip(keys, steps, strict=True))
+        else:
+            for key in keys:
+                if last_steps.get(key, -1) < step:
+                    last_steps[key] = step
         if synchronous:
             self.flush()
         return self
