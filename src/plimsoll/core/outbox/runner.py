@@ -50,7 +50,11 @@ from plimsoll.core.validation import check_name
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
-COALESCE_S = 0.05
+# How long a runner woken by a commit waits for the commits that follow before it reads: a busy
+# server's consumers then read a few dozen events a round rather than one or two, and the rounds
+# (a read, a handler's preparation, now and then a store) stop competing with the requests for the
+# process's time. It is also the delay an event waits on an otherwise idle server.
+COALESCE_S = 0.2
 REPLAY_CHECK_S = 1.0
 # A busy work consumer stores its position at most this often (and whenever it falls idle, parks
 # an event, renews its lease or stops): a store is a write, and on SQLite it queues with the
