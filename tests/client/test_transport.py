@@ -6,8 +6,8 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -143,7 +143,9 @@ def test_a_download_without_a_digest_header_is_refused(
 
 
 def test_a_download_changed_on_the_way_is_refused(forwarder_for: type[_Forwarder], tmp_path: Path) -> None:
-    client, run_id = _artifact_through(forwarder_for(rewrite=lambda body: body.replace(b"real", b"fake")), tmp_path)
+    client, run_id = _artifact_through(
+        forwarder_for(rewrite=lambda body: body.replace(b"real", b"fake")), tmp_path
+    )
     with client, pytest.raises(BlobCorrupted, match="arrived corrupted"):
         client.download_artifact(run_id, "report.txt", tmp_path / "out" / "report.txt")
     assert list((tmp_path / "out").iterdir()) == []

@@ -229,7 +229,9 @@ def test_storing_the_content_again_repairs_a_corrupted_copy_of_the_right_size(
     backend.corrupt(ref.digest, bytes(flipped))
     with pytest.raises(BlobCorrupted):
         backend.store.verify(ref.digest)
-    stored_again = backend.store.put_bytes(data) if via == "put_bytes" else backend.store.put_file(io.BytesIO(data))
+    stored_again = (
+        backend.store.put_bytes(data) if via == "put_bytes" else backend.store.put_file(io.BytesIO(data))
+    )
     assert stored_again == ref
     backend.store.verify(ref.digest)
     assert backend.store.get_bytes(ref.digest) == data

@@ -63,7 +63,9 @@ def test_a_configured_mode_opens_them_up(
     try:
         _write_something(platform)
         assert _mode(home / "plimsoll.db") == 0o640 and _mode(home) == 0o750
-        blob = next(path for path in (home / "blobs").rglob("*") if path.is_file() and ".tmp" not in path.parts)
+        blob = next(
+            path for path in (home / "blobs").rglob("*") if path.is_file() and ".tmp" not in path.parts
+        )
         assert _mode(blob) == 0o640 and _mode(blob.parent) == 0o750
     finally:
         platform.close()

@@ -13,7 +13,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from plimsoll.cli._output import JsonOption, console, err_console, errors_to_exit, fail, print_json
+from plimsoll.cli._output import (
+    EXIT_NOT_FOUND,
+    JsonOption,
+    console,
+    err_console,
+    errors_to_exit,
+    fail,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from plimsoll.platform import Platform
@@ -135,9 +143,9 @@ def rotate_key(
 
     settings = Settings.from_env().with_overrides(home=home, audit_key_file=key_file)
     path = settings.resolved_audit_key_file
+    if not path.exists():
+        fail(f"no audit key file at {path}; a server makes one when it first starts", EXIT_NOT_FOUND)
     with errors_to_exit():
-        if not path.exists():
-            fail(f"no audit key file at {path}; a server makes one when it first starts", 3)
         new = rotate(path)
     if json_output:
         print_json({"key_file": str(path), "signing_key": new.id})
