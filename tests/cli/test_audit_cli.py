@@ -75,3 +75,15 @@ def test_adopt_and_rotate_key(platform: Platform, tmp_path: Path, audit_key_file
     assert ok_json("audit", "verify", "--store", store, "--key-file", str(lost))["ok"] is True
     missing = cli("audit", "rotate-key", "--key-file", str(tmp_path / "none.key"))
     assert missing.exit_code == 3 and "no audit key file" in missing.stderr
+
+
+def test_the_audit_commands_and_their_exit_code_are_documented() -> None:
+    from plimsoll.cli import audit
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = (docs / "cli.md").read_text(encoding="utf-8")
+    for command in audit.app.registered_commands:
+        assert f"plimsoll audit {command.name}" in text
+    assert f"| {EXIT_VERIFICATION_FAILED} | `plimsoll audit verify`" in text
+    security = (docs / "security.md").read_text(encoding="utf-8")
+    assert "audit.verification_failed" in security and "PLIMSOLL_AUDIT_KEY_FILE" in security

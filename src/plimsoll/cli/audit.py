@@ -15,6 +15,7 @@ from rich.text import Text
 
 from plimsoll.cli._output import (
     EXIT_NOT_FOUND,
+    EXIT_VERIFICATION_FAILED,
     JsonOption,
     console,
     err_console,
@@ -36,7 +37,6 @@ KeyFileOption = Annotated[
         "--key-file", help="The audit key file (default: $PLIMSOLL_AUDIT_KEY_FILE, else HOME/audit.key)."
     ),
 ]
-EXIT_VERIFICATION_FAILED = 8
 ADMIN_ACTOR = "cli-admin"
 
 
