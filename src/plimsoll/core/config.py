@@ -11,6 +11,8 @@
 | `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
 | `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
 | `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
+| `PLIMSOLL_AUDIT_KEY_FILE` | the key ring that signs the audit log (created on first start) | `$PLIMSOLL_HOME/audit.key`     |
+| `PLIMSOLL_FILE_MODE` | mode of the files the platform creates (database, blobs); folders get the matching mode | `0600` |
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.files import PRIVATE_FILE_MODE, parse_file_mode
 
 ENV_PREFIX = "PLIMSOLL_"
 
@@ -38,6 +41,10 @@ class Settings:
     # Off: a webhook never reaches a private, loopback, link-local or otherwise internal address
     # (docs/webhooks.md); on for receivers inside the server's own network, and in tests.
     webhooks_allow_private: bool = False
+    # Kept outside the database, so that access to the database alone cannot re-sign the audit log.
+    audit_key_file: Path | None = None
+    # Owner-only unless an operator opens it up (a backup agent's group, say): docs/security.md.
+    file_mode: int = PRIVATE_FILE_MODE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +65,8 @@ class Settings:
             retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
             job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
             webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
+            audit_key_file=_path(get("AUDIT_KEY_FILE")),
+            file_mode=_file_mode(get("FILE_MODE")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -72,6 +81,10 @@ class Settings:
     @property
     def resolved_blobs_url(self) -> str:
         return self.blobs_url or str((self.home / "blobs").resolve())
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return (self.audit_key_file or self.home / "audit.key").expanduser().resolve()
 
 
 def _flag(text: str | None) -> bool:
@@ -88,3 +101,20 @@ def _days(name: str, text: str | None, default: float) -> float:
     if not days >= 0:
         raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days (0 or more), got {text!r}")
     return days
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
+
+
+def _file_mode(text: str | None) -> int:
+    if text is None:
+        return PRIVATE_FILE_MODE
+    try:
+        return parse_file_mode(text)
+    except ValueError:
+        raise InvalidParameter(
+            ENV_PREFIX + "FILE_MODE",
+            f"must be an octal file mode of read and write bits that lets the owner read and write "
+            f"(0600, 0640, 0660, 0644), got {text!r}",
+        ) from None

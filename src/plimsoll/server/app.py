@@ -24,6 +24,7 @@ from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import fast_lane_of, json_response
 from plimsoll.platform import Platform
+from plimsoll.server.audit_metrics import AuditMetrics
 from plimsoll.server.errors import error_body, error_response
 from plimsoll.server.lane import FastLane, LaneRoute
 from plimsoll.server.ui import install as install_ui
@@ -60,6 +61,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     )
     app.state.platform = platform
     metrics = _Metrics()
+    metrics.registry.register(AuditMetrics(platform.audit))
     app.state.metrics = metrics
 
     _install_error_handlers(app)

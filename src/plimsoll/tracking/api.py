@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from contextlib import suppress
 from typing import Annotated, Any, cast
@@ -362,18 +361,17 @@ def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -
 def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
     artifact = tracking.get_artifact(run_id, path)
     filename = quote(path.rsplit("/", 1)[-1])
-    # The first chunk is read before the answer starts, so that a missing blob, or a corrupted one
-    # that fits in it (most artifacts), is answered as its error (BLOB_NOT_FOUND, BLOB_CORRUPTED),
-    # not as a broken-off body: the same error the embedded SDK raises.
+    # The whole blob is checked before the answer starts, so that a missing or corrupted one is
+    # answered as its error (BLOB_NOT_FOUND, BLOB_CORRUPTED), never as a body broken off midway:
+    # the same error the embedded SDK raises.
     chunks = tracking.iter_artifact(artifact)
-    first = next(chunks, b"")
     return StreamingResponse(
-        itertools.chain([first], chunks),
+        chunks,
         media_type="application/octet-stream",
         headers={
             "Content-Length": str(artifact.size),
             "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
-            # The body is verified only as it ends, after the headers: clients check this digest.
+            # Clients check what they received against it, and refuse an answer without it.
             DIGEST_HEADER: artifact.digest,
         },
     )
