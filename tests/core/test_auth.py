@@ -256,7 +256,7 @@ def test_a_route_without_a_rule_is_refused(tmp_path: Path) -> None:
             return Response("leaked")
 
         secret = platform.auth.bootstrap_admin("root").secret
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://localhost") as client:
             answer = client.get("/api/v1/forgotten", headers={"Authorization": f"Bearer {secret}"})
             assert answer.status_code == 403
             error = answer.json()["error"]

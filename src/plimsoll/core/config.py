@@ -11,6 +11,8 @@
 | `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
 | `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
 | `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
+| `PLIMSOLL_ALLOWED_HOSTS` | host names the server answers to, comma-separated (`*.example.com`; `*`: any) | the loopback names |
+| `PLIMSOLL_TOKEN_MAX_DAYS` | the longest a new API token may live, in days                | no limit                              |
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class Settings:
     # Off: a webhook never reaches a private, loopback, link-local or otherwise internal address
     # (docs/webhooks.md); on for receivers inside the server's own network, and in tests.
     webhooks_allow_private: bool = False
+    # The `Host` names the server answers to besides the loopback names (docs/security.md, "DNS
+    # rebinding"); None: the loopback names only. `plimsoll server --allowed-hosts` sets it.
+    allowed_hosts: tuple[str, ...] | None = None
+    # The longest a new API token may live; None: no limit.
+    token_max_days: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +65,8 @@ class Settings:
             retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
             job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
             webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
+            allowed_hosts=host_list(get("ALLOWED_HOSTS")),
+            token_max_days=_positive_days("TOKEN_MAX_DAYS", get("TOKEN_MAX_DAYS")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -76,6 +85,27 @@ class Settings:
 
 def _flag(text: str | None) -> bool:
     return (text or "").lower() in {"1", "true", "yes", "on"}
+
+
+def host_list(text: str | None) -> tuple[str, ...] | None:
+    """`a.example, b.example` as its names (what `--allowed-hosts` and PLIMSOLL_ALLOWED_HOSTS take);
+    the server checks each name when it starts."""
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    return names or None
+
+
+def _positive_days(name: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not 0 < days < float("inf"):
+        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days above 0, got {text!r}")
+    return days
 
 
 def _days(name: str, text: str | None, default: float) -> float:

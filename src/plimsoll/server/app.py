@@ -25,6 +25,8 @@ from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import fast_lane_of, json_response
 from plimsoll.platform import Platform
 from plimsoll.server.errors import error_body, error_response
+from plimsoll.server.headers import SecurityHeaders
+from plimsoll.server.hosts import AllowedHosts, HostCheck
 from plimsoll.server.lane import FastLane, LaneRoute
 from plimsoll.server.ui import install as install_ui
 
@@ -86,6 +88,11 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     install_guard(
         app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
     )
+    # Outermost: a request for a host this server does not serve is refused before any work, and
+    # every answer, refusals included, carries the security headers.
+    app.add_middleware(HostCheck, allowed=AllowedHosts.parse(platform.settings.allowed_hosts))
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, docs_paths=[path for path in docs if path])
     return app
 
 
