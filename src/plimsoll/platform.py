@@ -64,7 +64,7 @@ class Platform:
         self.catalog = event_catalog(self.capabilities)
         self.outbox = Outbox(self.db, self.catalog)
         self.projects = ProjectService(self.db, self.outbox)
-        self.auth = AuthService(self.db)
+        self.auth = AuthService(self.db, self.outbox, token_max_days=self.settings.token_max_days)
         self.jobs = JobService(self.db, HandlerRegistry())
         self.services: dict[str, Any] = {
             "projects": self.projects,
