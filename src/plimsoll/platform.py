@@ -70,7 +70,7 @@ class Platform:
             self.db, self.outbox, Keyring.load_or_create(self.settings.resolved_audit_key_file)
         )
         self.projects = ProjectService(self.db, self.outbox)
-        self.auth = AuthService(self.db)
+        self.auth = AuthService(self.db, self.outbox, token_max_days=self.settings.token_max_days)
         self.jobs = JobService(self.db, HandlerRegistry())
         self.services: dict[str, Any] = {
             "audit": self.audit,

@@ -213,7 +213,7 @@ def test_its_routes_are_permission_checked_and_deny_by_default(platform_with_toy
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         created = client.post("/api/v1/toy/notes", json={"text": "hi"}, headers=bearer(root))
         assert created.status_code == 201, created.text
         note = created.json()["id"]
@@ -237,7 +237,7 @@ def test_its_page_is_in_the_navigation(platform_with_toy: Platform) -> None:
 
     app = create_app(platform_with_toy)
     secret = platform_with_toy.auth.bootstrap_admin("root").secret
-    with TestClient(app, cookies={"plimsoll_token": secret}) as client:
+    with TestClient(app, base_url="http://localhost", cookies={"plimsoll_token": secret}) as client:
         experiments = client.get("/experiments")
         assert experiments.status_code == 200
         assert 'href="/toy"' in experiments.text and "Toy notes" in experiments.text

@@ -13,6 +13,8 @@
 | `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
 | `PLIMSOLL_AUDIT_KEY_FILE` | the key ring that signs the audit log (created on first start) | `$PLIMSOLL_HOME/audit.key`     |
 | `PLIMSOLL_FILE_MODE` | mode of the files the platform creates (database, blobs); folders get the matching mode | `0600` |
+| `PLIMSOLL_ALLOWED_HOSTS` | host names the server answers to, comma-separated (`*.example.com`; `*`: any) | the loopback names |
+| `PLIMSOLL_TOKEN_MAX_DAYS` | the longest a new API token may live, in days                | no limit                              |
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ class Settings:
     audit_key_file: Path | None = None
     # Owner-only unless an operator opens it up (a backup agent's group, say): docs/security.md.
     file_mode: int = PRIVATE_FILE_MODE
+    # The `Host` names the server answers to besides the loopback names (docs/security.md, "DNS
+    # rebinding"); None: the loopback names only. `plimsoll server --allowed-hosts` sets it.
+    allowed_hosts: tuple[str, ...] | None = None
+    # The longest a new API token may live; None: no limit.
+    token_max_days: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +74,8 @@ class Settings:
             webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
             audit_key_file=_path(get("AUDIT_KEY_FILE")),
             file_mode=_file_mode(get("FILE_MODE")),
+            allowed_hosts=host_list(get("ALLOWED_HOSTS")),
+            token_max_days=_positive_days("TOKEN_MAX_DAYS", get("TOKEN_MAX_DAYS")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -89,6 +98,27 @@ class Settings:
 
 def _flag(text: str | None) -> bool:
     return (text or "").lower() in {"1", "true", "yes", "on"}
+
+
+def host_list(text: str | None) -> tuple[str, ...] | None:
+    """`a.example, b.example` as its names (what `--allowed-hosts` and PLIMSOLL_ALLOWED_HOSTS take);
+    the server checks each name when it starts."""
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    return names or None
+
+
+def _positive_days(name: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not 0 < days < float("inf"):
+        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days above 0, got {text!r}")
+    return days
 
 
 def _days(name: str, text: str | None, default: float) -> float:
