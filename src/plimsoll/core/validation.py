@@ -22,12 +22,82 @@ INT64_MIN = -(2**63)
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What no database column takes: a lone UTF-16 surrogate (not UTF-8 at all, so neither driver can
+# encode it) and NUL (PostgreSQL's text refuses it; refused on SQLite too, so both stores agree).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Bidirectional embeddings, overrides and isolates: they make a name display as another one.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
+
+
+def unstorable(value: str) -> str | None:
+    """Why no database stores `value` (its first offending character, described), or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char = found.group(0)
+    if char == "\x00":
+        return f"contains NUL (\\x00) at position {found.start()}, which cannot be stored"
+    return (
+        f"contains a lone UTF-16 surrogate (U+{ord(char):04X}) at position {found.start()}, which is "
+        "not valid Unicode text and cannot be stored"
+    )
+
+
+def check_storable(field: str, value: Any) -> str:
+    """Any text bound for the database: a string with no lone surrogate and no NUL."""
+    if not isinstance(value, str):
+        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    problem = unstorable(value)
+    if problem is not None:
+        raise InvalidParameter(field, problem)
+    return value
+
+
+def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first string in a parsed JSON value (keys included) that no database stores, as
+    (its dotted path, why), or None. The path is safe to show: odd characters are escaped."""
+    if isinstance(value, str):
+        problem = unstorable(value)
+        return None if problem is None else (path or "body", problem)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{printable(key)}" if path else printable(key)
+            if isinstance(key, str) and (problem := unstorable(key)) is not None:
+                return (path or "body", f"has a key that {problem}")
+            found = find_unstorable(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_unstorable(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def printable(value: Any) -> str:
+    """`value` as text that any JSON encoder and log takes: surrogates and NUL escaped."""
+    text = str(value)
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def parse_int_text(field: str, text: str, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
+    """An integer written in a URL or form: ASCII digits with an optional minus, nothing else
+    (Python's `int()` also takes '٣', ' 3 ', '3_000' and, past 4,300 digits, raises)."""
+    if not isinstance(text, str) or _INT_TEXT.fullmatch(text) is None:
+        raise InvalidParameter(
+            field, f"must be a whole number written in ASCII digits, got {printable(text)[:40]!r}"
+        )
+    return check_int(field, int(text), minimum=minimum, maximum=maximum)
 
 
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
-    """Names of projects, experiments and runs: shown in URLs and paths, so no slashes or controls."""
-    if not isinstance(value, str):
-        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    """Names of projects, experiments, runs and users: shown in URLs, paths and lists, so no
+    slashes, controls, or bidirectional overrides (which make one name display as another)."""
+    value = check_storable(field, value)
     if not value or not value.strip():
         raise InvalidParameter(field, "must not be empty")
     if len(value) > max_length:
@@ -38,6 +108,13 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
         raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
     if value in {".", ".."}:
         raise InvalidParameter(field, "must not be '.' or '..'")
+    bidi = _BIDI_CONTROLS.search(value)
+    if bidi is not None:
+        raise InvalidParameter(
+            field,
+            f"must not contain bidirectional control characters (U+{ord(bidi.group(0)):04X} at "
+            f"position {bidi.start()}): they make a name display as a different one",
+        )
     return value
 
 
@@ -52,8 +129,7 @@ def check_id(field: str, value: Any) -> str:
 
 def check_key(field: str, value: Any) -> str:
     """Keys of params, metrics and tags: letters, digits and `_ - . / : space`, no path tricks."""
-    if not isinstance(value, str):
-        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    value = check_storable(field, value)
     if not value:
         raise InvalidParameter(field, "must not be empty")
     if len(value) > MAX_KEY_LENGTH:
@@ -69,10 +145,8 @@ def check_key(field: str, value: Any) -> str:
 
 
 def check_text(field: str, value: Any, *, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise InvalidParameter(field, "must not contain NUL (\\x00) characters")
+    """Free text (descriptions, param and tag values): anything a database stores, up to a length."""
+    value = check_storable(field, value)
     if len(value) > max_length:
         raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
     return value

@@ -26,6 +26,7 @@ from plimsoll.core.http import fast_lane_of, json_response
 from plimsoll.platform import Platform
 from plimsoll.server.errors import error_body, error_response
 from plimsoll.server.lane import FastLane, LaneRoute
+from plimsoll.server.storable import StorableBody, StorableUrl
 from plimsoll.server.ui import install as install_ui
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
@@ -80,12 +81,14 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     install_ui(app, platform.capabilities)
 
     app.add_middleware(FastLane, routes=lanes)
+    app.add_middleware(StorableBody)  # inside the guard: nothing is parsed before the caller is known
     app.add_middleware(_BodyLimit)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     app.state.permissions = table = PermissionTable(rows)
     install_guard(
         app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
     )
+    app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
     return app
 
 

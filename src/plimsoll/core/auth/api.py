@@ -25,7 +25,6 @@ another site cannot make a logged-in browser write (CSRF). API clients send the 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
@@ -49,14 +48,21 @@ from plimsoll.core.auth.entities import Role, User
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.errors import (
-    InvalidParameter,
     MethodNotAllowed,
     NotFound,
     PermissionDenied,
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body, service_of
+from plimsoll.core.http import (
+    LOCAL_ACTOR,
+    actor_of,
+    current_actor,
+    json_response,
+    parse_json_body,
+    read_body,
+    service_of,
+)
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -201,10 +207,7 @@ class AuthGuard:
         if row is not None and row.rule.scope.needs_body:
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = _replay(raw, receive)
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                raise InvalidParameter("body", "is not valid JSON") from None
+            body = parse_json_body(raw) if raw else None
         query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
         facts = RequestFacts(path_params=path_params, query=query, body=body)
         user = await run_in_threadpool(self._decide, secret, key, row, facts)

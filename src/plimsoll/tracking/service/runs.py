@@ -17,6 +17,7 @@ from plimsoll.core.validation import (
     check_int,
     check_key,
     check_name,
+    check_storable,
     check_text,
 )
 from plimsoll.tracking import store
@@ -245,6 +246,10 @@ class RunOps(ServiceBase):
         """A page of runs matching `filter`, in `order_by` order, from `experiment_ids` (None: every
         experiment of `project`, or of every project when that is None too)."""
         check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
+        if filter is not None:
+            check_storable("filter", filter)
+        for index, order in enumerate(order_by or ()):
+            check_storable(f"order_by.{index}", order)
         # Named experiments are searched wherever they are; `project` narrows only "every experiment".
         project = project if experiment_ids is None else None
         with self.db.read() as conn:
