@@ -97,25 +97,25 @@ def parse_int_text(field: str, text: str, *, minimum: int = INT64_MIN, maximum: 
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
     """Names of projects, experiments, runs and users: shown in URLs, paths and lists, so no
     slashes, controls, or bidirectional overrides (which make one name display as another)."""
-    value = check_storable(field, value)
-    if not value or not value.strip():
+    text = check_storable(field, value)
+    if not text or not text.strip():
         raise InvalidParameter(field, "must not be empty")
-    if len(value) > max_length:
-        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
-    if value != value.strip():
+    if len(text) > max_length:
+        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {max_length}")
+    if text != text.strip():
         raise InvalidParameter(field, "must not start or end with white space")
-    if _NAME_FORBIDDEN.search(value):
+    if _NAME_FORBIDDEN.search(text):
         raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
-    if value in {".", ".."}:
+    if text in {".", ".."}:
         raise InvalidParameter(field, "must not be '.' or '..'")
-    bidi = _BIDI_CONTROLS.search(value)
+    bidi = _BIDI_CONTROLS.search(text)
     if bidi is not None:
         raise InvalidParameter(
             field,
             f"must not contain bidirectional control characters (U+{ord(bidi.group(0)):04X} at "
             f"position {bidi.start()}): they make a name display as a different one",
         )
-    return value
+    return text
 
 
 def check_id(field: str, value: Any) -> str:
@@ -129,27 +129,27 @@ def check_id(field: str, value: Any) -> str:
 
 def check_key(field: str, value: Any) -> str:
     """Keys of params, metrics and tags: letters, digits and `_ - . / : space`, no path tricks."""
-    value = check_storable(field, value)
-    if not value:
+    text = check_storable(field, value)
+    if not text:
         raise InvalidParameter(field, "must not be empty")
-    if len(value) > MAX_KEY_LENGTH:
-        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {MAX_KEY_LENGTH}")
-    if not _KEY_PATTERN.match(value):
+    if len(text) > MAX_KEY_LENGTH:
+        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {MAX_KEY_LENGTH}")
+    if not _KEY_PATTERN.match(text):
         raise InvalidParameter(
             field,
-            f"{value!r} may contain only letters, digits and the characters _ - . / : and space",
+            f"{text!r} may contain only letters, digits and the characters _ - . / : and space",
         )
-    if value.startswith("/") or any(part in {".", ".."} for part in value.split("/")):
-        raise InvalidParameter(field, f"{value!r} must be relative and contain no '.' or '..' segments")
-    return value
+    if text.startswith("/") or any(part in {".", ".."} for part in text.split("/")):
+        raise InvalidParameter(field, f"{text!r} must be relative and contain no '.' or '..' segments")
+    return text
 
 
 def check_text(field: str, value: Any, *, max_length: int) -> str:
     """Free text (descriptions, param and tag values): anything a database stores, up to a length."""
-    value = check_storable(field, value)
-    if len(value) > max_length:
-        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
-    return value
+    text = check_storable(field, value)
+    if len(text) > max_length:
+        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {max_length}")
+    return text
 
 
 def check_int(field: str, value: Any, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
