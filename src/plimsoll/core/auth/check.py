@@ -55,6 +55,11 @@ def authorize(auth: AuthService, projects: Any, user: User, entry: p.Entry, fact
         return
     assert rule.role is not None, f"a {scope.name} rule needs a role"
     resources = scope.resources(p.Resolving(facts, entry.service, projects))
+    if not resources:
+        # A request that names no project (an empty write batch, say) still needs the rule's role
+        # somewhere: whatever it contains, it is never open to a user who holds nothing.
+        auth.require_somewhere(user, rule.role)
+        return
     try:
         auth.require_all(user, {resource.project for resource in resources}, rule.role)
     except PermissionDenied as denied:

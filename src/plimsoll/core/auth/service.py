@@ -308,6 +308,23 @@ class AuthService:
                     },
                 )
 
+    def require_somewhere(self, user: User, role: Role) -> None:
+        """PermissionDenied unless the user holds `role` (or more) in at least one project."""
+        if user.is_admin:
+            return
+        held = self.roles_of(user)
+        if not any(has >= role for has in held.values()):
+            best = max(held.values(), default=None)
+            holding = f"holds at most {best.value}" if best is not None else "holds no role anywhere"
+            raise PermissionDenied(
+                f"user {user.name!r} needs role {role.value} in some project but {holding}",
+                details={
+                    "user": user.name,
+                    "needed": role.value,
+                    "held": None if best is None else best.value,
+                },
+            )
+
     @staticmethod
     def _roles_in(conn: Connection, user: User, projects: list[str]) -> dict[str, Role]:
         if user.is_admin:

@@ -187,7 +187,8 @@ class RunOps(ServiceBase):
 
     def ingest(self, batch: list[RunWrites], *, batch_id: str | None = None, actor: str) -> IngestResult:
         """Apply one client batch atomically. With a `batch_id` it is idempotent: a batch that was
-        already applied is acknowledged again without writing anything twice."""
+        already applied is acknowledged again without writing anything twice. Batch ids are the
+        actor's own: the same id from another user is another batch."""
         _check_batch(batch)
         if batch_id is not None:
             check_run_id("batch_id", batch_id)
@@ -195,7 +196,7 @@ class RunOps(ServiceBase):
         with self._change(actor) as change:
             now = now_ms()
             if batch_id is not None and not store.claim_batch(
-                change.conn, batch_id, batch[0].run_id if batch else None, now
+                change.conn, actor, batch_id, batch[0].run_id if batch else None, now
             ):
                 return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
             apply_batch(change, batch, now)
