@@ -141,3 +141,43 @@ def test_the_migration_gives_recorded_batch_ids_their_sender(platform: Platform)
     with platform.db.read() as conn:
         rows = sorted(conn.exec_driver_sql("SELECT actor, id, run_id FROM ingest_batches").all())
     assert rows == [("ann", "a" * 32, run_id), ("local", "b" * 32, None)]
+
+
+def test_batch_ids_are_pruned_by_a_scheduled_job(platform: Platform) -> None:
+    """Declared in tracking's descriptor, scheduled hourly; a worker runs it when it is due."""
+    import time
+
+    from plimsoll.core.ids import now_ms
+    from plimsoll.maintenance import GC_JOB
+    from plimsoll.tracking import PRUNE_BATCH_IDS_JOB
+    from plimsoll.tracking.service.runs import BATCH_ID_RETENTION_MS
+
+    schedules = {schedule.name: schedule for schedule in platform.jobs.list_schedules()}
+    assert schedules[PRUNE_BATCH_IDS_JOB].kind == PRUNE_BATCH_IDS_JOB
+    platform.jobs.delete_schedule(GC_JOB)  # garbage collection prunes them too: not this time
+
+    tracking = platform.tracking
+    run_id = tracking.create_run(tracking.create_experiment("e", actor="ann").id, actor="ann").id
+    old, recent = new_id(), new_id()
+    for batch_id in (old, recent):
+        tracking.ingest([RunWrites(run_id=run_id, tags={"t": batch_id})], batch_id=batch_id, actor="ann")
+    with platform.db.write() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE ingest_batches SET created_at = {now_ms() - BATCH_ID_RETENTION_MS - 1000} WHERE id = '{old}'"
+        )
+
+    later = now_ms() + 2 * 3600 * 1000  # an hourly schedule is due by then
+    platform.jobs.clock = lambda: later
+    background = platform.start_background()
+    try:
+        deadline = time.monotonic() + 60
+        while not [
+            job for job in platform.jobs.list(kinds=[PRUNE_BATCH_IDS_JOB]).jobs if job.state == "succeeded"
+        ]:
+            assert time.monotonic() < deadline, "the scheduled prune did not run within a minute"
+            time.sleep(0.05)
+    finally:
+        background.stop()
+    with platform.db.read() as conn:
+        kept = [row[0] for row in conn.exec_driver_sql("SELECT id FROM ingest_batches")]
+    assert kept == [recent]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 from starlette.types import Receive
 
 from plimsoll.core.errors import InvalidParameter, PayloadTooLarge
@@ -96,6 +98,19 @@ def body_error(cause: BaseException | None) -> InvalidParameter:
     if isinstance(cause, json.JSONDecodeError):
         return InvalidParameter("body", f"is not valid JSON: {cause.msg} at position {cause.pos}")
     return InvalidParameter("body", "is not valid JSON")
+
+
+_ASCII_INT = re.compile(r"-?[0-9]{1,19}")
+
+
+def _query_int(value: Any) -> Any:
+    if isinstance(value, str) and _ASCII_INT.fullmatch(value) is None:
+        raise ValueError("must be a whole number written in ASCII digits (at most 19 of them)")
+    return value
+
+
+# An integer query parameter, read strictly: pydantic would also take ' 3', '3.0' and '3_000'.
+QueryInt = Annotated[int, BeforeValidator(_query_int)]
 
 
 def service_of(name: str) -> Callable[[Request], Awaitable[Any]]:

@@ -268,6 +268,12 @@ class RunOps(ServiceBase):
         return RunPage(runs=found, next_page_token=next_cursor)
 
 
+def prune_batch_ids_job(service: RunOps, _payload: Any, _context: Any) -> dict[str, int]:
+    """The `tracking.prune_batch_ids` job (hourly): forget batch ids past their retention, so the
+    table holds about a week of batches whatever the garbage collection schedule."""
+    return {"batch_ids": service.prune_batch_ids()}
+
+
 def _check_batch(batch: list[RunWrites]) -> None:
     check_count("runs", len(batch), MAX_RUNS_PER_BATCH)
     check_count("metrics", sum(len(w.metrics) for w in batch), MAX_METRICS_PER_BATCH)
