@@ -9,6 +9,7 @@ import pytest
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.validation import (
+    check_artifact_path,
     check_key,
     check_name,
     check_storable,
@@ -30,6 +31,7 @@ SURROGATES = ["\ud800", "a\udfffb", "\udc00\ud800"]
         check_name,
         check_key,
         lambda field, value: check_text(field, value, max_length=100),
+        check_artifact_path,
     ],
 )
 def test_text_no_store_takes_is_refused_by_every_check(check: object, text: str) -> None:

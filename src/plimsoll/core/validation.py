@@ -32,6 +32,8 @@ _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
 
 def unstorable(value: str) -> str | None:
     """Why no database stores `value` (its first offending character, described), or None."""
+    if value.isascii() and "\x00" not in value:  # the common case, at C speed
+        return None
     found = _UNSTORABLE.search(value)
     if found is None:
         return None
@@ -190,6 +192,7 @@ def check_artifact_path(field: str, value: Any) -> str:
     """A relative POSIX path inside a run's artifact tree: no absolute paths, no traversal."""
     if not isinstance(value, str) or not value:
         raise InvalidParameter(field, "must be a non-empty string")
+    check_storable(field, value)
     if len(value) > MAX_ARTIFACT_PATH_LENGTH:
         raise InvalidParameter(
             field, f"is {len(value)} characters long; the limit is {MAX_ARTIFACT_PATH_LENGTH}"
