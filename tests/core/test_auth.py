@@ -396,16 +396,16 @@ def test_viewer_reads_but_cannot_write_and_contributor_logs(world: World, platfo
 def test_a_role_in_one_project_reads_nothing_of_another(world: World) -> None:
     viewer = world.user("vera", a=Role.VIEWER)
     with world.client(viewer) as vera:
-        message = _error(vera.get(f"/api/v1/runs/{world.run_b}"), 403, "PERMISSION_DENIED")
-        assert "'b'" in message and "no role" in message
+        # Another project's records are answered as records that do not exist (docs/security.md).
+        message = _error(vera.get(f"/api/v1/runs/{world.run_b}"), 404, "NOT_FOUND")
+        assert message == f"run {world.run_b!r} not found"
+        # By id, an experiment vera may not see is looked for by name in ?project=default instead.
         _error(vera.get(f"/api/v1/experiments/{world.exp_b}"), 403, "PERMISSION_DENIED")
-        _error(vera.get(f"/api/v1/runs/{world.run_b}/artifacts"), 403, "PERMISSION_DENIED")
+        _error(vera.get(f"/api/v1/runs/{world.run_b}/artifacts"), 404, "NOT_FOUND")
         _error(vera.get("/api/v1/experiments", params={"project": "b"}), 403, "PERMISSION_DENIED")
         # Search: only the experiments named, and naming none means every project.
         assert vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_a]}).status_code == 200
-        _error(
-            vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_b]}), 403, "PERMISSION_DENIED"
-        )
+        _error(vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_b]}), 404, "NOT_FOUND")
         message = _error(vera.post("/api/v1/runs/search", json={}), 403, "PERMISSION_DENIED")
         assert "name the project" in message
         # ... and naming a project searches that project's experiments only.
@@ -428,9 +428,9 @@ def test_ingest_needs_the_role_in_every_project_it_touches(world: World) -> None
         "runs": [{"run_id": "1" * 32, "create": {"experiment_id": world.exp_b}, "params": {"p": "1"}}]
     }
     with world.client(contributor) as carl:
-        message = _error(carl.post("/api/v1/runs/ingest", json=batch), 403, "PERMISSION_DENIED")
-        assert "'b'" in message
-        _error(carl.post("/api/v1/runs/ingest", json=creating), 403, "PERMISSION_DENIED")
+        message = _error(carl.post("/api/v1/runs/ingest", json=batch), 404, "NOT_FOUND")
+        assert world.run_b in message  # b's run is answered as no run: carl holds nothing in b
+        _error(carl.post("/api/v1/runs/ingest", json=creating), 404, "NOT_FOUND")
         world.service.grant("b", "carl", Role.CONTRIBUTOR, actor="root")
         answer = carl.post("/api/v1/runs/ingest", json=batch)
         assert answer.status_code == 200, answer.text
@@ -469,10 +469,10 @@ def test_ui_pages_use_the_cookie_and_the_same_project_checks(world: World) -> No
     viewer = world.user("vera", a=Role.VIEWER)
     with httpx.Client(base_url=world.url, cookies={"plimsoll_token": viewer}, timeout=10) as browser:
         assert browser.get(f"/runs/{world.run_a}").status_code == 200
-        assert browser.get(f"/runs/{world.run_b}").status_code == 403
+        assert browser.get(f"/runs/{world.run_b}").status_code == 404  # as a run that does not exist
         assert browser.get(f"/experiments/{world.exp_a}").status_code == 200
         assert browser.get("/experiments/exp-b", params={"project": "b"}).status_code == 403
-        assert browser.get("/compare", params={"runs": f"{world.run_a},{world.run_b}"}).status_code == 403
+        assert browser.get("/compare", params={"runs": f"{world.run_a},{world.run_b}"}).status_code == 404
         assert browser.get("/runs").status_code == 403  # every experiment's runs: every project
         # A cookie authenticates writes only from the UI's own origin (no cross-site requests).
         body = {"name": "x", "project": "a"}

@@ -30,6 +30,7 @@ from plimsoll.server.errors import error_body, error_response
 from plimsoll.server.headers import SecurityHeaders
 from plimsoll.server.hosts import AllowedHosts, HostCheck
 from plimsoll.server.lane import FastLane, LaneRoute
+from plimsoll.server.storable import StorableBody, StorableUrl
 from plimsoll.server.ui import install as install_ui
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
@@ -85,6 +86,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     install_ui(app, platform.capabilities)
 
     app.add_middleware(FastLane, routes=lanes)
+    app.add_middleware(StorableBody)  # inside the guard: nothing is parsed before the caller is known
     app.add_middleware(_BodyLimit)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     app.state.permissions = table = PermissionTable(rows)
@@ -96,6 +98,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
         enabled=platform.settings.auth,
         on_refusal=metrics.refused,
     )
+    app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
     # Outermost: a request for a host this server does not serve is refused before any work, and
     # every answer, refusals included, carries the security headers.
     app.add_middleware(HostCheck, allowed=AllowedHosts.parse(platform.settings.allowed_hosts))

@@ -9,12 +9,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.db import WriteLockBusy
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.http import actor_of, current_actor, fast_lane, json_response, service_of
+from plimsoll.core.http import QueryInt, actor_of, current_actor, fast_lane, json_response, service_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
@@ -57,11 +57,15 @@ class ExperimentUpdateBody(BaseModel):
     name: str
 
 
+# Numbers are strict (StrictFloat, StrictInt): pydantic would otherwise read `true` as 1, and a
+# boolean is neither a metric value nor a step, a time or a count.
+
+
 class MetricPoint(BaseModel):
     key: str
-    value: float | str
-    step: int = 0
-    timestamp: int | None = None  # the server's clock when not given
+    value: StrictFloat | str
+    step: StrictInt = 0
+    timestamp: StrictInt | None = None  # the server's clock when not given
 
 
 class RunCreateBody(BaseModel):
@@ -69,14 +73,14 @@ class RunCreateBody(BaseModel):
     run_id: str | None = None
     name: str | None = None
     parent_run_id: str | None = None
-    start_time: int | None = None
+    start_time: StrictInt | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str] = Field(default_factory=dict)
 
 
 class RunEndBody(BaseModel):
     status: str = RunStatus.FINISHED.value
-    end_time: int | None = None
+    end_time: StrictInt | None = None
 
 
 class LogBody(BaseModel):
@@ -90,7 +94,7 @@ class RunCreateOp(BaseModel):
     experiment_id: str
     name: str | None = None
     parent_run_id: str | None = None
-    start_time: int | None = None
+    start_time: StrictInt | None = None
 
 
 class MetricColumnsBody(BaseModel):
@@ -98,9 +102,9 @@ class MetricColumnsBody(BaseModel):
     about a hundred times cheaper than validating one object per point)."""
 
     keys: list[str]
-    values: list[float | str]
-    steps: list[int]
-    timestamps: list[int]
+    values: list[StrictFloat | str]
+    steps: list[StrictInt]
+    timestamps: list[StrictInt]
 
 
 class RunWritesBody(BaseModel):
@@ -121,7 +125,7 @@ class SearchBody(BaseModel):
     experiment_ids: list[str] | None = None
     filter: str | None = None
     order_by: list[str] | None = None
-    max_results: int = 100
+    max_results: StrictInt = 100
     page_token: str | None = None
     include_deleted: bool = False
     project: str | None = None  # with no experiment_ids: that project's experiments only
@@ -325,7 +329,7 @@ def metric_history(
     run_id: str,
     key: str,
     tracking: Tracking,
-    max_points: Annotated[int | None, Query()] = None,
+    max_points: Annotated[QueryInt | None, Query()] = None,
     page_token: str | None = None,
 ) -> Response:
     history = tracking.get_metric_history(run_id, key, max_points=max_points, page_token=page_token)

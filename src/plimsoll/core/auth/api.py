@@ -58,14 +58,21 @@ from plimsoll.core.auth.entities import Credential, Role, User
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
 from plimsoll.core.auth.service import MALFORMED, MISSING, AuthService, refused
 from plimsoll.core.errors import (
-    InvalidParameter,
     MethodNotAllowed,
     NotFound,
     PermissionDenied,
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body, service_of
+from plimsoll.core.http import (
+    LOCAL_ACTOR,
+    actor_of,
+    body_error,
+    current_actor,
+    json_response,
+    read_body,
+    service_of,
+)
 
 log = logging.getLogger("plimsoll.auth")
 
@@ -269,8 +276,8 @@ class AuthGuard:
         try:
             # pydantic's parser, as the routes use it (it lets other threads run while it parses)
             body = from_json(raw) if raw else None
-        except ValueError:
-            raise InvalidParameter("body", "is not valid JSON") from None
+        except (ValueError, RecursionError) as error:
+            raise body_error(error) from None
         authorize(self.auth, self.projects, user, row, replace(facts, body=body))
 
     def _refused(self, scope: Scope, error: PlimsollError) -> None:

@@ -440,6 +440,14 @@ class AuthService:
                     },
                 )
 
+    def visible_projects(self, user: User, projects: Iterable[str]) -> list[str]:
+        """Those of `projects` the user may see: every one for a site admin, else those where the
+        user holds a role. A project's name is not shown to someone who holds nothing there."""
+        if user.is_admin:
+            return list(projects)
+        held = self.roles_of(user)
+        return [project for project in projects if project in held]
+
     def require_somewhere(self, user: User, role: Role) -> None:
         """PermissionDenied unless `user` holds `role` (or above) in at least one project: what a
         request that names its projects in its body needs before that body is worth reading."""

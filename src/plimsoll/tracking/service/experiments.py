@@ -15,6 +15,7 @@ from plimsoll.core.validation import (
     MAX_TAG_VALUE_LENGTH,
     check_key,
     check_name,
+    check_storable,
     check_text,
 )
 from plimsoll.tracking import store
@@ -91,6 +92,8 @@ class ExperimentOps(ServiceBase):
             return found
 
     def find_experiment(self, name: str, *, project: str = DEFAULT_PROJECT) -> Experiment | None:
+        check_storable("name", name)
+        check_storable("project", project)
         with self.db.read() as conn:
             row = store.experiment_by_name(conn, project, name)
             return None if row is None else self._experiments(conn, [row])[0]
