@@ -32,6 +32,16 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One audit key for every platform of the session, as every server of a deployment shares
+    one (and none is written into the working directory); tests of the key file itself unset it."""
+    path = tmp_path_factory.mktemp("audit-key") / "audit.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLIMSOLL_AUDIT_KEY_FILE", str(path))
+        yield path
+
+
 @pytest.fixture(autouse=True)
 def _private_spool(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's SDK spools (if it ever must) into a folder of its own, never ~/.plimsoll."""

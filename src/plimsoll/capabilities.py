@@ -10,12 +10,12 @@ capability exists.
 from __future__ import annotations
 
 from plimsoll import tracking
-from plimsoll.core import auth, projects, webhooks
+from plimsoll.core import audit, auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
 PLATFORM: tuple[Capability, ...] = (
     projects.CAPABILITY,
-    Capability(name="audit", title="Audit log", tables="plimsoll.core.audit.store:TABLES"),
+    audit.CAPABILITY,
     auth.CAPABILITY,
     Capability(
         name="events",

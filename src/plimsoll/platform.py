@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from plimsoll.capabilities import ALL, RESERVED_EVENTS
+from plimsoll.core.audit.keys import Keyring
+from plimsoll.core.audit.service import AuditService
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Capability, Parts, check_unique, load
@@ -59,14 +61,19 @@ class Platform:
         self.capabilities = tuple(capabilities)
         self.settings = (settings or Settings.from_env()).with_overrides(**overrides)
         self.schema = schema_of(self.capabilities)
-        self.db = Database(self.settings.resolved_store_url)
-        self.blobs = BlobStore.from_url(self.settings.resolved_blobs_url)
+        self.db = Database(self.settings.resolved_store_url, file_mode=self.settings.file_mode)
+        self.blobs = BlobStore.from_url(self.settings.resolved_blobs_url, file_mode=self.settings.file_mode)
         self.catalog = event_catalog(self.capabilities)
         self.outbox = Outbox(self.db, self.catalog)
+        # Before anything writes: every audit event is signed with the key it holds.
+        self.audit = AuditService(
+            self.db, self.outbox, Keyring.load_or_create(self.settings.resolved_audit_key_file)
+        )
         self.projects = ProjectService(self.db, self.outbox)
-        self.auth = AuthService(self.db)
+        self.auth = AuthService(self.db, self.outbox, token_max_days=self.settings.token_max_days)
         self.jobs = JobService(self.db, HandlerRegistry())
         self.services: dict[str, Any] = {
+            "audit": self.audit,
             "projects": self.projects,
             "auth": self.auth,
             "jobs": self.jobs,
@@ -122,6 +129,7 @@ class Platform:
         with self._lock:
             if not self._started:
                 self.db.migrate(self.schema)
+                self.audit.adopt_if_unsigned()
                 self._schedule_jobs()
                 self._started = True
         return self

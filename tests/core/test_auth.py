@@ -32,11 +32,22 @@ from plimsoll.core.errors import (
     Unauthenticated,
 )
 from plimsoll.core.ids import now_ms
+from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.store import projects
-from plimsoll.platform import Platform, schema_of
+from plimsoll.platform import Platform, event_catalog, schema_of
 from plimsoll.server.app import create_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def service(db: Database) -> Iterator[AuthService]:
+    """The service alone, on both backends, with an outbox for its events."""
+    outbox = Outbox(db, event_catalog())
+    try:
+        yield AuthService(db, outbox)
+    finally:
+        outbox.close()
 
 
 def _add_project(db: Database, name: str) -> None:
@@ -56,8 +67,7 @@ def _everything_stored(db: Database) -> str:
 # -- service ---------------------------------------------------------------------------------------
 
 
-def test_tokens_are_stored_hashed_and_the_secret_is_nowhere(db: Database) -> None:
-    service = AuthService(db)
+def test_tokens_are_stored_hashed_and_the_secret_is_nowhere(db: Database, service: AuthService) -> None:
     service.create_user("ada", actor="root")
     new = service.create_token("ada", label="laptop")
 
@@ -76,8 +86,9 @@ def test_tokens_are_stored_hashed_and_the_secret_is_nowhere(db: Database) -> Non
     assert "secret" not in new.token.to_dict() and "token_hash" not in new.token.to_dict()
 
 
-def test_unknown_revoked_and_expired_tokens_are_refused_without_echoing_them(db: Database) -> None:
-    service = AuthService(db)
+def test_unknown_revoked_and_expired_tokens_are_refused_without_echoing_them(
+    db: Database, service: AuthService
+) -> None:
     service.create_user("ada", actor="root")
     revoked = service.create_token("ada")
     expired = service.create_token("ada", expires_at=now_ms() + 60_000)
@@ -114,8 +125,7 @@ def test_roles_are_ordered() -> None:
         Role.parse("owner")
 
 
-def test_grants_require_and_site_admins_are_admin_everywhere(db: Database) -> None:
-    service = AuthService(db)
+def test_grants_require_and_site_admins_are_admin_everywhere(db: Database, service: AuthService) -> None:
     _add_project(db, "churn")
     service.create_user("root", is_admin=True, actor="local-setup")
     service.create_user("bob", actor="root")
@@ -152,8 +162,7 @@ def test_grants_require_and_site_admins_are_admin_everywhere(db: Database) -> No
         service.grant("nope", "bob", Role.VIEWER, actor="root")
 
 
-def test_every_change_is_audited_and_the_chain_verifies(db: Database) -> None:
-    service = AuthService(db)
+def test_every_change_is_audited_and_the_chain_verifies(db: Database, service: AuthService) -> None:
     first = service.bootstrap_admin("root")
     service.create_user("bob", actor="root")
     token = service.create_token("bob", label="ci", actor="root")
@@ -181,8 +190,7 @@ def test_every_change_is_audited_and_the_chain_verifies(db: Database) -> None:
     assert events[7].after["revoked_at"] is not None
 
 
-def test_bootstrap_only_makes_the_first_admin_and_names_are_checked(db: Database) -> None:
-    service = AuthService(db)
+def test_bootstrap_only_makes_the_first_admin_and_names_are_checked(service: AuthService) -> None:
     first = service.bootstrap_admin("root")
     assert service.authenticate(first.secret).is_admin
     with pytest.raises(Conflict, match="users already exist"):
@@ -256,7 +264,7 @@ def test_a_route_without_a_rule_is_refused(tmp_path: Path) -> None:
             return Response("leaked")
 
         secret = platform.auth.bootstrap_admin("root").secret
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://localhost") as client:
             answer = client.get("/api/v1/forgotten", headers={"Authorization": f"Bearer {secret}"})
             assert answer.status_code == 403
             error = answer.json()["error"]
@@ -294,7 +302,7 @@ class World:
 
     def __init__(self, platform: Platform, url: str) -> None:
         self.url = url
-        self.service: AuthService = AuthService(platform.db)
+        self.service: AuthService = platform.auth
         _add_project(platform.db, "a")
         _add_project(platform.db, "b")
         self.root = self.service.bootstrap_admin("root").secret
@@ -388,16 +396,16 @@ def test_viewer_reads_but_cannot_write_and_contributor_logs(world: World, platfo
 def test_a_role_in_one_project_reads_nothing_of_another(world: World) -> None:
     viewer = world.user("vera", a=Role.VIEWER)
     with world.client(viewer) as vera:
-        message = _error(vera.get(f"/api/v1/runs/{world.run_b}"), 403, "PERMISSION_DENIED")
-        assert "'b'" in message and "no role" in message
+        # Another project's records are answered as records that do not exist (docs/security.md).
+        message = _error(vera.get(f"/api/v1/runs/{world.run_b}"), 404, "NOT_FOUND")
+        assert message == f"run {world.run_b!r} not found"
+        # By id, an experiment vera may not see is looked for by name in ?project=default instead.
         _error(vera.get(f"/api/v1/experiments/{world.exp_b}"), 403, "PERMISSION_DENIED")
-        _error(vera.get(f"/api/v1/runs/{world.run_b}/artifacts"), 403, "PERMISSION_DENIED")
+        _error(vera.get(f"/api/v1/runs/{world.run_b}/artifacts"), 404, "NOT_FOUND")
         _error(vera.get("/api/v1/experiments", params={"project": "b"}), 403, "PERMISSION_DENIED")
         # Search: only the experiments named, and naming none means every project.
         assert vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_a]}).status_code == 200
-        _error(
-            vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_b]}), 403, "PERMISSION_DENIED"
-        )
+        _error(vera.post("/api/v1/runs/search", json={"experiment_ids": [world.exp_b]}), 404, "NOT_FOUND")
         message = _error(vera.post("/api/v1/runs/search", json={}), 403, "PERMISSION_DENIED")
         assert "name the project" in message
         # ... and naming a project searches that project's experiments only.
@@ -420,9 +428,9 @@ def test_ingest_needs_the_role_in_every_project_it_touches(world: World) -> None
         "runs": [{"run_id": "1" * 32, "create": {"experiment_id": world.exp_b}, "params": {"p": "1"}}]
     }
     with world.client(contributor) as carl:
-        message = _error(carl.post("/api/v1/runs/ingest", json=batch), 403, "PERMISSION_DENIED")
-        assert "'b'" in message
-        _error(carl.post("/api/v1/runs/ingest", json=creating), 403, "PERMISSION_DENIED")
+        message = _error(carl.post("/api/v1/runs/ingest", json=batch), 404, "NOT_FOUND")
+        assert world.run_b in message  # b's run is answered as no run: carl holds nothing in b
+        _error(carl.post("/api/v1/runs/ingest", json=creating), 404, "NOT_FOUND")
         world.service.grant("b", "carl", Role.CONTRIBUTOR, actor="root")
         answer = carl.post("/api/v1/runs/ingest", json=batch)
         assert answer.status_code == 200, answer.text
@@ -461,10 +469,10 @@ def test_ui_pages_use_the_cookie_and_the_same_project_checks(world: World) -> No
     viewer = world.user("vera", a=Role.VIEWER)
     with httpx.Client(base_url=world.url, cookies={"plimsoll_token": viewer}, timeout=10) as browser:
         assert browser.get(f"/runs/{world.run_a}").status_code == 200
-        assert browser.get(f"/runs/{world.run_b}").status_code == 403
+        assert browser.get(f"/runs/{world.run_b}").status_code == 404  # as a run that does not exist
         assert browser.get(f"/experiments/{world.exp_a}").status_code == 200
         assert browser.get("/experiments/exp-b", params={"project": "b"}).status_code == 403
-        assert browser.get("/compare", params={"runs": f"{world.run_a},{world.run_b}"}).status_code == 403
+        assert browser.get("/compare", params={"runs": f"{world.run_a},{world.run_b}"}).status_code == 404
         assert browser.get("/runs").status_code == 403  # every experiment's runs: every project
         # A cookie authenticates writes only from the UI's own origin (no cross-site requests).
         body = {"name": "x", "project": "a"}

@@ -217,6 +217,43 @@ def test_put_replaces_a_blob_of_the_wrong_size(backend: Backend) -> None:
     assert backend.store.get_bytes(ref.digest) == b"hello world"
 
 
+@pytest.mark.parametrize("via", ["put_bytes", "put_file"])
+def test_storing_the_content_again_repairs_a_corrupted_copy_of_the_right_size(
+    backend: Backend, via: str
+) -> None:
+    """A flipped bit keeps the size: the stored copy is read and checked, and replaced."""
+    data = _random_bytes(2 * MiB + 3, seed=7)
+    ref = backend.store.put_bytes(data)
+    flipped = bytearray(data)
+    flipped[MiB] ^= 0x01
+    backend.corrupt(ref.digest, bytes(flipped))
+    with pytest.raises(BlobCorrupted):
+        backend.store.verify(ref.digest)
+    stored_again = (
+        backend.store.put_bytes(data) if via == "put_bytes" else backend.store.put_file(io.BytesIO(data))
+    )
+    assert stored_again == ref
+    backend.store.verify(ref.digest)
+    assert backend.store.get_bytes(ref.digest) == data
+    assert backend.leftovers() == []
+
+
+@pytest.mark.parametrize("size", [11, MiB - 1, MiB, 3 * MiB + 5])
+def test_verified_chunks_refuse_a_corrupted_blob_before_the_first_chunk(backend: Backend, size: int) -> None:
+    data = _random_bytes(size, seed=size)
+    ref = backend.store.put_bytes(data)
+    assert b"".join(backend.store.verified_chunks(ref.digest)) == data
+    backend.corrupt(ref.digest, data[:-1] + bytes([data[-1] ^ 0xFF]))  # the last byte only
+    with pytest.raises(BlobCorrupted) as caught:
+        backend.store.verified_chunks(ref.digest)  # raises here: no chunk was handed out
+    assert caught.value.details["digest"] == ref.digest
+    backend.corrupt(ref.digest, data[: size // 2])  # cut short
+    with pytest.raises(BlobCorrupted):
+        backend.store.verified_chunks(ref.digest)
+    with pytest.raises(BlobNotFound):
+        backend.store.verified_chunks(_digest(b"never stored"))
+
+
 def test_missing_blob_raises_not_found(backend: Backend, tmp_path: Path) -> None:
     digest = _digest(b"never stored")
     assert not backend.store.exists(digest)
@@ -366,6 +403,37 @@ def test_large_blobs_stream_with_bounded_memory(backend: Backend, tmp_path: Path
 
 
 # -- construction -----------------------------------------------------------------------------------
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777 for p in [root, *root.rglob("*")]}
+
+
+def test_local_blobs_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)  # the common default, which would leave files readable by all
+    try:
+        store = BlobStore.from_url(tmp_path / "blobs")
+        ref = store.put_bytes(b"weights")
+        store.put_file(io.BytesIO(b"more weights"))
+    finally:
+        os.umask(old_umask)
+    modes = _modes(tmp_path / "blobs")
+    assert modes[_key(ref.digest)] == 0o600
+    assert {mode for path, mode in modes.items() if (tmp_path / "blobs" / path).is_file()} == {0o600}
+    assert {mode for path, mode in modes.items() if (tmp_path / "blobs" / path).is_dir()} == {0o700}
+    assert {".", ".tmp", _key(ref.digest)[:2], _key(ref.digest)[:5]} <= set(modes)
+
+
+def test_local_blob_modes_can_be_opened_up(tmp_path: Path) -> None:
+    old_umask = os.umask(0o077)  # a strict umask does not narrow what was configured
+    try:
+        store = BlobStore.from_url(tmp_path / "blobs", file_mode=0o640)
+        ref = store.put_bytes(b"shared with the backup group")
+    finally:
+        os.umask(old_umask)
+    modes = _modes(tmp_path / "blobs")
+    assert modes[_key(ref.digest)] == 0o640
+    assert modes["."] == modes[".tmp"] == modes[_key(ref.digest)[:5]] == 0o750
 
 
 def test_from_url_accepts_paths_and_file_urls(tmp_path: Path) -> None:

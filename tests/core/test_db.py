@@ -18,7 +18,7 @@ BATCHES_AFTER = DriverStatement(
 
 
 def _batch(n: int) -> dict[str, object]:
-    return {"id": f"{n:032x}", "run_id": None, "created_at": n + 1}
+    return {"actor": "local", "id": f"{n:032x}", "run_id": None, "created_at": n + 1}
 
 
 def test_rows_go_in_and_come_back(db: Database) -> None:

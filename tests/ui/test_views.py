@@ -109,7 +109,7 @@ def test_comparison_marks_differing_params() -> None:
 
 @pytest.fixture
 def client(sqlite_platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_platform)) as test_client:
+    with TestClient(create_app(sqlite_platform), base_url="http://localhost") as test_client:
         yield test_client
 
 

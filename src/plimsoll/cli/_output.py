@@ -11,6 +11,7 @@ Exit codes (stable; documented in docs/cli.md):
     5  not signed in or not allowed (UNAUTHENTICATED, PERMISSION_DENIED)
     6  a gate failed (GATE_FAILED)
     7  the server is unreachable or unavailable (UNAVAILABLE)
+    8  `plimsoll audit verify`: the audit log does not verify
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ EXIT_CONFLICT = 4
 EXIT_DENIED = 5
 EXIT_GATE_FAILED = 6
 EXIT_UNAVAILABLE = 7
+EXIT_VERIFICATION_FAILED = 8
 
 # Most specific first: PayloadTooLarge is an InvalidParameter, and so exits 2.
 EXIT_CODES: tuple[tuple[type[PlimsollError], int], ...] = (

@@ -15,6 +15,13 @@ def server(
     blobs: Annotated[str | None, typer.Option(help="fsspec URL of the blob store.")] = None,
     home: Annotated[Path | None, typer.Option(help="Folder of the embedded store.")] = None,
     auth: Annotated[bool | None, typer.Option("--auth/--no-auth", help="Require API tokens.")] = None,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            help="Host names clients reach the server by, comma-separated ('*.example.com'; '*': any); "
+            "the loopback names are always allowed. Needed with a --host other than loopback."
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     background: Annotated[
         bool,
@@ -28,11 +35,25 @@ def server(
     import uvicorn
     from rich.console import Console
 
-    from plimsoll.core.config import Settings
+    from plimsoll.cli._output import EXIT_USAGE, errors_to_exit, fail
+    from plimsoll.core.config import Settings, host_list
     from plimsoll.platform import Platform
     from plimsoll.server.app import create_app
+    from plimsoll.server.hosts import AllowedHosts, is_loopback
 
-    settings = Settings.from_env().with_overrides(home=home, store_url=store, blobs_url=blobs, auth=auth)
+    with errors_to_exit():
+        settings = Settings.from_env().with_overrides(
+            home=home, store_url=store, blobs_url=blobs, auth=auth, allowed_hosts=host_list(allowed_hosts)
+        )
+        AllowedHosts.parse(settings.allowed_hosts)  # a bad name stops here, before anything starts
+    if settings.allowed_hosts is None and not is_loopback(host):
+        fail(
+            f"--host {host} listens beyond this machine: name the host names clients use to reach "
+            "it with --allowed-hosts (or PLIMSOLL_ALLOWED_HOSTS), e.g. --allowed-hosts "
+            "plimsoll.example.com, or '*' to answer to any name (this guards against DNS rebinding, "
+            "see docs/security.md)",
+            EXIT_USAGE,
+        )
     platform = Platform(settings).startup()
     console = Console(stderr=True)
     console.print(f"[bold]Plimsoll[/] on http://{host}:{port}  store={_safe(settings.resolved_store_url)}")

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from plimsoll.cli._output import console, errors_to_exit
-from plimsoll.core.auth.entities import NewToken
+from plimsoll.cli._output import console, errors_to_exit, format_time, print_json
+from plimsoll.core.auth.entities import ApiToken, NewToken
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.config import Settings
 
@@ -21,7 +22,9 @@ roles_app = typer.Typer(help="Roles per project: viewer, contributor, approver, 
 
 StoreOption = Annotated[str | None, typer.Option(help="SQLAlchemy URL of the server's database.")]
 HomeOption = Annotated[Path | None, typer.Option(help="Folder of the embedded store.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ADMIN_ACTOR = "cli-admin"
+DAY_MS = 86_400_000
 
 
 def _auth(store: str | None, home: Path | None) -> AuthService:
@@ -57,16 +60,91 @@ def create_user(
     console.print(f"Created user [bold]{user.name}[/]{' (site admin)' if user.is_admin else ''}.")
 
 
+@users_app.command("list")
+def list_users(store: StoreOption = None, home: HomeOption = None, json: JsonOption = False) -> None:
+    """Every user: site admins, and who is disabled."""
+    with errors_to_exit():
+        users = _auth(store, home).list_users()
+    if json:
+        print_json({"users": [user.to_dict() for user in users]})
+        return
+    table = Table("name", "site admin", "created", "disabled")
+    for user in users:
+        table.add_row(
+            user.name,
+            "yes" if user.is_admin else "",
+            format_time(user.created_at),
+            format_time(user.disabled_at) if user.disabled_at else "",
+        )
+    console.print(table)
+
+
+@users_app.command("disable")
+def disable_user(name: str, store: StoreOption = None, home: HomeOption = None) -> None:
+    """Disable NAME: every token of theirs is refused from now on (until enabled)."""
+    with errors_to_exit():
+        _auth(store, home).disable_user(name, actor=ADMIN_ACTOR)
+    console.print(f"Disabled user [bold]{name}[/]: their tokens are refused.")
+
+
+@users_app.command("enable")
+def enable_user(name: str, store: StoreOption = None, home: HomeOption = None) -> None:
+    """Enable NAME again: their tokens that are neither revoked nor expired work again."""
+    with errors_to_exit():
+        _auth(store, home).enable_user(name, actor=ADMIN_ACTOR)
+    console.print(f"Enabled user [bold]{name}[/].")
+
+
 @tokens_app.command("create")
 def create_token(
     user: str,
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    days: Annotated[
+        float | None, typer.Option(help="Days until it expires (default: the longest allowed).", min=0.0001)
+    ] = None,
     store: StoreOption = None,
     home: HomeOption = None,
 ) -> None:
     """Create an API token for USER and print it once."""
+    from plimsoll.core.ids import now_ms
+
+    expires_at = None if days is None else now_ms() + int(days * DAY_MS)
     with errors_to_exit():
-        _show_secret(_auth(store, home).create_token(user, label=label, actor=ADMIN_ACTOR))
+        _show_secret(
+            _auth(store, home).create_token(user, label=label, expires_at=expires_at, actor=ADMIN_ACTOR)
+        )
+
+
+@tokens_app.command("list")
+def list_tokens(
+    user: Annotated[str | None, typer.Argument(help="Only this user's tokens.")] = None,
+    store: StoreOption = None,
+    home: HomeOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Every user's tokens (or USER's): id, owner, label, expiry and revocation, never the secret."""
+    with errors_to_exit():
+        tokens = _auth(store, home).list_tokens(user)
+    if json:
+        print_json({"tokens": [token.to_dict() for token in tokens]})
+        return
+    table = Table("id", "user", "label", "created", "expires", "state")
+    for token in tokens:
+        table.add_row(
+            token.id, token.user, token.label, format_time(token.created_at),
+            format_time(token.expires_at) if token.expires_at else "never", _token_state(token),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _token_state(token: ApiToken) -> str:
+    from plimsoll.core.ids import now_ms
+
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now_ms():
+        return "expired"
+    return "active"
 
 
 @tokens_app.command("revoke")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -151,18 +153,27 @@ class ActiveRun:
         return self
 
     def log_artifact(
-        self, local_path: str | Path, artifact_path: str | None = None, *, wait: bool = True
+        self,
+        local_path: str | Path,
+        artifact_path: str | None = None,
+        *,
+        follow_symlinks: bool = False,
+        wait: bool = True,
     ) -> ActiveRun:
         """Upload a file, or a directory with everything in it, under `artifact_path`, after the
         run's earlier writes. Returns once stored (`wait=False`: at once, and a failure is raised
         at the run's next call); while the server is unreachable the upload is retried like every
-        write, and spooled if the process ends first."""
+        write, and spooled if the process ends first.
+
+        In a directory, symbolic links are not followed unless `follow_symlinks`: a link may lead
+        out of the directory (to a key, a home folder), and what it leads to would be uploaded.
+        The links skipped are named in a warning."""
         source = Path(local_path)
         if not source.exists():
             raise FileNotFoundError(f"{source}: no such file or directory")
         prefix = artifact_path.strip("/") if artifact_path else ""
         if source.is_dir():
-            files = sorted(p for p in source.rglob("*") if p.is_file())
+            files = directory_files(source, follow_symlinks=follow_symlinks)
             targets = [(p, "/".join(filter(None, [prefix, p.relative_to(source).as_posix()]))) for p in files]
         else:
             targets = [(source, "/".join(filter(None, [prefix, source.name])))]
@@ -218,3 +229,36 @@ class ActiveRun:
         except PlimsollError as failure:
             # The block's own exception is the one to see; say what else went wrong.
             log.error("run %s ended %s, and some of its writes were not saved: %s", self.id, status, failure)
+
+
+def directory_files(root: Path, *, follow_symlinks: bool) -> list[Path]:
+    """The files under `root`, sorted. Symbolic links (to files or directories) are skipped and
+    named in one warning unless `follow_symlinks`; followed, a directory is entered once, so a
+    link back up the tree does not loop."""
+    found: list[Path] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    for directory, subdirectories, names in os.walk(root, followlinks=follow_symlinks):
+        here = Path(directory)
+        real = os.path.realpath(here)
+        if real in seen:
+            subdirectories.clear()
+            continue
+        seen.add(real)
+        for name in list(subdirectories):
+            if not follow_symlinks and (here / name).is_symlink():
+                skipped.append((here / name).relative_to(root).as_posix())
+        for name in names:
+            path = here / name
+            if path.is_symlink() and not follow_symlinks:
+                skipped.append(path.relative_to(root).as_posix())
+            elif path.is_file():
+                found.append(path)
+    if skipped:
+        shown = ", ".join(sorted(skipped)[:10]) + (", ..." if len(skipped) > 10 else "")
+        warnings.warn(
+            f"{root}: skipped {len(skipped)} symbolic link(s), which may lead out of the directory "
+            f"(pass follow_symlinks=True to upload what they lead to): {shown}",
+            stacklevel=3,
+        )
+    return sorted(found)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import shutil
 import time
 import urllib.request
@@ -36,6 +37,8 @@ from plimsoll.tracking.entities import (
 )
 
 log = logging.getLogger("plimsoll.client")
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")  # a blob's BLAKE3 digest, as the server's download sends it
 
 
 class Transport(Protocol):
@@ -481,8 +484,17 @@ class HttpTransport:
         partial = destination.with_name(destination.name + ".partial")
         hasher = blake3()
         response = self._send("GET", _artifact_path(run_id, path), retry=True, stream=True)
+        expected = response.headers.get("X-Plimsoll-Digest")
+        if expected is None or not _DIGEST.fullmatch(expected):
+            # Without the digest nothing could tell a corrupted or truncated body from the real one.
+            response.close()
+            raise BlobCorrupted(
+                f"the answer to the download of artifact {path!r} carries no valid X-Plimsoll-Digest "
+                f"header (got {expected!r}), so its content cannot be verified; nothing was written. "
+                "Is a proxy between here and the server dropping the header?",
+                details={"digest": expected, "actual": None},
+            )
         try:
-            expected = response.headers.get("X-Plimsoll-Digest")
             with partial.open("wb") as out:
                 for chunk in response.stream(1024 * 1024):
                     hasher.update(chunk)
@@ -498,9 +510,9 @@ class HttpTransport:
             raise
         response.release_conn()
         actual = hasher.hexdigest()
-        if expected is not None and actual != expected:
+        if actual != expected:
             # What the embedded store raises for a blob that no longer hashes to its digest (the
-            # server finds out only after it has sent the headers, so it cannot say so itself).
+            # server checks before it answers; this catches what changed on the way).
             partial.unlink(missing_ok=True)
             raise BlobCorrupted(
                 f"artifact {path!r} arrived corrupted: its content hashes to {actual}, not to its "

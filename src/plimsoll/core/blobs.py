@@ -3,18 +3,25 @@
     store = BlobStore.from_url("/var/lib/plimsoll/blobs")      # or "file:///…", "s3://bucket/prefix"
     ref = store.put_file("model.pkl")                           # BlobRef(digest="…", size=…)
     with store.open(ref.digest) as f: ...                       # verified when read to EOF
+    for chunk in store.verified_chunks(ref.digest): ...         # verified before the first chunk
 
 A blob's key is the BLAKE3 hex digest of its content, stored at `<root>/<d[0:2]>/<d[2:4]>/<d>`.
 Content is hashed while it is copied to a spool file, then published in one atomic step: `os.replace`
 from `<root>/.tmp/` for a local root, a single PutObject (multipart only above the 5 GiB PUT limit,
 which S3 also makes visible only on completion) for S3. Readers therefore see a whole blob or none,
 and two writers of the same content, in threads or processes, both succeed. Reads verify the digest.
+
+Storing content that is already stored checks the stored copy: one that no longer hashes to its
+digest (a flipped bit on disk, an edit behind our back) is replaced, so uploading the original
+again repairs it. Local files are created with the store's `file_mode` (owner-only by default) and
+the folders made for them with the matching folder mode (`plimsoll.core.files`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import re
 import shutil
@@ -30,6 +37,7 @@ import fsspec
 from blake3 import blake3
 
 from plimsoll.core.errors import BlobCorrupted, BlobNotFound, InvalidParameter
+from plimsoll.core.files import PRIVATE_FILE_MODE, make_dirs
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -49,8 +57,7 @@ class BlobRef:
 
 
 class _Backend(Protocol):
-    @property
-    def spool_dir(self) -> str | None: ...  # where put spools content, ready for an atomic publish
+    def spool_dir(self) -> str | None: ...  # where put spools content, ready for an atomic publish (made)
 
     def size(self, key: str) -> int | None: ...
     def open(self, key: str) -> BinaryIO: ...
@@ -76,17 +83,20 @@ class BlobStore:
         self._url = url
 
     @classmethod
-    def from_url(cls, url: str | os.PathLike[str], **storage_options: Any) -> BlobStore:
+    def from_url(
+        cls, url: str | os.PathLike[str], *, file_mode: int = PRIVATE_FILE_MODE, **storage_options: Any
+    ) -> BlobStore:
         """A store at a local path, a `file://` URL or an `s3://bucket/prefix` URL.
 
-        `storage_options` go to s3fs (`endpoint_url`, `key`, `secret`, `client_kwargs`, …); without
-        them s3fs and botocore read the usual AWS_* variables, AWS_ENDPOINT_URL included.
+        `file_mode` is the mode of the files of a local store (its folders get the matching folder
+        mode). `storage_options` go to s3fs (`endpoint_url`, `key`, `secret`, `client_kwargs`, …);
+        without them s3fs and botocore read the usual AWS_* variables, AWS_ENDPOINT_URL included.
         """
         text = os.fspath(url)
         protocol, _ = fsspec.core.split_protocol(text)
         if protocol in (None, "file", "local"):
             root = fsspec.core.strip_protocol(text) if protocol else text
-            return cls(_LocalBackend(Path(root).expanduser().resolve()), text)
+            return cls(_LocalBackend(Path(root).expanduser().resolve(), file_mode), text)
         if protocol in ("s3", "s3a"):
             fs, root = fsspec.core.url_to_fs(text, **storage_options)
             return cls(_S3Backend(fs, root.rstrip("/")), text)
@@ -103,7 +113,7 @@ class BlobStore:
 
     def put_bytes(self, data: bytes) -> BlobRef:
         ref = BlobRef(blake3(data).hexdigest(), len(data))
-        if self._backend.size(_key(ref.digest)) != ref.size:
+        if not self._holds(ref):
             with self._spooled(io.BytesIO(data)) as (spool, _):
                 self._backend.publish(spool, _key(ref.digest))
         else:
@@ -113,25 +123,35 @@ class BlobStore:
     def put_file(self, source: str | os.PathLike[str] | IO[bytes]) -> BlobRef:
         """Store a file's content, read in 1 MiB chunks; a no-op if the same content is already stored.
 
-        An existing blob of the right size is trusted (every read verifies it); one of a different
-        size, such as a truncated copy, is replaced.
+        A stored copy is kept only if it is whole: of the right size and hashing to its digest (it
+        is read to check). One that is not (truncated, or with a flipped bit) is replaced, so
+        uploading the original again repairs it.
         """
         if isinstance(source, str | os.PathLike):
             with open(source, "rb") as f:
                 return self.put_file(f)
         with self._spooled(source) as (spool, ref):
-            if self._backend.size(_key(ref.digest)) != ref.size:
+            if not self._holds(ref):
                 self._backend.publish(spool, _key(ref.digest))
             else:
                 self._backend.touch(_key(ref.digest))
         return ref
 
+    def _holds(self, ref: BlobRef) -> bool:
+        """Whether the store holds `ref`'s content intact. The size answers most cases without a
+        read; only a copy of the right size is read and hashed."""
+        if self._backend.size(_key(ref.digest)) != ref.size:
+            return False
+        try:
+            self.verify(ref.digest)
+        except (BlobCorrupted, BlobNotFound):
+            return False
+        return True
+
     @contextmanager
     def _spooled(self, source: IO[bytes]) -> Iterator[tuple[str, BlobRef]]:
         """Copy `source` to a spool file while hashing it; the file is removed on the way out."""
-        spool_dir = self._backend.spool_dir
-        if spool_dir is not None:
-            os.makedirs(spool_dir, exist_ok=True)
+        spool_dir = self._backend.spool_dir()
         fd, spool = tempfile.mkstemp(prefix=_SPOOL_PREFIX, dir=spool_dir)
         try:
             hasher, size = blake3(), 0
@@ -172,6 +192,30 @@ class BlobStore:
         with self.open(digest) as f:
             return f.read()
 
+    def verify(self, digest: str) -> None:
+        """Read the whole blob and check it against its digest: BlobCorrupted if it no longer
+        hashes to it, BlobNotFound if it is gone."""
+        with self.open(digest) as stream:
+            while stream.read(CHUNK_SIZE):
+                pass
+
+    def verified_chunks(self, digest: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The blob's content in chunks, every byte of it checked against the digest before this
+        returns: a corrupted or missing blob raises here, before anything is sent on, never as a
+        stream broken off midway. A blob of less than a chunk is read once; a larger one is read
+        twice (hashed, then streamed), which is the price of answering with an error instead of a
+        cut stream. The stream is checked again as it ends, in case the blob changed meanwhile."""
+        if self.size(digest) >= chunk_size:
+            self.verify(digest)
+        chunks = self._chunks(digest, chunk_size)
+        first = next(chunks, b"")  # a blob of less than a chunk is read, and checked, here
+        return itertools.chain([first], chunks)
+
+    def _chunks(self, digest: str, chunk_size: int) -> Iterator[bytes]:
+        with self.open(digest) as stream:
+            while chunk := stream.read(chunk_size):
+                yield chunk
+
     @contextmanager
     def open(self, digest: str) -> Iterator[BinaryIO]:
         """A binary stream of the blob; raises BlobCorrupted at EOF if the content does not match."""
@@ -207,9 +251,13 @@ class BlobStore:
 
 
 class _LocalBackend:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, file_mode: int) -> None:
         self.root = root
-        self.spool_dir = str(root / ".tmp")  # same filesystem as the blobs, so os.replace is atomic
+        self.file_mode = file_mode
+
+    def spool_dir(self) -> str:
+        # Inside the root: the same filesystem as the blobs, so os.replace is atomic.
+        return str(make_dirs(self.root / ".tmp", self.file_mode))
 
     def size(self, key: str) -> int | None:
         try:
@@ -247,19 +295,20 @@ class _LocalBackend:
 
     def publish(self, spool: str, key: str) -> None:
         path = self.root / key
-        os.chmod(spool, 0o644)
+        os.chmod(spool, self.file_mode)
         _fsync(spool)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent, self.file_mode)
         os.replace(spool, path)
         _fsync(path.parent)
 
 
 class _S3Backend:
-    spool_dir = None  # the system temp dir: nothing is written to S3 before the content is hashed
-
     def __init__(self, fs: Any, root: str) -> None:
         self.fs = fs
         self.root = root
+
+    def spool_dir(self) -> None:
+        return None  # the system temp dir: nothing is written to S3 before the content is hashed
 
     def size(self, key: str) -> int | None:
         # One HEAD; fs.info would follow a miss with a LIST, looking for a "directory".

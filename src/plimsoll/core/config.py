@@ -11,6 +11,10 @@
 | `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
 | `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
 | `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
+| `PLIMSOLL_AUDIT_KEY_FILE` | the key ring that signs the audit log (created on first start) | `$PLIMSOLL_HOME/audit.key`     |
+| `PLIMSOLL_FILE_MODE` | mode of the files the platform creates (database, blobs); folders get the matching mode | `0600` |
+| `PLIMSOLL_ALLOWED_HOSTS` | host names the server answers to, comma-separated (`*.example.com`; `*`: any) | the loopback names |
+| `PLIMSOLL_TOKEN_MAX_DAYS` | the longest a new API token may live, in days                | no limit                              |
 | `PLIMSOLL_SPOOL_DIR` | where the SDK keeps writes the server has not acknowledged (docs/sdk.md) | `~/.plimsoll/spool` |
 | `PLIMSOLL_EXIT_TIMEOUT` | seconds a process at exit waits for an acknowledgement before it spools | 10 |
 """
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.files import PRIVATE_FILE_MODE, parse_file_mode
 
 ENV_PREFIX = "PLIMSOLL_"
 
@@ -40,6 +45,15 @@ class Settings:
     # Off: a webhook never reaches a private, loopback, link-local or otherwise internal address
     # (docs/webhooks.md); on for receivers inside the server's own network, and in tests.
     webhooks_allow_private: bool = False
+    # Kept outside the database, so that access to the database alone cannot re-sign the audit log.
+    audit_key_file: Path | None = None
+    # Owner-only unless an operator opens it up (a backup agent's group, say): docs/security.md.
+    file_mode: int = PRIVATE_FILE_MODE
+    # The `Host` names the server answers to besides the loopback names (docs/security.md, "DNS
+    # rebinding"); None: the loopback names only. `plimsoll server --allowed-hosts` sets it.
+    allowed_hosts: tuple[str, ...] | None = None
+    # The longest a new API token may live; None: no limit.
+    token_max_days: float | None = None
     # The SDK's spool (None: ~/.plimsoll/spool), and how long an exiting process waits without an
     # acknowledgement from the server before it leaves its writes there (docs/sdk.md).
     spool_dir: Path | None = None
@@ -64,6 +78,10 @@ class Settings:
             retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
             job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
             webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
+            audit_key_file=_path(get("AUDIT_KEY_FILE")),
+            file_mode=_file_mode(get("FILE_MODE")),
+            allowed_hosts=host_list(get("ALLOWED_HOSTS")),
+            token_max_days=_positive_days("TOKEN_MAX_DAYS", get("TOKEN_MAX_DAYS")),
             spool_dir=Path(spool) if (spool := get("SPOOL_DIR")) else None,
             exit_timeout=_seconds("EXIT_TIMEOUT", get("EXIT_TIMEOUT"), 10.0),
         )
@@ -82,6 +100,10 @@ class Settings:
         return self.blobs_url or str((self.home / "blobs").resolve())
 
     @property
+    def resolved_audit_key_file(self) -> Path:
+        return (self.audit_key_file or self.home / "audit.key").expanduser().resolve()
+
+    @property
     def resolved_spool_dir(self) -> Path:
         """Per user, not per working directory: the next process that logs may run elsewhere."""
         if self.spool_dir is not None:
@@ -94,6 +116,27 @@ class Settings:
 
 def _flag(text: str | None) -> bool:
     return (text or "").lower() in {"1", "true", "yes", "on"}
+
+
+def host_list(text: str | None) -> tuple[str, ...] | None:
+    """`a.example, b.example` as its names (what `--allowed-hosts` and PLIMSOLL_ALLOWED_HOSTS take);
+    the server checks each name when it starts."""
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    return names or None
+
+
+def _positive_days(name: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not 0 < days < float("inf"):
+        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days above 0, got {text!r}")
+    return days
 
 
 def _seconds(name: str, text: str | None, default: float) -> float:
@@ -118,3 +161,20 @@ def _days(name: str, text: str | None, default: float) -> float:
     if not days >= 0:
         raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days (0 or more), got {text!r}")
     return days
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
+
+
+def _file_mode(text: str | None) -> int:
+    if text is None:
+        return PRIVATE_FILE_MODE
+    try:
+        return parse_file_mode(text)
+    except ValueError:
+        raise InvalidParameter(
+            ENV_PREFIX + "FILE_MODE",
+            f"must be an octal file mode of read and write bits that lets the owner read and write "
+            f"(0600, 0640, 0660, 0644), got {text!r}",
+        ) from None

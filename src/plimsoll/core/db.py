@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from plimsoll.core.checkpoint import SAFETY_NET_AUTOCHECKPOINT_PAGES, WalCheckpointer
 from plimsoll.core.errors import Conflict
+from plimsoll.core.files import PRIVATE_FILE_MODE, create_file, make_dirs
 
 if TYPE_CHECKING:
     from plimsoll.core.schema import Schema
@@ -83,7 +84,7 @@ def redacted_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, file_mode: int = PRIVATE_FILE_MODE) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -95,7 +96,10 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 from pathlib import Path
 
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                make_dirs(Path(parsed.database).parent, file_mode)
+                # Made here, with its mode, before SQLite opens it: SQLite gives its -wal and -shm
+                # files the database file's own permissions.
+                create_file(parsed.database, file_mode)
                 self._checkpointer = WalCheckpointer(parsed.database)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         else:

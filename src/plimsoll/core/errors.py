@@ -10,6 +10,7 @@
     │   └── BlobNotFound             404  BLOB_NOT_FOUND
     ├── MethodNotAllowed             405  METHOD_NOT_ALLOWED
     ├── Conflict                     409  CONFLICT
+    ├── MisdirectedRequest           421  MISDIRECTED_REQUEST       (a Host the server does not answer to)
     ├── GateFailed                   422  GATE_FAILED
     ├── BlobCorrupted                500  BLOB_CORRUPTED
     └── Unavailable                  503  UNAVAILABLE
@@ -44,6 +45,7 @@ __all__ = [
     "GateFailed",
     "InvalidParameter",
     "MethodNotAllowed",
+    "MisdirectedRequest",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -92,6 +94,13 @@ class MethodNotAllowed(PlimsollError):
 class Conflict(PlimsollError):
     status = 409
     code = "CONFLICT"
+
+
+class MisdirectedRequest(PlimsollError):
+    """The request names a host (its `Host` header) this server was not started for."""
+
+    status = 421
+    code = "MISDIRECTED_REQUEST"
 
 
 class GateFailed(PlimsollError):

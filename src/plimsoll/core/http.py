@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 from starlette.types import Receive
 
 from plimsoll.core.errors import InvalidParameter, PayloadTooLarge
+from plimsoll.core.validation import find_unstorable
 
 LOCAL_ACTOR = "local"
 
@@ -52,6 +57,60 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request's JSON body, parsed as the routes parse it (the standard library's `json`), and
+    refused, naming the field, when a string in it is one no database stores (a lone surrogate,
+    which `json` accepts as an escape or as CESU-8 bytes, or NUL)."""
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise body_error(error) from None
+    except RecursionError:
+        raise body_error(RecursionError()) from None
+    check_storable_body(body)
+    return body
+
+
+def check_storable_body(body: Any) -> None:
+    try:
+        found = find_unstorable(body)
+    except RecursionError:
+        raise body_error(RecursionError()) from None
+    if found is not None:
+        raise InvalidParameter(found[0], found[1])
+
+
+def body_error(cause: BaseException | None) -> InvalidParameter:
+    """Why a body did not parse as JSON, said plainly (the parsers' own words are not for users)."""
+    if isinstance(cause, RecursionError):
+        return InvalidParameter("body", "is nested too deeply to parse")
+    if isinstance(cause, UnicodeDecodeError):
+        return InvalidParameter("body", "is not UTF-8 text")
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        limit = sys.get_int_max_str_digits()
+        return InvalidParameter(
+            "body",
+            f"holds an integer of more than {limit} digits; integers are 64-bit",
+            details={"limit": limit},
+        )
+    if isinstance(cause, json.JSONDecodeError):
+        return InvalidParameter("body", f"is not valid JSON: {cause.msg} at position {cause.pos}")
+    return InvalidParameter("body", "is not valid JSON")
+
+
+_ASCII_INT = re.compile(r"-?[0-9]{1,19}")
+
+
+def _query_int(value: Any) -> Any:
+    if isinstance(value, str) and _ASCII_INT.fullmatch(value) is None:
+        raise ValueError("must be a whole number written in ASCII digits (at most 19 of them)")
+    return value
+
+
+# An integer query parameter, read strictly: pydantic would also take ' 3', '3.0' and '3_000'.
+QueryInt = Annotated[int, BeforeValidator(_query_int)]
 
 
 def service_of(name: str) -> Callable[[Request], Awaitable[Any]]:

@@ -22,32 +22,102 @@ INT64_MIN = -(2**63)
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# What no database column takes: a lone UTF-16 surrogate (not UTF-8 at all, so neither driver can
+# encode it) and NUL (PostgreSQL's text refuses it; refused on SQLite too, so both stores agree).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Bidirectional embeddings, overrides and isolates: they make a name display as another one.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
 
 
-def _refuse_surrogates(field: str, value: str) -> None:
-    """A lone UTF-16 surrogate is a Python string but no UTF-8 text: neither the wire (JSON) nor
-    either database can carry it, so it is refused where every other rule about text is."""
-    if not value.isascii() and _SURROGATE.search(value):
-        raise InvalidParameter(field, "must not contain lone UTF-16 surrogates (not valid Unicode text)")
+def unstorable(value: str) -> str | None:
+    """Why no database stores `value` (its first offending character, described), or None."""
+    if value.isascii() and "\x00" not in value:  # the common case, at C speed
+        return None
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char = found.group(0)
+    if char == "\x00":
+        return f"contains NUL (\\x00) at position {found.start()}, which cannot be stored"
+    return (
+        f"contains a lone UTF-16 surrogate (U+{ord(char):04X}) at position {found.start()}, which is "
+        "not valid Unicode text and cannot be stored"
+    )
+
+
+def check_storable(field: str, value: Any) -> str:
+    """Any text bound for the database: a string with no lone surrogate and no NUL."""
+    if not isinstance(value, str):
+        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
+    problem = unstorable(value)
+    if problem is not None:
+        raise InvalidParameter(field, problem)
+    return value
+
+
+def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first string in a parsed JSON value (keys included) that no database stores, as
+    (its dotted path, why), or None. The path is safe to show: odd characters are escaped."""
+    if isinstance(value, str):
+        problem = unstorable(value)
+        return None if problem is None else (path or "body", problem)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{printable(key)}" if path else printable(key)
+            if isinstance(key, str) and (problem := unstorable(key)) is not None:
+                return (path or "body", f"has a key that {problem}")
+            found = find_unstorable(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_unstorable(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def printable(value: Any) -> str:
+    """`value` as text that any JSON encoder and log takes: surrogates and NUL escaped."""
+    text = str(value)
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def parse_int_text(field: str, text: str, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
+    """An integer written in a URL or form: ASCII digits with an optional minus, nothing else
+    (Python's `int()` also takes '٣', ' 3 ', '3_000' and, past 4,300 digits, raises)."""
+    if not isinstance(text, str) or _INT_TEXT.fullmatch(text) is None:
+        raise InvalidParameter(
+            field, f"must be a whole number written in ASCII digits, got {printable(text)[:40]!r}"
+        )
+    return check_int(field, int(text), minimum=minimum, maximum=maximum)
 
 
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
-    """Names of projects, experiments and runs: shown in URLs and paths, so no slashes or controls."""
-    if not isinstance(value, str):
-        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
-    if not value or not value.strip():
+    """Names of projects, experiments, runs and users: shown in URLs, paths and lists, so no
+    slashes, controls, or bidirectional overrides (which make one name display as another)."""
+    text = check_storable(field, value)
+    if not text or not text.strip():
         raise InvalidParameter(field, "must not be empty")
-    if len(value) > max_length:
-        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
-    if value != value.strip():
+    if len(text) > max_length:
+        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {max_length}")
+    if text != text.strip():
         raise InvalidParameter(field, "must not start or end with white space")
-    if _NAME_FORBIDDEN.search(value):
+    if _NAME_FORBIDDEN.search(text):
         raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
-    if value in {".", ".."}:
+    if text in {".", ".."}:
         raise InvalidParameter(field, "must not be '.' or '..'")
-    _refuse_surrogates(field, value)
-    return value
+    bidi = _BIDI_CONTROLS.search(text)
+    if bidi is not None:
+        raise InvalidParameter(
+            field,
+            f"must not contain bidirectional control characters (U+{ord(bidi.group(0)):04X} at "
+            f"position {bidi.start()}): they make a name display as a different one",
+        )
+    return text
 
 
 def check_id(field: str, value: Any) -> str:
@@ -61,31 +131,27 @@ def check_id(field: str, value: Any) -> str:
 
 def check_key(field: str, value: Any) -> str:
     """Keys of params, metrics and tags: letters, digits and `_ - . / : space`, no path tricks."""
-    if not isinstance(value, str):
-        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
-    if not value:
+    text = check_storable(field, value)
+    if not text:
         raise InvalidParameter(field, "must not be empty")
-    if len(value) > MAX_KEY_LENGTH:
-        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {MAX_KEY_LENGTH}")
-    if not _KEY_PATTERN.match(value):
+    if len(text) > MAX_KEY_LENGTH:
+        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {MAX_KEY_LENGTH}")
+    if not _KEY_PATTERN.match(text):
         raise InvalidParameter(
             field,
-            f"{value!r} may contain only letters, digits and the characters _ - . / : and space",
+            f"{text!r} may contain only letters, digits and the characters _ - . / : and space",
         )
-    if value.startswith("/") or any(part in {".", ".."} for part in value.split("/")):
-        raise InvalidParameter(field, f"{value!r} must be relative and contain no '.' or '..' segments")
-    return value
+    if text.startswith("/") or any(part in {".", ".."} for part in text.split("/")):
+        raise InvalidParameter(field, f"{text!r} must be relative and contain no '.' or '..' segments")
+    return text
 
 
 def check_text(field: str, value: Any, *, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidParameter(field, f"must be a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise InvalidParameter(field, "must not contain NUL (\\x00) characters")
-    if len(value) > max_length:
-        raise InvalidParameter(field, f"is {len(value)} characters long; the limit is {max_length}")
-    _refuse_surrogates(field, value)
-    return value
+    """Free text (descriptions, param and tag values): anything a database stores, up to a length."""
+    text = check_storable(field, value)
+    if len(text) > max_length:
+        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {max_length}")
+    return text
 
 
 def check_int(field: str, value: Any, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
@@ -126,6 +192,7 @@ def check_artifact_path(field: str, value: Any) -> str:
     """A relative POSIX path inside a run's artifact tree: no absolute paths, no traversal."""
     if not isinstance(value, str) or not value:
         raise InvalidParameter(field, "must be a non-empty string")
+    check_storable(field, value)
     if len(value) > MAX_ARTIFACT_PATH_LENGTH:
         raise InvalidParameter(
             field, f"is {len(value)} characters long; the limit is {MAX_ARTIFACT_PATH_LENGTH}"
@@ -137,5 +204,4 @@ def check_artifact_path(field: str, value: Any) -> str:
     parts = value.split("/")
     if any(part in {"", ".", ".."} for part in parts):
         raise InvalidParameter(field, f"{value!r} must not contain empty, '.' or '..' segments")
-    _refuse_surrogates(field, value)
     return value

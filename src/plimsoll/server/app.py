@@ -20,12 +20,17 @@ from plimsoll._version import __version__
 from plimsoll.capabilities import PLATFORM
 from plimsoll.core.auth.api import install_guard
 from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
+from plimsoll.core.auth.service import FAILURE_REASONS
 from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import fast_lane_of, json_response
 from plimsoll.platform import Platform
+from plimsoll.server.audit_metrics import AuditMetrics
 from plimsoll.server.errors import error_body, error_response
+from plimsoll.server.headers import SecurityHeaders
+from plimsoll.server.hosts import AllowedHosts, HostCheck
 from plimsoll.server.lane import FastLane, LaneRoute
+from plimsoll.server.storable import StorableBody, StorableUrl
 from plimsoll.server.ui import install as install_ui
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
@@ -60,6 +65,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     )
     app.state.platform = platform
     metrics = _Metrics()
+    metrics.registry.register(AuditMetrics(platform.audit))
     app.state.metrics = metrics
 
     _install_error_handlers(app)
@@ -80,12 +86,24 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     install_ui(app, platform.capabilities)
 
     app.add_middleware(FastLane, routes=lanes)
+    app.add_middleware(StorableBody)  # inside the guard: nothing is parsed before the caller is known
     app.add_middleware(_BodyLimit)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     app.state.permissions = table = PermissionTable(rows)
     install_guard(
-        app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
+        app,
+        table=table,
+        auth=platform.auth,
+        projects=platform.projects,
+        enabled=platform.settings.auth,
+        on_refusal=metrics.refused,
     )
+    app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
+    # Outermost: a request for a host this server does not serve is refused before any work, and
+    # every answer, refusals included, carries the security headers.
+    app.add_middleware(HostCheck, allowed=AllowedHosts.parse(platform.settings.allowed_hosts))
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, docs_paths=[path for path in docs if path])
     return app
 
 
@@ -155,6 +173,18 @@ class _Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )
+        self.auth_failures = Counter(
+            "plimsoll_auth_failures_total",
+            "Requests refused as unauthenticated, by reason (no token, malformed, unknown, expired, "
+            "revoked, user disabled)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in FAILURE_REASONS:  # every series exists from the start, at 0
+            self.auth_failures.labels(reason)
+
+    def refused(self, reason: str) -> None:
+        self.auth_failures.labels(reason if reason in FAILURE_REASONS else "other").inc()
 
 
 class _RequestMetrics:

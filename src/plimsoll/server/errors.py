@@ -27,7 +27,7 @@ from plimsoll.core.errors import (
     Unauthenticated,
     Unavailable,
 )
-from plimsoll.core.http import json_response
+from plimsoll.core.http import body_error, json_response
 
 log = logging.getLogger("plimsoll.server")
 
@@ -51,6 +51,9 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         return invalid_request(exc.errors())
     if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's "There was an error parsing the body": say which way it failed.
+            return json_response(body_error(exc.__cause__).to_dict(), 400)
         response = json_response(http_error(exc.status_code, str(exc.detail)).to_dict(), exc.status_code)
         response.headers.update(exc.headers or {})  # a 405's Allow, say
         return response

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette._utils import get_route_path  # the router's own helper: same path, same match
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.http import LOCAL_ACTOR, json_response, read_body
@@ -25,6 +26,10 @@ from plimsoll.server.errors import error_response
 # The body limit middleware outside the lane enforces the real limit (and tests lower it at run
 # time), so the lane itself reads without one.
 _UNBOUNDED = sys.maxsize
+# A body up to this size is parsed on the event loop (a few milliseconds at most; the hop to a
+# thread would cost more than it saves); a larger one on a worker thread, with pydantic's parser,
+# which lets the loop run meanwhile.
+PARSE_ON_LOOP_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,10 @@ class FastLane:
         try:
             raw = await read_body(receive, _UNBOUNDED)
             try:
-                body = route.model.model_validate_json(raw)
+                if len(raw) <= PARSE_ON_LOOP_MAX_BYTES:
+                    body = route.model.model_validate_json(raw)
+                else:
+                    body = await run_in_threadpool(route.model.model_validate_json, raw)
             except ValidationError as exc:
                 raise RequestValidationError(exc.errors()) from None
             response = json_response(await route.handler(body, actor))

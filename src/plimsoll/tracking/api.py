@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from contextlib import suppress
 from typing import Annotated, Any, cast
@@ -10,12 +9,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.db import WriteLockBusy
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.http import actor_of, current_actor, fast_lane, json_response, service_of
+from plimsoll.core.http import QueryInt, actor_of, current_actor, fast_lane, json_response, service_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
@@ -58,11 +57,15 @@ class ExperimentUpdateBody(BaseModel):
     name: str
 
 
+# Numbers are strict (StrictFloat, StrictInt): pydantic would otherwise read `true` as 1, and a
+# boolean is neither a metric value nor a step, a time or a count.
+
+
 class MetricPoint(BaseModel):
     key: str
-    value: float | str
-    step: int = 0
-    timestamp: int | None = None  # the server's clock when not given
+    value: StrictFloat | str
+    step: StrictInt = 0
+    timestamp: StrictInt | None = None  # the server's clock when not given
 
 
 class RunCreateBody(BaseModel):
@@ -70,14 +73,14 @@ class RunCreateBody(BaseModel):
     run_id: str | None = None
     name: str | None = None
     parent_run_id: str | None = None
-    start_time: int | None = None
+    start_time: StrictInt | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str] = Field(default_factory=dict)
 
 
 class RunEndBody(BaseModel):
     status: str = RunStatus.FINISHED.value
-    end_time: int | None = None
+    end_time: StrictInt | None = None
 
 
 class LogBody(BaseModel):
@@ -91,7 +94,7 @@ class RunCreateOp(BaseModel):
     experiment_id: str
     name: str | None = None
     parent_run_id: str | None = None
-    start_time: int | None = None
+    start_time: StrictInt | None = None
 
 
 class MetricColumnsBody(BaseModel):
@@ -99,9 +102,9 @@ class MetricColumnsBody(BaseModel):
     about a hundred times cheaper than validating one object per point)."""
 
     keys: list[str]
-    values: list[float | str]
-    steps: list[int]
-    timestamps: list[int]
+    values: list[StrictFloat | str]
+    steps: list[StrictInt]
+    timestamps: list[StrictInt]
 
 
 class RunWritesBody(BaseModel):
@@ -122,7 +125,7 @@ class SearchBody(BaseModel):
     experiment_ids: list[str] | None = None
     filter: str | None = None
     order_by: list[str] | None = None
-    max_results: int = 100
+    max_results: StrictInt = 100
     page_token: str | None = None
     include_deleted: bool = False
     project: str | None = None  # with no experiment_ids: that project's experiments only
@@ -326,7 +329,7 @@ def metric_history(
     run_id: str,
     key: str,
     tracking: Tracking,
-    max_points: Annotated[int | None, Query()] = None,
+    max_points: Annotated[QueryInt | None, Query()] = None,
     page_token: str | None = None,
 ) -> Response:
     history = tracking.get_metric_history(run_id, key, max_points=max_points, page_token=page_token)
@@ -362,18 +365,17 @@ def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -
 def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
     artifact = tracking.get_artifact(run_id, path)
     filename = quote(path.rsplit("/", 1)[-1])
-    # The first chunk is read before the answer starts, so that a missing blob, or a corrupted one
-    # that fits in it (most artifacts), is answered as its error (BLOB_NOT_FOUND, BLOB_CORRUPTED),
-    # not as a broken-off body: the same error the embedded SDK raises.
+    # The whole blob is checked before the answer starts, so that a missing or corrupted one is
+    # answered as its error (BLOB_NOT_FOUND, BLOB_CORRUPTED), never as a body broken off midway:
+    # the same error the embedded SDK raises.
     chunks = tracking.iter_artifact(artifact)
-    first = next(chunks, b"")
     return StreamingResponse(
-        itertools.chain([first], chunks),
+        chunks,
         media_type="application/octet-stream",
         headers={
             "Content-Length": str(artifact.size),
             "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
-            # The body is verified only as it ends, after the headers: clients check this digest.
+            # Clients check what they received against it, and refuse an answer without it.
             DIGEST_HEADER: artifact.digest,
         },
     )

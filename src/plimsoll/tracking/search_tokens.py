@@ -27,7 +27,10 @@ class Token:
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
-_NUMBER = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|(?i:infinity))(?![A-Za-z0-9_.])")
+# ASCII digits only: `\d` and `int()` also read '٣' (and `str.isdigit` says yes to '²').
+_NUMBER = re.compile(
+    r"[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:infinity))(?![A-Za-z0-9_.])"
+)
 _OPERATOR = re.compile(r"<=|>=|<>|!=|=|<|>")
 _QUOTES = {"'": "string", "`": "quoted", '"': "quoted"}
 
@@ -95,7 +98,7 @@ def tokenize(text: str, field: str = "filter") -> list[Token]:
             tokens.append(Token(kind, text[i:end], i, value=value))
             i = end
             continue
-        if char in "+-." or char.isdigit():
+        if char in "+-.0123456789":
             number = _NUMBER.match(text, i)
             if number is None:
                 error("malformed number", i, "digits, an optional fraction and exponent, e.g. 0.5 or -1e-3")
@@ -145,8 +148,9 @@ def _number_token(text: str, position: int, error: ErrorAt) -> Token:
         if body.lower() == "nan" and text[0] in "+-":
             error("NaN takes no sign", position, "NaN")
         value = math.nan if body.lower() == "nan" else (-math.inf if negative else math.inf)
-    elif re.fullmatch(r"[-+]?\d+", text):
-        value = int(text)
+    elif re.fullmatch(r"[-+]?[0-9]+", text):
+        # Past 4,300 digits `int()` itself raises; nothing past 19 fits anyway.
+        value = int(text) if len(body) <= 19 else _MAX_INT + 1
         if abs(value) > _MAX_INT:
             error("number out of range", position, f"an integer of magnitude at most {_MAX_INT}")
     else:

@@ -120,8 +120,14 @@ def test_schedules(world: World) -> None:
     world.jobs.upsert_schedule("nightly", "0 3 * * *", "report", {"p": 1})
     with world.client(world.viewer) as client:
         schedules = client.get("/api/v1/jobs/schedules").json()["schedules"]
-    # The platform's own garbage collection is scheduled beside it.
-    assert {s["name"] for s in schedules} == {"nightly", "maintenance.gc"}
+    # The platform's own scheduled jobs are beside it: garbage collection, audit verification,
+    # batch id pruning.
+    assert {s["name"] for s in schedules} == {
+        "nightly",
+        "maintenance.gc",
+        "audit.verify",
+        "tracking.prune_batch_ids",
+    }
     (schedule,) = [s for s in schedules if s["name"] == "nightly"]
     assert schedule == world.jobs.get_schedule("nightly").to_dict()
     assert (schedule["cron"], schedule["kind"], schedule["last_tick_at"]) == ("0 3 * * *", "report", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,10 +100,20 @@ def test_stop_releases_jobs_still_running(live_jobs: JobService) -> None:
 
 
 def test_stop_waits_for_handlers_that_finish_in_time(live_jobs: JobService) -> None:
+    started = threading.Event()
+
+    def brief(payload: Any, context: JobContext) -> str:
+        started.set()
+        time.sleep(0.3)
+        return "done"
+
+    # A claimed job whose handler has not started when the worker stops is released, not run:
+    # wait for the handler itself, not only for the claim (the job's RUNNING state).
+    live_jobs.registry.register("brief", brief)
     worker = Worker(live_jobs, threads=1, poll_interval_s=0.05, lease_s=5).start()
     try:
-        job = live_jobs.enqueue("sleepy", {"sleep_s": 0.3})
-        wait_for(lambda: _state(live_jobs, job.id) == JobState.RUNNING, what="running")
+        job = live_jobs.enqueue("brief", None)
+        assert started.wait(30)
     finally:
         worker.stop(timeout_s=30)
     assert _state(live_jobs, job.id) == JobState.SUCCEEDED

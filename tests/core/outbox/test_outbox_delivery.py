@@ -14,6 +14,7 @@ from outbox_helpers import append_committed, created, drain, eventually, updated
 from plimsoll.core.db import Database
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.outbox import ConsumerRunner, Cursor, Event, Outbox
+from plimsoll.core.outbox import runner as runner_module
 
 
 def test_rolled_back_append_publishes_nothing(db: Database, outbox: Outbox) -> None:
@@ -156,3 +157,40 @@ def test_before_batch_runs_once_for_a_batch_before_its_events(db: Database, outb
     finally:
         assert runner.stop(timeout=10)
     assert calls == ["prepare", *[f"event {event_id}" for event_id in ids]]
+
+
+def test_a_busy_consumer_stores_its_position_once_an_interval_and_when_idle(
+    db: Database, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing the position is a write (on SQLite it queues with the requests for the one write
+    lock): while events keep coming it is stored at most once a SAVE_INTERVAL_S, and at once when
+    the consumer has caught up, so a crash redelivers at most an interval's events."""
+    monkeypatch.setattr(runner_module, "SAVE_INTERVAL_S", 3600.0)
+    seen: list[int] = []
+    stored_while_busy: list[int] = []
+    blocked, release = threading.Event(), threading.Event()
+
+    def handle(event: Event) -> None:
+        seen.append(event.id)
+        if event.payload["seq"] == 0:
+            blocked.set()
+            release.wait(10)
+        else:
+            stored_while_busy.append(outbox.consumer("lagging").cursor.position)  # type: ignore[union-attr]
+
+    first = append_committed(outbox, db, updated("thing:a", 0))[0]
+    runner = ConsumerRunner(outbox, poll_interval=0.02)
+    runner.add_work("lagging", handle, batch_size=1)
+    runner.start()
+    try:
+        assert blocked.wait(10)
+        ids = [append_committed(outbox, db, updated("thing:a", seq))[0] for seq in range(1, 6)]
+        release.set()
+        eventually(lambda: len(seen) == 6)
+        # Caught up: the next round reads nothing and stores where it got to.
+        eventually(lambda: outbox.consumer("lagging").cursor.position == ids[-1])  # type: ignore[union-attr]
+    finally:
+        assert runner.stop(timeout=10)
+    assert seen == [first, *ids]
+    # Full batches one after the other: nothing stored between them.
+    assert stored_while_busy == [0] * 5

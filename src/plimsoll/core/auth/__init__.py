@@ -10,6 +10,7 @@ CAPABILITY = Capability(
     tables="plimsoll.core.auth.store:TABLES",
     router="plimsoll.core.auth.api:router",
     permissions="plimsoll.core.auth.permissions:PERMISSIONS",
+    events="plimsoll.core.auth.events:EVENTS",
     cli=(
         CliGroup("users", "plimsoll.cli.users:users_app"),
         CliGroup("tokens", "plimsoll.cli.users:tokens_app"),

@@ -11,11 +11,18 @@ that manage users, tokens and roles.
   nothing it cannot see is served), look up its row in the permission table gathered from
   every capability's descriptor (no row: 403), read the
   `Authorization: Bearer <token>` header (or, for the web UI, the `plimsoll_token` cookie),
-  buffer the JSON body when the rule finds its project there, then authenticate and check in one
-  worker-thread hop, so the event loop never waits on the database.
-  On success `request.state.actor` (what `core.http.actor_of` returns) and `request.state.user`
-  are set; on failure the answer is `{"error": {...}}` with 401 or 403. Public routes (health,
-  metrics, API docs) skip all of it, with the actor `anonymous`.
+  then, on a worker thread (the event loop never waits on the database), authenticate the token
+  and check the row. Nothing of the body is read before the token is known good: a request with
+  no valid token costs what a small one does however large its body. Only a rule that finds its
+  project in the JSON body needs the body, and only when the answer depends on it: a site admin
+  holds every role (no need), and a user who holds the role in no project is refused (no need);
+  otherwise the body is read (up to the JSON limit) and parsed and checked on a worker thread
+  with a parser that lets the event loop run meanwhile, then handed on to the route unchanged.
+  On success `request.state.actor` (what `core.http.actor_of` returns), `request.state.user` and
+  `request.state.credential` (`credential_of`) are set; on failure the answer is
+  `{"error": {...}}` with 401 or 403. A 401 is counted by its reason (`on_refusal`, which the
+  server turns into `/metrics`) and logged without the token. Public routes (health, metrics, API
+  docs) skip all of it, with the actor `anonymous`.
 - the routes below, each protected by its row in the table like any other.
 
 Cookie authentication is accepted for unsafe methods (POST, PUT, PATCH, DELETE) only from a
@@ -25,9 +32,10 @@ another site cannot make a logged-in browser write (CSRF). API clients send the 
 
 from __future__ import annotations
 
-import json
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
@@ -35,6 +43,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
+from pydantic_core import from_json
 from starlette._utils import get_route_path  # the router's own helper: same path, same match
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor
@@ -45,18 +54,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll.core.auth import permissions
 from plimsoll.core.auth.check import authorize
-from plimsoll.core.auth.entities import Role, User
+from plimsoll.core.auth.entities import Credential, Role, User
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
-from plimsoll.core.auth.service import AuthService
+from plimsoll.core.auth.service import MALFORMED, MISSING, AuthService, refused
 from plimsoll.core.errors import (
-    InvalidParameter,
     MethodNotAllowed,
     NotFound,
     PermissionDenied,
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body, service_of
+from plimsoll.core.http import (
+    LOCAL_ACTOR,
+    actor_of,
+    body_error,
+    current_actor,
+    json_response,
+    read_body,
+    service_of,
+)
+
+log = logging.getLogger("plimsoll.auth")
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -66,12 +84,31 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def install_guard(
-    app: FastAPI, *, table: PermissionTable, auth: AuthService, projects: Any, enabled: bool
+    app: FastAPI,
+    *,
+    table: PermissionTable,
+    auth: AuthService,
+    projects: Any,
+    enabled: bool,
+    on_refusal: Callable[[str], None] | None = None,
 ) -> None:
-    """Put the guard in front of every route of `app` (call it after the last route is added)."""
+    """Put the guard in front of every route of `app` (call it after the last route is added).
+    `on_refusal(reason)` is called for every request refused as unauthenticated."""
     app.add_middleware(
-        AuthGuard, routes=app.router.routes, table=table, auth=auth, projects=projects, enabled=enabled
+        AuthGuard,
+        routes=app.router.routes,
+        table=table,
+        auth=auth,
+        projects=projects,
+        enabled=enabled,
+        on_refusal=on_refusal,
     )
+
+
+def credential_of(request: Request) -> Credential | None:
+    """The token the request authenticated with; None with authentication off."""
+    credential = getattr(request.state, "credential", None)
+    return credential if isinstance(credential, Credential) else None
 
 
 # -- the guard -----------------------------------------------------------------------------------
@@ -149,6 +186,7 @@ class AuthGuard:
         auth: AuthService,
         projects: Any,
         enabled: bool,
+        on_refusal: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
@@ -156,6 +194,7 @@ class AuthGuard:
         self.auth = auth
         self.projects = projects
         self.enabled = enabled
+        self.on_refusal = on_refusal
         self._entries: list[RouteEntry] | None = None
 
     @property
@@ -177,6 +216,8 @@ class AuthGuard:
         try:
             receive = await self._check(scope, receive, state)
         except PlimsollError as error:
+            if isinstance(error, Unauthenticated):
+                self._refused(scope, error)
             await _refuse(scope, receive, send, error)
             return
         await self.app(scope, receive, send)
@@ -197,31 +238,64 @@ class AuthGuard:
             state["actor"] = ANONYMOUS_ACTOR
             return receive
         secret = _credential(scope, method)
-        body: Any = None
-        if row is not None and row.rule.scope.needs_body:
+        query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+        facts = RequestFacts(path_params=path_params, query=query)
+        credential, settled = await run_in_threadpool(self._decide, secret, key, row, facts)
+        if not settled:
+            assert row is not None
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = _replay(raw, receive)
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                raise InvalidParameter("body", "is not valid JSON") from None
-        query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
-        facts = RequestFacts(path_params=path_params, query=query, body=body)
-        user = await run_in_threadpool(self._decide, secret, key, row, facts)
-        state["actor"] = user.name
-        state["user"] = user
+            await run_in_threadpool(self._decide_with_body, credential.user, row, facts, raw)
+        state["actor"] = credential.user.name
+        state["user"] = credential.user
+        state["credential"] = credential
         return receive
 
-    def _decide(self, secret: str, key: tuple[str, str], row: Entry | None, facts: RequestFacts) -> User:
-        user = self.auth.authenticate(secret)
+    def _decide(
+        self, secret: str, key: tuple[str, str], row: Entry | None, facts: RequestFacts
+    ) -> tuple[Credential, bool]:
+        """Authenticate, then check what can be checked without the body: (credential, settled);
+        not settled means the body decides."""
+        credential = self.auth.identify(secret)
         if row is None:
             raise PermissionDenied(
                 f"route {key[0]} {key[1]} has no permission rule, so it is refused "
                 "(every route needs a row in its capability's permissions)",
                 details={"method": key[0], "route": key[1]},
             )
-        authorize(self.auth, self.projects, user, row, facts)
-        return user
+        if not row.rule.scope.needs_body:
+            authorize(self.auth, self.projects, credential.user, row, facts)
+            return credential, True
+        if credential.user.is_admin:
+            return credential, True  # whatever projects the body names, the answer is yes
+        if row.rule.role is not None:
+            self.auth.require_somewhere(credential.user, row.rule.role)  # else no body can help
+        return credential, False
+
+    def _decide_with_body(self, user: User, row: Entry, facts: RequestFacts, raw: bytes) -> None:
+        try:
+            # pydantic's parser, as the routes use it (it lets other threads run while it parses)
+            body = from_json(raw) if raw else None
+        except (ValueError, RecursionError) as error:
+            raise body_error(error) from None
+        authorize(self.auth, self.projects, user, row, replace(facts, body=body))
+
+    def _refused(self, scope: Scope, error: PlimsollError) -> None:
+        reason = str(error.details.get("reason", "unknown"))
+        if self.on_refusal is not None:
+            self.on_refusal(reason)
+        client = scope.get("client")
+        token_id = error.details.get("token_id")
+        # The secret is never logged: a refused token is named by its id when it is known.
+        log.log(
+            logging.INFO if reason == MISSING else logging.WARNING,
+            "authentication refused (%s): %s %s from %s%s",
+            reason,
+            scope.get("method", "WEBSOCKET"),
+            get_route_path(scope)[:200],
+            client[0] if client else "?",
+            f", token {token_id}" if token_id else "",
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -236,7 +310,7 @@ def _credential(scope: Scope, method: str) -> str:
     if authorization is not None:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+            raise refused(MALFORMED, "the Authorization header must be 'Bearer <token>'")
         return secret.strip()
     cookie = _header(scope, b"cookie")
     from_cookie = cookie_parser(cookie).get(TOKEN_COOKIE) if cookie else None
@@ -247,9 +321,9 @@ def _credential(scope: Scope, method: str) -> str:
                 "Plimsoll web UI itself; API clients send 'Authorization: Bearer <token>'"
             )
         return from_cookie
-    raise Unauthenticated(
-        "authentication required: send 'Authorization: Bearer <token>' "
-        "(set PLIMSOLL_TOKEN for the SDK and CLI)"
+    raise refused(
+        MISSING,
+        "authentication required: send 'Authorization: Bearer <token>' (set PLIMSOLL_TOKEN for the SDK and CLI)",
     )
 
 
@@ -327,15 +401,32 @@ def create_user(body: UserCreateBody, auth: Auth, actor: Actor) -> Response:
     return json_response(auth.create_user(body.name, is_admin=body.is_admin, actor=actor).to_dict(), 201)
 
 
+@router.post("/users/{name}/disable")
+def disable_user(name: str, auth: Auth, actor: Actor) -> Response:
+    return json_response(auth.disable_user(name, actor=actor).to_dict())
+
+
+@router.post("/users/{name}/enable")
+def enable_user(name: str, auth: Auth, actor: Actor) -> Response:
+    return json_response(auth.enable_user(name, actor=actor).to_dict())
+
+
 @router.get("/users/{name}/tokens")
 def list_tokens(name: str, auth: Auth) -> Response:
     return json_response({"tokens": [token.to_dict() for token in auth.list_tokens(name)]})
 
 
 @router.post("/users/{name}/tokens", status_code=201)
-def create_token(name: str, body: TokenCreateBody, auth: Auth, actor: Actor) -> Response:
-    new = auth.create_token(name, label=body.label, expires_at=body.expires_at, actor=actor)
+def create_token(name: str, body: TokenCreateBody, request: Request, auth: Auth, actor: Actor) -> Response:
+    new = auth.create_token(
+        name, label=body.label, expires_at=body.expires_at, actor=actor, via=credential_of(request)
+    )
     return json_response(new.to_dict(), 201)
+
+
+@router.get("/tokens")
+def list_all_tokens(auth: Auth, user: str | None = None) -> Response:
+    return json_response({"tokens": [token.to_dict() for token in auth.list_tokens(user)]})
 
 
 @router.delete("/tokens/{token_id}")

@@ -55,10 +55,27 @@ def authorize(auth: AuthService, projects: Any, user: User, entry: p.Entry, fact
         return
     assert rule.role is not None, f"a {scope.name} rule needs a role"
     resources = scope.resources(p.Resolving(facts, entry.service, projects))
+    if not resources:
+        # A request that names no project (an empty write batch, say) still needs the rule's role
+        # somewhere: whatever it contains, it is never open to a user who holds nothing.
+        auth.require_somewhere(user, rule.role)
+        return
     try:
         auth.require_all(user, {resource.project for resource in resources}, rule.role)
     except PermissionDenied as denied:
+        _hide_unseen_records(auth, user, resources, rule.role)
         hint = scope.hint(facts) if scope.hint is not None else None
         if hint:
             raise PermissionDenied(f"{denied.message}; {hint}", details=denied.details) from None
         raise
+
+
+def _hide_unseen_records(auth: AuthService, user: User, resources: set[p.Resource], role: Role) -> None:
+    """A record of a project where the user holds no role at all is answered as a record that
+    does not exist is (NotFound, or the refusal its fallback project gets): a 403 would tell that
+    it exists. A user who may see the project is told plainly that the role is too low."""
+    for resource in sorted((r for r in resources if r.id is not None), key=lambda r: (r.kind, str(r.id))):
+        if auth.role_of(user, resource.project) is None:
+            if resource.instead is not None:
+                auth.require_all(user, [resource.instead], role)
+            raise NotFound(resource.not_found())

@@ -63,14 +63,25 @@ _RANKS = {Role.VIEWER: 0, Role.CONTRIBUTOR: 1, Role.APPROVER: 2, Role.ADMIN: 3}
 
 @dataclass(frozen=True)
 class User:
-    """A person or a service account. A site admin (`is_admin`) is admin in every project."""
+    """A person or a service account. A site admin (`is_admin`) is admin in every project. A
+    disabled user (`disabled_at` set) is refused whatever token they present."""
 
     name: str
     is_admin: bool
     created_at: int
+    disabled_at: int | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "is_admin": self.is_admin, "created_at": self.created_at}
+        return {
+            "name": self.name,
+            "is_admin": self.is_admin,
+            "created_at": self.created_at,
+            "disabled_at": self.disabled_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,16 @@ class ApiToken:
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
         }
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who a request is from: the user and the token it presented (what a token it creates may
+    not outlive)."""
+
+    user: User
+    token_id: str
+    expires_at: int | None
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,21 @@ from plimsoll.core.projects import DEFAULT_PROJECT
 
 @dataclass(frozen=True)
 class Resource:
-    """What a request touches: always a project; the record itself where a check needs it."""
+    """What a request touches: always a project; the record itself where a check needs it.
+
+    A record in a project where the caller holds no role is answered as if it did not exist, so
+    that 403 and 404 do not tell whether it does: `missing` is what the request would have been
+    answered for a record that does not exist (default "<kind> '<id>' not found"), and `instead`
+    the project whose role it would then have needed, if any."""
 
     project: str
     kind: str = "project"
     id: str | None = None
+    missing: str | None = field(default=None, compare=False)
+    instead: str | None = field(default=None, compare=False)
+
+    def not_found(self) -> str:
+        return self.missing or f"{self.kind} {self.id!r} not found"
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("GET", f"{_API}/whoami", AUTHENTICATED),
     Permission("GET", f"{_API}/users", SITE_ADMIN),
     Permission("POST", f"{_API}/users", SITE_ADMIN),
+    Permission("POST", f"{_API}/users/{{name}}/disable", SITE_ADMIN),
+    Permission("POST", f"{_API}/users/{{name}}/enable", SITE_ADMIN),
+    Permission("GET", f"{_API}/tokens", SITE_ADMIN),
     Permission("GET", f"{_API}/users/{{name}}/tokens", THE_USER),
     Permission("POST", f"{_API}/users/{{name}}/tokens", THE_USER),
     Permission("DELETE", f"{_API}/tokens/{{token_id}}", TOKEN_OWNER),

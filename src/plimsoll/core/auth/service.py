@@ -1,16 +1,25 @@
-"""Users, API tokens and per-project roles: the rules, one transaction per change, an audit event each.
+"""Users, API tokens and per-project roles: the rules, one change each (`core.changes.changing`:
+the rows, an audit entry and an outbox event commit together).
 
-    service = AuthService(db)
+    service = AuthService(db, outbox)
     first = service.bootstrap_admin("ada")               # NewToken: the secret is shown this once
     user = service.authenticate(first.secret)            # -> User("ada", is_admin=True)
     service.create_user("bob", actor="ada")
     service.grant("default", "bob", Role.CONTRIBUTOR, actor="ada")
     service.require("bob", "default", Role.VIEWER)      # passes: contributor includes viewer
+    service.disable_user("bob", actor="ada")             # bob's tokens are refused from now on
 
 Secrets: a token is `plm_` + 40 URL-safe random characters (240 bits). Only its sha256 is stored
 (`api_tokens.token_hash`); lookups go by that hash, so no secret is compared, logged or audited.
 Error messages name the token by id, never by secret. A site admin (`users.is_admin`) is admin in
 every project.
+
+Lifetimes: a token created with another token (over HTTP) may not outlive it, unless a site admin
+creates it; with `token_max_days` set, no new token lives longer than that. A token asked for
+without an expiry gets the latest one allowed.
+
+A refused token is an `Unauthenticated` whose details carry the `reason` (`FAILURE_REASONS`): the
+server counts refusals by reason in `/metrics`.
 """
 
 from __future__ import annotations
@@ -18,16 +27,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from plimsoll.core import audit
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.auth import store
-from plimsoll.core.auth.entities import ApiToken, NewToken, Role, User
+from plimsoll.core.auth.entities import ApiToken, Credential, NewToken, Role, User
+from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied, Unauthenticated
 from plimsoll.core.http import LOCAL_ACTOR
 from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.validation import check_name, check_text
 
@@ -35,9 +46,23 @@ TOKEN_PREFIX = "plm_"
 TOKEN_RANDOM_CHARS = 40
 MAX_USER_NAME_LENGTH = 128
 MAX_TOKEN_LABEL_LENGTH = 256
+DAY_MS = 86_400_000
 # `local` is the actor of every change made with authentication off; a user of that name would
 # make the audit log ambiguous.
 RESERVED_USER_NAMES = frozenset({LOCAL_ACTOR})
+
+# Why a request was not authenticated (the `reason` in an Unauthenticated's details).
+MISSING = "missing"  # no token at all
+MALFORMED = "malformed"  # an Authorization header that is not `Bearer plm_…`
+UNKNOWN = "unknown"
+EXPIRED = "expired"
+REVOKED = "revoked"
+USER_DISABLED = "user_disabled"
+FAILURE_REASONS = (MISSING, MALFORMED, UNKNOWN, EXPIRED, REVOKED, USER_DISABLED)
+
+
+def refused(reason: str, message: str, **details: object) -> Unauthenticated:
+    return Unauthenticated(message, details={"reason": reason, **details})
 
 
 def hash_token(secret: str) -> str:
@@ -65,25 +90,26 @@ def _check_new_user_name(name: str) -> None:
 
 
 class AuthService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: Outbox, *, token_max_days: float | None = None) -> None:
         self.db = db
+        self.events = events
+        self.token_max_days = token_max_days
 
     # -- users ---------------------------------------------------------------------------------
 
     def create_user(self, name: str, *, is_admin: bool = False, actor: str) -> User:
         _check_new_user_name(name)
-        with self.db.write() as conn:
-            return self._insert_user(conn, name, is_admin=is_admin, actor=actor)
+        with changing(self.db, self.events, actor) as change:
+            return self._insert_user(change, name, is_admin=is_admin)
 
     @staticmethod
-    def _insert_user(conn: Connection, name: str, *, is_admin: bool, actor: str) -> User:
-        if store.get_user(conn, name) is not None:
+    def _insert_user(change: Change, name: str, *, is_admin: bool) -> User:
+        if store.get_user(change.conn, name) is not None:
             raise Conflict(f"user {name!r} already exists")
         user = User(name=name, is_admin=bool(is_admin), created_at=now_ms())
-        store.insert_user(conn, user)
-        audit.record(
-            conn, [AuditEntry(actor, "user.create", "user", name, after={"is_admin": user.is_admin})]
-        )
+        store.insert_user(change.conn, user)
+        change.audit(AuditEntry(change.actor, "user.create", "user", name, after={"is_admin": user.is_admin}))
+        change.emit("user.created", f"user:{name}", {"user": name, "is_admin": user.is_admin}, project=None)
         return user
 
     def get_user(self, name: str) -> User:
@@ -101,47 +127,140 @@ class AuthService:
         with self.db.read() as conn:
             return store.list_users(conn)
 
+    def disable_user(self, name: str, *, actor: str) -> User:
+        """Refuse every token of `name` from now on (they work again once enabled). Disabling a
+        disabled user changes nothing and records nothing. The last enabled site admin cannot be
+        disabled: nobody could enable anyone again over the API."""
+        with changing(self.db, self.events, actor) as change:
+            user = self._user(change.conn, name)
+            if user.disabled:
+                return user
+            if user.is_admin and store.enabled_admins(change.conn, lock=True) == [name]:
+                raise Conflict(
+                    f"user {name!r} is the last enabled site admin; make another site admin first",
+                    details={"user": name},
+                )
+            disabled_at = now_ms()
+            store.set_disabled(change.conn, name, disabled_at)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "user.disable",
+                    "user",
+                    name,
+                    before={"disabled_at": None},
+                    after={"disabled_at": disabled_at},
+                )
+            )
+            change.emit("user.disabled", f"user:{name}", {"user": name}, project=None)
+        return replace(user, disabled_at=disabled_at)
+
+    def enable_user(self, name: str, *, actor: str) -> User:
+        """Let a disabled user's tokens work again (those not revoked or expired meanwhile)."""
+        with changing(self.db, self.events, actor) as change:
+            user = self._user(change.conn, name)
+            if not user.disabled:
+                return user
+            store.set_disabled(change.conn, name, None)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "user.enable",
+                    "user",
+                    name,
+                    before={"disabled_at": user.disabled_at},
+                    after={"disabled_at": None},
+                )
+            )
+            change.emit("user.enabled", f"user:{name}", {"user": name}, project=None)
+        return replace(user, disabled_at=None)
+
     def bootstrap_admin(self, name: str, *, label: str = "bootstrap", actor: str = LOCAL_ACTOR) -> NewToken:
         """Create the first user, a site admin, and a token for them; a Conflict once any user exists."""
         _check_new_user_name(name)
-        with self.db.write() as conn:
-            if store.any_user(conn, lock=True):
+        with changing(self.db, self.events, actor) as change:
+            if store.any_user(change.conn, lock=True):
                 raise Conflict(
                     "users already exist: bootstrap only creates the first admin; "
                     "ask an admin for a token instead"
                 )
-            self._insert_user(conn, name, is_admin=True, actor=actor)
-            return self._insert_token(conn, name, label=label, expires_at=None, actor=actor)
+            self._insert_user(change, name, is_admin=True)
+            limit, _why = self._expiry_limit(None)
+            return self._insert_token(change, name, label=label, expires_at=limit, via=None)
 
     # -- tokens --------------------------------------------------------------------------------
 
     def create_token(
-        self, user: str, *, label: str = "", expires_at: int | None = None, actor: str | None = None
+        self,
+        user: str,
+        *,
+        label: str = "",
+        expires_at: int | None = None,
+        actor: str | None = None,
+        via: Credential | None = None,
     ) -> NewToken:
-        """A new token for `user`; `expires_at` in epoch milliseconds (None: until revoked).
-        `actor` defaults to the user themself."""
+        """A new token for `user`; `expires_at` in epoch milliseconds (None: the latest allowed,
+        which is "until revoked" when nothing limits it). `via` is the credential of the request
+        that asks (None: the server's own host, e.g. the CLI). `actor` defaults to the user."""
         check_text("label", label, max_length=MAX_TOKEN_LABEL_LENGTH)
         if expires_at is not None:
             if isinstance(expires_at, bool) or not isinstance(expires_at, int):
                 raise InvalidParameter("expires_at", "must be epoch milliseconds (an integer)")
             if expires_at <= now_ms():
                 raise InvalidParameter("expires_at", f"{_iso(expires_at)} is not in the future")
-        with self.db.write() as conn:
-            self._user(conn, user)
-            return self._insert_token(conn, user, label=label, expires_at=expires_at, actor=actor or user)
+        limit, why = self._expiry_limit(via)
+        if limit is not None:
+            if expires_at is None:
+                expires_at = limit
+            elif expires_at > limit:
+                raise InvalidParameter(
+                    "expires_at",
+                    f"{_iso(expires_at)} is later than {_iso(limit)}: {why}",
+                    details={"limit": limit},
+                )
+        with changing(self.db, self.events, actor or user) as change:
+            owner = self._user(change.conn, user)
+            if owner.disabled:
+                raise Conflict(f"user {user!r} is disabled; enable them before giving them a token")
+            return self._insert_token(change, user, label=label, expires_at=expires_at, via=via)
+
+    def _expiry_limit(self, via: Credential | None) -> tuple[int | None, str]:
+        """The latest expiry a new token may have, and why; (None, "") when nothing limits it."""
+        limits: list[tuple[int, str]] = []
+        if self.token_max_days is not None:
+            days = f"{self.token_max_days:g} day{'' if self.token_max_days == 1 else 's'}"
+            limits.append(
+                (
+                    now_ms() + int(self.token_max_days * DAY_MS),
+                    f"tokens live at most {days} on this server (PLIMSOLL_TOKEN_MAX_DAYS)",
+                )
+            )
+        if via is not None and via.expires_at is not None and not via.user.is_admin:
+            limits.append(
+                (
+                    via.expires_at,
+                    f"a token may not outlive the token that creates it ({via.token_id} expires "
+                    f"{_iso(via.expires_at)}); a site admin may create longer-lived ones",
+                )
+            )
+        return min(limits) if limits else (None, "")
 
     @staticmethod
     def _insert_token(
-        conn: Connection, user: str, *, label: str, expires_at: int | None, actor: str
+        change: Change, user: str, *, label: str, expires_at: int | None, via: Credential | None
     ) -> NewToken:
         secret = new_secret()
         token = ApiToken(
             id=new_id(), user=user, label=label, created_at=now_ms(), expires_at=expires_at, revoked_at=None
         )
-        store.insert_token(conn, token, hash_token(secret))
-        # The audit event names the token by id; neither its secret nor its hash goes in.
+        store.insert_token(change.conn, token, hash_token(secret))
+        # The audit entry and the event name the token by id; neither its secret nor its hash goes in.
         after = {"user": user, "label": label, "expires_at": expires_at}
-        audit.record(conn, [AuditEntry(actor, "token.create", "api_token", token.id, after=after)])
+        if via is not None:
+            after["created_with"] = via.token_id
+        change.audit(AuditEntry(change.actor, "token.create", "api_token", token.id, after=after))
+        payload = {"token_id": token.id, "user": user, "label": label, "expires_at": expires_at}
+        change.emit("token.created", f"user:{user}", payload, project=None)
         return NewToken(token=token, secret=secret)
 
     def get_token(self, token_id: str) -> ApiToken:
@@ -157,113 +276,126 @@ class AuthService:
             token = store.get_token(conn, token_id)
         return None if token is None else token.user
 
-    def list_tokens(self, user: str) -> list[ApiToken]:
+    def list_tokens(self, user: str | None = None) -> list[ApiToken]:
+        """The tokens of `user`, or of every user (None), oldest first; revoked ones included."""
         with self.db.read() as conn:
-            self._user(conn, user)
+            if user is not None:
+                self._user(conn, user)
             return store.tokens_of(conn, user)
 
     def revoke_token(self, token_id: str, *, actor: str) -> ApiToken:
         """Revoke a token for good; revoking it again changes nothing and records nothing."""
-        with self.db.write() as conn:
-            token = store.get_token(conn, token_id)
+        with changing(self.db, self.events, actor) as change:
+            token = store.get_token(change.conn, token_id)
             if token is None:
                 raise NotFound(f"API token {token_id!r} not found")
             if token.revoked_at is not None:
                 return token
             revoked_at = now_ms()
-            store.set_revoked(conn, token_id, revoked_at)
-            audit.record(
-                conn,
-                [
-                    AuditEntry(
-                        actor,
-                        "token.revoke",
-                        "api_token",
-                        token_id,
-                        before={"user": token.user, "revoked_at": None},
-                        after={"user": token.user, "revoked_at": revoked_at},
-                    )
-                ],
+            store.set_revoked(change.conn, token_id, revoked_at)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "token.revoke",
+                    "api_token",
+                    token_id,
+                    before={"user": token.user, "revoked_at": None},
+                    after={"user": token.user, "revoked_at": revoked_at},
+                )
             )
-        return ApiToken(
-            id=token.id,
-            user=token.user,
-            label=token.label,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            revoked_at=revoked_at,
-        )
+            change.emit(
+                "token.revoked",
+                f"user:{token.user}",
+                {"token_id": token_id, "user": token.user},
+                project=None,
+            )
+        return replace(token, revoked_at=revoked_at)
 
-    def authenticate(self, secret: str) -> User:
-        """The user a token secret belongs to; Unauthenticated (never echoing the secret) otherwise."""
+    def identify(self, secret: str) -> Credential:
+        """The user a token secret belongs to and the token itself; Unauthenticated (with its
+        `reason`, never echoing the secret) otherwise."""
         if not isinstance(secret, str) or not secret.startswith(TOKEN_PREFIX):
-            raise Unauthenticated(f"not a Plimsoll API token (they start with {TOKEN_PREFIX!r})")
+            raise refused(MALFORMED, f"not a Plimsoll API token (they start with {TOKEN_PREFIX!r})")
         with self.db.read() as conn:
             row = store.token_by_hash(conn, hash_token(secret))
         if row is None:
-            raise Unauthenticated("unknown API token")
+            raise refused(UNKNOWN, "unknown API token")
+        token_id = str(row.id)
         if row.revoked_at is not None:
-            raise Unauthenticated(
-                f"API token {row.id} was revoked at {_iso(int(row.revoked_at))}",
-                details={"token_id": row.id},
+            raise refused(
+                REVOKED, f"API token {token_id} was revoked at {_iso(int(row.revoked_at))}", token_id=token_id
             )
         if row.expires_at is not None and int(row.expires_at) <= now_ms():
-            raise Unauthenticated(
-                f"API token {row.id} expired at {_iso(int(row.expires_at))}", details={"token_id": row.id}
+            raise refused(
+                EXPIRED, f"API token {token_id} expired at {_iso(int(row.expires_at))}", token_id=token_id
             )
-        return store.user_of(row)
+        user = store.user_of(row)
+        if user.disabled_at is not None:
+            raise refused(
+                USER_DISABLED,
+                f"user {user.name!r} was disabled at {_iso(user.disabled_at)}; a site admin can enable them",
+                token_id=token_id,
+            )
+        return Credential(user, token_id, None if row.expires_at is None else int(row.expires_at))
+
+    def authenticate(self, secret: str) -> User:
+        """The user a token secret belongs to (see `identify`)."""
+        return self.identify(secret).user
 
     # -- roles ---------------------------------------------------------------------------------
 
     def grant(self, project: str, user: str, role: Role | str, *, actor: str) -> Role:
         """Give `user` exactly `role` in `project` (replacing any role they held there)."""
         parsed = Role.parse(role)
-        with self.db.write() as conn:
-            ProjectService.require_in(conn, project)
-            self._user(conn, user)
-            held = store.held_roles(conn, user, [project]).get(project)
+        with changing(self.db, self.events, actor) as change:
+            ProjectService.require_in(change.conn, project)
+            self._user(change.conn, user)
+            held = store.held_roles(change.conn, user, [project]).get(project)
             if held is parsed:
                 return parsed
             if held is None:
-                store.insert_role(conn, project, user, parsed)
+                store.insert_role(change.conn, project, user, parsed)
             else:
-                store.update_role(conn, project, user, parsed)
-            audit.record(
-                conn,
-                [
-                    AuditEntry(
-                        actor,
-                        "role.grant",
-                        "project_role",
-                        f"{project}/{user}",
-                        project=project,
-                        before=None if held is None else {"user": user, "role": held.value},
-                        after={"user": user, "role": parsed.value},
-                    )
-                ],
+                store.update_role(change.conn, project, user, parsed)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "role.grant",
+                    "project_role",
+                    f"{project}/{user}",
+                    project=project,
+                    before=None if held is None else {"user": user, "role": held.value},
+                    after={"user": user, "role": parsed.value},
+                )
             )
+            payload = {
+                "project": project,
+                "user": user,
+                "role": parsed.value,
+                "previous": None if held is None else held.value,
+            }
+            change.emit("role.granted", f"user:{user}", payload, project=project)
         return parsed
 
     def revoke_role(self, project: str, user: str, *, actor: str) -> None:
         """Take away `user`'s role in `project`; NotFound when they held none."""
-        with self.db.write() as conn:
-            held = store.held_roles(conn, user, [project]).get(project)
+        with changing(self.db, self.events, actor) as change:
+            held = store.held_roles(change.conn, user, [project]).get(project)
             if held is None:
                 raise NotFound(f"user {user!r} holds no role in project {project!r}")
-            store.delete_role(conn, project, user)
-            audit.record(
-                conn,
-                [
-                    AuditEntry(
-                        actor,
-                        "role.revoke",
-                        "project_role",
-                        f"{project}/{user}",
-                        project=project,
-                        before={"user": user, "role": held.value},
-                    )
-                ],
+            store.delete_role(change.conn, project, user)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "role.revoke",
+                    "project_role",
+                    f"{project}/{user}",
+                    project=project,
+                    before={"user": user, "role": held.value},
+                )
             )
+            payload = {"project": project, "user": user, "role": held.value}
+            change.emit("role.revoked", f"user:{user}", payload, project=project)
 
     def role_of(self, user: User | str, project: str) -> Role | None:
         """The user's role in `project` (admin for site admins), or None."""
@@ -307,6 +439,30 @@ class AuthService:
                         "held": None if has is None else has.value,
                     },
                 )
+
+    def visible_projects(self, user: User, projects: Iterable[str]) -> list[str]:
+        """Those of `projects` the user may see: every one for a site admin, else those where the
+        user holds a role. A project's name is not shown to someone who holds nothing there."""
+        if user.is_admin:
+            return list(projects)
+        held = self.roles_of(user)
+        return [project for project in projects if project in held]
+
+    def require_somewhere(self, user: User, role: Role) -> None:
+        """PermissionDenied unless `user` holds `role` (or above) in at least one project: what a
+        request that names its projects in its body needs before that body is worth reading."""
+        if user.is_admin:
+            return
+        with self.db.read() as conn:
+            if store.has_any_role(conn, user.name, [held for held in Role if held >= role]):
+                return
+            held = store.roles_of_user(conn, user.name)
+        shown = ", ".join(f"{r.value} in {p!r}" for p, r in list(held.items())[:5]) or "no role anywhere"
+        raise PermissionDenied(
+            f"user {user.name!r} needs role {role.value} in the project this request names, and holds "
+            f"it in no project (holds {shown})",
+            details={"user": user.name, "needed": role.value},
+        )
 
     @staticmethod
     def _roles_in(conn: Connection, user: User, projects: list[str]) -> dict[str, Role]:

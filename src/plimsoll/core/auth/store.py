@@ -26,6 +26,7 @@ users = Table(
     Column("name", String(128), primary_key=True),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger, nullable=True),
 )
 
 api_tokens = Table(
@@ -63,6 +64,7 @@ _AUTHENTICATE = (
         users.c.name,
         users.c.is_admin,
         users.c.created_at,
+        users.c.disabled_at,
     )
     .join(users, users.c.name == api_tokens.c.user_name)
     .where(api_tokens.c.token_hash == bindparam("token_hash"))
@@ -75,7 +77,12 @@ _ANY_ROLE = select(project_roles.c.project).where(project_roles.c.user_name == b
 
 
 def user_of(row: Any) -> User:
-    return User(name=str(row.name), is_admin=bool(row.is_admin), created_at=int(row.created_at))
+    return User(
+        name=str(row.name),
+        is_admin=bool(row.is_admin),
+        created_at=int(row.created_at),
+        disabled_at=None if row.disabled_at is None else int(row.disabled_at),
+    )
 
 
 def _token(row: Any) -> ApiToken:
@@ -103,6 +110,19 @@ def list_users(conn: Connection) -> list[User]:
 
 def insert_user(conn: Connection, user: User) -> None:
     conn.execute(users.insert().values(**user.to_dict()))
+
+
+def set_disabled(conn: Connection, name: str, disabled_at: int | None) -> None:
+    conn.execute(users.update().where(users.c.name == name).values(disabled_at=disabled_at))
+
+
+def enabled_admins(conn: Connection, *, lock: bool = False) -> list[str]:
+    """The site admins not disabled; with `lock`, their rows held until commit, so that two
+    transactions cannot each disable one of the last two (SQLite's write lock serialises them)."""
+    query = select(users.c.name).where(users.c.is_admin.is_(True) & users.c.disabled_at.is_(None))
+    if lock:
+        query = query.with_for_update()
+    return [str(name) for name in conn.execute(query.order_by(users.c.name)).scalars()]
 
 
 def any_user(conn: Connection, *, lock: bool = False) -> bool:
@@ -135,13 +155,12 @@ def get_token(conn: Connection, token_id: str) -> ApiToken | None:
     return None if row is None else _token(row)
 
 
-def tokens_of(conn: Connection, user: str) -> list[ApiToken]:
-    query = (
-        select(api_tokens)
-        .where(api_tokens.c.user_name == user)
-        .order_by(api_tokens.c.created_at, api_tokens.c.id)
-    )
-    return [_token(row) for row in conn.execute(query)]
+def tokens_of(conn: Connection, user: str | None) -> list[ApiToken]:
+    """The tokens of `user` (None: of every user), oldest first."""
+    query = select(api_tokens)
+    if user is not None:
+        query = query.where(api_tokens.c.user_name == user)
+    return [_token(row) for row in conn.execute(query.order_by(api_tokens.c.created_at, api_tokens.c.id))]
 
 
 def set_revoked(conn: Connection, token_id: str, revoked_at: int) -> None:
@@ -149,7 +168,8 @@ def set_revoked(conn: Connection, token_id: str, revoked_at: int) -> None:
 
 
 def token_by_hash(conn: Connection, token_hash: str) -> Any:
-    """(id, expires_at, revoked_at, name, is_admin, created_at) of the token and its user, or None."""
+    """(id, expires_at, revoked_at, name, is_admin, created_at, disabled_at) of the token and its
+    user, or None."""
     return conn.execute(_AUTHENTICATE, {"token_hash": token_hash}).first()
 
 
@@ -163,8 +183,12 @@ def held_roles(conn: Connection, user: str, projects: list[str]) -> dict[str, Ro
     return {str(row.project): Role(row.role) for row in rows}
 
 
-def has_any_role(conn: Connection, user: str) -> bool:
-    return conn.execute(_ANY_ROLE, {"user": user}).first() is not None
+def has_any_role(conn: Connection, user: str, roles: list[Role] | None = None) -> bool:
+    """Whether `user` holds a role in some project (one of `roles`, when given)."""
+    if roles is None:
+        return conn.execute(_ANY_ROLE, {"user": user}).first() is not None
+    query = _ANY_ROLE.where(project_roles.c.role.in_([role.value for role in roles]))
+    return conn.execute(query, {"user": user}).first() is not None
 
 
 def insert_role(conn: Connection, project: str, user: str, role: Role) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.http import json_response, service_of
+from plimsoll.core.http import QueryInt, json_response, service_of
 from plimsoll.core.jobs.entities import JobPage
 from plimsoll.core.jobs.service import JobService
 
@@ -24,7 +24,7 @@ def list_jobs(
     jobs: Jobs,
     state: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies the default)
     kind: Annotated[list[str], Query()] = [],  # noqa: B006
-    page_size: int = 100,
+    page_size: QueryInt = 100,
     page_token: str | None = None,
 ) -> Response:
     """Newest first; `state` and `kind` may be repeated (any of them matches)."""

@@ -81,6 +81,7 @@ class Worker:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._heartbeat_stop = threading.Event()
+        self._heartbeat_kick = threading.Event()  # set when a claim starts: watch it from now on
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Worker:
         for _ in range(self.threads):
             self._claims.put(None)
         self._heartbeat_stop.set()
+        self._heartbeat_kick.set()
         for thread in self._threads[1:]:
             # A handler that ignores `cancelled` keeps its (daemon) thread; its job is released.
             thread.join(max(0.1, deadline - time.monotonic()))
@@ -162,6 +164,8 @@ class Worker:
                     self._busy += 1
                     self._running[claim.lease_token] = _Running(context, time.monotonic() + timeout_s)
                 self._claims.put(claim)
+            if claims:
+                self._heartbeat_kick.set()
             if claims and len(claims) == idle:
                 continue  # there may be more; claim again as soon as a slot frees
             self._wake.wait(self.poll_interval_s)
@@ -212,7 +216,18 @@ class Worker:
 
     def _heartbeat_loop(self) -> None:
         next_renewal = time.monotonic() + self.heartbeat_interval_s
-        while not self._heartbeat_stop.wait(_WATCH_TICK_S):
+        while not self._heartbeat_stop.is_set():
+            with self._lock:
+                watching = bool(self._running)
+            if watching:
+                self._heartbeat_stop.wait(_WATCH_TICK_S)
+            else:
+                # Nothing held: no deadline to watch and no lease to renew until a claim starts,
+                # so an idle server's heartbeat does not wake ten times a second.
+                self._heartbeat_kick.wait(max(0.0, next_renewal - time.monotonic()))
+                self._heartbeat_kick.clear()
+            if self._heartbeat_stop.is_set():
+                return
             self._end_overdue()
             if time.monotonic() >= next_renewal:
                 next_renewal = time.monotonic() + self.heartbeat_interval_s

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from plimsoll.core.http import json_response, service_of
+from plimsoll.core.http import QueryInt, json_response, service_of
 from plimsoll.core.outbox.service import Outbox
 from plimsoll.core.projects import DEFAULT_PROJECT
 
@@ -22,7 +22,7 @@ def follow_events(
     after: str | None = None,
     type: Annotated[list[str] | None, Query()] = None,
     project: str = DEFAULT_PROJECT,
-    limit: int = 100,
+    limit: QueryInt = 100,
 ) -> Response:
     """A project's events after the `after` token (from the oldest kept when none), in order; the
     answer's `next_page_token` is the `after` of the next request and never skips an event."""

@@ -99,7 +99,9 @@ class Event:
         }
 
 
-_CURSOR = re.compile(r"^(\d{1,19})(?:\.(\d{1,19})\.(\d{1,19}))?$")
+# ASCII digits (`\d` also reads '٣'), each number within a 64-bit integer.
+_CURSOR = re.compile(r"([0-9]{1,19})(?:\.([0-9]{1,19})\.([0-9]{1,19}))?")
+_INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,8 @@ class Cursor:
     def decode(cls, token: str | None, field_name: str = "after") -> Cursor:
         if token is None or token == "":
             return cls()
-        match = _CURSOR.match(token)
-        if match is None:
+        match = _CURSOR.fullmatch(token)
+        if match is None or any(int(part) > _INT64_MAX for part in match.groups() if part is not None):
             raise InvalidParameter(field_name, "is not a cursor returned by this API (digits, or N.N.N)")
         gap_below = None if match.group(2) is None else int(match.group(2))
         gap_xid = None if match.group(3) is None else int(match.group(3))

@@ -9,11 +9,12 @@
 
 A *work* consumer has one durable cursor (`outbox_consumers`). A runner takes the lease on its
 row in a short write transaction (and renews it there when half of it is left, also between the
-events of a batch); only the lease holder reads and handles, then stores the new position (and
-renews the lease) in another. An idle round of the holder only reads, and a replica without the
-lease only reads the row until the lease has run out. A replica whose lease expired (crashed, or
-stuck longer than `lease_ms`) is replaced by the next runner that polls; leases compare the
-replicas' clocks, which must agree to well within `lease_ms`.
+events of a batch); only the lease holder reads and handles, and stores the new position (renewing
+the lease) at most once a `SAVE_INTERVAL_S` while events keep coming, and as soon as it falls idle.
+An idle round of the holder only reads, and a replica without the lease only reads the row until
+the lease has run out. A replica whose lease expired (crashed, or stuck longer than `lease_ms`)
+is replaced by the next runner that polls; leases compare the replicas' clocks, which must agree
+to well within `lease_ms`.
 A *broadcast* consumer keeps its cursor in memory, starting at the head when the runner starts
 (after every transaction then running has ended, so nothing committing later is below it).
 
@@ -49,8 +50,17 @@ from plimsoll.core.validation import check_name
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
-COALESCE_S = 0.05
+# How long a runner woken by a commit waits for the commits that follow before it reads: a busy
+# server's consumers then read a few dozen events a round rather than one or two, and the rounds
+# (a read, a handler's preparation, now and then a store) stop competing with the requests for the
+# process's time. It is also the delay an event waits on an otherwise idle server.
+COALESCE_S = 0.2
 REPLAY_CHECK_S = 1.0
+# A busy work consumer stores its position at most this often (and whenever it falls idle, parks
+# an event, renews its lease or stops): a store is a write, and on SQLite it queues with the
+# requests for the one write lock. A crash redelivers at most this much, which at-least-once
+# delivery allows.
+SAVE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -66,6 +76,10 @@ class _Consumer:
     # replica holds the lease (until held_until), else None.
     state: ConsumerState | None = None
     held_until: int = 0
+    # A work consumer's position as last stored, and when: the position in memory runs ahead of
+    # it by at most SAVE_INTERVAL_S of events while events keep coming.
+    saved: ConsumerState | None = None
+    saved_at: float = 0.0
     start: tuple[int, int | None] | None = None  # a broadcast consumer's head_start()
     ready: threading.Event = field(default_factory=threading.Event)
     # Called once before the handler sees a batch (or replays): where a handler would read the
@@ -155,7 +169,8 @@ class ConsumerRunner:
         return self
 
     def wake(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():  # every commit calls this: skip the lock when already woken
+            self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop polling and hand the leases back; False if a handler still ran after `timeout`."""
@@ -172,6 +187,8 @@ class ConsumerRunner:
         for consumer in self._consumers:
             if consumer.kind == "work":
                 try:
+                    if consumer.state is not None:
+                        self._save(consumer)
                     self.outbox.release(consumer.name, self.replica)
                 except Exception:
                     log.exception("outbox: could not release the lease of %s", consumer.name)
@@ -219,13 +236,26 @@ class ConsumerRunner:
             if parked:
                 self.outbox.park(parked)
             consumer.state = new_state
-        elif new_state != state or parked:
-            if self.outbox.save(new_state, self.replica, consumer.lease_ms, parked):
-                consumer.state, consumer.held_until = new_state, now_ms() + consumer.lease_ms
-            else:
-                consumer.state, consumer.held_until = None, 0  # lost the lease: the new holder redelivers
+        else:
+            consumer.state = new_state
+            due = time.monotonic() - consumer.saved_at >= SAVE_INTERVAL_S
+            if (parked or due or not events) and not self._save(consumer, parked):
                 return False
         return len(events) == consumer.batch_size and new_state.retry_at == 0
+
+    def _save(self, consumer: _Consumer, parked: list[ParkedEvent] | None = None) -> bool:
+        """Store a work consumer's position if it moved (and what it parked), renewing its lease;
+        False if the lease was lost (the new holder delivers again from the stored position)."""
+        state = consumer.state
+        assert state is not None
+        if state == consumer.saved and not parked:
+            return True
+        if not self.outbox.save(state, self.replica, consumer.lease_ms, parked or ()):
+            consumer.state, consumer.saved, consumer.held_until = None, None, 0
+            return False
+        consumer.saved, consumer.saved_at = state, time.monotonic()
+        consumer.held_until = now_ms() + consumer.lease_ms
+        return True
 
     def _hold_lease(self, consumer: _Consumer) -> bool:
         """Take or renew the lease of a work consumer when less than half of it is left. While it is
@@ -234,15 +264,18 @@ class ConsumerRunner:
         now = now_ms()
         if consumer.state is not None and consumer.held_until - now > consumer.lease_ms // 2:
             return True
+        if consumer.state is not None and consumer.state != consumer.saved:
+            return self._save(consumer)  # renews the lease, keeping the position held in memory
         if consumer.state is None:
             row = self.outbox.consumer(consumer.name)
             if row is not None and row.owner not in {None, self.replica} and row.lease_until >= now:
                 return False
         state = self.outbox.take_lease(consumer.name, self.replica, consumer.lease_ms)
         if state is None:
-            consumer.state, consumer.held_until = None, 0
+            consumer.state, consumer.saved, consumer.held_until = None, None, 0
             return False
         consumer.state, consumer.held_until = state, now + consumer.lease_ms
+        consumer.saved, consumer.saved_at = state, time.monotonic()
         return True
 
     def _deliver(

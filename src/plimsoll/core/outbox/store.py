@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -136,10 +137,18 @@ def new_xid(conn: Connection) -> int:
     return int(conn.execute(text("SELECT pg_current_xact_id()::text")).scalar_one())
 
 
+# Built once: every consumer round runs it, and building a select costs more than running it.
+_READ_EVENTS = (
+    select(outbox_events)
+    .where(outbox_events.c.id > bindparam("after"))
+    .order_by(outbox_events.c.id)
+    .limit(bindparam("limit"))
+)
+
+
 def read_events(conn: Connection, after: int, limit: int) -> list[Event]:
     """Visible events with id > `after`, in id order: a range scan of the primary key."""
-    query = select(outbox_events).where(outbox_events.c.id > after).order_by(outbox_events.c.id).limit(limit)
-    return [_event(row) for row in conn.execute(query)]
+    return [_event(row) for row in conn.execute(_READ_EVENTS, {"after": after, "limit": limit})]
 
 
 def events_by_id(conn: Connection, ids: Sequence[int]) -> dict[int, Event]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from plimsoll.core.auth.entities import User
+from plimsoll.core.auth.service import AuthService
 from plimsoll.core.http import current_actor, json_response, service_of
 from plimsoll.core.projects.service import ProjectService
 
@@ -15,6 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["projects"])
 
 Actor = Annotated[str, Depends(current_actor)]
 Projects = Annotated[ProjectService, Depends(service_of("projects"))]
+Auth = Annotated[AuthService, Depends(service_of("auth"))]
 
 
 class ProjectCreateBody(BaseModel):
@@ -23,8 +26,13 @@ class ProjectCreateBody(BaseModel):
 
 
 @router.get("/projects")
-def list_projects(projects: Projects) -> Response:
-    return json_response({"projects": projects.list()})
+def list_projects(request: Request, projects: Projects, auth: Auth) -> Response:
+    """The projects the caller may see (with authentication off, the local user sees all)."""
+    names = projects.list()
+    user = getattr(request.state, "user", None)
+    if isinstance(user, User):
+        names = auth.visible_projects(user, names)
+    return json_response({"projects": names})
 
 
 @router.post("/projects", status_code=201)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from plimsoll.core.http import current_actor, json_response, service_of
+from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.webhooks.service import WebhookService
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
@@ -54,6 +54,6 @@ def test_webhook(webhook_id: str, webhooks: Webhooks, actor: Actor) -> Response:
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")
-def list_deliveries(webhook_id: str, webhooks: Webhooks, limit: int = 100) -> Response:
+def list_deliveries(webhook_id: str, webhooks: Webhooks, limit: QueryInt = 100) -> Response:
     deliveries = webhooks.deliveries(webhook_id, limit)
     return json_response({"deliveries": [item.to_dict() for item in deliveries]})

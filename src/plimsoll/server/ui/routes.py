@@ -20,6 +20,7 @@ from plimsoll._version import __version__
 from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
 from plimsoll.core.ids import is_id
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import parse_int_text
 from plimsoll.server.ui import formatting, views
 from plimsoll.tracking.entities import Experiment, run_id_list
 from plimsoll.tracking.service import TrackingService
@@ -184,9 +185,7 @@ def _runs_page(
 def _page_size(text: str) -> int:
     if not text:
         return RUNS_PAGE_SIZE
-    if not text.isdigit():
-        raise InvalidParameter("page_size", f"must be a whole number, got {text!r}")
-    return int(text)
+    return parse_int_text("page_size", text, minimum=1)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import MAX_DESCRIPTION_LENGTH, check_name, check_text
+from plimsoll.core.validation import MAX_DESCRIPTION_LENGTH, check_name, check_storable, check_text
 from plimsoll.tracking import store
 from plimsoll.tracking.entities import EXPERIMENT_VIEWS, Experiment, LifecycleStage, check_tags
 from plimsoll.tracking.service.base import ServiceBase
@@ -78,6 +78,8 @@ class ExperimentOps(ServiceBase):
             return found
 
     def find_experiment(self, name: str, *, project: str = DEFAULT_PROJECT) -> Experiment | None:
+        check_storable("name", name)
+        check_storable("project", project)
         with self.db.read() as conn:
             row = store.experiment_by_name(conn, project, name)
             return None if row is None else self._experiments(conn, [row])[0]

@@ -90,8 +90,28 @@ def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: 
             },
             project=project,
         )
+    created = {str(row["id"]): experiments[str(row["experiment_id"])][1] for row in rows}
+    _check_parents(conn, creating, created)
     store.insert_runs(conn, rows)
-    return {str(row["id"]): experiments[str(row["experiment_id"])][1] for row in rows}
+    return created
+
+
+def _check_parents(conn: Connection, creating: list[RunWrites], created: dict[str, str]) -> None:
+    """A parent is a run of the child's own project: this batch's, or one that exists. A parent in
+    another project is refused in the same words as one that does not exist, so that the answer
+    does not tell whether a run exists where the caller may not look."""
+    wanted = {w.create.parent_run_id for w in creating if w.create and w.create.parent_run_id}
+    if not wanted:
+        return
+    projects = {**store.run_projects(conn, wanted - created.keys()), **created}
+    for writes in creating:
+        assert writes.create is not None
+        parent = writes.create.parent_run_id
+        project = created[writes.run_id]
+        if parent == writes.run_id:
+            raise InvalidParameter("parent_run_id", f"run {parent!r} cannot be its own parent")
+        if parent is not None and projects.get(parent) != project:
+            raise InvalidParameter("parent_run_id", f"{parent!r} is not a run of project {project!r}")
 
 
 def _check_can_write(writes: RunWrites, states: dict[str, tuple[str, str]]) -> None:

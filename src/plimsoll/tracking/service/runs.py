@@ -9,7 +9,7 @@ from typing import Any
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.errors import NotFound
 from plimsoll.core.ids import new_id, now_ms
-from plimsoll.core.validation import check_count, check_int, check_key
+from plimsoll.core.validation import check_count, check_int, check_key, check_storable
 from plimsoll.tracking import store
 from plimsoll.tracking.entities import (
     MAX_METRICS_PER_BATCH,
@@ -172,7 +172,8 @@ class RunOps(ServiceBase):
 
     def ingest(self, batch: list[RunWrites], *, batch_id: str | None = None, actor: str) -> IngestResult:
         """Apply one client batch atomically. With a `batch_id` it is idempotent: a batch that was
-        already applied is acknowledged again without writing anything twice."""
+        already applied is acknowledged again without writing anything twice. Batch ids are the
+        actor's own: the same id from another user is another batch."""
         _check_batch(batch)
         if batch_id is not None:
             check_run_id("batch_id", batch_id)
@@ -180,7 +181,7 @@ class RunOps(ServiceBase):
         with self._change(actor) as change:
             now = now_ms()
             if batch_id is not None and not store.claim_batch(
-                change.conn, batch_id, batch[0].run_id if batch else None, now
+                change.conn, actor, batch_id, batch[0].run_id if batch else None, now
             ):
                 return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
             apply_batch(change, batch, now)
@@ -231,6 +232,10 @@ class RunOps(ServiceBase):
         """A page of runs matching `filter`, in `order_by` order, from `experiment_ids` (None: every
         experiment of `project`, or of every project when that is None too)."""
         check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
+        if filter is not None:
+            check_storable("filter", filter)
+        for index, order in enumerate(order_by or ()):
+            check_storable(f"order_by.{index}", order)
         # Named experiments are searched wherever they are; `project` narrows only "every experiment".
         project = project if experiment_ids is None else None
         with self.db.read() as conn:
@@ -246,6 +251,12 @@ class RunOps(ServiceBase):
             )
             found = self._runs(conn, run_ids)
         return RunPage(runs=found, next_page_token=next_cursor)
+
+
+def prune_batch_ids_job(service: RunOps, _payload: Any, _context: Any) -> dict[str, int]:
+    """The `tracking.prune_batch_ids` job (hourly): forget batch ids past their retention, so the
+    table holds about a week of batches whatever the garbage collection schedule."""
+    return {"batch_ids": service.prune_batch_ids()}
 
 
 def _check_batch(batch: list[RunWrites]) -> None:

@@ -35,7 +35,7 @@ def _upsert_tags(conn: Connection) -> Any:
 
 @DriverStatement
 def _claim_batch(conn: Connection) -> Any:
-    stmt = upsert(conn, ingest_batches).on_conflict_do_nothing(index_elements=["id"])
+    stmt = upsert(conn, ingest_batches).on_conflict_do_nothing(index_elements=["actor", "id"])
     return stmt.returning(ingest_batches.c.id)
 
 
@@ -165,9 +165,10 @@ def purge_runs(conn: Connection, run_ids: list[str], cutoff: int) -> set[str]:
     return {str(run_id) for run_id in conn.execute(statement).scalars()}
 
 
-def claim_batch(conn: Connection, batch_id: str, run_id: str | None, now: int) -> bool:
-    """Record a batch id; False when it was already applied (a retry)."""
-    return bool(_claim_batch.execute(conn, {"id": batch_id, "run_id": run_id, "created_at": now}))
+def claim_batch(conn: Connection, actor: str, batch_id: str, run_id: str | None, now: int) -> bool:
+    """Record `actor`'s batch id; False when that actor's batch was already applied (a retry)."""
+    row = {"actor": actor, "id": batch_id, "run_id": run_id, "created_at": now}
+    return bool(_claim_batch.execute(conn, row))
 
 
 def prune_batches(conn: Connection, older_than: int) -> int:

@@ -161,9 +161,11 @@ run_artifacts = Table(
 )
 
 # Client-generated ids of write batches already applied: a retried batch is acknowledged, not re-applied.
+# Per actor: a batch id one user sent says nothing about another's (who could otherwise burn it).
 ingest_batches = Table(
     "ingest_batches",
     metadata,
+    Column("actor", String(128), primary_key=True),
     Column("id", ID, primary_key=True),
     Column("run_id", ID, nullable=True),
     Column("created_at", BigInteger, nullable=False),

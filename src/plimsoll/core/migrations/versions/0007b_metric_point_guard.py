@@ -1,7 +1,7 @@
 """metric points: stored once each (series, step, timestamp, value), whatever is sent again
 
 Revision ID: 0007b
-Revises: 0006
+Revises: 0007c
 Create Date: 2026-12-06
 
 The unique index replaces the (series_id, step) index that history reads walked: reads now walk it
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007b"
-down_revision = "0006"
+down_revision = "0007c"
 branch_labels = None
 depends_on = None
 
