@@ -392,27 +392,27 @@ CASES: list[Case] = [
     Case("set_tags: bad key", ("ActiveRun.set_tags",),
          lambda c: c.run().set_tags({"a\nb": "v"}), expect(InvalidParameter, "tags")),
     Case("log_metric: value not a number", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("loss", "high"), expect(InvalidParameter, "metrics.loss")),  # type: ignore[arg-type]
+         lambda c: c.run().log_metric("loss", "high"), expect(InvalidParameter, "metrics.loss.value")),  # type: ignore[arg-type]
     Case("log_metric: value None", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("loss", None), expect(InvalidParameter, "metrics.loss")),  # type: ignore[arg-type]
+         lambda c: c.run().log_metric("loss", None), expect(InvalidParameter, "metrics.loss.value")),  # type: ignore[arg-type]
     Case("log_metric: value a bool", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("loss", True), expect(InvalidParameter, "metrics.loss")),
+         lambda c: c.run().log_metric("loss", True), expect(InvalidParameter, "metrics.loss.value")),
     Case("log_metric: key with dot segments", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("../loss", 1.0), expect(InvalidParameter, "metrics")),
+         lambda c: c.run().log_metric("../loss", 1.0), expect(InvalidParameter, "metrics.key")),
     Case("log_metric: step not an integer", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("loss", 1.0, step=1.5), expect(InvalidParameter, "step")),  # type: ignore[arg-type]
+         lambda c: c.run().log_metric("loss", 1.0, step=1.5), expect(InvalidParameter, "metrics.loss.step")),  # type: ignore[arg-type]
     Case("log_metric: step beyond int64", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("loss", 1.0, step=2**63), expect(InvalidParameter, "step")),
+         lambda c: c.run().log_metric("loss", 1.0, step=2**63), expect(InvalidParameter, "metrics.loss.step")),
     Case("log_metric: negative timestamp", ("ActiveRun.log_metric",),
-         lambda c: c.run().log_metric("loss", 1.0, timestamp=-1), expect(InvalidParameter, "timestamp")),
+         lambda c: c.run().log_metric("loss", 1.0, timestamp=-1), expect(InvalidParameter, "metrics.loss.timestamp")),
     Case("log_metric: synchronous to a run that could not start", ("ActiveRun.log_metric",),
          lambda c: c.run(parent_run_id="not-an-id").log_metric("m", 1.0, synchronous=True),
          expect(InvalidParameter, "parent_run_id")),
     Case("log_metrics: one bad value among good ones", ("ActiveRun.log_metrics",),
-         lambda c: c.run().log_metrics({"a": 1.0, "b": "x"}), expect(InvalidParameter, "metrics.b")),  # type: ignore[dict-item]
+         lambda c: c.run().log_metrics({"a": 1.0, "b": "x"}), expect(InvalidParameter, "metrics.b.value")),  # type: ignore[dict-item]
     Case("log_metrics: synchronous, one bad key", ("ActiveRun.log_metrics",),
          lambda c: c.run().log_metrics({"a": 1.0, "b/../c": 2.0}, synchronous=True),
-         expect(InvalidParameter, "metrics")),
+         expect(InvalidParameter, "metrics.key")),
     Case("log_metrics: synchronous to a run of an unknown parent", ("ActiveRun.log_metrics",),
          lambda c: c.run(parent_run_id=UNKNOWN_ID).log_metrics({"a": 1.0}, synchronous=True),
          expect(InvalidParameter, "parent_run_id")),
@@ -423,7 +423,9 @@ CASES: list[Case] = [
     Case("end: RUNNING is not an end", ("ActiveRun.end",),
          lambda c: c.run().end("RUNNING"), expect(InvalidParameter, "status")),
     Case("flush: a refused write of any run", ("Client.flush",),
-         lambda c: [c.run(parent_run_id="not-an-id"), c.client.flush()], expect(InvalidParameter, "parent_run_id")),
+         lambda c: [c.run(parent_run_id=UNKNOWN_ID), c.client.flush()], expect(InvalidParameter, "parent_run_id")),
+    Case("send_spooled: nothing spooled", ("Client.send_spooled",),
+         lambda c: c.client.send_spooled(), expect(None)),
     # -- background jobs --------------------------------------------------------------------------
     Case("list_jobs: a queued job is listed", ("Client.list_jobs",),
          lambda c: c.queued_job() in [j.id for j in c.client.list_jobs(state="queued", kind=JOB_KIND)],
@@ -522,7 +524,7 @@ CASES: list[Case] = [
     Case("pl.get_metric_history: malformed id", ("pl.get_metric_history",),
          _module(lambda: pl.get_metric_history("nope", "m")), expect(InvalidParameter, "run_id")),
     Case("pl.flush: a refused write", ("pl.flush",),
-         lambda c: [c.run(parent_run_id="not-an-id"), _module(pl.flush)(c)],
+         lambda c: [c.run(parent_run_id=UNKNOWN_ID), _module(pl.flush)(c)],
          expect(InvalidParameter, "parent_run_id")),
 ]
 # fmt: on

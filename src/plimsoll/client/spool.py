@@ -91,7 +91,7 @@ class Spool:
             target = self.files / name
             if upload.source != target:
                 _make_private_dir(self.files)
-                _store(upload.source, target)
+                _store(upload.source, target, self.dir.parent)
                 upload.source, upload.spool_name = target, name
             kept.add(name)
         if self.files.exists():
@@ -190,17 +190,22 @@ def spooled_destinations(root: Path) -> dict[str, int]:
     return found
 
 
-def _store(source: bytes | Path, target: Path) -> None:
-    if isinstance(source, bytes):
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
+def _store(source: bytes | Path, target: Path, root: Path) -> None:
+    """A private copy of an artifact's content. Another spool's copy (never changed once written)
+    is linked rather than copied; a user's file is copied, since they may change it later."""
+    if isinstance(source, Path) and source.is_relative_to(root):
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass  # another file system, or no hard links: copy
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        if isinstance(source, bytes):
             out.write(source)
-        return
-    try:
-        os.link(source, target)  # another spool's copy: the same bytes, no copying
-    except OSError:
-        shutil.copyfile(source, target)
-        os.chmod(target, 0o600)
+        else:
+            with source.open("rb") as handle:
+                shutil.copyfileobj(handle, out, 1024 * 1024)
 
 
 def _make_private_dir(path: Path) -> None:
