@@ -23,6 +23,22 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+# The same rules as regular expressions that JSON Schema (ECMA-262), Python's `re` and the fuzzers
+# read alike: the OpenAPI document declares them (`core.wire`), and each check below ends by
+# matching its own, so that what the document promises is what the server accepts.
+# `str.strip()` strips the characters of `str.isspace()`: the controls among them are refused
+# anywhere, the rest only at either end of a name.
+_SPACES = r"\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_NAME_INNER = r"[^\u0000-\u001f\u007f/\\]"
+_NAME_EDGE = rf"[^\u0000-\u001f\u007f{_SPACES}/\\]"
+NAME_PATTERN = rf"^(?!\.\.?$){_NAME_EDGE}(?:{_NAME_INNER}*{_NAME_EDGE})?$"
+KEY_PATTERN = r"^(?!/)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9_\-. /:]+$"
+TEXT_PATTERN = r"^[^\u0000]*$"
+ARTIFACT_PATH_PATTERN = r"^(?![A-Za-z]:)(?!(?:.*/)?\.{0,2}(?:/|$))[^\u0000-\u001f\u007f\\]+$"
+_NAME_RE = re.compile(NAME_PATTERN)
+_KEY_RE = re.compile(KEY_PATTERN)
+_ARTIFACT_PATH_RE = re.compile(ARTIFACT_PATH_PATTERN)
+
 
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
     """Names of projects, experiments and runs: shown in URLs and paths, so no slashes or controls."""
@@ -38,6 +54,8 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
         raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
     if value in {".", ".."}:
         raise InvalidParameter(field, "must not be '.' or '..'")
+    if not _NAME_RE.fullmatch(value):
+        raise InvalidParameter(field, f"must match {NAME_PATTERN}")
     return value
 
 
@@ -65,6 +83,8 @@ def check_key(field: str, value: Any) -> str:
         )
     if value.startswith("/") or any(part in {".", ".."} for part in value.split("/")):
         raise InvalidParameter(field, f"{value!r} must be relative and contain no '.' or '..' segments")
+    if not _KEY_RE.fullmatch(value):
+        raise InvalidParameter(field, f"must match {KEY_PATTERN}")
     return value
 
 
@@ -127,4 +147,6 @@ def check_artifact_path(field: str, value: Any) -> str:
     parts = value.split("/")
     if any(part in {"", ".", ".."} for part in parts):
         raise InvalidParameter(field, f"{value!r} must not contain empty, '.' or '..' segments")
+    if not _ARTIFACT_PATH_RE.fullmatch(value):
+        raise InvalidParameter(field, f"must match {ARTIFACT_PATH_PATTERN}")
     return value

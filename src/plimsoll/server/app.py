@@ -18,14 +18,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll._version import __version__
 from plimsoll.capabilities import PLATFORM
-from plimsoll.core.auth.api import install_guard
+from plimsoll.core.auth.api import flatten_routes, install_guard, method_not_allowed
 from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
 from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import fast_lane_of, json_response
+from plimsoll.core.wire import EVENT_PATTERNS, EVENT_TYPES
 from plimsoll.platform import Platform
 from plimsoll.server.errors import error_body, error_response
 from plimsoll.server.lane import FastLane, LaneRoute
+from plimsoll.server.openapi import install as install_openapi
 from plimsoll.server.ui import install as install_ui
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
@@ -86,7 +88,15 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     install_guard(
         app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
     )
+    install_openapi(app, table=table, auth=platform.settings.auth, vocabularies=_vocabularies(platform))
     return app
+
+
+def _vocabularies(platform: Platform) -> dict[str, list[str]]:
+    """The values of `core.wire.vocabulary` types on this platform."""
+    types = sorted(str(entry["name"]) for entry in platform.catalog.list())
+    nouns = sorted({name.split(".", 1)[0] + ".*" for name in types})
+    return {EVENT_TYPES: types, EVENT_PATTERNS: ["*", *nouns, *types]}
 
 
 @asynccontextmanager
@@ -112,7 +122,10 @@ def _lane_routes(router: APIRouter, service: object) -> dict[tuple[str, str], La
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def handle(_request: Request, exc: Exception) -> Response:
+    async def handle(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+            # The router's own 405 lists the methods of one route; a path may have several.
+            exc = method_not_allowed(flatten_routes(app.router.routes), request.scope)
         return error_response(exc)
 
     for kind in (PlimsollError, RequestValidationError, StarletteHTTPException, Exception):
@@ -124,7 +137,7 @@ def _install_ops_routes(app: FastAPI, platform: Platform, metrics: _Metrics) -> 
     async def healthz() -> Response:  # async: nothing to wait on, so no thread-pool hop
         return json_response({"status": "ok", "version": __version__})
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "The database is not reachable"}})
     def readyz() -> Response:
         try:
             platform.db.ping()
@@ -134,9 +147,18 @@ def _install_ops_routes(app: FastAPI, platform: Platform, metrics: _Metrics) -> 
             )
         return json_response({"status": "ready"})
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={200: {"content": {_media_type(CONTENT_TYPE_LATEST): {"schema": {"type": "string"}}}}},
+    )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip()
 
 
 class _Metrics:

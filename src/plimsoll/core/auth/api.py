@@ -47,7 +47,7 @@ from plimsoll.core.auth import permissions
 from plimsoll.core.auth.check import authorize
 from plimsoll.core.auth.entities import Role, User
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
-from plimsoll.core.auth.service import AuthService
+from plimsoll.core.auth.service import MAX_TOKEN_LABEL_LENGTH, MAX_USER_NAME_LENGTH, AuthService
 from plimsoll.core.errors import (
     InvalidParameter,
     MethodNotAllowed,
@@ -56,7 +56,16 @@ from plimsoll.core.errors import (
     PlimsollError,
     Unauthenticated,
 )
-from plimsoll.core.http import LOCAL_ACTOR, actor_of, current_actor, json_response, read_body, service_of
+from plimsoll.core.http import (
+    LOCAL_ACTOR,
+    actor_of,
+    current_actor,
+    error_headers,
+    json_response,
+    read_body,
+    service_of,
+)
+from plimsoll.core.wire import Documented, EpochMs, Id, name_rules, one_of, text_rules
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -139,6 +148,19 @@ def match_route(entries: list[RouteEntry], scope: Scope) -> tuple[Match, RouteEn
     return (Match.PARTIAL, partial, {}) if partial is not None else (Match.NONE, None, {})
 
 
+def method_not_allowed(entries: list[RouteEntry], scope: Scope) -> MethodNotAllowed:
+    """The 405 for `scope`, naming in `details.allow` (and so in the `Allow` header) every method
+    that some route of this path accepts: a path's methods may be spread over several routes."""
+    route_path = get_route_path(scope)
+    allowed = sorted(
+        {m for e in entries if e.methods is not None and e.regex.match(route_path) for m in e.methods}
+    )
+    return MethodNotAllowed(
+        f"{scope.get('method')} is not allowed on {route_path}; allowed: {', '.join(allowed)}",
+        details={"allow": allowed},
+    )
+
+
 class AuthGuard:
     def __init__(
         self,
@@ -189,7 +211,7 @@ class AuthGuard:
             # Fail closed: what this index cannot see, no handler behind it may serve.
             path = get_route_path(scope)
             if entry is not None:
-                raise MethodNotAllowed(f"{method} is not allowed on {path}")
+                raise method_not_allowed(self.entries, scope)
             raise NotFound(f"no route matches {method} {path}")
         key = entry.rule_key(method)
         row = self.table.entry_for(*key)
@@ -279,6 +301,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, error: PlimsollErr
         await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
         return
     response = json_response(error.to_dict(), error.status)
+    response.headers.update(error_headers(error))
     if isinstance(error, Unauthenticated):
         response.headers["WWW-Authenticate"] = 'Bearer realm="plimsoll"'
     await response(scope, receive, send)
@@ -295,17 +318,18 @@ Auth = Annotated[AuthService, Depends(service_of("auth"))]
 
 
 class UserCreateBody(BaseModel):
-    name: str
+    # `local` is the actor of changes made with auth off: no user may take that name
+    name: Annotated[str, name_rules(MAX_USER_NAME_LENGTH), Documented(**{"not": {"const": LOCAL_ACTOR}})]
     is_admin: bool = False
 
 
 class TokenCreateBody(BaseModel):
-    label: str = ""
-    expires_at: int | None = None
+    label: Annotated[str, text_rules(MAX_TOKEN_LABEL_LENGTH)] = ""
+    expires_at: Annotated[EpochMs | None, Documented(description="epoch milliseconds, in the future")] = None
 
 
 class RoleBody(BaseModel):
-    role: str
+    role: Annotated[str, one_of(Role)]
 
 
 @router.get("/whoami")
@@ -339,7 +363,7 @@ def create_token(name: str, body: TokenCreateBody, auth: Auth, actor: Actor) -> 
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: str, auth: Auth, actor: Actor) -> Response:
+def revoke_token(token_id: Id, auth: Auth, actor: Actor) -> Response:
     return json_response(auth.revoke_token(token_id, actor=actor).to_dict())
 
 

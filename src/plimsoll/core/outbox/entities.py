@@ -99,7 +99,9 @@ class Event:
         }
 
 
-_CURSOR = re.compile(r"^(\d{1,19})(?:\.(\d{1,19})\.(\d{1,19}))?$")
+# Declared in the OpenAPI document (`GET /api/v1/events?after=`); the empty token is the start.
+CURSOR_PATTERN = r"^(?:([0-9]{1,19})(?:\.([0-9]{1,19})\.([0-9]{1,19}))?)?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Cursor:
     def decode(cls, token: str | None, field_name: str = "after") -> Cursor:
         if token is None or token == "":
             return cls()
-        match = _CURSOR.match(token)
+        match = _CURSOR.fullmatch(token)
         if match is None:
             raise InvalidParameter(field_name, "is not a cursor returned by this API (digits, or N.N.N)")
         gap_below = None if match.group(2) is None else int(match.group(2))

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from plimsoll.core.http import current_actor, json_response, service_of
-from plimsoll.core.projects.service import ProjectService
+from plimsoll.core.projects.service import MAX_PROJECT_NAME_LENGTH, ProjectService
+from plimsoll.core.wire import Description, name_rules
 
 router = APIRouter(prefix="/api/v1", tags=["projects"])
 
@@ -18,8 +19,8 @@ Projects = Annotated[ProjectService, Depends(service_of("projects"))]
 
 
 class ProjectCreateBody(BaseModel):
-    name: str
-    description: str = ""
+    name: Annotated[str, name_rules(MAX_PROJECT_NAME_LENGTH)]
+    description: Description = ""
 
 
 @router.get("/projects")
