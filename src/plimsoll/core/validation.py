@@ -34,7 +34,15 @@ _NAME_EDGE = rf"[^\u0000-\u001f\u007f{_SPACES}/\\]"
 NAME_PATTERN = rf"^(?!\.\.?$){_NAME_EDGE}(?:{_NAME_INNER}*{_NAME_EDGE})?$"
 KEY_PATTERN = r"^(?!/)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9_\-. /:]+$"
 TEXT_PATTERN = r"^[^\u0000]*$"
-ARTIFACT_PATH_PATTERN = r"^(?![A-Za-z]:)(?!(?:.*/)?\.{0,2}(?:/|$))[^\u0000-\u001f\u007f\\]+$"
+# A segment is not empty, "." or "..": it starts with a character other than a dot, or with one
+# dot and such a character, or with two dots and any character.
+_SEGMENT_CHAR = r"[^\u0000-\u001f\u007f\\/]"
+_NOT_DOT = r"[^\u0000-\u001f\u007f\\/.]"
+_SEGMENT = rf"(?:{_NOT_DOT}|\.{_NOT_DOT}|\.\.{_SEGMENT_CHAR}){_SEGMENT_CHAR}*"
+_RELATIVE_PATH = rf"(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*"
+ARTIFACT_PATH_PATTERN = rf"^{_RELATIVE_PATH}$"
+# A listing's prefix: empty (everything), or a path that may end in slashes.
+ARTIFACT_PREFIX_PATTERN = rf"^(?:{_RELATIVE_PATH}/*)?$"
 _NAME_RE = re.compile(NAME_PATTERN)
 _KEY_RE = re.compile(KEY_PATTERN)
 _ARTIFACT_PATH_RE = re.compile(ARTIFACT_PATH_PATTERN)

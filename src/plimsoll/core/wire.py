@@ -7,6 +7,9 @@ patterns here are the ones those checks use, so the two cannot drift apart; the 
 test (tests/server/test_openapi_contract.py) sends what the document allows and what it forbids
 to a live server, and fails on any difference that remains.
 
+JSON types are taken as the document states them (pydantic would otherwise take `"4"` or `true`
+for an integer and `0` for a boolean): `JsonInt`, `Flag` and `MetricValue` refuse those.
+
 A limit that depends on the platform (the registered event types, say) is a `vocabulary`: the
 server fills in its values when it writes the document (`server.openapi`).
 """
@@ -16,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import GetJsonSchemaHandler
+from pydantic import BeforeValidator, GetJsonSchemaHandler, Strict
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from plimsoll.core.ids import ID_PATTERN
 from plimsoll.core.validation import (
     ARTIFACT_PATH_PATTERN,
+    ARTIFACT_PREFIX_PATTERN,
     INT64_MAX,
     INT64_MIN,
     KEY_PATTERN,
@@ -82,19 +86,48 @@ def vocabulary(name: str) -> Documented:
     return Documented(**{VOCABULARY_KEYWORD: name})
 
 
+def keyed(values: Documented) -> Documented:
+    """A JSON object whose keys are `Key`s and whose values are strings with these rules (pydantic
+    would write a key pattern as `patternProperties`, which lets any other key through)."""
+    return Documented(
+        propertyNames={"type": "string", **KEY_RULES.keywords},
+        additionalProperties={"type": "string", **values.keywords},
+    )
+
+
+KEY_RULES = Documented(minLength=1, maxLength=MAX_KEY_LENGTH, pattern=KEY_PATTERN)
+
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError(f"must be an integer, got {type(value).__name__}")
+    return value  # and pydantic takes 3 and 3.0, refuses 3.5
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, got bool")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+Flag = Annotated[bool, Strict()]
 Id = Annotated[str, Documented(pattern=ID_PATTERN)]
 Name = Annotated[str, name_rules()]
-Key = Annotated[str, Documented(minLength=1, maxLength=MAX_KEY_LENGTH, pattern=KEY_PATTERN)]
-ParamValue = Annotated[str, text_rules(MAX_PARAM_VALUE_LENGTH)]
-TagValue = Annotated[str, text_rules(MAX_TAG_VALUE_LENGTH)]
+Key = Annotated[str, KEY_RULES]
+Params = Annotated[dict[str, str], keyed(text_rules(MAX_PARAM_VALUE_LENGTH))]
+Tags = Annotated[dict[str, str], keyed(text_rules(MAX_TAG_VALUE_LENGTH))]
 Description = Annotated[str, text_rules(MAX_DESCRIPTION_LENGTH)]
 ArtifactPath = Annotated[
     str, Documented(minLength=1, maxLength=MAX_ARTIFACT_PATH_LENGTH, pattern=ARTIFACT_PATH_PATTERN)
 ]
-Int64 = Annotated[int, between(INT64_MIN, INT64_MAX)]
-EpochMs = Annotated[int, between(0, INT64_MAX)]  # a time: milliseconds since 1970, never negative
+ArtifactPrefix = Annotated[
+    str, Documented(maxLength=MAX_ARTIFACT_PATH_LENGTH, pattern=ARTIFACT_PREFIX_PATTERN)
+]
+Int64 = Annotated[JsonInt, between(INT64_MIN, INT64_MAX)]
+EpochMs = Annotated[JsonInt, between(0, INT64_MAX)]  # a time: milliseconds since 1970, never negative
 # A metric value: any number, or one of the strings JSON needs for the values it cannot carry.
-MetricValue = float | Annotated[str, one_of(NON_FINITE)]
+MetricValue = Annotated[float, BeforeValidator(_json_number)] | Annotated[str, one_of(NON_FINITE)]
 
 # The vocabularies the server fills in (`server.openapi`): the registered event types, and the
 # patterns a webhook subscribes with (a type, `noun.*`, or `*`).

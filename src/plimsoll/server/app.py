@@ -12,13 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette._utils import get_route_path  # the router's own helper: same path, same match
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll._version import __version__
 from plimsoll.capabilities import PLATFORM
-from plimsoll.core.auth.api import flatten_routes, install_guard, method_not_allowed
+from plimsoll.core.auth.api import RouteEntry, flatten_routes, install_guard, method_not_allowed
 from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
 from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
@@ -88,6 +90,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
     install_guard(
         app, table=table, auth=platform.auth, projects=platform.projects, enabled=platform.settings.auth
     )
+    app.add_middleware(_LiteralPaths, routes=app.router.routes)  # outermost: before the guard routes
     install_openapi(app, table=table, auth=platform.settings.auth, vocabularies=_vocabularies(platform))
     return app
 
@@ -207,6 +210,32 @@ class _RequestMetrics:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+class _LiteralPaths:
+    """A path spelled exactly as a route's (`/runs/ingest`) is that route's resource: another method
+    on it is a 405 naming the route's methods, not a request for the run with id "ingest" that the
+    template `/runs/{run_id}` would otherwise take. Static segments win, as in most routers, and the
+    OpenAPI document (one resource per path) stays true."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+        self._entries: list[RouteEntry] | None = None
+        self._literal: dict[str, frozenset[str]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if self._entries is None:  # on the first request, when every route is added
+                self._entries = flatten_routes(self.routes)
+                for entry in self._entries:
+                    if "{" not in entry.key and not entry.mount and entry.methods is not None:
+                        self._literal[entry.key] = self._literal.get(entry.key, frozenset()) | entry.methods
+            methods = self._literal.get(get_route_path(scope))
+            if methods is not None and scope["method"] not in methods:
+                await error_response(method_not_allowed(self._entries, scope))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _BodyLimit:

@@ -21,16 +21,19 @@ from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
 from plimsoll.core.wire import (
     ArtifactPath,
+    ArtifactPrefix,
     Description,
     Documented,
     EpochMs,
+    Flag,
     Id,
     Int64,
+    JsonInt,
     Key,
     MetricValue,
     Name,
-    ParamValue,
-    TagValue,
+    Params,
+    Tags,
     between,
     one_of,
 )
@@ -42,6 +45,7 @@ from plimsoll.tracking.entities import (
     RunEnd,
     RunStatus,
     RunWrites,
+    check_view,
     parse_run_status,
 )
 from plimsoll.tracking.search_language import MAX_FILTER_LENGTH
@@ -72,7 +76,7 @@ class ExperimentCreateBody(BaseModel):
     name: Name
     project: str = DEFAULT_PROJECT
     description: Description = ""
-    tags: dict[Key, TagValue] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
 
 
 class ExperimentEnsureBody(BaseModel):
@@ -97,8 +101,8 @@ class RunCreateBody(BaseModel):
     name: Name | None = None
     parent_run_id: Id | None = None
     start_time: EpochMs | None = None
-    tags: dict[Key, TagValue] = Field(default_factory=dict)
-    params: dict[Key, ParamValue] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
 
 
 class RunEndBody(BaseModel):
@@ -108,8 +112,8 @@ class RunEndBody(BaseModel):
 
 class LogBody(BaseModel):
     batch_id: Id | None = None
-    params: dict[Key, ParamValue] = Field(default_factory=dict)
-    tags: dict[Key, TagValue] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     metrics: list[MetricPoint] = Field(default_factory=list)
 
 
@@ -133,8 +137,8 @@ class MetricColumnsBody(BaseModel):
 class RunWritesBody(BaseModel):
     run_id: Id
     create: RunCreateOp | None = None
-    params: dict[Key, ParamValue] = Field(default_factory=dict)
-    tags: dict[Key, TagValue] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     metrics: MetricColumnsBody | None = None
     end: RunEndBody | None = None
 
@@ -150,9 +154,9 @@ class SearchBody(BaseModel):
     experiment_ids: list[Id] | None = None
     filter: Annotated[str, Documented(maxLength=MAX_FILTER_LENGTH)] | None = None
     order_by: Annotated[list[str], Documented(maxItems=MAX_ORDER_BY)] | None = None
-    max_results: Annotated[int, between(1, MAX_SEARCH_RESULTS)] = 100
+    max_results: Annotated[JsonInt, between(1, MAX_SEARCH_RESULTS)] = 100
     page_token: str | None = None
-    include_deleted: bool = False
+    include_deleted: Flag = False
     project: str | None = None  # with no experiment_ids: that project's experiments only
 
 
@@ -214,6 +218,7 @@ def list_experiments(
     name: str | None = None,
 ) -> Response:
     if name is not None:
+        check_view(view)  # not applied to a lookup by name, but checked like any other parameter
         found = tracking.find_experiment(name, project=project)
         experiments = [found] if found is not None else []
     else:
@@ -393,7 +398,7 @@ async def upload_artifact(
 
 
 @router.get("/runs/{run_id}/artifacts")
-def list_artifacts(run_id: Id, tracking: Tracking, prefix: str | None = None) -> Response:
+def list_artifacts(run_id: Id, tracking: Tracking, prefix: ArtifactPrefix | None = None) -> Response:
     artifacts = tracking.list_artifacts(run_id, prefix)
     return json_response({"artifacts": [a.to_dict() for a in artifacts]})
 

@@ -65,7 +65,7 @@ from plimsoll.core.http import (
     read_body,
     service_of,
 )
-from plimsoll.core.wire import Documented, EpochMs, Id, name_rules, one_of, text_rules
+from plimsoll.core.wire import Documented, EpochMs, Flag, Id, name_rules, one_of, text_rules
 
 TOKEN_COOKIE = "plimsoll_token"
 ANONYMOUS_ACTOR = "anonymous"
@@ -148,13 +148,21 @@ def match_route(entries: list[RouteEntry], scope: Scope) -> tuple[Match, RouteEn
     return (Match.PARTIAL, partial, {}) if partial is not None else (Match.NONE, None, {})
 
 
+def allowed_methods(entries: list[RouteEntry], route_path: str) -> list[str]:
+    """The methods a path is served with: those of the routes spelled exactly as the path, if any
+    (`/runs/ingest` is a resource of its own, not the run with id "ingest"), else those of every
+    route whose template matches it (a path's methods may be spread over several routes)."""
+    literal = {m for e in entries if e.key == route_path and not e.mount for m in e.methods or ()}
+    if literal:
+        return sorted(literal)
+    return sorted({m for e in entries if e.regex.match(route_path) for m in e.methods or ()})
+
+
 def method_not_allowed(entries: list[RouteEntry], scope: Scope) -> MethodNotAllowed:
-    """The 405 for `scope`, naming in `details.allow` (and so in the `Allow` header) every method
-    that some route of this path accepts: a path's methods may be spread over several routes."""
+    """The 405 for `scope`, naming in `details.allow` (and so in the `Allow` header) the methods
+    the path is served with."""
     route_path = get_route_path(scope)
-    allowed = sorted(
-        {m for e in entries if e.methods is not None and e.regex.match(route_path) for m in e.methods}
-    )
+    allowed = allowed_methods(entries, route_path)
     return MethodNotAllowed(
         f"{scope.get('method')} is not allowed on {route_path}; allowed: {', '.join(allowed)}",
         details={"allow": allowed},
@@ -320,7 +328,7 @@ Auth = Annotated[AuthService, Depends(service_of("auth"))]
 class UserCreateBody(BaseModel):
     # `local` is the actor of changes made with auth off: no user may take that name
     name: Annotated[str, name_rules(MAX_USER_NAME_LENGTH), Documented(**{"not": {"const": LOCAL_ACTOR}})]
-    is_admin: bool = False
+    is_admin: Flag = False
 
 
 class TokenCreateBody(BaseModel):

@@ -72,7 +72,7 @@ class RunOps(ServiceBase):
         actor: str,
     ) -> Run:
         writes = RunWrites(
-            run_id=run_id or new_id(),
+            run_id=new_id() if run_id is None else run_id,  # "" is refused, not replaced
             create=RunCreate(experiment_id, name, parent_run_id, start_time),
             tags=dict(tags or {}),
             params=dict(params or {}),
@@ -245,6 +245,8 @@ class RunOps(ServiceBase):
         """A page of runs matching `filter`, in `order_by` order, from `experiment_ids` (None: every
         experiment of `project`, or of every project when that is None too)."""
         check_int("max_results", max_results, minimum=1, maximum=MAX_SEARCH_RESULTS)
+        for experiment_id in experiment_ids or ():
+            check_run_id("experiment_ids", experiment_id)
         # Named experiments are searched wherever they are; `project` narrows only "every experiment".
         project = project if experiment_ids is None else None
         with self.db.read() as conn:
