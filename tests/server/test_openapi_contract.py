@@ -131,6 +131,10 @@ def test_the_document_holds_against_the_server(seeded: Seeded, role: str, tmp_pa
         f"--max-examples={examples}",
         f"--seed={SEED}",
         "--generation-database=none",  # no examples carried over from earlier runs
+        # Which strings may hold a NUL character differs by backend today (PostgreSQL's text
+        # cannot; `core.db` answers 400 for it there): the document cannot state one rule until
+        # every string refuses NUL alike (issue 9, item 6).
+        "--generation-allow-x00=false",
         "--workers=1",
         "--no-color",
         "--output-sanitize=false",

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from plimsoll.core.http import current_actor, json_response, service_of
 from plimsoll.core.webhooks.entities import MAX_PATTERNS
 from plimsoll.core.webhooks.formats import FORMATS
-from plimsoll.core.webhooks.service import MAX_DELIVERIES_PAGE, WebhookService
+from plimsoll.core.webhooks.service import MAX_DELIVERIES_PAGE, MAX_WEBHOOK_NAME_LENGTH, WebhookService
 from plimsoll.core.webhooks.targets import MAX_URL_LENGTH
 from plimsoll.core.wire import EVENT_PATTERNS, Documented, Id, between, name_rules, one_of, vocabulary
 
@@ -24,7 +24,7 @@ Webhooks = Annotated[WebhookService, Depends(service_of("webhooks"))]
 class WebhookCreateBody(BaseModel):
     # Any: the service checks each field and names it, as it does for the SDK's embedded mode;
     # the annotations declare what it accepts in the OpenAPI document.
-    name: Annotated[Any, Documented(type="string"), name_rules()]
+    name: Annotated[Any, Documented(type="string"), name_rules(MAX_WEBHOOK_NAME_LENGTH)]
     url: Annotated[Any, Documented(type="string", format="uri", maxLength=MAX_URL_LENGTH)]
     events: Annotated[
         Any,
