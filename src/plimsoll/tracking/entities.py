@@ -52,6 +52,14 @@ EXPERIMENT_VIEWS: dict[str, tuple[str, ...]] = {
     "all": (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value),
 }
 
+
+def check_view(view: str) -> tuple[str, ...]:
+    """The lifecycle stages an experiment listing's `view` shows; InvalidParameter naming `view`."""
+    if view not in EXPERIMENT_VIEWS:
+        raise InvalidParameter("view", f"must be one of {list(EXPERIMENT_VIEWS)}, got {view!r}")
+    return EXPERIMENT_VIEWS[view]
+
+
 # Tags that Plimsoll (or MLflow, for runs moved in) sets itself; shown apart from the user's.
 SYSTEM_TAG_PREFIXES = ("plimsoll.", "mlflow.")
 # Where a run's captured environment and uncommitted git changes are stored as artifacts.

@@ -7,7 +7,7 @@ from typing import Any
 
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.db import Connection
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, NotFound
 from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import (
@@ -19,7 +19,7 @@ from plimsoll.core.validation import (
     check_text,
 )
 from plimsoll.tracking import store
-from plimsoll.tracking.entities import EXPERIMENT_VIEWS, Experiment, LifecycleStage
+from plimsoll.tracking.entities import Experiment, LifecycleStage, check_view
 from plimsoll.tracking.service.base import ServiceBase
 
 
@@ -115,10 +115,9 @@ class ExperimentOps(ServiceBase):
         return found
 
     def list_experiments(self, *, project: str = DEFAULT_PROJECT, view: str = "active") -> list[Experiment]:
-        if view not in EXPERIMENT_VIEWS:
-            raise InvalidParameter("view", f"must be one of {list(EXPERIMENT_VIEWS)}, got {view!r}")
+        stages = check_view(view)
         with self.db.read() as conn:
-            return self._experiments(conn, store.experiments_in(conn, project, list(EXPERIMENT_VIEWS[view])))
+            return self._experiments(conn, store.experiments_in(conn, project, list(stages)))
 
     def run_counts(self, experiment_ids: list[str]) -> dict[str, int]:
         """How many runs (not deleted) each experiment holds."""
