@@ -47,12 +47,20 @@ def _webhook(case: Any) -> None:
     case.body["url"] = PUBLIC_HOOK_URL  # an http(s) URL whose host is not private
 
 
+def _run(case: Any) -> None:
+    # a parent is a run of the same project that exists (or is created in the same batch)
+    case.body.pop("parent_run_id", None)
+
+
 def _ingest(case: Any) -> None:
     runs, seen = [], set()
     for writes in case.body.get("runs", []):
         if not isinstance(writes, dict) or writes.get("run_id") in seen:
             continue  # each run named once
         seen.add(writes.get("run_id"))
+        create = writes.get("create")
+        if isinstance(create, dict):
+            create.pop("parent_run_id", None)  # as for POST /api/v1/runs
         columns = writes.get("metrics")
         if isinstance(columns, dict):  # columns of one length
             names = ("keys", "values", "steps", "timestamps")
@@ -64,6 +72,7 @@ def _ingest(case: Any) -> None:
 
 
 RULES = {
+    ("POST", "/api/v1/runs"): _run,
     ("POST", "/api/v1/runs/search"): _search,
     ("GET", "/api/v1/runs/{run_id}/metrics/{key}/history"): _history,
     ("POST", "/api/v1/users/{name}/tokens"): _token,

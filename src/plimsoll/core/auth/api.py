@@ -456,7 +456,7 @@ def create_token(name: str, body: TokenCreateBody, request: Request, auth: Auth,
     return json_response(new.to_dict(), 201)
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses={404: {"description": "The user named by `user` does not exist"}})
 def list_all_tokens(auth: Auth, user: str | None = None) -> Response:
     return json_response({"tokens": [token.to_dict() for token in auth.list_tokens(user)]})
 

@@ -289,6 +289,9 @@ def _check_batch(batch: list[RunWrites]) -> None:
         writes.tags = check_tags(writes.tags)
         _check_metrics(writes.metrics)
         if writes.create is not None:
+            # Checked here, before a repeated batch id is acknowledged: a retry is the same batch,
+            # so a malformed one is refused as it was the first time.
+            check_run_id("experiment_id", writes.create.experiment_id)
             if writes.create.name is not None:
                 check_name("run_name", writes.create.name)
             if writes.create.parent_run_id is not None:
