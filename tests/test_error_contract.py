@@ -297,7 +297,7 @@ CASES: list[Case] = [
     Case("list_artifacts: malformed run id", ("Client.list_artifacts",),
          lambda c: c.client.list_artifacts("not-an-id"), expect(InvalidParameter, "run_id")),
     Case("list_artifacts: prefix with dot segments", ("Client.list_artifacts",),
-         lambda c: c.client.list_artifacts(c.finished_run(), prefix="../x"), expect(InvalidParameter, "path")),
+         lambda c: c.client.list_artifacts(c.finished_run(), prefix="../x"), expect(InvalidParameter, "prefix")),
     Case("download_artifact: missing artifact", ("Client.download_artifact",),
          _download("a/missing.txt"), expect(NotFound)),
     Case("download_artifact: dot segments", ("Client.download_artifact",),

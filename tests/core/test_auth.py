@@ -225,11 +225,12 @@ def test_every_route_has_a_permission_rule(sqlite_platform: Platform) -> None:
     stale = sorted(rows - keys)
     assert not stale, f"permission rows for routes that do not exist: {stale}"
     # The flattening sees every route the OpenAPI schema lists (so no route hides from the check).
-    # (OpenAPI drops path converters: `{key:path}` is `{key}` there.)
-    plain = {(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path)) for method, path in keys}
+    # (OpenAPI drops path converters, `{key:path}` is `{key}` there, and keeps one spelling of
+    # templates that differ only in their parameters' names: compare the templates' shapes.)
+    shapes = {(method, re.sub(r"\{[^}]+\}", "{}", path)) for method, path in keys}
     for path, operations in app.openapi()["paths"].items():
         for method in operations:
-            assert (method.upper(), path) in plain
+            assert (method.upper(), re.sub(r"\{[^}]+\}", "{}", path)) in shapes
     assert ("GET", "/static") in keys  # mounts are covered too
 
 

@@ -99,7 +99,10 @@ def test_an_empty_batch_still_needs_a_role(platform: Platform, live_server: Live
     with _client(live_server, viewer) as client:
         refused = client.post("/api/v1/runs/ingest", json=body)
         assert refused.status_code == 403, refused.text
-        assert "needs role contributor in some project but holds at most viewer" in refused.text
+        assert (
+            "needs role contributor in the project this request names, and holds it in no project (holds viewer"
+            in refused.text
+        )
     with _client(live_server, contributor) as client:
         assert client.post("/api/v1/runs/ingest", json=body).status_code == 200
 

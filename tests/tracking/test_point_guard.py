@@ -87,8 +87,10 @@ def test_history_pages_walk_the_guard_in_step_and_time_order(
             break
     # Within a step and time: the numbers in order, then the NaN.
     assert seen == [(s, t, repr(v)) for s in range(3) for t in (7, 8) for v in (-1.0, 2.0, math.nan)]
-    with pytest.raises(InvalidParameter, match="page_token"):
-        tracking.get_metric_history(run_id, "m", page_token="3:17")  # a cursor of the old form
+    # A cursor of the old form, and tokens no page ever carried: refused, never bound as they are.
+    for token in ("3:17", "1:2:x", "1:2:NaN", "\u0663:1:1.0", "1:-1:1.0", f"{2**64}:1:1.0", "1:2:3:4"):
+        with pytest.raises(InvalidParameter, match="page_token"):
+            tracking.get_metric_history(run_id, "m", page_token=token)
 
 
 # -- the migration -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from plimsoll.tracking.entities import (
     Run,
     RunCreate,
     RunStatus,
-    check_run_create,
+    check_run_start,
 )
 from plimsoll.tracking.names import random_run_name
 
@@ -109,14 +109,13 @@ class Client:
                 raise InvalidParameter("nested", "needs an active run to nest under; start one first")
             parent_run_id = stack[-1].id
         # Everything checked before anything is sent: a refused argument starts no run.
-        create = check_run_create(
-            RunCreate("", random_run_name() if name is None else name, parent_run_id, now_ms())
-        )
+        run_name = random_run_name() if name is None else name
+        check_run_start(run_name, parent_run_id, None)
         given_tags, given_params = tag_texts(tags or {}), param_texts(params or {})
         found = self._experiment(experiment, project)
         run = ActiveRun(
             new_id(),
-            str(create.name),
+            run_name,
             found.id,
             found.name,
             batcher=self._batcher,
@@ -126,7 +125,7 @@ class Client:
         captured = capture_all() if capture else None
         self._batcher.submit(
             run.id,
-            create=RunCreate(found.id, create.name, parent_run_id, create.start_time),
+            create=RunCreate(found.id, run_name, parent_run_id, now_ms()),
             tags={**(tag_texts(captured.tags) if captured else {}), **given_tags},
             params=given_params,
             artifacts=list(captured.artifacts.items()) if captured else None,

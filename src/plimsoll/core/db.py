@@ -19,10 +19,10 @@ from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from plimsoll.core.checkpoint import SAFETY_NET_AUTOCHECKPOINT_PAGES, WalCheckpointer
-from plimsoll.core.errors import Conflict
+from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.files import PRIVATE_FILE_MODE, create_file, make_dirs
 
 if TYPE_CHECKING:
@@ -83,6 +83,21 @@ def redacted_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@contextmanager
+def _text_refused() -> Iterator[None]:
+    """PostgreSQL cannot store a NUL character in text (SQLite can): a value that holds one, in a
+    write or a lookup, is bad input (400), never a 500. The routes' own checks refuse it sooner and
+    name the field where they know of it; this is the backstop for every other string."""
+    try:
+        yield
+    except DataError as exc:
+        if "NUL (0x00)" not in str(exc.orig):
+            raise
+        raise InvalidParameter(
+            "text", "a value contains a NUL (\\x00) character, which the database cannot store"
+        ) from None
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False, file_mode: int = PRIVATE_FILE_MODE) -> None:
         self.url = normalise_url(url)
@@ -117,7 +132,7 @@ class Database:
         """A transaction that will write: committed on success, rolled back on error. Inside
         `without_waiting()`, WriteLockBusy at once instead of waiting for another writer."""
         try:
-            with self.engine.connect() as conn:
+            with _text_refused(), self.engine.connect() as conn:
                 conn = conn.execution_options(plimsoll_write=True, plimsoll_no_wait=_NO_WAIT.get())
                 with conn.begin():
                     yield conn
@@ -138,7 +153,7 @@ class Database:
         several statements (a history page and its cursor, a search and its details) never mixes
         two states. SQLite's read transactions are snapshots already; PostgreSQL's default (READ
         COMMITTED) takes a new one per statement, so reads ask for REPEATABLE READ."""
-        with self.engine.connect() as conn:
+        with _text_refused(), self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BeforeValidator
 from starlette.types import Receive
 
-from plimsoll.core.errors import InvalidParameter, PayloadTooLarge
+from plimsoll.core.errors import InvalidParameter, MethodNotAllowed, PayloadTooLarge, PlimsollError
 from plimsoll.core.validation import find_unstorable
 
 LOCAL_ACTOR = "local"
@@ -40,6 +40,13 @@ def json_response(content: Any, status_code: int = 200) -> Response:
         status_code=status_code,
         media_type="application/json",
     )
+
+
+def error_headers(error: PlimsollError) -> dict[str, str]:
+    """The headers an error's answer carries besides its body: a 405's `Allow` (RFC 9110)."""
+    if isinstance(error, MethodNotAllowed) and isinstance(error.details.get("allow"), list):
+        return {"Allow": ", ".join(str(method) for method in error.details["allow"])}
+    return {}
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

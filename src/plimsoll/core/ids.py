@@ -7,7 +7,9 @@ import os
 import re
 import time
 
-_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+# Declared as is in the OpenAPI document (`core.wire.Id`).
+ID_PATTERN = "^[0-9a-f]{32}$"
+_ID_RE = re.compile(ID_PATTERN)
 
 
 def new_id() -> str:
@@ -20,7 +22,8 @@ def new_id() -> str:
 
 
 def is_id(value: str) -> bool:
-    return bool(_ID_PATTERN.match(value))
+    # fullmatch: `$` alone would let a trailing newline through
+    return _ID_RE.fullmatch(value) is not None
 
 
 def now_ms() -> int:

@@ -96,6 +96,33 @@ def parse_int_text(field: str, text: str, *, minimum: int = INT64_MIN, maximum: 
     return check_int(field, int(text), minimum=minimum, maximum=maximum)
 
 
+# The same rules as regular expressions that JSON Schema (ECMA-262), Python's `re` and the fuzzers
+# read alike: the OpenAPI document declares them (`core.wire`), and each check below ends by
+# matching its own, so that what the document promises is what the server accepts.
+# `str.strip()` strips the characters of `str.isspace()`: the controls among them are refused
+# anywhere, the rest only at either end of a name.
+_SPACES = r"\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Names also refuse the bidirectional controls (see check_name).
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+_NAME_INNER = rf"[^\u0000-\u001f\u007f{_BIDI}/\\]"
+_NAME_EDGE = rf"[^\u0000-\u001f\u007f{_SPACES}{_BIDI}/\\]"
+NAME_PATTERN = rf"^(?!\.\.?$){_NAME_EDGE}(?:{_NAME_INNER}*{_NAME_EDGE})?$"
+KEY_PATTERN = r"^(?!/)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9_\-. /:]+$"
+TEXT_PATTERN = r"^[^\u0000]*$"
+# A segment is not empty, "." or "..": it starts with a character other than a dot, or with one
+# dot and such a character, or with two dots and any character.
+_SEGMENT_CHAR = r"[^\u0000-\u001f\u007f\\/]"
+_NOT_DOT = r"[^\u0000-\u001f\u007f\\/.]"
+_SEGMENT = rf"(?:{_NOT_DOT}|\.{_NOT_DOT}|\.\.{_SEGMENT_CHAR}){_SEGMENT_CHAR}*"
+_RELATIVE_PATH = rf"(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*"
+ARTIFACT_PATH_PATTERN = rf"^{_RELATIVE_PATH}$"
+# A listing's prefix: empty (everything), or a path that may end in slashes.
+ARTIFACT_PREFIX_PATTERN = rf"^(?:{_RELATIVE_PATH}/*)?$"
+_NAME_RE = re.compile(NAME_PATTERN)
+_KEY_RE = re.compile(KEY_PATTERN)
+_ARTIFACT_PATH_RE = re.compile(ARTIFACT_PATH_PATTERN)
+
+
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
     """Names of projects, experiments, runs and users: shown in URLs, paths and lists, so no
     slashes, controls, or bidirectional overrides (which make one name display as another)."""
@@ -117,6 +144,8 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
             f"must not contain bidirectional control characters (U+{ord(bidi.group(0)):04X} at "
             f"position {bidi.start()}): they make a name display as a different one",
         )
+    if not _NAME_RE.fullmatch(text):
+        raise InvalidParameter(field, f"must match {NAME_PATTERN}")
     return text
 
 
@@ -143,6 +172,8 @@ def check_key(field: str, value: Any) -> str:
         )
     if text.startswith("/") or any(part in {".", ".."} for part in text.split("/")):
         raise InvalidParameter(field, f"{text!r} must be relative and contain no '.' or '..' segments")
+    if not _KEY_RE.fullmatch(text):
+        raise InvalidParameter(field, f"must match {KEY_PATTERN}")
     return text
 
 
@@ -204,4 +235,6 @@ def check_artifact_path(field: str, value: Any) -> str:
     parts = value.split("/")
     if any(part in {"", ".", ".."} for part in parts):
         raise InvalidParameter(field, f"{value!r} must not contain empty, '.' or '..' segments")
+    if not _ARTIFACT_PATH_RE.fullmatch(value):
+        raise InvalidParameter(field, f"must match {ARTIFACT_PATH_PATTERN}")
     return value

@@ -12,24 +12,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette._utils import get_route_path  # the router's own helper: same path, same match
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll._version import __version__
 from plimsoll.capabilities import PLATFORM
-from plimsoll.core.auth.api import install_guard
+from plimsoll.core.auth.api import RouteEntry, flatten_routes, install_guard, method_not_allowed
 from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
 from plimsoll.core.auth.service import FAILURE_REASONS
 from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import fast_lane_of, json_response
+from plimsoll.core.wire import EVENT_PATTERNS, EVENT_TYPES
 from plimsoll.platform import Platform
 from plimsoll.server.audit_metrics import AuditMetrics
 from plimsoll.server.errors import error_body, error_response
 from plimsoll.server.headers import SecurityHeaders
 from plimsoll.server.hosts import AllowedHosts, HostCheck
 from plimsoll.server.lane import FastLane, LaneRoute
+from plimsoll.server.openapi import install as install_openapi
 from plimsoll.server.storable import StorableBody, StorableUrl
 from plimsoll.server.ui import install as install_ui
 
@@ -99,12 +103,21 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
         on_refusal=metrics.refused,
     )
     app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
+    app.add_middleware(_LiteralPaths, routes=app.router.routes)  # before the guard routes
     # Outermost: a request for a host this server does not serve is refused before any work, and
     # every answer, refusals included, carries the security headers.
     app.add_middleware(HostCheck, allowed=AllowedHosts.parse(platform.settings.allowed_hosts))
     docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(SecurityHeaders, docs_paths=[path for path in docs if path])
+    install_openapi(app, table=table, auth=platform.settings.auth, vocabularies=_vocabularies(platform))
     return app
+
+
+def _vocabularies(platform: Platform) -> dict[str, list[str]]:
+    """The values of `core.wire.vocabulary` types on this platform."""
+    types = sorted(str(entry["name"]) for entry in platform.catalog.list())
+    nouns = sorted({name.split(".", 1)[0] + ".*" for name in types})
+    return {EVENT_TYPES: types, EVENT_PATTERNS: ["*", *nouns, *types]}
 
 
 @asynccontextmanager
@@ -130,7 +143,10 @@ def _lane_routes(router: APIRouter, service: object) -> dict[tuple[str, str], La
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def handle(_request: Request, exc: Exception) -> Response:
+    async def handle(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+            # The router's own 405 lists the methods of one route; a path may have several.
+            exc = method_not_allowed(flatten_routes(app.router.routes), request.scope)
         return error_response(exc)
 
     for kind in (PlimsollError, RequestValidationError, StarletteHTTPException, Exception):
@@ -142,7 +158,7 @@ def _install_ops_routes(app: FastAPI, platform: Platform, metrics: _Metrics) -> 
     async def healthz() -> Response:  # async: nothing to wait on, so no thread-pool hop
         return json_response({"status": "ok", "version": __version__})
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "The database is not reachable"}})
     def readyz() -> Response:
         try:
             platform.db.ping()
@@ -152,9 +168,18 @@ def _install_ops_routes(app: FastAPI, platform: Platform, metrics: _Metrics) -> 
             )
         return json_response({"status": "ready"})
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={200: {"content": {_media_type(CONTENT_TYPE_LATEST): {"schema": {"type": "string"}}}}},
+    )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip()
 
 
 class _Metrics:
@@ -215,6 +240,32 @@ class _RequestMetrics:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+class _LiteralPaths:
+    """A path spelled exactly as a route's (`/runs/ingest`) is that route's resource: another method
+    on it is a 405 naming the route's methods, not a request for the run with id "ingest" that the
+    template `/runs/{run_id}` would otherwise take. Static segments win, as in most routers, and the
+    OpenAPI document (one resource per path) stays true."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+        self._entries: list[RouteEntry] | None = None
+        self._literal: dict[str, frozenset[str]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if self._entries is None:  # on the first request, when every route is added
+                self._entries = flatten_routes(self.routes)
+                for entry in self._entries:
+                    if "{" not in entry.key and not entry.mount and entry.methods is not None:
+                        self._literal[entry.key] = self._literal.get(entry.key, frozenset()) | entry.methods
+            methods = self._literal.get(get_route_path(scope))
+            if methods is not None and scope["method"] not in methods:
+                await error_response(method_not_allowed(self._entries, scope))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _BodyLimit:

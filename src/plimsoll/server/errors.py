@@ -27,7 +27,7 @@ from plimsoll.core.errors import (
     Unauthenticated,
     Unavailable,
 )
-from plimsoll.core.http import body_error, json_response
+from plimsoll.core.http import body_error, error_headers, json_response
 
 log = logging.getLogger("plimsoll.server")
 
@@ -47,7 +47,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def error_response(exc: Exception) -> Response:
     if isinstance(exc, PlimsollError):
-        return json_response(exc.to_dict(), exc.status)
+        response = json_response(exc.to_dict(), exc.status)
+        response.headers.update(error_headers(exc))
+        return response
     if isinstance(exc, RequestValidationError):
         return invalid_request(exc.errors())
     if isinstance(exc, StarletteHTTPException):

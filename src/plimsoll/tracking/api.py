@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.db import WriteLockBusy
@@ -18,15 +18,40 @@ from plimsoll.core.http import QueryInt, actor_of, current_actor, fast_lane, jso
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_float
+from plimsoll.core.wire import (
+    ArtifactPath,
+    ArtifactPrefix,
+    Description,
+    Documented,
+    EpochMs,
+    Flag,
+    Id,
+    Int64,
+    JsonInt,
+    Key,
+    MetricValue,
+    Name,
+    Params,
+    Tags,
+    between,
+    one_of,
+)
 from plimsoll.tracking.entities import (
+    EXPERIMENT_VIEWS,
+    MAX_RUNS_PER_BATCH,
     MetricColumns,
     RunCreate,
     RunEnd,
     RunStatus,
     RunWrites,
+    check_view,
     parse_run_status,
 )
+from plimsoll.tracking.search_language import MAX_FILTER_LENGTH
 from plimsoll.tracking.service import TrackingService
+from plimsoll.tracking.service.history import MAX_HISTORY_POINTS
+from plimsoll.tracking.service.runs import MAX_SEARCH_RESULTS
+from plimsoll.tracking.store.search_order import MAX_ORDER_BY
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
 
@@ -41,93 +66,100 @@ Tracking = Annotated[TrackingService, Depends(service_of("tracking"))]
 # -- wire shapes ---------------------------------------------------------------------------------
 
 
+# The field types (core.wire) declare the services' limits in the OpenAPI document; the services
+# enforce them.
+ENDED = one_of(status.value for status in RunStatus if status.is_terminal)
+
+
 class ExperimentCreateBody(BaseModel):
-    name: str
+    name: Name
     project: str = DEFAULT_PROJECT
-    description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    description: Description = ""
+    tags: Tags = Field(default_factory=dict)
 
 
 class ExperimentEnsureBody(BaseModel):
-    name: str
+    name: Name
     project: str = DEFAULT_PROJECT
 
 
 class ExperimentUpdateBody(BaseModel):
-    name: str
+    name: Name
 
 
-# Numbers are strict (StrictFloat, StrictInt): pydantic would otherwise read `true` as 1, and a
-# boolean is neither a metric value nor a step, a time or a count.
+# Numbers are JSON numbers (`core.wire`'s JsonInt, MetricValue): pydantic would otherwise read
+# `true` as 1, and a boolean is neither a metric value nor a step, a time or a count.
 
 
 class MetricPoint(BaseModel):
-    key: str
-    value: StrictFloat | str
-    step: StrictInt = 0
-    timestamp: StrictInt | None = None  # the server's clock when not given
+    key: Key
+    value: MetricValue
+    step: Int64 = 0
+    timestamp: EpochMs | None = None  # the server's clock when not given
 
 
 class RunCreateBody(BaseModel):
-    experiment_id: str
-    run_id: str | None = None
-    name: str | None = None
-    parent_run_id: str | None = None
-    start_time: StrictInt | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    params: dict[str, str] = Field(default_factory=dict)
+    experiment_id: Id
+    run_id: Id | None = None
+    name: Name | None = None
+    parent_run_id: Id | None = None
+    start_time: EpochMs | None = None
+    tags: Tags = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
 
 
 class RunEndBody(BaseModel):
-    status: str = RunStatus.FINISHED.value
-    end_time: StrictInt | None = None
+    status: Annotated[str, ENDED] = RunStatus.FINISHED.value
+    end_time: EpochMs | None = None
 
 
 class LogBody(BaseModel):
-    batch_id: str | None = None
-    params: dict[str, str] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
+    batch_id: Id | None = None
+    params: Params = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     metrics: list[MetricPoint] = Field(default_factory=list)
 
 
 class RunCreateOp(BaseModel):
-    experiment_id: str
-    name: str | None = None
-    parent_run_id: str | None = None
-    start_time: StrictInt | None = None
+    experiment_id: Id
+    name: Name | None = None
+    parent_run_id: Id | None = None
+    start_time: EpochMs | None = None
 
 
 class MetricColumnsBody(BaseModel):
-    """Points as parallel columns: the SDK's bulk form (validating columns of plain numbers is
-    about a hundred times cheaper than validating one object per point)."""
+    """Points as parallel columns, of the same length: the SDK's bulk form (validating columns of
+    plain numbers is about a hundred times cheaper than validating one object per point)."""
 
-    keys: list[str]
-    values: list[StrictFloat | str]
-    steps: list[StrictInt]
-    timestamps: list[StrictInt]
+    keys: list[Key]
+    values: list[MetricValue]
+    steps: list[Int64]
+    timestamps: list[EpochMs]
 
 
 class RunWritesBody(BaseModel):
-    run_id: str
+    run_id: Id
     create: RunCreateOp | None = None
-    params: dict[str, str] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     metrics: MetricColumnsBody | None = None
     end: RunEndBody | None = None
 
 
 class IngestBody(BaseModel):
-    batch_id: str | None = None
-    runs: list[RunWritesBody]
+    """One SDK batch: each run named at most once."""
+
+    batch_id: Id | None = None
+    runs: Annotated[list[RunWritesBody], Documented(maxItems=MAX_RUNS_PER_BATCH)]
 
 
 class SearchBody(BaseModel):
-    experiment_ids: list[str] | None = None
-    filter: str | None = None
-    order_by: list[str] | None = None
-    max_results: StrictInt = 100
+    experiment_ids: list[Id] | None = None
+    filter: Annotated[str, Documented(maxLength=MAX_FILTER_LENGTH)] | None = None
+    order_by: Annotated[list[str], Documented(maxItems=MAX_ORDER_BY)] | None = None
+    max_results: Annotated[JsonInt, between(1, MAX_SEARCH_RESULTS)] = 100
     page_token: str | None = None
-    include_deleted: bool = False
+    include_deleted: Flag = False
     project: str | None = None  # with no experiment_ids: that project's experiments only
 
 
@@ -183,9 +215,13 @@ def ensure_experiment(body: ExperimentEnsureBody, tracking: Tracking, actor: Act
 
 @router.get("/experiments")
 def list_experiments(
-    tracking: Tracking, project: str = DEFAULT_PROJECT, view: str = "active", name: str | None = None
+    tracking: Tracking,
+    project: str = DEFAULT_PROJECT,
+    view: Annotated[str, one_of(EXPERIMENT_VIEWS)] = "active",
+    name: str | None = None,
 ) -> Response:
     if name is not None:
+        check_view(view)  # not applied to a lookup by name, but checked like any other parameter
         found = tracking.find_experiment(name, project=project)
         experiments = [found] if found is not None else []
     else:
@@ -201,18 +237,18 @@ def get_experiment(experiment_ref: str, tracking: Tracking, project: str = DEFAU
 
 @router.patch("/experiments/{experiment_id}")
 def rename_experiment(
-    experiment_id: str, body: ExperimentUpdateBody, tracking: Tracking, actor: Actor
+    experiment_id: Id, body: ExperimentUpdateBody, tracking: Tracking, actor: Actor
 ) -> Response:
     return json_response(tracking.rename_experiment(experiment_id, body.name, actor=actor).to_dict())
 
 
 @router.delete("/experiments/{experiment_id}")
-def delete_experiment(experiment_id: str, tracking: Tracking, actor: Actor) -> Response:
+def delete_experiment(experiment_id: Id, tracking: Tracking, actor: Actor) -> Response:
     return json_response(tracking.delete_experiment(experiment_id, actor=actor).to_dict())
 
 
 @router.post("/experiments/{experiment_id}/restore")
-def restore_experiment(experiment_id: str, tracking: Tracking, actor: Actor) -> Response:
+def restore_experiment(experiment_id: Id, tracking: Tracking, actor: Actor) -> Response:
     return json_response(tracking.restore_experiment(experiment_id, actor=actor).to_dict())
 
 
@@ -281,27 +317,27 @@ def search_runs(body: SearchBody, tracking: Tracking) -> Response:
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, tracking: Tracking) -> Response:
+def get_run(run_id: Id, tracking: Tracking) -> Response:
     return json_response(tracking.get_run(run_id).to_json())
 
 
 @router.post("/runs/{run_id}/end")
-def end_run(run_id: str, body: RunEndBody, tracking: Tracking, actor: Actor) -> Response:
+def end_run(run_id: Id, body: RunEndBody, tracking: Tracking, actor: Actor) -> Response:
     return json_response(tracking.end_run(run_id, body.status, end_time=body.end_time, actor=actor).to_json())
 
 
 @router.delete("/runs/{run_id}")
-def delete_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
+def delete_run(run_id: Id, tracking: Tracking, actor: Actor) -> Response:
     return json_response(tracking.delete_run(run_id, actor=actor).to_json())
 
 
 @router.post("/runs/{run_id}/restore")
-def restore_run(run_id: str, tracking: Tracking, actor: Actor) -> Response:
+def restore_run(run_id: Id, tracking: Tracking, actor: Actor) -> Response:
     return json_response(tracking.restore_run(run_id, actor=actor).to_json())
 
 
 @router.post("/runs/{run_id}/log")
-def log_batch(run_id: str, body: LogBody, tracking: Tracking, actor: Actor) -> Response:
+def log_batch(run_id: Id, body: LogBody, tracking: Tracking, actor: Actor) -> Response:
     result = tracking.log_batch(
         run_id,
         metrics=_metrics(body.metrics),
@@ -314,22 +350,22 @@ def log_batch(run_id: str, body: LogBody, tracking: Tracking, actor: Actor) -> R
 
 
 @router.delete("/runs/{run_id}/tags/{key:path}")
-def delete_tag(run_id: str, key: str, tracking: Tracking, actor: Actor) -> Response:
+def delete_tag(run_id: Id, key: Key, tracking: Tracking, actor: Actor) -> Response:
     tracking.delete_tag(run_id, key, actor=actor)
     return json_response({})
 
 
 @router.get("/runs/{run_id}/metrics")
-def list_metric_keys(run_id: str, tracking: Tracking) -> Response:
+def list_metric_keys(run_id: Id, tracking: Tracking) -> Response:
     return json_response({"keys": tracking.list_metric_keys(run_id)})
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}/history")
 def metric_history(
-    run_id: str,
-    key: str,
+    run_id: Id,
+    key: Key,
     tracking: Tracking,
-    max_points: Annotated[QueryInt | None, Query()] = None,
+    max_points: Annotated[QueryInt | None, Query(), between(2, MAX_HISTORY_POINTS)] = None,
     page_token: str | None = None,
 ) -> Response:
     history = tracking.get_metric_history(run_id, key, max_points=max_points, page_token=page_token)
@@ -339,9 +375,18 @@ def metric_history(
 # -- artifacts -----------------------------------------------------------------------------------
 
 
-@router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
+@router.put(
+    "/runs/{run_id}/artifacts/{path:path}",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "description": "The file's bytes, streamed",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def upload_artifact(
-    run_id: str, path: str, request: Request, tracking: Tracking, actor: Actor
+    run_id: Id, path: ArtifactPath, request: Request, tracking: Tracking, actor: Actor
 ) -> Response:
     # Spool to disk (not memory) so large files stream; the blob store hashes while copying.
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
@@ -356,13 +401,28 @@ async def upload_artifact(
 
 
 @router.get("/runs/{run_id}/artifacts")
-def list_artifacts(run_id: str, tracking: Tracking, prefix: str | None = None) -> Response:
+def list_artifacts(run_id: Id, tracking: Tracking, prefix: ArtifactPrefix | None = None) -> Response:
     artifacts = tracking.list_artifacts(run_id, prefix)
     return json_response({"artifacts": [a.to_dict() for a in artifacts]})
 
 
-@router.get("/runs/{run_id}/artifacts/{path:path}")
-def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
+@router.get(
+    "/runs/{run_id}/artifacts/{path:path}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file's bytes",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                DIGEST_HEADER: {
+                    "description": "The BLAKE3 digest of the bytes, to check them against",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
+)
+def download_artifact(run_id: Id, path: ArtifactPath, tracking: Tracking) -> StreamingResponse:
     artifact = tracking.get_artifact(run_id, path)
     filename = quote(path.rsplit("/", 1)[-1])
     # The whole blob is checked before the answer starts, so that a missing or corrupted one is

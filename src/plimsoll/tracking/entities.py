@@ -63,6 +63,14 @@ EXPERIMENT_VIEWS: dict[str, tuple[str, ...]] = {
     "all": (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value),
 }
 
+
+def check_view(view: str) -> tuple[str, ...]:
+    """The lifecycle stages an experiment listing's `view` shows; InvalidParameter naming `view`."""
+    if view not in EXPERIMENT_VIEWS:
+        raise InvalidParameter("view", f"must be one of {list(EXPERIMENT_VIEWS)}, got {view!r}")
+    return EXPERIMENT_VIEWS[view]
+
+
 # Tags that Plimsoll (or MLflow, for runs moved in) sets itself; shown apart from the user's.
 SYSTEM_TAG_PREFIXES = ("plimsoll.", "mlflow.")
 # Where a run's captured environment and uncommitted git changes are stored as artifacts.
@@ -346,13 +354,21 @@ def check_metric_columns(columns: MetricColumns) -> None:
                 raise InvalidParameter(f"metrics.{key}.value", f"must be a float, got {value!r}")
 
 
+def check_run_start(name: str | None, parent_run_id: str | None, start_time: int | None) -> None:
+    """What a new run is given by its caller (the SDK checks these before it knows the experiment)."""
+    if name is not None:
+        check_name("run_name", name)
+    if parent_run_id is not None:
+        check_id("parent_run_id", parent_run_id)
+    if start_time is not None:
+        check_int("start_time", start_time, minimum=0)
+
+
 def check_run_create(create: RunCreate) -> RunCreate:
-    if create.name is not None:
-        check_name("run_name", create.name)
-    if create.parent_run_id is not None:
-        check_id("parent_run_id", create.parent_run_id)
-    if create.start_time is not None:
-        check_int("start_time", create.start_time, minimum=0)
+    # The experiment id too, before a repeated batch id is acknowledged: a retry is the same batch,
+    # so a malformed one is refused as it was the first time.
+    check_id("experiment_id", create.experiment_id)
+    check_run_start(create.name, create.parent_run_id, create.start_time)
     return create
 
 

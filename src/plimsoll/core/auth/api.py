@@ -56,7 +56,14 @@ from plimsoll.core.auth import permissions
 from plimsoll.core.auth.check import authorize
 from plimsoll.core.auth.entities import Credential, Role, User
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
-from plimsoll.core.auth.service import MALFORMED, MISSING, AuthService, refused
+from plimsoll.core.auth.service import (
+    MALFORMED,
+    MAX_TOKEN_LABEL_LENGTH,
+    MAX_USER_NAME_LENGTH,
+    MISSING,
+    AuthService,
+    refused,
+)
 from plimsoll.core.errors import (
     MethodNotAllowed,
     NotFound,
@@ -69,10 +76,12 @@ from plimsoll.core.http import (
     actor_of,
     body_error,
     current_actor,
+    error_headers,
     json_response,
     read_body,
     service_of,
 )
+from plimsoll.core.wire import Documented, EpochMs, Flag, Id, name_rules, one_of, text_rules
 
 log = logging.getLogger("plimsoll.auth")
 
@@ -176,6 +185,27 @@ def match_route(entries: list[RouteEntry], scope: Scope) -> tuple[Match, RouteEn
     return (Match.PARTIAL, partial, {}) if partial is not None else (Match.NONE, None, {})
 
 
+def allowed_methods(entries: list[RouteEntry], route_path: str) -> list[str]:
+    """The methods a path is served with: those of the routes spelled exactly as the path, if any
+    (`/runs/ingest` is a resource of its own, not the run with id "ingest"), else those of every
+    route whose template matches it (a path's methods may be spread over several routes)."""
+    literal = {m for e in entries if e.key == route_path and not e.mount for m in e.methods or ()}
+    if literal:
+        return sorted(literal)
+    return sorted({m for e in entries if e.regex.match(route_path) for m in e.methods or ()})
+
+
+def method_not_allowed(entries: list[RouteEntry], scope: Scope) -> MethodNotAllowed:
+    """The 405 for `scope`, naming in `details.allow` (and so in the `Allow` header) the methods
+    the path is served with."""
+    route_path = get_route_path(scope)
+    allowed = allowed_methods(entries, route_path)
+    return MethodNotAllowed(
+        f"{scope.get('method')} is not allowed on {route_path}; allowed: {', '.join(allowed)}",
+        details={"allow": allowed},
+    )
+
+
 class AuthGuard:
     def __init__(
         self,
@@ -230,7 +260,7 @@ class AuthGuard:
             # Fail closed: what this index cannot see, no handler behind it may serve.
             path = get_route_path(scope)
             if entry is not None:
-                raise MethodNotAllowed(f"{method} is not allowed on {path}")
+                raise method_not_allowed(self.entries, scope)
             raise NotFound(f"no route matches {method} {path}")
         key = entry.rule_key(method)
         row = self.table.entry_for(*key)
@@ -353,6 +383,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, error: PlimsollErr
         await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
         return
     response = json_response(error.to_dict(), error.status)
+    response.headers.update(error_headers(error))
     if isinstance(error, Unauthenticated):
         response.headers["WWW-Authenticate"] = 'Bearer realm="plimsoll"'
     await response(scope, receive, send)
@@ -369,17 +400,18 @@ Auth = Annotated[AuthService, Depends(service_of("auth"))]
 
 
 class UserCreateBody(BaseModel):
-    name: str
-    is_admin: bool = False
+    # `local` is the actor of changes made with auth off: no user may take that name
+    name: Annotated[str, name_rules(MAX_USER_NAME_LENGTH), Documented(**{"not": {"const": LOCAL_ACTOR}})]
+    is_admin: Flag = False
 
 
 class TokenCreateBody(BaseModel):
-    label: str = ""
-    expires_at: int | None = None
+    label: Annotated[str, text_rules(MAX_TOKEN_LABEL_LENGTH)] = ""
+    expires_at: Annotated[EpochMs | None, Documented(description="epoch milliseconds, in the future")] = None
 
 
 class RoleBody(BaseModel):
-    role: str
+    role: Annotated[str, one_of(Role)]
 
 
 @router.get("/whoami")
@@ -424,13 +456,13 @@ def create_token(name: str, body: TokenCreateBody, request: Request, auth: Auth,
     return json_response(new.to_dict(), 201)
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses={404: {"description": "The user named by `user` does not exist"}})
 def list_all_tokens(auth: Auth, user: str | None = None) -> Response:
     return json_response({"tokens": [token.to_dict() for token in auth.list_tokens(user)]})
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: str, auth: Auth, actor: Actor) -> Response:
+def revoke_token(token_id: Id, auth: Auth, actor: Actor) -> Response:
     return json_response(auth.revoke_token(token_id, actor=actor).to_dict())
 
 

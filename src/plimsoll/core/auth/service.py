@@ -40,7 +40,7 @@ from plimsoll.core.http import LOCAL_ACTOR
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.service import ProjectService
-from plimsoll.core.validation import check_name, check_text
+from plimsoll.core.validation import check_int, check_name, check_text
 
 TOKEN_PREFIX = "plm_"
 TOKEN_RANDOM_CHARS = 40
@@ -206,6 +206,7 @@ class AuthService:
         if expires_at is not None:
             if isinstance(expires_at, bool) or not isinstance(expires_at, int):
                 raise InvalidParameter("expires_at", "must be epoch milliseconds (an integer)")
+            check_int("expires_at", expires_at, minimum=0)  # a time the database can store
             if expires_at <= now_ms():
                 raise InvalidParameter("expires_at", f"{_iso(expires_at)} is not in the future")
         limit, why = self._expiry_limit(via)

@@ -11,8 +11,10 @@ from fastapi.responses import Response
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import QueryInt, json_response, service_of
-from plimsoll.core.jobs.entities import JobPage
+from plimsoll.core.jobs.entities import JobPage, JobState
+from plimsoll.core.jobs.rules import MAX_PAGE_SIZE
 from plimsoll.core.jobs.service import JobService
+from plimsoll.core.wire import Id, between, one_of
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -22,10 +24,10 @@ Jobs = Annotated[JobService, Depends(service_of("jobs"))]
 @router.get("/jobs")
 def list_jobs(
     jobs: Jobs,
-    state: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies the default)
+    state: Annotated[list[Annotated[str, one_of(JobState)]], Query()] = [],  # noqa: B006 (FastAPI copies the default)
     kind: Annotated[list[str], Query()] = [],  # noqa: B006
-    page_size: QueryInt = 100,
-    page_token: str | None = None,
+    page_size: Annotated[QueryInt, between(1, MAX_PAGE_SIZE)] = 100,
+    page_token: Id | None = None,
 ) -> Response:
     """Newest first; `state` and `kind` may be repeated (any of them matches)."""
     try:
@@ -46,15 +48,15 @@ def list_schedules(jobs: Jobs) -> Response:
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: str, jobs: Jobs) -> Response:
+def get_job(job_id: Id, jobs: Jobs) -> Response:
     return json_response(jobs.get(job_id).to_dict())
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry_job(job_id: str, jobs: Jobs) -> Response:
+def retry_job(job_id: Id, jobs: Jobs) -> Response:
     return json_response(jobs.retry(job_id).to_dict())
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, jobs: Jobs) -> Response:
+def cancel_job(job_id: Id, jobs: Jobs) -> Response:
     return json_response(jobs.cancel(job_id).to_dict())

@@ -99,8 +99,10 @@ class Event:
         }
 
 
+# Declared in the OpenAPI document (`GET /api/v1/events?after=`); the empty token is the start.
 # ASCII digits (`\d` also reads '٣'), each number within a 64-bit integer.
-_CURSOR = re.compile(r"([0-9]{1,19})(?:\.([0-9]{1,19})\.([0-9]{1,19}))?")
+CURSOR_PATTERN = r"^(?:([0-9]{1,19})(?:\.([0-9]{1,19})\.([0-9]{1,19}))?)?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 _INT64_MAX = 2**63 - 1
 
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from plimsoll.core.auth.entities import User
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.http import current_actor, json_response, service_of
-from plimsoll.core.projects.service import ProjectService
+from plimsoll.core.projects.service import MAX_PROJECT_NAME_LENGTH, ProjectService
+from plimsoll.core.wire import Description, name_rules
 
 router = APIRouter(prefix="/api/v1", tags=["projects"])
 
@@ -21,8 +22,8 @@ Auth = Annotated[AuthService, Depends(service_of("auth"))]
 
 
 class ProjectCreateBody(BaseModel):
-    name: str
-    description: str = ""
+    name: Annotated[str, name_rules(MAX_PROJECT_NAME_LENGTH)]
+    description: Description = ""
 
 
 @router.get("/projects")

@@ -9,7 +9,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
-from plimsoll.core.webhooks.service import WebhookService
+from plimsoll.core.webhooks.entities import MAX_PATTERNS
+from plimsoll.core.webhooks.formats import FORMATS
+from plimsoll.core.webhooks.service import MAX_DELIVERIES_PAGE, MAX_WEBHOOK_NAME_LENGTH, WebhookService
+from plimsoll.core.webhooks.targets import MAX_URL_LENGTH
+from plimsoll.core.wire import EVENT_PATTERNS, Documented, Id, between, name_rules, one_of, vocabulary
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
@@ -18,11 +22,17 @@ Webhooks = Annotated[WebhookService, Depends(service_of("webhooks"))]
 
 
 class WebhookCreateBody(BaseModel):
-    # Any: the service checks each field and names it, as it does for the SDK's embedded mode.
-    name: Any
-    url: Any
-    events: Any
-    format: Any = "plimsoll"
+    # Any: the service checks each field and names it, as it does for the SDK's embedded mode;
+    # the annotations declare what it accepts in the OpenAPI document.
+    name: Annotated[Any, Documented(type="string"), name_rules(MAX_WEBHOOK_NAME_LENGTH)]
+    url: Annotated[Any, Documented(type="string", format="uri", maxLength=MAX_URL_LENGTH)]
+    events: Annotated[
+        Any,
+        Documented(
+            type="array", items=vocabulary(EVENT_PATTERNS).keywords, minItems=1, maxItems=MAX_PATTERNS
+        ),
+    ]
+    format: Annotated[Any, Documented(type="string"), one_of(FORMATS)] = "plimsoll"
 
 
 @router.post("/webhooks", status_code=201)
@@ -38,22 +48,24 @@ def list_webhooks(webhooks: Webhooks) -> Response:
 
 
 @router.get("/webhooks/{webhook_id}")
-def get_webhook(webhook_id: str, webhooks: Webhooks) -> Response:
+def get_webhook(webhook_id: Id, webhooks: Webhooks) -> Response:
     return json_response(webhooks.get(webhook_id).to_dict())
 
 
 @router.delete("/webhooks/{webhook_id}")
-def delete_webhook(webhook_id: str, webhooks: Webhooks, actor: Actor) -> Response:
+def delete_webhook(webhook_id: Id, webhooks: Webhooks, actor: Actor) -> Response:
     return json_response(webhooks.delete(webhook_id, actor=actor).to_dict())
 
 
 @router.post("/webhooks/{webhook_id}/test")
-def test_webhook(webhook_id: str, webhooks: Webhooks, actor: Actor) -> Response:
+def test_webhook(webhook_id: Id, webhooks: Webhooks, actor: Actor) -> Response:
     """Publishes a `webhook.tested` event for this subscription; its delivery follows."""
     return json_response({"webhook_id": webhook_id, "event_id": webhooks.test(webhook_id, actor=actor)})
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")
-def list_deliveries(webhook_id: str, webhooks: Webhooks, limit: QueryInt = 100) -> Response:
+def list_deliveries(
+    webhook_id: Id, webhooks: Webhooks, limit: Annotated[QueryInt, between(1, MAX_DELIVERIES_PAGE)] = 100
+) -> Response:
     deliveries = webhooks.deliveries(webhook_id, limit)
     return json_response({"deliveries": [item.to_dict() for item in deliveries]})

@@ -41,6 +41,7 @@ from plimsoll.core.webhooks.targets import check_url
 DELIVER_JOB = "webhooks.deliver"
 MAX_ERROR_LENGTH = 2000
 MAX_DELIVERIES_PAGE = 1000
+MAX_WEBHOOK_NAME_LENGTH = 128  # the column's width
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class WebhookService:
         self, name: str, url: str, events: list[str], format: str = "plimsoll", *, actor: str
     ) -> NewSubscription:
         """A new subscription and its signing secret: the only time the secret is shown."""
-        check_name("name", name)
+        check_name("name", name, max_length=MAX_WEBHOOK_NAME_LENGTH)
         url = check_url(url, allow_private=self.allow_private)
         patterns = check_patterns(events, [t["name"] for t in self.events.catalog.list()])
         subscription = Subscription(

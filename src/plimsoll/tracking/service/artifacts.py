@@ -62,7 +62,7 @@ class ArtifactOps(ServiceBase):
     def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[Artifact]:
         check_run_id("run_id", run_id)
         if prefix:
-            check_artifact_path("path", prefix.rstrip("/"))
+            check_artifact_path("prefix", prefix.rstrip("/"))
         with self.db.read() as conn:
             if not store.run_status(conn, [run_id]):
                 raise NotFound(f"run {run_id!r} not found")

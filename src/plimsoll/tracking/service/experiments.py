@@ -7,12 +7,12 @@ from typing import Any
 
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.db import Connection
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, NotFound
 from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import MAX_DESCRIPTION_LENGTH, check_name, check_storable, check_text
 from plimsoll.tracking import store
-from plimsoll.tracking.entities import EXPERIMENT_VIEWS, Experiment, LifecycleStage, check_tags
+from plimsoll.tracking.entities import Experiment, LifecycleStage, check_tags, check_view
 from plimsoll.tracking.service.base import ServiceBase
 
 
@@ -101,10 +101,9 @@ class ExperimentOps(ServiceBase):
         return found
 
     def list_experiments(self, *, project: str = DEFAULT_PROJECT, view: str = "active") -> list[Experiment]:
-        if view not in EXPERIMENT_VIEWS:
-            raise InvalidParameter("view", f"must be one of {list(EXPERIMENT_VIEWS)}, got {view!r}")
+        stages = check_view(view)
         with self.db.read() as conn:
-            return self._experiments(conn, store.experiments_in(conn, project, list(EXPERIMENT_VIEWS[view])))
+            return self._experiments(conn, store.experiments_in(conn, project, list(stages)))
 
     def run_counts(self, experiment_ids: list[str]) -> dict[str, int]:
         """How many runs (not deleted) each experiment holds."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from plimsoll.core.errors import InvalidParameter, NotFound
-from plimsoll.core.validation import INT64_MAX, check_int, check_key
+from plimsoll.core.validation import INT64_MAX, check_int, check_key, parse_int_text
 from plimsoll.tracking import store
 from plimsoll.tracking.entities import MetricHistory
 from plimsoll.tracking.service.base import ServiceBase, check_run_id
@@ -65,13 +67,25 @@ def _encode_history_cursor(key: store.PointKey) -> str:
 
 
 def _decode_history_cursor(token: str) -> store.PointKey:
-    try:
-        step, stamp, value = token.split(":")
-        if value == "nan":
-            return int(step), int(stamp), True, None
-        return int(step), int(stamp), False, float(value)
-    except ValueError:
-        raise InvalidParameter("page_token", "is not a cursor this endpoint returned") from None
+    """What `_encode_history_cursor` wrote, read strictly (64-bit integers in ASCII digits, a
+    number or `nan`), so that no token reaches the database as something it cannot bind."""
+    parts = token.split(":")
+    if len(parts) == 3:
+        try:
+            step = parse_int_text("page_token", parts[0])
+            stamp = parse_int_text("page_token", parts[1], minimum=0)
+        except InvalidParameter:
+            pass
+        else:
+            if parts[2] == "nan":
+                return step, stamp, True, None
+            try:
+                value = float(parts[2])
+            except ValueError:
+                value = math.nan
+            if not math.isnan(value):
+                return step, stamp, False, value
+    raise InvalidParameter("page_token", "is not a cursor this endpoint returned")
 
 
 def _downsample(run_id: str, key: str, points: store.PointColumns, max_points: int) -> MetricHistory:

@@ -58,7 +58,7 @@ class RunOps(ServiceBase):
         actor: str,
     ) -> Run:
         writes = RunWrites(
-            run_id=run_id or new_id(),
+            run_id=new_id() if run_id is None else run_id,  # "" is refused, not replaced
             create=RunCreate(experiment_id, name, parent_run_id, start_time),
             tags=dict(tags or {}),
             params=dict(params or {}),
@@ -236,6 +236,8 @@ class RunOps(ServiceBase):
             check_storable("filter", filter)
         for index, order in enumerate(order_by or ()):
             check_storable(f"order_by.{index}", order)
+        for experiment_id in experiment_ids or ():
+            check_run_id("experiment_ids", experiment_id)
         # Named experiments are searched wherever they are; `project` narrows only "every experiment".
         project = project if experiment_ids is None else None
         with self.db.read() as conn:

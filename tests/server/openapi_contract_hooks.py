@@ -1,0 +1,117 @@
+"""Schemathesis hooks for the OpenAPI contract test (loaded through SCHEMATHESIS_HOOKS).
+
+Some rules of the API are not JSON Schema: a search filter has a grammar, a page token is one the
+server handed out, an expiry lies in the future, a webhook's host must be public, a batch's metric
+columns have one length and name each run once. The document says so in words; these hooks keep
+the positive cases (those the document calls valid, which the server must accept) within those
+rules, each rule named below. Negative cases go out as generated.
+
+The test hands the seeded records' ids over in PLIMSOLL_CONTRACT_EXAMPLES (parameter name ->
+value); they become the path parameters' examples, so that the examples phase reaches records
+that exist where random ids find none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import schemathesis
+
+PUBLIC_HOOK_URL = "https://hooks.example.com/in"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _positive(case: Any) -> bool:
+    meta = getattr(case, "meta", None)
+    return meta is not None and bool(meta.generation.mode.is_positive)
+
+
+def _search(case: Any) -> None:
+    # a filter and order_by items follow the search language; a page token comes from a search
+    for name in ("filter", "order_by", "page_token"):
+        case.body.pop(name, None)
+
+
+def _history(case: Any) -> None:
+    if isinstance(case.query, dict):  # a page token comes from an earlier page
+        case.query.pop("page_token", None)
+
+
+def _token(case: Any) -> None:
+    case.body.pop("expires_at", None)  # a time in the future, and so not a constant
+
+
+def _webhook(case: Any) -> None:
+    case.body["url"] = PUBLIC_HOOK_URL  # an http(s) URL whose host is not private
+
+
+def _run(case: Any) -> None:
+    # a parent is a run of the same project that exists (or is created in the same batch)
+    case.body.pop("parent_run_id", None)
+
+
+def _ingest(case: Any) -> None:
+    runs, seen = [], set()
+    for writes in case.body.get("runs", []):
+        if not isinstance(writes, dict) or writes.get("run_id") in seen:
+            continue  # each run named once
+        seen.add(writes.get("run_id"))
+        create = writes.get("create")
+        if isinstance(create, dict):
+            create.pop("parent_run_id", None)  # as for POST /api/v1/runs
+        columns = writes.get("metrics")
+        if isinstance(columns, dict):  # columns of one length
+            names = ("keys", "values", "steps", "timestamps")
+            length = min(len(columns.get(name, [])) for name in names)
+            for name in names:
+                columns[name] = columns.get(name, [])[:length]
+        runs.append(writes)
+    case.body["runs"] = runs
+
+
+RULES = {
+    ("POST", "/api/v1/runs"): _run,
+    ("POST", "/api/v1/runs/search"): _search,
+    ("GET", "/api/v1/runs/{run_id}/metrics/{key}/history"): _history,
+    ("POST", "/api/v1/users/{name}/tokens"): _token,
+    ("POST", "/api/v1/webhooks"): _webhook,
+    ("POST", "/api/v1/runs/ingest"): _ingest,
+}
+
+
+def _int64(value: Any) -> Any:
+    """The generator compares integers with a schema's `maximum` as floats, so that 2**63 - 1
+    admits 2**63 + 191 (the same float): bring such integers back into the range declared."""
+    if isinstance(value, dict):
+        return {key: _int64(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_int64(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, INT64_MIN), INT64_MAX)
+    return value
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    if not _positive(case):
+        return case
+    if isinstance(case.body, dict | list):
+        case.body = _int64(case.body)
+    if isinstance(case.query, dict):
+        case.query = _int64(case.query)
+    rule = RULES.get((case.operation.method.upper(), case.operation.path))
+    if rule is not None and (isinstance(case.body, dict) or rule is _history):
+        rule(case)
+    return case
+
+
+@schemathesis.hook
+def before_load_schema(context: Any, raw_schema: dict[str, Any]) -> None:
+    examples = json.loads(os.environ.get("PLIMSOLL_CONTRACT_EXAMPLES", "{}"))
+    for methods in raw_schema.get("paths", {}).values():
+        for operation in methods.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") in examples:
+                    parameter["example"] = examples[parameter["name"]]

@@ -1,0 +1,181 @@
+"""The OpenAPI document tells the truth, checked by a fuzzer nobody here wrote: schemathesis runs
+against a live server (auth on, a seeded project) with every check it has, every phase (examples,
+coverage, fuzzing, stateful), once with a project contributor's token and once with a site admin's,
+on both backends. Any failure of any check fails the test: a 500, a status or content type the
+document does not declare, an answer that does not fit its schema, a request the document allows
+but the server refuses (or the reverse), a 405 without `Allow`, and so on.
+
+Every operation of the document is tested, new ones included, unless `EXCLUDED` names it with a
+reason. The run is bounded by examples per operation, shrunk as the API grows so that the whole
+run stays within `CASES_BUDGET`, and seeded (no example database either), so that it is the same
+run every time; nothing in it measures time.
+
+Constraints JSON Schema cannot state (columns of equal length, a filter's grammar, a time in the
+future) are kept out of the positive cases by the hooks in `openapi_contract_hooks.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from plimsoll.core.auth.entities import Role
+from plimsoll.platform import Platform
+from plimsoll.server.testing import LiveServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+SEED = 20240611
+EXAMPLES_PER_OPERATION = 30
+# The time budget, as cases a pass may generate in its fuzzing phase: examples per operation shrink
+# below EXAMPLES_PER_OPERATION once operations x examples would pass it, so that the run stays
+# within its time as the API grows (today, 48 operations: 30 each on SQLite, about a minute a pass
+# on an idle 2-core machine). PostgreSQL gets fewer: its passes look for what differs by backend
+# (column widths, what text may hold), which the coverage phase's boundary values find, and that
+# phase runs whole whatever the budget.
+CASES_BUDGET = {"sqlite": 1500, "postgres": 500}
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+HERE = Path(__file__).resolve().parent
+
+# Operations left out of the run, with the reason. Only ones that would lock the run out of its
+# own server belong here.
+EXCLUDED: dict[tuple[str, str], str] = {
+    ("DELETE", "/api/v1/tokens/{token_id}"): "revoking the run's own token (found through GET "
+    "/users/{name}/tokens in the stateful phase) would lock the rest of the run out",
+    ("POST", "/api/v1/users/{name}/disable"): "disabling the run's own user (found through GET "
+    "/users) would stop its token at once and lock the rest of the run out",
+}
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str
+    tokens: dict[str, str]  # by role: "contributor", "admin"
+    examples: dict[str, str]  # path parameter -> a record that exists
+
+
+@pytest.fixture
+def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
+    """Overrides the conftest `platform` (and so what `live_server` serves): auth on."""
+    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+@pytest.fixture
+def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
+    """A project with an experiment, runs with params, tags, metrics and an artifact, a webhook, and
+    two users: `carol`, contributor of the project, and `root`, a site admin."""
+    auth = platform.auth
+    root = auth.bootstrap_admin("root").secret
+    auth.create_user("carol", actor="root")
+    auth.grant("default", "carol", Role.CONTRIBUTOR, actor="root")
+    carol = auth.create_token("carol", label="contract", actor="root").secret
+    with httpx.Client(
+        base_url=live_server.url + "/api/v1", headers={"Authorization": f"Bearer {carol}"}
+    ) as api:
+        experiment = _ok(api.post("/experiments", json={"name": "seeded", "tags": {"team": "a"}}))
+        for number in range(2):
+            run = _ok(api.post("/runs", json={"experiment_id": experiment["id"], "name": f"run-{number}"}))
+            points = [{"key": "loss", "value": 1.0 / (step + 1), "step": step} for step in range(5)]
+            _ok(api.post(f"/runs/{run['id']}/log", json={"params": {"lr": "0.1"}, "metrics": points}))
+            _ok(api.put(f"/runs/{run['id']}/artifacts/model/weights.bin", content=b"\x00" * 64))
+        _ok(api.post(f"/runs/{run['id']}/end", json={"status": "FINISHED"}))
+    with httpx.Client(
+        base_url=live_server.url + "/api/v1", headers={"Authorization": f"Bearer {root}"}
+    ) as api:
+        hook = _ok(
+            api.post("/webhooks", json={"name": "ci", "url": "https://hooks.example.com/in", "events": ["*"]})
+        )
+    examples = {
+        "experiment_id": str(experiment["id"]),
+        "experiment_ref": str(experiment["id"]),
+        "run_id": str(run["id"]),
+        "key": "loss",
+        "path": "model/weights.bin",
+        "project": "default",
+        "name": "carol",
+        "user": "carol",
+        "webhook_id": str(hook["id"]),
+    }
+    return Seeded(live_server.url, {"contributor": carol, "admin": root}, examples)
+
+
+def _ok(answer: httpx.Response) -> dict[str, object]:
+    assert answer.is_success, answer.text
+    body: dict[str, object] = answer.json()
+    return body
+
+
+@pytest.mark.parametrize("role", ["contributor", "admin"])
+def test_the_document_holds_against_the_server(
+    seeded: Seeded, role: str, database_url: str, tmp_path: Path
+) -> None:
+    document = httpx.get(seeded.url + "/openapi.json").json()
+    operations = {
+        (method.upper(), path): operation["operationId"]
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+    stale = set(EXCLUDED) - set(operations)
+    assert not stale, f"EXCLUDED names operations the document no longer has: {stale}"
+    budget = CASES_BUDGET["sqlite" if database_url.startswith("sqlite") else "postgres"]
+    examples = max(1, min(EXAMPLES_PER_OPERATION, budget // len(operations)))
+    junit = tmp_path / "junit.xml"
+    command = [
+        str(SCHEMATHESIS),
+        "run",
+        f"{seeded.url}/openapi.json",
+        "--checks=all",
+        f"--max-examples={examples}",
+        f"--seed={SEED}",
+        "--generation-database=none",  # no examples carried over from earlier runs
+        # Which strings may hold a NUL character differs by backend today (PostgreSQL's text
+        # cannot; `core.db` answers 400 for it there): the document cannot state one rule until
+        # every string refuses NUL alike (issue 9, item 6).
+        "--generation-allow-x00=false",
+        "--workers=1",
+        "--suppress-health-check=too_slow",  # a timing: a busy machine is no failure
+        "--no-color",
+        "--output-sanitize=false",
+        f"--header=Authorization: Bearer {seeded.tokens[role]}",
+        "--report=junit",
+        f"--report-junit-path={junit}",
+        "--request-timeout=30",
+    ]
+    command += [f"--exclude-operation-id={operations[key]}" for key in sorted(EXCLUDED)]
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "openapi_contract_hooks",
+        "PLIMSOLL_CONTRACT_EXAMPLES": json.dumps(seeded.examples),
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=environment, timeout=800, cwd=tmp_path, check=False
+    )
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, f"schemathesis found failures ({role}):\n{report[-20000:]}"
+    tested = _tested_operations(junit)
+    untested = {f"{m} {p}" for (m, p) in operations if (m, p) not in EXCLUDED} - tested
+    assert not untested, f"operations schemathesis did not test: {sorted(untested)}\n{report[-5000:]}"
+
+
+def _tested_operations(junit: Path) -> set[str]:
+    tree = ElementTree.parse(junit)
+    return {case.get("name", "") for case in tree.iter("testcase")}
+
+
+def test_excluded_operations_are_few_and_explained() -> None:
+    assert all(reason.strip() for reason in EXCLUDED.values())
+    assert len(EXCLUDED) <= 3, json.dumps(sorted(map(list, EXCLUDED)))
