@@ -13,7 +13,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BeforeValidator
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
 from plimsoll.core.errors import InvalidParameter, MethodNotAllowed, PayloadTooLarge, PlimsollError
 from plimsoll.core.validation import find_unstorable
@@ -64,6 +64,20 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands a body already read (by `read_body`) to the app, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def parse_json_body(raw: bytes) -> Any:

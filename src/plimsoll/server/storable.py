@@ -23,10 +23,10 @@ import sys
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.http import check_storable_body, read_body
+from plimsoll.core.http import check_storable_body, read_body, replay_body
 from plimsoll.core.validation import printable, unstorable
 from plimsoll.server.errors import error_response
 
@@ -84,7 +84,7 @@ class StorableBody:
         except Exception as exc:  # the same JSON errors as the app's handlers (413 included)
             await error_response(exc)(scope, receive, send)
             return
-        await self.app(scope, _replay(raw, receive), send)
+        await self.app(scope, replay_body(raw, receive), send)
 
 
 def check_body(raw: bytes) -> None:
@@ -117,17 +117,3 @@ def _is_json(scope: Scope) -> bool:
             subtype = media_type.partition(b"/")[2]
             return subtype == b"json" or subtype.endswith(b"+json")
     return False
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the buffered body to the app, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -50,7 +50,7 @@ from starlette.convertors import Convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute, Match, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.auth import permissions
 from plimsoll.core.auth.check import authorize
@@ -79,6 +79,7 @@ from plimsoll.core.http import (
     error_headers,
     json_response,
     read_body,
+    replay_body,
     service_of,
 )
 from plimsoll.core.wire import Documented, EpochMs, Flag, Id, name_rules, one_of, text_rules
@@ -274,7 +275,7 @@ class AuthGuard:
         if not settled:
             assert row is not None
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
-            receive = _replay(raw, receive)
+            receive = replay_body(raw, receive)
             await run_in_threadpool(self._decide_with_body, credential.user, row, facts, raw)
         state["actor"] = credential.user.name
         state["user"] = credential.user
@@ -362,20 +363,6 @@ def _same_origin(scope: Scope) -> bool:
         return True
     origin, host = _header(scope, b"origin"), _header(scope, b"host")
     return bool(origin and host and urlsplit(origin).netloc == host)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the buffered body to the app, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, error: PlimsollError) -> None:
