@@ -120,9 +120,11 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    """A started Platform on a fresh database (both backends) and a local blob folder."""
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs")).startup()
+def platform(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Platform]:
+    """A started Platform on a fresh database (both backends) and a local blob folder; with
+    authentication on for tests marked `auth_on`."""
+    auth = request.node.get_closest_marker("auth_on") is not None
+    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=auth).startup()
     try:
         yield instance
     finally:

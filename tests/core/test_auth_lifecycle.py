@@ -30,6 +30,8 @@ from plimsoll.core.outbox import Outbox
 from plimsoll.platform import Platform, event_catalog
 from plimsoll.server.testing import LiveServer
 
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
+
 HOUR_MS = 3_600_000
 
 
@@ -155,15 +157,6 @@ def test_every_auth_change_is_also_an_event_naming_tokens_by_id(db: Database, ou
 
 
 # -- over HTTP ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 class Site:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,14 +18,7 @@ from plimsoll.core.ids import new_id
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
 
 
 class World:

@@ -14,8 +14,6 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,18 +27,11 @@ from plimsoll.core.ids import new_id
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
+
 ANNOUNCED = 30 * 1024 * 1024
 FIRST_PART = 64 * 1024
 BOGUS = "plm_" + "b" * 40
-
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 class Setup:

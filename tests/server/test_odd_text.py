@@ -23,7 +23,6 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Union
 from urllib.parse import quote, urlencode
 
@@ -36,6 +35,8 @@ from plimsoll.core.errors import ERRORS_BY_CODE
 from plimsoll.core.ids import new_id
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
+
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
 
 SEED = int(os.environ.get("PLIMSOLL_FUZZ_SEED", random.SystemRandom().randrange(2**32)))
 MEGABYTE = 1_000_000
@@ -336,16 +337,6 @@ def operations(app: Any, world: World) -> list[Operation]:
 
 
 # -- the test ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    """Auth on: the guard's resolvers see every string before the routes do."""
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def _seed(platform: Platform, client: httpx.Client) -> World:

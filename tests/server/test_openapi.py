@@ -21,17 +21,9 @@ from plimsoll.platform import Platform
 from plimsoll.server.app import create_app
 from plimsoll.server.testing import LiveServer
 
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
+
 RUN_ID = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    """Overrides the conftest `platform` (and so what `live_server` serves): auth on."""
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 @pytest.fixture

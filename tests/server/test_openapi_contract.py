@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from plimsoll.core.auth.entities import Role
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.auth_on, pytest.mark.slow, pytest.mark.timeout(900)]
 
 SEED = 20240611
 EXAMPLES_PER_OPERATION = 30
@@ -61,16 +60,6 @@ class Seeded:
     url: str
     tokens: dict[str, str]  # by role: "contributor", "admin"
     examples: dict[str, str]  # path parameter -> a record that exists
-
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    """Overrides the conftest `platform` (and so what `live_server` serves): auth on."""
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 @pytest.fixture

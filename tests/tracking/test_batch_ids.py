@@ -9,8 +9,6 @@ names no project still needs the role in some project. Auth on, two users, both 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,14 +20,7 @@ from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 from plimsoll.tracking.entities import MetricColumns, RunWrites
 
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
 
 
 def _client(server: LiveServer, secret: str) -> httpx.Client:

@@ -3,8 +3,6 @@ answer, errors naming their field, and that every route is for site admins only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,17 +12,9 @@ from plimsoll.core.auth.entities import Role
 from plimsoll.core.webhooks.entities import Subscription
 from plimsoll.platform import Platform
 
+pytestmark = pytest.mark.auth_on  # the conftest `platform` (and `live_server`) with auth on
+
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    """Overrides the conftest `platform` (and so what `live_server` serves): auth on."""
-    instance = Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs"), auth=True).startup()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 class World:
