@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from functools import lru_cache
 from typing import Any
 
 from plimsoll.core.errors import InvalidParameter
@@ -127,26 +128,37 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
     """Names of projects, experiments, runs and users: shown in URLs, paths and lists, so no
     slashes, controls, or bidirectional overrides (which make one name display as another)."""
     text = check_storable(field, value)
-    if not text or not text.strip():
-        raise InvalidParameter(field, "must not be empty")
     if len(text) > max_length:
         raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {max_length}")
+    problem = _name_problem(text) if len(text) <= MAX_NAME_LENGTH else _uncached_name_problem(text)
+    if problem is not None:
+        raise InvalidParameter(field, problem)
+    return text
+
+
+def _uncached_name_problem(text: str) -> str | None:
+    if not text or not text.strip():
+        return "must not be empty"
     if text != text.strip():
-        raise InvalidParameter(field, "must not start or end with white space")
+        return "must not start or end with white space"
     if _NAME_FORBIDDEN.search(text):
-        raise InvalidParameter(field, "must not contain '/', '\\' or control characters")
+        return "must not contain '/', '\\' or control characters"
     if text in {".", ".."}:
-        raise InvalidParameter(field, "must not be '.' or '..'")
+        return "must not be '.' or '..'"
     bidi = _BIDI_CONTROLS.search(text)
     if bidi is not None:
-        raise InvalidParameter(
-            field,
+        return (
             f"must not contain bidirectional control characters (U+{ord(bidi.group(0)):04X} at "
-            f"position {bidi.start()}): they make a name display as a different one",
+            f"position {bidi.start()}): they make a name display as a different one"
         )
     if not _NAME_RE.fullmatch(text):
-        raise InvalidParameter(field, f"must match {NAME_PATTERN}")
-    return text
+        return f"must match {NAME_PATTERN}"
+    return None
+
+
+# Every write checks the same few names and keys again (an actor, a project, a run's param keys):
+# the verdict on a short string is kept. Longer strings are refused by length before the cache.
+_name_problem = lru_cache(maxsize=4096)(_uncached_name_problem)
 
 
 def check_id(field: str, value: Any) -> str:
@@ -161,24 +173,31 @@ def check_id(field: str, value: Any) -> str:
 def check_key(field: str, value: Any) -> str:
     """Keys of params, metrics and tags: letters, digits and `_ - . / : space`, no path tricks."""
     text = check_storable(field, value)
-    if not text:
-        raise InvalidParameter(field, "must not be empty")
     if len(text) > MAX_KEY_LENGTH:
         raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {MAX_KEY_LENGTH}")
-    if not _KEY_PATTERN.match(text):
-        raise InvalidParameter(
-            field,
-            f"{text!r} may contain only letters, digits and the characters _ - . / : and space",
-        )
-    if text.startswith("/") or any(part in {".", ".."} for part in text.split("/")):
-        raise InvalidParameter(field, f"{text!r} must be relative and contain no '.' or '..' segments")
-    if not _KEY_RE.fullmatch(text):
-        raise InvalidParameter(field, f"must match {KEY_PATTERN}")
+    problem = _key_problem(text)
+    if problem is not None:
+        raise InvalidParameter(field, problem)
     return text
+
+
+@lru_cache(maxsize=4096)
+def _key_problem(text: str) -> str | None:
+    if not text:
+        return "must not be empty"
+    if not _KEY_PATTERN.match(text):
+        return f"{text!r} may contain only letters, digits and the characters _ - . / : and space"
+    if text.startswith("/") or any(part in {".", ".."} for part in text.split("/")):
+        return f"{text!r} must be relative and contain no '.' or '..' segments"
+    if not _KEY_RE.fullmatch(text):
+        return f"must match {KEY_PATTERN}"
+    return None
 
 
 def check_text(field: str, value: Any, *, max_length: int) -> str:
     """Free text (descriptions, param and tag values): anything a database stores, up to a length."""
+    if type(value) is str and len(value) <= max_length and value.isascii() and "\x00" not in value:
+        return value  # the common case, without the calls below
     text = check_storable(field, value)
     if len(text) > max_length:
         raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {max_length}")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, func, select
 
-from plimsoll.core.db import upsert
+from plimsoll.core.db import DriverStatement, upsert
 from plimsoll.tracking.store.schema import experiment_tags, experiments, runs
 
 _CHUNK = 500
@@ -71,17 +71,19 @@ def run_counts(conn: Connection, experiment_ids: list[str]) -> dict[str, int]:
     return counts
 
 
-# Statements on the ingest path are built once, with bound parameters: building a select costs
-# more than SQLite takes to run it.
-_EXPERIMENT_STATE = select(experiments.c.name, experiments.c.project, experiments.c.lifecycle_stage).where(
-    experiments.c.id == bindparam("experiment_id")
+# On the ingest path, once per batch: compiled once and run on the driver's cursor, since
+# SQLAlchemy's execution costs more than SQLite takes to run it.
+_EXPERIMENT_STATE = DriverStatement(
+    lambda _conn: select(experiments.c.name, experiments.c.project, experiments.c.lifecycle_stage).where(
+        experiments.c.id == bindparam("experiment_id")
+    )
 )
 
 
 def experiment_state(conn: Connection, experiment_id: str) -> tuple[str, str, str] | None:
     """(name, project, lifecycle_stage) of an experiment, if it exists."""
-    row = conn.execute(_EXPERIMENT_STATE, {"experiment_id": experiment_id}).first()
-    return None if row is None else (row.name, row.project, row.lifecycle_stage)
+    rows = _EXPERIMENT_STATE.execute(conn, {"experiment_id": experiment_id})
+    return None if not rows else (str(rows[0][0]), str(rows[0][1]), str(rows[0][2]))
 
 
 _EXPERIMENT_PROJECTS = select(experiments.c.id, experiments.c.project).where(
