@@ -172,13 +172,14 @@ def check_id(field: str, value: Any) -> str:
 
 def check_key(field: str, value: Any) -> str:
     """Keys of params, metrics and tags: letters, digits and `_ - . / : space`, no path tricks."""
-    text = check_storable(field, value)
-    if len(text) > MAX_KEY_LENGTH:
-        raise InvalidParameter(field, f"is {len(text)} characters long; the limit is {MAX_KEY_LENGTH}")
-    problem = _key_problem(text)
+    if type(value) is str and len(value) <= MAX_KEY_LENGTH:
+        problem = _key_problem(value)  # the pattern admits only ASCII: no storable check is needed
+    else:
+        text = check_storable(field, value)
+        problem = f"is {len(text)} characters long; the limit is {MAX_KEY_LENGTH}"
     if problem is not None:
         raise InvalidParameter(field, problem)
-    return text
+    return str(value)
 
 
 @lru_cache(maxsize=4096)

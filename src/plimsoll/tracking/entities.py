@@ -41,12 +41,12 @@ class RunStatus(StrEnum):
 
 def parse_run_status(value: RunStatus | str) -> RunStatus:
     """The status a run ends with: FINISHED, FAILED or KILLED (RUNNING is no end)."""
-    ends = [s.value for s in RunStatus if s.is_terminal]
     try:
         status = RunStatus(value)
     except ValueError:
         status = None
     if status is None or not status.is_terminal:
+        ends = [s.value for s in RunStatus if s.is_terminal]
         raise InvalidParameter("status", f"a run ends as one of {ends}, not {value!r}")
     return status
 

@@ -282,7 +282,16 @@ class ConsumerRunner:
         self, consumer: _Consumer, state: ConsumerState, events: list[Event], planned: Cursor
     ) -> tuple[ConsumerState, list[ParkedEvent]]:
         parked: list[ParkedEvent] = []
-        done = replace(state, cursor=planned) if not events else state
+        if not events:
+            return replace(state, cursor=planned), parked
+        # The state is rebuilt once, at the end, not after each event: rounds carry dozens.
+        past: Cursor | None = None  # the cursor past the last event handled (or parked)
+
+        def settled() -> ConsumerState:
+            if past is None:
+                return state
+            return replace(state, cursor=past, retry_event=None, attempts=0, retry_at=0)
+
         for item in events:
             error = self._handle(consumer, item)
             if error is not None:
@@ -290,15 +299,14 @@ class ConsumerRunner:
                 if attempts < consumer.backoff.max_attempts:
                     delay = consumer.backoff.delay_ms(attempts)
                     return replace(
-                        done, retry_event=item.id, attempts=attempts, retry_at=now_ms() + delay
+                        settled(), retry_event=item.id, attempts=attempts, retry_at=now_ms() + delay
                     ), parked
                 log.warning("outbox: %s parks event %d after %d attempts", consumer.name, item.id, attempts)
                 parked.append(ParkedEvent(consumer.name, item.id, attempts, error, now_ms(), "parked"))
-            cursor = planned if item is events[-1] else planned.past(item.id)
-            done = replace(done, cursor=cursor, retry_event=None, attempts=0, retry_at=0)
+            past = planned if item is events[-1] else planned.past(item.id)
             if self._stopping.is_set() or (consumer.kind == "work" and not self._hold_lease(consumer)):
                 break
-        return done, parked
+        return settled(), parked
 
     def _handle(self, consumer: _Consumer, item: Event) -> str | None:
         """Run the handler on one event; None, or the error it raised."""
