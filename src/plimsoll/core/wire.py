@@ -104,12 +104,6 @@ def _json_integer(value: Any) -> Any:
     return value  # and pydantic takes 3 and 3.0, refuses 3.5
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, got bool")
-    return value
-
-
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 Flag = Annotated[bool, Strict()]
 Id = Annotated[str, Documented(pattern=ID_PATTERN)]
@@ -127,7 +121,8 @@ ArtifactPrefix = Annotated[
 Int64 = Annotated[JsonInt, between(INT64_MIN, INT64_MAX)]
 EpochMs = Annotated[JsonInt, between(0, INT64_MAX)]  # a time: milliseconds since 1970, never negative
 # A metric value: any number, or one of the strings JSON needs for the values it cannot carry.
-MetricValue = Annotated[float, BeforeValidator(_json_number)] | Annotated[str, one_of(NON_FINITE)]
+# Strict: a JSON number (an integer too), never `true`; in Rust, not a Python call per value.
+MetricValue = Annotated[float, Strict()] | Annotated[str, one_of(NON_FINITE)]
 
 # The vocabularies the server fills in (`server.openapi`): the registered event types, and the
 # patterns a webhook subscribes with (a type, `noun.*`, or `*`).
