@@ -23,6 +23,7 @@ from plimsoll.core.errors import (
     PlimsollError,
     Unavailable,
 )
+from plimsoll.core.ids import short_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_KEYS = {"id", "name", "experiment", "experiment_id", "project", "status", "start_time", "end_time"}
@@ -131,7 +132,7 @@ def test_runs_list_table(runs: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     for name in ("baseline", "tuned"):
         assert name in result.stdout
-        assert _output.short_id(runs[name]) in result.stdout
+        assert short_id(runs[name]) in result.stdout
     assert "FINISHED" in result.stdout
     # The keys that vary (lr) and the metrics are columns; the table says how to see the rest.
     header = next(line for line in result.stdout.splitlines() if "status" in line)
@@ -162,7 +163,7 @@ def test_runs_show_json_by_full_and_short_id(runs: dict[str, str]) -> None:
     assert by_id["metrics"]["loss"] == "NaN"
     assert [a["path"] for a in by_id["artifacts"]] == ["cm.json"]
     assert set(by_id["artifacts"][0]) == {"path", "size", "digest", "created_at"}
-    assert ok_json("runs", "show", _output.short_id(runs["baseline"])) == by_id
+    assert ok_json("runs", "show", short_id(runs["baseline"])) == by_id
 
 
 def test_runs_show_table(runs: dict[str, str]) -> None:
@@ -189,7 +190,7 @@ def test_an_unknown_run_exits_non_zero(runs: dict[str, str], ref: str, code: int
 
 
 def test_runs_compare(runs: dict[str, str]) -> None:
-    result = cli("runs", "compare", runs["baseline"], _output.short_id(runs["tuned"]))
+    result = cli("runs", "compare", runs["baseline"], short_id(runs["tuned"]))
     assert result.exit_code == 0, result.output
     assert "baseline" in result.stdout and "tuned" in result.stdout
     assert "1 params and 2 metrics differ" in result.stdout
@@ -251,7 +252,7 @@ def test_the_same_commands_over_http(live_server: Any, home: Path) -> None:
     listed = ok_json("runs", "list", "-e", "churn", "-f", "params.lr < 0.05", *url)
     assert [run["id"] for run in listed["runs"]] == [ids["tuned"]]
     assert listed["runs"][0]["metrics"] == {"acc": 0.95, "loss": 0.2}
-    shown = ok_json("runs", "show", _output.short_id(ids["baseline"]), *url)
+    shown = ok_json("runs", "show", short_id(ids["baseline"]), *url)
     assert shown["metrics"]["loss"] == "NaN"
     assert [a["path"] for a in shown["artifacts"]] == ["cm.json"]
     experiments = ok_json("experiments", "list", *url)["experiments"]

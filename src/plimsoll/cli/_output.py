@@ -152,12 +152,6 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
 STATUS_STYLES = {"RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "KILLED": "magenta"}
 
 
-def short_id(identifier: str) -> str:
-    """The last 8 hex digits. Ids are time-ordered (UUIDv7), so their *first* digits are a clock
-    and are shared by everything made in the same minute; the last ones are random."""
-    return identifier[-8:]
-
-
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 

@@ -14,8 +14,8 @@ from plimsoll.cli._output import (
     console,
     format_metric,
     open_client,
-    short_id,
 )
+from plimsoll.core.ids import short_id
 
 UI_URL = "http://127.0.0.1:8765"
 TABLE_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")

@@ -25,11 +25,10 @@ from plimsoll.cli._output import (
     open_client,
     print_json,
     run_json,
-    short_id,
     status_text,
 )
 from plimsoll.core.errors import InvalidParameter, NotFound
-from plimsoll.core.ids import is_id
+from plimsoll.core.ids import is_id, short_id
 from plimsoll.tracking.entities import SYSTEM_TAG_PREFIXES, encode_float
 
 if TYPE_CHECKING:

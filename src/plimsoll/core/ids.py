@@ -26,5 +26,15 @@ def is_id(value: str) -> bool:
     return _ID_RE.fullmatch(value) is not None
 
 
+SHORT_ID_LENGTH = 8
+
+
+def short_id(identifier: str) -> str:
+    """The id as people read and type it, everywhere (CLI, pages, SDK): its last 8 hex digits. Ids
+    are time-ordered (UUIDv7), so their *first* digits are a clock, shared by everything made in
+    the same minute; the last ones are random."""
+    return identifier[-SHORT_ID_LENGTH:]
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000

@@ -141,10 +141,12 @@ def new_xid(conn: Connection) -> int:
 # the driver's cursor, the columns in the order of Event's fields, each row one Event(*row).
 _e = outbox_events.c
 _READ_EVENTS = DriverStatement(
-    lambda _conn: select(_e.id, _e.type, _e.aggregate, _e.project, _e.actor, _e.payload, _e.created_at)
-    .where(_e.id > bindparam("after"))
-    .order_by(_e.id)
-    .limit(bindparam("limit"))
+    lambda _conn: (
+        select(_e.id, _e.type, _e.aggregate, _e.project, _e.actor, _e.payload, _e.created_at)
+        .where(_e.id > bindparam("after"))
+        .order_by(_e.id)
+        .limit(bindparam("limit"))
+    )
 )
 
 

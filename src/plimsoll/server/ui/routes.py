@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from plimsoll._version import __version__
 from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
-from plimsoll.core.ids import is_id
+from plimsoll.core.ids import is_id, short_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import parse_int_text
 from plimsoll.server.ui import formatting, views
@@ -41,6 +41,7 @@ templates.env.filters.update(
     duration=formatting.duration,
     number=formatting.number,
     filesize=formatting.filesize,
+    short_id=short_id,
 )
 templates.env.globals.update(version=__version__, history_points=HISTORY_POINTS)
 
