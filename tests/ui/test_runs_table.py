@@ -17,6 +17,7 @@ import pytest
 from ui_support import LONG_NAME, SWEEP_CONSTANT, Console, Sweep, seed_sweep
 
 from plimsoll.core.auth.entities import Role
+from plimsoll.core.ids import short_id
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
@@ -323,3 +324,13 @@ def test_a_refused_delete_is_shown_on_the_page(
     assert not console.unexpected()
     answer = httpx.get(f"{url}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {token}"})
     assert answer.json()["lifecycle_stage"] == "active"
+
+
+def test_ids_are_shown_short_with_the_whole_in_the_tooltip(page: Any, sweep: Sweep) -> None:
+    page.goto("/experiments")
+    cell = page.locator(f"tr[data-experiment-id='{sweep.experiment_id}'] td.mono")
+    assert cell.inner_text() == short_id(sweep.experiment_id)
+    assert cell.get_attribute("title") == sweep.experiment_id
+    page.goto(f"/experiments/{sweep.experiment_id}")
+    assert short_id(sweep.experiment_id) in page.locator(".page-head").inner_text()
+    assert sweep.experiment_id not in page.locator(".page-head").inner_text()
