@@ -139,6 +139,18 @@ def test_runs_list_table(runs: dict[str, str]) -> None:
     assert "lr" in header and "acc" in header and "loss" in header
 
 
+def test_runs_list_picks_columns_by_the_shared_rule(runs: dict[str, str]) -> None:
+    """`depth` is 3 in both churn runs: said once under the table, not a column, unless sorted on."""
+    result = cli("runs", "list", "-e", "churn")
+    header = next(line for line in result.stdout.splitlines() if "status" in line)
+    assert "lr" in header and "depth" not in header
+    assert "all 2 runs: depth = 3" in result.stdout
+    sorted_on = cli("runs", "list", "-e", "churn", "-o", "params.depth")
+    header = next(line for line in sorted_on.stdout.splitlines() if "status" in line)
+    assert "depth" in header
+    assert "depth = 3" not in sorted_on.stdout
+
+
 def test_a_bad_filter_is_a_usage_error_with_the_parser_message(runs: dict[str, str]) -> None:
     result = cli("runs", "list", "--filter", "tags.team = 5")
     assert result.exit_code == _output.EXIT_USAGE

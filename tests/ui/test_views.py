@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,37 @@ def test_nothing_is_loaded_from_another_host() -> None:
     for path in sorted(UI_DIR.rglob("*")):
         if path.suffix in {".html", ".css", ".js"}:
             assert not external.search(path.read_text()), f"{path.name} loads something from another host"
+
+
+def test_run_tree_puts_children_under_their_parent_on_the_page() -> None:
+    def run(name: str, parent: str | None = None) -> Run:
+        return replace(
+            make_run(name, {}, {}), id=name * 4, parent_run_id=None if parent is None else parent * 4
+        )
+
+    runs = [run("kid1", "root"), run("root"), run("gran", "kid1"), run("kid2", "root"), run("orph", "gone")]
+    rows = views.run_tree(runs)
+    assert [(r.run.name, r.depth, r.children, r.parent_id) for r in rows] == [
+        ("root", 0, 2, None),
+        ("kid1", 1, 1, "root" * 4),
+        ("gran", 2, 0, "kid1" * 4),
+        ("kid2", 1, 0, "root" * 4),
+        ("orph", 0, 0, None),  # its parent is not on this page
+    ]
+    loop = [run("aaaa", "bbbb"), run("bbbb", "aaaa")]  # no root: shown flat, nothing lost
+    assert sorted(r.run.name for r in views.run_tree(loop)) == ["aaaa", "bbbb"]
+
+
+def test_lifecycle_links_keep_the_page_and_say_which_is_current() -> None:
+    keep = {"filter": "params.lr > 0", "page_size": "10", "view": ""}
+    links = views.lifecycle_links("/runs", keep, "name ASC")
+    assert [(link.label, link.current) for link in links] == [
+        ("Active", True),
+        ("Active and deleted", False),
+        ("Deleted", False),
+    ]
+    assert links[1].href == "/runs?page_size=10&filter=params.lr+%3E+0&view=all&order_by=name+ASC"
+    assert "lifecycle_stage+%3D+%27deleted%27" in links[2].href
+    deleted = views.lifecycle_links("/runs", {"filter": views.DELETED_FILTER, "view": "all"}, "")
+    assert [link.current for link in deleted] == [False, False, True]
+    assert deleted[0].href == "/runs"  # leaving "Deleted" drops its filter

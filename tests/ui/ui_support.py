@@ -128,3 +128,52 @@ class Console:
         if not self.expect_http_error:
             return errors
         return [e for e in errors if "the server responded with a status of 4" not in e]
+
+
+@dataclass
+class Sweep:
+    """A grid search: what `seed_sweep` wrote."""
+
+    experiment_id: str
+    runs: dict[str, Run] = field(default_factory=dict)  # by name
+
+    def id(self, name: str) -> str:
+        return self.runs[name].id
+
+
+# The same in every run of the sweep: summarised above the table, not shown as columns.
+SWEEP_CONSTANT = {"dataset": "iris", "model": "svc", "n_train": "120", "random_state": "0"}
+LONG_NAME = "svc-C10-rbf-gamma-scale-with-class-weights-balanced-and-a-long-tail"
+
+
+def seed_sweep(platform: Platform) -> Sweep:
+    """An experiment `iris-sweep`: a parent run `grid` with three children (one with a child of its
+    own), and a lone run `baseline`. Params `dataset`, `model`, `n_train`, `random_state` and the
+    metric `n_classes` are the same in every run; `C`, `kernel`, `accuracy` and `roc_auc` differ."""
+    tracking = platform.tracking
+    experiment = tracking.create_experiment("iris-sweep", description="SVC grid", actor="test")
+    sweep = Sweep(experiment.id)
+    plan: list[tuple[str, str | None, dict[str, str], float, float]] = [
+        ("grid", None, {"C": "1", "kernel": "rbf"}, 0.95, 0.97),
+        ("svc-C0.1-linear", "grid", {"C": "0.1", "kernel": "linear"}, 0.9, 0.93),
+        (LONG_NAME, "grid", {"C": "10", "kernel": "rbf"}, 0.96, 0.99),
+        ("svc-C1-poly", "grid", {"C": "1", "kernel": "poly"}, 0.93, 0.95),
+        ("svc-C1-poly-fold2", "svc-C1-poly", {"C": "1", "kernel": "poly"}, 0.92, 0.94),
+        ("baseline", None, {"C": "1", "kernel": "linear"}, 0.85, 0.9),
+    ]
+    for index, (name, parent, params, accuracy, roc_auc) in enumerate(plan):
+        start = T0 + index * 60_000
+        run = tracking.create_run(
+            experiment.id,
+            name=name,
+            start_time=start,
+            parent_run_id=None if parent is None else sweep.id(parent),
+            params={**SWEEP_CONSTANT, **params},
+            actor="test",
+        )
+        metrics = {"accuracy": accuracy, "roc_auc": roc_auc, "n_classes": 3.0}
+        points = [Metric(key, value, 0, start + 1000) for key, value in metrics.items()]
+        tracking.log_batch(run.id, metrics=points, actor="test")
+        tracking.end_run(run.id, RunStatus.FINISHED, end_time=start + 30_000, actor="test")
+        sweep.runs[name] = tracking.get_run(run.id)
+    return sweep

@@ -30,6 +30,7 @@ from plimsoll.cli._output import (
 from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.ids import is_id, short_id
 from plimsoll.tracking.entities import SYSTEM_TAG_PREFIXES, encode_float
+from plimsoll.tracking.run_columns import ColumnChoice, KeyColumn, choose_columns
 
 if TYPE_CHECKING:
     from plimsoll.client import Client
@@ -106,10 +107,10 @@ def list_runs(
     if not runs:
         console.print("No runs.")
         return
-    console.print(_runs_table(runs, console.width))
+    console.print(_runs_table(runs, console.width, order_by=order_by or [], filter=filter))
 
 
-def _runs_table(runs: list[Run], width: int) -> Table:
+def _runs_table(runs: list[Run], width: int, *, order_by: list[str], filter: str | None) -> Table:
     now = int(time.time() * 1000)
     rows = [
         [run.name, short_id(run.id), run.status, format_start(run.start_time), format_duration(run, now)]
@@ -118,17 +119,23 @@ def _runs_table(runs: list[Run], width: int) -> Table:
     fixed = [min(MAX_NAME_WIDTH, max(len(row[0]) for row in rows))] + [
         max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(FIXED_HEADERS) if i
     ]
-    params, metrics, hidden = pick_key_columns(runs, width - sum(fixed) - 3 * len(fixed) - 1)
-    table = Table(caption=_caption(params, metrics, hidden), caption_justify="left")
+    choice = choose_columns(runs, order_by=order_by, filter=filter)
+    keys, hidden = pick_key_columns(runs, choice, width - sum(fixed) - 3 * len(fixed) - 1)
+    table = Table(caption=_caption(keys, hidden, choice, len(runs)), caption_justify="left")
     table.add_column("name", max_width=MAX_NAME_WIDTH, overflow="ellipsis", no_wrap=True)
     table.add_column("id", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("start", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
-    for key in params:
-        table.add_column(Text(key, style="blue"), overflow="ellipsis", no_wrap=True, max_width=KEY_WIDTH)
-    for key in metrics:
-        table.add_column(Text(key, style="green"), justify="right", no_wrap=True, max_width=KEY_WIDTH)
+    for column in keys:
+        if column.kind == "param":
+            table.add_column(
+                Text(column.key, style="blue"), overflow="ellipsis", no_wrap=True, max_width=KEY_WIDTH
+            )
+        else:
+            table.add_column(
+                Text(column.key, style="green"), justify="right", no_wrap=True, max_width=KEY_WIDTH
+            )
     for run, row in zip(runs, rows, strict=True):
         table.add_row(
             Text(row[0]),
@@ -136,8 +143,7 @@ def _runs_table(runs: list[Run], width: int) -> Table:
             status_text(run.status),
             row[3],
             row[4],
-            *[Text(run.params.get(key, "—")) for key in params],
-            *[format_metric(run.metrics.get(key)) for key in metrics],
+            *[_key_cell(run, column) for column in keys],
         )
     return table
 
@@ -147,13 +153,28 @@ def format_start(millis: int) -> str:
     return datetime.fromtimestamp(millis / 1000).strftime("%m-%d %H:%M")
 
 
-def _caption(params: list[str], metrics: list[str], hidden: int) -> Text:
+def _key_cell(run: Run, column: KeyColumn) -> Text | str:
+    if column.kind == "param":
+        return Text(run.params.get(column.key, "—"))
+    return format_metric(run.metrics.get(column.key))
+
+
+def _caption(keys: list[KeyColumn], hidden: int, choice: ColumnChoice, count: int) -> Text:
     caption = Text()
-    if params or metrics:
+    if choice.constant:
+        caption.append("this run: " if count == 1 else f"all {count} runs: ", style="bold")
+        for index, (column, value) in enumerate(choice.constant):
+            if index:
+                caption.append(" · ")
+            text = value if isinstance(value, str) else format_metric(value)
+            caption.append(column.key, style="blue" if column.kind == "param" else "green")
+            caption.append(f" = {_clip(text)}")
+        caption.append("\n")
+    if keys:
         caption.append("after duration: ")
-        if params:
+        if any(column.kind == "param" for column in keys):
             caption.append("params", style="blue").append(", ")
-        if metrics:
+        if any(column.kind == "metric" for column in keys):
             caption.append("metrics (latest)", style="green").append(", ")
         caption.right_crop(2)
         caption.append(". ")
@@ -162,40 +183,32 @@ def _caption(params: list[str], metrics: list[str], hidden: int) -> Text:
     return caption
 
 
-def pick_key_columns(runs: list[Run], room: int) -> tuple[list[str], list[str], int]:
-    """The params and metrics to show as columns, as many as fit in `room` characters. Keys most runs
-    have come first, except that keys with one value in every run (say `dataset`) come after those
-    that vary; metrics and params take turns. Answers (params, metrics, how many were left out)."""
+def _clip(text: str) -> str:
+    return text if len(text) <= KEY_WIDTH * 2 else text[: KEY_WIDTH * 2 - 1] + "…"
 
-    def ranked(values: dict[str, list[str]]) -> list[str]:
-        return sorted(values, key=lambda k: (len(set(values[k])) == 1, -len(values[k]), k))
 
-    param_values: dict[str, list[str]] = {}
-    metric_values: dict[str, list[str]] = {}
-    for run in runs:
-        for key, text in run.params.items():
-            param_values.setdefault(key, []).append(text)
-        for key, value in run.metrics.items():
-            metric_values.setdefault(key, []).append(format_metric(value))
-    candidates: list[tuple[str, str]] = []
-    param_order, metric_order = ranked(param_values), ranked(metric_values)
-    for index in range(max(len(param_order), len(metric_order))):
-        if index < len(metric_order):
-            candidates.append(("metric", metric_order[index]))
-        if index < len(param_order):
-            candidates.append(("param", param_order[index]))
-    params: list[str] = []
-    metrics: list[str] = []
-    for kind, key in candidates:
-        if len(params) + len(metrics) == MAX_KEY_COLUMNS:
-            break
-        texts = param_values[key] if kind == "param" else metric_values[key]
-        need = min(KEY_WIDTH, max(len(key), *(len(text) for text in texts))) + 3
+def pick_key_columns(runs: list[Run], choice: ColumnChoice, room: int) -> tuple[list[KeyColumn], int]:
+    """The params and metrics to show as columns: those `choose_columns` shows (sorted or filtered
+    on, then those that differ), in its order, as many as fit in `room` characters. Keys with one
+    value in every run are said once in the caption instead. Answers (the columns, how many that
+    differ were left out)."""
+    chosen: list[KeyColumn] = []
+    left_out = 0
+    for column in choice.shown:
+        if len(chosen) == MAX_KEY_COLUMNS:
+            left_out += 1
+            continue
+        if column.kind == "param":
+            texts = [run.params[column.key] for run in runs if column.key in run.params]
+        else:
+            texts = [format_metric(run.metrics[column.key]) for run in runs if column.key in run.metrics]
+        need = min(KEY_WIDTH, max(len(column.key), 1, *(len(text) for text in texts))) + 3
         if need > room:
+            left_out += 1
             continue
         room -= need
-        (params if kind == "param" else metrics).append(key)
-    return params, metrics, len(candidates) - len(params) - len(metrics)
+        chosen.append(column)
+    return chosen, left_out
 
 
 @app.command("show")

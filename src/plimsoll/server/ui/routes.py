@@ -118,10 +118,11 @@ def experiment_page(
     order_by: str = "",
     page_token: str = "",
     page_size: str = "",
+    view: str = "",
     project: str = DEFAULT_PROJECT,
 ) -> HTMLResponse:
     experiment = _tracking(request).resolve_experiment(experiment_ref, project=project)
-    return _runs_page(request, experiment, filter, order_by, page_token, page_size)
+    return _runs_page(request, experiment, filter, order_by, page_token, page_size, view)
 
 
 @router.get("/runs", response_class=HTMLResponse)
@@ -131,8 +132,9 @@ def all_runs_page(
     order_by: str = "",
     page_token: str = "",
     page_size: str = "",
+    view: str = "",
 ) -> HTMLResponse:
-    return _runs_page(request, None, filter, order_by, page_token, page_size)
+    return _runs_page(request, None, filter, order_by, page_token, page_size, view)
 
 
 def _runs_page(
@@ -142,28 +144,36 @@ def _runs_page(
     order_by: str,
     page_token: str,
     page_size: str,
+    view: str,
 ) -> HTMLResponse:
     filter_text, order_text = filter.strip(), order_by.strip()
     # Query parameters every link on the page carries along.
-    keep = {"filter": filter_text, "page_size": page_size.strip()}
+    keep = {"filter": filter_text, "page_size": page_size.strip(), "view": view.strip()}
     error = None
     runs = []
     next_cursor = None
     try:
         size = _page_size(keep["page_size"])
+        with_deleted = _with_deleted(keep["view"])
         page = _tracking(request).search_runs(
             experiment_ids=None if experiment is None else [experiment.id],
             filter=filter_text or None,
             order_by=[order_text] if order_text else None,
             max_results=size,
             page_token=page_token or None,
+            include_deleted=with_deleted,
         )
         runs, next_cursor = page.runs, page.next_page_token
     except InvalidParameter as exc:
         error = exc.message
     path = request.url.path
     table = views.runs_table(
-        runs, path=path, keep=keep, order_by=order_text, with_experiment=experiment is None
+        runs,
+        path=path,
+        keep=keep,
+        order_by=order_text,
+        with_experiment=experiment is None,
+        filter=filter_text,
     )
     context = {
         "active": "runs" if experiment is None else "experiments",
@@ -175,12 +185,23 @@ def _runs_page(
         "error": error,
         "paged": bool(page_token),
         "page_size": keep["page_size"],
+        "view": keep["view"],
+        "lifecycle_links": views.lifecycle_links(path, keep, order_text),
+        "max_compare": MAX_COMPARE_RUNS,
+        "columns_key": experiment.id if experiment is not None else "all",
         "first_url": views.url(path, **keep, order_by=order_text),
         "next_url": None
         if next_cursor is None
         else views.url(path, **keep, order_by=order_text, page_token=next_cursor),
     }
     return render(request, "runs.html", context, status_code=400 if error else 200)
+
+
+def _with_deleted(view: str) -> bool:
+    """`view=all` shows deleted runs beside the others (to restore them); none is the default."""
+    if view not in ("", "active", "all"):
+        raise InvalidParameter("view", f"must be 'active' or 'all', got {view!r}")
+    return view == "all"
 
 
 def _page_size(text: str) -> int:

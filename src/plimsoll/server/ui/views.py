@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -23,11 +22,10 @@ from plimsoll.tracking.entities import (
     Artifact,
     Run,
 )
+from plimsoll.tracking.run_columns import KeyColumn, choose_columns
 from plimsoll.tracking.search_language import DEFAULT_ORDER_BY, OrderItem, parse_order_item
 from plimsoll.tracking.service import TrackingService
 
-MAX_PARAM_COLUMNS = 6
-MAX_METRIC_COLUMNS = 6
 MAX_SHOWN_ARTIFACT_BYTES = 1024 * 1024
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
@@ -65,16 +63,35 @@ class Column:
     key: str = ""
     sort_url: str | None = None  # None: not sortable
     sort: Sort = "none"
+    hidden: bool = False  # hidden until the reader shows it with the column picker
+    pinned: bool = False  # sorted or filtered on: always shown
 
     @property
     def arrow(self) -> str:
         return {"ascending": "▲", "descending": "▼", "none": ""}[self.sort]
+
+    @property
+    def id(self) -> str:
+        """What the column picker remembers: `status`, `param:lr`, `metric:roc_auc`."""
+        return f"{self.kind}:{self.key}" if self.key else self.kind
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """A run in the table's tree: nested runs follow their parent when it is on the same page."""
+
+    run: Run
+    depth: int = 0
+    children: int = 0  # direct children on this page
+    parent_id: str | None = None  # the parent's id when it is on this page
 
 
 @dataclass(frozen=True)
 class RunsTable:
     columns: list[Column]
     order_by: str
+    rows: list[TreeRow] = field(default_factory=list)
+    constant: list[tuple[KeyColumn, str | float]] = field(default_factory=list)  # same in every run
 
 
 def _sorted_by(order_by: str) -> OrderItem | None:
@@ -101,6 +118,8 @@ def _sortable(
     keep: dict[str, str],
     sorted_by: OrderItem | None,
     descending_first: bool,
+    hidden: bool = False,
+    pinned: bool = False,
 ) -> Column:
     sort = _direction(sorted_by, entity, key)
     if sort == "ascending":
@@ -111,43 +130,111 @@ def _sortable(
         descending = descending_first
     expression = key if entity == "attribute" else operand(f"{entity}s", key)
     target = f"{expression} {'DESC' if descending else 'ASC'}"
-    return Column(label, kind, key if entity != "attribute" else "", url(path, **keep, order_by=target), sort)
-
-
-def _common_keys(mappings: list[dict[str, Any]], limit: int, must: str | None) -> list[str]:
-    """The keys most runs have (at most `limit`), alphabetically; `must` is kept if present."""
-    counts = Counter(key for mapping in mappings for key in mapping)
-    chosen = sorted(counts, key=lambda k: (-counts[k], k))[:limit]
-    if must is not None and must in counts and must not in chosen:
-        chosen[-1:] = [must]
-    return sorted(chosen)
+    column_key = key if entity != "attribute" else ""
+    return Column(label, kind, column_key, url(path, **keep, order_by=target), sort, hidden, pinned)
 
 
 def runs_table(
-    runs: list[Run], *, path: str, keep: dict[str, str], order_by: str, with_experiment: bool
+    runs: list[Run],
+    *,
+    path: str,
+    keep: dict[str, str],
+    order_by: str,
+    with_experiment: bool,
+    filter: str = "",
 ) -> RunsTable:
-    """The columns for these runs: name, status, start, duration, then the params and latest
-    metrics most of them have. Each sortable header links to the same page (with the query
-    parameters in `keep`, such as the filter) sorted by it, or the other way if it already is."""
+    """The columns for these runs, by `choose_columns` (the rule the CLI uses too): name, then the
+    params and metrics sorted or filtered on, then those that differ between the runs; status and
+    times; then, hidden until picked, the keys with one value in every run (also summarised once,
+    in `constant`). Each sortable header links to the same page (with the query parameters in
+    `keep`, such as the filter) sorted by it, or the other way if it already is."""
     sorted_by = _sorted_by(order_by)
     common: dict[str, Any] = {"path": path, "keep": keep, "sorted_by": sorted_by}
-    columns = [
-        _sortable("Name", "name", "attribute", "name", descending_first=False, **common),
-        _sortable("Status", "status", "attribute", "status", descending_first=False, **common),
+    choice = choose_columns(runs, order_by=[order_by] if order_by.strip() else [], filter=filter)
+    pinned = set(choice.pinned)
+
+    def key_column(column: KeyColumn, hidden: bool) -> Column:
+        return _sortable(
+            column.key,
+            column.kind,
+            column.kind,
+            column.key,
+            descending_first=column.kind == "metric",
+            hidden=hidden,
+            pinned=column in pinned,
+            **common,
+        )
+
+    columns = [_sortable("Name", "name", "attribute", "name", descending_first=False, **common)]
+    if with_experiment:
+        columns.append(Column("Experiment", "experiment"))
+    columns.append(_sortable("Status", "status", "attribute", "status", descending_first=False, **common))
+    columns += [key_column(column, hidden=False) for column in choice.shown]
+    columns += [
         _sortable("Started", "start_time", "attribute", "start_time", descending_first=True, **common),
         Column("Duration", "duration"),
     ]
-    if with_experiment:
-        columns.insert(1, Column("Experiment", "experiment"))
-    keyed: list[tuple[ColumnKind, list[dict[str, Any]], int, bool]] = [
-        ("param", [run.params for run in runs], MAX_PARAM_COLUMNS, False),
-        ("metric", [run.metrics for run in runs], MAX_METRIC_COLUMNS, True),
+    columns += [key_column(column, hidden=True) for column, _ in choice.constant]
+    return RunsTable(columns, order_by, run_tree(runs), choice.constant)
+
+
+# The filter behind the "Deleted" view: the search language says it, so the reader sees how.
+DELETED_FILTER = "lifecycle_stage = 'deleted'"
+
+
+@dataclass(frozen=True)
+class ViewLink:
+    label: str
+    href: str
+    current: bool
+
+
+def lifecycle_links(path: str, keep: dict[str, str], order_by: str) -> list[ViewLink]:
+    """Active runs (the default), active and deleted ones, deleted ones only (to restore them)."""
+    with_deleted = keep.get("view") == "all"
+    own_filter = keep.get("filter", "")
+    only_deleted = with_deleted and own_filter == DELETED_FILTER
+    others = {key: value for key, value in keep.items() if key not in ("view", "filter")}
+    kept_filter = "" if only_deleted else own_filter
+    return [
+        ViewLink("Active", url(path, **others, filter=kept_filter, order_by=order_by), not with_deleted),
+        ViewLink(
+            "Active and deleted",
+            url(path, **others, filter=kept_filter, view="all", order_by=order_by),
+            with_deleted and not only_deleted,
+        ),
+        ViewLink(
+            "Deleted", url(path, **others, filter=DELETED_FILTER, view="all", order_by=order_by), only_deleted
+        ),
     ]
-    for kind, values, limit, descending_first in keyed:
-        shown = sorted_by.operand.key if sorted_by and sorted_by.operand.entity == kind else None
-        for key in _common_keys(values, limit, shown):
-            columns.append(_sortable(key, kind, kind, key, descending_first=descending_first, **common))
-    return RunsTable(columns, order_by)
+
+
+def run_tree(runs: list[Run]) -> list[TreeRow]:
+    """The runs in page order, each followed by its children on the page (depth first). A run whose
+    parent is on another page (or deleted, or filtered out) starts a tree of its own."""
+    on_page = {run.id for run in runs}
+    children: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.parent_run_id in on_page and run.parent_run_id != run.id:
+            children.setdefault(run.parent_run_id, []).append(run)
+    rows: list[TreeRow] = []
+    placed: set[str] = set()
+
+    def place(run: Run, depth: int, parent_id: str | None) -> None:
+        placed.add(run.id)
+        below = [child for child in children.get(run.id, []) if child.id not in placed]
+        rows.append(TreeRow(run, depth, len(below), parent_id))
+        for child in below:
+            if child.id not in placed:
+                place(child, depth + 1, run.id)
+
+    for run in runs:
+        if run.parent_run_id not in on_page or run.parent_run_id == run.id:
+            place(run, 0, None)
+    for run in runs:  # a cycle of parents has no root: show its runs flat rather than lose them
+        if run.id not in placed:
+            place(run, 0, None)
+    return rows
 
 
 # -- charts and comparison -----------------------------------------------------------------------
