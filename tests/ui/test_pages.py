@@ -57,7 +57,11 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
     nav = page.locator("nav.sidebar")
     assert nav.locator("a.nav-link.active").inner_text() == "Experiments"
     assert [t.strip() for t in nav.locator(".nav-title").all_text_contents()] == ["Track", "Operate"]
-    assert [t.strip() for t in nav.locator(".nav-link").all_text_contents()] == ["Experiments", "Runs", "Jobs"]
+    assert [t.strip() for t in nav.locator(".nav-link").all_text_contents()] == [
+        "Experiments",
+        "Runs",
+        "Jobs",
+    ]
     assert nav.locator("a.nav-link[href]").count() == 3
     assert nav.get_by_text("soon", exact=False).count() == 0
 
