@@ -56,7 +56,7 @@ pytest: dev
 
 test: lint typecheck pytest
 
-bench: dev
+bench: install
 	$(BIN)/python bench/tracking.py
 
 # Re-resolve both locks after editing pyproject.toml dependencies: the runtime one first, then the
