@@ -285,7 +285,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def _environment(scratch: Path, tools: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PLIMSOLL_")}
-    env.pop("PYTHONPATH", None)
+    for inherited in ("PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(inherited, None)  # as in a reader's fresh terminal, not inside `make pytest`
     env["PLIMSOLL_HOME"] = str(scratch / ".plimsoll")
     env["VIRTUAL_ENV"] = str(REPO / ".venv")
     env["PATH"] = os.pathsep.join([str(tools), str(REPO / ".venv" / "bin"), env.get("PATH", "")])
