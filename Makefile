@@ -3,34 +3,55 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8765
+# Two locks with identical pins for the packages they share: requirements.lock is what Plimsoll
+# needs to run (`make serve`, `make demo`), requirements-dev.lock adds the tools of `make test`.
+# The venv is synced to exactly one of them; the dev stamp implies the runtime one, so `make serve`
+# after `make test` keeps the dev tools (it syncs the dev lock again if a lock changed).
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install serve test lint typecheck pytest bench lock clean demo
+.PHONY: install dev serve test lint typecheck pytest bench lock wheel clean demo
 
-install: $(STAMP)
+install: $(RUNTIME_STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+dev: $(DEV_STAMP)
+
+$(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+
+$(RUNTIME_STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(BIN)/uv
+	if [ -e $(DEV_STAMP) ]; then \
+	  $(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-dev.lock; \
+	else \
+	  $(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock; \
+	fi
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	touch $(STAMP)
+	if [ -e $(DEV_STAMP) ]; then touch $(DEV_STAMP); fi
+	touch $(RUNTIME_STAMP)
+
+$(DEV_STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(DEV_STAMP) $(RUNTIME_STAMP)
 
 serve: install
-	$(BIN)/plimsoll server --host 127.0.0.1 --port 8765
+	$(BIN)/plimsoll server --host $(HOST) --port $(PORT)
 
 demo: install
 	$(BIN)/plimsoll demo
 
-lint: install
+lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-typecheck: install
+typecheck: dev
 	$(BIN)/mypy
 
-pytest: install
+pytest: dev
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -38,9 +59,16 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python bench/tracking.py
 
-# Re-resolve the lock file after editing pyproject.toml dependencies.
-lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+# Re-resolve both locks after editing pyproject.toml dependencies: the runtime one first, then the
+# dev one constrained by it, so a package both hold has the same pin in each.
+lock: | $(BIN)/uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c requirements.lock --python-version 3.11 \
+	  --generate-hashes -o requirements-dev.lock
+
+# A wheel of Plimsoll in dist/, to `pip install` into another project's environment.
+wheel: | $(BIN)/uv
+	$(BIN)/uv build --wheel --out-dir dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,8 @@ navigation, the CLI. Adding a capability is its package and one line here.
 
 `PLATFORM` are the platform's own parts, described the same way so that one loop serves all;
 `CAPABILITIES` are the product's capabilities, in dependency order (a capability's service may use
-the services listed before it). `PLANNED` are navigation entries shown greyed until their
-capability exists.
+the services listed before it). The web UI's navigation shows exactly the entries these
+descriptors bring, in the order of `NAV_SECTIONS`.
 """
 
 from __future__ import annotations
@@ -44,15 +44,6 @@ ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES
 
 NAV_SECTIONS = ("Track", "Data", "Release", "Operate")
 
-PLANNED: tuple[NavItem, ...] = (
-    NavItem("Data", "datasets", "Datasets", "/datasets", ready=False),
-    NavItem("Data", "lineage", "Lineage", "/lineage", ready=False),
-    NavItem("Release", "models", "Models", "/models", ready=False),
-    NavItem("Release", "deployments", "Deployments", "/deployments", ready=False),
-    NavItem("Operate", "monitoring", "Monitoring", "/monitoring", ready=False),
-    NavItem("Operate", "incidents", "Incidents", "/incidents", ready=False),
-    NavItem("Operate", "pipelines", "Pipelines", "/pipelines", ready=False),
-)
 
 # The events the next capabilities will publish, reserved now so that each can rely on the others.
 # Their payloads are objects until the capability that publishes them registers its schema.

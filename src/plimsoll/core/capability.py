@@ -67,7 +67,6 @@ class NavItem:
     key: str  # what a page passes as `active` to highlight it
     label: str
     href: str
-    ready: bool = True  # False: shown greyed, for a capability that is planned but not built
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def _checked_run_id(run_id: str) -> str:
 
 def home(request: Request) -> RedirectResponse:
     """`/`: the first page of the navigation."""
-    first = next((item for section in request.app.state.nav for item in section.items if item.ready), None)
+    first = next((item for section in request.app.state.nav for item in section.items), None)
     return RedirectResponse(first.href if first is not None else "/docs", status_code=302)
 
 
