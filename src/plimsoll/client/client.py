@@ -171,6 +171,7 @@ class Client:
         last step stored for each metric. `run_id` may be a short id."""
         self._batcher.flush()
         resumed = self._transport.resume_run(self._run_id(run_id))
+        self._batcher.reopen(resumed.id)
         run = ActiveRun(
             resumed.id,
             resumed.name,
