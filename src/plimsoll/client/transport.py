@@ -238,6 +238,8 @@ RETRY_STATUSES = {500, 502, 503, 504}
 GATEWAY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS_ON_500 = 3
 CONNECT_TIMEOUT_S = 5.0
+# Failures to connect at all (refused, no such host, no answer to the handshake).
+NO_CONNECTION = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 QUIET_RETRY_S = 10.0
 
 
@@ -331,6 +333,8 @@ class HttpTransport:
                 )
             except ConnectionProblem as exc:
                 problem = _connection_problem(exc)
+                # Connected once, then cut off or too slow: something listens there.
+                response_seen = response_seen or not isinstance(exc, NO_CONNECTION)
             else:
                 response_seen = True
                 if response.status < 300:
@@ -354,7 +358,9 @@ class HttpTransport:
     def _gave_up(self, problem: str, attempts: int, *, answered: bool) -> Unavailable:
         tries = "once" if attempts == 1 else f"{attempts} times"
         if answered:
-            return Unavailable(f"the Plimsoll server at {self.url} is unavailable ({problem}; tried {tries})")
+            return Unavailable(
+                f"the Plimsoll server at {self.url} is unavailable or did not answer ({problem}; tried {tries})"
+            )
         return Unavailable(
             f"no Plimsoll server at {self.url} ({problem}; tried {tries}): is it running, and is "
             "PLIMSOLL_URL (or --url) right?"
