@@ -42,6 +42,8 @@ def short_id(identifier: str) -> str:
 # match too much to be worth a look-up.
 MIN_SHORT_ID_DIGITS = 4
 _SHORT_ID_RE = re.compile(rf"[0-9a-f]{{{MIN_SHORT_ID_DIGITS},31}}")
+# Declared as is in the OpenAPI document (`core.wire.IdOrShortId`): a whole id or its end, any case.
+ID_OR_SHORT_ID_PATTERN = rf"^[0-9a-fA-F]{{{MIN_SHORT_ID_DIGITS},32}}$"
 
 
 def is_short_id(text: str) -> bool:
@@ -59,7 +61,7 @@ def check_id_or_short_id(field: str, noun: str, text: object) -> str:
         return suffix
     raise InvalidParameter(
         field,
-        f"{text[:80]!r} is not a {noun} id: give its 32 hex digits or its short id "
+        f"{text[:80]!r} is not {'an' if noun[0] in 'aeiou' else 'a'} {noun} id: give its 32 hex digits or its short id "
         f"(the last {SHORT_ID_LENGTH}, as lists show; at least {MIN_SHORT_ID_DIGITS})",
     )
 

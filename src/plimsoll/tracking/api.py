@@ -29,6 +29,7 @@ from plimsoll.core.wire import (
     EpochMs,
     Flag,
     Id,
+    IdOrShortId,
     Int64,
     JsonInt,
     Key,
@@ -351,7 +352,7 @@ def resume_run(run_id: Id, tracking: Tracking, actor: Actor) -> Response:
 
 @router.get("/resolve/runs/{short_id}")
 def resolve_run_id(
-    short_id: str, request: Request, tracking: Tracking, auth: Auth, projects: Projects
+    short_id: IdOrShortId, request: Request, tracking: Tracking, auth: Auth, projects: Projects
 ) -> Response:
     """The whole id of the one run, among those the caller may see, whose id ends with `short_id`."""
     visible = _visible_projects(request, auth, projects)
@@ -360,7 +361,7 @@ def resolve_run_id(
 
 @router.get("/resolve/experiments/{short_id}")
 def resolve_experiment_id(
-    short_id: str, request: Request, tracking: Tracking, auth: Auth, projects: Projects
+    short_id: IdOrShortId, request: Request, tracking: Tracking, auth: Auth, projects: Projects
 ) -> Response:
     """The whole id of the one experiment, among those the caller may see, ending with `short_id`."""
     visible = _visible_projects(request, auth, projects)
