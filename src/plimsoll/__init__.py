@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from plimsoll._version import __version__
-from plimsoll.client import ActiveRun, Client
+from plimsoll.client import ActiveRun, Client, RunList
 from plimsoll.tracking.entities import MetricHistory, Run
 
 _default_client: Client | None = None
@@ -51,8 +51,20 @@ def get_run(run_id: str) -> Run:
     return default_client().get_run(run_id)
 
 
-def search_runs(experiment: str | list[str] | None = None, **kwargs: Any) -> list[Run]:
+def search_runs(experiment: str | list[str] | None = None, **kwargs: Any) -> RunList:
     return default_client().search_runs(experiment, **kwargs)
+
+
+def delete_run(run_id: str) -> Run:
+    return default_client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> Run:
+    return default_client().restore_run(run_id)
+
+
+def resume_run(run_id: str, **kwargs: Any) -> ActiveRun:
+    return default_client().resume_run(run_id, **kwargs)
 
 
 def get_metric_history(run_id: str, key: str, **kwargs: Any) -> MetricHistory:
@@ -77,9 +89,12 @@ __all__ = [
     "__version__",
     "active_run",
     "default_client",
+    "delete_run",
     "flush",
     "get_metric_history",
     "get_run",
+    "restore_run",
+    "resume_run",
     "search_runs",
     "set_default_client",
     "start_run",

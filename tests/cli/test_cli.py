@@ -342,3 +342,79 @@ def test_auth_administration_commands(home: Path) -> None:
         assert platform.auth.authenticate(secret.group(0)).name == "alice"
     finally:
         platform.close()
+
+
+# -- deleting and restoring runs; short ids of experiments ---------------------------------------
+
+
+def _delete_and_restore(runs: dict[str, str], *url: str) -> None:
+    short = short_id(runs["tuned"])
+    deleted = ok_json("runs", "delete", short, *url)
+    assert (deleted["id"], deleted["lifecycle_stage"]) == (runs["tuned"], "deleted")
+    listed = ok_json("runs", "list", "-e", "churn", *url)["runs"]
+    assert runs["tuned"] not in [run["id"] for run in listed]
+    shown = cli("runs", "restore", short, *url)
+    assert shown.exit_code == 0, shown.output
+    assert f"Restored run tuned ({runs['tuned']})." in shown.stdout
+    listed = ok_json("runs", "list", "-e", "churn", *url)["runs"]
+    assert runs["tuned"] in [run["id"] for run in listed]
+
+
+def test_runs_delete_and_restore_by_short_id(runs: dict[str, str]) -> None:
+    _delete_and_restore(runs)
+
+
+def test_an_experiment_is_named_by_its_short_id_too(runs: dict[str, str]) -> None:
+    with Client() as client:
+        churn = client.get_experiment("churn")
+    listed = ok_json("runs", "list", "-e", short_id(churn.id))["runs"]
+    assert sorted(run["name"] for run in listed) == ["baseline", "tuned"]
+    renamed = ok_json("experiments", "rename", short_id(churn.id), "churn-2")
+    assert (renamed["id"], renamed["name"]) == (churn.id, "churn-2")
+
+
+def test_a_short_id_that_ends_several_runs_is_a_conflict_naming_them(home: Path) -> None:
+    twins = ["a" * 24 + "0000beef", "b" * 24 + "0000beef"]
+    with Client() as client:
+        experiment = client.get_experiment(client.start_run("twins", capture=False).experiment_id)
+        tracking = client._transport.tracking  # type: ignore[attr-defined]
+        for run_id in twins:
+            tracking.create_run(experiment.id, run_id=run_id, actor="t")
+    result = cli("runs", "show", "0000beef")
+    assert result.exit_code == _output.EXIT_CONFLICT
+    assert twins[0] in result.stderr and twins[1] in result.stderr
+
+
+# -- no server, or no URL ------------------------------------------------------------------------
+
+
+def test_no_server_at_the_url_fails_plainly(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("PLIMSOLL_URL", url)
+    result = cli("runs", "list")
+    assert result.exit_code == _output.EXIT_UNAVAILABLE
+    assert f"Error: no Plimsoll server at {url} (connection refused" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["--url", "PLIMSOLL_URL"])
+def test_a_url_without_a_scheme_names_the_setting(
+    where: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where == "PLIMSOLL_URL":
+        monkeypatch.setenv("PLIMSOLL_URL", "127.0.0.1:8765")
+        result = cli("runs", "list")
+    else:
+        result = cli("runs", "list", "--url", "127.0.0.1:8765")
+    assert result.exit_code == _output.EXIT_USAGE
+    assert f"Error: {where}: '127.0.0.1:8765' is not an http(s):// or database URL" in result.stderr
+    assert "unexpected" not in result.stderr
+
+
+def test_runs_delete_and_restore_over_http(live_server: Any, home: Path) -> None:
+    with Client(live_server.url) as client:
+        ids = seed(client)
+    _delete_and_restore(ids, "--url", live_server.url)

@@ -116,8 +116,10 @@ def open_client(url: str | None) -> Iterator[Client]:
     """A `plimsoll.Client` for `--url` (else PLIMSOLL_URL, else the embedded store), closed after;
     errors inside the block become exit codes."""
     with errors_to_exit():
-        from plimsoll.client import Client
+        from plimsoll.client.client import Client, check_target_url
 
+        if url:
+            check_target_url("--url", url)
         client = Client(url)
         try:
             yield client

@@ -83,7 +83,9 @@ def create_experiment(
     )
 
 
-ExperimentRef = Annotated[str, typer.Argument(help="Experiment id or name.")]
+ExperimentRef = Annotated[
+    str, typer.Argument(help="Experiment id, its short id (the last 8 digits) or its name.")
+]
 
 
 def _report(action: str, experiment: Experiment, json_output: bool) -> None:

@@ -1,8 +1,9 @@
-"""`plimsoll runs list|show|compare`: read runs through the SDK, as Rich tables or `--json`."""
+"""`plimsoll runs list|show|compare|delete|restore`: runs through the SDK, as Rich tables or `--json`.
+A run is named by its id or its short id (the last 8 digits, which lists show); the tracking
+service resolves a short id among the runs the caller may see."""
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,40 +28,21 @@ from plimsoll.cli._output import (
     run_json,
     status_text,
 )
-from plimsoll.core.errors import InvalidParameter, NotFound
-from plimsoll.core.ids import is_id, short_id
+from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.ids import short_id
 from plimsoll.tracking.entities import SYSTEM_TAG_PREFIXES, encode_float
 from plimsoll.tracking.run_columns import ColumnChoice, KeyColumn, choose_columns
 
 if TYPE_CHECKING:
-    from plimsoll.client import Client
     from plimsoll.tracking.entities import Run
 
-app = typer.Typer(help="Runs: list, show and compare them.", no_args_is_help=True)
+app = typer.Typer(help="Runs: list, show, compare, delete and restore them.", no_args_is_help=True)
+RunRef = Annotated[str, typer.Argument(help="Run id, or its short id (the last 8 digits `runs list` shows).")]
 
-SHORT_ID = re.compile(r"^[0-9a-f]{6,31}$")
 FIXED_HEADERS = ("name", "id", "status", "start", "duration")
 MAX_NAME_WIDTH = 24
 KEY_WIDTH = 16
 MAX_KEY_COLUMNS = 12
-
-
-def resolve_run(client: Client, ref: str) -> Run:
-    """A run by its id (32 hex digits) or by the end of it (6 or more digits, as `runs list` shows
-    the last 8), which must match exactly one run."""
-    text = ref.strip().lower()
-    if is_id(text):
-        return client.get_run(text)
-    if not SHORT_ID.match(text):
-        raise InvalidParameter(
-            "run_id", f"{ref!r} is not a run id: give its 32 hex digits or the last 8 that `runs list` shows"
-        )
-    found = client.search_runs(None, filter=f"id LIKE '%{text}'", max_results=2, project=None)
-    if not found:
-        raise NotFound(f"no run id ends with {text!r}")
-    if len(found) > 1:
-        raise InvalidParameter("run_id", f"{text!r} matches several runs; give more digits")
-    return found[0]
 
 
 @app.command("list")
@@ -213,13 +195,13 @@ def pick_key_columns(runs: list[Run], choice: ColumnChoice, room: int) -> tuple[
 
 @app.command("show")
 def show_run(
-    run_id: Annotated[str, typer.Argument(help="Run id, or the last 8 digits `runs list` shows.")],
+    run_id: RunRef,
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
     """Show one run: overview, params, latest metrics, tags and artifacts."""
     with open_client(url) as client:
-        run = resolve_run(client, run_id)
+        run = client.get_run(run_id)
         artifacts = client.list_artifacts(run.id)
     if json_output:
         print_json({**run_json(run), "artifacts": [artifact_json(a) for a in artifacts]})
@@ -283,7 +265,7 @@ def compare_runs(
     with open_client(url) as client:
         if len(run_ids) < 2:
             raise InvalidParameter("run_ids", f"compare needs at least 2 runs, got {len(run_ids)}")
-        runs = [resolve_run(client, ref) for ref in run_ids]
+        runs = [client.get_run(ref) for ref in run_ids]
     params = {
         key: [run.params.get(key) for run in runs] for key in sorted({k for r in runs for k in r.params})
     }
@@ -337,3 +319,25 @@ def _cell(value: Any, numeric: bool) -> str:
     if numeric and isinstance(value, float | int):
         return format_metric(float(value))
     return str(value)
+
+
+@app.command("delete")
+def delete_run(run_id: RunRef, json_output: JsonOption = False, url: UrlOption = None) -> None:
+    """Delete a run: hidden from lists and searches, kept until restored (or purged after the
+    retention period)."""
+    with open_client(url) as client:
+        _report("Deleted", client.delete_run(run_id), json_output)
+
+
+@app.command("restore")
+def restore_run(run_id: RunRef, json_output: JsonOption = False, url: UrlOption = None) -> None:
+    """Restore a deleted run."""
+    with open_client(url) as client:
+        _report("Restored", client.restore_run(run_id), json_output)
+
+
+def _report(action: str, run: Run, json_output: bool) -> None:
+    if json_output:
+        print_json(run_json(run))
+        return
+    console.print(Text.assemble(f"{action} run ", (run.name, "bold"), f" ({run.id})."))

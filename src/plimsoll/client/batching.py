@@ -312,6 +312,11 @@ class Batcher:
                 self._cond.notify_all()
             return self._seq
 
+    def reopen(self, run_id: str) -> None:
+        """Accept writes to `run_id` again: the server has resumed it (`Client.resume_run`)."""
+        with self._cond:
+            self._ended.discard(run_id)
+
     def flush(
         self, run_id: str | None = None, *, timeout: float | None = None, stall: float | None = None
     ) -> None:

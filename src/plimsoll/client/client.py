@@ -15,11 +15,12 @@ from typing import Any
 
 from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
+from plimsoll.client.results import RunList
 from plimsoll.client.run import ActiveRun, param_texts, tag_texts
 from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
 from plimsoll.core.config import Settings
-from plimsoll.core.errors import InvalidParameter, PlimsollError
-from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
+from plimsoll.core.ids import check_id_or_short_id, is_id, is_short_id, new_id, now_ms
 from plimsoll.core.jobs.entities import Job, JobState
 from plimsoll.core.outbox.entities import EventPage
 from plimsoll.core.projects import DEFAULT_PROJECT
@@ -33,20 +34,41 @@ from plimsoll.tracking.entities import (
     RunCreate,
     RunStatus,
     check_run_start,
+    check_run_user,
 )
 from plimsoll.tracking.names import random_run_name
 
 DEFAULT_EXPERIMENT = "default"
+# How long a call someone waits on (a read, a delete) retries a server that does not answer.
+INTERACTIVE_RETRY_S = 3.0
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+def check_target_url(setting: str, url: str) -> str:
+    """`url` is a server's http(s):// URL or a database URL (sqlite:///..., postgresql://...);
+    anything else is refused naming `setting` (the argument, PLIMSOLL_URL or --url)."""
+    scheme, separator, _ = url.partition("://")
+    is_http = scheme in {"http", "https"}
+    is_database = scheme.split("+")[0] in DATABASE_SCHEMES
+    if not separator or not (is_http or is_database):
+        raise InvalidParameter(
+            setting,
+            f"{url!r} is not an http(s):// or database URL; give a server's URL "
+            "(http://127.0.0.1:8765) or a database's (sqlite:///plimsoll.db, postgresql://...)",
+        )
+    return url
 
 
 class Client:
     """`Client()` follows PLIMSOLL_URL (HTTP) or else opens the embedded store in ./.plimsoll.
     `Client("http://host:8765")` talks to a server; `Client("sqlite:///p.db")` or
-    `Client("postgresql://...")` opens that database in-process. Over HTTP, a request that fails
-    for want of a server is retried for `retry_for` seconds; buffered writes outlast even that and
-    are sent once the server answers again, and a process that exits before that leaves them in
-    its spool (docs/sdk.md: PLIMSOLL_SPOOL_DIR) for the next process that logs, or `plimsoll
-    sync`. `timeout` bounds each HTTP request."""
+    `Client("postgresql://...")` opens that database in-process. Over HTTP, a read or any other
+    call made by the caller that fails for want of a server is retried for `retry_for` seconds
+    (a few: someone is waiting), then raises Unavailable ("no Plimsoll server at ...").
+    Buffered writes outlast that: the background thread keeps retrying them while the process
+    lives, and a process that exits before the server answers leaves them in its spool
+    (docs/sdk.md: PLIMSOLL_SPOOL_DIR) for the next process that logs, or `plimsoll sync`.
+    `timeout` bounds each HTTP request."""
 
     def __init__(
         self,
@@ -55,11 +77,14 @@ class Client:
         token: str | None = None,
         settings: Settings | None = None,
         flush_interval: float = 0.25,
-        retry_for: float = 300.0,
+        retry_for: float = INTERACTIVE_RETRY_S,
         timeout: float = 30.0,
     ) -> None:
         self.settings = settings or Settings.from_env()
+        self._user = _os_user()
         target = url or self.settings.server_url
+        if target:
+            check_target_url("url" if url else "PLIMSOLL_URL", target)
         self._transport: Transport
         if target and target.startswith(("http://", "https://")):
             self._transport = HttpTransport(
@@ -70,7 +95,7 @@ class Client:
             from plimsoll.platform import Platform
 
             platform = Platform(self.settings, store_url=target).startup()
-            self._transport = LocalTransport(platform, actor=_local_user())
+            self._transport = LocalTransport(platform, actor=self._user or LOCAL_USER)
             self.url = platform.settings.resolved_store_url
         self._batcher = Batcher(
             self._transport,
@@ -125,7 +150,7 @@ class Client:
         captured = capture_all() if capture else None
         self._batcher.submit(
             run.id,
-            create=RunCreate(found.id, run_name, parent_run_id, now_ms()),
+            create=RunCreate(found.id, run_name, parent_run_id, now_ms(), user=self._user),
             tags={**(tag_texts(captured.tags) if captured else {}), **given_tags},
             params=given_params,
             artifacts=list(captured.artifacts.items()) if captured else None,
@@ -138,9 +163,39 @@ class Client:
         stack = self._stack()
         return stack[-1] if stack else None
 
-    def get_run(self, run_id: str) -> Run:
+    def resume_run(self, run_id: str, *, capture: bool = False) -> ActiveRun:
+        """Log more to a run that has ended (FINISHED, FAILED or KILLED): it is RUNNING again
+        until this `ActiveRun` ends (`with`, or `run.end()`), and the resumption is audited. A
+        running run is taken up as it is; a deleted one must be restored first. Without this
+        call, logging to an ended run is refused (Conflict). Automatic steps continue after the
+        last step stored for each metric. `run_id` may be a short id."""
         self._batcher.flush()
-        return self._transport.get_run(run_id)
+        resumed = self._transport.resume_run(self._run_id(run_id))
+        self._batcher.reopen(resumed.id)
+        run = ActiveRun(
+            resumed.id,
+            resumed.name,
+            resumed.experiment_id,
+            resumed.experiment,
+            batcher=self._batcher,
+            transport=self._transport,
+            on_end=self._forget_active,
+        )
+        for key in resumed.metrics:
+            last = self._transport.metric_history(resumed.id, key, 2, None).steps
+            if last:
+                run._steps[key] = max(last)
+        if capture:
+            captured = capture_all()
+            self._batcher.submit(run.id, tags=tag_texts(captured.tags))
+        self._stack().append(run)
+        _watch_for_crashes()
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """A run by its id or its short id (the last 8 digits, as lists show them)."""
+        self._batcher.flush()
+        return self._transport.get_run(self._run_id(run_id))
 
     def search_runs(
         self,
@@ -150,16 +205,17 @@ class Client:
         order_by: list[str] | None = None,
         max_results: int = 1000,
         project: str | None = DEFAULT_PROJECT,
-    ) -> list[Run]:
+    ) -> RunList:
         """Runs matching `filter` (see docs/search.md), in `order_by` order, across pages (up to
         `max_results`, at least 1): from `experiment` (names or ids, in `project`), or from every
-        experiment of `project` (`project=None`: of every project)."""
+        experiment of `project` (`project=None`: of every project). A list of `Run`s; its
+        `to_pandas()` makes a DataFrame in MLflow's layout (run_id, ..., params.lr, metrics.acc)."""
         check_int("max_results", max_results, minimum=1)
         self._batcher.flush()
         names = [experiment] if isinstance(experiment, str) else experiment
         where = project or DEFAULT_PROJECT
         experiment_ids = None if names is None else [self._experiment_id(n, where) for n in names]
-        found: list[Run] = []
+        found = RunList()
         token: str | None = None
         while len(found) < max_results:
             page = self._transport.search_runs(
@@ -172,20 +228,24 @@ class Client:
         return found
 
     def delete_run(self, run_id: str) -> Run:
-        """Soft delete: hidden from searches until restored."""
+        """Soft delete (id or short id): hidden from searches until restored, purged after the
+        retention period (docs/operations.md)."""
         self._batcher.flush()
-        return self._transport.delete_run(run_id)
+        return self._transport.delete_run(self._run_id(run_id))
 
     def restore_run(self, run_id: str) -> Run:
-        return self._transport.restore_run(run_id)
+        """Undo `delete_run` (id or short id)."""
+        self._batcher.flush()
+        return self._transport.restore_run(self._run_id(run_id))
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._batcher.flush()
-        self._transport.delete_tag(run_id, key)
+        self._transport.delete_tag(self._run_id(run_id), key)
 
     def get_metric_history(self, run_id: str, key: str, *, max_points: int | None = None) -> MetricHistory:
         """The whole history (paged through), or downsampled to `max_points` buckets."""
         self._batcher.flush()
+        run_id = self._run_id(run_id)
         first = self._transport.metric_history(run_id, key, max_points, None)
         history = first
         while history.next_page_token is not None:
@@ -207,10 +267,10 @@ class Client:
 
     def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[Artifact]:
         self._batcher.flush()
-        return self._transport.list_artifacts(run_id, prefix)
+        return self._transport.list_artifacts(self._run_id(run_id), prefix)
 
     def download_artifact(self, run_id: str, path: str, destination: str | Path) -> Path:
-        return self._transport.download_artifact(run_id, path, Path(destination))
+        return self._transport.download_artifact(self._run_id(run_id), path, Path(destination))
 
     # -- experiments ------------------------------------------------------------------------------
 
@@ -220,7 +280,13 @@ class Client:
         return self._transport.create_experiment(name, project, description)
 
     def get_experiment(self, ref: str, *, project: str = DEFAULT_PROJECT) -> Experiment:
-        return self._transport.get_experiment(ref, project)
+        """An experiment by id, by name in `project`, or else by short id (the last 8 digits)."""
+        try:
+            return self._transport.get_experiment(ref, project)
+        except NotFound:
+            if not is_short_id(ref):
+                raise
+        return self._transport.get_experiment(self._transport.resolve_experiment_id(ref), project)
 
     def list_experiments(self, *, project: str = DEFAULT_PROJECT, view: str = "active") -> list[Experiment]:
         return self._transport.list_experiments(project, view)
@@ -367,6 +433,12 @@ class Client:
             self._experiments[key] = self.get_experiment(ref, project=project)
         return self._experiments[key].id
 
+    def _run_id(self, ref: str) -> str:
+        """A whole run id for `ref`, a whole id or a short id (the tracking service resolves it
+        among the runs the caller may see; several matching is a Conflict naming them)."""
+        text = check_id_or_short_id("run_id", "run", ref)
+        return text if is_id(text) else self._transport.resolve_run_id(text)
+
     def _stack(self) -> list[ActiveRun]:
         if not hasattr(self._active, "runs"):
             self._active.runs = []
@@ -432,11 +504,15 @@ def _job_state(state: str) -> str:
         ) from None
 
 
-def _local_user() -> str:
+LOCAL_USER = "local"  # who is recorded where nobody is authenticated and the OS names nobody usable
+
+
+def _os_user() -> str | None:
+    """The name the OS knows this process's user by, if it is a valid user name."""
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "local"
+        return check_run_user(getpass.getuser())
+    except (KeyError, OSError, InvalidParameter):
+        return None
 
 
 __all__ = ["Client"]

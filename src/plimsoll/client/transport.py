@@ -65,6 +65,9 @@ class Transport(Protocol):
     ) -> RunPage: ...
     def delete_run(self, run_id: str) -> Run: ...
     def restore_run(self, run_id: str) -> Run: ...
+    def resume_run(self, run_id: str) -> Run: ...
+    def resolve_run_id(self, text: str) -> str: ...
+    def resolve_experiment_id(self, text: str) -> str: ...
     def delete_tag(self, run_id: str, key: str) -> None: ...
     def metric_history(
         self, run_id: str, key: str, max_points: int | None, page_token: str | None
@@ -156,6 +159,15 @@ class LocalTransport:
     def restore_run(self, run_id: str) -> Run:
         return self.tracking.restore_run(run_id, actor=self.actor)  # type: ignore[no-any-return]
 
+    def resume_run(self, run_id: str) -> Run:
+        return self.tracking.resume_run(run_id, actor=self.actor)  # type: ignore[no-any-return]
+
+    def resolve_run_id(self, text: str) -> str:
+        return self.tracking.resolve_run_id(text)  # type: ignore[no-any-return]
+
+    def resolve_experiment_id(self, text: str) -> str:
+        return self.tracking.resolve_experiment_id(text)  # type: ignore[no-any-return]
+
     def delete_tag(self, run_id: str, key: str) -> None:
         self.tracking.delete_tag(run_id, key, actor=self.actor)
 
@@ -225,6 +237,10 @@ class LocalTransport:
 RETRY_STATUSES = {500, 502, 503, 504}
 GATEWAY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS_ON_500 = 3
+CONNECT_TIMEOUT_S = 5.0
+# Failures to connect at all (refused, no such host, no answer to the handshake).
+NO_CONNECTION = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+QUIET_RETRY_S = 10.0
 
 
 class HttpTransport:
@@ -254,7 +270,9 @@ class HttpTransport:
         options: dict[str, Any] = {
             "maxsize": 4,
             "retries": False,
-            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+            # A host that drops packets would hold a connect for the whole timeout: a listening
+            # server accepts within milliseconds, so connecting gets a few seconds at most.
+            "timeout": urllib3.Timeout(connect=min(timeout, CONNECT_TIMEOUT_S), read=timeout),
         }
         if parsed.scheme == "https":
             options["ca_certs"] = _ca_bundle()
@@ -291,10 +309,14 @@ class HttpTransport:
         A stream is sent again from where it started."""
         url = self._prefix + path + (f"?{urlencode(params, doseq=True)}" if params else "")
         all_headers = {**self.headers, **(headers or {})}
-        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
+        window = self.retry_for if retry_for is None else retry_for
+        deadline = time.monotonic() + window
+        # A retry of a few seconds is not news; one that may take minutes says so while it waits.
+        warn = log.warning if window > QUIET_RETRY_S else log.debug
         start = content.tell() if content is not None and not isinstance(content, bytes) and retry else None
         delay = 0.05
         attempt = 0
+        response_seen = False  # an answer, even a 503, means something listens at the URL
         while True:
             attempt += 1
             if attempt > 1 and start is not None:
@@ -310,8 +332,11 @@ class HttpTransport:
                     preload_content=not stream,
                 )
             except ConnectionProblem as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = _connection_problem(exc)
+                # Connected once, then cut off or too slow: something listens there.
+                response_seen = response_seen or not isinstance(exc, NO_CONNECTION)
             else:
+                response_seen = True
                 if response.status < 300:
                     return response  # a redirect is never ours to follow: an error like the rest
                 if stream:  # read the error body whole, for _error, and free the connection
@@ -324,13 +349,22 @@ class HttpTransport:
                     raise self._error(response)
                 problem = f"HTTP {response.status}"
             if not retry or time.monotonic() + delay > deadline:
-                raise Unavailable(
-                    f"Plimsoll server at {self.url} unreachable after {attempt} attempts ({problem})"
-                )
+                raise self._gave_up(problem, attempt, answered=response_seen)
             if attempt in {1, 5} or attempt % 20 == 0:
-                log.warning("Plimsoll server at %s: %s; retrying (attempt %d)", self.url, problem, attempt)
+                warn("Plimsoll server at %s: %s; retrying (attempt %d)", self.url, problem, attempt)
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
+
+    def _gave_up(self, problem: str, attempts: int, *, answered: bool) -> Unavailable:
+        tries = "once" if attempts == 1 else f"{attempts} times"
+        if answered:
+            return Unavailable(
+                f"the Plimsoll server at {self.url} is unavailable or did not answer ({problem}; tried {tries})"
+            )
+        return Unavailable(
+            f"no Plimsoll server at {self.url} ({problem}; tried {tries}): is it running, and is "
+            "PLIMSOLL_URL (or --url) right?"
+        )
 
     def _error(self, response: urllib3.BaseHTTPResponse) -> PlimsollError:
         try:
@@ -422,6 +456,16 @@ class HttpTransport:
 
     def restore_run(self, run_id: str) -> Run:
         return _run(self._json("POST", f"{_run_path(run_id)}/restore"))
+
+    def resume_run(self, run_id: str) -> Run:
+        # Safe to repeat: resuming a running run leaves it as it is.
+        return _run(self._json("POST", f"{_run_path(run_id)}/resume"))
+
+    def resolve_run_id(self, text: str) -> str:
+        return str(self._json("GET", f"/resolve/runs/{quote(text, safe='')}")["id"])
+
+    def resolve_experiment_id(self, text: str) -> str:
+        return str(self._json("GET", f"/resolve/experiments/{quote(text, safe='')}")["id"])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         # Not retried: a retry after a lost answer would find the tag gone and say so.
@@ -583,6 +627,19 @@ class HttpTransport:
 
     def close(self) -> None:
         self.http.clear()
+
+
+def _connection_problem(error: ConnectionProblem) -> str:
+    """What went wrong, in words: urllib3's messages repeat the pool and the URL."""
+    reason = getattr(error, "reason", None) or error
+    cause = reason.__cause__ or reason.__context__ if isinstance(reason, BaseException) else None
+    if isinstance(cause, ConnectionRefusedError) or "Connection refused" in str(reason):
+        return "connection refused"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "host name not found"
+    if isinstance(reason, urllib3.exceptions.TimeoutError | TimeoutError):
+        return "timed out"
+    return type(reason).__name__
 
 
 def _run_path(run_id: str) -> str:

@@ -28,6 +28,8 @@ def writes_to_json(writes: RunWrites) -> dict[str, Any]:
             "parent_run_id": writes.create.parent_run_id,
             "start_time": writes.create.start_time,
         }
+        if writes.create.user is not None:
+            body["create"]["user"] = writes.create.user
     if writes.params:
         body["params"] = writes.params
     if writes.tags:

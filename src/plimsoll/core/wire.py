@@ -23,7 +23,7 @@ from pydantic import BeforeValidator, GetJsonSchemaHandler, Strict
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from plimsoll.core.ids import ID_PATTERN
+from plimsoll.core.ids import ID_OR_SHORT_ID_PATTERN, ID_PATTERN
 from plimsoll.core.validation import (
     ARTIFACT_PATH_PATTERN,
     ARTIFACT_PREFIX_PATTERN,
@@ -107,6 +107,7 @@ def _json_integer(value: Any) -> Any:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 Flag = Annotated[bool, Strict()]
 Id = Annotated[str, Documented(pattern=ID_PATTERN)]
+IdOrShortId = Annotated[str, Documented(pattern=ID_OR_SHORT_ID_PATTERN)]
 Name = Annotated[str, name_rules()]
 Key = Annotated[str, KEY_RULES]
 Params = Annotated[dict[str, str], keyed(text_rules(MAX_PARAM_VALUE_LENGTH))]

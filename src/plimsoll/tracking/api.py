@@ -12,11 +12,14 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from plimsoll.core.auth.entities import User
+from plimsoll.core.auth.service import AuthService
 from plimsoll.core.db import WriteLockBusy
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import QueryInt, actor_of, current_actor, fast_lane, json_response, service_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.validation import check_float
 from plimsoll.core.wire import (
     ArtifactPath,
@@ -26,6 +29,7 @@ from plimsoll.core.wire import (
     EpochMs,
     Flag,
     Id,
+    IdOrShortId,
     Int64,
     JsonInt,
     Key,
@@ -34,10 +38,12 @@ from plimsoll.core.wire import (
     Params,
     Tags,
     between,
+    name_rules,
     one_of,
 )
 from plimsoll.tracking.entities import (
     EXPERIMENT_VIEWS,
+    MAX_RUN_USER_LENGTH,
     MAX_RUNS_PER_BATCH,
     MetricColumns,
     RunCreate,
@@ -61,6 +67,8 @@ Actor = Annotated[str, Depends(current_actor)]
 
 
 Tracking = Annotated[TrackingService, Depends(service_of("tracking"))]
+Auth = Annotated[AuthService, Depends(service_of("auth"))]
+Projects = Annotated[ProjectService, Depends(service_of("projects"))]
 
 
 # -- wire shapes ---------------------------------------------------------------------------------
@@ -125,6 +133,7 @@ class RunCreateOp(BaseModel):
     name: Name | None = None
     parent_run_id: Id | None = None
     start_time: EpochMs | None = None
+    user: Annotated[str, name_rules(MAX_RUN_USER_LENGTH)] | None = None  # ignored with auth on
 
 
 class MetricColumnsBody(BaseModel):
@@ -334,6 +343,36 @@ def delete_run(run_id: Id, tracking: Tracking, actor: Actor) -> Response:
 @router.post("/runs/{run_id}/restore")
 def restore_run(run_id: Id, tracking: Tracking, actor: Actor) -> Response:
     return json_response(tracking.restore_run(run_id, actor=actor).to_json())
+
+
+@router.post("/runs/{run_id}/resume")
+def resume_run(run_id: Id, tracking: Tracking, actor: Actor) -> Response:
+    return json_response(tracking.resume_run(run_id, actor=actor).to_json())
+
+
+@router.get("/resolve/runs/{short_id}")
+def resolve_run_id(
+    short_id: IdOrShortId, request: Request, tracking: Tracking, auth: Auth, projects: Projects
+) -> Response:
+    """The whole id of the one run, among those the caller may see, whose id ends with `short_id`."""
+    visible = _visible_projects(request, auth, projects)
+    return json_response({"id": tracking.resolve_run_id(short_id, projects=visible)})
+
+
+@router.get("/resolve/experiments/{short_id}")
+def resolve_experiment_id(
+    short_id: IdOrShortId, request: Request, tracking: Tracking, auth: Auth, projects: Projects
+) -> Response:
+    """The whole id of the one experiment, among those the caller may see, ending with `short_id`."""
+    visible = _visible_projects(request, auth, projects)
+    return json_response({"id": tracking.resolve_experiment_id(short_id, projects=visible)})
+
+
+def _visible_projects(request: Request, auth: AuthService, projects: ProjectService) -> list[str] | None:
+    """The projects the signed-in caller holds a role in (every one for a site admin); None, for
+    every project, with authentication off."""
+    user = getattr(request.state, "user", None)
+    return auth.visible_projects(user, projects.list()) if isinstance(user, User) else None
 
 
 @router.post("/runs/{run_id}/log")

@@ -254,6 +254,9 @@ class RunCreate:
     name: str | None = None
     parent_run_id: str | None = None
     start_time: int | None = None
+    # Who the client says it is (the SDK sends its OS user). Recorded as the run's user only
+    # where nobody is authenticated; with authentication on, the token's user is recorded.
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -369,7 +372,16 @@ def check_run_create(create: RunCreate) -> RunCreate:
     # so a malformed one is refused as it was the first time.
     check_id("experiment_id", create.experiment_id)
     check_run_start(create.name, create.parent_run_id, create.start_time)
+    if create.user is not None:
+        check_run_user(create.user)
     return create
+
+
+MAX_RUN_USER_LENGTH = 128  # a user name's limit (core.auth)
+
+
+def check_run_user(user: str) -> str:
+    return check_name("user", user, max_length=MAX_RUN_USER_LENGTH)
 
 
 def check_run_writes(writes: RunWrites) -> None:

@@ -35,6 +35,13 @@ class RunLifecycle(BaseModel):
     project: str
 
 
+class RunResumed(BaseModel):
+    run_id: str
+    experiment_id: str
+    project: str
+    ended_as: Literal["FINISHED", "FAILED", "KILLED"]
+
+
 class RunPurged(BaseModel):
     run_id: str
     project: str
@@ -47,6 +54,9 @@ EVENTS = (
     EventType("experiment.restored", "A deleted experiment was restored.", ExperimentEvent),
     EventType("run.created", "A run was started.", RunCreated),
     EventType("run.ended", "A run ended: FINISHED, FAILED or KILLED.", RunEnded),
+    EventType(
+        "run.resumed", "An ended run was opened for more logging (`ended_as`: how it had ended).", RunResumed
+    ),
     EventType("run.deleted", "A run was deleted (it can be restored until it is purged).", RunLifecycle),
     EventType("run.restored", "A deleted run was restored.", RunLifecycle),
     EventType("run.purged", "A run deleted longer ago than the retention was purged for good.", RunPurged),

@@ -9,6 +9,7 @@ from typing import Any
 from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
+from plimsoll.core.config import Settings
 from plimsoll.core.db import Connection, Database
 from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.service import ProjectService
@@ -22,12 +23,14 @@ def check_run_id(field: str, value: Any) -> str:
 
 
 class ServiceBase:
+    settings: Settings
     db: Database
     blobs: BlobStore
     events: Outbox
     projects: ProjectService
 
     def __init__(self, parts: Parts) -> None:
+        self.settings = parts.settings
         self.db = parts.db
         self.blobs = parts.blobs
         self.events = parts.events

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from plimsoll.core.db import Connection
 from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.validation import INT64_MAX, check_int, check_key, parse_int_text
 from plimsoll.tracking import store
@@ -36,8 +37,12 @@ class HistoryOps(ServiceBase):
                 raise NotFound(f"run {run_id!r} not found")
             if max_points is not None:
                 points = store.read_metric_points(conn, run_id, key, after=None, limit=INT64_MAX)
+                if not points.steps:
+                    _refuse_unknown_key(conn, run_id, key)
                 return _downsample(run_id, key, points, max_points)
             points = store.read_metric_points(conn, run_id, key, after=after, limit=MAX_HISTORY_POINTS + 1)
+            if not points.steps and after is None:
+                _refuse_unknown_key(conn, run_id, key)
             more = len(points.steps) > MAX_HISTORY_POINTS
             cursor = (
                 store.point_cursor(conn, run_id, key, after=after, offset=MAX_HISTORY_POINTS - 1)
@@ -59,6 +64,25 @@ class HistoryOps(ServiceBase):
         check_run_id("run_id", run_id)
         with self.db.read() as conn:
             return store.metric_keys_of(conn, run_id)
+
+
+MAX_KEYS_NAMED = 20
+
+
+def _refuse_unknown_key(conn: Connection, run_id: str, key: str) -> None:
+    """A key the run has no points for is a NotFound that names the keys it has (a typo's usual
+    cure), checked only once a read came back empty so that a history read costs no more."""
+    keys = store.metric_keys_of(conn, run_id)
+    if key in keys:
+        return
+    if not keys:
+        raise NotFound(f"run {run_id!r} has no metric {key!r}: it has logged no metrics")
+    named = ", ".join(repr(k) for k in keys[:MAX_KEYS_NAMED])
+    more = f" and {len(keys) - MAX_KEYS_NAMED} more" if len(keys) > MAX_KEYS_NAMED else ""
+    raise NotFound(
+        f"run {run_id!r} has no metric {key!r}; its metrics are {named}{more}",
+        details={"run_id": run_id, "key": key, "keys": keys[:MAX_KEYS_NAMED]},
+    )
 
 
 def _encode_history_cursor(key: store.PointKey) -> str:

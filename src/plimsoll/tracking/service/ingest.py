@@ -33,14 +33,20 @@ def _audit(change: Change, action: str, run_id: str, before: object = None, afte
     change.audit(AuditEntry(change.actor, action, "run", run_id, None, before, after))
 
 
-def apply_batch(change: Change, batch: list[RunWrites], now: int) -> None:
+def apply_batch(
+    change: Change, batch: list[RunWrites], now: int, *, trust_claimed_user: bool = False
+) -> None:
     conn = change.conn
     run_ids = [writes.run_id for writes in batch]
     if len(set(run_ids)) != len(run_ids):
         raise InvalidParameter("runs", "a batch names each run at most once; merge its writes")
     states = store.run_status(conn, run_ids)
     created = _create_runs(
-        conn, [w for w in batch if w.create is not None and w.run_id not in states], now, change
+        conn,
+        [w for w in batch if w.create is not None and w.run_id not in states],
+        now,
+        change,
+        trust_claimed_user,
     )
     states.update({run_id: (RunStatus.RUNNING.value, LifecycleStage.ACTIVE.value) for run_id in created})
     for writes in batch:
@@ -51,8 +57,11 @@ def apply_batch(change: Change, batch: list[RunWrites], now: int) -> None:
     _apply_ends(conn, [w for w in batch if w.end is not None], states, created, now, change)
 
 
-def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: Change) -> dict[str, str]:
-    """Insert the runs; the project of each, by run id."""
+def _create_runs(
+    conn: Connection, creating: list[RunWrites], now: int, change: Change, trust_claimed_user: bool
+) -> dict[str, str]:
+    """Insert the runs; the project of each, by run id. A run's user is the actor, or, when
+    `trust_claimed_user` (authentication off), the user its creation names, if it names one."""
     experiments: dict[str, tuple[str, str, str]] = {}
     rows: list[dict[str, object]] = []
     for writes in creating:
@@ -74,7 +83,7 @@ def _create_runs(conn: Connection, creating: list[RunWrites], now: int, change: 
             "start_time": writes.create.start_time or now,
             "end_time": None,
             "parent_run_id": writes.create.parent_run_id,
-            "user": change.actor,
+            "user": writes.create.user if trust_claimed_user and writes.create.user else change.actor,
             "lifecycle_stage": LifecycleStage.ACTIVE.value,
         }
         rows.append(row)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plimsoll.core.audit import AuditEntry
-from plimsoll.core.errors import NotFound
+from plimsoll.core.errors import Conflict, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.validation import check_count, check_int, check_key, check_storable
 from plimsoll.tracking import store
@@ -111,6 +111,47 @@ class RunOps(ServiceBase):
     def restore_run(self, run_id: str, *, actor: str) -> Run:
         return self._set_run_lifecycle(run_id, LifecycleStage.ACTIVE, actor=actor)
 
+    def resume_run(self, run_id: str, *, actor: str) -> Run:
+        """Open an ended run for more logging: RUNNING again, its end time cleared (audited as
+        `run.resume`, published as `run.resumed`). Only asked for explicitly (the SDK's
+        `resume_run`): logging to an ended run is otherwise a Conflict. A running run is left as
+        it is; a deleted one must be restored first."""
+        check_run_id("run_id", run_id)
+        with self._change(actor) as change:
+            found = self._runs(change.conn, [run_id])
+            if not found:
+                raise NotFound(f"run {run_id!r} not found")
+            run = found[0]
+            if run.lifecycle_stage == LifecycleStage.DELETED:
+                raise Conflict(f"run {run_id!r} is deleted; restore it before resuming it")
+            if run.status == RunStatus.RUNNING:
+                return run
+            if not store.reopen_run(change.conn, run_id, run.status):
+                raise Conflict(f"run {run_id!r} changed while it was being resumed; try again")
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "run.resume",
+                    "run",
+                    run_id,
+                    run.project,
+                    {"status": run.status, "end_time": run.end_time},
+                    {"status": RunStatus.RUNNING.value, "end_time": None},
+                )
+            )
+            change.emit(
+                "run.resumed",
+                f"run:{run_id}",
+                {
+                    "run_id": run_id,
+                    "experiment_id": run.experiment_id,
+                    "project": run.project,
+                    "ended_as": run.status,
+                },
+                project=run.project,
+            )
+        return self.get_run(run_id)
+
     def _set_run_lifecycle(self, run_id: str, stage: LifecycleStage, *, actor: str) -> Run:
         check_run_id("run_id", run_id)
         verb = "delete" if stage is LifecycleStage.DELETED else "restore"
@@ -184,7 +225,9 @@ class RunOps(ServiceBase):
                 change.conn, actor, batch_id, batch[0].run_id if batch else None, now
             ):
                 return IngestResult(batch_id, applied=False, runs=len(batch), metrics=total_metrics)
-            apply_batch(change, batch, now)
+            # Without authentication nobody is known, so a run is recorded as the user the client
+            # names (embedded and over HTTP alike); with it, as the token's user, whatever it says.
+            apply_batch(change, batch, now, trust_claimed_user=not self.settings.auth)
         return IngestResult(batch_id or "", applied=True, runs=len(batch), metrics=total_metrics)
 
     def purge_expired(self, older_than_ms: int, *, dry_run: bool = False) -> dict[str, list[str] | int]:

@@ -99,3 +99,19 @@ def experiment_projects(conn: Connection, experiment_ids: Iterable[str]) -> dict
         rows = conn.execute(_EXPERIMENT_PROJECTS, {"ids": wanted[start : start + _CHUNK]})
         found.update({str(row.id): str(row.project) for row in rows})
     return found
+
+
+def experiment_ids_ending_with(
+    conn: Connection, suffix: str, projects: Iterable[str] | None, limit: int
+) -> list[tuple[str, str]]:
+    """(experiment id, project) of experiments whose id ends with `suffix`, deleted ones too, in
+    `projects` (None: any), at most `limit`."""
+    query = (
+        select(experiments.c.id, experiments.c.project)
+        .where(experiments.c.id.like(f"%{suffix}"))
+        .order_by(experiments.c.id)
+        .limit(limit)
+    )
+    if projects is not None:
+        query = query.where(experiments.c.project.in_(list(projects)))
+    return [(str(row.id), str(row.project)) for row in conn.execute(query)]

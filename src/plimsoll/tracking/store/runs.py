@@ -206,3 +206,32 @@ def run_projects(conn: Connection, run_ids: Iterable[str]) -> dict[str, str]:
         rows = conn.execute(_RUN_PROJECTS, {"ids": wanted[start : start + _CHUNK]})
         found.update({str(row.id): str(row.project) for row in rows})
     return found
+
+
+def run_ids_ending_with(
+    conn: Connection, suffix: str, projects: Iterable[str] | None, limit: int
+) -> list[tuple[str, str]]:
+    """(run id, project) of runs whose id ends with `suffix` (lowercase hex, checked by the
+    service), deleted ones too, in `projects` (None: any), at most `limit`. A suffix cannot use the
+    id index: this scans the runs, which a short id typed by hand can afford."""
+    query = (
+        select(runs.c.id, experiments.c.project)
+        .select_from(runs.join(experiments, experiments.c.id == runs.c.experiment_id))
+        .where(runs.c.id.like(f"%{suffix}"))
+        .order_by(runs.c.id)
+        .limit(limit)
+    )
+    if projects is not None:
+        query = query.where(experiments.c.project.in_(list(projects)))
+    return [(str(row.id), str(row.project)) for row in conn.execute(query)]
+
+
+def reopen_run(conn: Connection, run_id: str, ended_as: str) -> bool:
+    """Set an ended run RUNNING again, without an end time; False if it is no longer `ended_as`
+    (another writer got there first)."""
+    result = conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.status == ended_as)
+        .values(status="RUNNING", end_time=None)
+    )
+    return bool(result.rowcount)
