@@ -1,6 +1,7 @@
 """View models: what the templates show, shaped from tracking entities. No HTTP, no HTML.
 
 runs_table()            columns of a runs table and how each header toggles `order_by`
+child_runs()            a parent run's children, with the metrics most of them have
 comparison()            several runs side by side: params (differences marked), metrics, charts
 code_and_environment()  git state, interpreter and packages a run recorded
 """
@@ -28,6 +29,7 @@ from plimsoll.tracking.service import TrackingService
 
 MAX_PARAM_COLUMNS = 6
 MAX_METRIC_COLUMNS = 6
+MAX_CHILD_METRIC_COLUMNS = 4
 MAX_SHOWN_ARTIFACT_BYTES = 1024 * 1024
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
@@ -154,8 +156,29 @@ def runs_table(
 
 
 def chart_series(run: Run, color: int) -> dict[str, Any]:
-    """What charts.js needs to fetch and draw one run's series."""
-    return {"run": run.id, "label": run.name or run.id[:8], "color": color}
+    """What charts.js needs to fetch and draw one run's series (`start`: where relative time is 0)."""
+    return {"run": run.id, "label": run.name or run.id[:8], "color": color, "start": run.start_time}
+
+
+# -- child runs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildRuns:
+    runs: list[Run]
+    metric_keys: list[str]
+    all_url: str | None  # the runs page listing every child, when more exist than are shown
+
+
+def children_filter(run_id: str) -> str:
+    """The search-language filter for a run's children (ids are hex: nothing to quote)."""
+    return f"attributes.parent_run_id = '{run_id}'"
+
+
+def child_runs(runs: list[Run], *, parent_id: str, more: bool) -> ChildRuns:
+    keys = _common_keys([run.metrics for run in runs], MAX_CHILD_METRIC_COLUMNS, None)
+    all_url = url("/runs", filter=children_filter(parent_id)) if more else None
+    return ChildRuns(runs, keys, all_url)
 
 
 @dataclass(frozen=True)
