@@ -142,3 +142,15 @@ def test_nothing_is_loaded_from_another_host() -> None:
     for path in sorted(UI_DIR.rglob("*")):
         if path.suffix in {".html", ".css", ".js"}:
             assert not external.search(path.read_text()), f"{path.name} loads something from another host"
+
+
+def test_child_runs_show_common_metrics_and_link_to_the_rest() -> None:
+    parent = make_run("parent", {}, {})
+    children = [make_run("a" * n, {}, {"auc": 0.9, "f1": 0.8, f"only{n}": 1.0}) for n in range(1, 4)]
+    shown = views.child_runs(children, parent=parent, more=False)
+    assert shown.runs == children and shown.all_url is None
+    assert shown.metric_keys[:2] == ["auc", "f1"]  # what every child has comes first
+    more = views.child_runs(children, parent=parent, more=True)
+    assert more.all_url == views.url(
+        f"/experiments/{parent.experiment_id}", filter=f"attributes.parent_run_id = '{parent.id}'"
+    )

@@ -206,9 +206,7 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
         "run": run,
         "metric_keys": tracking.list_metric_keys(run.id),
         "history_keys": tracking.list_metric_keys_with_history(run.id),
-        "children": views.child_runs(
-            children.runs, parent_id=run.id, more=children.next_page_token is not None
-        ),
+        "children": views.child_runs(children.runs, parent=run, more=children.next_page_token is not None),
         "charts_series": [views.chart_series(run, 0)],
         "user_tags": {k: v for k, v in sorted(run.tags.items()) if not views.is_system_tag(k)},
         "artifacts": artifacts,

@@ -167,7 +167,7 @@ def chart_series(run: Run, color: int) -> dict[str, Any]:
 class ChildRuns:
     runs: list[Run]
     metric_keys: list[str]
-    all_url: str | None  # the runs page listing every child, when more exist than are shown
+    all_url: str | None  # the parent's experiment page, filtered to its children, when more exist
 
 
 def children_filter(run_id: str) -> str:
@@ -175,9 +175,11 @@ def children_filter(run_id: str) -> str:
     return f"attributes.parent_run_id = '{run_id}'"
 
 
-def child_runs(runs: list[Run], *, parent_id: str, more: bool) -> ChildRuns:
+def child_runs(runs: list[Run], *, parent: Run, more: bool) -> ChildRuns:
+    """The children shown on a parent's page. The link to the rest stays inside the parent's
+    experiment: the all-runs page needs a role in every project, this one only in the parent's."""
     keys = _common_keys([run.metrics for run in runs], MAX_CHILD_METRIC_COLUMNS, None)
-    all_url = url("/runs", filter=children_filter(parent_id)) if more else None
+    all_url = url(f"/experiments/{parent.experiment_id}", filter=children_filter(parent.id)) if more else None
     return ChildRuns(runs, keys, all_url)
 
 
