@@ -158,6 +158,33 @@ def test_history_downsampling_keeps_min_max_last(tracking: TrackingService) -> N
     assert sampled.steps[-1] == 1999 and sampled.values[-1] == pytest.approx(values[-1])
 
 
+def test_keys_with_history_are_those_with_a_second_point(tracking: TrackingService) -> None:
+    run = tracking.create_run(tracking.create_experiment("e", actor=ME).id, actor=ME)
+    other = tracking.create_run(tracking.create_experiment("f", actor=ME).id, actor=ME)
+    tracking.log_batch(
+        run.id,
+        metrics=[
+            Metric("final_acc", 0.9, 0, 1),
+            Metric("loss", 1.0, 0, 1),
+            Metric("loss", 0.5, 1, 2),
+            Metric("same_step", 1.0, 3, 1),
+            Metric("same_step", 2.0, 3, 2),  # two points at one step are still two points
+            Metric("gap", math.nan, 0, 1),
+            Metric("gap", 1.0, 1, 2),
+        ],
+        actor=ME,
+    )
+    tracking.log_batch(
+        other.id, metrics=[Metric("final_acc", v, i, i) for i, v in enumerate([1.0, 2.0])], actor=ME
+    )
+    assert tracking.list_metric_keys(run.id) == ["final_acc", "gap", "loss", "same_step"]
+    assert tracking.list_metric_keys_with_history(run.id) == ["gap", "loss", "same_step"]
+    # The same point logged again is stored once: still a single value.
+    tracking.log_batch(run.id, metrics=[Metric("final_acc", 0.9, 0, 1)], actor=ME)
+    assert "final_acc" not in tracking.list_metric_keys_with_history(run.id)
+    assert tracking.list_metric_keys_with_history(other.id) == ["final_acc"]
+
+
 def test_history_pages_with_a_hard_cap(tracking: TrackingService, monkeypatch: pytest.MonkeyPatch) -> None:
     import plimsoll.tracking.service.history as service_module
 

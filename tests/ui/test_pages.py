@@ -155,21 +155,22 @@ def test_run_page_shows_params_charts_and_code(page: Any, seeded: Seeded, base_u
     for key, value in run.params.items():
         assert page.locator(f"#params-table tr[data-key='{key}'] td").inner_text() == value
     assert page.locator("#tags-table tr[data-key='team'] td").inner_text() == "growth"
-    assert page.locator("#metrics-table tr[data-key='acc'] td").inner_text() == "0.87"
+    assert page.locator("#metrics-table tr[data-key='acc'] td.num").inner_text() == "0.87"
 
     figures = wait_for_charts(page)
     assert sorted(f.get_attribute("data-key") for f in figures) == ["acc", "loss"]
     for figure in figures:
         key = figure.get_attribute("data-key")
-        paths = figure.locator("svg path.series")
-        assert paths.count() == 1
+        legend = figure.locator(".legend li")
+        assert legend.count() == 1
         expected = history(base_url, run.id, key)
-        assert int(paths.first.get_attribute("data-points")) == len(expected["steps"]) == 60
-        assert paths.first.get_attribute("d").count("L") == 59  # one unbroken line through 60 points
-        assert figure.locator("svg .tick text").count() >= 6  # both axes are labelled
-        assert figure.locator(".legend li").inner_text() == "tuned-lr"
+        assert int(legend.first.get_attribute("data-points")) == len(expected["steps"]) == 60
+        assert legend.first.inner_text() == "tuned-lr"
+        # One unbroken line through 60 points: uPlot holds the x values and the one series.
+        assert figure.evaluate("f => f.plimsollChart.data[1].filter(v => v === null).length") == 0
+        assert figure.evaluate("f => f.plimsollChart.data[0].length") == 60
 
-    figures[0].locator("svg").hover(position={"x": 200, "y": 100})
+    figures[0].locator(".u-over").hover(position={"x": 200, "y": 100})
     assert page.locator(".tooltip:visible").inner_text().startswith("step ")
 
     code = page.locator("#code-and-environment")
@@ -189,20 +190,27 @@ def test_nan_gaps_and_downsampled_bands(page: Any, seeded: Seeded, base_url: str
     diverged = seeded.run("diverged")
     page.goto(f"/runs/{diverged.id}")
     wait_for_charts(page)
-    loss = page.locator("figure.chart[data-key='loss'] path.series")
-    assert int(loss.get_attribute("data-points")) == len(history(base_url, diverged.id, "loss")["steps"])
-    assert loss.get_attribute("d").count("M") == 2  # broken at the NaN steps 40-42 (and 59 at the end)
-    assert "4 non-finite" in page.locator("figure.chart[data-key='loss'] .legend").inner_text()
+    loss = page.locator("figure.chart[data-key='loss']")
+    assert int(loss.locator(".legend li").get_attribute("data-points")) == len(
+        history(base_url, diverged.id, "loss")["steps"]
+    )
+    # Broken at the NaN steps 40-42 (and 59 at the end): gaps, never joined across.
+    assert loss.evaluate("f => f.plimsollChart.data[1].filter(v => v === null).length") == 4
+    assert loss.evaluate("f => f.plimsollChart.series[1].spanGaps") is False
+    assert "4 non-finite" in loss.locator(".legend").inner_text()
 
     long_run = seeded.run("long-run")
     page.goto(f"/runs/{long_run.id}")
     wait_for_charts(page)
-    acc = page.locator("figure.chart[data-key='acc'] path.series")
+    acc = page.locator("figure.chart[data-key='acc']")
     expected = history(base_url, long_run.id, "acc")
     assert expected["downsampled"] and expected["total_points"] == 1200
-    assert int(acc.get_attribute("data-points")) == len(expected["steps"]) <= 500
-    assert acc.get_attribute("data-downsampled") == "true"
-    assert page.locator("figure.chart[data-key='acc'] path.band").count() == 1
+    item = acc.locator(".legend li")
+    assert int(item.get_attribute("data-points")) == len(expected["steps"]) <= 500
+    assert item.get_attribute("data-downsampled") == "true"
+    assert acc.evaluate("f => f.plimsollChart.bands.length") == 1  # the min/max band
+    # The band's edges are in the y range: the axis fits the bucket extremes, not only the last values.
+    assert float(acc.get_attribute("data-y-max")) >= max(v for v in expected["maxs"] if isinstance(v, float))
 
 
 def test_artifact_link_downloads(page: Any, seeded: Seeded) -> None:
@@ -249,18 +257,17 @@ def test_compare_overlays_runs(page: Any, seeded: Seeded, base_url: str) -> None
     figures = wait_for_charts(page)
     assert sorted(f.get_attribute("data-key") for f in figures) == ["acc", "loss"]
     for figure in figures:
-        paths = figure.locator("svg path.series")
-        assert paths.evaluate_all("ps => ps.map(p => p.dataset.run)") == ids
-        strokes = set(paths.evaluate_all("ps => ps.map(p => p.getAttribute('stroke'))"))
-        assert len(strokes) == 3  # one colour per run
+        legend = figure.locator(".legend li")
+        assert legend.evaluate_all("items => items.map(i => i.dataset.run)") == ids
+        strokes = figure.evaluate("f => f.plimsollChart.series.slice(1).map(s => s._stroke || s.stroke)")
+        assert len(set(map(str, strokes))) == 3  # one colour per run
         for i, run_id in enumerate(ids):
             expected = history(base_url, run_id, figure.get_attribute("data-key"))
-            assert int(paths.nth(i).get_attribute("data-points")) == len(expected["steps"])
-        assert figure.locator(".legend li").count() == 3
+            assert int(legend.nth(i).get_attribute("data-points")) == len(expected["steps"])
 
     page.check("#only-diff")
     assert not page.locator("#compare-params tr[data-key='epochs']").is_visible()
-    page.locator("figure.chart[data-key='acc'] svg").hover(position={"x": 250, "y": 100})
+    page.locator("figure.chart[data-key='acc'] .u-over").hover(position={"x": 250, "y": 100})
     assert page.locator("figure.chart[data-key='acc'] .tooltip .row").count() == 3
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path="/tmp/ui-compare.png", full_page=True)

@@ -177,3 +177,15 @@ def test_lifecycle_links_keep_the_page_and_say_which_is_current() -> None:
     deleted = views.lifecycle_links("/runs", {"filter": views.DELETED_FILTER, "view": "all"}, "")
     assert [link.current for link in deleted] == [False, False, True]
     assert deleted[0].href == "/runs"  # leaving "Deleted" drops its filter
+
+
+def test_child_runs_show_common_metrics_and_link_to_the_rest() -> None:
+    parent = make_run("parent", {}, {})
+    children = [make_run("a" * n, {}, {"auc": 0.9, "f1": 0.8, f"only{n}": 1.0}) for n in range(1, 4)]
+    shown = views.child_runs(children, parent=parent, more=False)
+    assert shown.runs == children and shown.all_url is None
+    assert shown.metric_keys[:2] == ["auc", "f1"]  # what every child has comes first
+    more = views.child_runs(children, parent=parent, more=True)
+    assert more.all_url == views.url(
+        f"/experiments/{parent.experiment_id}", filter=f"attributes.parent_run_id = '{parent.id}'"
+    )

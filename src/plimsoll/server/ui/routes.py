@@ -30,6 +30,7 @@ STATIC_DIR = PACKAGE_DIR / "static"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
 RUNS_PAGE_SIZE = 50
+MAX_CHILD_RUNS = 50  # listed on a parent's page; the rest are a link away
 MAX_COMPARE_RUNS = 20
 HISTORY_POINTS = 500  # what the charts ask the JSON API for; the band shows what a bucket hides
 
@@ -215,10 +216,18 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
     tracking = _tracking(request)
     run = tracking.get_run(_checked_run_id(run_id))
     artifacts = tracking.list_artifacts(run.id)
+    children = tracking.search_runs(
+        project=run.project,
+        filter=views.children_filter(run.id),
+        order_by=["attributes.start_time ASC"],
+        max_results=MAX_CHILD_RUNS,
+    )
     context = {
         "active": "runs",
         "run": run,
         "metric_keys": tracking.list_metric_keys(run.id),
+        "history_keys": tracking.list_metric_keys_with_history(run.id),
+        "children": views.child_runs(children.runs, parent=run, more=children.next_page_token is not None),
         "charts_series": [views.chart_series(run, 0)],
         "user_tags": {k: v for k, v in sorted(run.tags.items()) if not views.is_system_tag(k)},
         "artifacts": artifacts,

@@ -1,6 +1,7 @@
 """View models: what the templates show, shaped from tracking entities. No HTTP, no HTML.
 
 runs_table()            columns of a runs table and how each header toggles `order_by`
+child_runs()            a parent run's children, with the metrics most of them have
 comparison()            several runs side by side: params (differences marked), metrics, charts
 code_and_environment()  git state, interpreter and packages a run recorded
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -26,6 +28,7 @@ from plimsoll.tracking.run_columns import KeyColumn, choose_columns
 from plimsoll.tracking.search_language import DEFAULT_ORDER_BY, OrderItem, parse_order_item
 from plimsoll.tracking.service import TrackingService
 
+MAX_CHILD_METRIC_COLUMNS = 4
 MAX_SHOWN_ARTIFACT_BYTES = 1024 * 1024
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
@@ -241,8 +244,37 @@ def run_tree(runs: list[Run]) -> list[TreeRow]:
 
 
 def chart_series(run: Run, color: int) -> dict[str, Any]:
-    """What charts.js needs to fetch and draw one run's series."""
-    return {"run": run.id, "label": run.name or run.id[:8], "color": color}
+    """What charts.js needs to fetch and draw one run's series (`start`: where relative time is 0)."""
+    return {"run": run.id, "label": run.name or run.id[:8], "color": color, "start": run.start_time}
+
+
+# -- child runs ----------------------------------------------------------------------------------
+
+
+def _common_keys(mappings: list[dict[str, Any]], limit: int) -> list[str]:
+    """The keys most runs have (at most `limit`), alphabetically."""
+    counts = Counter(key for mapping in mappings for key in mapping)
+    return sorted(sorted(counts, key=lambda k: (-counts[k], k))[:limit])
+
+
+@dataclass(frozen=True)
+class ChildRuns:
+    runs: list[Run]
+    metric_keys: list[str]
+    all_url: str | None  # the parent's experiment page, filtered to its children, when more exist
+
+
+def children_filter(run_id: str) -> str:
+    """The search-language filter for a run's children (ids are hex: nothing to quote)."""
+    return f"attributes.parent_run_id = '{run_id}'"
+
+
+def child_runs(runs: list[Run], *, parent: Run, more: bool) -> ChildRuns:
+    """The children shown on a parent's page. The link to the rest stays inside the parent's
+    experiment: the all-runs page needs a role in every project, this one only in the parent's."""
+    keys = _common_keys([run.metrics for run in runs], MAX_CHILD_METRIC_COLUMNS)
+    all_url = url(f"/experiments/{parent.experiment_id}", filter=children_filter(parent.id)) if more else None
+    return ChildRuns(runs, keys, all_url)
 
 
 @dataclass(frozen=True)

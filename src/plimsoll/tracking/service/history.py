@@ -65,6 +65,13 @@ class HistoryOps(ServiceBase):
         with self.db.read() as conn:
             return store.metric_keys_of(conn, run_id)
 
+    def list_metric_keys_with_history(self, run_id: str) -> list[str]:
+        """The run's metric keys with more than one point: those a chart can draw as a curve (a key
+        with one point is a single value, better read in a table)."""
+        check_run_id("run_id", run_id)
+        with self.db.read() as conn:
+            return store.keys_with_history_of(conn, run_id)
+
 
 MAX_KEYS_NAMED = 20
 
