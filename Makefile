@@ -12,7 +12,7 @@ PORT ?= 8765
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install dev serve test lint typecheck pytest bench lock wheel clean demo
+.PHONY: install dev serve test lint typecheck pytest bench lock wheel clean demo screenshots
 
 install: $(RUNTIME_STAMP)
 
@@ -72,3 +72,7 @@ wheel: | $(BIN)/uv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Re-take docs/screenshots/ from the demo's runs, as tests/ui/test_screenshots.py sees them.
+screenshots: dev
+	PLIMSOLL_SCREENSHOTS=update $(BIN)/pytest -n 0 tests/ui/test_screenshots.py

@@ -1,0 +1,113 @@
+"""The screenshots in docs/screenshots/ are what these tests see: the demo's runs (`plimsoll demo`:
+real scikit-learn models) behind a real server, in Chromium at a laptop's two widths.
+
+Each test checks what the screenshot is meant to show (the columns that differ, the sorted metric,
+the charts drawn, the comparison plots) and saves the picture. With PLIMSOLL_SCREENSHOTS=update
+(`make screenshots`) it is written into docs/screenshots/; otherwise into the test's temporary
+folder, and the test checks that the docs hold a picture of that page at that width (pixels differ
+from one run to the next: the demo's run ids and times are new each time).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_support import Console
+
+from plimsoll.client import Client
+from plimsoll.demo import DemoResult, run_demo
+from plimsoll.platform import Platform
+from plimsoll.server.testing import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("ui")]
+
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WIDTHS = (1400, 1024)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tuple[str, DemoResult]]:
+    platform = Platform(home=tmp_path_factory.mktemp("demo") / ".plimsoll").startup()
+    server = LiveServer(platform)
+    try:
+        with Client(str(server.url)) as client:
+            result = run_demo(client, experiment="demo")
+        yield str(server.url), result
+    finally:
+        server.stop()
+        platform.close()
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
+def wide_page(request: pytest.FixtureRequest, browser: Any, demo: tuple[str, DemoResult]) -> Iterator[Any]:
+    console = Console()
+    context = browser.new_context(base_url=demo[0], viewport={"width": request.param, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.on("console", console.on_console)
+    tab.on("pageerror", console.on_page_error)
+    try:
+        yield tab
+    finally:
+        context.close()
+    problems = console.unexpected()
+    if problems:
+        pytest.fail("the browser reported errors:\n" + "\n".join(problems))
+
+
+def png_width(path: Path) -> int:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int(struct.unpack(">I", header[16:20])[0])
+
+
+def keep(page: Any, name: str, tmp_path: Path) -> None:
+    width = page.viewport_size["width"]
+    file_name = f"{name}-{width}.png"
+    if os.environ.get("PLIMSOLL_SCREENSHOTS") == "update":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_SCREENSHOTS / file_name), full_page=True)
+        return
+    taken = tmp_path / file_name
+    page.screenshot(path=str(taken), full_page=True)
+    documented = DOCS_SCREENSHOTS / file_name
+    assert documented.exists(), f"docs/screenshots/{file_name} is missing: run `make screenshots`"
+    assert png_width(documented) == png_width(taken), f"docs/screenshots/{file_name} is of another width"
+
+
+def no_page_overflow(page: Any) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_runs_table(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    result = demo[1]
+    wide_page.goto(f"/experiments/{result.experiment.id}?order_by=metrics.roc_auc+DESC")
+    header = wide_page.locator("#runs-table thead th[data-key='roc_auc']")
+    assert header.is_visible()
+    # What differs between the demo's settings is on screen; what they share is said once above.
+    for key in ("learning_rate", "max_depth"):
+        assert wide_page.locator(f"#runs-table thead th[data-key='{key}']").is_visible()
+    assert "dataset" in wide_page.locator("#constant-columns").inner_text()
+    names = wide_page.locator("#runs-table tbody td.col-name a").all_inner_texts()
+    assert names[0] == result.best.name
+    no_page_overflow(wide_page)
+    keep(wide_page, "runs-table", tmp_path)
+
+
+def test_run_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    best = demo[1].best
+    wide_page.goto(f"/runs/{best.id}")
+    figures = wide_page.locator("figure.chart")
+    count = figures.count()
+    assert count >= 4  # the demo logs train/val loss and accuracy per step
+    wide_page.wait_for_function(
+        "n => document.querySelectorAll(\"figure.chart[data-state='ready']\").length === n", arg=count
+    )
+    assert wide_page.get_by_text("roc_auc").first.is_visible()
+    no_page_overflow(wide_page)
+    keep(wide_page, "run-page", tmp_path)
