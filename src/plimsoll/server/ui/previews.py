@@ -202,7 +202,7 @@ def _csv(text: str, truncated: bool, delimiter: str) -> Preview:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader, [])
-        rows = []
+        rows: list[list[str]] = []
         total = 0
         for row in reader:
             total += 1
@@ -226,14 +226,15 @@ def _parquet(data: bytes, truncated: bool) -> Preview:
             "parquet",
             unavailable=f"Parquet files over {formatting.filesize(PARQUET_BYTES)} are not previewed.",
         )
-    import pyarrow.parquet as pq  # only this preview needs it, and it takes a while to import
+    import pyarrow as pa  # only this preview needs it, and it takes a while to import
+    import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
         names = parquet.schema_arrow.names
         columns = names[:MAX_COLUMNS]
         batch = next(parquet.iter_batches(batch_size=MAX_ROWS, columns=columns), None)
-    except Exception as exc:  # noqa: BLE001 - any reading error means "not a Parquet file we can show"
+    except (pa.ArrowException, OSError, ValueError) as exc:
         return Preview("parquet", unavailable=f"Not readable as Parquet: {exc}")
     records = [] if batch is None else batch.to_pylist()
     rows = [[_cell(record[name]) for name in columns] for record in records]

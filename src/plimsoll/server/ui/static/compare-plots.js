@@ -19,10 +19,6 @@
     return value.trim() || "#5f6b7a";
   }
 
-  function label(column) {
-    return column.source + ": " + column.key;
-  }
-
   function shown(value) {
     if (value === null || value === undefined) return MISSING;
     if (typeof value === "number") return String(Number(value.toPrecision(6)));
@@ -59,17 +55,19 @@
     };
   }
 
-  function parallelOption(data, metricIndex) {
+  function parallelOption(data, metricIndex, width) {
     var params = data.columns.filter(function (c) { return c.source === "param"; }).slice(0, MAX_PARAM_AXES);
     var axes = metricIndex >= 0 ? params.concat([data.columns[metricIndex]]) : params;
     var option = baseOption();
-    option.parallel = { left: 70, right: 90, top: 50, bottom: 30 };
+    option.parallel = { left: 60, right: 90, top: 50, bottom: 30 };
+    var spacing = (width - 150) / Math.max(axes.length - 1, 1);
     option.parallelAxis = axes.map(function (column, dim) {
+      var metricAxis = column.source === "metric";
       var axis = {
         dim: dim,
-        name: label(column),
-        nameTruncate: { maxWidth: 120 },
-        nameTextStyle: { color: column.source === "metric" ? "#245a82" : "#5f6b7a", fontWeight: 600 },
+        name: column.key,
+        nameTruncate: { maxWidth: Math.max(spacing - 10, 40) },
+        nameTextStyle: { color: metricAxis ? "#245a82" : "#5f6b7a", fontWeight: metricAxis ? 700 : 600 },
       };
       if (column.numeric) axis.type = "value";
       else {
@@ -101,7 +99,7 @@
   }
 
   function scatterAxis(column) {
-    var axis = { name: label(column), nameLocation: "middle", nameGap: 32, nameTextStyle: { fontWeight: 600 } };
+    var axis = { name: column.key, nameLocation: "middle", nameGap: 32, nameTextStyle: { fontWeight: 600 } };
     if (column.numeric) {
       axis.type = "value";
       axis.scale = true;
@@ -150,12 +148,15 @@
     var xPick = document.getElementById("scatter-x");
     var yPick = document.getElementById("scatter-y");
     var charts = [];
+    var drawParallel = null;
     var status = document.getElementById("scatter-count");
 
     if (parallelEl) {
       var parallel = echarts.init(parallelEl);
       charts.push(parallel);
-      var drawParallel = function () { parallel.setOption(parallelOption(data, selected(metric)), true); };
+      drawParallel = function () {
+        parallel.setOption(parallelOption(data, selected(metric), parallelEl.clientWidth), true);
+      };
       drawParallel();
       if (metric) metric.addEventListener("change", drawParallel);
     }
@@ -175,7 +176,10 @@
       yPick.addEventListener("change", drawScatter);
     }
     if (charts.length && typeof ResizeObserver !== "undefined") {
-      var observer = new ResizeObserver(function () { charts.forEach(function (c) { c.resize(); }); });
+      var observer = new ResizeObserver(function () {
+        charts.forEach(function (c) { c.resize(); });
+        if (drawParallel) drawParallel(); // axis names are cut to the room between axes
+      });
       charts.forEach(function (c) { observer.observe(c.getDom()); });
     }
   }
