@@ -101,7 +101,7 @@ def open_preview(page: Any, run_id: str, path: str, width: int = 1400) -> Any:
     page.set_viewport_size({"width": width, "height": 900})
     response = page.goto(preview_url(run_id, path))
     assert response.status == 200
-    assert page.locator("h1.artifact-name").inner_text() == path.rsplit("/", 1)[-1]
+    assert page.locator("h1").inner_text() == path.rsplit("/", 1)[-1]
     return page.locator("#preview")
 
 
@@ -149,7 +149,7 @@ def test_markdown_is_rendered_and_its_script_shown_as_text_not_run(
     page: Any, run_id: str, width: int
 ) -> None:
     preview = open_preview(page, run_id, "notes/README.md", width)
-    assert preview.locator(".markdown h1").inner_text() == "Training report"
+    assert preview.locator(".markdown h2").inner_text() == "Training report"
     assert preview.locator(".markdown strong").inner_text() == "0.92"
     assert preview.locator(".markdown td").all_inner_texts() == ["val", "0.92"]
     assert "<script>window.__markdownRan = true</script>" in preview.inner_text()

@@ -91,7 +91,7 @@ Some **bold** words and a [link](https://example.org/a).
 | 0.1 | 0.92 |
 """
     html = str(whole("README.md", source).html)
-    assert "<h1>Results</h1>" in html
+    assert "<h2>Results</h2>" in html  # one level down: the page's title is the h1
     assert "<strong>bold</strong>" in html
     assert '<a href="https://example.org/a">link</a>' in html
     assert "<td>0.92</td>" in html

@@ -121,7 +121,7 @@ def build(path: str, size: int, data: bytes, truncated: bool) -> Preview:
     if kind == "csv":
         return _csv(text, truncated, delimiter="\t" if extension(path) == ".tsv" else ",")
     if kind == "markdown":
-        return Preview(kind, html=Markup(_markdown.render(text)), notes=notes)
+        return Preview(kind, html=_render_markdown(text), notes=notes)
     if kind == "json":
         return Preview(
             kind, html=_highlight(text if truncated else _pretty_json(text), JsonLexer()), notes=notes
@@ -158,6 +158,15 @@ def _decoded(data: bytes, truncated: bool) -> str:
         if newline > 0:
             data = data[: newline + 1]
     return data.decode("utf-8", errors="replace")
+
+
+def _render_markdown(text: str) -> Markup:
+    """The document's headings one level down: the page's own title is its only h1."""
+    tokens = _markdown.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    return Markup(_markdown.renderer.render(tokens, _markdown.options, {}))
 
 
 def _highlight(text: str, lexer: Any) -> Markup:
