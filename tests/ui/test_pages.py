@@ -227,7 +227,7 @@ def test_artifact_link_downloads(page: Any, seeded: Seeded) -> None:
         == f"{len(WEIGHTS)} B"
     )
     with page.expect_download() as download_info:
-        page.click("#artifacts-table a:has-text('model/weights.bin')")
+        page.click("#artifacts-table tr[data-path='model/weights.bin'] a.download")
     download = download_info.value
     assert download.suggested_filename == "weights.bin"
     with open(download.path(), "rb") as f:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import tempfile
 from contextlib import suppress
 from typing import Annotated, Any, cast
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from plimsoll.core import downloads
 from plimsoll.core.auth.entities import User
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.db import WriteLockBusy
@@ -450,8 +450,12 @@ def list_artifacts(run_id: Id, tracking: Tracking, prefix: ArtifactPrefix | None
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "The file's bytes",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The file's bytes, typed by its extension (application/octet-stream when "
+            "unknown, and for any type a browser would run)",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in downloads.ALL_MEDIA_TYPES
+            },
             "headers": {
                 DIGEST_HEADER: {
                     "description": "The BLAKE3 digest of the bytes, to check them against",
@@ -463,17 +467,18 @@ def list_artifacts(run_id: Id, tracking: Tracking, prefix: ArtifactPrefix | None
 )
 def download_artifact(run_id: Id, path: ArtifactPath, tracking: Tracking) -> StreamingResponse:
     artifact = tracking.get_artifact(run_id, path)
-    filename = quote(path.rsplit("/", 1)[-1])
     # The whole blob is checked before the answer starts, so that a missing or corrupted one is
     # answered as its error (BLOB_NOT_FOUND, BLOB_CORRUPTED), never as a body broken off midway:
     # the same error the embedded SDK raises.
     chunks = tracking.iter_artifact(artifact)
     return StreamingResponse(
         chunks,
-        media_type="application/octet-stream",
+        media_type=downloads.media_type(path),
         headers={
             "Content-Length": str(artifact.size),
-            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+            "Content-Disposition": downloads.content_disposition(path),
+            # Opened on its own (an SVG, say), the file runs nothing and reaches nothing.
+            "Content-Security-Policy": "sandbox; default-src 'none'",
             # Clients check what they received against it, and refuse an answer without it.
             DIGEST_HEADER: artifact.digest,
         },

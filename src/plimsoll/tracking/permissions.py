@@ -175,6 +175,7 @@ PERMISSIONS = (
     Permission("GET", "/experiments/{experiment_ref}", read(EXPERIMENT_REF)),
     Permission("GET", "/runs", read(ALL_PROJECTS)),
     Permission("GET", "/runs/{run_id}", read(RUN)),
+    Permission("GET", "/runs/{run_id}/artifacts/{path:path}", read(RUN)),
     Permission("GET", "/compare", read(RUNS_QUERY)),
     # -- JSON API (tracking/api.py) ----------------------------------------------------------------
     Permission("GET", f"{_API}/experiments", read(PROJECT_QUERY)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,11 +18,12 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from plimsoll._version import __version__
+from plimsoll.core import downloads
 from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
 from plimsoll.core.ids import is_id, short_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import parse_int_text
-from plimsoll.server.ui import formatting, views
+from plimsoll.server.ui import formatting, previews, views
 from plimsoll.tracking.entities import Experiment, run_id_list
 from plimsoll.tracking.service import TrackingService
 
@@ -236,6 +238,24 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
     return render(request, "run.html", context)
 
 
+@router.get("/runs/{run_id}/artifacts/{path:path}", response_class=HTMLResponse)
+def artifact_page(request: Request, run_id: str, path: str) -> HTMLResponse:
+    tracking = _tracking(request)
+    run = tracking.get_run(_checked_run_id(run_id))
+    artifact = tracking.get_artifact(run.id, path)
+    read = previews.bytes_to_read(previews.kind_of(path))
+    data, truncated = tracking.read_artifact(run.id, path, max_bytes=read) if read else (b"", False)
+    context = {
+        "active": "runs",
+        "run": run,
+        "artifact": artifact,
+        "name": downloads.base_name(path),
+        "download_url": f"/api/v1/runs/{run.id}/artifacts/{quote(path)}",
+        "preview": previews.build(path, artifact.size, data, truncated),
+    }
+    return render(request, "artifact.html", context)
+
+
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> HTMLResponse:  # noqa: B006
     run_ids = run_id_list(runs)
@@ -245,5 +265,11 @@ def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> 
     if unknown:
         raise NotFound(f"runs not found: {', '.join(unknown)}")
     found = _tracking(request).get_runs(run_ids) if run_ids else []
-    context = {"active": "runs", "runs": found, "comparison": views.comparison(found)}
+    comparison = views.comparison(found)
+    context = {
+        "active": "runs",
+        "runs": found,
+        "comparison": comparison,
+        "plots": views.comparison_plots(comparison),
+    }
     return render(request, "compare.html", context)

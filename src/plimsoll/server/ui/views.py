@@ -3,6 +3,7 @@
 runs_table()            columns of a runs table and how each header toggles `order_by`
 child_runs()            a parent run's children, with the metrics most of them have
 comparison()            several runs side by side: params (differences marked), metrics, charts
+comparison_plots()      the same runs as columns for the parallel-coordinates and scatter plots
 code_and_environment()  git state, interpreter and packages a run recorded
 """
 
@@ -324,6 +325,45 @@ def comparison(runs: list[Run]) -> Comparison:
     return Comparison(runs, series, params, metrics, charts)
 
 
+def _number(value: Any) -> float | None:
+    """A finite number from a param's text or a metric's value; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _plot_column(source: str, row: Row) -> dict[str, Any]:
+    present = [value for value in row.values if value is not None]
+    numbers = [_number(value) for value in row.values]
+    numeric = source == "metric" or all(_number(value) is not None for value in present)
+    values: list[Any] = numbers if numeric else [None if v is None else str(v) for v in row.values]
+    return {"source": source, "key": row.key, "numeric": numeric, "values": values}
+
+
+def comparison_plots(comparison: Comparison) -> dict[str, Any]:
+    """What compare-plots.js draws the parallel coordinates and the scatter from: each param and
+    metric as a column of one value per run (None where a run has none; NaN and infinities are
+    None too, as JSON has no word for them). A param is numeric when all its values are numbers."""
+    columns = [_plot_column("param", row) for row in comparison.params]
+    columns += [_plot_column("metric", row) for row in comparison.metrics]
+    metrics = [i for i, column in enumerate(columns) if column["source"] == "metric"]
+    # The scatter starts with the first numeric param that differs against the first metric.
+    differing = [i for i, row in enumerate(comparison.params) if row.differs and columns[i]["numeric"]]
+    x = (differing or [i for i in range(len(columns)) if i not in metrics[:1]] or [0])[0]
+    y = (metrics or [i for i in range(len(columns)) if i != x] or [0])[0]
+    return {
+        "runs": [{"id": s["run"], "label": s["label"], "color": s["color"]} for s in comparison.series],
+        "columns": columns,
+        "metric": metrics[0] if metrics else -1,
+        "x": x,
+        "y": y,
+    }
+
+
 # -- code and environment ------------------------------------------------------------------------
 
 
@@ -359,7 +399,7 @@ _FACTS = (
 )
 
 
-def _packages(document: Any) -> list[tuple[str, str]] | None:
+def environment_packages(document: Any) -> list[tuple[str, str]] | None:
     if not isinstance(document, dict) or not isinstance(document.get("packages"), list):
         return None
     packages = []
@@ -370,7 +410,7 @@ def _packages(document: Any) -> list[tuple[str, str]] | None:
     return packages
 
 
-def _diff_line(line: str) -> DiffLine:
+def diff_line(line: str) -> DiffLine:
     if line.startswith(("+++", "---", "diff --git", "index ")):
         return DiffLine("file", line)
     if line.startswith("@@"):
@@ -392,12 +432,12 @@ def code_and_environment(
     if ENVIRONMENT_ARTIFACT in by_path:
         data, cut = tracking.read_artifact(run.id, ENVIRONMENT_ARTIFACT, max_bytes=MAX_SHOWN_ARTIFACT_BYTES)
         try:
-            packages = None if cut else _packages(json.loads(data))
+            packages = None if cut else environment_packages(json.loads(data))
         except ValueError:
             packages = None
         if packages is None:
             environment_text = data.decode(errors="replace")
     if DIFF_ARTIFACT in by_path:
         data, truncated = tracking.read_artifact(run.id, DIFF_ARTIFACT, max_bytes=MAX_SHOWN_ARTIFACT_BYTES)
-        diff = [_diff_line(line) for line in data.decode(errors="replace").splitlines()]
+        diff = [diff_line(line) for line in data.decode(errors="replace").splitlines()]
     return CodeAndEnvironment(facts, packages, environment_text, diff, truncated)
