@@ -111,3 +111,23 @@ def test_run_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) 
     assert wide_page.get_by_text("roc_auc").first.is_visible()
     no_page_overflow(wide_page)
     keep(wide_page, "run-page", tmp_path)
+
+
+def test_compare_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    runs = demo[1].runs
+    wide_page.goto("/compare?runs=" + ",".join(run.id for run in runs))
+    wide_page.wait_for_function(
+        """() => ["parallel-plot", "scatter-plot"].every(id =>
+             typeof echarts !== "undefined" && echarts.getInstanceByDom(document.getElementById(id)))"""
+    )
+    lines = wide_page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('parallel-plot')).getOption().series[0].data.length"
+    )
+    assert lines == len(runs)  # one line per run of the demo
+    figures = wide_page.locator("figure.chart")
+    count = figures.count()
+    wide_page.wait_for_function(
+        "n => document.querySelectorAll(\"figure.chart[data-state='ready']\").length === n", arg=count
+    )
+    no_page_overflow(wide_page)
+    keep(wide_page, "compare", tmp_path)
