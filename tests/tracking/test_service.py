@@ -183,6 +183,14 @@ def test_keys_with_history_are_those_with_a_second_point(tracking: TrackingServi
     tracking.log_batch(run.id, metrics=[Metric("final_acc", 0.9, 0, 1)], actor=ME)
     assert "final_acc" not in tracking.list_metric_keys_with_history(run.id)
     assert tracking.list_metric_keys_with_history(other.id) == ["final_acc"]
+    # Several runs at once (the compare page), each asked-for run in the answer, in the order asked.
+    bare = tracking.create_run(tracking.create_experiment("g", actor=ME).id, actor=ME)
+    by_run = tracking.metric_keys_with_history_by_run([other.id, run.id, bare.id])
+    assert by_run == {other.id: ["final_acc"], run.id: ["gap", "loss", "same_step"], bare.id: []}
+    assert list(by_run) == [other.id, run.id, bare.id]
+    assert tracking.metric_keys_with_history_by_run([]) == {}
+    with pytest.raises(InvalidParameter, match="run_ids"):
+        tracking.metric_keys_with_history_by_run(["not an id"])
 
 
 def test_history_pages_with_a_hard_cap(tracking: TrackingService, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -101,11 +101,23 @@ def test_comparison_marks_differing_params() -> None:
         make_run("a", {"lr": "0.1", "epochs": "5"}, {"loss": math.nan}),
         make_run("bb", {"lr": "0.2", "epochs": "5"}, {"loss": math.nan}),
     ]
-    result = views.comparison(runs)
+    result = views.comparison(runs, {runs[1].id: ["loss"]})
     assert [(row.key, row.differs) for row in result.params] == [("epochs", False), ("lr", True)]
     assert [(row.key, row.differs) for row in result.metrics] == [("loss", False)]  # NaN equals NaN here
-    assert [key for key, _series in result.charts] == ["loss"]
+    assert [key for key, _series in result.charts] == ["loss"]  # a history in one run is enough
     assert [s["color"] for s in result.charts[0][1]] == [0, 1]
+    assert result.single_metrics == []
+
+
+def test_comparison_charts_only_metrics_with_a_history() -> None:
+    runs = [
+        make_run("a", {"lr": "0.1"}, {"loss": 0.5, "acc": 0.9, "f1": 0.8}),
+        make_run("bb", {"lr": "0.2"}, {"loss": 0.4, "acc": 0.91}),
+    ]
+    result = views.comparison(runs, {runs[0].id: ["loss"], runs[1].id: []})
+    assert [key for key, _series in result.charts] == ["loss"]
+    assert result.single_metrics == ["acc", "f1"]
+    assert [row.key for row in result.metrics] == ["acc", "f1", "loss"]  # the table has them all
 
 
 @pytest.fixture

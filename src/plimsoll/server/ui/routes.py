@@ -264,8 +264,10 @@ def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> 
     unknown = [run_id for run_id in run_ids if not is_id(run_id)]
     if unknown:
         raise NotFound(f"runs not found: {', '.join(unknown)}")
-    found = _tracking(request).get_runs(run_ids) if run_ids else []
-    comparison = views.comparison(found)
+    tracking = _tracking(request)
+    found = tracking.get_runs(run_ids) if run_ids else []
+    history_keys = tracking.metric_keys_with_history_by_run([run.id for run in found])
+    comparison = views.comparison(found, history_keys)
     context = {
         "active": "runs",
         "runs": found,

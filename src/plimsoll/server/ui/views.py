@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -292,37 +293,39 @@ class Comparison:
     params: list[Row]
     metrics: list[Row]
     charts: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    """A history chart per metric with more than one point in at least one run."""
+    single_metrics: list[str] = field(default_factory=list)
+    """The metrics with one point in every run that has them: read in the table, not as curves."""
 
     @property
     def differing_params(self) -> int:
         return sum(row.differs for row in self.params)
 
 
-def _same(values: list[Any]) -> bool:
-    first = values[0]
-    for value in values[1:]:
-        both_nan = (
-            isinstance(value, float) and isinstance(first, float) and math.isnan(value) and math.isnan(first)
-        )
-        if value != first and not both_nan:
-            return False
-    return True
-
-
-def _row(key: str, values: list[Any]) -> Row:
-    return Row(key, values, len(values) > 1 and not _same(values))
-
-
-def comparison(runs: list[Run]) -> Comparison:
+def comparison(runs: list[Run], history_keys: Mapping[str, Sequence[str]]) -> Comparison:
+    """`history_keys`: each run's metric keys with more than one point (the tracking service's
+    `metric_keys_with_history_by_run`). What differs is `choose_columns`' rule, as in a runs table."""
     series = [chart_series(run, index) for index, run in enumerate(runs)]
+    choice = choose_columns(runs)
+    differs = set(choice.shown)
     param_keys = sorted({key for run in runs for key in run.params})
     metric_keys = sorted({key for run in runs for key in run.metrics})
-    params = [_row(key, [run.params.get(key) for run in runs]) for key in param_keys]
-    metrics = [_row(key, [run.metrics.get(key) for run in runs]) for key in metric_keys]
-    charts = [
-        (key, [s for s, run in zip(series, runs, strict=True) if key in run.metrics]) for key in metric_keys
+    params = [
+        Row(key, [run.params.get(key) for run in runs], KeyColumn("param", key) in differs)
+        for key in param_keys
     ]
-    return Comparison(runs, series, params, metrics, charts)
+    metrics = [
+        Row(key, [run.metrics.get(key) for run in runs], KeyColumn("metric", key) in differs)
+        for key in metric_keys
+    ]
+    with_history = {key for run in runs for key in history_keys.get(run.id, ())}
+    charts = [
+        (key, [s for s, run in zip(series, runs, strict=True) if key in run.metrics])
+        for key in metric_keys
+        if key in with_history
+    ]
+    single = [key for key in metric_keys if key not in with_history]
+    return Comparison(runs, series, params, metrics, charts, single)
 
 
 def _number(value: Any) -> float | None:
@@ -344,21 +347,46 @@ def _plot_column(source: str, row: Row) -> dict[str, Any]:
     return {"source": source, "key": row.key, "numeric": numeric, "values": values}
 
 
+MAX_PARALLEL_PARAMS = 12  # more axes than this and their names cannot be read at a laptop's width
+
+
+def _most_present(columns: list[dict[str, Any]], candidates: list[int]) -> int | None:
+    """The candidate column with a value in the most runs; ties go to the first (they are sorted
+    by key)."""
+    if not candidates:
+        return None
+    return max(candidates, key=lambda i: (sum(v is not None for v in columns[i]["values"]), -i))
+
+
 def comparison_plots(comparison: Comparison) -> dict[str, Any]:
-    """What compare-plots.js draws the parallel coordinates and the scatter from: each param and
-    metric as a column of one value per run (None where a run has none; NaN and infinities are
-    None too, as JSON has no word for them). A param is numeric when all its values are numbers."""
+    """What compare-plots.js draws the parallel coordinates, the scatter and the bars of single
+    values from: each param and metric as a column of one value per run (None where a run has
+    none; NaN and infinities are None too, as JSON has no word for them). A param is numeric when
+    all its values are numbers.
+
+    The parallel plot's axes are the params that differ (at most MAX_PARALLEL_PARAMS), then a
+    metric; the params every run shares are in `same`, said once under it. The scatter starts with
+    the differing numeric param most runs have against the metric most runs have (ties: by name),
+    so that it shows as many runs as it can."""
     columns = [_plot_column("param", row) for row in comparison.params]
     columns += [_plot_column("metric", row) for row in comparison.metrics]
     metrics = [i for i, column in enumerate(columns) if column["source"] == "metric"]
-    # The scatter starts with the first numeric param that differs against the first metric.
-    differing = [i for i, row in enumerate(comparison.params) if row.differs and columns[i]["numeric"]]
-    x = (differing or [i for i in range(len(columns)) if i not in metrics[:1]] or [0])[0]
-    y = (metrics or [i for i in range(len(columns)) if i != x] or [0])[0]
+    differing = [i for i, row in enumerate(comparison.params) if row.differs]
+    numeric_differing = [i for i in differing if columns[i]["numeric"]]
+    metric = _most_present(columns, metrics)
+    x = _most_present(columns, numeric_differing)
+    if x is None:
+        x = ([i for i in range(len(columns)) if i != metric] or [0])[0]
+    y = metric if metric is not None else ([i for i in range(len(columns)) if i != x] or [0])[0]
+    single = set(comparison.single_metrics)
     return {
         "runs": [{"id": s["run"], "label": s["label"], "color": s["color"]} for s in comparison.series],
         "columns": columns,
-        "metric": metrics[0] if metrics else -1,
+        "parallel": differing[:MAX_PARALLEL_PARAMS],
+        "not_drawn": [columns[i]["key"] for i in differing[MAX_PARALLEL_PARAMS:]],
+        "same": [(row.key, row.values[0]) for row in comparison.params if not row.differs],
+        "metric": -1 if metric is None else metric,
+        "single": [i for i in metrics if columns[i]["key"] in single],
         "x": x,
         "y": y,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from plimsoll.tracking.entities import MetricHistory
 from plimsoll.tracking.service.base import ServiceBase, check_run_id
 
 MAX_HISTORY_POINTS = 100_000
+MAX_RUNS_PER_HISTORY_LOOKUP = 1000  # one IN list: well under SQLite's bound-parameter limit
 
 
 class HistoryOps(ServiceBase):
@@ -71,6 +73,19 @@ class HistoryOps(ServiceBase):
         check_run_id("run_id", run_id)
         with self.db.read() as conn:
             return store.keys_with_history_of(conn, run_id)
+
+    def metric_keys_with_history_by_run(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """`list_metric_keys_with_history` for several runs in one read (a compare page's charts):
+        every run asked for is in the answer, one without such keys (or unknown) with none."""
+        for run_id in run_ids:
+            check_run_id("run_ids", run_id)
+        if len(run_ids) > MAX_RUNS_PER_HISTORY_LOOKUP:
+            raise InvalidParameter(
+                "run_ids", f"has {len(run_ids)} runs; the limit is {MAX_RUNS_PER_HISTORY_LOOKUP}"
+            )
+        with self.db.read() as conn:
+            found = store.keys_with_history_by_run(conn, run_ids)
+        return {run_id: found.get(run_id, []) for run_id in run_ids}
 
 
 MAX_KEYS_NAMED = 20

@@ -1,8 +1,10 @@
-/* Compare page, across runs: a parallel-coordinates plot (every param, then the chosen metric) and
- * a scatter of any two columns, drawn with ECharts (vendor/echarts, global `echarts`).
+/* Compare page: a parallel-coordinates plot (the params that differ, then the chosen metric), a
+ * scatter of any two columns and bars of a single-valued metric per run, drawn with ECharts
+ * (vendor/echarts, global `echarts`).
  *
  * The data is the JSON island #compare-plots-data, built by views.comparison_plots():
- *   {runs: [{id, label, color}], columns: [{source, key, numeric, values: [one per run, or null]}]}
+ *   {runs: [{id, label, color}], columns: [{source, key, numeric, values: [one per run, or null]}],
+ *    parallel: [column indices of the parallel plot's param axes], ...}
  * Tooltips use ECharts' richText mode with plain-text formatters: its default HTML tooltips carry
  * style attributes, which the page's CSP (style-src 'self') refuses. Colours come from the same
  * --series-N variables as the tables' swatches and charts.js.
@@ -11,7 +13,6 @@
   "use strict";
 
   var PALETTE_SIZE = 8;
-  var MAX_PARAM_AXES = 12;
   var MISSING = "(none)";
 
   function color(index) {
@@ -56,7 +57,7 @@
   }
 
   function parallelOption(data, metricIndex, width) {
-    var params = data.columns.filter(function (c) { return c.source === "param"; }).slice(0, MAX_PARAM_AXES);
+    var params = data.parallel.map(function (index) { return data.columns[index]; });
     var axes = metricIndex >= 0 ? params.concat([data.columns[metricIndex]]) : params;
     var option = baseOption();
     option.parallel = { left: 60, right: 90, top: 50, bottom: 30 };
@@ -134,6 +135,35 @@
     return option;
   }
 
+  var BAR_ROW_PX = 30;
+
+  /* One horizontal bar per run for a metric logged once, in the runs table's order; a run without
+   * it (or with NaN) has no bar, and its label says so. */
+  function barsOption(data, columnIndex) {
+    var column = data.columns[columnIndex];
+    var option = baseOption();
+    var labels = data.runs.map(function (run) { return run.label; });
+    option.grid = { left: 10, right: 80, top: 10, bottom: 30, containLabel: true };
+    option.xAxis = { type: "value", name: column.key, nameLocation: "middle", nameGap: 24,
+      nameTextStyle: { fontWeight: 600 } };
+    option.yAxis = { type: "category", data: labels, inverse: true };
+    option.tooltip.formatter = function (item) {
+      return item.name + "\n" + column.key + " = " + shown(column.values[item.dataIndex]);
+    };
+    option.series = [{
+      type: "bar",
+      barMaxWidth: 18,
+      label: { show: true, position: "right", formatter: function (item) {
+        return shown(column.values[item.dataIndex]);
+      } },
+      data: data.runs.map(function (run, i) {
+        return { name: run.label, value: column.values[i] === null ? "-" : column.values[i],
+          itemStyle: { color: color(run.color) } };
+      }),
+    }];
+    return option;
+  }
+
   function selected(select) {
     return select ? Number(select.value) : -1;
   }
@@ -174,6 +204,16 @@
       drawScatter();
       xPick.addEventListener("change", drawScatter);
       yPick.addEventListener("change", drawScatter);
+    }
+    var barsEl = document.getElementById("single-plot");
+    var barsPick = document.getElementById("single-metric");
+    if (barsEl && barsPick) {
+      barsEl.style.height = (data.runs.length * BAR_ROW_PX + 60) + "px";
+      var bars = echarts.init(barsEl);
+      charts.push(bars);
+      var drawBars = function () { bars.setOption(barsOption(data, selected(barsPick)), true); };
+      drawBars();
+      barsPick.addEventListener("change", drawBars);
     }
     if (charts.length && typeof ResizeObserver !== "undefined") {
       var observer = new ResizeObserver(function () {
