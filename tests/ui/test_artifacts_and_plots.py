@@ -282,9 +282,10 @@ def open_compare(page: Any, seeded: Seeded, names: list[str], width: int) -> Non
     )
     ids = ",".join(seeded.run(name).id for name in names)
     assert page.goto(f"/compare?runs={ids}").status == 200
-    page.wait_for_function(
-        """() => ["parallel-plot", "scatter-plot"].every(id =>
-             typeof echarts !== "undefined" && echarts.getInstanceByDom(document.getElementById(id)))"""
+    page.wait_for_function(  # each plot the page has (one run: no parallel plot, nothing differs)
+        """() => ["parallel-plot", "scatter-plot", "single-plot"].every(id =>
+             !document.getElementById(id) ||
+             (typeof echarts !== "undefined" && echarts.getInstanceByDom(document.getElementById(id))))"""
     )
 
 
@@ -356,4 +357,34 @@ def test_compare_with_one_run_speaks_in_the_singular(page: Any, seeded: Seeded) 
     open_compare(page, seeded, ["baseline"], 1400)
     assert page.title().startswith("Compare 1 run ·")
     assert page.locator(".page-head p").inner_text().startswith("1 run · ")
-    assert len(chart_option(page, "parallel-plot")["series"][0]["data"]) == 1
+    assert page.locator("#parallel-plot").count() == 0
+    assert page.locator("#parallel-none").inner_text() == "No parameter differs between runs: there is one."
+    assert page.locator("#parallel-same").inner_text().startswith("This run: batch_size = 32")
+    assert len(chart_option(page, "scatter-plot")["series"][0]["data"]) == 1
+
+
+def test_parallel_axes_leave_out_the_params_every_run_shares(page: Any, seeded: Seeded) -> None:
+    open_compare(page, seeded, ["baseline", "tuned-lr", "big-lr"], 1400)
+    axes = [axis["name"] for axis in chart_option(page, "parallel-plot")["parallelAxis"]]
+    assert axes == ["batch_size", "lr", "optimizer", "acc"]  # epochs is 60 in all three
+    assert page.locator("#parallel-same").inner_text() == "All 3 runs: epochs = 60"
+    assert page.locator("#parallel-not-drawn").count() == 0
+
+
+def test_single_values_are_bars_not_one_dot_charts(page: Any, seeded: Seeded) -> None:
+    open_compare(page, seeded, COMPARED, 1024)
+    # acc and loss have a history in every run: charts; fraud-xgb's auc is one point: bars.
+    charts = page.locator("figure.chart").evaluate_all("fs => fs.map(f => f.dataset.key)")
+    assert charts == ["acc", "loss"]
+    assert page.locator("#compare-metrics tr[data-key='auc']").count() == 1  # still in the table
+    assert page.locator("#single-metric option").all_inner_texts() == ["auc"]
+    bars = chart_option(page, "single-plot")
+    assert [s["type"] for s in bars["series"]] == ["bar"]
+    values = {bar["name"]: bar["value"] for bar in bars["series"][0]["data"]}
+    assert values == {name: 0.9 if name == "fraud-xgb" else "-" for name in values}
+    assert len(values) == len(COMPARED)
+    assert bars["yAxis"][0]["data"] == page.locator("#compare-runs tbody th a").all_inner_texts()
+    box = page.locator("#single-plot").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.evaluate("() => window.__violations") == []
+    assert no_horizontal_overflow(page)

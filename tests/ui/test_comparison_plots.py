@@ -83,6 +83,18 @@ def test_scatter_defaults_show_the_most_runs_and_ties_go_by_name() -> None:
     assert [keys[i] for i in plots["single"]] == ["alpha", "beta"]  # zeta has a history
 
 
+def test_the_scatter_does_not_start_on_a_param_that_has_one_value_where_present() -> None:
+    runs = [
+        make_run("a", {"trees": "100", "lr": "0.1"}, {"acc": 0.9}),
+        make_run("bb", {"trees": "100", "lr": "0.2"}, {"acc": 0.8}),
+        make_run("ccc", {"trees": "100"}, {"acc": 0.7}),
+        make_run("dddd", {"alpha": "0.5"}, {"acc": 0.6}),
+    ]
+    plots = views.comparison_plots(views.comparison(runs, {}))
+    keys = [c["key"] for c in plots["columns"]]
+    assert keys[plots["x"]] == "lr"  # trees, in more runs, would stack its points at x = 100
+
+
 def test_the_parallel_plot_has_at_most_its_cap_of_param_axes() -> None:
     many = {f"p{i:02d}": str(i + 1) for i in range(views.MAX_PARALLEL_PARAMS + 3)}
     runs = [make_run("a", many, {}), make_run("bb", {k: str(-int(v)) for k, v in many.items()}, {})]

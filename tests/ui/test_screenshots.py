@@ -124,6 +124,30 @@ def test_compare_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Pa
         "echarts.getInstanceByDom(document.getElementById('parallel-plot')).getOption().series[0].data.length"
     )
     assert lines == len(runs)  # one line per run of the demo
+    axis_types = wide_page.evaluate(
+        "Object.fromEntries(echarts.getInstanceByDom(document.getElementById('parallel-plot')).getOption()"
+        ".parallelAxis.map(a => [a.name, a.type]))"
+    )
+    axes = list(axis_types)
+    assert "learning_rate" in axes and "dataset" not in axes  # the same in every demo run: said below
+    assert "dataset" in wide_page.locator("#parallel-same").inner_text()
+    # Metrics logged once per run are bars (and in the table), not charts of one dot each.
+    charted = wide_page.locator("figure.chart").evaluate_all("fs => fs.map(f => f.dataset.key)")
+    assert "accuracy" not in charted and "val_loss" in charted
+    assert "accuracy" in wide_page.locator("#single-metric option").all_inner_texts()
+    # The scatter starts with a numeric param of two values or more that most runs have (not alpha,
+    # 2 of the 7 runs; not n_estimators, 100 in every run that has it).
+    x_name = wide_page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('scatter-plot')).getOption().xAxis[0].name"
+    )
+    with_x = sum(x_name in run.params for run in runs)
+    spread = [
+        key
+        for key in axes[:-1]
+        if axis_types[key] == "value" and len({run.params[key] for run in runs if key in run.params}) > 1
+    ]
+    assert with_x == max(sum(key in run.params for run in runs) for key in spread)
+    assert wide_page.locator("#scatter-count").inner_text().startswith(f"{with_x} of {len(runs)} runs")
     figures = wide_page.locator("figure.chart")
     count = figures.count()
     wide_page.wait_for_function(

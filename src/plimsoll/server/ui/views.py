@@ -366,15 +366,17 @@ def comparison_plots(comparison: Comparison) -> dict[str, Any]:
 
     The parallel plot's axes are the params that differ (at most MAX_PARALLEL_PARAMS), then a
     metric; the params every run shares are in `same`, said once under it. The scatter starts with
-    the differing numeric param most runs have against the metric most runs have (ties: by name),
-    so that it shows as many runs as it can."""
+    the numeric param most runs have among those with two values or more (ties: by name) against
+    the metric most runs have (ties: by name), so that it shows as many runs as it can."""
     columns = [_plot_column("param", row) for row in comparison.params]
     columns += [_plot_column("metric", row) for row in comparison.metrics]
     metrics = [i for i, column in enumerate(columns) if column["source"] == "metric"]
     differing = [i for i, row in enumerate(comparison.params) if row.differs]
     numeric_differing = [i for i in differing if columns[i]["numeric"]]
+    # A param that differs only by being absent from some runs draws its points on one vertical line.
+    spread = [i for i in numeric_differing if len({v for v in columns[i]["values"] if v is not None}) > 1]
     metric = _most_present(columns, metrics)
-    x = _most_present(columns, numeric_differing)
+    x = _most_present(columns, spread or numeric_differing)
     if x is None:
         x = ([i for i in range(len(columns)) if i != metric] or [0])[0]
     y = metric if metric is not None else ([i for i in range(len(columns)) if i != x] or [0])[0]

@@ -143,7 +143,7 @@
     var column = data.columns[columnIndex];
     var option = baseOption();
     var labels = data.runs.map(function (run) { return run.label; });
-    option.grid = { left: 10, right: 80, top: 10, bottom: 30, containLabel: true };
+    option.grid = { left: 24, right: 80, top: 10, bottom: 30, containLabel: true };
     option.xAxis = { type: "value", name: column.key, nameLocation: "middle", nameGap: 24,
       nameTextStyle: { fontWeight: 600 } };
     option.yAxis = { type: "category", data: labels, inverse: true };
