@@ -298,3 +298,18 @@ def test_unknown_ids_get_a_friendly_404(page: Any, console: Console, path: str, 
     assert message in page.locator(".error-message").inner_text()
     assert page.locator("nav.sidebar").is_visible()  # still inside the layout, with a way back
     assert page.get_by_role("link", name="Back to experiments").is_visible()
+
+
+def test_pages_take_the_short_id_the_lists_show(base_url: str, seeded: Seeded) -> None:
+    run = seeded.run("baseline")
+    for path, whole in [
+        (f"/runs/{run.id[-8:]}", f"/runs/{run.id}"),
+        (f"/runs/{run.id[-8:].upper()}?x=1", f"/runs/{run.id}?x=1"),
+        (f"/experiments/{seeded.experiment_id[-8:]}", f"/experiments/{seeded.experiment_id}"),
+    ]:
+        response = httpx.get(base_url + path, follow_redirects=False)
+        assert response.status_code == 302, path
+        assert response.headers["location"] == base_url + whole
+        assert httpx.get(base_url + path, follow_redirects=True).status_code == 200
+    # A short id that ends no run's id is the friendly 404, not a redirect.
+    assert httpx.get(f"{base_url}/runs/ffffffff", follow_redirects=False).status_code == 404

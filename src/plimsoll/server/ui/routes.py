@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from plimsoll._version import __version__
 from plimsoll.core import downloads
 from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
-from plimsoll.core.ids import is_id, short_id
+from plimsoll.core.ids import is_id, is_short_id, short_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import parse_int_text
 from plimsoll.server.ui import formatting, previews, views
@@ -92,6 +92,13 @@ def _checked_run_id(run_id: str) -> str:
     return run_id
 
 
+def _whole_id_url(request: Request, short: str, whole: str) -> RedirectResponse:
+    """The same page under the whole id: a short id (as lists show it) is accepted in a URL, and
+    the page's address then names the run for good."""
+    path = request.url.path.replace(f"/{short}", f"/{whole}", 1)
+    return RedirectResponse(str(request.url.replace(path=path)), status_code=302)
+
+
 def home(request: Request) -> RedirectResponse:
     """`/`: the first page of the navigation."""
     first = next((item for section in request.app.state.nav for item in section.items), None)
@@ -123,8 +130,14 @@ def experiment_page(
     page_size: str = "",
     view: str = "",
     project: str = DEFAULT_PROJECT,
-) -> HTMLResponse:
-    experiment = _tracking(request).resolve_experiment(experiment_ref, project=project)
+) -> Response:
+    tracking = _tracking(request)
+    try:
+        experiment = tracking.resolve_experiment(experiment_ref, project=project)
+    except NotFound:
+        if not is_short_id(experiment_ref):
+            raise
+        return _whole_id_url(request, experiment_ref, tracking.resolve_experiment_id(experiment_ref))
     return _runs_page(request, experiment, filter, order_by, page_token, page_size, view)
 
 
@@ -214,8 +227,10 @@ def _page_size(text: str) -> int:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: str) -> HTMLResponse:
+def run_page(request: Request, run_id: str) -> Response:
     tracking = _tracking(request)
+    if is_short_id(run_id):
+        return _whole_id_url(request, run_id, tracking.resolve_run_id(run_id))
     run = tracking.get_run(_checked_run_id(run_id))
     artifacts = tracking.list_artifacts(run.id)
     children = tracking.search_runs(
@@ -239,8 +254,10 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
 
 
 @router.get("/runs/{run_id}/artifacts/{path:path}", response_class=HTMLResponse)
-def artifact_page(request: Request, run_id: str, path: str) -> HTMLResponse:
+def artifact_page(request: Request, run_id: str, path: str) -> Response:
     tracking = _tracking(request)
+    if is_short_id(run_id):
+        return _whole_id_url(request, run_id, tracking.resolve_run_id(run_id))
     run = tracking.get_run(_checked_run_id(run_id))
     artifact = tracking.get_artifact(run.id, path)
     read = previews.bytes_to_read(previews.kind_of(path))
