@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -62,8 +63,13 @@ def server(
         console.print(
             "[yellow]--workers > 1: run several `plimsoll server` replicas behind a balancer instead[/]"
         )
+    app = create_app(platform, background=background)
+    # What start-up built (modules, routes, tables, caches) lives as long as the process: moved out
+    # of the collector's reach, so that its full collections, which a large request body can
+    # trigger, walk only what requests allocate.
+    gc.freeze()
     uvicorn.run(
-        create_app(platform, background=background),
+        app,
         host=host,
         port=port,
         log_level="warning",
