@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import Console, Seeded, seed
+from ui_support import Console, Seeded, browser_tab, seed
 
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
@@ -84,17 +84,5 @@ def console() -> Console:
 
 @pytest.fixture
 def page(browser: Any, base_url: str, console: Console) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=base_url, viewport={"width": 1360, "height": 900}, accept_downloads=True
-    )
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    tab.on("console", console.on_console)
-    tab.on("pageerror", console.on_page_error)
-    try:
+    with browser_tab(browser, base_url, console) as tab:
         yield tab
-    finally:
-        context.close()
-    problems = console.unexpected()
-    if problems:
-        pytest.fail("the browser reported errors:\n" + "\n".join(problems))

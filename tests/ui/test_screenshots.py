@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import Console
+from ui_support import Console, browser_tab
 
 from plimsoll.client import Client
 from plimsoll.demo import DemoResult, run_demo
@@ -45,19 +45,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tup
 
 @pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
 def wide_page(request: pytest.FixtureRequest, browser: Any, demo: tuple[str, DemoResult]) -> Iterator[Any]:
-    console = Console()
-    context = browser.new_context(base_url=demo[0], viewport={"width": request.param, "height": 900})
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    tab.on("console", console.on_console)
-    tab.on("pageerror", console.on_page_error)
-    try:
+    with browser_tab(browser, demo[0], Console(), width=request.param, timeout_ms=15_000) as tab:
         yield tab
-    finally:
-        context.close()
-    problems = console.unexpected()
-    if problems:
-        pytest.fail("the browser reported errors:\n" + "\n".join(problems))
 
 
 def png_width(path: Path) -> int:

@@ -8,10 +8,13 @@ artifacts with the code and environment the SDK records.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pytest
 
 from plimsoll.platform import Platform
 from plimsoll.tracking.entities import Metric, Run, RunStatus
@@ -128,6 +131,28 @@ class Console:
         if not self.expect_http_error:
             return errors
         return [e for e in errors if "the server responded with a status of 4" not in e]
+
+
+@contextmanager
+def browser_tab(
+    browser: Any, base_url: str, console: Console, *, width: int = 1360, timeout_ms: int = 10_000
+) -> Iterator[Any]:
+    """A fresh browser context and tab on `base_url`, `width` px wide; fails the test if the page
+    reported an error `console` does not expect."""
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": width, "height": 900}, accept_downloads=True
+    )
+    context.set_default_timeout(timeout_ms)
+    tab = context.new_page()
+    tab.on("console", console.on_console)
+    tab.on("pageerror", console.on_page_error)
+    try:
+        yield tab
+    finally:
+        context.close()
+    problems = console.unexpected()
+    if problems:
+        pytest.fail("the browser reported errors:\n" + "\n".join(problems))
 
 
 @dataclass
