@@ -13,7 +13,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BeforeValidator
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope
 
 from plimsoll.core.errors import InvalidParameter, MethodNotAllowed, PayloadTooLarge, PlimsollError
 from plimsoll.core.validation import find_unstorable
@@ -64,6 +64,17 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def is_json_request(scope: Scope) -> bool:
+    """The Content-Type test FastAPI applies before it parses a body as JSON (`application/json`,
+    any `+json`)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media_type = bytes(value).split(b";", 1)[0].strip().lower()
+            subtype = media_type.partition(b"/")[2]
+            return subtype == b"json" or subtype.endswith(b"+json")
+    return False
 
 
 def replay_body(body: bytes, receive: Receive) -> Receive:

@@ -20,7 +20,7 @@ from starlette._utils import get_route_path  # the router's own helper: same pat
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from plimsoll.core.http import LOCAL_ACTOR, json_response, read_body
+from plimsoll.core.http import LOCAL_ACTOR, is_json_request, json_response, read_body
 from plimsoll.server.errors import error_response
 
 # The body limit middleware outside the lane enforces the real limit (and tests lower it at run
@@ -46,7 +46,7 @@ class FastLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.routes.get((scope["method"], get_route_path(scope))) if scope["type"] == "http" else None
-        if route is None or not _is_json(scope):
+        if route is None or not is_json_request(scope):
             # Not ours, or not JSON: FastAPI answers exactly as it would without the lane (a body
             # that is not declared JSON is refused there, which also keeps a web page from posting
             # a "simple" cross-site request here).
@@ -67,13 +67,3 @@ class FastLane:
         except Exception as exc:  # mapped to the same JSON errors as the app's handlers
             response = error_response(exc)
         await response(scope, receive, send)
-
-
-def _is_json(scope: Scope) -> bool:
-    """The Content-Type test FastAPI applies before it parses a body as JSON."""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            media_type = bytes(value).split(b";", 1)[0].strip().lower()
-            subtype = media_type.partition(b"/")[2]
-            return subtype == b"json" or subtype.endswith(b"+json")
-    return False

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.http import check_storable_body, read_body, replay_body
+from plimsoll.core.http import check_storable_body, is_json_request, read_body, replay_body
 from plimsoll.core.validation import printable, unstorable
 from plimsoll.server.errors import error_response
 
@@ -72,7 +72,7 @@ class StorableBody:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_json(scope):
+        if scope["type"] != "http" or not is_json_request(scope):
             await self.app(scope, receive, send)
             return
         try:
@@ -107,13 +107,4 @@ def could_hold_unstorable(raw: bytes) -> bool:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    return False
-
-
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            media_type = bytes(value).split(b";", 1)[0].strip().lower()
-            subtype = media_type.partition(b"/")[2]
-            return subtype == b"json" or subtype.endswith(b"+json")
     return False

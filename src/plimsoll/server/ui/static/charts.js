@@ -552,6 +552,7 @@
     fetchHistory: fetchHistory,
     decode: decode,
     formatNumber: formatNumber,
+    html: html,
     options: options
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -14,11 +14,7 @@
   var POLL_MS = 2000;
 
   function html(name, className, text, parent) {
-    var node = document.createElement(name);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
+    return window.PlimsollCharts.html(name, className, text, parent);
   }
 
   function byKey(nodes, key) {
