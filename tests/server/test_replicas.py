@@ -96,9 +96,10 @@ def replicas(empty_postgres: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
             log.close()
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
-        for url, process in zip(urls, processes, strict=True):
+        for name, url, process in zip("ab", urls, processes, strict=True):
             while True:
-                assert process.poll() is None, (tmp_path / "server-a.log").read_text()
+                # The log of the replica that stopped, not always a's: it says why.
+                assert process.poll() is None, (tmp_path / f"server-{name}.log").read_text()
                 try:
                     if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                         break
