@@ -40,7 +40,7 @@ from plimsoll.core.http import current_actor, json_response, service_of
 from plimsoll.core.ids import new_id
 from plimsoll.core.migrate import current_revisions
 from plimsoll.platform import Platform
-from plimsoll.server.ui.routes import render
+from plimsoll.server.ui.pages import render
 
 # -- the toy capability: what its package would hold ---------------------------------------------
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from plimsoll.server.ui.routes import STATIC_DIR
+from plimsoll.server.ui.pages import STATIC_DIR
 
 VENDOR = STATIC_DIR / "vendor"
 

@@ -17,12 +17,25 @@
 | `PLIMSOLL_TOKEN_MAX_DAYS` | the longest a new API token may live, in days                | no limit                              |
 | `PLIMSOLL_SPOOL_DIR` | where the SDK keeps writes the server has not acknowledged (docs/sdk.md) | `~/.plimsoll/spool` |
 | `PLIMSOLL_EXIT_TIMEOUT` | seconds a process at exit waits for an acknowledgement before it spools | 10 |
+| `PLIMSOLL_SESSION_IDLE_MINUTES` | a web UI session ends after this long without a request | 60 |
+| `PLIMSOLL_SESSION_MAX_HOURS` | a web UI session ends this long after sign-in, whatever happens | 12 |
+| `PLIMSOLL_PASSWORD_SIGN_IN` | `0` hides password sign-in (single sign-on only) | on |
+| `PLIMSOLL_COOKIE_SECURE` | `1`: cookies only over HTTPS even when the server sees plain HTTP (behind a TLS proxy) | when served over TLS |
+| `PLIMSOLL_PUBLIC_URL` | the URL users reach the server at (single sign-on's redirect address is built from it) | from the request |
+| `PLIMSOLL_OIDC_ISSUER` | the OpenID provider (its discovery document is at `/.well-known/openid-configuration`) | unset: no SSO |
+| `PLIMSOLL_OIDC_CLIENT_ID`, `PLIMSOLL_OIDC_CLIENT_SECRET` (or `_FILE`) | this server's client at the provider | |
+| `PLIMSOLL_OIDC_SCOPES` | scopes asked for, space-separated | `openid profile email` |
+| `PLIMSOLL_OIDC_USERNAME_CLAIM`, `PLIMSOLL_OIDC_GROUPS_CLAIM` | claims naming the user and their groups | `preferred_username`, `groups` |
+| `PLIMSOLL_OIDC_ROLES` | groups to roles: `group=project:role, admins=site-admin` | none |
+| `PLIMSOLL_OIDC_CREATE_USERS` | `0`: a first single sign-on of an unknown user is refused | on |
+| `PLIMSOLL_OIDC_LINK_EXISTING` | `1`: a first single sign-on may take over a local user of the same name | off |
+| `PLIMSOLL_OIDC_LABEL` | the sign-in button's text | `Sign in with single sign-on` |
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +43,22 @@ from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.files import PRIVATE_FILE_MODE, parse_file_mode
 
 ENV_PREFIX = "PLIMSOLL_"
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on with an OpenID provider; see `PLIMSOLL_OIDC_*`."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    username_claim: str = "preferred_username"
+    groups_claim: str = "groups"
+    roles: str = ""  # parsed by core.auth.oidc.role_mapping when the server starts
+    create_users: bool = True
+    link_existing: bool = False
+    label: str = "Sign in with single sign-on"
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,13 @@ class Settings:
     # acknowledgement from the server before it leaves its writes there (docs/sdk.md).
     spool_dir: Path | None = None
     exit_timeout: float = 10.0
+    # Web UI sign-in (docs/security.md, "Sign-in").
+    session_idle_minutes: float = 60.0
+    session_max_hours: float = 12.0
+    password_sign_in: bool = True
+    cookie_secure: bool | None = None  # None: when the request came over TLS
+    public_url: str | None = None
+    oidc: OidcSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +120,14 @@ class Settings:
             token_max_days=_positive_days("TOKEN_MAX_DAYS", get("TOKEN_MAX_DAYS")),
             spool_dir=Path(spool) if (spool := get("SPOOL_DIR")) else None,
             exit_timeout=_seconds("EXIT_TIMEOUT", get("EXIT_TIMEOUT"), 10.0),
+            session_idle_minutes=_positive(
+                "SESSION_IDLE_MINUTES", get("SESSION_IDLE_MINUTES"), 60.0, "minutes"
+            ),
+            session_max_hours=_positive("SESSION_MAX_HOURS", get("SESSION_MAX_HOURS"), 12.0, "hours"),
+            password_sign_in=_flag(get("PASSWORD_SIGN_IN") or "1"),
+            cookie_secure=None if (secure := get("COOKIE_SECURE")) is None else _flag(secure),
+            public_url=get("PUBLIC_URL"),
+            oidc=_oidc(get),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -112,6 +156,51 @@ class Settings:
             return Path.home() / ".plimsoll" / "spool"
         except RuntimeError:  # no home directory to be found
             return (self.home / "spool").resolve()
+
+
+def _oidc(get: Callable[[str], str | None]) -> OidcSettings | None:
+    issuer = get("OIDC_ISSUER")
+    if issuer is None:
+        return None
+    client_id = get("OIDC_CLIENT_ID")
+    if client_id is None:
+        raise InvalidParameter(ENV_PREFIX + "OIDC_CLIENT_ID", "is needed when PLIMSOLL_OIDC_ISSUER is set")
+    secret = get("OIDC_CLIENT_SECRET")
+    if secret is None and (secret_file := get("OIDC_CLIENT_SECRET_FILE")) is not None:
+        try:
+            secret = Path(secret_file).read_text().strip()
+        except OSError as error:
+            raise InvalidParameter(
+                ENV_PREFIX + "OIDC_CLIENT_SECRET_FILE", f"cannot read {secret_file}: {error.strerror}"
+            ) from None
+    defaults = OidcSettings(issuer=issuer, client_id=client_id)
+    scopes = tuple((get("OIDC_SCOPES") or "").split()) or defaults.scopes
+    if "openid" not in scopes:
+        raise InvalidParameter(ENV_PREFIX + "OIDC_SCOPES", f"must include 'openid', got {' '.join(scopes)!r}")
+    return OidcSettings(
+        issuer=issuer,  # compared with the provider's own, character for character
+        client_id=client_id,
+        client_secret=secret,
+        scopes=scopes,
+        username_claim=get("OIDC_USERNAME_CLAIM") or defaults.username_claim,
+        groups_claim=get("OIDC_GROUPS_CLAIM") or defaults.groups_claim,
+        roles=get("OIDC_ROLES") or "",
+        create_users=_flag(get("OIDC_CREATE_USERS") or "1"),
+        link_existing=_flag(get("OIDC_LINK_EXISTING")),
+        label=get("OIDC_LABEL") or defaults.label,
+    )
+
+
+def _positive(name: str, text: str | None, default: float, unit: str) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of {unit} above 0, got {text!r}")
+    return value
 
 
 def _flag(text: str | None) -> bool:

@@ -12,6 +12,7 @@
     ├── Conflict                     409  CONFLICT
     ├── MisdirectedRequest           421  MISDIRECTED_REQUEST       (a Host the server does not answer to)
     ├── GateFailed                   422  GATE_FAILED
+    ├── TooManyRequests              429  TOO_MANY_REQUESTS         (`details.retry_after`: seconds)
     ├── BlobCorrupted                500  BLOB_CORRUPTED
     └── Unavailable                  503  UNAVAILABLE
 
@@ -51,6 +52,7 @@ __all__ = [
     "PermissionDenied",
     "PlimsollError",
     "PlimsollStatsError",
+    "TooManyRequests",
     "Unauthenticated",
     "Unavailable",
     "error_from_dict",
@@ -106,6 +108,13 @@ class MisdirectedRequest(PlimsollError):
 class GateFailed(PlimsollError):
     status = 422
     code = "GATE_FAILED"
+
+
+class TooManyRequests(PlimsollError):
+    """Refused for now; `details["retry_after"]` says in how many seconds to try again."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
 
 
 class BlobCorrupted(PlimsollError):

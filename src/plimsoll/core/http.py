@@ -15,7 +15,13 @@ from fastapi.responses import Response
 from pydantic import BeforeValidator
 from starlette.types import Message, Receive, Scope
 
-from plimsoll.core.errors import InvalidParameter, MethodNotAllowed, PayloadTooLarge, PlimsollError
+from plimsoll.core.errors import (
+    InvalidParameter,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    PlimsollError,
+    TooManyRequests,
+)
 from plimsoll.core.validation import find_unstorable
 
 LOCAL_ACTOR = "local"
@@ -43,9 +49,12 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 
 def error_headers(error: PlimsollError) -> dict[str, str]:
-    """The headers an error's answer carries besides its body: a 405's `Allow` (RFC 9110)."""
+    """The headers an error's answer carries besides its body: a 405's `Allow`, a 429's
+    `Retry-After` (RFC 9110)."""
     if isinstance(error, MethodNotAllowed) and isinstance(error.details.get("allow"), list):
         return {"Allow": ", ".join(str(method) for method in error.details["allow"])}
+    if isinstance(error, TooManyRequests) and isinstance(error.details.get("retry_after"), int):
+        return {"Retry-After": str(error.details["retry_after"])}
     return {}
 
 

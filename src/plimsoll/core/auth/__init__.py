@@ -11,6 +11,7 @@ CAPABILITY = Capability(
     router="plimsoll.core.auth.api:router",
     permissions="plimsoll.core.auth.permissions:PERMISSIONS",
     events="plimsoll.core.auth.events:EVENTS",
+    retention="purge_expired",
     cli=(
         CliGroup("users", "plimsoll.cli.users:users_app"),
         CliGroup("tokens", "plimsoll.cli.users:tokens_app"),

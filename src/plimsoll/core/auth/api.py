@@ -10,9 +10,9 @@ that manage users, tokens and roles.
   `flatten_routes`; this also yields the path parameters; no match: 404/405 from the guard, so
   nothing it cannot see is served), look up its row in the permission table gathered from
   every capability's descriptor (no row: 403), read the
-  `Authorization: Bearer <token>` header (or, for the web UI, the `plimsoll_token` cookie),
-  then, on a worker thread (the event loop never waits on the database), authenticate the token
-  and check the row. Nothing of the body is read before the token is known good: a request with
+  `Authorization: Bearer <token>` header (or, for the web UI, the `plimsoll_session` cookie of a
+  signed-in browser), then, on a worker thread (the event loop never waits on the database),
+  authenticate the token or session and check the row. Nothing of the body is read before the token is known good: a request with
   no valid token costs what a small one does however large its body. Only a rule that finds its
   project in the JSON body needs the body, and only when the answer depends on it: a site admin
   holds every role (no need), and a user who holds the role in no project is refused (no need);
@@ -25,19 +25,27 @@ that manage users, tokens and roles.
   docs) skip all of it, with the actor `anonymous`.
 - the routes below, each protected by its row in the table like any other.
 
-Cookie authentication is accepted for unsafe methods (POST, PUT, PATCH, DELETE) only from a
-same-origin page (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the `Host`), so that
-another site cannot make a logged-in browser write (CSRF). API clients send the header instead.
+A session cookie is accepted for unsafe methods (POST, PUT, PATCH, DELETE) only from a
+same-origin page (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the `Host`) AND with the
+session's CSRF token, in the `X-CSRF-Token` header (the UI's scripts) or the `csrf_token` field of
+a form: another site can neither read the token nor make a signed-in browser write (CSRF), even
+where `SameSite` is not enforced (older browsers, a sibling sub-domain). API clients send the
+`Authorization` header instead, which no other site can make a browser send.
+
+A browser that asks for a page (GET, `Accept: text/html`, outside `/api/`) without a valid session
+is sent to the sign-in page, which brings it back after (`?next=`); a page it may not see gets the
+UI's own error page (`page_refusal`), not JSON.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
@@ -54,7 +62,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.auth import permissions
 from plimsoll.core.auth.check import authorize
-from plimsoll.core.auth.entities import Credential, Role, User
+from plimsoll.core.auth.entities import Credential, Role, SessionCredential, User, refused
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
 from plimsoll.core.auth.service import (
     MALFORMED,
@@ -62,7 +70,6 @@ from plimsoll.core.auth.service import (
     MAX_USER_NAME_LENGTH,
     MISSING,
     AuthService,
-    refused,
 )
 from plimsoll.core.errors import (
     MethodNotAllowed,
@@ -86,8 +93,19 @@ from plimsoll.core.wire import Documented, EpochMs, Flag, Id, name_rules, one_of
 
 log = logging.getLogger("plimsoll.auth")
 
-TOKEN_COOKIE = "plimsoll_token"
+# Answers a browser that was refused a page: (scope, error) -> the response (an HTML error page).
+PageRefusal = Callable[[Scope, PlimsollError], Response]
+
+SESSION_COOKIE = "plimsoll_session"
+CSRF_HEADER = b"x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SIGN_IN_PATH = "/sign-in"
+CHANGE_PASSWORD_PATH = "/account/password"
+# What a user who must change their password may still reach (their sign-in was a temporary one).
+_BEFORE_PASSWORD_CHANGE = frozenset({CHANGE_PASSWORD_PATH, "/sign-out"})
 ANONYMOUS_ACTOR = "anonymous"
+# The largest form body the guard reads to find a CSRF token in.
+MAX_FORM_BYTES = 1024 * 1024
 # The largest JSON body the guard buffers to find a project in (the server's own JSON limit).
 MAX_GUARDED_BODY_BYTES = 64 * 1024 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -101,9 +119,11 @@ def install_guard(
     projects: Any,
     enabled: bool,
     on_refusal: Callable[[str], None] | None = None,
+    page_refusal: PageRefusal | None = None,
 ) -> None:
     """Put the guard in front of every route of `app` (call it after the last route is added).
-    `on_refusal(reason)` is called for every request refused as unauthenticated."""
+    `on_refusal(reason)` is called for every request refused as unauthenticated;
+    `page_refusal(scope, error)` answers a browser refused a page (None: the JSON error)."""
     app.add_middleware(
         AuthGuard,
         routes=app.router.routes,
@@ -112,13 +132,34 @@ def install_guard(
         projects=projects,
         enabled=enabled,
         on_refusal=on_refusal,
+        page_refusal=page_refusal,
     )
 
 
 def credential_of(request: Request) -> Credential | None:
-    """The token the request authenticated with; None with authentication off."""
+    """The token the request authenticated with; None with authentication off or a session."""
     credential = getattr(request.state, "credential", None)
     return credential if isinstance(credential, Credential) else None
+
+
+def session_of(request: Request) -> SessionCredential | None:
+    """The signed-in browser session the request came with; None otherwise."""
+    session = getattr(request.state, "session", None)
+    return session if isinstance(session, SessionCredential) else None
+
+
+def user_of(request: Request) -> User | None:
+    """The authenticated user; None with authentication off (everyone is the local user)."""
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, User) else None
+
+
+def wants_page(scope: Scope) -> bool:
+    """Whether a browser is asking for a page (and so should be sent to sign in, not given JSON)."""
+    if scope.get("method") not in {"GET", "HEAD"} or get_route_path(scope).startswith("/api/"):
+        return False
+    accept = _header(scope, b"accept") or ""
+    return "text/html" in accept
 
 
 # -- the guard -----------------------------------------------------------------------------------
@@ -218,6 +259,7 @@ class AuthGuard:
         projects: Any,
         enabled: bool,
         on_refusal: Callable[[str], None] | None = None,
+        page_refusal: PageRefusal | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
@@ -226,6 +268,7 @@ class AuthGuard:
         self.projects = projects
         self.enabled = enabled
         self.on_refusal = on_refusal
+        self.page_refusal = page_refusal
         self._entries: list[RouteEntry] | None = None
 
     @property
@@ -249,6 +292,13 @@ class AuthGuard:
         except PlimsollError as error:
             if isinstance(error, Unauthenticated):
                 self._refused(scope, error)
+            if scope["type"] == "http" and wants_page(scope):
+                if isinstance(error, Unauthenticated):
+                    await _to_sign_in(scope, receive, send)
+                    return
+                if self.page_refusal is not None:
+                    await self.page_refusal(scope, error)(scope, receive, send)
+                    return
             await _refuse(scope, receive, send, error)
             return
         await self.app(scope, receive, send)
@@ -268,26 +318,40 @@ class AuthGuard:
         if row is not None and row.rule.scope is permissions.PUBLIC:
             state["actor"] = ANONYMOUS_ACTOR
             return receive
-        secret = _credential(scope, method)
+        presented = _presented(scope)
         query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
         facts = RequestFacts(path_params=path_params, query=query)
-        credential, settled = await run_in_threadpool(self._decide, secret, key, row, facts)
+        session: SessionCredential | None = None
+        credential: Credential | None = None
+        if presented.kind == "session":
+            session = await run_in_threadpool(self.auth.sign_in.identify, presented.secret)
+            user = session.user
+            if method not in _SAFE_METHODS:
+                receive = await _check_csrf(scope, receive, session)
+            if user.must_change_password and get_route_path(scope) not in _BEFORE_PASSWORD_CHANGE:
+                raise PermissionDenied(
+                    f"user {user.name!r} signed in with a temporary password and must choose their own "
+                    f"first ({CHANGE_PASSWORD_PATH})",
+                    details={"user": user.name, "reason": "password_change_required"},
+                )
+            settled = await run_in_threadpool(self._decide, user, key, row, facts)
+        else:
+            credential = await run_in_threadpool(self.auth.identify, presented.secret)
+            user = credential.user
+            settled = await run_in_threadpool(self._decide, user, key, row, facts)
         if not settled:
             assert row is not None
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = replay_body(raw, receive)
-            await run_in_threadpool(self._decide_with_body, credential.user, row, facts, raw)
-        state["actor"] = credential.user.name
-        state["user"] = credential.user
+            await run_in_threadpool(self._decide_with_body, user, row, facts, raw)
+        state["actor"] = user.name
+        state["user"] = user
         state["credential"] = credential
+        state["session"] = session
         return receive
 
-    def _decide(
-        self, secret: str, key: tuple[str, str], row: Entry | None, facts: RequestFacts
-    ) -> tuple[Credential, bool]:
-        """Authenticate, then check what can be checked without the body: (credential, settled);
-        not settled means the body decides."""
-        credential = self.auth.identify(secret)
+    def _decide(self, user: User, key: tuple[str, str], row: Entry | None, facts: RequestFacts) -> bool:
+        """Check what can be checked without the body: settled (True), or the body decides."""
         if row is None:
             raise PermissionDenied(
                 f"route {key[0]} {key[1]} has no permission rule, so it is refused "
@@ -295,13 +359,13 @@ class AuthGuard:
                 details={"method": key[0], "route": key[1]},
             )
         if not row.rule.scope.needs_body:
-            authorize(self.auth, self.projects, credential.user, row, facts)
-            return credential, True
-        if credential.user.is_admin:
-            return credential, True  # whatever projects the body names, the answer is yes
+            authorize(self.auth, self.projects, user, row, facts)
+            return True
+        if user.is_admin:
+            return True  # whatever projects the body names, the answer is yes
         if row.rule.role is not None:
-            self.auth.require_somewhere(credential.user, row.rule.role)  # else no body can help
-        return credential, False
+            self.auth.require_somewhere(user, row.rule.role)  # else no body can help
+        return False
 
     def _decide_with_body(self, user: User, row: Entry, facts: RequestFacts, raw: bytes) -> None:
         try:
@@ -336,26 +400,69 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _credential(scope: Scope, method: str) -> str:
+@dataclass(frozen=True)
+class Presented:
+    kind: str  # "token" (the Authorization header) or "session" (the web UI's cookie)
+    secret: str
+
+
+def _presented(scope: Scope) -> Presented:
     authorization = _header(scope, b"authorization")
     if authorization is not None:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise refused(MALFORMED, "the Authorization header must be 'Bearer <token>'")
-        return secret.strip()
+        return Presented("token", secret.strip())
     cookie = _header(scope, b"cookie")
-    from_cookie = cookie_parser(cookie).get(TOKEN_COOKIE) if cookie else None
+    from_cookie = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
     if from_cookie:
-        if method not in _SAFE_METHODS and not _same_origin(scope):
-            raise PermissionDenied(
-                f"the {TOKEN_COOKIE} cookie authenticates {method} requests only from the "
-                "Plimsoll web UI itself; API clients send 'Authorization: Bearer <token>'"
-            )
-        return from_cookie
+        return Presented("session", from_cookie)
     raise refused(
         MISSING,
-        "authentication required: send 'Authorization: Bearer <token>' (set PLIMSOLL_TOKEN for the SDK and CLI)",
+        "authentication required: sign in, or send 'Authorization: Bearer <token>' "
+        "(set PLIMSOLL_TOKEN for the SDK and CLI)",
     )
+
+
+def _csrf_refusal(why: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"{why}: reload the page and try again (a signed-in browser's changes must come from the "
+        "Plimsoll web UI itself; API clients send 'Authorization: Bearer <token>')",
+        details={"reason": "csrf"},
+    )
+
+
+async def _check_csrf(scope: Scope, receive: Receive, session: SessionCredential) -> Receive:
+    """Refuse a state-changing request of a signed-in browser that does not come from the UI's
+    own pages with its session's CSRF token; the `receive` to read the body from afterwards."""
+    if not _same_origin(scope):
+        raise _csrf_refusal("this request came from another site")
+    presented = _header(scope, CSRF_HEADER)
+    if presented is None and _is_form(scope):
+        raw = await read_body(receive, MAX_FORM_BYTES)
+        receive = replay_body(raw, receive)
+        presented = next(iter(parse_qs(raw.decode("latin-1")).get(CSRF_FIELD, [])), None)
+    if presented is None:
+        raise _csrf_refusal("this form has no CSRF token")
+    if not hmac.compare_digest(presented.encode("latin-1"), session.csrf_token.encode()):
+        raise _csrf_refusal("this form's CSRF token is not the one of your session")
+    return receive
+
+
+def _is_form(scope: Scope) -> bool:
+    content_type = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    return content_type == "application/x-www-form-urlencoded"
+
+
+async def _to_sign_in(scope: Scope, receive: Receive, send: Send) -> None:
+    """Send a browser to the sign-in page, to come back here after (a stale cookie is dropped)."""
+    path = get_route_path(scope)
+    query = scope.get("query_string", b"").decode("latin-1")
+    back = path + (f"?{query}" if query else "")
+    response = Response(status_code=303, headers={"Location": f"{SIGN_IN_PATH}?{urlencode({'next': back})}"})
+    if _header(scope, b"cookie") and SESSION_COOKIE in (_header(scope, b"cookie") or ""):
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    await response(scope, receive, send)
 
 
 def _same_origin(scope: Scope) -> bool:

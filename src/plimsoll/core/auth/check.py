@@ -27,6 +27,12 @@ def authorize(auth: AuthService, projects: Any, user: User, entry: p.Entry, fact
                 details={"user": user.name, "needed": "site admin"},
             )
         return
+    if user.bound_roles is not None and scope in (p.SELF, p.TOKEN):
+        # A bound token could otherwise mint an unbound one and escape its binding.
+        raise PermissionDenied(
+            f"this token is bound to one project and role; it cannot manage tokens (user {user.name!r})",
+            details={"user": user.name},
+        )
     if scope is p.SELF:
         name = facts.path_params.get("name")
         if name != user.name and not user.is_admin:

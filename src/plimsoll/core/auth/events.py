@@ -17,6 +17,11 @@ class UserChanged(BaseModel):
     user: str
 
 
+class UserAdminChanged(BaseModel):
+    user: str
+    is_admin: bool
+
+
 class TokenCreated(BaseModel):
     token_id: str
     user: str
@@ -46,6 +51,7 @@ EVENTS = (
     EventType("user.created", "A user was created.", UserCreated),
     EventType("user.disabled", "A user was disabled: their tokens are refused until enabled.", UserChanged),
     EventType("user.enabled", "A disabled user was enabled again.", UserChanged),
+    EventType("user.admin_changed", "A user was made a site admin, or stopped being one.", UserAdminChanged),
     EventType(
         "token.created", "An API token was created (named by id; the secret is never sent).", TokenCreated
     ),

@@ -16,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 
 from plimsoll.core.capability import Capability, load
 from plimsoll.server.ui.nav import build_nav
-from plimsoll.server.ui.routes import STATIC_DIR, home
+from plimsoll.server.ui.pages import STATIC_DIR
+from plimsoll.server.ui.routes import home
 
 __all__ = ["install"]
 

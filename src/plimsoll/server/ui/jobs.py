@@ -15,7 +15,7 @@ from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.ids import is_id
 from plimsoll.core.jobs import JobService, JobState
 from plimsoll.server.ui import views
-from plimsoll.server.ui.routes import PageRoute, render
+from plimsoll.server.ui.pages import PageRoute, render
 
 JOBS_PAGE_SIZE = 50
 STATES = [state.value for state in JobState]

@@ -7,75 +7,28 @@ unknown id); a bad filter on a runs page is shown next to the filter box instead
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 
-from plimsoll._version import __version__
 from plimsoll.core import downloads
-from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
-from plimsoll.core.ids import is_id, is_short_id, short_id
+from plimsoll.core.errors import InvalidParameter, NotFound
+from plimsoll.core.ids import is_id, is_short_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import parse_int_text
-from plimsoll.server.ui import formatting, previews, views
+from plimsoll.server.ui import previews, views
+from plimsoll.server.ui.pages import PageRoute, render, templates
 from plimsoll.tracking.entities import Experiment, run_id_list
 from plimsoll.tracking.service import TrackingService
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-STATIC_DIR = PACKAGE_DIR / "static"
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
 RUNS_PAGE_SIZE = 50
 MAX_CHILD_RUNS = 50  # listed on a parent's page; the rest are a link away
 MAX_COMPARE_RUNS = 20
 HISTORY_POINTS = 500  # what the charts ask the JSON API for; the band shows what a bucket hides
 
-templates = Jinja2Templates(directory=TEMPLATES_DIR)
-templates.env.filters.update(
-    timestamp=formatting.timestamp,
-    short_timestamp=formatting.short_timestamp,
-    iso_timestamp=formatting.iso_timestamp,
-    duration=formatting.duration,
-    number=formatting.number,
-    filesize=formatting.filesize,
-    short_id=short_id,
-)
-templates.env.globals.update(version=__version__, history_points=HISTORY_POINTS)
-
-ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
-
-
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    """A page in the shared layout, with the navigation of this app's capabilities."""
-    context = {"nav": request.app.state.nav, **context}
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
-
-
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    title = ERROR_TITLES.get(status, "Something went wrong")
-    context = {"status": status, "title": title, "message": message, "active": ""}
-    return render(request, "error.html", context, status_code=status)
-
-
-class PageRoute(APIRoute):
-    """Turns a PlimsollError from a page into an HTML error page (the JSON API keeps its JSON)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def page(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PlimsollError as exc:
-                return error_page(request, exc.status, exc.message)
-
-        return page
+templates.env.globals.update(history_points=HISTORY_POINTS)
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
