@@ -5,6 +5,7 @@
     │   ├── PlimsollStatsError       400  INVALID_STATISTICS_INPUT  (the statistics engine's)
     │   └── PayloadTooLarge          413  PAYLOAD_TOO_LARGE
     ├── Unauthenticated              401  UNAUTHENTICATED
+    │   └── OidcRefused              401  OIDC_REFUSED              (a sign-in answer failed a check; details.reason)
     ├── PermissionDenied             403  PERMISSION_DENIED
     ├── NotFound                     404  NOT_FOUND                 (also LookupError)
     │   └── BlobNotFound             404  BLOB_NOT_FOUND
@@ -15,6 +16,7 @@
     ├── TooManyRequests              429  TOO_MANY_REQUESTS         (`details.retry_after`: seconds)
     ├── BlobCorrupted                500  BLOB_CORRUPTED
     └── Unavailable                  503  UNAVAILABLE
+        └── OidcUnavailable          503  OIDC_UNAVAILABLE          (the OpenID provider did not answer)
 
 Services raise these; the HTTP layer (`plimsoll.server.errors`) turns them, and the errors of
 FastAPI and Starlette themselves (unknown route 404, wrong method 405, body over the limit 413,
@@ -48,6 +50,8 @@ __all__ = [
     "MethodNotAllowed",
     "MisdirectedRequest",
     "NotFound",
+    "OidcRefused",
+    "OidcUnavailable",
     "PayloadTooLarge",
     "PermissionDenied",
     "PlimsollError",
@@ -67,6 +71,18 @@ class PayloadTooLarge(InvalidParameter):
 class Unauthenticated(PlimsollError):
     status = 401
     code = "UNAUTHENTICATED"
+
+
+class OidcRefused(Unauthenticated):
+    """An answer of the OpenID provider (or a browser's callback) failed one of the sign-in checks;
+    `details["reason"]` names which: state, nonce, signature, issuer, audience, expired, ..."""
+
+    status = 401
+    code = "OIDC_REFUSED"
+
+    @property
+    def reason(self) -> str:
+        return str(self.details.get("reason", ""))
 
 
 class PermissionDenied(PlimsollError):
@@ -127,3 +143,11 @@ class BlobCorrupted(PlimsollError):
 class Unavailable(PlimsollError):
     status = 503
     code = "UNAVAILABLE"
+
+
+class OidcUnavailable(Unavailable):
+    """The OpenID provider (discovery, keys or token endpoint) could not be reached or answered
+    with a server error; the message names its issuer."""
+
+    status = 503
+    code = "OIDC_UNAVAILABLE"
