@@ -42,7 +42,7 @@ CAPABILITIES: tuple[Capability, ...] = (tracking.CAPABILITY,)
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES
 
-NAV_SECTIONS = ("Track", "Data", "Release", "Operate")
+NAV_SECTIONS = ("Track", "Data", "Release", "Operate", "Admin")
 
 
 # The events the next capabilities will publish, reserved now so that each can rely on the others.

@@ -67,6 +67,8 @@ class NavItem:
     key: str  # what a page passes as `active` to highlight it
     label: str
     href: str
+    # Shown only to site admins (and with auth off); the page's own permission row is what protects it.
+    site_admin: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,14 @@ def authorize(auth: AuthService, projects: Any, user: User, entry: p.Entry, fact
                 details={"user": user.name, "needed": "site admin"},
             )
         return
-    if user.bound_roles is not None and scope in (p.SELF, p.TOKEN):
+    if user.bound_roles is not None and scope in (p.SELF, p.TOKEN, p.ACCOUNT):
         # A bound token could otherwise mint an unbound one and escape its binding.
         raise PermissionDenied(
             f"this token is bound to one project and role; it cannot manage tokens (user {user.name!r})",
             details={"user": user.name},
         )
+    if scope is p.ACCOUNT:
+        return  # the page acts on the user's own account, and only on it
     if scope is p.SELF:
         name = facts.path_params.get("name")
         if name != user.name and not user.is_admin:

@@ -10,8 +10,8 @@ Deny by default: with auth on, a request that matches a route with no row is ref
 PERMISSION_DENIED, "route ... has no permission rule"), and the test suite fails when any route
 of `create_app()` has no row, so a new route cannot ship unprotected by accident.
 
-How the project is found is the rule's `Scope`. Five scopes involve no project and are decided
-by the guard itself (`public`, `global`, `self`, `token`, `ui`); every other scope is a resolver
+How the project is found is the rule's `Scope`. Six scopes involve no project and are decided
+by the guard itself (`public`, `global`, `self`, `token`, `account`, `ui`); every other scope is a resolver
 that returns the `Resource`s a request touches (a project and, where it matters, the resource
 itself), reading through the declaring capability's own service. A referenced record that does
 not exist is a NotFound from the resolver (fail closed: nothing is let through unchecked).
@@ -115,6 +115,7 @@ GLOBAL = Scope("global", 'none: any authenticated user; "site admin" rows only s
 SELF = Scope("self", "none: the user named by the `{name}` path parameter, or a site admin")
 TOKEN = Scope("token", "none: the owner of the `{token_id}` token, or a site admin")
 UI = Scope("ui", "the caller needs a role in at least one project (pages that show no project's data)")
+ACCOUNT = Scope("account", "none: the signed-in user's own account (never a token bound to a project)")
 ALL_PROJECTS = Scope(
     "all_projects",
     "every project (a page that lists records of every project)",
@@ -154,6 +155,8 @@ class Rule:
             return "the user named, or a site admin"
         if self.scope is TOKEN:
             return "the token's owner, or a site admin"
+        if self.scope is ACCOUNT:
+            return "the user themself"
         assert self.role is not None
         if self.scope is UI:
             return f"{self.role.value} of some project"
@@ -168,6 +171,7 @@ SITE_ADMIN = Rule(Role.ADMIN, GLOBAL)
 THE_USER = Rule(None, SELF)
 TOKEN_OWNER = Rule(None, TOKEN)
 SOME_PROJECT = Rule(Role.VIEWER, UI)
+OWN_ACCOUNT = Rule(None, ACCOUNT)
 
 
 def read(scope: Scope) -> Rule:
@@ -248,4 +252,33 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("GET", f"{_API}/projects/{{project}}/roles", read(PROJECT_PATH)),
     Permission("PUT", f"{_API}/projects/{{project}}/roles/{{user}}", admin(PROJECT_PATH)),
     Permission("DELETE", f"{_API}/projects/{{project}}/roles/{{user}}", admin(PROJECT_PATH)),
+    # -- web pages (server/ui/account): signing in, one's own account, and the site admin's ------
+    Permission("GET", "/sign-in", ANYONE),
+    Permission("POST", "/sign-in", ANYONE),  # the form carries its own CSRF check (no session yet)
+    Permission("GET", "/sign-in/sso", ANYONE),
+    Permission("GET", "/sign-in/sso/callback", ANYONE),
+    Permission("POST", "/sign-out", AUTHENTICATED),
+    Permission("GET", "/account", OWN_ACCOUNT),
+    Permission("POST", "/account/profile", OWN_ACCOUNT),
+    Permission("GET", "/account/password", OWN_ACCOUNT),
+    Permission("POST", "/account/password", OWN_ACCOUNT),
+    Permission("POST", "/account/sessions/{session_id}/end", OWN_ACCOUNT),
+    Permission("POST", "/account/tokens", OWN_ACCOUNT),
+    Permission("POST", "/account/tokens/{token_id}/revoke", OWN_ACCOUNT),
+    Permission("GET", "/admin/users", SITE_ADMIN),
+    Permission("POST", "/admin/users", SITE_ADMIN),
+    Permission("GET", "/admin/users/{name}", SITE_ADMIN),
+    Permission("POST", "/admin/users/{name}/disable", SITE_ADMIN),
+    Permission("POST", "/admin/users/{name}/enable", SITE_ADMIN),
+    Permission("POST", "/admin/users/{name}/reset-password", SITE_ADMIN),
+    Permission("POST", "/admin/users/{name}/site-admin", SITE_ADMIN),
+    Permission("POST", "/admin/users/{name}/sessions/end", SITE_ADMIN),
+    Permission("GET", "/admin/tokens", SITE_ADMIN),
+    Permission("POST", "/admin/tokens/{token_id}/revoke", SITE_ADMIN),
+    Permission("GET", "/admin/service-accounts", SITE_ADMIN),
+    Permission("POST", "/admin/service-accounts", SITE_ADMIN),
+    Permission("POST", "/admin/service-accounts/{name}/tokens", SITE_ADMIN),
+    Permission("GET", "/projects/{project}/members", read(PROJECT_PATH)),
+    Permission("POST", "/projects/{project}/members", admin(PROJECT_PATH)),
+    Permission("POST", "/projects/{project}/members/{user}/remove", admin(PROJECT_PATH)),
 )
