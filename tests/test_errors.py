@@ -252,8 +252,12 @@ def test_auth_guard_errors_come_back_as_the_trees(tmp_path: Path) -> None:
         assert type(_answer(server, http, "GET", "/api/v1/experiments")[1]) is Unauthenticated
         assert type(_answer(server, http, "PUT", "/api/v1/experiments")[1]) is MethodNotAllowed
         assert type(_answer(server, http, "GET", "/api/v1/nowhere")[1]) is NotFound
-        bad_cookie = {"Cookie": "plimsoll_token=abc"}
-        refused = _answer(server, http, "POST", "/api/v1/experiments", headers=bad_cookie)[1]
+        platform.auth.bootstrap_admin("root")
+        platform.auth.sign_in.set_password("root", "a long enough passphrase", actor="local")
+        session = platform.auth.sign_in.with_password("root", "a long enough passphrase").secret
+        # a signed-in browser's write from another site (CSRF) is refused as not allowed
+        cross_site = {"Cookie": f"plimsoll_session={session}", "Origin": "https://evil.example"}
+        refused = _answer(server, http, "POST", "/api/v1/experiments", headers=cross_site)[1]
         assert type(refused) is PermissionDenied
     finally:
         server.stop()

@@ -19,7 +19,8 @@ from plimsoll.capabilities import ALL, RESERVED_EVENTS
 from plimsoll.core.audit.keys import Keyring
 from plimsoll.core.audit.service import AuditService
 from plimsoll.core.auth.service import AuthService
-from plimsoll.core.auth.sessions import HOUR_MS, MINUTE_MS, SessionPolicy
+from plimsoll.core.auth.sessions import HOUR_MS, MINUTE_MS, SessionPolicy, SignInService
+from plimsoll.core.auth.sso import SingleSignOn
 from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
@@ -71,14 +72,21 @@ class Platform:
             self.db, self.outbox, Keyring.load_or_create(self.settings.resolved_audit_key_file)
         )
         self.projects = ProjectService(self.db, self.outbox)
+        sign_in = SignInService(
+            self.db,
+            self.outbox,
+            SessionPolicy(
+                idle_ms=int(self.settings.session_idle_minutes * MINUTE_MS),
+                max_ms=int(self.settings.session_max_hours * HOUR_MS),
+            ),
+        )
+        oidc = self.settings.oidc
         self.auth = AuthService(
             self.db,
             self.outbox,
             token_max_days=self.settings.token_max_days,
-            sessions=SessionPolicy(
-                idle_ms=int(self.settings.session_idle_minutes * MINUTE_MS),
-                max_ms=int(self.settings.session_max_hours * HOUR_MS),
-            ),
+            sign_in=sign_in,
+            sso=None if oidc is None else SingleSignOn(self.db, self.outbox, sign_in, oidc),
         )
         self.jobs = JobService(self.db, HandlerRegistry())
         self.services: dict[str, Any] = {

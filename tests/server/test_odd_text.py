@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
+from fastapi import params
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
@@ -172,6 +173,7 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "role": lambda: "viewer",
         "user": lambda: world.user,
         "token_id": lambda: world.token_id,
+        "session_id": new_id,
         "job_id": lambda: world.job,
         "webhook_id": lambda: world.webhook,
         "url": lambda: "https://hooks.example.com/in",
@@ -227,6 +229,7 @@ class Operation:
     path_params: list[str]
     query: dict[str, Any]
     body: Any
+    form: bool = False  # the body is an HTML form's fields, not JSON
 
     def slots(self) -> Iterator[Slot]:
         for name in self.path_params:
@@ -250,6 +253,14 @@ class Operation:
         _refresh(body, hints)
         if slot.where in {"body", "body key"}:
             _replace(body, slot, odd)
+        if self.form:
+            pairs = [(key, str(value).encode("utf-8", "surrogatepass")) for key, value in body.items()]
+            return {
+                "method": self.method,
+                "url": url,
+                "content": urlencode(pairs).encode(),
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            }
         # A surrogate travels as a JSON escape or, sometimes, as the CESU-8 bytes `json` also reads.
         raw = (
             json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -328,11 +339,19 @@ def operations(app: Any, world: World) -> list[Operation]:
             for param in dependant.query_params
         }
         body = None
-        if dependant.body_params:
+        form = bool(dependant.body_params) and all(
+            isinstance(param.field_info, params.Form) for param in dependant.body_params
+        )
+        if form:
+            body = {
+                param.alias: _example(param.field_info.annotation, param.alias, hints, top=False)
+                for param in dependant.body_params
+            }
+        elif dependant.body_params:
             (param,) = dependant.body_params
             body = _example(param.field_info.annotation, "", hints, top=False)
         for method in sorted(context.methods or ()):
-            found.append(Operation(method, template, path_params, query, body))
+            found.append(Operation(method, template, path_params, query, body, form))
     return found
 
 

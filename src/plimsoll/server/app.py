@@ -23,6 +23,7 @@ from plimsoll.capabilities import PLATFORM
 from plimsoll.core.auth.api import RouteEntry, flatten_routes, install_guard, method_not_allowed
 from plimsoll.core.auth.permissions import ANYONE, SOME_PROJECT, Permission, PermissionTable
 from plimsoll.core.auth.service import FAILURE_REASONS
+from plimsoll.core.auth.sessions import SESSION_REASONS
 from plimsoll.core.capability import load
 from plimsoll.core.errors import PlimsollError
 from plimsoll.core.http import fast_lane_of, json_response
@@ -36,8 +37,10 @@ from plimsoll.server.lane import FastLane, LaneRoute
 from plimsoll.server.openapi import install as install_openapi
 from plimsoll.server.storable import StorableBody, StorableUrl
 from plimsoll.server.ui import install as install_ui
+from plimsoll.server.ui.pages import refused_page
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
+REFUSAL_REASONS = FAILURE_REASONS + SESSION_REASONS
 MAX_ARTIFACT_BYTES = 50 * 1024 * 1024 * 1024
 
 
@@ -51,7 +54,7 @@ SERVER_PERMISSIONS = (
     Permission("GET", "/docs/oauth2-redirect", ANYONE),
     Permission("GET", "/redoc", ANYONE),
     Permission("GET", "/", SOME_PROJECT),
-    Permission("GET", "/static", SOME_PROJECT),
+    Permission("GET", "/static", ANYONE),  # the UI's own code and styles, the sign-in page's too
 )
 
 
@@ -101,6 +104,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
         projects=platform.projects,
         enabled=platform.settings.auth,
         on_refusal=metrics.refused,
+        page_refusal=refused_page,
     )
     app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
     app.add_middleware(_LiteralPaths, routes=app.router.routes)  # before the guard routes
@@ -201,15 +205,27 @@ class _Metrics:
         self.auth_failures = Counter(
             "plimsoll_auth_failures_total",
             "Requests refused as unauthenticated, by reason (no token, malformed, unknown, expired, "
-            "revoked, user disabled)",
+            "revoked, user disabled; a session unknown, ended, expired or idle too long)",
             ["reason"],
             registry=self.registry,
         )
-        for reason in FAILURE_REASONS:  # every series exists from the start, at 0
+        for reason in REFUSAL_REASONS:  # every series exists from the start, at 0
             self.auth_failures.labels(reason)
+        self.sign_ins = Counter(
+            "plimsoll_sign_ins_total",
+            "Web UI sign-ins by method (password, sso) and result (ok; failed: wrong name or "
+            "password; throttled: refused while failures brake the account or address; refused: "
+            "a single sign-on answer failed a check; unavailable: the provider did not answer)",
+            ["method", "result"],
+            registry=self.registry,
+        )
+        for result in ("ok", "failed", "throttled"):
+            self.sign_ins.labels("password", result)
+        for result in ("ok", "refused", "unavailable"):
+            self.sign_ins.labels("sso", result)
 
     def refused(self, reason: str) -> None:
-        self.auth_failures.labels(reason if reason in FAILURE_REASONS else "other").inc()
+        self.auth_failures.labels(reason if reason in REFUSAL_REASONS else "other").inc()
 
 
 class _RequestMetrics:

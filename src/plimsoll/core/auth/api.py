@@ -284,6 +284,11 @@ class AuthGuard:
             return
         state = scope.setdefault("state", {})
         if not self.enabled:
+            if scope.get("method") not in _SAFE_METHODS and cross_site(scope):
+                # With auth off anyone who reaches the server may write, but a web page the
+                # user merely visits must not make their browser do it (a drive-by form post).
+                await _refuse(scope, receive, send, _csrf_refusal("this request came from another site"))
+                return
             state["actor"] = LOCAL_ACTOR
             await self.app(scope, receive, send)
             return
@@ -435,7 +440,7 @@ def _csrf_refusal(why: str) -> PermissionDenied:
 async def _check_csrf(scope: Scope, receive: Receive, session: SessionCredential) -> Receive:
     """Refuse a state-changing request of a signed-in browser that does not come from the UI's
     own pages with its session's CSRF token; the `receive` to read the body from afterwards."""
-    if not _same_origin(scope):
+    if not same_origin(scope):
         raise _csrf_refusal("this request came from another site")
     presented = _header(scope, CSRF_HEADER)
     if presented is None and _is_form(scope):
@@ -465,7 +470,18 @@ async def _to_sign_in(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
-def _same_origin(scope: Scope) -> bool:
+def cross_site(scope: Scope) -> bool:
+    """Whether a browser says the request comes from a page of another site (SDKs and scripts
+    send neither header, and are not browsers)."""
+    fetch_site = _header(scope, b"sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in {"cross-site", "same-site"}
+    origin = _header(scope, b"origin")
+    return origin is not None and urlsplit(origin).netloc != _header(scope, b"host")
+
+
+def same_origin(scope: Scope) -> bool:
+    """Whether a browser says the request comes from a page of this very server."""
     if _header(scope, b"sec-fetch-site") == "same-origin":
         return True
     origin, host = _header(scope, b"origin"), _header(scope, b"host")

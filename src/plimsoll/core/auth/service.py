@@ -30,6 +30,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.auth import store
@@ -43,7 +44,7 @@ from plimsoll.core.auth.entities import (
     UserKind,
     refused,
 )
-from plimsoll.core.auth.sessions import SessionPolicy, SignInService
+from plimsoll.core.auth.sessions import SignInService
 from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
@@ -52,6 +53,9 @@ from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.validation import check_int, check_name, check_text
+
+if TYPE_CHECKING:
+    from plimsoll.core.auth.sso import SingleSignOn  # it builds on this module
 
 log = logging.getLogger("plimsoll.auth")
 
@@ -110,13 +114,16 @@ class AuthService:
         events: Outbox,
         *,
         token_max_days: float | None = None,
-        sessions: SessionPolicy | None = None,
+        sign_in: SignInService | None = None,
+        sso: SingleSignOn | None = None,
     ) -> None:
         self.db = db
         self.events = events
         self.token_max_days = token_max_days
-        # Signing in to the web UI: passwords, sessions and single sign-on (sessions.py).
-        self.sign_in = SignInService(db, events, sessions)
+        # Signing in to the web UI: passwords and sessions (sessions.py), and single sign-on when
+        # an OpenID provider is configured (sso.py).
+        self.sign_in = sign_in or SignInService(db, events)
+        self.sso = sso
 
     # -- users ---------------------------------------------------------------------------------
 
@@ -316,7 +323,7 @@ class AuthService:
             limit, _why = self._expiry_limit(None)
             return self._insert_token(change, name, label=label, expires_at=limit, via=None)
 
-    def purge_expired(self, cutoff: int, *, dry_run: bool = False) -> int:
+    def purge_expired(self, cutoff: int, *, dry_run: bool = False) -> dict[str, int]:
         """Garbage collection: forget sessions that ended or expired before `cutoff`."""
         return self.sign_in.purge(cutoff, dry_run=dry_run)
 

@@ -379,15 +379,15 @@ class SignInService:
 
     # -- upkeep --------------------------------------------------------------------------------
 
-    def purge(self, cutoff: int, *, dry_run: bool = False) -> int:
-        """Forget sessions that ended or expired before `cutoff` (how many: the answer), failure
+    def purge(self, cutoff: int, *, dry_run: bool = False) -> dict[str, int]:
+        """Forget sessions that ended or expired before `cutoff` (how many: `sessions`), failure
         counts long stale, and single sign-ons never finished."""
         if dry_run:
             with self.db.read() as conn:
-                return store.count_sessions_before(conn, cutoff)
+                return {"sessions": store.count_sessions_before(conn, cutoff)}
         now = now_ms()
         with self.db.write() as conn:
             removed = store.delete_sessions_before(conn, cutoff)
             store.delete_failures_before(conn, now - 2 * self.policy.failure_memory_ms)
             store.delete_sso_requests_before(conn, now - SSO_REQUEST_TTL_MS)
-        return removed
+        return {"sessions": removed}

@@ -39,6 +39,11 @@ class ProjectService:
             return store.list_projects(conn)
 
     @staticmethod
+    def exists_in(conn: Connection, name: str) -> bool:
+        """Whether the project exists, inside a caller's transaction."""
+        return bool(store.project_exists(conn, name))
+
+    @staticmethod
     def require_in(conn: Connection, name: str) -> None:
         """NotFound unless the project exists, inside a caller's transaction."""
         if not store.project_exists(conn, name):
