@@ -36,6 +36,7 @@ from plimsoll.server.lane import FastLane, LaneRoute
 from plimsoll.server.openapi import install as install_openapi
 from plimsoll.server.storable import StorableBody, StorableUrl
 from plimsoll.server.ui import install as install_ui
+from plimsoll.server.ui.pages import refused_page
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
 MAX_ARTIFACT_BYTES = 50 * 1024 * 1024 * 1024
@@ -51,7 +52,9 @@ SERVER_PERMISSIONS = (
     Permission("GET", "/docs/oauth2-redirect", ANYONE),
     Permission("GET", "/redoc", ANYONE),
     Permission("GET", "/", SOME_PROJECT),
-    Permission("GET", "/static", SOME_PROJECT),
+    # the same files for everyone, holding no data: the sign-in page and a user who has no role yet
+    # (or must first change a temporary password) need their stylesheets too
+    Permission("GET", "/static", ANYONE),
 )
 
 
@@ -101,6 +104,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
         projects=platform.projects,
         enabled=platform.settings.auth,
         on_refusal=metrics.refused,
+        page_refusal=refused_page,
     )
     app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
     app.add_middleware(_LiteralPaths, routes=app.router.routes)  # before the guard routes
