@@ -69,6 +69,9 @@ DAY_MS = 86_400_000
 # A token's `last_used_at` is written at most this often: a guarded request is a read, and a
 # write per request would cost more than the request.
 LAST_USE_RESOLUTION_MS = 60_000
+# A token asked for as a number of days (the web UI's forms) lives 1 to this many days, fewer when
+# PLIMSOLL_TOKEN_MAX_DAYS says so: a form offers a lifetime, never "until revoked".
+DAYS_TOKEN_MAX_DAYS = 365
 # `local` is the actor of every change made with authentication off; a user of that name would
 # make the audit log ambiguous.
 RESERVED_USER_NAMES = frozenset({LOCAL_ACTOR})
@@ -183,7 +186,7 @@ class AuthService:
         parsed = Role.parse(role)
         expires_at = self._checked_expiry(expires_at, None)
         with changing(self.db, self.events, actor) as change:
-            ProjectService.require_in(change.conn, project)
+            _require_bindable_project(change.conn, project)
             self._insert_user(change, name, is_admin=False, kind=UserKind.SERVICE)
             grant_in(change, project, name, parsed, source="manual")
             return self._insert_token(
@@ -361,7 +364,7 @@ class AuthService:
             if owner.disabled:
                 raise Conflict(f"user {user!r} is disabled; enable them before giving them a token")
             if binding is not None:
-                ProjectService.require_in(change.conn, binding.project)
+                _require_bindable_project(change.conn, binding.project)
             if owner.is_service and binding is None:
                 raise InvalidParameter(
                     "project", f"{user!r} is a service account: its tokens are bound to one project and role"
@@ -369,6 +372,27 @@ class AuthService:
             return self._insert_token(
                 change, user, label=label, expires_at=expires_at, via=via, binding=binding
             )
+
+    def max_token_days(self) -> int:
+        """The longest lifetime, in whole days, of a token asked for in days (`expiry_in_days`)."""
+        if self.token_max_days is None:
+            return DAYS_TOKEN_MAX_DAYS
+        return max(1, min(DAYS_TOKEN_MAX_DAYS, int(self.token_max_days)))
+
+    def expiry_in_days(self, days: str | int, *, field: str = "expires_in_days") -> int:
+        """The expiry (epoch milliseconds) of a token that is to live `days` whole days from now:
+        InvalidParameter (on `field`) unless 1 <= days <= `max_token_days()`."""
+        limit = self.max_token_days()
+        try:
+            count = int(days.strip() if isinstance(days, str) else days)
+        except ValueError:
+            raise InvalidParameter(
+                field, f"must be a whole number of days, 1 to {limit}; got {days!r}"
+            ) from None
+        if isinstance(days, bool) or not 1 <= count <= limit:
+            why = " (PLIMSOLL_TOKEN_MAX_DAYS)" if self.token_max_days is not None else ""
+            raise InvalidParameter(field, f"a token lives 1 to {limit} days on this server{why}; got {count}")
+        return now_ms() + count * DAY_MS
 
     def _checked_expiry(self, expires_at: int | None, via: Credential | None) -> int | None:
         """`expires_at` checked against now and the limits (`_expiry_limit`), or the latest one
@@ -720,6 +744,15 @@ def revoke_in(change: Change, project: str, user: str, held: Role) -> None:
         {"project": project, "user": user, "role": held.value},
         project=project,
     )
+
+
+def _require_bindable_project(conn: Connection, project: str) -> None:
+    """A project a token is to be bound to is part of what was asked: one that does not exist is a
+    bad parameter (400, on the `project` field), not a missing page."""
+    try:
+        ProjectService.require_in(conn, project)
+    except NotFound:
+        raise InvalidParameter("project", f"there is no project {project!r}") from None
 
 
 def _check_profile(email: str | None, display_name: str | None) -> None:

@@ -68,3 +68,22 @@ def filesize(size: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} {units[-1]}"
+
+
+_EXPIRY_UNITS = ((86_400_000, "day"), (3_600_000, "hour"), (60_000, "minute"))
+
+
+def expiry(ms: int | None, *, now_ms: int | None = None) -> str:
+    """`in 3 days`, `in 5 hours`, `expired`; `never` when there is no expiry."""
+    if ms is None:
+        return "never"
+    now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    left = ms - now
+    if left <= 0:
+        return "expired"
+    for unit_ms, unit in _EXPIRY_UNITS:
+        if left >= unit_ms:
+            # rounded, not truncated: a token made "for 3 days" a moment ago reads "in 3 days"
+            count = round(left / unit_ms)
+            return f"in {count} {unit}{'' if count == 1 else 's'}"
+    return "in less than a minute"

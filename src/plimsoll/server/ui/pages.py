@@ -35,6 +35,7 @@ templates.env.filters.update(
     short_timestamp=formatting.short_timestamp,
     iso_timestamp=formatting.iso_timestamp,
     duration=formatting.duration,
+    expiry=formatting.expiry,
     number=formatting.number,
     filesize=formatting.filesize,
     short_id=short_id,

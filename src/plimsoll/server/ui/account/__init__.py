@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from plimsoll.server.ui.account import sign_in as sign_in
+from plimsoll.server.ui.account import admin, self_service, sign_in
 
 router = APIRouter(include_in_schema=False)
 router.include_router(sign_in.router)
+router.include_router(self_service.router)
+router.include_router(admin.router)
