@@ -54,13 +54,9 @@ SERVER_PERMISSIONS = (
     Permission("GET", "/docs/oauth2-redirect", ANYONE),
     Permission("GET", "/redoc", ANYONE),
     Permission("GET", "/", SOME_PROJECT),
-<<<<<<< HEAD
-    Permission("GET", "/static", ANYONE),  # the UI's own code and styles, the sign-in page's too
-=======
     # the same files for everyone, holding no data: the sign-in page and a user who has no role yet
     # (or must first change a temporary password) need their stylesheets too
     Permission("GET", "/static", ANYONE),
->>>>>>> pages
 )
 
 
