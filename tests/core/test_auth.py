@@ -239,7 +239,7 @@ def test_the_table_is_well_formed_and_documented(sqlite_platform: Platform) -> N
     for (method, path), entry in table.entries.items():
         rule = entry.rule
         assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"}, (method, path)
-        if rule.scope in {p.PUBLIC, p.SELF, p.TOKEN}:
+        if rule.scope in {p.PUBLIC, p.SELF, p.TOKEN, p.ACCOUNT}:
             assert rule.role is None, (method, path)
         elif rule.scope is p.GLOBAL:
             assert rule.role in {None, Role.ADMIN}, (method, path)
@@ -466,19 +466,21 @@ def test_users_tokens_and_roles_over_http(world: World) -> None:
             assert "was revoked" in _error(second.get("/api/v1/whoami"), 401, "UNAUTHENTICATED")
 
 
-def test_ui_pages_use_the_cookie_and_the_same_project_checks(world: World) -> None:
-    viewer = world.user("vera", a=Role.VIEWER)
-    with httpx.Client(base_url=world.url, cookies={"plimsoll_token": viewer}, timeout=10) as browser:
+def test_ui_pages_use_the_session_and_the_same_project_checks(world: World, platform: Platform) -> None:
+    world.user("vera", a=Role.VIEWER)
+    platform.auth.sign_in.set_password("vera", "a long passphrase for V", actor="root")
+    session = platform.auth.sign_in.with_password("vera", "a long passphrase for V").secret
+    with httpx.Client(base_url=world.url, cookies={"plimsoll_session": session}, timeout=10) as browser:
         assert browser.get(f"/runs/{world.run_a}").status_code == 200
         assert browser.get(f"/runs/{world.run_b}").status_code == 404  # as a run that does not exist
         assert browser.get(f"/experiments/{world.exp_a}").status_code == 200
         assert browser.get("/experiments/exp-b", params={"project": "b"}).status_code == 403
         assert browser.get("/compare", params={"runs": f"{world.run_a},{world.run_b}"}).status_code == 404
         assert browser.get("/runs").status_code == 403  # every experiment's runs: every project
-        # A cookie authenticates writes only from the UI's own origin (no cross-site requests).
+        # A session writes only from the UI's own origin (no cross-site requests).
         body = {"name": "x", "project": "a"}
         answer = browser.post("/api/v1/experiments", json=body, headers={"Origin": "https://evil.example"})
-        assert "cookie" in _error(answer, 403, "PERMISSION_DENIED")
+        assert "another site" in _error(answer, 403, "PERMISSION_DENIED")
 
 
 # -- HTTP, auth off ------------------------------------------------------------------------------------

@@ -238,7 +238,9 @@ def test_its_page_is_in_the_navigation(platform_with_toy: Platform) -> None:
 
     app = create_app(platform_with_toy)
     secret = platform_with_toy.auth.bootstrap_admin("root").secret
-    with TestClient(app, base_url="http://localhost", headers={"Authorization": f"Bearer {secret}"}) as client:
+    with TestClient(
+        app, base_url="http://localhost", headers={"Authorization": f"Bearer {secret}"}
+    ) as client:
         experiments = client.get("/experiments")
         assert experiments.status_code == 200
         assert 'href="/toy"' in experiments.text and "Toy notes" in experiments.text

@@ -56,7 +56,7 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
     # The navigation shows only what exists: the descriptors' entries, each a live link, by section.
     nav = page.locator("nav.sidebar")
     assert nav.locator("a.nav-link.active").inner_text() == "Experiments"
-    assert [t.strip() for t in nav.locator(".nav-title").all_text_contents()] == ["Track", "Operate"]
+    assert [t.strip() for t in nav.locator(".nav-title").all_text_contents()] == ["Track", "Operate", "Admin"]
     assert [t.strip() for t in nav.locator(".nav-link").all_text_contents()] == [
         "Experiments",
         "Runs",
