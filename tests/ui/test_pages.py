@@ -61,6 +61,9 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
         "Experiments",
         "Runs",
         "Jobs",
+        "Users",  # with auth off the local user administers everything
+        "API tokens",
+        "Service accounts",
     ]
     assert nav.locator("a.nav-link[href]").count() == 3
     assert nav.get_by_text("soon", exact=False).count() == 0
