@@ -65,7 +65,7 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
         "API tokens",
         "Service accounts",
     ]
-    assert nav.locator("a.nav-link[href]").count() == 3
+    assert nav.locator("a.nav-link[href]").count() == 6
     assert nav.get_by_text("soon", exact=False).count() == 0
 
 
