@@ -88,11 +88,11 @@ class SessionPolicy:
     failure_memory_ms: int = HOUR_MS
 
     def delay_after(self, failures: int, free: int) -> int:
-        """How long the next try must wait after `failures` in a row: nothing for the first
+        """How long the next try must wait after `failures` in a row: nothing after the first
         `free`, then 1 s, 2 s, 4 s … up to `max_delay_ms`."""
-        if failures < free:
+        if failures <= free:
             return 0
-        return int(min(self.first_delay_ms * 2 ** min(failures - free, 40), self.max_delay_ms))
+        return int(min(self.first_delay_ms * 2 ** min(failures - free - 1, 40), self.max_delay_ms))
 
 
 def hash_secret(secret: str) -> str:
