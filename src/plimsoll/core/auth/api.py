@@ -331,6 +331,8 @@ class AuthGuard:
         if presented.kind == "session":
             session = await run_in_threadpool(self.auth.sign_in.identify, presented.secret)
             user = session.user
+            # Known from here on, even if refused: the UI's error page shows who is signed in.
+            state.update(actor=user.name, user=user, credential=None, session=session)
             if method not in _SAFE_METHODS:
                 receive = await _check_csrf(scope, receive, session)
             if user.must_change_password and get_route_path(scope) not in _BEFORE_PASSWORD_CHANGE:
@@ -343,16 +345,13 @@ class AuthGuard:
         else:
             credential = await run_in_threadpool(self.auth.identify, presented.secret)
             user = credential.user
+            state.update(actor=user.name, user=user, credential=credential, session=None)
             settled = await run_in_threadpool(self._decide, user, key, row, facts)
         if not settled:
             assert row is not None
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = replay_body(raw, receive)
             await run_in_threadpool(self._decide_with_body, user, row, facts, raw)
-        state["actor"] = user.name
-        state["user"] = user
-        state["credential"] = credential
-        state["session"] = session
         return receive
 
     def _decide(self, user: User, key: tuple[str, str], row: Entry | None, facts: RequestFacts) -> bool:
