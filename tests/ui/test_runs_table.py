@@ -281,30 +281,34 @@ def test_delete_and_restore_a_selection(page: Any, sweep: Sweep, base_url: str) 
 
 
 @pytest.fixture
-def guarded(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """A server with authentication on, a run, and a viewer's token: (url, token, run id)."""
+def guarded(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str]]:
+    """A server with authentication on, a run, a viewer (vera) and a contributor (cora), each with
+    a session: (url, {name: session cookie}, run id)."""
     platform = Platform(home=tmp_path / ".plimsoll", auth=True).startup()
     server = LiveServer(platform)
     try:
         platform.auth.bootstrap_admin("root")
-        platform.auth.create_user("vera", actor="root")
-        platform.auth.grant("default", "vera", Role.VIEWER, actor="root")
-        token = platform.auth.create_token("vera", actor="root").secret
+        sessions = {}
+        for name, role in (("vera", Role.VIEWER), ("cora", Role.CONTRIBUTOR)):
+            platform.auth.create_user(name, actor="root")
+            platform.auth.grant("default", name, role, actor="root")
+            platform.auth.sign_in.set_password(name, "a passphrase long enough", actor="root")
+            sessions[name] = platform.auth.sign_in.with_password(name, "a passphrase long enough").secret
         experiment = platform.tracking.create_experiment("guarded", actor="root")
         run = platform.tracking.create_run(experiment.id, name="keep-me", actor="root")
-        yield str(server.url), token, run.id
+        yield str(server.url), sessions, run.id
     finally:
         server.stop()
         platform.close()
 
 
 def test_a_refused_delete_is_shown_on_the_page(
-    browser: Any, guarded: tuple[str, str, str], console: Console
+    browser: Any, guarded: tuple[str, dict[str, str], str], console: Console
 ) -> None:
-    url, token, run_id = guarded
+    url, sessions, run_id = guarded
     console.expect_http_error = True  # the 403 of the refused DELETE
     context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 900})
-    context.add_cookies([{"name": "plimsoll_token", "value": token, "url": url}])
+    context.add_cookies([{"name": "plimsoll_session", "value": sessions["vera"], "url": url}])
     page = context.new_page()
     page.on("console", console.on_console)
     page.on("pageerror", console.on_page_error)
@@ -322,8 +326,31 @@ def test_a_refused_delete_is_shown_on_the_page(
     finally:
         context.close()
     assert not console.unexpected()
-    answer = httpx.get(f"{url}/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {token}"})
+    answer = httpx.get(f"{url}/api/v1/runs/{run_id}", cookies={"plimsoll_session": sessions["vera"]})
     assert answer.json()["lifecycle_stage"] == "active"
+
+
+def test_a_signed_in_contributor_deletes_with_the_sessions_csrf_token(
+    browser: Any, guarded: tuple[str, dict[str, str], str], console: Console
+) -> None:
+    url, sessions, run_id = guarded
+    context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 900})
+    context.add_cookies([{"name": "plimsoll_session", "value": sessions["cora"], "url": url}])
+    page = context.new_page()
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    try:
+        page.goto("/experiments/guarded")
+        with page.expect_response(lambda r: r.url.endswith(f"/api/v1/runs/{run_id}")) as deleted:
+            page.locator(f"tr[data-run-id='{run_id}'] td.actions button").click()
+            page.click("#confirm-delete-yes")
+        assert deleted.value.status == 200
+        assert deleted.value.request.header_value("x-csrf-token")
+    finally:
+        context.close()
+    assert not console.unexpected()
+    answer = httpx.get(f"{url}/api/v1/runs/{run_id}", cookies={"plimsoll_session": sessions["cora"]})
+    assert answer.json()["lifecycle_stage"] == "deleted"
 
 
 def test_ids_are_shown_short_with_the_whole_in_the_tooltip(page: Any, sweep: Sweep) -> None:

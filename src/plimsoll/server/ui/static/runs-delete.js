@@ -32,9 +32,14 @@
 
     function call(runId, verb) {
       var path = "/api/v1/runs/" + encodeURIComponent(runId) + (verb === "restore" ? "/restore" : "");
+      // A signed-in session's changes carry its CSRF token (the layout's meta tag; absent with
+      // authentication off, where there is no session).
+      var csrf = document.querySelector("meta[name='csrf-token']");
+      var headers = { Accept: "application/json" };
+      if (csrf) headers["X-CSRF-Token"] = csrf.getAttribute("content");
       return fetch(path, {
         method: verb === "restore" ? "POST" : "DELETE",
-        headers: { Accept: "application/json" },
+        headers: headers,
         credentials: "same-origin",
       }).then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
