@@ -190,6 +190,8 @@ class Platform:
         for background in self._background:
             background.stop()
         self._background.clear()
+        if self.auth.sso is not None:
+            self.auth.sso.client.close()
         self.outbox.close()
         self.db.dispose()
 

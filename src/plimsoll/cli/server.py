@@ -55,10 +55,16 @@ def server(
             "see docs/security.md)",
             EXIT_USAGE,
         )
-    platform = Platform(settings).startup()
+    with errors_to_exit():  # a bad PLIMSOLL_OIDC_ROLES, say, is a message, not a traceback
+        platform = Platform(settings).startup()
     console = Console(stderr=True)
     console.print(f"[bold]Plimsoll[/] on http://{host}:{port}  store={_safe(settings.resolved_store_url)}")
     console.print(f"  blobs={settings.resolved_blobs_url}  auth={'on' if settings.auth else 'off'}")
+    if settings.auth and platform.auth.needs_bootstrap():
+        console.print(
+            "[yellow]Authentication is on and there are no users yet: make the first admin with "
+            "`plimsoll users bootstrap NAME`, then `plimsoll users set-password NAME` to sign in.[/]"
+        )
     if workers > 1:
         console.print(
             "[yellow]--workers > 1: run several `plimsoll server` replicas behind a balancer instead[/]"

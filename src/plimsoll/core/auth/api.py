@@ -517,6 +517,18 @@ class UserCreateBody(BaseModel):
 class TokenCreateBody(BaseModel):
     label: Annotated[str, text_rules(MAX_TOKEN_LABEL_LENGTH)] = ""
     expires_at: Annotated[EpochMs | None, Documented(description="epoch milliseconds, in the future")] = None
+    project: Annotated[
+        str | None, name_rules(128), Documented(description="bind the token to this project (with `role`)")
+    ] = None
+    role: Annotated[str | None, one_of(Role), Documented(description="the most it may do there")] = None
+
+
+class ServiceAccountBody(BaseModel):
+    name: Annotated[str, name_rules(MAX_USER_NAME_LENGTH), Documented(**{"not": {"const": LOCAL_ACTOR}})]
+    project: Annotated[str, name_rules(128)]
+    role: Annotated[str, one_of(Role)]
+    label: Annotated[str, text_rules(MAX_TOKEN_LABEL_LENGTH)] = ""
+    expires_at: Annotated[EpochMs | None, Documented(description="epoch milliseconds, in the future")] = None
 
 
 class RoleBody(BaseModel):
@@ -529,7 +541,17 @@ def whoami(request: Request, auth: Auth) -> Response:
     if not isinstance(user, User):
         return json_response({"user": actor_of(request), "is_admin": True, "auth": False, "roles": {}})
     roles = {project: role.value for project, role in auth.roles_of(user).items()}
-    return json_response({"user": user.name, "is_admin": user.is_admin, "auth": True, "roles": roles})
+    return json_response(
+        {
+            "user": user.name,
+            "is_admin": user.is_admin,
+            "auth": True,
+            "roles": roles,
+            "kind": user.kind.value,
+            "bound": user.bound_roles is not None,  # a token bound to one project: `roles` is all it may do
+            "via": "session" if session_of(request) is not None else "token",
+        }
+    )
 
 
 @router.get("/users")
@@ -560,9 +582,38 @@ def list_tokens(name: str, auth: Auth) -> Response:
 @router.post("/users/{name}/tokens", status_code=201)
 def create_token(name: str, body: TokenCreateBody, request: Request, auth: Auth, actor: Actor) -> Response:
     new = auth.create_token(
-        name, label=body.label, expires_at=body.expires_at, actor=actor, via=credential_of(request)
+        name,
+        label=body.label,
+        expires_at=body.expires_at,
+        actor=actor,
+        via=credential_of(request),
+        project=body.project,
+        role=body.role,
     )
     return json_response(new.to_dict(), 201)
+
+
+@router.post("/service-accounts", status_code=201)
+def create_service_account(body: ServiceAccountBody, auth: Auth, actor: Actor) -> Response:
+    new = auth.create_service_account(
+        body.name,
+        project=body.project,
+        role=body.role,
+        actor=actor,
+        label=body.label,
+        expires_at=body.expires_at,
+    )
+    return json_response(new.to_dict(), 201)
+
+
+@router.get("/users/{name}/sessions")
+def list_sessions(name: str, auth: Auth) -> Response:
+    return json_response({"sessions": [session.to_dict() for session in auth.sign_in.sessions(name)]})
+
+
+@router.delete("/users/{name}/sessions/{session_id}")
+def end_session(name: str, session_id: Id, auth: Auth, actor: Actor) -> Response:
+    return json_response(auth.sign_in.end_session(name, session_id, actor=actor).to_dict())
 
 
 @router.get("/tokens", responses={404: {"description": "The user named by `user` does not exist"}})

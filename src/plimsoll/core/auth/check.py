@@ -39,7 +39,7 @@ def authorize(auth: AuthService, projects: Any, user: User, entry: p.Entry, fact
         name = facts.path_params.get("name")
         if name != user.name and not user.is_admin:
             raise PermissionDenied(
-                f"user {user.name!r} may manage only their own tokens, not those of {name!r}",
+                f"user {user.name!r} may manage only their own tokens and sessions, not those of {name!r}",
                 details={"user": user.name, "target": name},
             )
         return

@@ -32,6 +32,7 @@ from plimsoll.core.audit import AuditEntry
 from plimsoll.core.auth import store
 from plimsoll.core.auth.entities import NewSession, Session, SessionCredential, SignInMethod, User, refused
 from plimsoll.core.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
     check_password,
     hash_password,
     needs_rehash,
@@ -43,6 +44,7 @@ from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, TooManyRequests, Unauthenticated
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.outbox import Outbox
+from plimsoll.core.validation import check_name
 
 SESSION_PREFIX = "pls_"
 MINUTE_MS = 60_000
@@ -101,11 +103,29 @@ def hash_secret(secret: str) -> str:
 
 def _account_key(name: str) -> str:
     # Case-folded and cut, so that "Ada", "ADA " and a 10 kB name all count against one key.
-    return "account:" + name.strip().casefold()[:150]
+    return "account:" + _storable(name.strip().casefold())[:150]
+
+
+def _storable(name: str) -> str:
+    """`name`, or for a name no user can have (NUL, a lone surrogate, ...) a digest of it: what the
+    audit log and the failure counts keep of a sign-in attempt, in any database."""
+    if _could_be_a_user(name):
+        return name
+    return "invalid-name-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def _address_key(address: str | None) -> str:
     return "address:" + (address or "unknown")[:MAX_ADDRESS_LENGTH]
+
+
+def _could_be_a_user(name: str) -> bool:
+    """Whether `name` is worth looking up: a name no user can have (NUL, a lone surrogate, over
+    the length) is not sent to a database that would refuse to compare it."""
+    try:
+        check_name("name", name, max_length=128)
+    except InvalidParameter:
+        return False
+    return True
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -169,9 +189,11 @@ class SignInService:
         keys = [_account_key(name), _address_key(address)]
         self._check_brake(keys)
         with self.db.read() as conn:
-            user = store.get_user(conn, name) if 0 < len(name) <= 128 else None
+            user = store.get_user(conn, name) if _could_be_a_user(name) else None
             stored = None if user is None else store.password_hash(conn, name)
-        matched = verify_password(stored, password if isinstance(password, str) else "")
+        if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+            password = ""  # matches nothing, after the same work
+        matched = verify_password(stored, password)
         problem = self._sign_in_problem(user, stored, matched)
         if problem is not None or user is None:
             self._failed(name, keys, problem or NO_SUCH_USER, address)
@@ -264,7 +286,7 @@ class SignInService:
                     "anonymous",
                     "session.sign_in_failed",
                     "user",
-                    name[:128],
+                    _storable(name)[:128],
                     after={"reason": problem, "address": _clip(address, MAX_ADDRESS_LENGTH)},
                 )
             )
