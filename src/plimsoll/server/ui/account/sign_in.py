@@ -142,10 +142,12 @@ def sign_in_page(request: Request, next: str = "/", notice: str = "") -> Respons
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(
     request: Request,
-    name: Annotated[str, Form(max_length=1024)] = "",
-    password: Annotated[str, Form(max_length=4096)] = "",
-    form_token: Annotated[str, Form(max_length=256)] = "",
-    next: Annotated[str, Form(max_length=4096)] = "/",
+    # No length limits here: a form that broke one would get FastAPI's JSON error, not this page;
+    # the service answers what is too long as it answers any wrong name or password.
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    form_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     next_path = safe_next(next)
     settings = request.app.state.platform.settings
