@@ -64,7 +64,7 @@ def _metric(server: LiveServer, result: str) -> float:
 
 
 def test_a_server_with_no_user_shows_how_to_make_the_first_admin(server: tuple[LiveServer, Platform]) -> None:
-    live, platform = server
+    live, _platform = server
     page = httpx.get(f"{live.url}/sign-in")
     assert "plimsoll users bootstrap" in page.text and "set-password" in page.text
     assert 'name="password"' not in page.text
