@@ -117,9 +117,14 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(db: Database, 
         with pytest.raises(Unauthenticated) as refused:
             auth.sign_in.with_password(name, password)
         answers.append((refused.value.message, refused.value.details))
-    assert answers[0] == answers[1] == answers[2] == (
-        "wrong user name or password",
-        {"reason": "sign_in_failed"},
+    assert (
+        answers[0]
+        == answers[1]
+        == answers[2]
+        == (
+            "wrong user name or password",
+            {"reason": "sign_in_failed"},
+        )
     )
     # the audit log, which only admins read, says what really happened
     failed = [after for action, _, after in _audit_actions(db) if action == "session.sign_in_failed"]

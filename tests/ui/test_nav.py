@@ -13,7 +13,14 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
     shown = [item for section in nav for item in section.items]
     assert sorted(shown, key=repr) == sorted((item for c in ALL for item in c.nav), key=repr)
     assert [section.title for section in nav] == ["Track", "Operate", "Admin"]
-    assert [item.label for item in shown] == ["Experiments", "Runs", "Jobs", "Users", "API tokens", "Service accounts"]
+    assert [item.label for item in shown] == [
+        "Experiments",
+        "Runs",
+        "Jobs",
+        "Users",
+        "API tokens",
+        "Service accounts",
+    ]
 
 
 def test_sections_follow_their_declared_order_and_empty_ones_are_left_out() -> None:
