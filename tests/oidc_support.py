@@ -45,6 +45,16 @@ class Provider:
     client_secret: str
     log: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    groups_file: Path | None = None
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    def set_groups(self, login: str, groups: Sequence[str]) -> None:
+        """Move `login` into `groups` (from its next sign-in on), as a directory admin would."""
+        assert self.groups_file is not None
+        self.groups[login] = list(groups)
+        staged = self.groups_file.with_suffix(".tmp")
+        staged.write_text(json.dumps(self.groups))
+        staged.replace(self.groups_file)  # the provider never reads a half-written file
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -165,7 +175,8 @@ def running_provider(
     tmp_dir: Path, *, redirect_uris: Sequence[str], groups: Mapping[str, Sequence[str]]
 ) -> Iterator[Provider]:
     """A provider on 127.0.0.1 with one confidential client (client_secret_basic, PKCE S256
-    required) redirecting to `redirect_uris`; any login signs in, with the groups `groups` gives it.
+    required) redirecting to `redirect_uris`; any login signs in, with the groups `groups` gives it
+    (`Provider.set_groups` changes them while it runs).
     Its log (the package's development warnings included) is written into `tmp_dir`."""
     node = node_executable()
     if node is None:
@@ -174,6 +185,8 @@ def running_provider(
     ensure_installed(node)
     client_id = "plimsoll-test"
     client_secret = secrets.token_urlsafe(24)
+    groups_file = Path(tmp_dir) / "oidc-groups.json"
+    groups_file.write_text(json.dumps({login: list(names) for login, names in groups.items()}))
     config = {
         "port": 0,
         "client": {
@@ -181,7 +194,7 @@ def running_provider(
             "client_secret": client_secret,
             "redirect_uris": list(redirect_uris),
         },
-        "groups": {login: list(names) for login, names in groups.items()},
+        "groups_file": str(groups_file),
     }
     log = Path(tmp_dir) / "oidc-provider.log"
     with log.open("wb") as log_file:
@@ -193,7 +206,9 @@ def running_provider(
             stdout=subprocess.PIPE,
             stderr=log_file,
         )
-    provider = Provider("", client_id, client_secret, log, process)
+    provider = Provider(
+        "", client_id, client_secret, log, process, groups_file, json.loads(groups_file.read_text())
+    )
     try:
         provider.issuer = _wait_for_ready_line(process, log)
         _wait_for_discovery(provider.issuer)

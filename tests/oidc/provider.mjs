@@ -2,7 +2,9 @@
 //
 // Configuration is one JSON object in the environment variable OIDC_PROVIDER_CONFIG:
 //   {"port": 0, "client": {"client_id": "...", "client_secret": "...", "redirect_uris": ["..."]},
-//    "groups": {"ada": ["ml-admins"], "bob": ["ml-team"]}}
+//    "groups": {"ada": ["ml-admins"], "bob": ["ml-team"]}, "groups_file": "/optional/path.json"}
+// With `groups_file`, the groups are read from that JSON file (same shape as "groups") at every
+// sign-in instead, so a test can move a user between groups as a directory admin would.
 // Port 0 (the default) lets the system pick a free port; the issuer is only built once the port is
 // known, so parallel test workers never race for one. When listening it prints one line,
 //   ready http://127.0.0.1:<port>
@@ -11,13 +13,17 @@
 // Sign-in is the package's own development login and consent forms (devInteractions): any login
 // name with any password is accepted, and becomes the subject.
 
+import fs from 'node:fs';
 import http from 'node:http';
 import process from 'node:process';
 
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.env.OIDC_PROVIDER_CONFIG ?? '{}');
-const groupsByLogin = config.groups ?? {};
+function groupsOf(login) {
+  const groups = config.groups_file ? JSON.parse(fs.readFileSync(config.groups_file, 'utf8')) : config.groups;
+  return (groups ?? {})[login] ?? [];
+}
 const client = config.client;
 if (!client?.client_id || !client?.client_secret || !Array.isArray(client?.redirect_uris)) {
   process.stderr.write('OIDC_PROVIDER_CONFIG needs client.client_id, client.client_secret, client.redirect_uris\n');
@@ -34,7 +40,7 @@ function account(login) {
         email: `${login}@example.test`,
         email_verified: true,
         name: login.charAt(0).toUpperCase() + login.slice(1),
-        groups: groupsByLogin[login] ?? [],
+        groups: groupsOf(login),
       };
     },
   };
@@ -68,7 +74,14 @@ server.listen(Number(config.port ?? 0), '127.0.0.1', () => {
     features: { devInteractions: { enabled: true } },
     cookies: { keys: ['plimsoll-test-cookie-key-not-a-secret'] },
   });
-  server.on('request', provider.callback());
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (req.url === '/favicon.ico') { // a browser asks for it; a 404 would be a console error
+      res.writeHead(204).end();
+      return;
+    }
+    callback(req, res);
+  });
   process.stdout.write(`ready ${issuer}\n`);
 });
 

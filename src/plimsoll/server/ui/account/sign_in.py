@@ -12,6 +12,7 @@ another site could sign a visitor in as the attacker (login CSRF) and collect wh
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Annotated, Any, cast
 from urllib.parse import urlencode
@@ -27,6 +28,7 @@ from plimsoll.core.errors import OidcRefused, OidcUnavailable, TooManyRequests, 
 from plimsoll.server.ui.pages import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+log = logging.getLogger("plimsoll.auth.sso")
 
 FORM_COOKIE = "plimsoll_sign_in_form"
 FORM_COOKIE_SECONDS = 3600
@@ -185,7 +187,9 @@ def sign_in(
 
 
 def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    # A message may start with the provider's address ("http://idp refused ..."): kept as it is.
+    first = message[:1] if message.startswith(("http://", "https://")) else message[:1].upper()
+    return first + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def _callback_url(request: Request) -> str:
@@ -203,8 +207,15 @@ async def sso_start(request: Request, next: str = "/") -> Response:
     try:
         url = await run_in_threadpool(sso.begin, _callback_url(request), next_path=next_path)
     except OidcUnavailable as down:
+        _count(request, "sso", "unavailable")
         return await run_in_threadpool(
             _form, request, next_path=next_path, error=down.message, status_code=503
+        )
+    except OidcRefused as refusal:  # the provider's discovery document failed a check
+        _count(request, "sso", "refused")
+        log.warning("single sign-on cannot start: %s", refusal.message)
+        return await run_in_threadpool(
+            _form, request, next_path=next_path, error=_sentence(refusal.message), status_code=502
         )
     return RedirectResponse(url, status_code=303)
 
