@@ -386,6 +386,9 @@ def test_viewer_reads_but_cannot_write_and_contributor_logs(world: World, platfo
             "user": "carl",
             "is_admin": False,
             "auth": True,
+            "kind": "person",
+            "bound": False,
+            "via": "token",
             "roles": {"a": "contributor"},
         }
     assert platform.tracking.get_run(run_id).params == {"lr": "0.1"}

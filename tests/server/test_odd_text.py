@@ -134,6 +134,7 @@ class World:
     token_id: str
     job: str
     webhook: str
+    service_account: str
     counter: list[int] = field(default_factory=lambda: [0])
 
     def fresh(self, prefix: str) -> str:
@@ -244,6 +245,8 @@ class Operation:
         path = self.template
         for name in self.path_params:
             value = odd if slot == Slot("path", name) else str(hints[name.split(":")[0]]())
+            if name == "name" and path.startswith("/admin/service-accounts/") and slot.where != "path":
+                value = world.service_account  # a new token needs an existing service account
             path = path.replace("{" + name + "}", _quote(value, keep_slashes=name.endswith(":path")))
         query = {name: odd if slot == Slot("query", name) else value for name, value in self.query.items()}
         url = path + ("?" + _query_string(query) if query else "")
@@ -380,7 +383,12 @@ def _seed(platform: Platform, client: httpx.Client) -> World:
         )
     )["id"]
     job = platform.jobs.enqueue("maintenance.gc", {"dry_run": True}).id
-    return World(experiment, "fuzzed", run, "fuzz-user", token_id, job, webhook)
+    ok(
+        client.post(
+            "/api/v1/service-accounts", json={"name": "fuzz-ci", "project": "default", "role": "viewer"}
+        )
+    )
+    return World(experiment, "fuzzed", run, "fuzz-user", token_id, job, webhook, "fuzz-ci")
 
 
 def _clear_refusal(answer: httpx.Response) -> str | None:
