@@ -217,15 +217,7 @@ def host_list(text: str | None) -> tuple[str, ...] | None:
 
 
 def _positive_days(name: str, text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        days = float(text)
-    except ValueError:
-        days = 0.0
-    if not 0 < days < float("inf"):
-        raise InvalidParameter(ENV_PREFIX + name, f"must be a number of days above 0, got {text!r}")
-    return days
+    return None if text is None else _positive(name, text, 0.0, "days")
 
 
 def _seconds(name: str, text: str | None, default: float) -> float:

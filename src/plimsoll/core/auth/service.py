@@ -227,11 +227,8 @@ class AuthService:
                 raise InvalidParameter(
                     "is_admin", f"{name!r} is a service account; it cannot be a site admin"
                 )
-            if not is_admin and store.enabled_admins(change.conn, lock=True) == [name]:
-                raise Conflict(
-                    f"user {name!r} is the last enabled site admin; make another site admin first",
-                    details={"user": name},
-                )
+            if not is_admin:
+                _keep_a_site_admin(change.conn, name)
             store.set_site_admin(change.conn, name, is_admin)
             change.audit(
                 AuditEntry(
@@ -271,11 +268,8 @@ class AuthService:
             user = self._user(change.conn, name)
             if user.disabled:
                 return user
-            if user.is_admin and store.enabled_admins(change.conn, lock=True) == [name]:
-                raise Conflict(
-                    f"user {name!r} is the last enabled site admin; make another site admin first",
-                    details={"user": name},
-                )
+            if user.is_admin:
+                _keep_a_site_admin(change.conn, name)
             disabled_at = now_ms()
             store.set_disabled(change.conn, name, disabled_at)
             # Their open sessions end now, not at their next request.
@@ -753,6 +747,15 @@ def _require_bindable_project(conn: Connection, project: str) -> None:
         ProjectService.require_in(conn, project)
     except NotFound:
         raise InvalidParameter("project", f"there is no project {project!r}") from None
+
+
+def _keep_a_site_admin(conn: Connection, name: str) -> None:
+    """A Conflict when `name` is the last enabled site admin: nobody could undo what follows."""
+    if store.enabled_admins(conn, lock=True) == [name]:
+        raise Conflict(
+            f"user {name!r} is the last enabled site admin; make another site admin first",
+            details={"user": name},
+        )
 
 
 def _check_profile(email: str | None, display_name: str | None) -> None:
