@@ -415,3 +415,17 @@ def test_a_bad_role_mapping_names_the_setting_and_the_entry(text: str, entry: st
     with pytest.raises(InvalidParameter) as bad:
         role_mapping(text)
     assert bad.value.field == "PLIMSOLL_OIDC_ROLES" and repr(entry) in bad.value.message
+
+
+def test_a_provider_error_in_the_callback_is_shown_only_as_a_known_code() -> None:
+    with OidcClient(
+        OidcConfig(issuer="https://id.example", client_id="plimsoll", client_secret="s")
+    ) as client:
+        with pytest.raises(OidcRefused) as declined:
+            client.code_from_callback({"state": "s1", "error": "access_denied"}, state="s1")
+        assert declined.value.reason == "provider_error" and "(access_denied)" in declined.value.message
+        # anyone can put text into such a link: it never reaches the page
+        spoof = "Your account is locked, call +1 555 0100"
+        with pytest.raises(OidcRefused) as spoofed:
+            client.code_from_callback({"state": "s1", "error": spoof}, state="s1")
+        assert spoof not in spoofed.value.message and "did not sign you in" in spoofed.value.message

@@ -354,3 +354,28 @@ def test_a_service_account_cannot_be_made_a_site_admin(auth: AuthService) -> Non
         auth.set_site_admin("ci", True, actor="root")
     with pytest.raises(Conflict):
         auth.set_site_admin("root", False, actor="root")  # the last enabled site admin
+
+
+def test_a_burst_of_tries_at_once_is_braked_like_tries_one_after_another(
+    db: Database, auth: AuthService
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _person(auth)
+    free = SessionPolicy().account_free_failures
+
+    def attempt(index: int) -> str:
+        try:
+            auth.sign_in.with_password("ada", f"wrong guess number {index}", address=f"10.1.0.{index}")
+        except TooManyRequests:
+            return "braked"
+        except Unauthenticated:
+            return "checked"
+        return "signed in"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = list(pool.map(attempt, range(30)))
+    # every try counts before its password is checked: only the free ones and the one that starts
+    # the brake get a check, however many arrive together
+    assert outcomes.count("checked") == free + 1
+    assert outcomes.count("braked") == 30 - free - 1

@@ -100,7 +100,7 @@ def test_the_session_cookie_is_httponly_lax_and_secure_when_asked(tmp_path: Path
             answer = browser.post(
                 "/sign-in",
                 data={"name": "root", "password": PASSWORD, "form_token": token},
-                headers={"Origin": live.url, "Cookie": f"plimsoll_sign_in_form={token}"},
+                headers={"Origin": live.url, "Cookie": f"__Host-plimsoll_sign_in_form={token}"},
             )
         assert answer.status_code == 303, answer.text[:300]
         cookie = next(
@@ -109,6 +109,12 @@ def test_the_session_cookie_is_httponly_lax_and_secure_when_asked(tmp_path: Path
         flags = {part.strip().lower() for part in cookie.split(";")}
         assert {"httponly", "samesite=lax", "secure", "path=/"} <= flags
         assert f"max-age={12 * 3600}" in flags
+        secret = cookie.split(";", 1)[0].split("=", 1)[1]
+        # the unprefixed name, which a sibling sub-domain could set, is not read at all
+        tossed = httpx.get(f"{live.url}/api/v1/whoami", headers={"Cookie": f"plimsoll_session={secret}"})
+        assert tossed.status_code == 401
+        own = httpx.get(f"{live.url}/api/v1/whoami", headers={"Cookie": f"__Host-plimsoll_session={secret}"})
+        assert own.status_code == 200 and own.json()["via"] == "session"
     finally:
         live.stop()
         platform.close()

@@ -282,10 +282,10 @@ def test_replayed_and_forged_answers_are_refused_and_audited(
 
     with tab_on(browser, site, console) as tab:  # someone else's browser
         # The provider's answer, again.
-        _refused_page(tab, tab.goto(callbacks[0]), "not one this server asked for, or it was used already")
+        _refused_page(tab, tab.goto(callbacks[0]), "not one this browser asked for, or it was used already")
         # An answer to a sign-in this server never started.
         forged = f"{CALLBACK}?{urlencode({'code': 'made-up', 'state': 'made-up', 'iss': issuer})}"
-        _refused_page(tab, tab.goto(forged), "not one this server asked for")
+        _refused_page(tab, tab.goto(forged), "not one this browser asked for")
         # A sign-in this server did start, answered with a code the provider never issued.
         with tab.expect_request(lambda r: r.url.startswith(issuer) and "state=" in r.url) as asked:
             tab.goto("/sign-in/sso?next=/runs")
@@ -293,10 +293,30 @@ def test_replayed_and_forged_answers_are_refused_and_audited(
         bogus = f"{CALLBACK}?{urlencode({'code': 'bogus-code', 'state': state, 'iss': issuer})}"
         _refused_page(tab, tab.goto(bogus), f"{issuer} refused the authorization code")
 
+    # Login CSRF: an answer is taken only from the browser that began the sign-in. Another
+    # browser sent the link (the victim of an attacker who began it) gets nothing, and the
+    # sign-in stays the beginner's.
+    with httpx.Client(base_url=site.url, timeout=10) as beginner, httpx.Client(base_url=site.url) as victim:
+        began = beginner.get("/sign-in/sso?next=/runs")
+        assert began.status_code == 303 and "plimsoll_sso" in beginner.cookies
+        state = parse_qs(urlsplit(began.headers["location"]).query)["state"][0]
+        answer = f"{CALLBACK}?{urlencode({'code': 'kept-code', 'state': state, 'iss': issuer})}"
+        refused_there = victim.get(answer)
+        assert refused_there.status_code == 401 and "not one this browser asked for" in refused_there.text
+        assert "plimsoll_session" not in victim.cookies
+        # the beginner's browser still gets past the state check (to the provider, who knows no such code)
+        assert "refused the authorization code" in beginner.get(answer).text
+
     new = site.refusals()[audited:]
-    assert [event["reason"] for event in new] == ["state", "state", "token_exchange"]
+    assert [event["reason"] for event in new] == [
+        "state",
+        "state",
+        "token_exchange",
+        "state",
+        "token_exchange",
+    ]
     assert all(event["address"] == "127.0.0.1" for event in new)
-    assert site.sign_ins("refused") == refused + 3
+    assert site.sign_ins("refused") == refused + 5
     assert [user.name for user in site.platform.auth.list_users()].count("bob") == 1
 
 

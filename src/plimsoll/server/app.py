@@ -107,6 +107,7 @@ def create_app(platform: Platform, *, background: bool = False) -> FastAPI:
         enabled=platform.settings.auth,
         on_refusal=metrics.refused,
         page_refusal=refused_page,
+        cookie_secure=platform.settings.cookie_secure,
     )
     app.add_middleware(StorableUrl)  # outside the guard: its resolvers look up what the URL names
     app.add_middleware(_LiteralPaths, routes=app.router.routes)  # before the guard routes

@@ -4,8 +4,17 @@
 regression, one-vs-rest for multiclass), turns each current score into a probability that the row
 belongs to each class, and from those probabilities builds the *expected* confusion matrix of the
 current window, hence accuracy, precision, recall, F1 (macro-averaged for multiclass) and ROC AUC.
-The band around each estimate is the central ``confidence`` interval of the metric when labels are
-drawn from those probabilities (Monte Carlo), i.e. how far the realised value may scatter by chance.
+
+The band around each estimate is a prediction interval for the value the metric will have once the
+window's labels arrive. Two things put the realised value away from the estimate: chance (the
+labels are draws from the probabilities: Monte Carlo gives that spread at the window's size), and
+the calibration's own error (isotonic regression fitted on a finite reference is not the truth).
+The second is measured on the reference itself: repeatedly, each fold of the reference is
+estimated label-free from a calibration fitted on the other folds and compared with its realised
+value; what the squared differences hold beyond the folds' own chance spread is the calibration's
+error variance (``tau**2``, per metric, bias included). Each side of the band is then
+``sqrt(chance_side**2 + (z * tau)**2)`` from the estimate. It stays honest under covariate shift (the
+same P(label | score)); under concept drift no label-free band can be.
 
 The label draws are simulated in chunks of at most ``CHUNK_CELLS`` row-draws, so memory stays bounded
 (~100 MB) whatever the window size; the band is the same as with one big draw.
@@ -14,8 +23,7 @@ Assumptions: no concept drift (P(label | score) is the same in the window as in 
 covariate shift is fine), reference labels representative, and calibration good. The estimate is
 flagged unreliable (``reliable=False`` with reasons in ``warnings``) when the cross-fitted calibration
 error on the reference is too large, when more than 5 % of current scores fall outside the reference
-score range (calibration there is extrapolated), or when the window has fewer than 50 rows. The band
-does not include calibration error.
+score range (calibration there is extrapolated), or when the window has fewer than 50 rows.
 
 Calibration checks (the reference one, and the concept-drift one once window labels arrive): the
 binned calibration error is biased upwards by label noise (~0.1 at 100 rows even for a perfect
@@ -46,6 +54,14 @@ CALIBRATION_BINS = 10
 REFERENCE_NULL_DRAWS = 100
 """Label draws for the reference calibration check: enough for its 95 % quantile, and the reference
 can be large, so fewer than the band's ``n_resamples``."""
+SPREAD_FOLDS = 5
+SPREAD_REPEATS = 5
+"""Cross-fitting for the calibration's error: 5 repeats of 5 folds give 25 held-out estimates, enough
+to measure a variance to about a third of itself."""
+SPREAD_DRAWS = 100
+"""Label draws per held-out fold, for its chance spread."""
+SPREAD_MAX_ROWS = 50_000
+"""Reference rows the cross-fitting uses at most (a random subset beyond): its cost is per row."""
 
 
 @dataclass(frozen=True)
@@ -127,10 +143,7 @@ def estimate_performance(
     scores_by_class = _one_vs_rest(ref_scores, n_classes)
     current_by_class = _one_vs_rest(cur_scores, n_classes)
     probabilities = _calibrated(scores_by_class, ref_labels, current_by_class)
-    if n_classes == 2:
-        predicted = (cur_scores >= threshold).astype(np.int64)
-    else:
-        predicted = np.argmax(cur_scores, axis=1).astype(np.int64)
+    predicted = _predictions(cur_scores, n_classes, threshold)
     rng = np.random.default_rng(random_state)
     expected = _metrics_from_probabilities(probabilities, predicted, current_by_class)
     simulated, null_errors = _simulate(probabilities, predicted, current_by_class, n_resamples, rng)
@@ -141,14 +154,21 @@ def estimate_performance(
         ranks = _class_ranks(current_by_class, n_classes)
         realized = _metrics_from_labels(labels[None, :], predicted, ranks, n_classes)
     tail = (1.0 - confidence) / 2.0
+    z = float(scipy_stats.norm.ppf(1 - tail))
+    reference_predicted = _predictions(ref_scores, n_classes, threshold)
+    tau = _calibration_spread(scores_by_class, ref_labels, reference_predicted, rng)
     metrics = {}
     for name in METRICS:
         values = simulated[name][np.isfinite(simulated[name])]
+        centre = expected[name]
         lower, upper = math.nan, math.nan
-        if values.size:
+        if values.size and math.isfinite(centre):
             lower, upper = float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+            widening = (z * tau[name]) ** 2 if math.isfinite(tau[name]) else 0.0
+            lower = max(0.0, centre - math.sqrt(max(centre - lower, 0.0) ** 2 + widening))
+            upper = min(1.0, centre + math.sqrt(max(upper - centre, 0.0) ** 2 + widening))
         real = None if realized is None else _defined(float(realized[name][0]))
-        metrics[name] = MetricEstimate(_defined(expected[name]), _defined(lower), _defined(upper), real)
+        metrics[name] = MetricEstimate(_defined(centre), _defined(lower), _defined(upper), real)
     calibration_error, reference_limit = _reference_calibration(
         scores_by_class, ref_labels, n_resamples, calibration_alpha, max_calibration_error, random_state
     )
@@ -169,6 +189,51 @@ def estimate_performance(
     return PerformanceEstimate(
         metrics, len(cur_scores), n_classes, calibration_error, not warnings, tuple(warnings)
     )
+
+
+def _predictions(scores: FloatArray, n_classes: int, threshold: float) -> IntArray:
+    if n_classes == 2:
+        return np.asarray(scores >= threshold, dtype=np.int64)
+    return np.asarray(np.argmax(scores, axis=1), dtype=np.int64)
+
+
+def _calibration_spread(
+    scores: FloatArray, labels: IntArray, predicted: IntArray, rng: np.random.Generator
+) -> dict[str, float]:
+    """The calibration's error variance per metric, as a standard deviation (``tau``; see the
+    module docstring): over repeated folds of the reference, the mean squared difference between
+    a fold's realised metric and its label-free estimate (calibrated on the other folds), less
+    the mean chance variance of the folds. NaN where no fold could be estimated."""
+    rows = len(labels)
+    if rows > SPREAD_MAX_ROWS:
+        keep = rng.choice(rows, SPREAD_MAX_ROWS, replace=False)
+        scores, labels, predicted, rows = scores[keep], labels[keep], predicted[keep], SPREAD_MAX_ROWS
+    n_classes = scores.shape[1]
+    squared: dict[str, list[float]] = {name: [] for name in METRICS}
+    chance: dict[str, list[float]] = {name: [] for name in METRICS}
+    for _ in range(SPREAD_REPEATS):
+        fold_of = rng.permutation(rows) % SPREAD_FOLDS
+        for fold in range(SPREAD_FOLDS):
+            held, fit = fold_of == fold, fold_of != fold
+            if len(np.unique(labels[fit])) < 2 or held.sum() < 2:
+                continue
+            probabilities = _calibrated(scores[fit], labels[fit], scores[held])
+            estimate = _metrics_from_probabilities(probabilities, predicted[held], scores[held])
+            ranks = _class_ranks(scores[held], n_classes)
+            realised = _metrics_from_labels(labels[held][None, :], predicted[held], ranks, n_classes)
+            draws, _errors = _simulate(probabilities, predicted[held], scores[held], SPREAD_DRAWS, rng)
+            for name in METRICS:
+                value, truth = estimate[name], float(realised[name][0])
+                spread = draws[name][np.isfinite(draws[name])]
+                if math.isfinite(value) and math.isfinite(truth) and spread.size > 1:
+                    squared[name].append((truth - value) ** 2)
+                    chance[name].append(float(np.var(spread)))
+    return {
+        name: math.sqrt(max(float(np.mean(squared[name]) - np.mean(chance[name])), 0.0))
+        if squared[name]
+        else math.nan
+        for name in METRICS
+    }
 
 
 def _defined(value: float) -> float | None:

@@ -120,6 +120,7 @@ def install_guard(
     enabled: bool,
     on_refusal: Callable[[str], None] | None = None,
     page_refusal: PageRefusal | None = None,
+    cookie_secure: bool | None = None,
 ) -> None:
     """Put the guard in front of every route of `app` (call it after the last route is added).
     `on_refusal(reason)` is called for every request refused as unauthenticated;
@@ -133,6 +134,7 @@ def install_guard(
         enabled=enabled,
         on_refusal=on_refusal,
         page_refusal=page_refusal,
+        cookie_secure=cookie_secure,
     )
 
 
@@ -152,6 +154,19 @@ def user_of(request: Request) -> User | None:
     """The authenticated user; None with authentication off (everyone is the local user)."""
     user = getattr(request.state, "user", None)
     return user if isinstance(user, User) else None
+
+
+def is_secure(scope: Scope, configured: bool | None) -> bool:
+    """Whether this request's cookies are HTTPS-only: as configured (`PLIMSOLL_COOKIE_SECURE`, for
+    a server behind a proxy that ends TLS), else whether it came over TLS."""
+    return configured if configured is not None else scope.get("scheme") == "https"
+
+
+def cookie_name(base: str, secure: bool) -> str:
+    """A cookie's name: over TLS with the `__Host-` prefix, which browsers accept only when set by
+    this very host (Secure, `Path=/`, no `Domain`), so that a page of a sibling sub-domain cannot
+    plant its own session cookie in the browser (cookie tossing)."""
+    return f"__Host-{base}" if secure else base
 
 
 def wants_page(scope: Scope) -> bool:
@@ -260,8 +275,10 @@ class AuthGuard:
         enabled: bool,
         on_refusal: Callable[[str], None] | None = None,
         page_refusal: PageRefusal | None = None,
+        cookie_secure: bool | None = None,
     ) -> None:
         self.app = app
+        self.cookie_secure = cookie_secure
         self.routes = routes
         self.table = table
         self.auth = auth
@@ -323,7 +340,7 @@ class AuthGuard:
         if row is not None and row.rule.scope is permissions.PUBLIC:
             state["actor"] = ANONYMOUS_ACTOR
             return receive
-        presented = _presented(scope)
+        presented = _presented(scope, cookie_name(SESSION_COOKIE, is_secure(scope, self.cookie_secure)))
         query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
         facts = RequestFacts(path_params=path_params, query=query)
         session: SessionCredential | None = None
@@ -410,7 +427,7 @@ class Presented:
     secret: str
 
 
-def _presented(scope: Scope) -> Presented:
+def _presented(scope: Scope, session_cookie: str) -> Presented:
     authorization = _header(scope, b"authorization")
     if authorization is not None:
         scheme, _, secret = authorization.partition(" ")
@@ -418,7 +435,7 @@ def _presented(scope: Scope) -> Presented:
             raise refused(MALFORMED, "the Authorization header must be 'Bearer <token>'")
         return Presented("token", secret.strip())
     cookie = _header(scope, b"cookie")
-    from_cookie = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
+    from_cookie = cookie_parser(cookie).get(session_cookie) if cookie else None
     if from_cookie:
         return Presented("session", from_cookie)
     raise refused(
@@ -448,7 +465,11 @@ async def _check_csrf(scope: Scope, receive: Receive, session: SessionCredential
         presented = next(iter(parse_qs(raw.decode("latin-1")).get(CSRF_FIELD, [])), None)
     if presented is None:
         raise _csrf_refusal("this form has no CSRF token")
-    if not hmac.compare_digest(presented.encode("latin-1"), session.csrf_token.encode()):
+    try:
+        matches = hmac.compare_digest(presented.encode(), session.csrf_token.encode())
+    except UnicodeError:  # a lone surrogate, say: no token of ours
+        matches = False
+    if not matches:
         raise _csrf_refusal("this form's CSRF token is not the one of your session")
     return receive
 
@@ -464,8 +485,9 @@ async def _to_sign_in(scope: Scope, receive: Receive, send: Send) -> None:
     query = scope.get("query_string", b"").decode("latin-1")
     back = path + (f"?{query}" if query else "")
     response = Response(status_code=303, headers={"Location": f"{SIGN_IN_PATH}?{urlencode({'next': back})}"})
-    if _header(scope, b"cookie") and SESSION_COOKIE in (_header(scope, b"cookie") or ""):
-        response.delete_cookie(SESSION_COOKIE, path="/")
+    for name in (SESSION_COOKIE, cookie_name(SESSION_COOKIE, True)):
+        if name in (_header(scope, b"cookie") or ""):
+            response.delete_cookie(name, path="/", secure=name.startswith("__Host-"))
     await response(scope, receive, send)
 
 
@@ -589,6 +611,7 @@ def create_token(name: str, body: TokenCreateBody, request: Request, auth: Auth,
         via=credential_of(request),
         project=body.project,
         role=body.role,
+        from_session=session_of(request) is not None,
     )
     return json_response(new.to_dict(), 201)
 

@@ -15,6 +15,7 @@ token's claim checks); the signature is joserfc's, which Authlib itself uses for
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 import time
 from collections.abc import Generator, Iterable, Mapping
@@ -166,8 +167,10 @@ class OidcClient:
         if issuer is not None and issuer != self.config.issuer:
             raise _refused("issuer", f"the sign-in answer comes from {issuer!r}, not {self.config.issuer!r}")
         if "error" in params:
+            # Anyone can put text in this link: only an error code of RFC 6749's shape is shown.
             error = params["error"]
-            raise _refused("provider_error", f"{self.config.issuer} refused the sign-in: {error}")
+            code_said = f" ({error})" if re.fullmatch(r"[a-z_]{1,40}", error) else ""
+            raise _refused("provider_error", f"{self.config.issuer} did not sign you in{code_said}")
         code = params.get("code", "")
         if not code:
             raise _refused("provider_error", "the sign-in answer carries no authorization code")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,6 +26,9 @@ MIN_PASSWORD_LENGTH = 15
 MAX_PASSWORD_LENGTH = 256
 
 _hasher = PasswordHasher()
+# Each check holds 64 MiB for tens of milliseconds: a burst of sign-ins waits its turn rather than
+# taking the server's memory (the brake counts the burst before any of it is checked).
+_ARGON2_AT_ONCE = threading.BoundedSemaphore(4)
 
 
 def check_password(password: object, *, user: str, field: str = "password") -> str:
@@ -54,7 +58,8 @@ def check_password(password: object, *, user: str, field: str = "password") -> s
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _ARGON2_AT_ONCE:
+        return _hasher.hash(password)
 
 
 @functools.cache
@@ -66,8 +71,10 @@ def _decoy() -> str:
 
 def verify_password(hashed: str | None, password: str) -> bool:
     """Whether `password` matches `hashed`; always does the work of one Argon2 check."""
+    decoy = _decoy() if hashed is None else None
     try:
-        matched = _hasher.verify(hashed or _decoy(), password)
+        with _ARGON2_AT_ONCE:
+            matched = _hasher.verify(hashed or decoy or "", password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return matched and hashed is not None

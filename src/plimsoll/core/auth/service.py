@@ -341,10 +341,12 @@ class AuthService:
         via: Credential | None = None,
         project: str | None = None,
         role: Role | str | None = None,
+        from_session: bool = False,
     ) -> NewToken:
         """A new token for `user`; `expires_at` in epoch milliseconds (None: the latest allowed,
         which is "until revoked" when nothing limits it). `via` is the credential of the request
-        that asks (None: the server's own host, e.g. the CLI). `actor` defaults to the user.
+        that asks (None: the server's own host, e.g. the CLI); `from_session`: a signed-in browser
+        asks (the token then lives at most `max_token_days()`). `actor` defaults to the user.
 
         With `project` (and `role`, default viewer) the token is bound: it acts only in that
         project with at most that role (a service account's tokens always are)."""
@@ -352,7 +354,7 @@ class AuthService:
         if role is not None and project is None:
             raise InvalidParameter("project", "a token's role binds it to a project: name the project too")
         binding = None if project is None else Binding(project, Role.parse(role or Role.VIEWER))
-        expires_at = self._checked_expiry(expires_at, via)
+        expires_at = self._checked_expiry(expires_at, via, from_session=from_session)
         with changing(self.db, self.events, actor or user) as change:
             owner = self._user(change.conn, user)
             if owner.disabled:
@@ -388,7 +390,9 @@ class AuthService:
             raise InvalidParameter(field, f"a token lives 1 to {limit} days on this server{why}; got {count}")
         return now_ms() + count * DAY_MS
 
-    def _checked_expiry(self, expires_at: int | None, via: Credential | None) -> int | None:
+    def _checked_expiry(
+        self, expires_at: int | None, via: Credential | None, *, from_session: bool = False
+    ) -> int | None:
         """`expires_at` checked against now and the limits (`_expiry_limit`), or the latest one
         allowed when None."""
         if expires_at is not None:
@@ -397,7 +401,7 @@ class AuthService:
             check_int("expires_at", expires_at, minimum=0)  # a time the database can store
             if expires_at <= now_ms():
                 raise InvalidParameter("expires_at", f"{_iso(expires_at)} is not in the future")
-        limit, why = self._expiry_limit(via)
+        limit, why = self._expiry_limit(via, from_session=from_session)
         if limit is not None:
             if expires_at is None:
                 expires_at = limit
@@ -409,9 +413,17 @@ class AuthService:
                 )
         return expires_at
 
-    def _expiry_limit(self, via: Credential | None) -> tuple[int | None, str]:
+    def _expiry_limit(self, via: Credential | None, *, from_session: bool = False) -> tuple[int | None, str]:
         """The latest expiry a new token may have, and why; (None, "") when nothing limits it."""
         limits: list[tuple[int, str]] = []
+        if from_session:
+            # A stolen cookie must not become access for ever: a token made in a browser expires.
+            limits.append(
+                (
+                    now_ms() + self.max_token_days() * DAY_MS,
+                    f"a token made from a signed-in browser lives at most {self.max_token_days()} days",
+                )
+            )
         if self.token_max_days is not None:
             days = f"{self.token_max_days:g} day{'' if self.token_max_days == 1 else 's'}"
             limits.append(

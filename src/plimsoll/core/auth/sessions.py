@@ -70,6 +70,12 @@ DISABLED = "disabled"
 SERVICE_ACCOUNT = "service_account"
 
 SIGN_IN_REFUSED = "wrong user name or password"
+
+
+class _Braked(Exception):
+    """Rolls back the counting of a try that was braked."""
+
+
 # A single sign-on must come back from the provider within this.
 SSO_REQUEST_TTL_MS = 10 * MINUTE_MS
 
@@ -169,12 +175,15 @@ class SignInService:
         check_password(new, user=user.name, field="new_password")
         if current == new:
             raise InvalidParameter("new_password", "must differ from the current password")
+        account = _account_key(user.name)
+        self._charge([account], (self.policy.account_free_failures,))  # the same brake as sign-in
         with self.db.read() as conn:
             stored = store.password_hash(conn, user.name)
         if not verify_password(stored, current):
             raise InvalidParameter("current_password", "is not your current password")
         hashed = hash_password(new)
         with changing(self.db, self.events, user.name) as change:
+            store.clear_failures(change.conn, account)
             store.set_password_hash(change.conn, user.name, hashed, must_change=False)
             self._end_all(change, user.name, reason="password_changed", keep=session_id)
             change.audit(AuditEntry(user.name, "user.password_change", "user", user.name))
@@ -187,7 +196,9 @@ class SignInService:
         """A new session for `name`, or the same Unauthenticated whatever was wrong (a
         TooManyRequests, saying when to try again, while failures brake this account or address)."""
         keys = [_account_key(name), _address_key(address)]
-        self._check_brake(keys)
+        # Counted as a failure before the password is checked, so that tries in flight together
+        # count against each other (a burst cannot slip past the brake); given back on success.
+        self._charge(keys, (self.policy.account_free_failures, self.policy.address_free_failures))
         with self.db.read() as conn:
             user = store.get_user(conn, name) if _could_be_a_user(name) else None
             stored = None if user is None else store.password_hash(conn, name)
@@ -196,11 +207,12 @@ class SignInService:
         matched = verify_password(stored, password)
         problem = self._sign_in_problem(user, stored, matched)
         if problem is not None or user is None:
-            self._failed(name, keys, problem or NO_SUCH_USER, address)
+            self._failed(name, problem or NO_SUCH_USER, address)
             raise Unauthenticated(SIGN_IN_REFUSED, details={"reason": "sign_in_failed"})
         rehash = hash_password(password) if stored is not None and needs_rehash(stored) else None
         with changing(self.db, self.events, user.name) as change:
             store.clear_failures(change.conn, keys[0])
+            self._give_back(change.conn, keys[1], self.policy.address_free_failures)
             if rehash is not None:
                 store.set_password_hash(change.conn, user.name, rehash, must_change=user.must_change_password)
             return self._start(change, user, SignInMethod.PASSWORD, address, user_agent)
@@ -253,34 +265,38 @@ class SignInService:
         )
         return NewSession(SessionCredential(user, session, csrf_token), secret)
 
-    def _check_brake(self, keys: list[str]) -> None:
-        now = now_ms()
-        with self.db.read() as conn:
-            found = store.failures(conn, keys)
-        waits = [
-            blocked_until - now for _count, _last, blocked_until in found.values() if blocked_until > now
-        ]
-        if waits:
-            seconds = max(1, -(-max(waits) // 1000))
-            raise TooManyRequests(
-                f"too many failed sign-ins; try again in {seconds} s",
-                details={"retry_after": seconds},
-            )
-
-    def _failed(self, name: str, keys: list[str], problem: str, address: str | None) -> None:
+    def _charge(self, keys: list[str], free: tuple[int, ...]) -> None:
+        """Count a try against each key, and set when the next may come; a TooManyRequests (and
+        nothing counted) while any key is braked. One transaction: concurrent tries are serialised
+        on the keys' rows, each seeing the others' counts."""
         now = now_ms()
         policy = self.policy
+        waits: list[int] = []
+        try:
+            with self.db.write() as conn:
+                for key, allowed in zip(keys, free, strict=True):
+                    count, blocked_until = store.count_failure(
+                        conn, key, now, forget_before=now - policy.failure_memory_ms
+                    )
+                    if blocked_until > now:
+                        waits.append(blocked_until - now)
+                    store.block_until(conn, key, now + policy.delay_after(count, allowed))
+                if waits:
+                    raise _Braked
+        except _Braked:
+            seconds = max(1, -(-max(waits) // 1000))
+            raise TooManyRequests(
+                f"too many failed sign-ins; try again in {seconds} s", details={"retry_after": seconds}
+            ) from None
+
+    def _give_back(self, conn: Connection, key: str, free: int) -> None:
+        """Undo a try's charge on `key` (it succeeded)."""
+        count = store.uncount_failure(conn, key)
+        if count is not None:
+            store.block_until(conn, key, now_ms() + self.policy.delay_after(count, free) if count else 0)
+
+    def _failed(self, name: str, problem: str, address: str | None) -> None:
         with changing(self.db, self.events, "anonymous") as change:
-            found = store.failures(change.conn, keys)
-            for key, free in zip(
-                keys, (policy.account_free_failures, policy.address_free_failures), strict=True
-            ):
-                count, last, _blocked = found.get(key, (0, 0, 0))
-                if now - last > policy.failure_memory_ms:
-                    count = 0
-                count += 1
-                blocked_until = now + policy.delay_after(count, free)
-                store.save_failure(change.conn, key, count, now, blocked_until, exists=key in found)
             change.audit(
                 AuditEntry(
                     "anonymous",

@@ -5,8 +5,9 @@
     new, next_path = sso.finish(callback_query, redirect_uri)  # NewSession for the cookie
 
 `begin` keeps the request's state (by its hash), nonce and PKCE verifier in the database, so the
-callback may reach any replica; `finish` takes that record (one use: a replayed response finds
-nothing), has the client check the response and the ID token, and then, in one transaction, finds
+callback may reach any replica, with the hash of a secret held in the starting browser's cookie;
+`finish` takes that record only for that browser (a link to someone else's callback, the login
+CSRF of single sign-on, finds nothing) and only once (a replayed response finds nothing), has the client check the response and the ID token, and then, in one transaction, finds
 the user by the provider's (issuer, subject), or links or creates one, brings the roles mapped
 from the groups claim up to date, and starts a session. Every refusal is audited.
 
@@ -81,14 +82,16 @@ class SingleSignOn:
     def label(self) -> str:
         return self.settings.label
 
-    def begin(self, redirect_uri: str, *, next_path: str) -> str:
+    def begin(self, redirect_uri: str, *, next_path: str, browser: str) -> str:
         """The provider's authorization URL to send the browser to; the request is remembered
-        until its callback (for `SSO_REQUEST_TTL_MS`)."""
+        until its callback (for `SSO_REQUEST_TTL_MS`), for the browser holding `browser` (a secret
+        the caller keeps in that browser's cookie)."""
         authorization = self.client.authorization(redirect_uri)
         with self.db.write() as conn:
             store.insert_sso_request(
                 conn,
                 state_hash=_state_hash(authorization.state),
+                browser_hash=_state_hash(browser),
                 nonce=authorization.nonce,
                 code_verifier=authorization.code_verifier,
                 next_path=next_path[:MAX_NEXT_PATH_LENGTH],
@@ -101,26 +104,35 @@ class SingleSignOn:
         params: Mapping[str, str],
         redirect_uri: str,
         *,
+        browser: str,
         address: str | None = None,
         user_agent: str | None = None,
     ) -> tuple[NewSession, str]:
-        """Check the provider's callback and start a session: (the new session, where to go).
-        An OidcRefused (audited) when anything is wrong; OidcUnavailable when the provider is down."""
+        """Check the provider's callback, which must come to the browser that began the sign-in
+        (`browser`, from its cookie), and start a session: (the new session, where to go). An
+        OidcRefused (audited) when anything is wrong; OidcUnavailable when the provider is down."""
         try:
-            return self._finish(params, redirect_uri, address, user_agent)
+            return self._finish(params, redirect_uri, browser, address, user_agent)
         except OidcRefused as refusal:
             self._audit_refusal(refusal.reason, refusal.message, address)
             raise
 
     def _finish(
-        self, params: Mapping[str, str], redirect_uri: str, address: str | None, user_agent: str | None
+        self,
+        params: Mapping[str, str],
+        redirect_uri: str,
+        browser: str,
+        address: str | None,
+        user_agent: str | None,
     ) -> tuple[NewSession, str]:
         state = params.get("state") or ""
         with self.db.write() as conn:
-            pending = store.take_sso_request(conn, _state_hash(state)) if state else None
+            pending = (
+                store.take_sso_request(conn, _state_hash(state), _state_hash(browser)) if state else None
+            )
         if pending is None:
             raise OidcRefused(
-                "this sign-in answer is not one this server asked for, or it was used already; sign in again",
+                "this sign-in answer is not one this browser asked for, or it was used already; sign in again",
                 details={"reason": "state"},
             )
         if now_ms() - int(pending.created_at) > SSO_REQUEST_TTL_MS:

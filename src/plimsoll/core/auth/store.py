@@ -3,6 +3,7 @@ the SQL that reads and writes them."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     delete,
     false,
     func,
@@ -22,6 +24,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from plimsoll.core.auth.entities import ApiToken, Binding, Role, Session, SignInMethod, User, UserKind
 from plimsoll.core.db import metadata
@@ -108,6 +112,9 @@ sso_requests = Table(
     "sso_requests",
     metadata,
     Column("state_hash", String(64), primary_key=True),
+    # sha256 of a secret held in the cookie of the browser that started the sign-in: the answer
+    # is taken only from that browser (another one, sent the link, gets nothing).
+    Column("browser_hash", String(64), nullable=False),
     Column("nonce", String(128), nullable=False),
     Column("code_verifier", String(128), nullable=False),
     Column("next_path", String(2048), nullable=False),
@@ -493,23 +500,42 @@ def delete_sessions_before(conn: Connection, cutoff: int) -> int:
 # -- failed sign-ins -------------------------------------------------------------------------------
 
 
-def failures(conn: Connection, keys: list[str]) -> dict[str, tuple[int, int, int]]:
-    """(failures, last_failure_at, blocked_until) by key, for the keys that have any."""
-    query = select(sign_in_failures).where(sign_in_failures.c.key.in_(keys))
-    return {
-        str(r.key): (int(r.failures), int(r.last_failure_at), int(r.blocked_until))
-        for r in conn.execute(query)
-    }
+def count_failure(conn: Connection, key: str, now: int, *, forget_before: int) -> tuple[int, int]:
+    """Add one failure to `key` (starting again from one when its last was before
+    `forget_before`), in one statement that concurrent tries cannot interleave: (failures now,
+    blocked_until as it was)."""
+    insert_of = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    column = sign_in_failures.c
+    statement = (
+        insert_of(sign_in_failures)
+        .values(key=key, failures=1, last_failure_at=now, blocked_until=0)
+        .on_conflict_do_update(
+            index_elements=[column.key],
+            set_={
+                "failures": case((column.last_failure_at < forget_before, 1), else_=column.failures + 1),
+                "last_failure_at": now,
+            },
+        )
+        .returning(column.failures, column.blocked_until)
+    )
+    row = conn.execute(statement).one()
+    return int(row.failures), int(row.blocked_until)
 
 
-def save_failure(
-    conn: Connection, key: str, count: int, at: int, blocked_until: int, *, exists: bool
-) -> None:
-    values = {"failures": count, "last_failure_at": at, "blocked_until": blocked_until}
-    if exists:
-        conn.execute(update(sign_in_failures).where(sign_in_failures.c.key == key).values(**values))
-    else:
-        conn.execute(sign_in_failures.insert().values(key=key, **values))
+def block_until(conn: Connection, key: str, until: int) -> None:
+    conn.execute(update(sign_in_failures).where(sign_in_failures.c.key == key).values(blocked_until=until))
+
+
+def uncount_failure(conn: Connection, key: str) -> int | None:
+    """Take one failure back from `key`; the count left, or None when the key has none."""
+    column = sign_in_failures.c
+    row = conn.execute(
+        update(sign_in_failures)
+        .where((column.key == key) & (column.failures > 0))
+        .values(failures=column.failures - 1)
+        .returning(column.failures)
+    ).first()
+    return None if row is None else int(row.failures)
 
 
 def clear_failures(conn: Connection, key: str) -> None:
@@ -529,11 +555,19 @@ def delete_failures_before(conn: Connection, cutoff: int) -> int:
 
 
 def insert_sso_request(
-    conn: Connection, *, state_hash: str, nonce: str, code_verifier: str, next_path: str, created_at: int
+    conn: Connection,
+    *,
+    state_hash: str,
+    browser_hash: str,
+    nonce: str,
+    code_verifier: str,
+    next_path: str,
+    created_at: int,
 ) -> None:
     conn.execute(
         sso_requests.insert().values(
             state_hash=state_hash,
+            browser_hash=browser_hash,
             nonce=nonce,
             code_verifier=code_verifier,
             next_path=next_path,
@@ -542,11 +576,12 @@ def insert_sso_request(
     )
 
 
-def take_sso_request(conn: Connection, state_hash: str) -> Any:
-    """The pending request of that state (nonce, code_verifier, next_path, created_at), deleted in
-    the same transaction so that only one callback can use it; None when there is none."""
+def take_sso_request(conn: Connection, state_hash: str, browser_hash: str) -> Any:
+    """The pending request of that state started by that browser (nonce, code_verifier,
+    next_path, created_at), deleted in the same transaction so that only one callback can use it;
+    None when there is none (a request of another browser is left where it is)."""
     row = conn.execute(select(sso_requests).where(sso_requests.c.state_hash == state_hash)).first()
-    if row is None:
+    if row is None or not hmac.compare_digest(str(row.browser_hash), browser_hash):
         return None
     deleted = conn.execute(delete(sso_requests).where(sso_requests.c.state_hash == state_hash))
     return row if deleted.rowcount == 1 else None  # another replica took it first

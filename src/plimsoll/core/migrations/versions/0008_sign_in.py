@@ -63,6 +63,7 @@ def upgrade() -> None:
     op.create_table(
         "sso_requests",
         sa.Column("state_hash", sa.String(length=64), nullable=False),
+        sa.Column("browser_hash", sa.String(length=64), nullable=False),
         sa.Column("nonce", sa.String(length=128), nullable=False),
         sa.Column("code_verifier", sa.String(length=128), nullable=False),
         sa.Column("next_path", sa.String(length=2048), nullable=False),

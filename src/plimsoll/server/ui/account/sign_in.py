@@ -14,16 +14,24 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from plimsoll.core.auth.api import CHANGE_PASSWORD_PATH, SESSION_COOKIE, same_origin, session_of
+from plimsoll.core.auth.api import (
+    CHANGE_PASSWORD_PATH,
+    SESSION_COOKIE,
+    cookie_name,
+    is_secure,
+    same_origin,
+    session_of,
+)
 from plimsoll.core.auth.entities import NewSession
 from plimsoll.core.auth.service import AuthService
+from plimsoll.core.auth.sessions import SSO_REQUEST_TTL_MS
 from plimsoll.core.errors import OidcRefused, OidcUnavailable, TooManyRequests, Unauthenticated
 from plimsoll.server.ui.pages import PageRoute, render
 
@@ -32,6 +40,10 @@ log = logging.getLogger("plimsoll.auth.sso")
 
 FORM_COOKIE = "plimsoll_sign_in_form"
 FORM_COOKIE_SECONDS = 3600
+# Ties a single sign-on to the browser that began it; Lax, since the provider's redirect back is
+# a navigation from another site.
+SSO_COOKIE = "plimsoll_sso"
+SSO_COOKIE_PATH = "/sign-in/sso"
 SSO_CALLBACK_PATH = "/sign-in/sso/callback"
 NOTICES = {
     "signed-out": "You are signed out.",
@@ -54,8 +66,42 @@ def safe_next(value: str | None) -> str:
 
 
 def _secure(request: Request) -> bool:
-    configured = request.app.state.platform.settings.cookie_secure
-    return bool(configured) if configured is not None else request.url.scheme == "https"
+    return is_secure(request.scope, request.app.state.platform.settings.cookie_secure)
+
+
+def _cookie(request: Request, base: str) -> str:
+    return cookie_name(base, _secure(request))
+
+
+def _read(request: Request, base: str) -> str:
+    return request.cookies.get(_cookie(request, base), "")
+
+
+def _set(
+    response: Response,
+    request: Request,
+    base: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str,
+    samesite: Literal["lax", "strict"],
+) -> None:
+    secure = _secure(request)
+    response.set_cookie(
+        cookie_name(base, secure),
+        value,
+        max_age=max_age,
+        path="/" if secure else path,  # a __Host- cookie must be Path=/
+        secure=secure,
+        httponly=True,
+        samesite=samesite,
+    )
+
+
+def _drop(response: Response, request: Request, base: str, *, path: str) -> None:
+    secure = _secure(request)
+    response.delete_cookie(cookie_name(base, secure), path="/" if secure else path, secure=secure)
 
 
 def _address(request: Request) -> str | None:
@@ -70,16 +116,9 @@ def _signed_in(request: Request, new: NewSession, next_path: str) -> RedirectRes
         f"{CHANGE_PASSWORD_PATH}?{urlencode({'next': next_path})}" if user.must_change_password else next_path
     )
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.secret,
-        max_age=_auth(request).sign_in.policy.max_ms // 1000,
-        path="/",
-        secure=_secure(request),
-        httponly=True,
-        samesite="lax",
-    )
-    response.delete_cookie(FORM_COOKIE, path="/sign-in")
+    max_age = _auth(request).sign_in.policy.max_ms // 1000
+    _set(response, request, SESSION_COOKIE, new.secret, max_age=max_age, path="/", samesite="lax")
+    _drop(response, request, FORM_COOKIE, path="/sign-in")
     return response
 
 
@@ -98,7 +137,7 @@ def _form(
 ) -> HTMLResponse:
     auth = _auth(request)
     settings = request.app.state.platform.settings
-    form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(24)
+    form_token = _read(request, FORM_COOKIE) or secrets.token_urlsafe(24)
     context: dict[str, Any] = {
         "active": "",
         "next": next_path,
@@ -112,13 +151,13 @@ def _form(
     }
     response = render(request, "sign_in.html", context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
+    _set(
+        response,
+        request,
         FORM_COOKIE,
         form_token,
         max_age=FORM_COOKIE_SECONDS,
         path="/sign-in",
-        secure=_secure(request),
-        httponly=True,
         samesite="strict",
     )
     return response
@@ -130,7 +169,7 @@ def sign_in_page(request: Request, next: str = "/", notice: str = "") -> Respons
     settings = request.app.state.platform.settings
     if not settings.auth:
         return render(request, "sign_in_off.html", {"active": ""})
-    secret = request.cookies.get(SESSION_COOKIE)
+    secret = _read(request, SESSION_COOKIE)
     if secret:
         try:
             _auth(request).sign_in.identify(secret)
@@ -159,7 +198,7 @@ def sign_in(
         return _form(
             request, next_path=next_path, error="Password sign-in is off on this server.", status_code=403
         )
-    expected = request.cookies.get(FORM_COOKIE, "")
+    expected = _read(request, FORM_COOKIE)
     if not same_origin(request.scope) or not expected or not hmac.compare_digest(expected, form_token):
         return _form(
             request,
@@ -205,7 +244,8 @@ async def sso_start(request: Request, next: str = "/") -> Response:
     if sso is None or not request.app.state.platform.settings.auth:
         return RedirectResponse("/sign-in", status_code=303)
     try:
-        url = await run_in_threadpool(sso.begin, _callback_url(request), next_path=next_path)
+        browser = secrets.token_urlsafe(32)
+        url = await run_in_threadpool(sso.begin, _callback_url(request), next_path=next_path, browser=browser)
     except OidcUnavailable as down:
         _count(request, "sso", "unavailable")
         return await run_in_threadpool(
@@ -217,7 +257,17 @@ async def sso_start(request: Request, next: str = "/") -> Response:
         return await run_in_threadpool(
             _form, request, next_path=next_path, error=_sentence(refusal.message), status_code=502
         )
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    _set(
+        response,
+        request,
+        SSO_COOKIE,
+        browser,
+        max_age=SSO_REQUEST_TTL_MS // 1000,
+        path=SSO_COOKIE_PATH,
+        samesite="lax",
+    )
+    return response
 
 
 @router.get(SSO_CALLBACK_PATH)
@@ -230,6 +280,7 @@ def sso_callback(request: Request) -> Response:
         new, next_path = sso.finish(
             params,
             _callback_url(request),
+            browser=_read(request, SSO_COOKIE),
             address=_address(request),
             user_agent=request.headers.get("user-agent"),
         )
@@ -240,7 +291,9 @@ def sso_callback(request: Request) -> Response:
         _count(request, "sso", "refused")
         return _form(request, next_path="/", error=_sentence(refusal.message), status_code=401)
     _count(request, "sso", "ok")
-    return _signed_in(request, new, safe_next(next_path))
+    response = _signed_in(request, new, safe_next(next_path))
+    _drop(response, request, SSO_COOKIE, path=SSO_COOKIE_PATH)
+    return response
 
 
 @router.post("/sign-out")
@@ -249,5 +302,5 @@ def sign_out(request: Request) -> Response:
     if session is not None:
         _auth(request).sign_in.sign_out(session.session.id, actor=session.user.name)
     response = RedirectResponse("/sign-in?notice=signed-out", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    _drop(response, request, SESSION_COOKIE, path="/")
     return response
