@@ -35,7 +35,10 @@ and ``max_calibration_error`` (the smallest error worth a warning).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +63,8 @@ SPREAD_REPEATS = 5
 to measure a variance to about a third of itself."""
 SPREAD_DRAWS = 100
 """Label draws per held-out fold, for its chance spread."""
+WOBBLE_RESAMPLES = 25
+"""Bootstrap refits of the calibration, for its uncertainty where the window's scores lie."""
 SPREAD_MAX_ROWS = 50_000
 """Reference rows the cross-fitting uses at most (a random subset beyond): its cost is per row."""
 
@@ -156,7 +161,9 @@ def estimate_performance(
     tail = (1.0 - confidence) / 2.0
     z = float(scipy_stats.norm.ppf(1 - tail))
     reference_predicted = _predictions(ref_scores, n_classes, threshold)
-    tau = _calibration_spread(scores_by_class, ref_labels, reference_predicted, rng)
+    tau = _cached_spread(scores_by_class, ref_labels, reference_predicted, random_state)
+    wobble = _calibration_wobble(scores_by_class, ref_labels, current_by_class, predicted, rng)
+    tau = {name: float(np.sqrt(np.nansum([tau[name] ** 2, wobble[name] ** 2]))) for name in METRICS}
     metrics = {}
     for name in METRICS:
         values = simulated[name][np.isfinite(simulated[name])]
@@ -197,6 +204,33 @@ def _predictions(scores: FloatArray, n_classes: int, threshold: float) -> IntArr
     return np.asarray(np.argmax(scores, axis=1), dtype=np.int64)
 
 
+_SPREADS: OrderedDict[bytes, dict[str, float]] = OrderedDict()
+_SPREADS_KEPT = 16
+_SPREADS_LOCK = threading.Lock()
+
+
+def _cached_spread(
+    scores: FloatArray, labels: IntArray, predicted: IntArray, random_state: int
+) -> dict[str, float]:
+    """`_calibration_spread` of a reference, kept for the next windows judged against the same
+    reference (a monitor asks window after window): keyed by a digest of the reference itself."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (scores, labels, predicted):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(str((scores.shape, random_state)).encode())
+    key = digest.digest()
+    with _SPREADS_LOCK:
+        if key in _SPREADS:
+            _SPREADS.move_to_end(key)
+            return _SPREADS[key]
+    spread = _calibration_spread(scores, labels, predicted, np.random.default_rng(random_state))
+    with _SPREADS_LOCK:
+        _SPREADS[key] = spread
+        while len(_SPREADS) > _SPREADS_KEPT:
+            _SPREADS.popitem(last=False)
+    return spread
+
+
 def _calibration_spread(
     scores: FloatArray, labels: IntArray, predicted: IntArray, rng: np.random.Generator
 ) -> dict[str, float]:
@@ -234,6 +268,25 @@ def _calibration_spread(
         else math.nan
         for name in METRICS
     }
+
+
+def _calibration_wobble(
+    scores: FloatArray, labels: IntArray, current: FloatArray, predicted: IntArray, rng: np.random.Generator
+) -> dict[str, float]:
+    """How much the estimate on *this* window moves when the calibration is fitted on bootstrap
+    resamples of the reference: the calibration's uncertainty where this window's scores lie (a
+    shifted window may sit where the reference is thin), as a standard deviation per metric."""
+    found: dict[str, list[float]] = {name: [] for name in METRICS}
+    rows = len(labels)
+    for _ in range(WOBBLE_RESAMPLES):
+        pick = rng.integers(0, rows, rows)
+        if len(np.unique(labels[pick])) < 2:
+            continue
+        probabilities = _calibrated(scores[pick], labels[pick], current)
+        for name, value in _metrics_from_probabilities(probabilities, predicted, current).items():
+            if math.isfinite(value):
+                found[name].append(value)
+    return {name: float(np.std(values)) if len(values) > 1 else math.nan for name, values in found.items()}
 
 
 def _defined(value: float) -> float | None:
