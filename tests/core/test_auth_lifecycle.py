@@ -322,7 +322,14 @@ def test_refusals_are_counted_by_reason_and_logged_without_the_token(
     for (_, reason), line in zip(attempts, logged, strict=True):
         assert f"({reason})" in line and "/api/v1/whoami" in line
     everything = "\n".join(logged)
-    for secret in (unknown, expired.secret, revoked.secret, disabled.secret, "not-a-token", "basic-credentials"):
+    for secret in (
+        unknown,
+        expired.secret,
+        revoked.secret,
+        disabled.secret,
+        "not-a-token",
+        "basic-credentials",
+    ):
         assert secret not in everything
     assert expired.token.id in everything  # a known token is named by its id
 

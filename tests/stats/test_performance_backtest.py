@@ -18,7 +18,9 @@ from plimsoll import stats
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
-def _backtest(reference: pd.DataFrame, betas: tuple[float, ...], splits: int, seed: int) -> dict[str, list[bool]]:
+def _backtest(
+    reference: pd.DataFrame, betas: tuple[float, ...], splits: int, seed: int
+) -> dict[str, list[bool]]:
     rng = np.random.default_rng(seed)
     covered: dict[str, list[bool]] = {name: [] for name in METRICS}
     for beta in betas:
