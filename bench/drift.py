@@ -10,7 +10,10 @@ Run (Evidently needs pandas < 3, hence its own venv; see bench/requirements-drif
     .venv-bench-drift/bin/python bench/drift.py            # all three tools
     .venv/bin/python bench/drift.py                        # Evidently column skipped with a note
 
-Also printed: summarising 1M rows x 20 columns, and merging 1,000 window summaries.
+Also printed: summarising 1M rows x 20 columns, merging 1,000 window summaries, and the machine's
+floor: how long numpy takes to sort a million floats here, and whether its sort has a SIMD path (on
+a machine of the same kind without one, a sort takes ~10x as long, and so does anything built on
+sorts).
 """
 
 from __future__ import annotations
@@ -169,6 +172,28 @@ def measure(tool: str, rows: int) -> dict[str, Any]:
     return {"seconds": elapsed, "extra_mb": (max(peak, _rss()) - baseline) / 2**20, "outcome": outcome}
 
 
+def sort_floor() -> str:
+    """The machine's sort speed: median of 5 sorts of 1M random float64, and the CPU features that
+    numpy's SIMD sorts (x86-simd-sort, Highway) use."""
+    import numpy
+
+    values = numpy.random.default_rng(0).random(1_000_000)
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        numpy.sort(values)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    simd = ", ".join(
+        f"{name} {'yes' if features.get(name) else 'no'}" for name in ("AVX2", "AVX512_SKX", "ASIMD")
+    )
+    return f"machine floor: numpy sort of 1M float64 {times[2] * 1000:.1f} ms (median of 5); {simd}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,6 +223,7 @@ def main() -> None:
         f"Python {sys.version.split()[0]}, numpy {numpy.__version__}, pandas {pandas.__version__}, "
         f"scipy {scipy.__version__}, {os.cpu_count()} CPUs"
     )
+    print(sort_floor())
     print(f"{'rows (each side)':>17} {'tool':>10} {'seconds':>9} {'extra MB':>9}  outcome")
     jobs = [(tool, rows) for rows in args.rows for tool in tools]
     jobs += [("summary", 1_000_000), ("merge", 1_000_000)]
