@@ -343,8 +343,6 @@ class AuthGuard:
         presented = _presented(scope, cookie_name(SESSION_COOKIE, is_secure(scope, self.cookie_secure)))
         query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
         facts = RequestFacts(path_params=path_params, query=query)
-        session: SessionCredential | None = None
-        credential: Credential | None = None
         if presented.kind == "session":
             session = await run_in_threadpool(self.auth.sign_in.identify, presented.secret)
             user = session.user
@@ -360,16 +358,26 @@ class AuthGuard:
                 )
             settled = await run_in_threadpool(self._decide, user, key, row, facts)
         else:
-            credential = await run_in_threadpool(self.auth.identify, presented.secret)
-            user = credential.user
-            state.update(actor=user.name, user=user, credential=credential, session=None)
-            settled = await run_in_threadpool(self._decide, user, key, row, facts)
+            token, settled = await run_in_threadpool(
+                self._token_decision, presented.secret, key, row, facts, state
+            )
+            user = token.user
         if not settled:
             assert row is not None
             raw = await read_body(receive, MAX_GUARDED_BODY_BYTES)
             receive = replay_body(raw, receive)
             await run_in_threadpool(self._decide_with_body, user, row, facts, raw)
         return receive
+
+    def _token_decision(
+        self, secret: str, key: tuple[str, str], row: Entry | None, facts: RequestFacts, state: dict[str, Any]
+    ) -> tuple[Credential, bool]:
+        """Authenticate a token and check what can be checked without the body, in one hop to a
+        worker thread: this is the API's (and the SDK's) path, taken by every request."""
+        credential = self.auth.identify(secret)
+        user = credential.user
+        state.update(actor=user.name, user=user, credential=credential, session=None)
+        return credential, self._decide(user, key, row, facts)
 
     def _decide(self, user: User, key: tuple[str, str], row: Entry | None, facts: RequestFacts) -> bool:
         """Check what can be checked without the body: settled (True), or the body decides."""

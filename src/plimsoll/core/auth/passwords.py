@@ -71,10 +71,10 @@ def _decoy() -> str:
 
 def verify_password(hashed: str | None, password: str) -> bool:
     """Whether `password` matches `hashed`; always does the work of one Argon2 check."""
-    decoy = _decoy() if hashed is None else None
+    checked = _decoy() if hashed is None else hashed
     try:
         with _ARGON2_AT_ONCE:
-            matched = _hasher.verify(hashed or decoy or "", password)
+            matched = _hasher.verify(checked, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return matched and hashed is not None

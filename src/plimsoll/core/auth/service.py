@@ -494,11 +494,12 @@ class AuthService:
                 self._user(conn, user)
             return store.tokens_of(conn, user)
 
-    def revoke_token(self, token_id: str, *, actor: str) -> ApiToken:
-        """Revoke a token for good; revoking it again changes nothing and records nothing."""
+    def revoke_token(self, token_id: str, *, actor: str, owner: str | None = None) -> ApiToken:
+        """Revoke a token for good; revoking it again changes nothing and records nothing. With
+        `owner`, only a token of theirs: another's is, to them, no token at all (NotFound)."""
         with changing(self.db, self.events, actor) as change:
             token = store.get_token(change.conn, token_id)
-            if token is None:
+            if token is None or (owner is not None and token.user != owner):
                 raise NotFound(f"API token {token_id!r} not found")
             if token.revoked_at is not None:
                 return token

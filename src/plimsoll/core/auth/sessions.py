@@ -215,7 +215,7 @@ class SignInService:
             self._give_back(change.conn, keys[1], self.policy.address_free_failures)
             if rehash is not None:
                 store.set_password_hash(change.conn, user.name, rehash, must_change=user.must_change_password)
-            return self._start(change, user, SignInMethod.PASSWORD, address, user_agent)
+            return self.start(change, user, SignInMethod.PASSWORD, address, user_agent)
 
     @staticmethod
     def _sign_in_problem(user: User | None, stored: str | None, matched: bool) -> str | None:
@@ -232,12 +232,7 @@ class SignInService:
     def start(
         self, change: Change, user: User, method: SignInMethod, address: str | None, user_agent: str | None
     ) -> NewSession:
-        """Inside a change: a new session for `user` (single sign-on starts its sessions here)."""
-        return self._start(change, user, method, address, user_agent)
-
-    def _start(
-        self, change: Change, user: User, method: SignInMethod, address: str | None, user_agent: str | None
-    ) -> NewSession:
+        """Inside a change: a new session for `user` (password and single sign-on alike)."""
         if user.is_service:
             raise Conflict(f"{user.name!r} is a service account; service accounts cannot sign in")
         now = now_ms()

@@ -182,7 +182,7 @@ class SingleSignOn:
                     after={"email": identity.email, "display_name": identity.display_name},
                 )
             )
-            user = store.get_user(conn, user.name) or user
+            user = replace(user, email=identity.email, display_name=identity.display_name)
         return user
 
     def _first_sign_in(self, change: Change, identity: Identity) -> User:

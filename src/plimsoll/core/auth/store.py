@@ -227,7 +227,7 @@ def session_of(row: Any, user: str) -> Session:
         id=str(row.id),
         user=user,
         method=SignInMethod(row.method),
-        created_at=int(row.session_created_at if hasattr(row, "session_created_at") else row.created_at),
+        created_at=int(row.session_created_at),
         last_seen_at=int(row.last_seen_at),
         expires_at=int(row.expires_at),
         ended_at=_int_or_none(row.ended_at),
@@ -441,15 +441,19 @@ def touch_session(conn: Connection, session_id: str, seen_at: int) -> None:
     )
 
 
+# Every session read names its start `session_created_at`, as the join with its user must.
+_SESSION_ROW = select(user_sessions, user_sessions.c.created_at.label("session_created_at"))
+
+
 def get_session(conn: Connection, session_id: str) -> Session | None:
-    row = conn.execute(select(user_sessions).where(user_sessions.c.id == session_id)).first()
+    row = conn.execute(_SESSION_ROW.where(user_sessions.c.id == session_id)).first()
     return None if row is None else session_of(row, str(row.user_name))
 
 
 def sessions_of(conn: Connection, user: str, *, open_after: int | None = None) -> list[Session]:
     """The sessions of `user`, newest first; with `open_after`, only those not ended and not past
     their absolute expiry at that time."""
-    query = select(user_sessions).where(user_sessions.c.user_name == user)
+    query = _SESSION_ROW.where(user_sessions.c.user_name == user)
     if open_after is not None:
         query = query.where(user_sessions.c.ended_at.is_(None) & (user_sessions.c.expires_at > open_after))
     query = query.order_by(user_sessions.c.created_at.desc(), user_sessions.c.id)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from plimsoll.core.auth.api import session_of, user_of
 from plimsoll.core.auth.entities import User
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.ids import now_ms
 from plimsoll.server.ui.account._shared import ROLES, auth_of, done, form_errors, notice_of, secret_page
 from plimsoll.server.ui.pages import PageRoute, render
@@ -130,10 +130,7 @@ def create_token(
 @router.post("/account/tokens/{token_id}/revoke", response_model=None)
 def revoke_token(request: Request, token_id: str) -> Response:
     me = _me(request)
-    auth = auth_of(request)
-    if auth.token_owner(token_id) != me.name:  # another's token is, to this user, no token at all
-        raise NotFound(f"API token {token_id!r} not found")
-    auth.revoke_token(token_id, actor=me.name)
+    auth_of(request).revoke_token(token_id, actor=me.name, owner=me.name)
     return done("/account", "token-revoked")
 
 
