@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from plimsoll.core.db import Database
 from plimsoll.platform import Platform, schema_of
@@ -23,6 +24,12 @@ from plimsoll.server.testing import LiveServer
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("PLIMSOLL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests explore new examples on a developer's machine, where a failure is a lead to follow;
+# in CI they replay the same examples, so a red build means a change broke something.
+settings.register_profile("ci", derandomize=True, database=None)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 def missing(reason: str) -> None:

@@ -54,8 +54,8 @@ def _all_error_classes() -> list[type[PlimsollError]]:
 
 def _example(cls: type[PlimsollError]) -> PlimsollError:
     details: dict[str, Any] = {"limit": 3, "nested": {"a": [1, 2.5, None]}}
-    if cls is PlimsollStatsError:
-        return PlimsollStatsError("column 'x': has no finite values", field="columns.x", details=details)
+    if issubclass(cls, PlimsollStatsError):
+        return cls("column 'x': has no finite values", field="columns.x", limit="at least 1", details=details)
     if issubclass(cls, InvalidParameter):
         return cls("metrics.loss", "must be a number, got 'high'", details=details)
     return cls(f"something {cls.__name__} says", details=details)
@@ -136,7 +136,8 @@ def test_stats_errors_are_invalid_parameters_and_value_errors_naming_their_field
     error = caught.value
     assert isinstance(error, InvalidParameter) and isinstance(error, ValueError)
     assert str(error) == error.message == "alpha must be within (0, 1), got 1.5"
-    assert error.field == "alpha" and error.details == {"field": "alpha"}
+    assert type(error) is stats.StatsOutOfRange and error.code == "STATS_OUT_OF_RANGE"
+    assert error.field == "alpha" and error.details == {"field": "alpha", "limit": "(0, 1)"}
     with pytest.raises(PlimsollStatsError) as caught:
         stats.summarize({"x": np.zeros((2, 2))})
     assert caught.value.field == "columns.x" and str(caught.value).startswith("column 'x': ")

@@ -2,8 +2,9 @@
 
 Every layer may import this module, the statistics engine included (`plimsoll.stats` may import
 nothing else of Plimsoll), so the classes that layer needs live here: the root `PlimsollError`,
-`InvalidParameter`, and the statistics engine's `PlimsollStatsError`. The rest of the tree, and the
-drawing of all of it, is in `plimsoll.core.errors`, which re-exports these; import from there.
+`InvalidParameter`, and the statistics engine's `PlimsollStatsError` with one subclass per
+problem. The rest of the tree, and the drawing of all of it, is in `plimsoll.core.errors`, which
+re-exports these; import from there.
 
 Every subclass declares its own `code`, and defining it registers it in `ERRORS_BY_CODE` (a
 second class with the same code is refused at import), so that `error_from_dict` rebuilds, from a
@@ -19,6 +20,13 @@ __all__ = [
     "InvalidParameter",
     "PlimsollError",
     "PlimsollStatsError",
+    "StatsCorruptSummary",
+    "StatsKindMismatch",
+    "StatsNotEnoughData",
+    "StatsOutOfRange",
+    "StatsShapeMismatch",
+    "StatsUnknownName",
+    "StatsUnreadableValues",
     "error_from_dict",
 ]
 
@@ -100,16 +108,78 @@ class InvalidParameter(PlimsollError, ValueError):
 
 
 class PlimsollStatsError(InvalidParameter):
-    """Bad input to a statistics function. The message names the column or field and the limit
-    it broke, as the statistics engine always wrote it; `field` names the parameter, or the column
-    as `columns.<name>`. Still a `ValueError`, as it always was."""
+    """Bad input to a statistics function, and the base of its problems below. The message names
+    the column or field and the limit it broke; `field` names the parameter, or the column as
+    `columns.<name>`; `limit`, where the problem has one, states it (also in `details["limit"]`).
+    Still a `ValueError`, as it always was."""
 
     status = 400
     code = "INVALID_STATISTICS_INPUT"
 
-    def __init__(self, message: str, *, field: str, details: dict[str, Any] | None = None) -> None:
-        PlimsollError.__init__(self, message, details={"field": field, **(details or {})})
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        limit: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        stated = {"limit": limit} if limit is not None else {}
+        PlimsollError.__init__(self, message, details={"field": field, **(details or {}), **stated})
         self.field = field
+        self.limit = limit
+
+    @classmethod
+    def from_wire(cls, message: str, details: dict[str, Any]) -> Self:
+        error = super().from_wire(message, details)
+        limit = details.get("limit")
+        error.limit = None if limit is None else str(limit)
+        return error
+
+
+class StatsOutOfRange(PlimsollStatsError):
+    """A parameter or a value beyond its limit (a level outside (0, 1), a label beyond the classes,
+    values whose moments overflow float64)."""
+
+    code = "STATS_OUT_OF_RANGE"
+
+
+class StatsNotEnoughData(PlimsollStatsError):
+    """Too little to compute anything from: no rows, no summaries, no columns, one class."""
+
+    code = "STATS_NOT_ENOUGH_DATA"
+
+
+class StatsShapeMismatch(PlimsollStatsError):
+    """Inputs that do not line up: row counts, dimensions, score columns, column sets."""
+
+    code = "STATS_SHAPE_MISMATCH"
+
+
+class StatsKindMismatch(PlimsollStatsError):
+    """Numbers where labels were expected or the other way round (against a reference, in a merge,
+    for a method)."""
+
+    code = "STATS_KIND_MISMATCH"
+
+
+class StatsUnreadableValues(PlimsollStatsError):
+    """Values the engine cannot read as numbers or labels: mixed types, an unsupported container or
+    type, scores that are not finite numbers."""
+
+    code = "STATS_UNREADABLE_VALUES"
+
+
+class StatsUnknownName(PlimsollStatsError):
+    """A column, method or correction that does not exist; `details["choices"]` lists those that do."""
+
+    code = "STATS_UNKNOWN_NAME"
+
+
+class StatsCorruptSummary(PlimsollStatsError):
+    """Summary bytes that are not a summary this Plimsoll reads (magic, version, payload)."""
+
+    code = "STATS_CORRUPT_SUMMARY"
 
 
 def error_from_dict(body: dict[str, Any], status: int) -> PlimsollError:

@@ -2,7 +2,14 @@
 
     PlimsollError                    500  INTERNAL
     ├── InvalidParameter             400  INVALID_PARAMETER         (also ValueError; has `field`)
-    │   ├── PlimsollStatsError       400  INVALID_STATISTICS_INPUT  (the statistics engine's)
+    │   ├── PlimsollStatsError       400  INVALID_STATISTICS_INPUT  (the statistics engine's; `limit`)
+    │   │   ├── StatsOutOfRange          STATS_OUT_OF_RANGE         (a parameter or value beyond its limit)
+    │   │   ├── StatsNotEnoughData       STATS_NOT_ENOUGH_DATA      (no rows, summaries, columns; one class)
+    │   │   ├── StatsShapeMismatch       STATS_SHAPE_MISMATCH       (rows, dimensions, column sets differ)
+    │   │   ├── StatsKindMismatch        STATS_KIND_MISMATCH        (numbers against labels)
+    │   │   ├── StatsUnreadableValues    STATS_UNREADABLE_VALUES    (mixed or unsupported types, NaN scores)
+    │   │   ├── StatsUnknownName         STATS_UNKNOWN_NAME         (column, method, correction; `choices`)
+    │   │   └── StatsCorruptSummary      STATS_CORRUPT_SUMMARY      (summary bytes it cannot read)
     │   └── PayloadTooLarge          413  PAYLOAD_TOO_LARGE
     ├── Unauthenticated              401  UNAUTHENTICATED
     │   └── OidcRefused              401  OIDC_REFUSED              (a sign-in answer failed a check; details.reason)
@@ -24,7 +31,7 @@ request validation 400), into `{"error": {"code", "message", "details"}}` with t
 and the HTTP client raises the same class again from that body (`error_from_dict`), so callers see
 the same exception embedded or remote.
 
-The root, `InvalidParameter` and `PlimsollStatsError` are defined in the dependency-free
+The root, `InvalidParameter` and the statistics engine's errors are defined in the dependency-free
 `plimsoll.errors` (the statistics engine may import nothing else of Plimsoll) and re-exported here.
 Each class declares its own code, and defining a class registers its code in `ERRORS_BY_CODE`; a
 code used twice is refused at import. Every class lives in this module or in `plimsoll.errors`.
@@ -37,6 +44,13 @@ from plimsoll.errors import (
     InvalidParameter,
     PlimsollError,
     PlimsollStatsError,
+    StatsCorruptSummary,
+    StatsKindMismatch,
+    StatsNotEnoughData,
+    StatsOutOfRange,
+    StatsShapeMismatch,
+    StatsUnknownName,
+    StatsUnreadableValues,
     error_from_dict,
 )
 
@@ -56,6 +70,13 @@ __all__ = [
     "PermissionDenied",
     "PlimsollError",
     "PlimsollStatsError",
+    "StatsCorruptSummary",
+    "StatsKindMismatch",
+    "StatsNotEnoughData",
+    "StatsOutOfRange",
+    "StatsShapeMismatch",
+    "StatsUnknownName",
+    "StatsUnreadableValues",
     "TooManyRequests",
     "Unauthenticated",
     "Unavailable",

@@ -16,11 +16,22 @@ Map of the public surface::
 
 Errors are ``PlimsollStatsError`` (a ``ValueError``, and the ``InvalidParameter`` of Plimsoll's
 error tree) naming the column or field and the limit; its ``field`` names the parameter, or the
-column as ``columns.<name>``.
+column as ``columns.<name>``, and ``limit`` the limit. Each problem is a subclass with its own code:
+``StatsOutOfRange``, ``StatsNotEnoughData``, ``StatsShapeMismatch``, ``StatsKindMismatch``,
+``StatsUnreadableValues``, ``StatsUnknownName``, ``StatsCorruptSummary``.
 See docs/statistics.md for every statistic, its default, threshold and assumptions.
 """
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import (
+    PlimsollStatsError,
+    StatsCorruptSummary,
+    StatsKindMismatch,
+    StatsNotEnoughData,
+    StatsOutOfRange,
+    StatsShapeMismatch,
+    StatsUnknownName,
+    StatsUnreadableValues,
+)
 from plimsoll.stats.compare import DriftReport, compare
 from plimsoll.stats.distances import (
     chi_square,
@@ -59,6 +70,13 @@ __all__ = [
     "NumericSummary",
     "PerformanceEstimate",
     "PlimsollStatsError",
+    "StatsCorruptSummary",
+    "StatsKindMismatch",
+    "StatsNotEnoughData",
+    "StatsOutOfRange",
+    "StatsShapeMismatch",
+    "StatsUnknownName",
+    "StatsUnreadableValues",
     "TableSummary",
     "chi_square",
     "compare",

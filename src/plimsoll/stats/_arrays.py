@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsShapeMismatch, StatsUnreadableValues
 
 _NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "decimal"}
 _TEXT_INFERRED = {"string", "bytes", "boolean", "categorical"}
@@ -63,7 +63,7 @@ def column_values(data: Any, column: str) -> ColumnValues:
         return _from_numpy(data, column)
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
         return _from_pandas(pd.Series(list(data), dtype=object), column)
-    raise PlimsollStatsError(
+    raise StatsUnreadableValues(
         f"column {column!r}: expected a numpy array, pandas/polars Series, pyarrow array or a sequence, "
         f"got {type(data).__name__}",
         field=f"columns.{column}",
@@ -74,7 +74,7 @@ def table_columns(table: Any) -> Iterator[tuple[str, Any]]:
     """Yield ``(name, column)`` for each column of a table-like object."""
     if isinstance(table, pd.DataFrame):
         if not table.columns.is_unique:
-            raise PlimsollStatsError("table: column names must be unique", field="table")
+            raise StatsShapeMismatch("table: column names must be unique", field="table")
         for name in table.columns:
             yield str(name), table[name]
     elif isinstance(table, pa.Table):
@@ -87,7 +87,7 @@ def table_columns(table: Any) -> Iterator[tuple[str, Any]]:
         for name, values in table.items():
             yield str(name), values
     else:
-        raise PlimsollStatsError(
+        raise StatsUnreadableValues(
             "table: expected a pandas or polars DataFrame, a pyarrow Table or a mapping of name to column, "
             f"got {type(table).__name__}",
             field="table",
@@ -96,7 +96,7 @@ def table_columns(table: Any) -> Iterator[tuple[str, Any]]:
 
 def _from_numpy(array: NDArray[Any], column: str) -> ColumnValues:
     if array.ndim != 1:
-        raise PlimsollStatsError(
+        raise StatsShapeMismatch(
             f"column {column!r}: expected one dimension, got shape {array.shape}", field=f"columns.{column}"
         )
     kind = array.dtype.kind
@@ -132,25 +132,38 @@ def _from_pandas(series: pd.Series, column: str) -> ColumnValues:
         values = pd.to_numeric(series[series.notna()]).to_numpy(dtype=np.float64)
         return NumericValues(values, null_count)
     if inferred in _TEMPORAL_INFERRED:
+        present = series.where(series.notna(), None)
         try:
-            converted = pa.array(series.where(series.notna(), None).tolist())
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            converted = None
+            converted = pa.array(present.tolist())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+            # numpy's datetime64 scalars as Python objects: Arrow reads them only through pandas.
+            converted = _temporal_via_pandas(present)
         if converted is not None and pa.types.is_temporal(converted.type):
             return _from_arrow(converted, column)
     if inferred in _TEXT_INFERRED:
         present = series[series.notna()] if null_count else series
+        if inferred == "bytes":  # labelled as Arrow's binary columns are: hex, whatever the encoding
+            present = present.map(_bytes_label)
         # Strings count as they are; converting a million of them to str first costs more than counting.
         counts = (present if inferred == "string" else present.astype(str)).value_counts(sort=False)
         return CategoryCounts(
             [str(label) for label in counts.index], counts.to_numpy(dtype=np.int64), null_count
         )
     kinds = sorted({type(value).__name__ for value in series[series.notna()].head(1000)})
-    raise PlimsollStatsError(
+    raise StatsUnreadableValues(
         f"column {column!r}: mixes value types {kinds} (pandas infers {inferred!r}); "
         "a column must be all numbers or all labels, so cast it first",
         field=f"columns.{column}",
     )
+
+
+def _temporal_via_pandas(series: pd.Series) -> pa.Array | None:
+    for convert in (pd.to_datetime, pd.to_timedelta):
+        try:
+            return pa.array(convert(series))
+        except (ValueError, TypeError, OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+    return None
 
 
 def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:
@@ -187,7 +200,7 @@ def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:
         )
     if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
         return _from_pandas(pd.Series(array.to_pylist(), dtype=object).map(_bytes_label), column)
-    raise PlimsollStatsError(
+    raise StatsUnreadableValues(
         f"column {column!r}: values of Arrow type {arrow_type} are neither numbers nor labels; "
         "cast it to a number or string type first",
         field=f"columns.{column}",
@@ -206,7 +219,7 @@ def _temporal_ns(array: pa.Array | pa.ChunkedArray, column: str) -> pa.Array | p
     elif pa.types.is_time(arrow_type):
         array = array.cast(pa.time64("ns"))
     else:
-        raise PlimsollStatsError(
+        raise StatsUnreadableValues(
             f"column {column!r}: Arrow type {arrow_type} is temporal but neither a date, time, timestamp "
             "nor duration; cast it to one of those or to a number first",
             field=f"columns.{column}",
@@ -214,7 +227,7 @@ def _temporal_ns(array: pa.Array | pa.ChunkedArray, column: str) -> pa.Array | p
     try:
         return array.cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise PlimsollStatsError(
+        raise StatsUnreadableValues(
             f"column {column!r}: cannot read {arrow_type} as nanoseconds ({error})", field=f"columns.{column}"
         ) from None
 

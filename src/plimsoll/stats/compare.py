@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from plimsoll.stats._errors import PlimsollStatsError
-from plimsoll.stats.drift import DEFAULT_RESAMPLES, DriftResult, check_resamples, decide, untestable_reason
+from plimsoll.stats._errors import StatsKindMismatch, StatsUnknownName
+from plimsoll.stats.drift import DEFAULT_RESAMPLES, DriftResult, check_resamples, decide, untestable
 from plimsoll.stats.evidence import Evidence, column_evidence
 from plimsoll.stats.multiple_testing import check_alpha, effective_alpha
 from plimsoll.stats.selection import resolve_method
@@ -107,21 +107,29 @@ def compare(
     for overrides, label in ((methods, "methods"), (min_effect, "min_effect")):
         unknown = sorted(set(overrides or {}) - set(ref.columns))
         if unknown:
-            raise PlimsollStatsError(f"{label}: columns {unknown} are not in the reference", field=label)
+            raise StatsUnknownName(
+                f"{label}: columns {unknown} are not in the reference",
+                field=label,
+                details={"choices": list(ref.columns)},
+            )
     testable: list[tuple[int, str, Any, Any]] = []
     for position, name in enumerate(names):
         if name not in ref.columns or name not in cur.columns:
             side = "reference" if name not in ref.columns else "current"
-            raise PlimsollStatsError(f"columns: {name!r} is not in the {side} data", field="columns")
+            raise StatsUnknownName(
+                f"columns: {name!r} is not in the {side} data",
+                field="columns",
+                details={"choices": [c for c in ref.columns if c in cur.columns]},
+            )
         ref_column, cur_column = ref.columns[name], cur.columns[name]
         if ref_column.kind != cur_column.kind:
-            raise PlimsollStatsError(
+            raise StatsKindMismatch(
                 f"column {name!r}: reference summary is {ref_column.kind} but current is {cur_column.kind}",
                 field=f"columns.{name}",
             )
-        reason = untestable_reason(ref_column, cur_column)
-        if reason is not None:
-            untested[name] = reason
+        refusal = untestable(ref_column, cur_column)
+        if refusal is not None:
+            untested[name] = refusal.reason
             continue
         testable.append((position, name, ref_column, cur_column))
     # The smallest level any column can be judged at: calibrated thresholds resample enough for it.

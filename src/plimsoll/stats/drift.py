@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from plimsoll.stats._arrays import NumericValues, column_values
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import PlimsollStatsError, StatsKindMismatch, StatsNotEnoughData, StatsOutOfRange
 from plimsoll.stats.evidence import Evidence, RawSamples, column_evidence
 from plimsoll.stats.multiple_testing import check_alpha
 from plimsoll.stats.selection import resolve_method
@@ -107,17 +107,32 @@ def decide(column: str, evidence: Evidence, alpha: float) -> DriftResult:
     )
 
 
-def untestable_reason(reference: ColumnSummary, current: ColumnSummary) -> str | None:
+@dataclass(frozen=True)
+class Untestable:
+    """Why two column summaries cannot be compared: ``compare`` reports it, ``drift_test`` raises it."""
+
+    reason: str
+    problem: type[PlimsollStatsError]
+    limit: str
+
+
+def untestable(reference: ColumnSummary, current: ColumnSummary) -> Untestable | None:
     """Why two column summaries cannot be compared, or None when they can."""
     for side, summary in (("reference", reference), ("current", current)):
         usable = summary.finite_count if isinstance(summary, NumericSummary) else summary.present_count
         if usable == 0:
             what = "finite values" if isinstance(summary, NumericSummary) else "non-null labels"
-            return f"the {side} sample has no {what} ({summary.row_count} rows)"
+            return Untestable(
+                f"the {side} sample has no {what} ({summary.row_count} rows)",
+                StatsNotEnoughData,
+                f"at least 1 of the {what}",
+            )
         if isinstance(summary, NumericSummary) and not summary.moments_finite:
-            return (
+            return Untestable(
                 f"the {side} sample's mean or variance overflows float64 (values up to "
-                f"{max(abs(summary.minimum or 0.0), abs(summary.maximum or 0.0)):.3g}); rescale the column"
+                f"{max(abs(summary.minimum or 0.0), abs(summary.maximum or 0.0)):.3g}); rescale the column",
+                StatsOutOfRange,
+                "a sum of squared deviations within float64 (|values| below about 1e154)",
             )
     return None
 
@@ -149,14 +164,16 @@ def drift_test(
         else summarize_column(current, name=column, reference=ref_summary)
     )
     if ref_summary.kind != cur_summary.kind:
-        raise PlimsollStatsError(
+        raise StatsKindMismatch(
             f"column {column!r}: reference is {ref_summary.kind} but current is {cur_summary.kind}",
             field=f"columns.{column}",
         )
-    reason = untestable_reason(ref_summary, cur_summary)
-    if reason is not None:
-        raise PlimsollStatsError(
-            f"column {column!r}: cannot test for drift: {reason}", field=f"columns.{column}"
+    refusal = untestable(ref_summary, cur_summary)
+    if refusal is not None:
+        raise refusal.problem(
+            f"column {column!r}: cannot test for drift: {refusal.reason}",
+            field=f"columns.{column}",
+            limit=refusal.limit,
         )
     chosen = resolve_method(column, ref_summary, method)
     raw = None
@@ -179,12 +196,14 @@ def drift_test(
 def _finite(values: Any, column: str) -> np.ndarray[Any, np.dtype[np.float64]]:
     converted = column_values(values, column)
     if not isinstance(converted, NumericValues):
-        raise PlimsollStatsError(f"column {column!r}: expected numeric values", field=f"columns.{column}")
+        raise StatsKindMismatch(f"column {column!r}: expected numeric values", field=f"columns.{column}")
     return converted.values[np.isfinite(converted.values)]
 
 
 def check_resamples(n_resamples: int) -> None:
     if not 20 <= n_resamples <= 100_000:
-        raise PlimsollStatsError(
-            f"n_resamples must be within [20, 100000], got {n_resamples}", field="n_resamples"
+        raise StatsOutOfRange(
+            f"n_resamples must be within [20, 100000], got {n_resamples}",
+            field="n_resamples",
+            limit="[20, 100000]",
         )

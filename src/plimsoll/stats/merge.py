@@ -17,7 +17,7 @@ from typing import TypeVar, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsKindMismatch, StatsNotEnoughData, StatsShapeMismatch
 from plimsoll.stats.sketch import hll_registers
 from plimsoll.stats.summaries import (
     DEFAULT_MAX_CATEGORIES,
@@ -44,11 +44,13 @@ def merge(
 ) -> TableSummary | NumericSummary | CategoricalSummary:
     """Merge table summaries (same columns) or column summaries (same kind)."""
     if len(summaries) == 0:
-        raise PlimsollStatsError("merge: needs at least one summary, got none", field="summaries")
+        raise StatsNotEnoughData(
+            "merge: needs at least one summary, got none", field="summaries", limit="at least 1 summary"
+        )
     first = summaries[0]
     for position, other in enumerate(summaries):
         if type(other) is not type(first):
-            raise PlimsollStatsError(
+            raise StatsKindMismatch(
                 f"merge: summary {position} is a {type(other).__name__} but summary 0 is a "
                 f"{type(first).__name__}; only summaries of the same kind merge",
                 field="summaries",
@@ -63,7 +65,7 @@ def merge_columns(
 ) -> ColumnSummary:
     kinds = {s.kind for s in summaries}
     if len(kinds) != 1:
-        raise PlimsollStatsError(
+        raise StatsKindMismatch(
             f"column {column!r}: cannot merge summaries of different kinds {sorted(kinds)}",
             field=f"columns.{column}",
         )
@@ -77,7 +79,7 @@ def _merge_tables(tables: list[TableSummary], max_categories: int) -> TableSumma
     for position, table in enumerate(tables):
         if set(table.columns) != set(names):
             missing = sorted(set(names) ^ set(table.columns))
-            raise PlimsollStatsError(
+            raise StatsShapeMismatch(
                 f"merge: table summary {position} differs from summary 0 in columns {missing}",
                 field="summaries",
             )

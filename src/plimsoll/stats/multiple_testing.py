@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsOutOfRange, StatsUnknownName
 
 CORRECTIONS = ("bh", "bonferroni", "none")
 
@@ -25,8 +25,10 @@ CORRECTIONS = ("bh", "bonferroni", "none")
 def effective_alpha(p_values: Sequence[float], alpha: float, correction: str = "bh") -> float:
     check_alpha(alpha)
     if correction not in CORRECTIONS:
-        raise PlimsollStatsError(
-            f"correction must be one of {list(CORRECTIONS)}, got {correction!r}", field="correction"
+        raise StatsUnknownName(
+            f"correction must be one of {list(CORRECTIONS)}, got {correction!r}",
+            field="correction",
+            details={"choices": list(CORRECTIONS)},
         )
     m = len(p_values)
     if m == 0 or correction == "none":
@@ -41,4 +43,4 @@ def effective_alpha(p_values: Sequence[float], alpha: float, correction: str = "
 
 def check_alpha(alpha: float) -> None:
     if not 0.0 < alpha < 1.0:
-        raise PlimsollStatsError(f"alpha must be within (0, 1), got {alpha}", field="alpha")
+        raise StatsOutOfRange(f"alpha must be within (0, 1), got {alpha}", field="alpha", limit="(0, 1)")

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import stats as scipy_stats
 
 from plimsoll.stats._arrays import AllNull, CategoryCounts, NumericValues, column_values, table_columns
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsNotEnoughData, StatsOutOfRange, StatsShapeMismatch
 from plimsoll.stats.multiple_testing import check_alpha
 
 
@@ -69,20 +69,23 @@ def detect_multivariate_drift(
 
     check_alpha(alpha)
     if not 0.5 <= min_auc < 1.0:
-        raise PlimsollStatsError(f"min_auc must be within [0.5, 1), got {min_auc}", field="min_auc")
+        raise StatsOutOfRange(
+            f"min_auc must be within [0.5, 1), got {min_auc}", field="min_auc", limit="[0.5, 1)"
+        )
     rng = np.random.default_rng(random_state)
     ref_frame, cur_frame = _frame(reference, "reference"), _frame(current, "current")
     if list(ref_frame.columns) != list(cur_frame.columns):
-        raise PlimsollStatsError(
+        raise StatsShapeMismatch(
             f"current: columns {list(cur_frame.columns)} differ from the reference's {list(ref_frame.columns)}",
             field="current",
         )
     ref_frame, cur_frame = _sample(ref_frame, max_rows, rng), _sample(cur_frame, max_rows, rng)
     n, m = len(ref_frame), len(cur_frame)
     if min(n, m) < 2 * n_splits:
-        raise PlimsollStatsError(
+        raise StatsNotEnoughData(
             f"need at least {2 * n_splits} rows on each side, got {n} and {m}",
             field="reference" if n < 2 * n_splits else "current",
+            limit=f"at least {2 * n_splits} rows",
         )
     features, categorical = _encode(pd.concat([ref_frame, cur_frame], ignore_index=True))
     target = np.concatenate((np.zeros(n), np.ones(m)))
@@ -122,7 +125,7 @@ def _frame(table: Any, side: str) -> pd.DataFrame:
         elif isinstance(converted, AllNull | CategoryCounts | NumericValues):
             columns[name] = _as_pandas(values)
     if not columns:
-        raise PlimsollStatsError(f"{side}: the table has no columns", field=side)
+        raise StatsNotEnoughData(f"{side}: the table has no columns", field=side, limit="at least 1 column")
     return pd.DataFrame(columns)
 
 

@@ -46,7 +46,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as scipy_stats
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import (
+    StatsNotEnoughData,
+    StatsOutOfRange,
+    StatsShapeMismatch,
+    StatsUnreadableValues,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -125,7 +130,7 @@ def estimate_performance(
     ref_scores = _scores(reference_scores, "reference_scores")
     cur_scores = _scores(current_scores, "current_scores")
     if ref_scores.ndim != cur_scores.ndim or ref_scores.shape[1:] != cur_scores.shape[1:]:
-        raise PlimsollStatsError(
+        raise StatsShapeMismatch(
             f"current_scores: shape {cur_scores.shape[1:]} per row differs from the reference's "
             f"{ref_scores.shape[1:]}",
             field="current_scores",
@@ -134,16 +139,22 @@ def estimate_performance(
     ref_labels = _labels(reference_labels, "reference_labels", len(ref_scores), n_classes)
     for name, level in (("confidence", confidence), ("calibration_alpha", calibration_alpha)):
         if not 0.0 < level < 1.0:
-            raise PlimsollStatsError(f"{name} must be within (0, 1), got {level}", field=name)
+            raise StatsOutOfRange(f"{name} must be within (0, 1), got {level}", field=name, limit="(0, 1)")
     if not 20 <= n_resamples <= 100_000:
-        raise PlimsollStatsError(
-            f"n_resamples must be within [20, 100000], got {n_resamples}", field="n_resamples"
+        raise StatsOutOfRange(
+            f"n_resamples must be within [20, 100000], got {n_resamples}",
+            field="n_resamples",
+            limit="[20, 100000]",
         )
     if len(cur_scores) == 0:
-        raise PlimsollStatsError("current_scores: needs at least one row, got 0", field="current_scores")
+        raise StatsNotEnoughData(
+            "current_scores: needs at least one row, got 0", field="current_scores", limit="at least 1 row"
+        )
     if len(np.unique(ref_labels)) < 2:
-        raise PlimsollStatsError(
-            "reference_labels: calibration needs at least two classes present", field="reference_labels"
+        raise StatsNotEnoughData(
+            "reference_labels: calibration needs at least two classes present",
+            field="reference_labels",
+            limit="at least 2 classes",
         )
     scores_by_class = _one_vs_rest(ref_scores, n_classes)
     current_by_class = _one_vs_rest(cur_scores, n_classes)
@@ -381,17 +392,17 @@ def _scores(values: Any, field_name: str) -> FloatArray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise PlimsollStatsError(f"{field_name}: scores must be numbers", field=field_name) from None
+        raise StatsUnreadableValues(f"{field_name}: scores must be numbers", field=field_name) from None
     if array.ndim not in (1, 2):
-        raise PlimsollStatsError(
+        raise StatsShapeMismatch(
             f"{field_name}: expected 1-D or 2-D scores, got shape {array.shape}", field=field_name
         )
     if array.ndim == 2 and array.shape[1] == 0:
-        raise PlimsollStatsError(
+        raise StatsShapeMismatch(
             f"{field_name}: expected at least one score column, got shape {array.shape}", field=field_name
         )
     if not np.all(np.isfinite(array)):
-        raise PlimsollStatsError(
+        raise StatsUnreadableValues(
             f"{field_name}: scores must be finite; found NaN or infinity", field=field_name
         )
     if array.ndim == 2 and array.shape[1] <= 2:
@@ -401,9 +412,14 @@ def _scores(values: Any, field_name: str) -> FloatArray:
 
 
 def _labels(values: Any, field_name: str, rows: int, n_classes: int) -> IntArray:
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged nesting
+        raise StatsShapeMismatch(
+            f"{field_name}: expected {rows} labels in one dimension", field=field_name
+        ) from None
     if array.shape != (rows,):
-        raise PlimsollStatsError(
+        raise StatsShapeMismatch(
             f"{field_name}: expected {rows} labels, got shape {array.shape}", field=field_name
         )
     message = f"{field_name}: labels must be integers within [0, {n_classes - 1}]"
@@ -411,11 +427,11 @@ def _labels(values: Any, field_name: str, rows: int, n_classes: int) -> IntArray
         as_float = array.astype(np.float64)
     except (TypeError, ValueError):
         kinds = sorted({type(value).__name__ for value in array.tolist()[:1000]})
-        raise PlimsollStatsError(f"{message}; got values of types {kinds}", field=field_name) from None
+        raise StatsUnreadableValues(f"{message}; got values of types {kinds}", field=field_name) from None
     if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-        raise PlimsollStatsError(message, field=field_name)
+        raise StatsUnreadableValues(message, field=field_name)
     if as_float.min(initial=0) < 0 or as_float.max(initial=0) >= n_classes:
-        raise PlimsollStatsError(message, field=field_name)
+        raise StatsOutOfRange(message, field=field_name, limit=f"[0, {n_classes - 1}]")
     return as_float.astype(np.int64)
 
 

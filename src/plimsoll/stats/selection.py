@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsKindMismatch, StatsUnknownName
 from plimsoll.stats.summaries import CategoricalSummary, ColumnSummary, NumericSummary
 
 DISCRETE_MAX_VALUES = 10
@@ -83,12 +83,13 @@ def resolve_method(column: str, reference: ColumnSummary, requested: str | None)
     name = default_method(reference) if requested in (None, "auto") else requested
     method = METHODS.get(str(name))
     if method is None:
-        raise PlimsollStatsError(
+        raise StatsUnknownName(
             f"column {column!r}: unknown drift method {name!r}; choose one of {sorted(METHODS)} or 'auto'",
             field=f"columns.{column}",
+            details={"choices": [*sorted(METHODS), "auto"]},
         )
     if reference.kind not in method.kinds:
-        raise PlimsollStatsError(
+        raise StatsKindMismatch(
             f"column {column!r}: method {name!r} needs a {' or '.join(sorted(method.kinds))} column, "
             f"but the column is {reference.kind}",
             field=f"columns.{column}",

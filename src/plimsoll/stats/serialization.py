@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsCorruptSummary
 from plimsoll.stats.summaries import CategoricalSummary, ColumnSummary, NumericSummary, TableSummary
 
 MAGIC = b"PLSM"
@@ -49,16 +49,16 @@ def to_bytes(summary: TableSummary | ColumnSummary) -> bytes:
 def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
     """Read bytes written by ``to_bytes``; refuses foreign or unknown-version bytes."""
     if len(data) < _PREFIX.size:
-        raise PlimsollStatsError(
+        raise StatsCorruptSummary(
             f"summary bytes: need at least {_PREFIX.size} bytes, got {len(data)}", field="data"
         )
     magic, version = _PREFIX.unpack_from(data)
     if magic != MAGIC:
-        raise PlimsollStatsError(
+        raise StatsCorruptSummary(
             f"summary bytes: expected to start with {MAGIC!r}, got {magic!r}", field="data"
         )
     if version != FORMAT_VERSION:
-        raise PlimsollStatsError(
+        raise StatsCorruptSummary(
             f"summary bytes: format version {version} is not supported; this Plimsoll reads version "
             f"{FORMAT_VERSION}",
             field="data",
@@ -68,7 +68,7 @@ def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
         (header_length,) = struct.unpack_from("<I", body)
         header = json.loads(body[4 : 4 + header_length])
     except (zlib.error, struct.error, ValueError) as error:
-        raise PlimsollStatsError(f"summary bytes: corrupt payload ({error})", field="data") from None
+        raise StatsCorruptSummary(f"summary bytes: corrupt payload ({error})", field="data") from None
     reader = _ArrayReader(body, 4 + header_length)
     try:
         if header.get("kind") == "table":
@@ -76,11 +76,11 @@ def from_bytes(data: bytes) -> TableSummary | ColumnSummary:
             return TableSummary(int(header["row_count"]), columns)
         return _column_from_header(header, reader)
     except KeyError as error:
-        raise PlimsollStatsError(
+        raise StatsCorruptSummary(
             f"summary bytes: corrupt header, field {error.args[0]!r} is missing", field="data"
         ) from None
     except (TypeError, ValueError, AttributeError, IndexError) as error:
-        raise PlimsollStatsError(f"summary bytes: corrupt header ({error})", field="data") from None
+        raise StatsCorruptSummary(f"summary bytes: corrupt header ({error})", field="data") from None
 
 
 def _column_header(summary: ColumnSummary, arrays: list[NDArray[Any]]) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class _ArrayReader:
         kind = np.dtype(dtype)
         end = self._offset + kind.itemsize * size
         if end > len(self._body):
-            raise PlimsollStatsError("summary bytes: truncated array data", field="data")
+            raise StatsCorruptSummary("summary bytes: truncated array data", field="data")
         array = np.frombuffer(self._body, dtype=kind, count=size, offset=self._offset).copy()
         self._offset = end
         return array
@@ -161,4 +161,4 @@ def _column_from_header(header: dict[str, Any], reader: _ArrayReader) -> ColumnS
             count_error=int(header["count_error"]),
             registers=arrays[1] if len(arrays) > 1 else None,
         )
-    raise PlimsollStatsError(f"summary bytes: unknown summary kind {header['kind']!r}", field="data")
+    raise StatsCorruptSummary(f"summary bytes: unknown summary kind {header['kind']!r}", field="data")

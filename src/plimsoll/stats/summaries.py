@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plimsoll.stats._arrays import AllNull, CategoryCounts, NumericValues, column_values, table_columns
-from plimsoll.stats._errors import PlimsollStatsError
+from plimsoll.stats._errors import StatsKindMismatch, StatsOutOfRange, StatsShapeMismatch, StatsUnknownName
 from plimsoll.stats.sketch import RELATIVE_STANDARD_ERROR, hll_estimate, hll_registers
 
 DEFAULT_MAX_BINS = 2048
@@ -97,7 +97,7 @@ class NumericSummary:
     def quantile(self, q: float) -> float | None:
         """Approximate q-quantile of the finite values; None when there are none."""
         if not 0.0 <= q <= 1.0:
-            raise PlimsollStatsError(f"quantile: q must be within [0, 1], got {q}", field="q")
+            raise StatsOutOfRange(f"quantile: q must be within [0, 1], got {q}", field="q", limit="[0, 1]")
         n = self.finite_count
         if n == 0 or self.minimum is None or self.maximum is None:
             return None
@@ -176,9 +176,10 @@ class TableSummary:
         try:
             return self.columns[name]
         except KeyError:
-            raise PlimsollStatsError(
+            raise StatsUnknownName(
                 f"column {name!r} is not in this summary; it has {sorted(self.columns)}",
                 field=f"columns.{name}",
+                details={"choices": sorted(self.columns)},
             ) from None
 
     def __iter__(self) -> Any:
@@ -209,7 +210,7 @@ def summarize(
             values, name=name, reference=ref_column, max_bins=max_bins, max_categories=max_categories
         )
         if row_count is not None and summary.row_count != row_count:
-            raise PlimsollStatsError(
+            raise StatsShapeMismatch(
                 f"column {name!r} has {summary.row_count} rows but earlier columns have {row_count}",
                 field=f"columns.{name}",
             )
@@ -235,7 +236,7 @@ def summarize_column(
         else:
             converted = NumericValues(np.zeros(0), converted.null_count)
     if reference is not None and reference.kind != _kind_of(converted):
-        raise PlimsollStatsError(
+        raise StatsKindMismatch(
             f"column {name!r}: the reference summary is {reference.kind} but these values are "
             f"{_kind_of(converted)}; cast the column to match the reference",
             field=f"columns.{name}",
@@ -362,8 +363,12 @@ def _kind_of(converted: NumericValues | CategoryCounts) -> str:
 
 def _check_limits(max_bins: int, max_categories: int) -> None:
     if not 1 <= max_bins <= 1_000_000:
-        raise PlimsollStatsError(f"max_bins must be within [1, 1000000], got {max_bins}", field="max_bins")
+        raise StatsOutOfRange(
+            f"max_bins must be within [1, 1000000], got {max_bins}", field="max_bins", limit="[1, 1000000]"
+        )
     if not 1 <= max_categories <= 10_000_000:
-        raise PlimsollStatsError(
-            f"max_categories must be within [1, 10000000], got {max_categories}", field="max_categories"
+        raise StatsOutOfRange(
+            f"max_categories must be within [1, 10000000], got {max_categories}",
+            field="max_categories",
+            limit="[1, 10000000]",
         )
