@@ -6,10 +6,10 @@ statistic floor from min_effect)``. For a single test the effective level is ``a
 So ``drifted`` holds exactly when the p-value is at most the effective level *and* the effect is at
 least ``min_effect``.
 
-When a side was re-binned onto other edges, the statistic is judged after subtracting ``slack``, the
-most that re-binning can have inflated it (``evidence.py``); the p-value is that of the reduced
-statistic. So a verdict from re-binned summaries errs towards "no drift" and keeps false alarms at
-or below the level. The rest of ``error_bound`` (values strictly inside shared bins) is not
+When a side was re-binned onto other edges, or merged from parts that folded labels into "other",
+the statistic is judged after subtracting ``slack``, what re-binning or truncation can have added to
+it (``evidence.py``); the p-value is that of the reduced statistic. So a verdict from merged
+summaries errs towards "no drift" and keeps false alarms at or below the level. The rest of ``error_bound`` (values strictly inside shared bins) is not
 subtracted: on shared edges the binned tests are exact for the binned data, and the binned KS
 statistic can only be smaller than the raw one.
 """
@@ -103,7 +103,7 @@ def decide(column: str, evidence: Evidence, alpha: float) -> DriftResult:
         n_reference=evidence.n_reference,
         n_current=evidence.n_current,
         error_bound=evidence.error_bound,
-        details={**evidence.details, **({"rebin_slack": evidence.slack} if evidence.slack else {})},
+        details={**evidence.details, **({evidence.slack_name: evidence.slack} if evidence.slack else {})},
     )
 
 

@@ -13,7 +13,9 @@ Re-binned summaries: when either side was moved onto other edges (``rebin_share 
 is that of the statistic recomputed on ``binned.conservative_current`` cells, and ``slack`` says how
 much re-binning may have inflated the reported statistic; ``drift.decide`` judges
 ``statistic - slack``. Without re-binning ``slack`` is 0: binned statistics on shared edges are
-exact for the binned data (and KS can only be smaller than on the raw data).
+exact for the binned data (and KS can only be smaller than on the raw data). Truncated label counts
+(a merge of summaries that folded labels into "other", ``count_error > 0``) are judged the same
+way, on ``label_tables.cautious_category_table``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from numpy.typing import NDArray
 
 from plimsoll.stats import binned, distances
 from plimsoll.stats.calibration import NullTail, null_tail
+from plimsoll.stats.label_tables import category_table, cautious_category_table
 from plimsoll.stats.selection import COARSE_BINS, Method
 from plimsoll.stats.summaries import CategoricalSummary, ColumnSummary, NumericSummary
 
@@ -50,7 +53,10 @@ class Evidence:
     error_bound: float
     details: dict[str, float] = field(default_factory=dict)
     slack: float = 0.0
-    """How much re-binning may have pushed ``statistic`` up; verdicts use ``statistic - slack``."""
+    """How much re-binning or truncation may have pushed ``statistic`` up; verdicts use
+    ``statistic - slack``."""
+    slack_name: str = "rebin_slack"
+    """The key under which ``details`` reports ``slack``."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,16 @@ def column_evidence(
         return _numeric(method, reference, current, floor, null, rng, min_expected, raw)
     assert isinstance(reference, CategoricalSummary) and isinstance(current, CategoricalSummary)
     table = category_table(reference, current)
-    return _from_cells(method, table[0], table[1], floor, null, rng, min_expected)
+    errors = (reference.count_error, current.count_error)
+    if not any(errors):
+        return _from_cells(method, table[0], table[1], floor, null, rng, min_expected)
+    # The same seed for both runs, so calibrated nulls match and only the tables differ.
+    seed = int(rng.integers(2**63))
+    estimate = _from_cells(method, table[0], table[1], floor, null, np.random.default_rng(seed), min_expected)
+    moved = cautious_category_table(table, errors)
+    cautious = _from_cells(method, moved[0], moved[1], floor, null, np.random.default_rng(seed), min_expected)
+    shares = max(reference.share_error, current.share_error)
+    return _judged_cautiously(estimate, cautious, "truncation_slack", {"count_error_share": shares})
 
 
 @dataclass(frozen=True)
@@ -119,13 +134,21 @@ def _numeric(
         method, pair, binned.conservative_current(pair), floor, null,
         np.random.default_rng(seed), min_expected, None,
     )  # fmt: skip
+    return _judged_cautiously(estimate, cautious, "rebin_slack", {"rebin_share": pair.rebin_share})
+
+
+def _judged_cautiously(
+    estimate: Evidence, cautious: Evidence, slack_name: str, details: dict[str, float]
+) -> Evidence:
+    """The statistic as estimated, judged by the cautious one's p-value and reduced by the gap."""
     return replace(
         cautious,
         statistic=estimate.statistic,
         effect_size=estimate.effect_size,
         error_bound=estimate.error_bound,
         slack=max(estimate.statistic - cautious.statistic, 0.0),
-        details={**estimate.details, "rebin_share": pair.rebin_share},
+        slack_name=slack_name,
+        details={**estimate.details, **details},
     )
 
 
@@ -297,27 +320,3 @@ def pool_sparse(table: FloatArray, min_expected: float) -> FloatArray:
         kept[:, smallest : smallest + 1] += pooled
         return kept
     return np.hstack((kept, pooled))
-
-
-def category_table(reference: CategoricalSummary, current: CategoricalSummary) -> FloatArray:
-    """2 x K counts over the union of labels plus one "other" cell.
-
-    A label missing from a truncated summary may hide in that summary's ``other``, so such labels are
-    moved to the "other" cell on both sides rather than counted as zero.
-    """
-    ref_counts, cur_counts = reference.as_dict(), current.as_dict()
-    labels = list(dict.fromkeys([*reference.categories, *current.categories]))
-    ref_other, cur_other = float(reference.other_count), float(current.other_count)
-    ref_row: list[float] = []
-    cur_row: list[float] = []
-    for label in labels:
-        hidden = (reference.truncated and label not in ref_counts) or (
-            current.truncated and label not in cur_counts
-        )
-        if hidden:
-            ref_other += ref_counts.get(label, 0)
-            cur_other += cur_counts.get(label, 0)
-        else:
-            ref_row.append(ref_counts.get(label, 0))
-            cur_row.append(cur_counts.get(label, 0))
-    return np.array([[*ref_row, ref_other], [*cur_row, cur_other]], dtype=np.float64)

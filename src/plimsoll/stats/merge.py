@@ -2,9 +2,11 @@
 
 Exact: row, null, NaN and infinity counts, min, max, histogram counts when the edges are equal, and
 label counts while no input is truncated. Mean and variance are merged with Chan's pairwise formula,
-exact up to float rounding (relative error ~1e-15). Histograms on different edges are re-binned onto the
-first summary's edges by linear interpolation inside each source bin (``rebin``), which widens
-``rank_error`` by the largest count strictly inside one bin of the re-binned input.
+exact up to float rounding (relative error ~1e-15). Histograms on different edges are re-binned onto
+edges drawn from all of them (``common_edges``) by linear interpolation inside each source bin
+(``rebin``), which adds to ``rebin_error`` (and so to ``rank_error`` and ``share_error``) each
+input's largest count strictly inside one of its bins: zero for inputs whose values all sit on
+their edges.
 """
 
 from __future__ import annotations
@@ -92,9 +94,11 @@ def _merge_tables(tables: list[TableSummary], max_categories: int) -> TableSumma
 
 def _merge_numeric(parts: list[NumericSummary]) -> NumericSummary:
     edges = parts[0].edges
+    if not all(part.edges is edges or np.array_equal(part.edges, edges) for part in parts):
+        edges = common_edges(parts)
+        parts = [rebin(part, edges) for part in parts]
     counts = np.zeros(len(edges) + 1, dtype=np.int64)
     edge_counts = np.zeros(len(edges), dtype=np.int64)
-    parts = [part if part.edges is edges else rebin(part, edges) for part in parts]
     for part in parts:
         counts += part.counts
         edge_counts += part.edge_counts
@@ -134,6 +138,33 @@ def _merge_numeric(parts: list[NumericSummary]) -> NumericSummary:
         edge_counts=edge_counts,
         rebin_error=int(scalars[5]),
     )
+
+
+def common_edges(parts: Sequence[NumericSummary]) -> NDArray[np.float64]:
+    """Edges for merging parts that chose different ones: every edge of every part while there are
+    no more than the largest part's bin count, else that many of them at equal steps of the parts'
+    pooled mass (each edge weighs its part's finite values over its part's edge count).
+
+    Keeping one part's edges instead would put the other parts' values beyond its range into one
+    outer bin (windows of a drifting column cover different ranges), losing what a later
+    comparison needs. On these edges each part is re-binned with an error no larger than its own
+    largest inside-a-bin count, and a part whose values all sit on its edges loses nothing while
+    the union fits."""
+    budget = max(len(part.edges) for part in parts)
+    pooled = np.concatenate([part.edges for part in parts])
+    weights = np.concatenate(
+        [np.full(len(part.edges), part.finite_count / max(len(part.edges), 1)) for part in parts]
+    )
+    order = np.argsort(pooled, kind="stable")
+    pooled, weights = pooled[order], weights[order]
+    distinct = np.ones(len(pooled), dtype=bool)
+    distinct[1:] = pooled[1:] != pooled[:-1]
+    if int(distinct.sum()) <= budget:
+        return np.ascontiguousarray(pooled[distinct])
+    cumulative = np.cumsum(weights)
+    steps = cumulative[-1] * np.arange(1, budget + 1) / budget
+    chosen = np.minimum(np.searchsorted(cumulative, steps, side="left"), len(pooled) - 1)
+    return np.unique(np.concatenate(([pooled[0]], pooled[chosen])))
 
 
 def rebin(summary: NumericSummary, edges: NDArray[np.float64]) -> NumericSummary:

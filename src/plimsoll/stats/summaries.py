@@ -94,6 +94,14 @@ class NumericSummary:
             return 0.0
         return (int(self.counts.max()) + self.rebin_error) / n
 
+    @property
+    def share_error(self) -> float:
+        """What merging cost: the most any cumulative share read at an edge may be off because a
+        part was re-binned onto these edges, in either direction; 0 when the histogram is exactly
+        that of all the values (every part on the same edges)."""
+        n = self.finite_count
+        return 0.0 if n == 0 else self.rebin_error / n
+
     def quantile(self, q: float) -> float | None:
         """Approximate q-quantile of the finite values; None when there are none."""
         if not 0.0 <= q <= 1.0:
@@ -152,6 +160,14 @@ class CategoricalSummary:
         """Relative standard error of ``distinct_count``: 0 while exact."""
         return 0.0 if self.registers is None else RELATIVE_STANDARD_ERROR
 
+    @property
+    def share_error(self) -> float:
+        """What merging cost: the most any kept label's share may be low (the rest sits in
+        ``other``) because parts that folded labels into ``other`` were merged; 0 when every kept
+        count is exact."""
+        n = self.present_count
+        return 0.0 if n == 0 else self.count_error / n
+
     def as_dict(self) -> dict[str, int]:
         return dict(zip(self.categories, (int(c) for c in self.counts), strict=True))
 
@@ -181,6 +197,11 @@ class TableSummary:
                 field=f"columns.{name}",
                 details={"choices": sorted(self.columns)},
             ) from None
+
+    @property
+    def share_error(self) -> float:
+        """The largest ``share_error`` of any column: 0 when the summary is exact."""
+        return max((column.share_error for column in self.columns.values()), default=0.0)
 
     def __iter__(self) -> Any:
         return iter(self.columns)
