@@ -1,7 +1,7 @@
 """Classifier performance without labels: confidence-based estimation from calibrated scores.
 
 ``estimate_performance`` calibrates the model's scores on labelled reference data (isotonic
-regression, one-vs-rest for multiclass), turns each current score into a probability that the row
+regression with each block's rate shrunk by a Jeffreys prior, one-vs-rest for multiclass), turns each current score into a probability that the row
 belongs to each class, and from those probabilities builds the *expected* confusion matrix of the
 current window, hence accuracy, precision, recall, F1 (macro-averaged for multiclass) and ROC AUC.
 
