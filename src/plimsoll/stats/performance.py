@@ -446,7 +446,8 @@ def _calibration_curve(scores: FloatArray, outcomes: FloatArray) -> tuple[FloatA
     Plain isotonic regression puts probability exactly 0 or 1 on its end blocks (the extreme running
     means of the sorted labels), certainty that a few dozen rows cannot give. The ROC AUC counts every
     pair with a top-scored row, so a window piled up at that end (covariate shift towards where the
-    reference is thin) had its estimate biased upwards and its chance spread understated.
+    reference is thin) gets its estimate biased upwards and its chance spread understated. The prior
+    removes the part due to exact 0 and 1, not isotonic regression's overfitting there in general.
     """
     from sklearn.isotonic import IsotonicRegression  # slow to import; only needed here
 
