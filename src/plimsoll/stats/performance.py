@@ -1,7 +1,7 @@
 """Classifier performance without labels: confidence-based estimation from calibrated scores.
 
 ``estimate_performance`` calibrates the model's scores on labelled reference data (isotonic
-regression, one-vs-rest for multiclass), turns each current score into a probability that the row
+regression with each block's rate shrunk by a Jeffreys prior, one-vs-rest for multiclass), turns each current score into a probability that the row
 belongs to each class, and from those probabilities builds the *expected* confusion matrix of the
 current window, hence accuracy, precision, recall, F1 (macro-averaged for multiclass) and ROC AUC.
 
@@ -440,14 +440,11 @@ def _one_vs_rest(scores: FloatArray, n_classes: int) -> FloatArray:
 
 
 def _calibrated(ref_scores: FloatArray, ref_labels: IntArray, cur_scores: FloatArray) -> FloatArray:
-    from sklearn.isotonic import IsotonicRegression  # slow to import; only needed here
-
     n_classes = ref_scores.shape[1]
     columns = []
     for k in range(n_classes):
-        model = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        model.fit(ref_scores[:, k], (ref_labels == k).astype(np.float64))
-        columns.append(model.predict(cur_scores[:, k]))
+        knots, rates = _calibration_curve(ref_scores[:, k], (ref_labels == k).astype(np.float64))
+        columns.append(np.interp(cur_scores[:, k], knots, rates))
     probabilities = np.column_stack(columns)
     if n_classes == 2:
         positive = probabilities[:, 1]
@@ -455,6 +452,32 @@ def _calibrated(ref_scores: FloatArray, ref_labels: IntArray, cur_scores: FloatA
     totals = probabilities.sum(axis=1, keepdims=True)
     uniform = np.full_like(probabilities, 1.0 / n_classes)
     return np.where(totals > 0, probabilities / np.where(totals > 0, totals, 1.0), uniform)
+
+
+def _calibration_curve(scores: FloatArray, outcomes: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Isotonic regression of ``outcomes`` (0/1) on ``scores`` with each block's rate shrunk by a
+    Jeffreys prior, ``(events + 1/2) / (rows + 1)``, as knots (both ends of every block) for
+    ``np.interp``: linear between blocks, flat beyond the ends, like scikit-learn's ``predict``.
+
+    Plain isotonic regression puts probability exactly 0 or 1 on its end blocks (the extreme running
+    means of the sorted labels), certainty that a few dozen rows cannot give. The ROC AUC counts every
+    pair with a top-scored row, so a window piled up at that end (covariate shift towards where the
+    reference is thin) gets its estimate biased upwards and its chance spread understated. The prior
+    removes the part due to exact 0 and 1, not isotonic regression's overfitting there in general.
+    """
+    from sklearn.isotonic import IsotonicRegression  # slow to import; only needed here
+
+    order = np.argsort(scores, kind="stable")
+    sorted_scores, sorted_outcomes = scores[order], outcomes[order]
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(sorted_scores, sorted_outcomes)
+    starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
+    rows = np.diff(np.r_[starts, len(fitted)]).astype(np.float64)
+    rates = (np.add.reduceat(sorted_outcomes, starts) + 0.5) / (rows + 1.0)
+    # The prior can reorder a tiny block and its neighbour (0/1 -> 0.25 above 1/100 -> 0.015).
+    rates = IsotonicRegression().fit_transform(np.arange(len(rates)), rates, sample_weight=rows + 1.0)
+    ends = np.r_[starts[1:], len(fitted)] - 1
+    knots = np.column_stack((sorted_scores[starts], sorted_scores[ends])).ravel()
+    return knots, np.repeat(rates, 2)
 
 
 def _metrics_from_probabilities(
