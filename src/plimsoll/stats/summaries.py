@@ -46,7 +46,6 @@ DEFAULT_MAX_CATEGORIES = 1000
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-_SUM_LIMIT = 1e300
 
 
 @dataclass(frozen=True, eq=False)
@@ -301,18 +300,17 @@ def numeric_summary(
 def _moments(finite: FloatArray, minimum: float, maximum: float) -> tuple[float, float]:
     """Mean and sum of squared deviations of finite values.
 
-    The mean always lies within [min, max]; when the sum of the values could overflow it is computed on
-    values scaled by the largest magnitude, so it never does. The sum of squares can exceed float64 (|deviations| beyond ~1e154): it is then
+    The mean always lies within [min, max], so it is computed on values scaled by the largest magnitude
+    and cannot overflow. The sum of squares can exceed float64 (|deviations| beyond ~1e154): it is then
     +inf, and ``moments_finite`` tells the drift tests not to judge the column.
     """
     scale = max(abs(minimum), abs(maximum), 1.0)
-    if scale * finite.size < _SUM_LIMIT:
-        mean = float(np.mean(finite))  # the sum cannot overflow: no scaled copy needed
-    else:
-        mean = float(np.mean(finite / scale)) * scale
+    mean = float(np.mean(finite / scale)) * scale
     with np.errstate(over="ignore", invalid="ignore"):
         deviations = finite - mean
-        sum_squared = float(np.dot(deviations, deviations))
+        # einsum rather than np.dot: BLAS's dot hands a million values to helper threads, which on a
+        # busy machine wait for a core (tens of ms measured) where the single-threaded sum takes 0.3 ms.
+        sum_squared = float(np.einsum("i,i->", deviations, deviations))
     return mean, sum_squared if math.isfinite(sum_squared) else math.inf
 
 
