@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from plimsoll import stats
-from plimsoll.stats import PlimsollStatsError
+from plimsoll.stats import CategoricalSummary, PlimsollStatsError
 from plimsoll.stats.summaries import NumericSummary
 
 INSTANTS = np.array(["2015-01-01T00:00:00", "2015-03-02T10:30:00", "2015-07-01T23:59:59"] * 50)
@@ -83,3 +83,15 @@ def test_a_header_missing_a_field_is_refused_naming_it() -> None:
     payload = struct.pack("<I", len(new_header)) + new_header + body[4 + length :]
     with pytest.raises(PlimsollStatsError, match="field 'null_count' is missing"):
         stats.from_bytes(data[:6] + zlib.compress(payload))
+
+
+def test_object_strings_count_like_arrow_strings_with_every_kind_of_null() -> None:
+    labels = ["b", None, "a", np.nan, "b", pd.NA, ""]
+    from_objects = stats.summarize_column(pd.Series(labels, dtype=object))
+    from_arrow = stats.summarize_column(pa.array(["b", None, "a", None, "b", None, ""]))
+    assert isinstance(from_objects, CategoricalSummary) and isinstance(from_arrow, CategoricalSummary)
+    assert from_objects.as_dict() == from_arrow.as_dict() == {"b": 2, "a": 1, "": 1}
+    assert from_objects.null_count == from_arrow.null_count == 3
+    # A lone surrogate is not valid UTF-8, so Arrow refuses it; the label is still counted as it is.
+    odd = stats.summarize_column(pd.Series(["x\ud800", "a", "x\ud800"], dtype=object))
+    assert isinstance(odd, CategoricalSummary) and odd.as_dict() == {"x\ud800": 2, "a": 1}

@@ -125,6 +125,10 @@ def _from_pandas(series: pd.Series, column: str) -> ColumnValues:
         # Extension dtypes (nullable ints, Arrow-backed strings) know their own Arrow form.
         return _from_arrow(pa.array(series), column)
     inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred == "string":
+        strings = _arrow_strings(series)
+        if strings is not None:
+            return _from_arrow(strings, column)
     null_count = int(series.isna().sum())
     if inferred == "empty":
         return AllNull(null_count)
@@ -144,7 +148,7 @@ def _from_pandas(series: pd.Series, column: str) -> ColumnValues:
         present = series[series.notna()] if null_count else series
         if inferred == "bytes":  # labelled as Arrow's binary columns are: hex, whatever the encoding
             present = present.map(_bytes_label)
-        # Strings count as they are; converting a million of them to str first costs more than counting.
+        # Strings count as they are (those Arrow refused); converting them to str first costs more.
         counts = (present if inferred == "string" else present.astype(str)).value_counts(sort=False)
         return CategoryCounts(
             [str(label) for label in counts.index], counts.to_numpy(dtype=np.int64), null_count
@@ -164,6 +168,18 @@ def _temporal_via_pandas(series: pd.Series) -> pa.Array | None:
         except (ValueError, TypeError, OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
             continue
     return None
+
+
+def _arrow_strings(series: pd.Series) -> pa.Array | None:
+    """Python strings as an Arrow array, nulls (None, NaN, pd.NA) as nulls; None when Arrow refuses some.
+
+    Converting and counting in Arrow takes about half the time of pandas' ``isna`` plus
+    ``value_counts`` on Python objects.
+    """
+    try:
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError):
+        return None
 
 
 def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:

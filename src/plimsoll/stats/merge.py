@@ -11,12 +11,15 @@ their edges.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from operator import attrgetter
 from typing import TypeVar, overload
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from plimsoll.stats._errors import StatsKindMismatch, StatsNotEnoughData, StatsShapeMismatch
@@ -102,22 +105,21 @@ def _merge_numeric(parts: list[NumericSummary]) -> NumericSummary:
     for part in parts:
         counts += part.counts
         edge_counts += part.edge_counts
-    # Plain sums of ints (exact, and C-speed): per-part Python work dominates large merges.
+    # Plain sums of ints (exact), read with attrgetter in C: per-part Python work dominates large
+    # merges (1,000 windows x 20 columns).
     scalars = [
-        sum(p.row_count for p in parts),
-        sum(p.null_count for p in parts),
-        sum(p.nan_count for p in parts),
-        sum(p.posinf_count for p in parts),
-        sum(p.neginf_count for p in parts),
-        sum(p.rebin_error for p in parts),
+        sum(map(attrgetter(name), parts))
+        for name in ("row_count", "null_count", "nan_count", "posinf_count", "neginf_count", "rebin_error")
     ]
     present = [p for p in parts if p.mean is not None]
     mean: float | None = None
     sum_squared = 0.0
     if present:
         weights = np.array([p.finite_count for p in present], dtype=np.float64)
-        means = np.array([p.mean for p in present], dtype=np.float64)
-        squares = np.array([p.sum_squared_deviations for p in present], dtype=np.float64)
+        means = np.fromiter(map(attrgetter("mean"), present), dtype=np.float64, count=len(present))
+        squares = np.fromiter(
+            map(attrgetter("sum_squared_deviations"), present), dtype=np.float64, count=len(present)
+        )
         mean = float(np.dot(weights / weights.sum(), means))  # normalised first: no overflow
         with np.errstate(over="ignore", invalid="ignore"):  # overflow gives +inf: moments_finite says so
             spread = means - mean
@@ -129,8 +131,8 @@ def _merge_numeric(parts: list[NumericSummary]) -> NumericSummary:
         nan_count=int(scalars[2]),
         posinf_count=int(scalars[3]),
         neginf_count=int(scalars[4]),
-        minimum=min((p.minimum for p in present if p.minimum is not None), default=None),
-        maximum=max((p.maximum for p in present if p.maximum is not None), default=None),
+        minimum=min(map(attrgetter("minimum"), present), default=None),
+        maximum=max(map(attrgetter("maximum"), present), default=None),
         mean=mean,
         sum_squared_deviations=sum_squared,
         edges=edges,
@@ -216,10 +218,12 @@ def rebin(summary: NumericSummary, edges: NDArray[np.float64]) -> NumericSummary
 
 
 def _merge_categorical(parts: list[CategoricalSummary], max_categories: int) -> CategoricalSummary:
-    totals: dict[str, int] = {}
-    for part in parts:
-        for label, count in zip(part.categories, part.counts.tolist(), strict=True):
-            totals[label] = totals.get(label, 0) + count
+    # Labels of every part in one array, grouped by a hash table in C: a Python dict updated once
+    # per label and part cost ~25 ms per column for 1,000 windows.
+    labels = np.fromiter(itertools.chain.from_iterable(p.categories for p in parts), dtype=object)
+    codes, distinct = pd.factorize(labels)
+    counts = np.concatenate([p.counts for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    totals = np.bincount(codes, weights=counts, minlength=len(distinct)).astype(np.int64)
     any_truncated = any(p.truncated for p in parts)
     registers: NDArray[np.uint8] | None = None
     count_error = sum(p.count_error for p in parts)
@@ -232,8 +236,8 @@ def _merge_categorical(parts: list[CategoricalSummary], max_categories: int) -> 
                 # A label folded into this part's "other" had at most its smallest kept count.
                 count_error += int(part.counts[-1])
     return categorical_summary(
-        list(totals),
-        np.fromiter(totals.values(), dtype=np.int64, count=len(totals)),
+        list(distinct),
+        totals,
         sum(p.null_count for p in parts),
         max_categories=max_categories,
         count_error=count_error,

@@ -3,9 +3,11 @@
 ``NumericSummary`` holds counts (rows, nulls, NaN, +inf, -inf), min, max, mean and the sum of squared
 deviations (merged with Chan's formula), and a fine histogram. Its bin edges are fixed by the
 reference: a summary made without ``reference=`` picks edges from its own data (every distinct value
-when there are at most ``max_bins`` of them, else ``max_bins`` equally spaced exact quantiles); a
+when there are at most ``max_bins`` of them, else ``max_bins`` equally spaced quantiles: exact up to
+65,536 finite values, beyond that those of a fixed-seed sample of 65,536 values, see ``_edges.py``); a
 summary made with ``reference=`` reuses the reference's edges, so histograms of a reference and of any
-number of windows line up bin for bin and merge by adding counts.
+number of windows line up bin for bin and merge by adding counts. No column is sorted: values are
+placed among the edges in one O(n) pass (``_binning.py``), and the counts are always exact.
 
 Bins are right-closed: bin 0 is (-inf, e0], bin i is (e[i-1], e[i]], the last is (e[-1], +inf);
 ``edge_counts[i]`` counts the values exactly equal to ``e[i]``, so when every value sits on an edge
@@ -13,8 +15,10 @@ Bins are right-closed: bin 0 is (-inf, e0], bin i is (e[i-1], e[i]], the last is
 distribution and statistics computed from it are exact.
 The histogram is also the quantile sketch: ``quantile(q)`` answers with a bin edge whose true rank is
 within ``rank_error`` (a fraction of the finite count) of ``q``; ``rank_error`` is the largest share of
-rows in one bin, which is about ``1 / max_bins`` on the data that chose the edges, plus any error added
-by re-binning onto other edges.
+rows in one bin, counted exactly, plus any error added by re-binning onto other edges. On the data that
+chose the edges it is ``1 / max_bins`` when the edges are exact quantiles and 1.7-1.9 / ``max_bins``
+(measured on 1M-value normal, log-normal, exponential and Pareto columns) when they come from the
+sample; whatever it is, ``rank_error`` states it.
 
 ``CategoricalSummary`` counts labels exactly up to ``max_categories`` distinct labels; beyond that it
 keeps the most frequent ``max_categories`` labels, an ``other_count`` and HyperLogLog registers for
@@ -32,6 +36,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plimsoll.stats._arrays import AllNull, CategoryCounts, NumericValues, column_values, table_columns
+from plimsoll.stats._binning import histogram
+from plimsoll.stats._edges import reference_edges
 from plimsoll.stats._errors import StatsKindMismatch, StatsOutOfRange, StatsShapeMismatch, StatsUnknownName
 from plimsoll.stats.sketch import RELATIVE_STANDARD_ERROR, hll_estimate, hll_registers
 
@@ -286,29 +292,25 @@ def numeric_summary(
         nan_count = int(np.isnan(values).sum())
         posinf_count = int(np.count_nonzero(values == np.inf))
         neginf_count = int(np.count_nonzero(values == -np.inf))
-    # A SIMD sort of the column is several times faster than searching every value among the edges,
-    # and it gives exact quantiles for choosing edges.
-    ordered = np.sort(finite)
-    n = ordered.size
     if edges is None:
-        edges = _edges_from_sorted(ordered, max_bins)
-    at_or_below = np.searchsorted(ordered, edges, side="right").astype(np.int64)
-    counts = np.diff(at_or_below, prepend=np.int64(0), append=np.int64(n))
-    edge_counts = at_or_below - np.searchsorted(ordered, edges, side="left")
-    if n == 0:
+        edges, counts, edge_counts = reference_edges(finite, max_bins)
+    else:
+        counts, edge_counts = histogram(finite, edges)
+    if finite.size == 0:
         return NumericSummary(
             values.size + null_count, null_count, nan_count, posinf_count, neginf_count,
             None, None, None, 0.0, edges, counts, edge_counts,
         )  # fmt: skip
-    mean, sum_squared = _moments(ordered)
+    minimum, maximum = float(finite.min()), float(finite.max())
+    mean, sum_squared = _moments(finite, minimum, maximum)
     return NumericSummary(
         row_count=values.size + null_count,
         null_count=null_count,
         nan_count=nan_count,
         posinf_count=posinf_count,
         neginf_count=neginf_count,
-        minimum=float(ordered[0]),
-        maximum=float(ordered[-1]),
+        minimum=minimum,
+        maximum=maximum,
         mean=mean,
         sum_squared_deviations=sum_squared,
         edges=edges,
@@ -317,18 +319,20 @@ def numeric_summary(
     )
 
 
-def _moments(ordered: FloatArray) -> tuple[float, float]:
-    """Mean and sum of squared deviations of sorted finite values.
+def _moments(finite: FloatArray, minimum: float, maximum: float) -> tuple[float, float]:
+    """Mean and sum of squared deviations of finite values.
 
     The mean always lies within [min, max], so it is computed on values scaled by the largest magnitude
     and cannot overflow. The sum of squares can exceed float64 (|deviations| beyond ~1e154): it is then
     +inf, and ``moments_finite`` tells the drift tests not to judge the column.
     """
-    scale = max(abs(float(ordered[0])), abs(float(ordered[-1])), 1.0)
-    mean = float(np.mean(ordered / scale)) * scale
+    scale = max(abs(minimum), abs(maximum), 1.0)
+    mean = float(np.mean(finite / scale)) * scale
     with np.errstate(over="ignore", invalid="ignore"):
-        deviations = ordered - mean
-        sum_squared = float(np.dot(deviations, deviations))
+        deviations = finite - mean
+        # einsum rather than np.dot: BLAS's dot hands a million values to helper threads, which on a
+        # busy machine wait for a core (tens of ms measured) where the single-threaded sum takes 0.3 ms.
+        sum_squared = float(np.einsum("i,i->", deviations, deviations))
     return mean, sum_squared if math.isfinite(sum_squared) else math.inf
 
 
@@ -362,20 +366,6 @@ def categorical_summary(
         count_error=count_error,
         registers=registers,
     )
-
-
-def _edges_from_sorted(ordered: FloatArray, max_bins: int) -> FloatArray:
-    if ordered.size == 0:
-        return np.zeros(0, dtype=np.float64)
-    is_new = np.empty(ordered.size, dtype=bool)
-    is_new[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=is_new[1:])
-    distinct = int(np.count_nonzero(is_new))
-    if distinct <= max_bins:
-        # Every distinct value is an edge, so counts per value are exact: discrete data loses nothing.
-        return np.ascontiguousarray(ordered[is_new])
-    positions = (np.arange(1, max_bins + 1, dtype=np.int64) * ordered.size) // max_bins - 1
-    return np.unique(np.concatenate(([ordered[0]], ordered[positions])))
 
 
 def _kind_of(converted: NumericValues | CategoryCounts) -> str:
