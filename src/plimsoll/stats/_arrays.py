@@ -126,9 +126,7 @@ def _from_pandas(series: pd.Series, column: str) -> ColumnValues:
         return _from_arrow(pa.array(series), column)
     inferred = pd.api.types.infer_dtype(series, skipna=True)
     if inferred == "string":
-        strings = _arrow_strings(series)
-        if strings is not None:
-            return _from_arrow(strings, column)
+        return _counted_strings(series)
     null_count = int(series.isna().sum())
     if inferred == "empty":
         return AllNull(null_count)
@@ -170,16 +168,15 @@ def _temporal_via_pandas(series: pd.Series) -> pa.Array | None:
     return None
 
 
-def _arrow_strings(series: pd.Series) -> pa.Array | None:
-    """Python strings as an Arrow array, nulls (None, NaN, pd.NA) as nulls; None when Arrow refuses some.
+def _counted_strings(series: pd.Series) -> CategoryCounts:
+    """Label counts of Python strings, nulls (None, NaN, pd.NA) counted apart.
 
-    Converting and counting in Arrow takes about half the time of pandas' ``isna`` plus
-    ``value_counts`` on Python objects.
+    pandas' hash table reads the string objects where they are: ~40 ms per million, half of what
+    converting them to Arrow and counting there costs (the Arrow copy re-encodes every string).
     """
-    try:
-        return pa.array(series, type=pa.string(), from_pandas=True)
-    except (pa.ArrowException, UnicodeError):
-        return None
+    codes, labels = pd.factorize(series, use_na_sentinel=True)
+    tally = np.bincount(codes + 1, minlength=len(labels) + 1).astype(np.int64)
+    return CategoryCounts([str(label) for label in labels], tally[1:], int(tally[0]))
 
 
 def _from_arrow(array: pa.Array | pa.ChunkedArray, column: str) -> ColumnValues:
