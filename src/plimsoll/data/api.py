@@ -94,12 +94,14 @@ def missing_blobs(body: MissingBody, datasets: Datasets) -> Response:
         }
     },
 )
-async def upload_blob(digest: Digest, request: Request, datasets: Datasets, project: Project = DEFAULT_PROJECT) -> Response:
+async def upload_blob(
+    digest: Digest, request: Request, datasets: Datasets, project: Project = DEFAULT_PROJECT
+) -> Response:
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
-        ref = await run_in_threadpool(datasets.store_blob, digest, spool)  # type: ignore[arg-type]
+        ref = await run_in_threadpool(datasets.store_blob, digest, spool)
     return json_response({"digest": ref.digest, "size": ref.size}, 201)
 
 
@@ -138,12 +140,16 @@ def _version(datasets: DatasetService, name: str, version: str, project: str) ->
 
 
 @router.get("/{name}/versions/{version}")
-def get_version(name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT) -> Response:
+def get_version(
+    name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT
+) -> Response:
     return json_response(_version(datasets, name, version, project).to_dict())
 
 
 @router.get("/{name}/versions/{version}/files")
-def list_files(name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT) -> Response:
+def list_files(
+    name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT
+) -> Response:
     found = _version(datasets, name, version, project)
     return json_response({"files": [e.to_dict() for e in datasets.version_files(found)]})
 
@@ -155,12 +161,18 @@ def list_files(name: DatasetName, version: VersionText, datasets: Datasets, proj
         200: {
             "description": "The file's bytes (a version kept by copy; one kept by reference is read where it stays)",
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-            "headers": {DIGEST_HEADER: {"description": "The BLAKE3 digest of the bytes", "schema": {"type": "string"}}},
+            "headers": {
+                DIGEST_HEADER: {"description": "The BLAKE3 digest of the bytes", "schema": {"type": "string"}}
+            },
         }
     },
 )
 def download_file(
-    name: DatasetName, version: VersionText, path: ArtifactPath, datasets: Datasets, project: Project = DEFAULT_PROJECT
+    name: DatasetName,
+    version: VersionText,
+    path: ArtifactPath,
+    datasets: Datasets,
+    project: Project = DEFAULT_PROJECT,
 ) -> StreamingResponse:
     entry = datasets.file_entry(_version(datasets, name, version, project), path)
     # Checked whole before the answer starts: a corrupted blob is its error, never a cut stream.
@@ -174,9 +186,13 @@ def download_file(
 
 @router.get(
     "/{name}/versions/{version}/profile",
-    responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
-def get_profile(name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT) -> Response:
+def get_profile(
+    name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT
+) -> Response:
     """The version's profile: `plimsoll.stats.to_bytes` of its merged summary (404 when it has none)."""
     found = _version(datasets, name, version, project)
     if found.profile_digest is None:

@@ -7,20 +7,30 @@ name is the same version.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from blake3 import blake3
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.validation import check_artifact_path, check_name
+from plimsoll.core.validation import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_artifact_path,
+    check_id,
+    check_key,
+    check_name,
+    check_text,
+)
 
 MAX_DATASET_NAME_LENGTH = 200
 MAX_FILES_PER_VERSION = 1_000_000
 MAX_SOURCE_URL_LENGTH = 2048
+MAX_TAGS = 100
 # A name is written NAME@VERSION on the command line and may be part of a URL or a bucket key.
 _NAME_RESERVED = re.compile(r"[@/:]")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -113,7 +123,9 @@ class Dataset:
 
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> Dataset:
-        return cls(body["name"], body["project"], body["created_at"], DatasetVersion.from_dict(body["latest"]))
+        return cls(
+            body["name"], body["project"], body["created_at"], DatasetVersion.from_dict(body["latest"])
+        )
 
 
 @dataclass(frozen=True)
@@ -171,17 +183,45 @@ def check_manifest(entries: Iterable[Any]) -> tuple[ManifestEntry, ...]:
         check_artifact_path(f"{where}.path", entry.path)
         check_digest(f"{where}.digest", entry.digest)
         if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
-            raise InvalidParameter(f"{where}.size", f"must be a whole number of bytes >= 0, got {entry.size!r}")
+            raise InvalidParameter(
+                f"{where}.size", f"must be a whole number of bytes >= 0, got {entry.size!r}"
+            )
         checked.append(entry)
         if len(checked) > MAX_FILES_PER_VERSION:
             raise InvalidParameter("manifest", f"has more than {MAX_FILES_PER_VERSION} files, the limit")
     if not checked:
         raise InvalidParameter("manifest", "is empty: a dataset version needs at least one file")
     checked.sort(key=lambda e: e.path)
-    for before, after in zip(checked, checked[1:], strict=False):
+    for before, after in itertools.pairwise(checked):
         if before.path == after.path:
             raise InvalidParameter("manifest", f"names the file {after.path!r} twice")
     return tuple(checked)
+
+
+def check_new_version(new: NewVersion, *, manifest: bool = True) -> NewVersion:
+    """Every field of a registration checked, naming the field and its limit; with `manifest`,
+    the manifest too (returned checked and sorted)."""
+    check_dataset_name("name", new.name)
+    check_name("project", new.project)
+    check_text("description", new.description, max_length=MAX_DESCRIPTION_LENGTH)
+    if not isinstance(new.tags, dict) or len(new.tags) > MAX_TAGS:
+        raise InvalidParameter("tags", f"must be a mapping of at most {MAX_TAGS} tags")
+    for key, value in new.tags.items():
+        check_key("tags", key)
+        check_text(f"tags.{key}", value, max_length=MAX_TAG_VALUE_LENGTH)
+    if new.run_id is not None:
+        check_id("run_id", new.run_id)
+    if new.source_url is not None:
+        check_text("source_url", new.source_url, max_length=MAX_SOURCE_URL_LENGTH)
+    if new.profile_digest is not None:
+        check_digest("profile_digest", new.profile_digest)
+    if new.rows is not None and (isinstance(new.rows, bool) or not isinstance(new.rows, int) or new.rows < 0):
+        raise InvalidParameter("rows", f"must be a whole number >= 0, got {new.rows!r}")
+    if not manifest:
+        return new
+    if new.by_reference and not new.source_url:
+        raise InvalidParameter("source_url", "is required for a version registered by reference")
+    return replace(new, manifest=check_manifest(new.manifest))
 
 
 def manifest_digest(entries: Iterable[ManifestEntry]) -> str:
@@ -201,7 +241,9 @@ def parse_ref(field_name: str, text: str) -> tuple[str, int | None]:
     if not at:
         return name, None
     if not version.isascii() or not version.isdigit() or int(version) < 1 or len(version) > 18:
-        raise InvalidParameter(field_name, f"version must be a whole number from 1, got {version!r} in {text!r}")
+        raise InvalidParameter(
+            field_name, f"version must be a whole number from 1, got {version!r} in {text!r}"
+        )
     return name, int(version)
 
 

@@ -185,7 +185,9 @@ def _stat(file: LocalFile) -> _Stat:
     try:
         return _Stat.of(file.absolute)
     except FileNotFoundError:
-        raise InvalidParameter("source", f"file {file.path!r} ({file.absolute}) vanished before it was hashed") from None
+        raise InvalidParameter(
+            "source", f"file {file.path!r} ({file.absolute}) vanished before it was hashed"
+        ) from None
     except OSError as exc:
         raise InvalidParameter("source", f"file {file.path!r} cannot be read: {exc.strerror}") from None
 
@@ -212,7 +214,11 @@ def changed_while_hashed(path: str, how: str) -> Conflict:
 
 
 def hash_remote(
-    fs: Any, urls: Sequence[tuple[str, str]], *, workers: int = DEFAULT_WORKERS, progress: Progress | None = None
+    fs: Any,
+    urls: Sequence[tuple[str, str]],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
 ) -> list[ManifestEntry]:
     """Digest and size of remote files (`(relative path, URL path)` on an fsspec filesystem),
     streamed; a file whose size or version tag differs after the read is refused."""

@@ -1,20 +1,19 @@
 """Dataset versions: the rules, once. The SDK (embedded and through the routes) and the CLI call these.
 
-    register(name, source, ...)        prepare here (hash, profile), store new content, create
-    missing_blobs(digests)             which contents the blob store lacks (a remote upload's first ask)
-    store_blob(digest, stream)         one content, checked against its digest
-    create_version(new, actor=)        a version from a manifest whose contents are all stored
-    get_version / list_versions / list_datasets / version_files / read_profile
-    check_references(version)          a by-reference version's files still as registered
-    download(version, dest)            the exact bytes back, verified
-    referenced_blobs()                 every blob a version refers to (garbage collection keeps them)
+register(name, source, ...)        prepare here (hash, profile), store new content, create
+missing_blobs(digests)             which contents the blob store lacks (a remote upload's first ask)
+store_blob(digest, stream)         one content, checked against its digest
+create_version(new, actor=)        a version from a manifest whose contents are all stored
+get_version / list_versions / list_datasets / version_files / read_profile
+check_references(version)          a by-reference version's files still as registered
+download(version, dest)            the exact bytes back, verified
+referenced_blobs()                 every blob a version refers to (garbage collection keeps them)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,35 +26,24 @@ from plimsoll.core.changes import Change, changing
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import (
-    MAX_DESCRIPTION_LENGTH,
-    check_id,
-    check_key,
-    check_name,
-    check_text,
-)
-from plimsoll.core.validation import MAX_TAG_VALUE_LENGTH as MAX_TAG_LENGTH
 from plimsoll.data import store
 from plimsoll.data.entities import (
-    MAX_SOURCE_URL_LENGTH,
     Dataset,
     DatasetVersion,
     ManifestEntry,
     NewVersion,
     check_dataset_name,
     check_digest,
-    check_manifest,
+    check_new_version,
     schema_from_json,
     schema_to_json,
 )
 from plimsoll.data.hashing import HashCache, Progress
-from plimsoll.data.preparing import check_references, prepare
+from plimsoll.data.preparing import check_references, prepare, write_files
 from plimsoll.data.profiles import summary_of
-from plimsoll.data.sources import copy_out
 from plimsoll.stats import TableSummary
 
 MAX_DIGESTS_PER_ASK = 10_000
-MAX_TAGS = 100
 
 
 class DatasetService:
@@ -87,8 +75,13 @@ class DatasetService:
         name gives back the existing version."""
         template = self.check_new(
             NewVersion(
-                name, project, (), run_id=run_id, by_reference=by_reference,
-                description=description or "", tags=dict(tags or {}),
+                name,
+                project,
+                (),
+                run_id=run_id,
+                by_reference=by_reference,
+                description=description or "",
+                tags=dict(tags or {}),
             ),
             manifest=False,
         )
@@ -108,31 +101,14 @@ class DatasetService:
             return self.create_version(version, actor=actor)
 
     def check_new(self, new: NewVersion, *, manifest: bool = True) -> NewVersion:
-        """Every field of a registration checked, naming the field and its limit."""
-        check_dataset_name("name", new.name)
-        check_name("project", new.project)
-        check_text("description", new.description, max_length=MAX_DESCRIPTION_LENGTH)
-        if not isinstance(new.tags, dict) or len(new.tags) > MAX_TAGS:
-            raise InvalidParameter("tags", f"must be a mapping of at most {MAX_TAGS} tags")
-        for key, value in new.tags.items():
-            check_key("tags", key)
-            check_text(f"tags.{key}", value, max_length=MAX_TAG_LENGTH)
-        if new.run_id is not None:
-            check_id("run_id", new.run_id)
-        if new.source_url is not None:
-            check_text("source_url", new.source_url, max_length=MAX_SOURCE_URL_LENGTH)
-        if new.profile_digest is not None:
-            check_digest("profile_digest", new.profile_digest)
-        if new.rows is not None and (isinstance(new.rows, bool) or not isinstance(new.rows, int) or new.rows < 0):
-            raise InvalidParameter("rows", f"must be a whole number >= 0, got {new.rows!r}")
-        if new.by_reference and manifest and not new.source_url:
-            raise InvalidParameter("source_url", "is required for a version registered by reference")
-        return replace(new, manifest=check_manifest(new.manifest)) if manifest else new
+        return check_new_version(new, manifest=manifest)
 
     def missing_blobs(self, digests: Sequence[str]) -> list[str]:
         """The digests among `digests` whose content the blob store does not hold."""
         if len(digests) > MAX_DIGESTS_PER_ASK:
-            raise InvalidParameter("digests", f"holds {len(digests)} digests; the limit is {MAX_DIGESTS_PER_ASK} per ask")
+            raise InvalidParameter(
+                "digests", f"holds {len(digests)} digests; the limit is {MAX_DIGESTS_PER_ASK} per ask"
+            )
         wanted = sorted({check_digest(f"digests[{i}]", d) for i, d in enumerate(digests)})
         return [digest for digest in wanted if not self.blobs.exists(digest)]
 
@@ -142,7 +118,8 @@ class DatasetService:
         ref = self.blobs.put_file(content)
         if ref.digest != digest:
             raise InvalidParameter(
-                "digest", f"the content sent hashes to {ref.digest}, not to {digest}; it was not what was announced"
+                "digest",
+                f"the content sent hashes to {ref.digest}, not to {digest}; it was not what was announced",
             )
         return ref
 
@@ -150,7 +127,11 @@ class DatasetService:
         """The version, from a manifest whose contents are stored (unless by reference): one
         transaction, so an interrupted registration leaves nothing and the next completes."""
         new = self.check_new(new)
-        if new.run_id is not None and self.tracking is not None and not self.tracking.run_projects([new.run_id]):
+        if (
+            new.run_id is not None
+            and self.tracking is not None
+            and not self.tracking.run_projects([new.run_id])
+        ):
             raise NotFound(f"run {new.run_id!r} not found")
         if not new.by_reference:
             for entry in new.manifest:
@@ -193,7 +174,11 @@ class DatasetService:
             store.insert_version(change.conn, row, files)
             version = _version(store.version_row_by_id(change.conn, version_id))
             audited = {k: v for k, v in version.to_dict().items() if k != "schema"}
-            change.audit(AuditEntry(actor, "dataset.register", "dataset_version", version_id, new.project, None, audited))
+            change.audit(
+                AuditEntry(
+                    actor, "dataset.register", "dataset_version", version_id, new.project, None, audited
+                )
+            )
             change.emit(
                 "dataset.version_registered",
                 f"dataset:{dataset_id}",
@@ -213,14 +198,18 @@ class DatasetService:
             self._record_lineage(change, version, parents=[("run", new.run_id)] if new.run_id else [])
         return version
 
-    def _record_lineage(self, change: Change, version: DatasetVersion, parents: list[tuple[str, str]]) -> None:
+    def _record_lineage(
+        self, change: Change, version: DatasetVersion, parents: list[tuple[str, str]]
+    ) -> None:
         """Where the version's node in the lineage graph, and its edges from `parents` (the run
         that registered it), are to be recorded in this same transaction once the lineage
         capability exists (it comes between tracking and data). Nothing is recorded yet."""
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def get_version(self, name: str, version: int | None = None, *, project: str = DEFAULT_PROJECT) -> DatasetVersion:
+    def get_version(
+        self, name: str, version: int | None = None, *, project: str = DEFAULT_PROJECT
+    ) -> DatasetVersion:
         """A version by number, or the latest."""
         check_dataset_name("name", name)
         with self.db.read() as conn:
@@ -248,7 +237,9 @@ class DatasetService:
             row = store.version_row(conn, version.project, version.name, version.version)
             if row is None:
                 raise NotFound(f"dataset version {version.ref!r} not found in project {version.project!r}")
-            return [ManifestEntry(r["path"], r["digest"], r["size"]) for r in store.file_rows(conn, row["id"])]
+            return [
+                ManifestEntry(r["path"], r["digest"], r["size"]) for r in store.file_rows(conn, row["id"])
+            ]
 
     def file_entry(self, version: DatasetVersion, path: str) -> ManifestEntry:
         for entry in self.version_files(version):
@@ -273,7 +264,12 @@ class DatasetService:
     def download(self, version: DatasetVersion, destination: str | os.PathLike[str]) -> Path:
         """Every file of the version under `destination`, its exact bytes, each verified against
         its digest (by reference: read where it stays)."""
-        return write_version(self, version, self.version_files(version), Path(destination))
+
+        def fetch(entry: ManifestEntry, target: Path) -> None:
+            self.blobs.copy_to(entry.digest, target)
+
+        by_copy = None if version.by_reference else fetch
+        return write_files(version, self.version_files(version), Path(destination), by_copy)
 
     def referenced_blobs(self) -> set[str]:
         with self.db.read() as conn:
@@ -290,37 +286,6 @@ def changed_since_hashed(ref: BlobRef, digest: str, manifest: Sequence[ManifestE
             f"file {path!r} changed after it was hashed (it now hashes to {ref.digest}); nothing was registered",
             details={"path": path},
         )
-
-
-def write_version(service: DatasetService, version: DatasetVersion, entries: Sequence[ManifestEntry], destination: Path) -> Path:
-    from blake3 import blake3
-
-    destination.mkdir(parents=True, exist_ok=True)
-    for entry in entries:
-        target = destination.joinpath(*entry.path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        os.close(fd)
-        try:
-            if version.by_reference and version.source_url:
-                try:
-                    copy_out(version.source_url, entry.path, Path(partial))
-                except FileNotFoundError:
-                    raise Conflict(f"file {entry.path!r} of {version.ref} vanished from {version.source_url}") from None
-                hasher = blake3()
-                hasher.update_mmap(partial) if entry.size else None
-                if hasher.hexdigest() != entry.digest:
-                    raise Conflict(
-                        f"file {entry.path!r} of {version.ref} changed at {version.source_url} since it was "
-                        "registered; nothing of it was written",
-                        details={"path": entry.path},
-                    )
-            else:
-                service.blobs.copy_to(entry.digest, partial)
-            os.replace(partial, target)
-        finally:
-            Path(partial).unlink(missing_ok=True)
-    return destination
 
 
 def _version(row: Any) -> DatasetVersion:

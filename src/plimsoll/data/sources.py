@@ -58,7 +58,8 @@ def collect(source: Any, *, by_reference: bool) -> Iterator[Collected]:
     if is_frame(source):
         if by_reference:
             raise InvalidParameter(
-                "by_reference", "a data frame lives in memory and has no place to refer to; register it by copy"
+                "by_reference",
+                "a data frame lives in memory and has no place to refer to; register it by copy",
             )
         with tempfile.TemporaryDirectory(prefix="plimsoll-frame-") as folder:
             path = Path(folder) / FRAME_FILE
@@ -153,10 +154,14 @@ def local_files(root: Path) -> list[LocalFile]:
             except FileNotFoundError:
                 raise InvalidParameter("source", f"{relative!r} is a broken symbolic link") from None
             if not stat.S_ISREG(mode):
-                raise InvalidParameter("source", f"{relative!r} is not a regular file (a pipe, socket or device)")
+                raise InvalidParameter(
+                    "source", f"{relative!r} is not a regular file (a pipe, socket or device)"
+                )
             found.append(LocalFile(_manifest_path(relative, path), path.resolve()))
     if not found:
-        raise InvalidParameter("source", f"folder {str(root)!r} holds no files: an empty dataset cannot be registered")
+        raise InvalidParameter(
+            "source", f"folder {str(root)!r} holds no files: an empty dataset cannot be registered"
+        )
     found.sort(key=lambda f: f.path)
     return found
 
@@ -168,7 +173,9 @@ def remote_files(fs: Any, url: str, root_path: str) -> list[tuple[str, str]]:
             prefix = root_path.rstrip("/") + "/"
             pairs = [(_manifest_path(p[len(prefix) :], p), p) for p in listing if p.startswith(prefix)]
             if not pairs:
-                raise InvalidParameter("source", f"{url!r} holds no files: an empty dataset cannot be registered")
+                raise InvalidParameter(
+                    "source", f"{url!r} holds no files: an empty dataset cannot be registered"
+                )
             return pairs
         if fs.isfile(root_path):
             return [(_manifest_path(PurePosixPath(root_path).name, root_path), root_path)]
@@ -189,7 +196,9 @@ def _manifest_path(relative: str, where: Any) -> str:
     try:
         return check_artifact_path("source", relative)
     except InvalidParameter as exc:
-        raise InvalidParameter("source", f"file {str(where)!r} cannot be named in a manifest: {exc.message}") from None
+        raise InvalidParameter(
+            "source", f"file {str(where)!r} cannot be named in a manifest: {exc.message}"
+        ) from None
 
 
 def open_at(source_url: str, relative: str) -> Any:
