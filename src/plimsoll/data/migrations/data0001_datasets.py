@@ -13,7 +13,8 @@ from alembic import op
 revision = "data0001"
 down_revision = None
 branch_labels = ("data",)
-depends_on = None
+# Its tables refer to `projects`, which the trunk creates.
+depends_on = "0001"
 
 
 def upgrade() -> None:
