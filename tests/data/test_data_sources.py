@@ -61,7 +61,11 @@ def test_a_reference_names_its_version() -> None:
 
 @pytest.mark.parametrize(
     ("path", "problem"),
-    [("../escape.csv", "manifest\\[0\\].path"), ("/etc/passwd", "manifest\\[0\\].path"), ("a/../../b", "manifest\\[0\\].path")],
+    [
+        ("../escape.csv", "manifest\\[0\\].path"),
+        ("/etc/passwd", "manifest\\[0\\].path"),
+        ("a/../../b", "manifest\\[0\\].path"),
+    ],
 )
 def test_a_manifest_path_that_escapes_its_root_is_refused(path: str, problem: str) -> None:
     with pytest.raises(InvalidParameter, match=problem):
@@ -111,9 +115,15 @@ def test_empty_missing_and_special_sources_are_refused(tmp_path: Path) -> None:
     os.mkfifo(root / "pipe")
     with pytest.raises(InvalidParameter, match="'pipe' is not a regular file"):
         local_files(root)
-    with pytest.raises(InvalidParameter, match="source: must be a file or folder path.*got int"), collect(3, by_reference=False):
+    with (
+        pytest.raises(InvalidParameter, match="source: must be a file or folder path.*got int"),
+        collect(3, by_reference=False),
+    ):
         pass
-    with pytest.raises(InvalidParameter, match="by_reference"), collect(pd.DataFrame({"a": [1]}), by_reference=True):
+    with (
+        pytest.raises(InvalidParameter, match="by_reference"),
+        collect(pd.DataFrame({"a": [1]}), by_reference=True),
+    ):
         pass
     with pytest.raises(InvalidParameter, match="has no columns"), collect(pd.DataFrame(), by_reference=False):
         pass

@@ -22,7 +22,10 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_same_content_same_version_changed_content_a_new_one(sdk: Client, tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "images", {"cats/1.jpg": b"\xff\xd8cat", "dogs/1.jpg": b"\xff\xd8dog", "labels.txt": b"cat\ndog\n"})
+    root = make_tree(
+        tmp_path / "images",
+        {"cats/1.jpg": b"\xff\xd8cat", "dogs/1.jpg": b"\xff\xd8dog", "labels.txt": b"cat\ndog\n"},
+    )
     first = sdk.datasets.register("pets", root, description="first cut", tags={"team": "vision"})
     assert (first.name, first.version, first.files, first.bytes) == ("pets", 1, 3, 18)
     assert first.rows is None and first.schema is None and first.profile_digest is None
@@ -41,11 +44,17 @@ def test_same_content_same_version_changed_content_a_new_one(sdk: Client, tmp_pa
 
 
 def test_get_writes_the_exact_bytes_back(sdk: Client, tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "src", {"a/b/c.bin": bytes(range(256)) * 5000, "empty": b"", "top.txt": b"top"})
+    root = make_tree(
+        tmp_path / "src", {"a/b/c.bin": bytes(range(256)) * 5000, "empty": b"", "top.txt": b"top"}
+    )
     version = sdk.datasets.register("blobs", root)
     written = sdk.datasets.download("blobs@1", tmp_path / "out")
     assert _files(written) == _files(root)
-    assert [(e.path, e.size) for e in sdk.datasets.files(version)] == [("a/b/c.bin", 1280000), ("empty", 0), ("top.txt", 3)]
+    assert [(e.path, e.size) for e in sdk.datasets.files(version)] == [
+        ("a/b/c.bin", 1280000),
+        ("empty", 0),
+        ("top.txt", 3),
+    ]
 
 
 def test_a_frame_is_registered_as_one_parquet_file_with_its_profile(sdk: Client) -> None:
@@ -58,7 +67,9 @@ def test_a_frame_is_registered_as_one_parquet_file_with_its_profile(sdk: Client)
     assert profile is not None and profile.row_count == len(frame)
 
 
-def test_the_profile_of_many_parquet_files_is_the_profile_of_their_concatenation(sdk: Client, tmp_path: Path) -> None:
+def test_the_profile_of_many_parquet_files_is_the_profile_of_their_concatenation(
+    sdk: Client, tmp_path: Path
+) -> None:
     table = pa.Table.from_pandas(pd.read_csv(DATA / "flight_delays_2015h1.csv.gz"), preserve_index=False)
     root = tmp_path / "flights"
     root.mkdir()
@@ -75,7 +86,11 @@ def test_the_profile_of_many_parquet_files_is_the_profile_of_their_concatenation
         assert got.kind == expected.kind and got.missing_count == expected.missing_count, name
         if isinstance(expected, stats.NumericSummary):
             assert isinstance(got, stats.NumericSummary)
-            assert (got.minimum, got.maximum, got.finite_count) == (expected.minimum, expected.maximum, expected.finite_count)
+            assert (got.minimum, got.maximum, got.finite_count) == (
+                expected.minimum,
+                expected.maximum,
+                expected.finite_count,
+            )
             assert got.mean == pytest.approx(expected.mean, rel=1e-12)
             assert got.std == pytest.approx(expected.std, rel=1e-9)
             # Quantiles: the engine's stated bound is `rank_error` of the merged summary.
@@ -86,12 +101,16 @@ def test_the_profile_of_many_parquet_files_is_the_profile_of_their_concatenation
                 rank = (values <= answer).mean()
                 assert abs(rank - q) <= got.rank_error + 1.0 / len(values), (name, q)
         else:
-            assert isinstance(got, stats.CategoricalSummary) and isinstance(expected, stats.CategoricalSummary)
+            assert isinstance(got, stats.CategoricalSummary) and isinstance(
+                expected, stats.CategoricalSummary
+            )
             assert got.as_dict() == expected.as_dict(), name
 
 
 def test_by_reference_names_the_file_that_changed_or_vanished(sdk: Client, tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "bucket", {"a.csv": b"x,y\n1,2\n", "b.csv": b"x,y\n3,4\n", "notes/readme": b"hi"})
+    root = make_tree(
+        tmp_path / "bucket", {"a.csv": b"x,y\n1,2\n", "b.csv": b"x,y\n3,4\n", "notes/readme": b"hi"}
+    )
     version = sdk.datasets.register("external", root, by_reference=True)
     assert version.by_reference and version.source_url == root.resolve().as_uri() and version.rows == 2
     assert sdk.datasets.verify("external") == version
@@ -132,7 +151,9 @@ def test_versions_publish_one_event_and_keep_their_blobs(platform: Platform, tmp
     assert platform.data.register("events", root, actor="alice") == version
     page = platform.outbox.follow(None, ["dataset.version_registered"], 100, project="default")
     [event] = page.events
-    assert event.payload["digest"] == version.digest and event.payload["version"] == 1 and event.actor == "alice"
+    assert (
+        event.payload["digest"] == version.digest and event.payload["version"] == 1 and event.actor == "alice"
+    )
     referenced = platform.data.referenced_blobs()
     assert {e.digest for e in platform.data.version_files(version)} | {version.profile_digest} <= referenced
     by_reference = platform.data.register("pointer", root, actor="alice", by_reference=True)
