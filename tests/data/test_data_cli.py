@@ -10,9 +10,9 @@ import pytest
 from data_support import DATA, make_tree
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from cli_support import cli, ok_json  # noqa: E402
+from cli_support import cli, ok_json
 
-from plimsoll.server.testing import LiveServer  # noqa: E402
+from plimsoll.server.testing import LiveServer
 
 
 @pytest.fixture

@@ -77,9 +77,9 @@ def test_a_manifest_is_checked_whole() -> None:
         check_manifest([])
     with pytest.raises(InvalidParameter, match="names the file 'a' twice"):
         check_manifest([ManifestEntry("a", DIGEST, 1), ManifestEntry("a", DIGEST, 1)])
-    with pytest.raises(InvalidParameter, match="manifest\\[0\\].digest"):
+    with pytest.raises(InvalidParameter, match=r"manifest\[0\].digest"):
         check_manifest([ManifestEntry("a", "nothex", 1)])
-    with pytest.raises(InvalidParameter, match="manifest\\[0\\].size"):
+    with pytest.raises(InvalidParameter, match=r"manifest\[0\].size"):
         check_manifest([ManifestEntry("a", DIGEST, -1)])
 
 
@@ -88,7 +88,7 @@ def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     outside.write_text("not part of the dataset")
     root = make_tree(tmp_path / "tree", {"a.txt": b"a"})
     (root / "leak.txt").symlink_to(outside)
-    with pytest.raises(InvalidParameter, match="'leak.txt' is a symbolic link that leads outside"):
+    with pytest.raises(InvalidParameter, match=r"'leak.txt' is a symbolic link that leads outside"):
         local_files(root)
 
 
@@ -116,7 +116,7 @@ def test_empty_missing_and_special_sources_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter, match="'pipe' is not a regular file"):
         local_files(root)
     with (
-        pytest.raises(InvalidParameter, match="source: must be a file or folder path.*got int"),
+        pytest.raises(InvalidParameter, match=r"source: must be a file or folder path.*got int"),
         collect(3, by_reference=False),
     ):
         pass
@@ -131,8 +131,8 @@ def test_empty_missing_and_special_sources_are_refused(tmp_path: Path) -> None:
 
 def test_malformed_tabular_files_are_named(tmp_path: Path) -> None:
     bad = make_tree(tmp_path / "bad", {"part-0.parquet": b"PAR1 this is not parquet", "ok.txt": b"x"})
-    with pytest.raises(InvalidParameter, match="file 'part-0.parquet' is not readable Parquet"):
+    with pytest.raises(InvalidParameter, match=r"file 'part-0.parquet' is not readable Parquet"):
         profile([(f.path, partial(f.absolute.open, "rb")) for f in local_files(bad)])  # type: ignore[misc]
     ragged = make_tree(tmp_path / "ragged", {"t.csv": b"a,b\n1,2\n3,4,5\n"})
-    with pytest.raises(InvalidParameter, match="file 't.csv' is not readable CSV"):
+    with pytest.raises(InvalidParameter, match=r"file 't.csv' is not readable CSV"):
         profile([(f.path, partial(f.absolute.open, "rb")) for f in local_files(ragged)])  # type: ignore[misc]

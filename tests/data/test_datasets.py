@@ -120,7 +120,7 @@ def test_by_reference_names_the_file_that_changed_or_vanished(sdk: Client, tmp_p
     with pytest.raises(Conflict) as caught:
         sdk.datasets.verify("external@1")
     assert "'b.csv' changed" in caught.value.message and "'notes/readme' vanished" in caught.value.message
-    with pytest.raises(Conflict, match="'b.csv' of external@1 changed"):
+    with pytest.raises(Conflict, match=r"'b.csv' of external@1 changed"):
         sdk.datasets.download(version, tmp_path / "copy2")
 
 

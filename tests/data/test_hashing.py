@@ -93,7 +93,7 @@ def test_a_file_that_changes_while_it_is_hashed_is_refused(tmp_path: Path) -> No
     files = local_files(root)
     writer.start()
     try:
-        with pytest.raises(Conflict, match="'growing.bin' changed while it was hashed"):
+        with pytest.raises(Conflict, match=r"'growing.bin' changed while it was hashed"):
             hash_local(files)
     finally:
         stop.set()
