@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from data_support import DATA, make_tree
 
-from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.data.entities import (
     ManifestEntry,
     check_dataset_name,
@@ -75,7 +75,7 @@ def test_a_manifest_path_that_escapes_its_root_is_refused(path: str, problem: st
 def test_a_manifest_is_checked_whole() -> None:
     with pytest.raises(InvalidParameter, match="manifest: is empty"):
         check_manifest([])
-    with pytest.raises(InvalidParameter, match="names the file 'a' twice"):
+    with pytest.raises(Conflict, match="names the file 'a' twice"):
         check_manifest([ManifestEntry("a", DIGEST, 1), ManifestEntry("a", DIGEST, 1)])
     with pytest.raises(InvalidParameter, match=r"manifest\[0\].digest"):
         check_manifest([ManifestEntry("a", "nothex", 1)])

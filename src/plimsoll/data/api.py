@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.http import current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import INT64_MAX, MAX_NAME_LENGTH
+from plimsoll.core.validation import INT64_MAX
 from plimsoll.core.wire import ArtifactPath, Description, Documented, Flag, Id, JsonInt, Name, Tags, between
 from plimsoll.data.entities import (
     DATASET_NAME_PATTERN,
@@ -30,6 +30,7 @@ from plimsoll.data.entities import (
     DatasetVersion,
     ManifestEntry,
     NewVersion,
+    parse_version,
 )
 from plimsoll.data.service import MAX_DIGESTS_PER_ASK, DatasetService
 
@@ -45,7 +46,7 @@ DatasetName = Annotated[
 Digest = Annotated[str, Documented(pattern=DIGEST_PATTERN)]
 VersionText = Annotated[str, Documented(pattern=VERSION_PATTERN)]
 Size = Annotated[JsonInt, between(0, INT64_MAX)]
-Project = Annotated[str, Documented(minLength=1, maxLength=MAX_NAME_LENGTH)]
+Project = Name
 
 
 class ManifestItem(BaseModel):
@@ -62,7 +63,7 @@ class ColumnItem(BaseModel):
 class VersionBody(BaseModel):
     name: DatasetName
     project: Name = DEFAULT_PROJECT
-    manifest: Annotated[list[ManifestItem], Field(max_length=MAX_FILES_PER_VERSION)]
+    manifest: Annotated[list[ManifestItem], Field(min_length=1, max_length=MAX_FILES_PER_VERSION)]
     rows: Size | None = None
     schema_: Annotated[list[ColumnItem] | None, Field(alias="schema")] = None
     profile_digest: Digest | None = None
@@ -136,7 +137,7 @@ def list_versions(name: DatasetName, datasets: Datasets, project: Project = DEFA
 
 
 def _version(datasets: DatasetService, name: str, version: str, project: str) -> DatasetVersion:
-    return datasets.get_version(name, None if version == "latest" else int(version), project=project)
+    return datasets.get_version(name, parse_version("version", version), project=project)
 
 
 @router.get("/{name}/versions/{version}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from blake3 import blake3
 
-from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -25,12 +25,14 @@ from plimsoll.core.validation import (
     check_key,
     check_name,
     check_text,
+    parse_int_text,
 )
 
 MAX_DATASET_NAME_LENGTH = 200
 MAX_FILES_PER_VERSION = 1_000_000
 MAX_SOURCE_URL_LENGTH = 2048
 MAX_TAGS = 100
+MAX_VERSION = 10**18 - 1
 # A name is written NAME@VERSION on the command line and may be part of a URL or a bucket key.
 _NAME_RESERVED = re.compile(r"[@/:]")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -194,7 +196,8 @@ def check_manifest(entries: Iterable[Any]) -> tuple[ManifestEntry, ...]:
     checked.sort(key=lambda e: e.path)
     for before, after in itertools.pairwise(checked):
         if before.path == after.path:
-            raise InvalidParameter("manifest", f"names the file {after.path!r} twice")
+            # Each entry is well formed; together they contradict each other.
+            raise Conflict(f"manifest: names the file {after.path!r} twice", details={"field": "manifest"})
     return tuple(checked)
 
 
@@ -220,7 +223,10 @@ def check_new_version(new: NewVersion, *, manifest: bool = True) -> NewVersion:
     if not manifest:
         return new
     if new.by_reference and not new.source_url:
-        raise InvalidParameter("source_url", "is required for a version registered by reference")
+        raise Conflict(
+            "source_url: a version registered by reference needs the URL its files stay at",
+            details={"field": "source_url"},
+        )
     return replace(new, manifest=check_manifest(new.manifest))
 
 
@@ -234,13 +240,20 @@ def manifest_digest(entries: Iterable[ManifestEntry]) -> str:
     return hasher.hexdigest()
 
 
+def parse_version(field_name: str, text: str) -> int | None:
+    """A version as a URL writes it: `latest` (None) or a number from 1."""
+    if text == "latest":
+        return None
+    return parse_int_text(field_name, text, minimum=1, maximum=MAX_VERSION)
+
+
 def parse_ref(field_name: str, text: str) -> tuple[str, int | None]:
     """`NAME` (the latest version) or `NAME@VERSION` (a number from 1)."""
     name, at, version = text.rpartition("@") if "@" in text else (text, "", "")
     check_dataset_name(field_name, name)
     if not at:
         return name, None
-    if not version.isascii() or not version.isdigit() or int(version) < 1 or len(version) > 18:
+    if not version.isascii() or not version.isdigit() or not 1 <= int(version) <= MAX_VERSION:
         raise InvalidParameter(
             field_name, f"version must be a whole number from 1, got {version!r} in {text!r}"
         )

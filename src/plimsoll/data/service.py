@@ -26,6 +26,7 @@ from plimsoll.core.changes import Change, changing
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import check_artifact_path, check_name
 from plimsoll.data import store
 from plimsoll.data.entities import (
     Dataset,
@@ -212,6 +213,7 @@ class DatasetService:
     ) -> DatasetVersion:
         """A version by number, or the latest."""
         check_dataset_name("name", name)
+        check_name("project", project)
         with self.db.read() as conn:
             row = store.version_row(conn, project, name, version)
         if row is None:
@@ -221,6 +223,7 @@ class DatasetService:
 
     def list_versions(self, name: str, *, project: str = DEFAULT_PROJECT) -> list[DatasetVersion]:
         check_dataset_name("name", name)
+        check_name("project", project)
         with self.db.read() as conn:
             rows = store.version_rows(conn, project, name)
         if not rows:
@@ -228,6 +231,7 @@ class DatasetService:
         return [_version(row) for row in rows]
 
     def list_datasets(self, *, project: str = DEFAULT_PROJECT) -> list[Dataset]:
+        check_name("project", project)
         with self.db.read() as conn:
             found = store.dataset_rows(conn, project)
         return [Dataset(row["name"], row["project"], created_at, _version(row)) for created_at, row in found]
@@ -242,6 +246,7 @@ class DatasetService:
             ]
 
     def file_entry(self, version: DatasetVersion, path: str) -> ManifestEntry:
+        check_artifact_path("path", path)
         for entry in self.version_files(version):
             if entry.path == path:
                 return entry
