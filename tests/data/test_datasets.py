@@ -159,3 +159,16 @@ def test_versions_publish_one_event_and_keep_their_blobs(platform: Platform, tmp
     by_reference = platform.data.register("pointer", root, actor="alice", by_reference=True)
     assert by_reference.digest == version.digest  # the same content, whether copied or referred to
     assert {e.digest for e in platform.data.version_files(by_reference)} <= referenced  # kept by the copy
+
+
+def test_an_upload_is_kept_only_under_its_own_digest(platform: Platform) -> None:
+    import io
+
+    from blake3 import blake3
+
+    content = b"the bytes announced"
+    assert platform.data.missing_blobs([blake3(content).hexdigest()]) == [blake3(content).hexdigest()]
+    with pytest.raises(Conflict, match="digest: the content sent hashes to"):
+        platform.data.store_blob("0" * 64, io.BytesIO(content))
+    assert platform.data.store_blob(blake3(content).hexdigest(), io.BytesIO(content)).size == len(content)
+    assert platform.data.missing_blobs([blake3(content).hexdigest()]) == []

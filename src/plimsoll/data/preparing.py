@@ -20,7 +20,7 @@ from plimsoll.core.errors import Conflict
 from plimsoll.data.entities import DatasetVersion, ManifestEntry, NewVersion
 from plimsoll.data.hashing import HashCache, Progress, hash_local, hash_remote, hash_stream
 from plimsoll.data.profiles import Opener, profile
-from plimsoll.data.sources import collect, copy_out, open_at
+from plimsoll.data.sources import collect, copy_out, forget_listings, open_at
 
 
 @dataclass
@@ -83,6 +83,7 @@ def _opener(path: Path) -> Opener:
 def check_references(source_url: str, entries: Sequence[ManifestEntry]) -> None:
     """Conflict naming every by-reference file that changed or vanished since it was registered."""
     problems: list[str] = []
+    forget_listings(source_url)
     for entry in entries:
         try:
             with open_at(source_url, entry.path) as stream:
@@ -115,6 +116,8 @@ def write_files(
     its digest, then renamed into place, so a file that does not match is never written. Files
     of a by-reference version (`fetch` None) are read where they stay, at its source URL."""
     destination.mkdir(parents=True, exist_ok=True)
+    if fetch is None and version.source_url:
+        forget_listings(version.source_url)
     total, done = sum(e.size for e in entries), 0
     for entry in entries:
         target = destination.joinpath(*entry.path.split("/"))

@@ -118,9 +118,10 @@ class DatasetService:
         check_digest("digest", digest)
         ref = self.blobs.put_file(content)
         if ref.digest != digest:
-            raise InvalidParameter(
-                "digest",
-                f"the content sent hashes to {ref.digest}, not to {digest}; it was not what was announced",
+            # Well-formed both, but not each other's: the body contradicts the digest it was sent for.
+            raise Conflict(
+                f"digest: the content sent hashes to {ref.digest}, not to {digest}",
+                details={"field": "digest", "actual": ref.digest},
             )
         return ref
 

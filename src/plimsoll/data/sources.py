@@ -201,6 +201,13 @@ def _manifest_path(relative: str, where: Any) -> str:
         ) from None
 
 
+def forget_listings(source_url: str) -> None:
+    """Drop what fsspec remembers of the source's listings (sizes, versions): a by-reference file
+    is read to be checked, and a size remembered from before it changed would cut the read short."""
+    fs, _ = fsspec.core.url_to_fs(source_url)
+    fs.invalidate_cache()
+
+
 def open_at(source_url: str, relative: str) -> Any:
     """An open binary stream of a by-reference file, `relative` under `source_url`."""
     return fsspec.open(f"{source_url.rstrip('/')}/{relative}", "rb").open()
