@@ -249,11 +249,11 @@ class LocalTransport:
         check_new_version(template, manifest=False)
 
     def dataset_missing_blobs(self, project: str, digests: list[str]) -> list[str]:
-        return self.platform.data.missing_blobs(digests)  # type: ignore[no-any-return]
+        return self.platform.data.missing_blobs(digests, project=project)  # type: ignore[no-any-return]
 
     def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None:
         with path.open("rb") as content:
-            self.platform.data.store_blob(digest, content)
+            self.platform.data.store_blob(digest, content, project=project)
 
     def dataset_upload_bytes(self, project: str, data: bytes) -> str:
         return self.platform.blobs.put_bytes(data).digest  # type: ignore[no-any-return]

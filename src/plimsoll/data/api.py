@@ -82,7 +82,7 @@ class MissingBody(BaseModel):
 @router.post("/blobs/missing")
 def missing_blobs(body: MissingBody, datasets: Datasets) -> Response:
     """Which of these contents the server lacks: the only ones a registration needs to upload."""
-    return json_response({"missing": datasets.missing_blobs(body.digests)})
+    return json_response({"missing": datasets.missing_blobs(body.digests, project=body.project)})
 
 
 @router.put(
@@ -102,7 +102,7 @@ async def upload_blob(
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
-        ref = await run_in_threadpool(datasets.store_blob, digest, spool)
+        ref = await run_in_threadpool(datasets.store_blob, digest, spool, project=project)
     return json_response({"digest": ref.digest, "size": ref.size}, 201)
 
 

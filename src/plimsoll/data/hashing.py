@@ -36,6 +36,8 @@ SMALL_FILE = 1 << 20  # read whole: cheaper than a memory map
 THREADED_FILE = 64 << 20  # BLAKE3's own threads pay off from about here
 RACY_WINDOW_NS = 2_000_000_000
 DEFAULT_WORKERS = min(8, os.cpu_count() or 1)
+BATCH_FILES = 64
+BATCH_BYTES = 8 << 20
 
 # Called from the caller's thread as files finish: (what, bytes done, bytes in all).
 Progress = Callable[[str, int, int], None]
@@ -160,14 +162,13 @@ def hash_local(
         progress("hashing", 0, total)
     fresh: list[tuple[Path, _Stat, str]] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="plimsoll-hash") as pool:
-        futures = {pool.submit(_hash_one, f, stats[f.path]): f for f in to_read}
+        futures = {pool.submit(_hash_batch, batch, stats): batch for batch in _batches(to_read, stats)}
         try:
             for future in as_completed(futures):
-                file = futures[future]
-                digest = future.result()
-                digests[file.path] = digest
-                fresh.append((file.absolute, stats[file.path], digest))
-                done += stats[file.path].size
+                for file, digest in zip(futures[future], future.result(), strict=True):
+                    digests[file.path] = digest
+                    fresh.append((file.absolute, stats[file.path], digest))
+                    done += stats[file.path].size
                 if progress:
                     progress("hashing", done, total)
         except BaseException:
@@ -179,6 +180,27 @@ def hash_local(
         cache.remember(row for row in fresh if row[1].mtime_ns < settled)
     entries = [ManifestEntry(f.path, digests[f.path], stats[f.path].size) for f in files]
     return Hashed(entries, read=sorted(f.path for f in to_read), bytes_read=total)
+
+
+def _batches(files: Sequence[LocalFile], stats: dict[str, _Stat]) -> list[list[LocalFile]]:
+    """Small files travel to the pool in groups (a task per tiny file costs more than its hash);
+    a group closes at BATCH_FILES files or BATCH_BYTES bytes, so large files still spread out."""
+    batches: list[list[LocalFile]] = []
+    current: list[LocalFile] = []
+    size = 0
+    for file in files:
+        current.append(file)
+        size += stats[file.path].size
+        if len(current) >= BATCH_FILES or size >= BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _hash_batch(files: Sequence[LocalFile], stats: dict[str, _Stat]) -> list[str]:
+    return [_hash_one(file, stats[file.path]) for file in files]
 
 
 def _stat(file: LocalFile) -> _Stat:

@@ -87,7 +87,7 @@ class DatasetService:
             manifest=False,
         )
         with prepare(source, template, cache=cache, progress=progress) as prepared:
-            missing = set(self.missing_blobs(list(prepared.paths)))
+            missing = set(self.missing_blobs(list(prepared.paths), project=project))
             done, total = 0, sum(prepared.paths[d].stat().st_size for d in missing)
             for digest in sorted(missing):
                 with prepared.paths[digest].open("rb") as stream:
@@ -104,8 +104,10 @@ class DatasetService:
     def check_new(self, new: NewVersion, *, manifest: bool = True) -> NewVersion:
         return check_new_version(new, manifest=manifest)
 
-    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
-        """The digests among `digests` whose content the blob store does not hold."""
+    def missing_blobs(self, digests: Sequence[str], *, project: str = DEFAULT_PROJECT) -> list[str]:
+        """The digests among `digests` whose content the blob store does not hold (asked for a
+        registration in `project`)."""
+        check_name("project", project)
         if len(digests) > MAX_DIGESTS_PER_ASK:
             raise InvalidParameter(
                 "digests", f"holds {len(digests)} digests; the limit is {MAX_DIGESTS_PER_ASK} per ask"
@@ -113,9 +115,10 @@ class DatasetService:
         wanted = sorted({check_digest(f"digests[{i}]", d) for i, d in enumerate(digests)})
         return [digest for digest in wanted if not self.blobs.exists(digest)]
 
-    def store_blob(self, digest: str, content: IO[bytes]) -> BlobRef:
-        """Store one content sent for a registration; refused unless it hashes to `digest`."""
+    def store_blob(self, digest: str, content: IO[bytes], *, project: str = DEFAULT_PROJECT) -> BlobRef:
+        """Store one content sent for a registration in `project`; refused unless it hashes to `digest`."""
         check_digest("digest", digest)
+        check_name("project", project)
         ref = self.blobs.put_file(content)
         if ref.digest != digest:
             # Well-formed both, but not each other's: the body contradicts the digest it was sent for.

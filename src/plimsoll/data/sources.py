@@ -145,19 +145,23 @@ def local_files(root: Path) -> list[LocalFile]:
         for name in names:
             path = here / name
             relative = _relative(real_root, path)
-            if path.is_symlink() and not _inside(real_root, path):
-                raise InvalidParameter(
-                    "source", f"{relative!r} is a symbolic link that leads outside {str(real_root)!r}"
-                )
-            try:
-                mode = path.stat().st_mode
-            except FileNotFoundError:
-                raise InvalidParameter("source", f"{relative!r} is a broken symbolic link") from None
-            if not stat.S_ISREG(mode):
+            found_stat = os.lstat(path)
+            absolute = path  # under the resolved root, reached without following a link
+            if stat.S_ISLNK(found_stat.st_mode):
+                if not _inside(real_root, path):
+                    raise InvalidParameter(
+                        "source", f"{relative!r} is a symbolic link that leads outside {str(real_root)!r}"
+                    )
+                try:
+                    found_stat = path.stat()
+                except FileNotFoundError:
+                    raise InvalidParameter("source", f"{relative!r} is a broken symbolic link") from None
+                absolute = path.resolve()
+            if not stat.S_ISREG(found_stat.st_mode):
                 raise InvalidParameter(
                     "source", f"{relative!r} is not a regular file (a pipe, socket or device)"
                 )
-            found.append(LocalFile(_manifest_path(relative, path), path.resolve()))
+            found.append(LocalFile(_manifest_path(relative, path), absolute))
     if not found:
         raise InvalidParameter(
             "source", f"folder {str(root)!r} holds no files: an empty dataset cannot be registered"
