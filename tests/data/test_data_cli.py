@@ -72,3 +72,15 @@ def test_add_and_get_against_a_server(sqlite_live_server: LiveServer, tmp_path: 
     assert added["version"] == 1 and added["files"] == 1 and added["rows"] is None
     ok_json("data", "get", "remote", str(tmp_path / "out"), "--url", sqlite_live_server.url)
     assert (tmp_path / "out" / "x" / "y.bin").read_bytes() == b"\x00\x01" * 1000
+
+
+def test_every_data_command_is_documented() -> None:
+    from plimsoll.cli import data
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "docs" / "cli.md").read_text(encoding="utf-8") + (repo / "docs" / "data.md").read_text(
+        encoding="utf-8"
+    )
+    for command in data.app.registered_commands:
+        assert f"plimsoll data {command.name}" in text
+        assert f"`data {command.name} --json`" in text
