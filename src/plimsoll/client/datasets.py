@@ -9,7 +9,9 @@ midway leaves uploaded contents and no version; the next attempt uploads what is
 from __future__ import annotations
 
 import builtins
+import itertools
 import os
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +25,11 @@ from plimsoll.stats import TableSummary
 
 if TYPE_CHECKING:
     from plimsoll.client.client import Client
+    from plimsoll.client.transport import Transport
 
 UPLOAD_ASK_SIZE = 5000  # digests per "which do you lack?" request
+# Uploads in flight at once: storing a content ends in fsyncs (or a round trip), which overlap.
+UPLOAD_THREADS = 4
 
 
 class Datasets:
@@ -77,16 +82,7 @@ class Datasets:
                     missing += transport.dataset_missing_blobs(
                         project, wanted[start : start + UPLOAD_ASK_SIZE]
                     )
-                total = sum(os.path.getsize(prepared.paths[d]) for d in missing)
-                done = 0
-                if progress and missing:
-                    progress("uploading", 0, total)
-                for digest in missing:
-                    path = prepared.paths[digest]
-                    transport.dataset_upload_blob(project, digest, path)
-                    done += os.path.getsize(path)
-                    if progress:
-                        progress("uploading", done, total)
+                _upload(transport, project, {d: prepared.paths[d] for d in missing}, progress)
                 version = prepared.version
                 if prepared.profile_bytes is not None:
                     version = replace(
@@ -149,3 +145,31 @@ class Datasets:
 
     def _version(self, ref: str | DatasetVersion, project: str) -> DatasetVersion:
         return ref if isinstance(ref, DatasetVersion) else self.get(ref, project=project)
+
+
+def _upload(transport: Transport, project: str, paths: dict[str, Path], progress: Progress | None) -> None:
+    """Each content sent once, UPLOAD_THREADS at a time. A new upload starts only as one ends,
+    so a caller's slow `progress` (or a kill) stops the uploads, never only their reports."""
+    total = sum(os.path.getsize(path) for path in paths.values())
+    done = 0
+    if progress and paths:
+        progress("uploading", 0, total)
+    waiting = iter(sorted(paths.items()))
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="plimsoll-upload") as pool:
+        running: dict[Future[None], Path] = {}
+        try:
+            while True:
+                for digest, path in itertools.islice(waiting, UPLOAD_THREADS - len(running)):
+                    running[pool.submit(transport.dataset_upload_blob, project, digest, path)] = path
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
+                    done += os.path.getsize(running.pop(future))
+                    if progress:
+                        progress("uploading", done, total)
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
