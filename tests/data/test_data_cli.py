@@ -45,10 +45,16 @@ def test_add_list_show_get_as_json(home: Path, tmp_path: Path) -> None:
         shown["profile"]["DISTANCE"]["kind"] == "numeric"
         and shown["profile"]["AIRLINE"]["kind"] == "categorical"
     )
+    originals = {path.name: path.read_bytes() for path in root.iterdir()}
+    (root / "README").write_text("US flights, first half of 2015, sampled\n")
+    assert ok_json("data", "add", "flights", str(root))["version"] == 2
+    changes = ok_json("data", "diff", "flights@1", "flights@2")
+    assert [(f["path"], f["change"]) for f in changes["files"]] == [("README", "changed")]
+    shown_diff = cli("data", "diff", "flights@1", "flights")
+    assert shown_diff.exit_code == 0 and "~ README" in shown_diff.stdout
     got = ok_json("data", "get", "flights@1", str(tmp_path / "out"))
     assert got["version"] == 1
-    for name in ("flight_delays_2015h1.csv.gz", "README"):
-        assert (tmp_path / "out" / name).read_bytes() == (root / name).read_bytes()
+    assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == originals
 
 
 def test_tables_and_errors(home: Path, tmp_path: Path) -> None:

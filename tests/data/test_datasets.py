@@ -172,3 +172,21 @@ def test_an_upload_is_kept_only_under_its_own_digest(platform: Platform) -> None
         platform.data.store_blob("0" * 64, io.BytesIO(content))
     assert platform.data.store_blob(blake3(content).hexdigest(), io.BytesIO(content)).size == len(content)
     assert platform.data.missing_blobs([blake3(content).hexdigest()]) == []
+
+
+def test_diff_names_files_and_columns_that_changed(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"t.csv": b"a,b\n1,2\n", "keep.txt": b"same", "gone.txt": b"bye"})
+    first = sdk.datasets.register("diffed", root)
+    (root / "gone.txt").unlink()
+    (root / "new.txt").write_bytes(b"hello")
+    (root / "t.csv").write_bytes(b"a,b,c\n1,x,3\n")
+    sdk.datasets.register("diffed", root)
+    found = sdk.datasets.diff("diffed@1", "diffed")
+    assert [(c.path, c.kind) for c in found.files] == [
+        ("gone.txt", "removed"),
+        ("new.txt", "added"),
+        ("t.csv", "changed"),
+    ]
+    assert [c.name for c in found.columns_added] == ["c"] and not found.columns_removed
+    assert [(a.type, b.type) for a, b in found.columns_retyped] == [("int64", "string")]
+    assert sdk.datasets.diff(first, "diffed@1").files == ()

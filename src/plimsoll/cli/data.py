@@ -229,6 +229,37 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@app.command("diff")
+def diff(
+    old: Annotated[str, typer.Argument(help="NAME@VERSION to compare from.")],
+    new: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME, the latest) to compare to.")],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """What changed between two versions: files added, removed or changed; columns added, removed
+    or retyped."""
+    with open_client(url) as client:
+        found = client.datasets.diff(old, new, project=project)
+    if json_output:
+        print_json(found.to_dict())
+        return
+    if not found.files and not (found.columns_added or found.columns_removed or found.columns_retyped):
+        console.print(f"{found.old.ref} and {found.new.ref} hold the same files.")
+        return
+    marks = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
+    for change in found.files:
+        mark, style = marks[change.kind]
+        sizes = " -> ".join(format_size(e.size) for e in (change.old, change.new) if e is not None)
+        console.print(Text(f"{mark} {change.path}  ({sizes})", style=style))
+    for column in found.columns_added:
+        console.print(Text(f"+ column {column.name}: {column.type}", style="green"))
+    for column in found.columns_removed:
+        console.print(Text(f"- column {column.name}: {column.type}", style="red"))
+    for before, after in found.columns_retyped:
+        console.print(Text(f"~ column {before.name}: {before.type} -> {after.type}", style="yellow"))
+
+
 @app.command("get")
 def get(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest).")],

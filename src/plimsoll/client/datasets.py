@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.data.entities import Dataset, DatasetVersion, ManifestEntry, NewVersion, parse_ref
+from plimsoll.data.entities import (
+    Dataset,
+    DatasetVersion,
+    ManifestEntry,
+    NewVersion,
+    VersionDiff,
+    diff_versions,
+    parse_ref,
+)
 from plimsoll.data.hashing import HashCache, Progress
 from plimsoll.data.preparing import check_references, prepare, write_files
 from plimsoll.data.profiles import summary_of
@@ -34,7 +42,7 @@ UPLOAD_THREADS = 4
 
 class Datasets:
     """Dataset versions through a `Client`: `register`, `get`, `list`, `versions`, `files`,
-    `profile`, `download`, `verify`. A version is named `NAME` (its latest) or `NAME@VERSION`."""
+    `profile`, `download`, `verify`, `diff`. A version is named `NAME` (its latest) or `NAME@VERSION`."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -142,6 +150,15 @@ class Datasets:
         if version.by_reference and version.source_url:
             check_references(version.source_url, self._client._transport.dataset_files(version))
         return version
+
+    def diff(
+        self, old: str | DatasetVersion, new: str | DatasetVersion, *, project: str = DEFAULT_PROJECT
+    ) -> VersionDiff:
+        """What changed between two versions (of one dataset or two): files added, removed or
+        changed, and columns added, removed or retyped."""
+        before, after = self._version(old, project), self._version(new, project)
+        transport = self._client._transport
+        return diff_versions(before, transport.dataset_files(before), after, transport.dataset_files(after))
 
     def _version(self, ref: str | DatasetVersion, project: str) -> DatasetVersion:
         return ref if isinstance(ref, DatasetVersion) else self.get(ref, project=project)

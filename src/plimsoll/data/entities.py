@@ -152,6 +152,79 @@ class NewVersion:
         return manifest_digest(self.manifest)
 
 
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    old: ManifestEntry | None  # None: added
+    new: ManifestEntry | None  # None: removed
+
+    @property
+    def kind(self) -> str:
+        return "added" if self.old is None else "removed" if self.new is None else "changed"
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """What changed from `old` to `new`: files added, removed or changed (by path and digest),
+    and the schema's columns added, removed or retyped."""
+
+    old: DatasetVersion
+    new: DatasetVersion
+    files: tuple[FileChange, ...]
+    columns_added: tuple[Column, ...] = ()
+    columns_removed: tuple[Column, ...] = ()
+    columns_retyped: tuple[tuple[Column, Column], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old": self.old.ref,
+            "new": self.new.ref,
+            "files": [
+                {
+                    "path": c.path,
+                    "change": c.kind,
+                    "old": None if c.old is None else c.old.to_dict(),
+                    "new": None if c.new is None else c.new.to_dict(),
+                }
+                for c in self.files
+            ],
+            "columns_added": [asdict(c) for c in self.columns_added],
+            "columns_removed": [asdict(c) for c in self.columns_removed],
+            "columns_retyped": [
+                {"name": a.name, "old": a.type, "new": b.type} for a, b in self.columns_retyped
+            ],
+        }
+
+
+def diff_versions(
+    old: DatasetVersion,
+    old_files: Iterable[ManifestEntry],
+    new: DatasetVersion,
+    new_files: Iterable[ManifestEntry],
+) -> VersionDiff:
+    before = {e.path: e for e in old_files}
+    after = {e.path: e for e in new_files}
+    changes = tuple(
+        FileChange(path, before.get(path), after.get(path))
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path) != after.get(path)
+    )
+    old_columns = {c.name: c for c in old.schema or ()}
+    new_columns = {c.name: c for c in new.schema or ()}
+    return VersionDiff(
+        old,
+        new,
+        changes,
+        tuple(c for name, c in new_columns.items() if name not in old_columns),
+        tuple(c for name, c in old_columns.items() if name not in new_columns),
+        tuple(
+            (old_columns[name], c)
+            for name, c in new_columns.items()
+            if name in old_columns and old_columns[name].type != c.type
+        ),
+    )
+
+
 def check_dataset_name(field_name: str, value: Any) -> str:
     """A project-style name (no slash, control or bidirectional characters, no edge spaces), up to
     200 characters, without '@' or ':' either: `NAME@VERSION` must read one way."""
