@@ -190,3 +190,19 @@ def test_diff_names_files_and_columns_that_changed(sdk: Client, tmp_path: Path) 
     assert [c.name for c in found.columns_added] == ["c"] and not found.columns_removed
     assert [(a.type, b.type) for a, b in found.columns_retyped] == [("int64", "string")]
     assert sdk.datasets.diff(first, "diffed@1").files == ()
+
+
+def test_a_file_changed_between_hashing_and_upload_is_named_and_nothing_registered(
+    sdk: Client, tmp_path: Path
+) -> None:
+    root = make_tree(tmp_path / "d", {"a.bin": b"as hashed", "b.bin": b"steady"})
+
+    def change_before_upload(phase: str, done: int, total: int) -> None:
+        if phase == "uploading" and done == 0:
+            (root / "a.bin").write_bytes(b"as uploaded")
+
+    with pytest.raises(Conflict, match=r"file 'a.bin' changed after it was hashed"):
+        sdk.datasets.register("moving", root, progress=change_before_upload)
+    with pytest.raises(NotFound):
+        sdk.datasets.get("moving")
+    assert sdk.datasets.register("moving", root).version == 1

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plimsoll.core.errors import Conflict
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.data.entities import (
     Dataset,
@@ -90,7 +91,8 @@ class Datasets:
                     missing += transport.dataset_missing_blobs(
                         project, wanted[start : start + UPLOAD_ASK_SIZE]
                     )
-                _upload(transport, project, {d: prepared.paths[d] for d in missing}, progress)
+                names = {e.digest: e.path for e in prepared.version.manifest}
+                _upload(transport, project, {d: prepared.paths[d] for d in missing}, names, progress)
                 version = prepared.version
                 if prepared.profile_bytes is not None:
                     version = replace(
@@ -164,7 +166,13 @@ class Datasets:
         return ref if isinstance(ref, DatasetVersion) else self.get(ref, project=project)
 
 
-def _upload(transport: Transport, project: str, paths: dict[str, Path], progress: Progress | None) -> None:
+def _upload(
+    transport: Transport,
+    project: str,
+    paths: dict[str, Path],
+    names: dict[str, str],
+    progress: Progress | None,
+) -> None:
     """Each content sent once, UPLOAD_THREADS at a time. A new upload starts only as one ends,
     so a caller's slow `progress` (or a kill) stops the uploads, never only their reports."""
     total = sum(os.path.getsize(path) for path in paths.values())
@@ -177,7 +185,7 @@ def _upload(transport: Transport, project: str, paths: dict[str, Path], progress
         try:
             while True:
                 for digest, path in itertools.islice(waiting, UPLOAD_THREADS - len(running)):
-                    running[pool.submit(transport.dataset_upload_blob, project, digest, path)] = path
+                    running[pool.submit(_upload_one, transport, project, digest, path, names[digest])] = path
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -190,3 +198,16 @@ def _upload(transport: Transport, project: str, paths: dict[str, Path], progress
             for future in running:
                 future.cancel()
             raise
+
+
+def _upload_one(transport: Transport, project: str, digest: str, path: Path, name: str) -> None:
+    try:
+        transport.dataset_upload_blob(project, digest, path)
+    except Conflict as exc:
+        if exc.details.get("field") != "digest":
+            raise
+        raise Conflict(
+            f"file {name!r} changed after it was hashed (it no longer hashes to {digest}); no version "
+            "was registered. Register it again once it is no longer being written.",
+            details={"path": name},
+        ) from exc
