@@ -76,6 +76,8 @@ def flush(timeout: float | None = None) -> None:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "datasets":  # the default client's: `pl.datasets.register("churn", "data/")`
+        return default_client().datasets
     if name == "stats":
         import importlib
 

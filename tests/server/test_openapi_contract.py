@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from blake3 import blake3
 
 from plimsoll.core.auth.entities import Role
 from plimsoll.platform import Platform
@@ -81,6 +82,12 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
             _ok(api.post(f"/runs/{run['id']}/log", json={"params": {"lr": "0.1"}, "metrics": points}))
             _ok(api.put(f"/runs/{run['id']}/artifacts/model/weights.bin", content=b"\x00" * 64))
         _ok(api.post(f"/runs/{run['id']}/end", json={"status": "FINISHED"}))
+        # A dataset named like the seeded user, holding a file at the seeded path, so that the
+        # dataset routes' `name` and `path` examples reach a version.
+        digest = blake3(b"\x00" * 64).hexdigest()
+        _ok(api.put(f"/datasets/blobs/{digest}", content=b"\x00" * 64))
+        manifest = [{"path": "model/weights.bin", "digest": digest, "size": 64}]
+        _ok(api.post("/datasets", json={"name": "carol", "manifest": manifest}))
     with httpx.Client(
         base_url=live_server.url + "/api/v1", headers={"Authorization": f"Bearer {root}"}
     ) as api:

@@ -27,6 +27,7 @@ from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
+from plimsoll.data.entities import Dataset, DatasetVersion, ManifestEntry, NewVersion, check_new_version
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -91,6 +92,18 @@ class Transport(Protocol):
     def delete_webhook(self, webhook_id: str) -> Subscription: ...
     def test_webhook(self, webhook_id: str) -> int: ...
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]: ...
+
+    def dataset_check(self, template: NewVersion) -> None: ...
+    def dataset_missing_blobs(self, project: str, digests: list[str]) -> list[str]: ...
+    def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None: ...
+    def dataset_upload_bytes(self, project: str, data: bytes) -> str: ...
+    def dataset_create_version(self, new: NewVersion) -> DatasetVersion: ...
+    def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion: ...
+    def dataset_versions(self, project: str, name: str) -> list[DatasetVersion]: ...
+    def datasets(self, project: str) -> list[Dataset]: ...
+    def dataset_files(self, version: DatasetVersion) -> list[ManifestEntry]: ...
+    def dataset_file_to(self, version: DatasetVersion, entry: ManifestEntry, target: Path) -> None: ...
+    def dataset_profile(self, version: DatasetVersion) -> bytes | None: ...
     def close(self) -> None: ...
 
 
@@ -229,6 +242,44 @@ class LocalTransport:
 
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
         return self.platform.webhooks.deliveries(webhook_id, limit)  # type: ignore[no-any-return]
+
+    # -- datasets ---------------------------------------------------------------------------------
+
+    def dataset_check(self, template: NewVersion) -> None:
+        check_new_version(template, manifest=False)
+
+    def dataset_missing_blobs(self, project: str, digests: list[str]) -> list[str]:
+        return self.platform.data.missing_blobs(digests, project=project)  # type: ignore[no-any-return]
+
+    def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None:
+        with path.open("rb") as content:
+            self.platform.data.store_blob(digest, content, project=project)
+
+    def dataset_upload_bytes(self, project: str, data: bytes) -> str:
+        return self.platform.blobs.put_bytes(data).digest  # type: ignore[no-any-return]
+
+    def dataset_create_version(self, new: NewVersion) -> DatasetVersion:
+        return self.platform.data.create_version(new, actor=self.actor)  # type: ignore[no-any-return]
+
+    def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion:
+        return self.platform.data.get_version(name, version, project=project)  # type: ignore[no-any-return]
+
+    def dataset_versions(self, project: str, name: str) -> list[DatasetVersion]:
+        return self.platform.data.list_versions(name, project=project)  # type: ignore[no-any-return]
+
+    def datasets(self, project: str) -> list[Dataset]:
+        return self.platform.data.list_datasets(project=project)  # type: ignore[no-any-return]
+
+    def dataset_files(self, version: DatasetVersion) -> list[ManifestEntry]:
+        return self.platform.data.version_files(version)  # type: ignore[no-any-return]
+
+    def dataset_file_to(self, version: DatasetVersion, entry: ManifestEntry, target: Path) -> None:
+        self.platform.blobs.copy_to(entry.digest, target)
+
+    def dataset_profile(self, version: DatasetVersion) -> bytes | None:
+        if version.profile_digest is None:
+            return None
+        return self.platform.blobs.get_bytes(version.profile_digest)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -625,6 +676,87 @@ class HttpTransport:
         body = self._json("GET", f"{_webhook_path(webhook_id)}/deliveries", params={"limit": limit})
         return [Delivery.from_dict(item) for item in body["deliveries"]]
 
+    # -- datasets ---------------------------------------------------------------------------------
+
+    def dataset_check(self, template: NewVersion) -> None:
+        check_new_version(template, manifest=False)
+
+    def dataset_missing_blobs(self, project: str, digests: list[str]) -> list[str]:
+        body = {"project": project, "digests": digests}
+        return list(self._json("POST", "/datasets/blobs/missing", body=body)["missing"])
+
+    def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None:
+        # Safe to repeat: content is stored under its digest. The file is sent again from its start.
+        with path.open("rb") as content:
+            headers = {"Content-Length": str(os.fstat(content.fileno()).st_size)}
+            self._send(
+                "PUT",
+                f"/datasets/blobs/{digest}",
+                retry=True,
+                params={"project": project},
+                content=content,
+                headers=headers,
+            )
+
+    def dataset_upload_bytes(self, project: str, data: bytes) -> str:
+        digest = blake3(data).hexdigest()
+        self._send("PUT", f"/datasets/blobs/{digest}", retry=True, params={"project": project}, content=data)
+        return digest
+
+    def dataset_create_version(self, new: NewVersion) -> DatasetVersion:
+        # Safe to repeat: the same manifest under the same name answers with the version made.
+        body = {
+            "name": new.name,
+            "project": new.project,
+            "manifest": [e.to_dict() for e in new.manifest],
+            "rows": new.rows,
+            "schema": None if new.schema is None else [{"name": c.name, "type": c.type} for c in new.schema],
+            "profile_digest": new.profile_digest,
+            "run_id": new.run_id,
+            "by_reference": new.by_reference,
+            "source_url": new.source_url,
+            "description": new.description,
+            "tags": new.tags,
+        }
+        return DatasetVersion.from_dict(self._json("POST", "/datasets", body=body))
+
+    def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion:
+        path = _dataset_path(name, "latest" if version is None else str(version))
+        return DatasetVersion.from_dict(self._json("GET", path, params={"project": project}))
+
+    def dataset_versions(self, project: str, name: str) -> list[DatasetVersion]:
+        body = self._json("GET", f"/datasets/{quote(name, safe='')}/versions", params={"project": project})
+        return [DatasetVersion.from_dict(item) for item in body["versions"]]
+
+    def datasets(self, project: str) -> list[Dataset]:
+        body = self._json("GET", "/datasets", params={"project": project})
+        return [Dataset.from_dict(item) for item in body["datasets"]]
+
+    def dataset_files(self, version: DatasetVersion) -> list[ManifestEntry]:
+        path = _dataset_path(version.name, str(version.version)) + "/files"
+        body = self._json("GET", path, params={"project": version.project})
+        return [ManifestEntry(f["path"], f["digest"], f["size"]) for f in body["files"]]
+
+    def dataset_file_to(self, version: DatasetVersion, entry: ManifestEntry, target: Path) -> None:
+        path = _dataset_path(version.name, str(version.version)) + f"/files/{quote(entry.path)}"
+        response = self._send("GET", path, retry=True, stream=True, params={"project": version.project})
+        try:
+            with target.open("wb") as out:
+                for chunk in response.stream(1024 * 1024):
+                    out.write(chunk)
+        except ConnectionProblem as exc:
+            response.close()
+            raise Unavailable(
+                f"the Plimsoll server at {self.url} broke off the download of {entry.path!r} ({type(exc).__name__})"
+            ) from exc
+        response.release_conn()
+
+    def dataset_profile(self, version: DatasetVersion) -> bytes | None:
+        if version.profile_digest is None:
+            return None
+        path = _dataset_path(version.name, str(version.version)) + "/profile"
+        return bytes(self._send("GET", path, retry=True, params={"project": version.project}).data)
+
     def close(self) -> None:
         self.http.clear()
 
@@ -659,6 +791,10 @@ def _webhook_path(webhook_id: str) -> str:
 
 def _artifact_path(run_id: str, path: str) -> str:
     return f"{_run_path(run_id)}/artifacts/{quote(check_artifact_path('path', path))}"
+
+
+def _dataset_path(name: str, version: str) -> str:
+    return f"/datasets/{quote(name, safe='')}/versions/{version}"
 
 
 def _remaining_size(stream: IO[bytes]) -> int | None:

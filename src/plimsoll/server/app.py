@@ -298,7 +298,10 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = MAX_ARTIFACT_BYTES if "/artifacts/" in scope.get("path", "") else MAX_JSON_BODY_BYTES
+        path = scope.get("path", "")
+        # File contents (run artifacts, a dataset's files) are streamed to disk, not parsed.
+        is_file = "/artifacts/" in path or path.startswith("/api/v1/datasets/blobs/")
+        limit = MAX_ARTIFACT_BYTES if is_file else MAX_JSON_BODY_BYTES
         message = f"body: over the limit of {limit} bytes"
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:

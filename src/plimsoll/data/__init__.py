@@ -1,0 +1,20 @@
+"""Datasets: versions of files and tables, content-addressed, profiled, by copy or by reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plimsoll.core.capability import Capability, CliGroup
+
+CAPABILITY = Capability(
+    name="data",
+    title="Datasets",
+    tables="plimsoll.data.store:TABLES",
+    migrations=Path(__file__).with_name("migrations"),
+    service="plimsoll.data.service:DatasetService",
+    router="plimsoll.data.api:router",
+    permissions="plimsoll.data.permissions:PERMISSIONS",
+    cli=(CliGroup("data", "plimsoll.cli.data:app"),),
+    events="plimsoll.data.events:EVENTS",
+    blobs="referenced_blobs",
+)

@@ -1,0 +1,29 @@
+"""The events the data capability publishes, with their payloads (the catalog validates each)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from plimsoll.core.outbox import EventType
+
+
+class VersionRegistered(BaseModel):
+    dataset: str
+    version: int
+    digest: str
+    project: str
+    files: int
+    bytes: int
+    rows: int | None
+    run_id: str | None
+    by_reference: bool
+
+
+EVENTS = (
+    EventType(
+        "dataset.version_registered",
+        "A new version of a dataset was registered (content already registered under the name is "
+        "not a new version and publishes nothing).",
+        VersionRegistered,
+    ),
+)

@@ -1,0 +1,22 @@
+"""The data capability's permission rows: reads need a viewer of the project, registrations
+(and the uploads that precede them) a contributor. The project is the request's `?project=` or the
+body's `project`; a dataset is found by name inside it, so no other resolver is needed."""
+
+from __future__ import annotations
+
+from plimsoll.core.auth.permissions import PROJECT_BODY, PROJECT_QUERY, Permission, read, write
+
+_API = "/api/v1/datasets"
+_VERSION = f"{_API}/{{name}}/versions/{{version}}"
+
+PERMISSIONS = (
+    Permission("GET", _API, read(PROJECT_QUERY)),
+    Permission("POST", _API, write(PROJECT_BODY)),
+    Permission("POST", f"{_API}/blobs/missing", write(PROJECT_BODY)),
+    Permission("PUT", f"{_API}/blobs/{{digest}}", write(PROJECT_QUERY)),
+    Permission("GET", f"{_API}/{{name}}/versions", read(PROJECT_QUERY)),
+    Permission("GET", _VERSION, read(PROJECT_QUERY)),
+    Permission("GET", f"{_VERSION}/files", read(PROJECT_QUERY)),
+    Permission("GET", f"{_VERSION}/files/{{path:path}}", read(PROJECT_QUERY)),
+    Permission("GET", f"{_VERSION}/profile", read(PROJECT_QUERY)),
+)

@@ -1,0 +1,104 @@
+"""Schema, row count and profile of a version's tabular files, read once with the statistics engine.
+
+Each Parquet or CSV file is read and summarised on its own (`stats.summarize`), the files in
+parallel, and the summaries are merged (`stats.merge`): counts, moments and label counts merge
+exactly, and quantiles within the merged summary's `rank_error`. The schema is the files' Arrow
+schemas unified (an int64 column in one file and a double in another is a double). Files whose
+columns differ make a version with a row count but no schema and no profile: the engine merges
+only summaries of the same columns.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from plimsoll import stats
+from plimsoll.core.errors import InvalidParameter
+from plimsoll.data.entities import Column
+from plimsoll.data.hashing import DEFAULT_WORKERS
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+
+Opener = Callable[[], BinaryIO]
+
+
+@dataclass(frozen=True)
+class Profile:
+    rows: int
+    schema: tuple[Column, ...] | None
+    summary: bytes | None  # `stats.to_bytes` of the merged summary
+
+
+def is_tabular(path: str) -> bool:
+    lowered = path.lower()
+    return lowered.endswith(PARQUET_SUFFIXES + CSV_SUFFIXES)
+
+
+def read_table(path: str, opener: Opener) -> Any:
+    """The whole file as an Arrow table; a malformed one is refused naming it."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    lowered = path.lower()
+    try:
+        with opener() as raw:
+            if lowered.endswith(PARQUET_SUFFIXES):
+                return pq.read_table(raw)
+            stream: BinaryIO = gzip.GzipFile(fileobj=raw) if lowered.endswith(".gz") else raw  # type: ignore[assignment]
+            return pa_csv.read_csv(stream)
+    except (pa.ArrowException, OSError, EOFError, ValueError) as exc:
+        kind = "Parquet" if lowered.endswith(PARQUET_SUFFIXES) else "CSV"
+        raise InvalidParameter("source", f"file {path!r} is not readable {kind}: {exc}") from None
+
+
+def profile(files: Sequence[tuple[str, Opener]], *, workers: int = DEFAULT_WORKERS) -> Profile | None:
+    """The profile of the tabular files among `files` ((relative path, opener) pairs); None if none is."""
+    tabular = [(path, opener) for path, opener in files if is_tabular(path)]
+    if not tabular:
+        return None
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="plimsoll-profile") as pool:
+        parts = list(pool.map(lambda item: _one(*item), tabular))
+    rows = sum(part[0] for part in parts)
+    schema = _unified([part[1] for part in parts])
+    if schema is None:
+        return Profile(rows, None, None)
+    try:
+        merged = stats.merge([part[2] for part in parts])
+    except stats.PlimsollStatsError:
+        return Profile(rows, schema, None)  # the same names, but a column numeric here, labels there
+    return Profile(rows, schema, stats.to_bytes(merged))
+
+
+def _one(path: str, opener: Opener) -> tuple[int, Any, stats.TableSummary]:
+    table = read_table(path, opener)
+    try:
+        summary = stats.summarize(table)
+    except stats.PlimsollStatsError as exc:
+        raise InvalidParameter("source", f"file {path!r} cannot be profiled: {exc.message}") from None
+    return table.num_rows, table.schema, summary
+
+
+def _unified(schemas: list[Any]) -> tuple[Column, ...] | None:
+    import pyarrow as pa
+
+    names = [tuple(schema.names) for schema in schemas]
+    if any(set(n) != set(names[0]) for n in names):
+        return None
+    try:
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return tuple(Column(f.name, str(f.type)) for f in schema)
+
+
+def summary_of(data: bytes) -> stats.TableSummary:
+    summary = stats.from_bytes(data)
+    if not isinstance(summary, stats.TableSummary):
+        raise InvalidParameter("profile", "is a column summary; a dataset's profile is a table summary")
+    return summary

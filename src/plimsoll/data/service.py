@@ -1,0 +1,318 @@
+"""Dataset versions: the rules, once. The SDK (embedded and through the routes) and the CLI call these.
+
+register(name, source, ...)        prepare here (hash, profile), store new content, create
+missing_blobs(digests)             which contents the blob store lacks (a remote upload's first ask)
+store_blob(digest, stream)         one content, checked against its digest
+create_version(new, actor=)        a version from a manifest whose contents are all stored
+get_version / list_versions / list_datasets / version_files / read_profile
+check_references(version)          a by-reference version's files still as registered
+download(version, dest)            the exact bytes back, verified
+referenced_blobs()                 every blob a version refers to (garbage collection keeps them)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+from plimsoll.core.audit import AuditEntry
+from plimsoll.core.blobs import BlobRef
+from plimsoll.core.capability import Parts
+from plimsoll.core.changes import Change, changing
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import check_artifact_path, check_name
+from plimsoll.data import store
+from plimsoll.data.entities import (
+    Dataset,
+    DatasetVersion,
+    ManifestEntry,
+    NewVersion,
+    check_dataset_name,
+    check_digest,
+    check_new_version,
+    schema_from_json,
+    schema_to_json,
+)
+from plimsoll.data.hashing import HashCache, Progress
+from plimsoll.data.preparing import check_references, prepare, write_files
+from plimsoll.data.profiles import summary_of
+from plimsoll.stats import TableSummary
+
+MAX_DIGESTS_PER_ASK = 10_000
+
+
+class DatasetService:
+    def __init__(self, parts: Parts) -> None:
+        self.db = parts.db
+        self.blobs = parts.blobs
+        self.events = parts.events
+        self.projects = parts.projects
+        self.tracking = parts.services.get("tracking")
+
+    # -- registering ------------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        source: Any,
+        *,
+        project: str = DEFAULT_PROJECT,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        by_reference: bool = False,
+        run_id: str | None = None,
+        actor: str,
+        cache: HashCache | None = None,
+        progress: Progress | None = None,
+    ) -> DatasetVersion:
+        """Hash and profile `source` here, store the contents the blob store lacks (nothing by
+        reference), then create the version in one transaction. The same content under the same
+        name gives back the existing version."""
+        template = self.check_new(
+            NewVersion(
+                name,
+                project,
+                (),
+                run_id=run_id,
+                by_reference=by_reference,
+                description=description or "",
+                tags=dict(tags or {}),
+            ),
+            manifest=False,
+        )
+        with prepare(source, template, cache=cache, progress=progress) as prepared:
+            missing = set(self.missing_blobs(list(prepared.paths), project=project))
+            done, total = 0, sum(prepared.paths[d].stat().st_size for d in missing)
+            for digest in sorted(missing):
+                with prepared.paths[digest].open("rb") as stream:
+                    ref = self.blobs.put_file(stream)
+                changed_since_hashed(ref, digest, prepared.version.manifest)
+                done += ref.size
+                if progress:
+                    progress("storing", done, total)
+            version = prepared.version
+            if prepared.profile_bytes is not None:
+                version = replace(version, profile_digest=self.blobs.put_bytes(prepared.profile_bytes).digest)
+            return self.create_version(version, actor=actor)
+
+    def check_new(self, new: NewVersion, *, manifest: bool = True) -> NewVersion:
+        return check_new_version(new, manifest=manifest)
+
+    def missing_blobs(self, digests: Sequence[str], *, project: str = DEFAULT_PROJECT) -> list[str]:
+        """The digests among `digests` whose content the blob store does not hold (asked for a
+        registration in `project`)."""
+        check_name("project", project)
+        if len(digests) > MAX_DIGESTS_PER_ASK:
+            raise InvalidParameter(
+                "digests", f"holds {len(digests)} digests; the limit is {MAX_DIGESTS_PER_ASK} per ask"
+            )
+        wanted = sorted({check_digest(f"digests[{i}]", d) for i, d in enumerate(digests)})
+        return [digest for digest in wanted if not self.blobs.exists(digest)]
+
+    def store_blob(self, digest: str, content: IO[bytes], *, project: str = DEFAULT_PROJECT) -> BlobRef:
+        """Store one content sent for a registration in `project`; refused unless it hashes to `digest`."""
+        check_digest("digest", digest)
+        check_name("project", project)
+        ref = self.blobs.put_file(content)
+        if ref.digest != digest:
+            # Well-formed both, but not each other's: the body contradicts the digest it was sent for.
+            raise Conflict(
+                f"digest: the content sent hashes to {ref.digest}, not to {digest}",
+                details={"field": "digest", "actual": ref.digest},
+            )
+        return ref
+
+    def create_version(self, new: NewVersion, *, actor: str) -> DatasetVersion:
+        """The version, from a manifest whose contents are stored (unless by reference): one
+        transaction, so an interrupted registration leaves nothing and the next completes."""
+        new = self.check_new(new)
+        if (
+            new.run_id is not None
+            and self.tracking is not None
+            and not self.tracking.run_projects([new.run_id])
+        ):
+            raise NotFound(f"run {new.run_id!r} not found")
+        if not new.by_reference:
+            for entry in new.manifest:
+                stored = self.blobs.exists(entry.digest) and self.blobs.size(entry.digest)
+                if stored is False or stored != entry.size:
+                    raise Conflict(
+                        f"file {entry.path!r} (digest {entry.digest}) is not stored: upload its content first",
+                        details={"path": entry.path, "digest": entry.digest},
+                    )
+        if new.profile_digest is not None:
+            summary_of(self.blobs.get_bytes(new.profile_digest))  # a stored, readable profile
+        digest = new.digest
+        now = now_ms()
+        with self._change(actor) as change:
+            self.projects.require_in(change.conn, new.project)
+            dataset_id = store.lock_dataset(change.conn, new_id(), new.project, new.name, now)
+            existing = store.version_id_with_digest(change.conn, dataset_id, digest)
+            if existing is not None:
+                return _version(store.version_row_by_id(change.conn, existing))
+            version_id = new_id()
+            row: dict[str, Any] = {
+                "id": version_id,
+                "dataset_id": dataset_id,
+                "version": store.next_version(change.conn, dataset_id),
+                "digest": digest,
+                "files": len(new.manifest),
+                "bytes": sum(e.size for e in new.manifest),
+                "rows": new.rows,
+                "schema": schema_to_json(new.schema),
+                "profile_digest": new.profile_digest,
+                "created_by": actor,
+                "created_at": now,
+                "run_id": new.run_id,
+                "by_reference": new.by_reference,
+                "source_url": new.source_url,
+                "description": new.description,
+                "tags": json.dumps(new.tags, sort_keys=True),
+            }
+            files = [{"version_id": version_id, **e.to_dict()} for e in new.manifest]
+            store.insert_version(change.conn, row, files)
+            version = _version(store.version_row_by_id(change.conn, version_id))
+            audited = {k: v for k, v in version.to_dict().items() if k != "schema"}
+            change.audit(
+                AuditEntry(
+                    actor, "dataset.register", "dataset_version", version_id, new.project, None, audited
+                )
+            )
+            change.emit(
+                "dataset.version_registered",
+                f"dataset:{dataset_id}",
+                {
+                    "dataset": new.name,
+                    "version": version.version,
+                    "digest": digest,
+                    "project": new.project,
+                    "files": version.files,
+                    "bytes": version.bytes,
+                    "rows": version.rows,
+                    "run_id": new.run_id,
+                    "by_reference": new.by_reference,
+                },
+                project=new.project,
+            )
+            self._record_lineage(change, version, parents=[("run", new.run_id)] if new.run_id else [])
+        return version
+
+    def _record_lineage(
+        self, change: Change, version: DatasetVersion, parents: list[tuple[str, str]]
+    ) -> None:
+        """Where the version's node in the lineage graph, and its edges from `parents` (the run
+        that registered it), are to be recorded in this same transaction once the lineage
+        capability exists (it comes between tracking and data). Nothing is recorded yet."""
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get_version(
+        self, name: str, version: int | None = None, *, project: str = DEFAULT_PROJECT
+    ) -> DatasetVersion:
+        """A version by number, or the latest."""
+        check_dataset_name("name", name)
+        check_name("project", project)
+        with self.db.read() as conn:
+            row = store.version_row(conn, project, name, version)
+        if row is None:
+            which = "has no versions" if version is None else f"has no version {version}"
+            raise NotFound(f"dataset {name!r} {which} in project {project!r}")
+        return _version(row)
+
+    def list_versions(self, name: str, *, project: str = DEFAULT_PROJECT) -> list[DatasetVersion]:
+        check_dataset_name("name", name)
+        check_name("project", project)
+        with self.db.read() as conn:
+            rows = store.version_rows(conn, project, name)
+        if not rows:
+            raise NotFound(f"dataset {name!r} not found in project {project!r}")
+        return [_version(row) for row in rows]
+
+    def list_datasets(self, *, project: str = DEFAULT_PROJECT) -> list[Dataset]:
+        check_name("project", project)
+        with self.db.read() as conn:
+            found = store.dataset_rows(conn, project)
+        return [Dataset(row["name"], row["project"], created_at, _version(row)) for created_at, row in found]
+
+    def version_files(self, version: DatasetVersion) -> list[ManifestEntry]:
+        with self.db.read() as conn:
+            row = store.version_row(conn, version.project, version.name, version.version)
+            if row is None:
+                raise NotFound(f"dataset version {version.ref!r} not found in project {version.project!r}")
+            return [
+                ManifestEntry(r["path"], r["digest"], r["size"]) for r in store.file_rows(conn, row["id"])
+            ]
+
+    def file_entry(self, version: DatasetVersion, path: str) -> ManifestEntry:
+        check_artifact_path("path", path)
+        for entry in self.version_files(version):
+            if entry.path == path:
+                return entry
+        raise NotFound(f"dataset version {version.ref!r} has no file {path!r}")
+
+    def iter_file(self, entry: ManifestEntry, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """A stored file's bytes, all of them checked against the digest before this returns."""
+        return self.blobs.verified_chunks(entry.digest, chunk_size)
+
+    def read_profile(self, version: DatasetVersion) -> TableSummary | None:
+        if version.profile_digest is None:
+            return None
+        return summary_of(self.blobs.get_bytes(version.profile_digest))
+
+    def check_references(self, version: DatasetVersion) -> None:
+        """Conflict naming each file of a by-reference version that changed or vanished."""
+        if version.by_reference and version.source_url:
+            check_references(version.source_url, self.version_files(version))
+
+    def download(self, version: DatasetVersion, destination: str | os.PathLike[str]) -> Path:
+        """Every file of the version under `destination`, its exact bytes, each verified against
+        its digest (by reference: read where it stays)."""
+
+        def fetch(entry: ManifestEntry, target: Path) -> None:
+            self.blobs.copy_to(entry.digest, target)
+
+        by_copy = None if version.by_reference else fetch
+        return write_files(version, self.version_files(version), Path(destination), by_copy)
+
+    def referenced_blobs(self) -> set[str]:
+        with self.db.read() as conn:
+            return store.referenced_digests(conn)
+
+    def _change(self, actor: str) -> Any:
+        return changing(self.db, self.events, actor)
+
+
+def changed_since_hashed(ref: BlobRef, digest: str, manifest: Sequence[ManifestEntry]) -> None:
+    if ref.digest != digest:
+        path = next((e.path for e in manifest if e.digest == digest), digest)
+        raise Conflict(
+            f"file {path!r} changed after it was hashed (it now hashes to {ref.digest}); nothing was registered",
+            details={"path": path},
+        )
+
+
+def _version(row: Any) -> DatasetVersion:
+    return DatasetVersion(
+        name=row["name"],
+        project=row["project"],
+        version=int(row["version"]),
+        digest=row["digest"],
+        files=int(row["files"]),
+        bytes=int(row["bytes"]),
+        rows=None if row["rows"] is None else int(row["rows"]),
+        schema=schema_from_json(row["schema"]),
+        profile_digest=row["profile_digest"],
+        created_by=row["created_by"],
+        created_at=int(row["created_at"]),
+        run_id=row["run_id"],
+        by_reference=bool(row["by_reference"]),
+        source_url=row["source_url"],
+        description=row["description"],
+        tags=json.loads(row["tags"]),
+    )

@@ -1,0 +1,208 @@
+"""Dataset versions through the SDK, embedded and over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from data_support import DATA, make_tree, settle
+
+from plimsoll import stats
+from plimsoll.client import Client
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.platform import Platform
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_content_same_version_changed_content_a_new_one(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(
+        tmp_path / "images",
+        {"cats/1.jpg": b"\xff\xd8cat", "dogs/1.jpg": b"\xff\xd8dog", "labels.txt": b"cat\ndog\n"},
+    )
+    first = sdk.datasets.register("pets", root, description="first cut", tags={"team": "vision"})
+    assert (first.name, first.version, first.files, first.bytes) == ("pets", 1, 3, 18)
+    assert first.rows is None and first.schema is None and first.profile_digest is None
+    assert first.description == "first cut" and first.tags == {"team": "vision"}
+    again = sdk.datasets.register("pets", root)
+    assert again == first
+    (root / "labels.txt").write_bytes(b"cat\ndog\nbird\n")
+    second = sdk.datasets.register("pets", root)
+    assert second.version == 2 and second.digest != first.digest
+    assert [v.version for v in sdk.datasets.versions("pets")] == [1, 2]
+    assert sdk.datasets.get("pets").version == 2 and sdk.datasets.get("pets@1") == first
+    [listed] = sdk.datasets.list()
+    assert listed.name == "pets" and listed.latest == second
+    # The same content under another name is that name's own version 1.
+    assert sdk.datasets.register("pets-copy", root).version == 1
+
+
+def test_get_writes_the_exact_bytes_back(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(
+        tmp_path / "src", {"a/b/c.bin": bytes(range(256)) * 5000, "empty": b"", "top.txt": b"top"}
+    )
+    version = sdk.datasets.register("blobs", root)
+    written = sdk.datasets.download("blobs@1", tmp_path / "out")
+    assert _files(written) == _files(root)
+    assert [(e.path, e.size) for e in sdk.datasets.files(version)] == [
+        ("a/b/c.bin", 1280000),
+        ("empty", 0),
+        ("top.txt", 3),
+    ]
+
+
+def test_a_frame_is_registered_as_one_parquet_file_with_its_profile(sdk: Client) -> None:
+    frame = pd.read_csv(DATA / "california_housing_reference.csv.gz")
+    version = sdk.datasets.register("housing", frame)
+    assert version.files == 1 and version.rows == len(frame)
+    assert version.schema is not None and [c.name for c in version.schema] == list(frame.columns)
+    assert sdk.datasets.register("housing", frame.copy()) == version
+    profile = sdk.datasets.profile(version)
+    assert profile is not None and profile.row_count == len(frame)
+
+
+def test_the_profile_of_many_parquet_files_is_the_profile_of_their_concatenation(
+    sdk: Client, tmp_path: Path
+) -> None:
+    table = pa.Table.from_pandas(pd.read_csv(DATA / "flight_delays_2015h1.csv.gz"), preserve_index=False)
+    root = tmp_path / "flights"
+    root.mkdir()
+    step = math.ceil(table.num_rows / 5)
+    for part in range(5):
+        pq.write_table(table.slice(part * step, step), root / f"part-{part}.parquet")
+    version = sdk.datasets.register("flights", root)
+    assert version.files == 5 and version.rows == table.num_rows
+    merged = sdk.datasets.profile(version)
+    whole = stats.summarize(table)
+    assert merged is not None and merged.row_count == whole.row_count
+    for name, expected in whole.columns.items():
+        got = merged[name]
+        assert got.kind == expected.kind and got.missing_count == expected.missing_count, name
+        if isinstance(expected, stats.NumericSummary):
+            assert isinstance(got, stats.NumericSummary)
+            assert (got.minimum, got.maximum, got.finite_count) == (
+                expected.minimum,
+                expected.maximum,
+                expected.finite_count,
+            )
+            assert got.mean == pytest.approx(expected.mean, rel=1e-12)
+            assert got.std == pytest.approx(expected.std, rel=1e-9)
+            # Quantiles: the engine's stated bound is `rank_error` of the merged summary.
+            values = table.column(name).drop_null().to_numpy().astype(float)
+            values.sort()
+            for q in (0.1, 0.5, 0.9):
+                answer = got.quantile(q)
+                rank = (values <= answer).mean()
+                assert abs(rank - q) <= got.rank_error + 1.0 / len(values), (name, q)
+        else:
+            assert isinstance(got, stats.CategoricalSummary) and isinstance(
+                expected, stats.CategoricalSummary
+            )
+            assert got.as_dict() == expected.as_dict(), name
+
+
+def test_by_reference_names_the_file_that_changed_or_vanished(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(
+        tmp_path / "bucket", {"a.csv": b"x,y\n1,2\n", "b.csv": b"x,y\n3,4\n", "notes/readme": b"hi"}
+    )
+    version = sdk.datasets.register("external", root, by_reference=True)
+    assert version.by_reference and version.source_url == root.resolve().as_uri() and version.rows == 2
+    assert sdk.datasets.verify("external") == version
+    assert _files(sdk.datasets.download(version, tmp_path / "copy")) == _files(root)
+    (root / "b.csv").write_bytes(b"x,y\n3,5\n")
+    (root / "notes" / "readme").unlink()
+    with pytest.raises(Conflict) as caught:
+        sdk.datasets.verify("external@1")
+    assert "'b.csv' changed" in caught.value.message and "'notes/readme' vanished" in caught.value.message
+    with pytest.raises(Conflict, match=r"'b.csv' of external@1 changed"):
+        sdk.datasets.download(version, tmp_path / "copy2")
+
+
+def test_bad_input_is_refused_naming_the_field(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"a": b"a"})
+    with pytest.raises(InvalidParameter, match="name: must not contain '@'"):
+        sdk.datasets.register("a@b", root)
+    with pytest.raises(InvalidParameter, match="tags"):
+        sdk.datasets.register("ok", root, tags={"bad key!": "v"})
+    with pytest.raises(NotFound, match="dataset 'nothing' has no versions"):
+        sdk.datasets.get("nothing")
+    with pytest.raises(NotFound, match="project 'elsewhere' not found"):
+        sdk.datasets.register("ok", root, project="elsewhere")
+    assert sdk.datasets.list() == []
+
+
+def test_a_version_registered_in_a_run_records_it(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"train.csv": b"a,b\n1,2\n"})
+    with sdk.start_run("exp", capture=False) as run:
+        version = sdk.datasets.register("train", root)
+    assert version.run_id == run.id
+
+
+def test_versions_publish_one_event_and_keep_their_blobs(platform: Platform, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"a.csv": b"a\n1\n2\n", "b.bin": b"\x00" * 10})
+    settle(root)
+    version = platform.data.register("events", root, actor="alice")
+    assert platform.data.register("events", root, actor="alice") == version
+    page = platform.outbox.follow(None, ["dataset.version_registered"], 100, project="default")
+    [event] = page.events
+    assert (
+        event.payload["digest"] == version.digest and event.payload["version"] == 1 and event.actor == "alice"
+    )
+    referenced = platform.data.referenced_blobs()
+    assert {e.digest for e in platform.data.version_files(version)} | {version.profile_digest} <= referenced
+    by_reference = platform.data.register("pointer", root, actor="alice", by_reference=True)
+    assert by_reference.digest == version.digest  # the same content, whether copied or referred to
+    assert {e.digest for e in platform.data.version_files(by_reference)} <= referenced  # kept by the copy
+
+
+def test_an_upload_is_kept_only_under_its_own_digest(platform: Platform) -> None:
+    import io
+
+    from blake3 import blake3
+
+    content = b"the bytes announced"
+    assert platform.data.missing_blobs([blake3(content).hexdigest()]) == [blake3(content).hexdigest()]
+    with pytest.raises(Conflict, match="digest: the content sent hashes to"):
+        platform.data.store_blob("0" * 64, io.BytesIO(content))
+    assert platform.data.store_blob(blake3(content).hexdigest(), io.BytesIO(content)).size == len(content)
+    assert platform.data.missing_blobs([blake3(content).hexdigest()]) == []
+
+
+def test_diff_names_files_and_columns_that_changed(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"t.csv": b"a,b\n1,2\n", "keep.txt": b"same", "gone.txt": b"bye"})
+    first = sdk.datasets.register("diffed", root)
+    (root / "gone.txt").unlink()
+    (root / "new.txt").write_bytes(b"hello")
+    (root / "t.csv").write_bytes(b"a,b,c\n1,x,3\n")
+    sdk.datasets.register("diffed", root)
+    found = sdk.datasets.diff("diffed@1", "diffed")
+    assert [(c.path, c.kind) for c in found.files] == [
+        ("gone.txt", "removed"),
+        ("new.txt", "added"),
+        ("t.csv", "changed"),
+    ]
+    assert [c.name for c in found.columns_added] == ["c"] and not found.columns_removed
+    assert [(a.type, b.type) for a, b in found.columns_retyped] == [("int64", "string")]
+    assert sdk.datasets.diff(first, "diffed@1").files == ()
+
+
+def test_a_file_changed_between_hashing_and_upload_is_named_and_nothing_registered(
+    sdk: Client, tmp_path: Path
+) -> None:
+    root = make_tree(tmp_path / "d", {"a.bin": b"as hashed", "b.bin": b"steady"})
+
+    def change_before_upload(phase: str, done: int, total: int) -> None:
+        if phase == "uploading" and done == 0:
+            (root / "a.bin").write_bytes(b"as uploaded")
+
+    with pytest.raises(Conflict, match=r"file 'a.bin' changed after it was hashed"):
+        sdk.datasets.register("moving", root, progress=change_before_upload)
+    with pytest.raises(NotFound):
+        sdk.datasets.get("moving")
+    assert sdk.datasets.register("moving", root).version == 1
