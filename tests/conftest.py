@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import settings
 
+from plimsoll.client import Client
+from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
 from plimsoll.platform import Platform, schema_of
 from plimsoll.server.testing import LiveServer
@@ -162,5 +164,33 @@ def sqlite_live_server(sqlite_platform: Platform) -> Iterator[LiveServer]:
     server = LiveServer(sqlite_platform)
     try:
         yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["embedded", "http"])
+def sdk(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Client]:
+    """The same SDK calls in-process and over HTTP, each on SQLite and PostgreSQL."""
+    if request.param == "embedded":
+        client = Client(database_url, settings=Settings(home=tmp_path / "home"), flush_interval=0.05)
+    else:
+        server = request.getfixturevalue("live_server")
+        client = Client(server.url, flush_interval=0.05)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of an in-process moto S3 server bound to 127.0.0.1 on a free port."""
+    from moto.server import ThreadedMotoServer  # slow to import; only S3 tests need it
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
     finally:
         server.stop()

@@ -4,14 +4,10 @@ cache, and real files to register."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from plimsoll.client import Client
-from plimsoll.core.config import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -20,34 +16,6 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
     return folder / "plimsoll" / "hashes.sqlite"
-
-
-@pytest.fixture(params=["embedded", "http"])
-def sdk(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Client]:
-    """The same SDK calls in-process and over HTTP, each on SQLite and PostgreSQL."""
-    if request.param == "embedded":
-        client = Client(database_url, settings=Settings(home=tmp_path / "home"), flush_interval=0.05)
-    else:
-        server = request.getfixturevalue("live_server")
-        client = Client(server.url, flush_interval=0.05)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """An in-process S3 server (moto) on 127.0.0.1, as tests/core uses for the blob store."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
