@@ -362,8 +362,10 @@ class AuthService:
             if binding is not None:
                 _require_bindable_project(change.conn, binding.project)
             if owner.is_service and binding is None:
-                raise InvalidParameter(
-                    "project", f"{user!r} is a service account: its tokens are bound to one project and role"
+                # A well-formed request that the user's kind refuses, like a disabled user's: 409.
+                raise Conflict(
+                    f"{user!r} is a service account: its tokens are bound to one project and role; "
+                    "name the project"
                 )
             return self._insert_token(
                 change, user, label=label, expires_at=expires_at, via=via, binding=binding
