@@ -27,6 +27,7 @@ from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
+from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -91,6 +92,11 @@ class Transport(Protocol):
     def delete_webhook(self, webhook_id: str) -> Subscription: ...
     def test_webhook(self, webhook_id: str) -> int: ...
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]: ...
+    def lineage_walk(self, direction: Direction, project: str, node: str, depth: int | None) -> Graph: ...
+    def lineage_impact(self, project: str, node: str) -> Impact: ...
+    def lineage_link(
+        self, project: str, source: str, target: str, role: str, context: str | None
+    ) -> Edge: ...
     def close(self) -> None: ...
 
 
@@ -229,6 +235,18 @@ class LocalTransport:
 
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
         return self.platform.webhooks.deliveries(webhook_id, limit)  # type: ignore[no-any-return]
+
+    def lineage_walk(self, direction: Direction, project: str, node: str, depth: int | None) -> Graph:
+        walk = self.platform.lineage.upstream if direction == "upstream" else self.platform.lineage.downstream
+        return walk(project, node, depth)  # type: ignore[no-any-return]
+
+    def lineage_impact(self, project: str, node: str) -> Impact:
+        return self.platform.lineage.impact(project, node)  # type: ignore[no-any-return]
+
+    def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
+        return self.platform.lineage.add_edge(  # type: ignore[no-any-return]
+            source, target, role, context, project=project, actor=self.actor
+        )
 
     def close(self) -> None:
         self.platform.close()
@@ -624,6 +642,24 @@ class HttpTransport:
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
         body = self._json("GET", f"{_webhook_path(webhook_id)}/deliveries", params={"limit": limit})
         return [Delivery.from_dict(item) for item in body["deliveries"]]
+
+    # -- lineage ----------------------------------------------------------------------------------
+
+    def lineage_walk(self, direction: Direction, project: str, node: str, depth: int | None) -> Graph:
+        params: dict[str, Any] = {"node": node, "project": project}
+        if depth is not None:
+            params["depth"] = depth
+        return Graph.from_dict(self._json("GET", f"/lineage/{direction}", params=params))
+
+    def lineage_impact(self, project: str, node: str) -> Impact:
+        return Impact.from_dict(
+            self._json("GET", "/lineage/impact", params={"node": node, "project": project})
+        )
+
+    def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
+        # Safe to repeat: linking again finds the edge the first call made.
+        body = {"project": project, "from": source, "to": target, "role": role, "context": context}
+        return Edge.from_dict(self._json("POST", "/lineage/edges", body=body))
 
     def close(self) -> None:
         self.http.clear()
