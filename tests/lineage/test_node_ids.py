@@ -67,7 +67,7 @@ def test_bad_ids_are_refused_naming_the_field(text: str, says: str) -> None:
 def test_the_length_is_bounded_before_anything_else() -> None:
     with pytest.raises(InvalidParameter, match=f"the limit is {MAX_NODE_ID_LENGTH}"):
         parse_node("node", "dataset:" + "a" * MAX_NODE_ID_LENGTH + "@1")
-    with pytest.raises(InvalidParameter, match="node: must be a node id .* got int"):
+    with pytest.raises(InvalidParameter, match=r"node: must be a node id .* got int"):
         parse_node("node", 3)
 
 

@@ -71,7 +71,7 @@ def test_the_same_edge_with_another_context_is_a_conflict(platform: Platform) ->
     link(platform, "dataset:clean@1", f"run:{run}", "used", "training")
     with pytest.raises(Conflict, match="already linked with context 'training', not 'test'"):
         link(platform, "dataset:clean@1", f"run:{run}", "used", "test")
-    with pytest.raises(InvalidParameter, match="to: .* a node is not its own lineage"):
+    with pytest.raises(InvalidParameter, match=r"to: .* a node is not its own lineage"):
         link(platform, "dataset:clean@1", "dataset:clean@1", "derived")
     with pytest.raises(InvalidParameter, match="role: must be one of"):
         link(platform, "dataset:clean@1", "dataset:x@1", "copied")
@@ -89,7 +89,7 @@ def test_walks_follow_depth_both_ways(platform: Platform) -> None:
     assert ids(one_up) == ["dataset:features@1", "dataset:clean@1"]
     assert [(e.source, e.target) for e in one_up.edges] == [("dataset:clean@1", "dataset:features@1")]
     assert ids(lineage.upstream(P, "dataset:raw@1")) == ["dataset:raw@1"]
-    with pytest.raises(InvalidParameter, match="depth: 0 is outside the range 1..100"):
+    with pytest.raises(InvalidParameter, match=r"depth: 0 is outside the range 1..100"):
         lineage.downstream(P, "dataset:raw@1", 0)
 
 
