@@ -71,10 +71,10 @@ def build(nodes: int, seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[st
     for i in range(roots, datasets):
         edge(dataset_ids[int(rng.random() ** 3 * i)], dataset_ids[i], "derived")
     run_ids = []
-    for i in range(runs):
+    for _ in range(runs):
         run_ids.append(node("run", uuid.UUID(int=rng.getrandbits(128)).hex))
         for used, context in zip(
-            rng.sample(dataset_ids, rng.randint(1, 3)), ("training", "validation", "test")
+            rng.sample(dataset_ids, rng.randint(1, 3)), ("training", "validation", "test"), strict=False
         ):
             edge(used, run_ids[-1], "used", context)
     for i in range(models):

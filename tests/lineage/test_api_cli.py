@@ -71,10 +71,16 @@ def test_the_http_document_has_the_promised_shape(platform: Platform, live_serve
     run = run_in(platform)
     api = live_server.url + "/api/v1/lineage"
     created = httpx.post(
-        api + "/edges", json={"from": "dataset:clean@1", "to": f"run:{run}", "role": "used", "context": "test"}
+        api + "/edges",
+        json={"from": "dataset:clean@1", "to": f"run:{run}", "role": "used", "context": "test"},
     )
     assert created.status_code == 201, created.text
-    assert created.json() == {"from": "dataset:clean@1", "to": f"run:{run}", "role": "used", "context": "test"}
+    assert created.json() == {
+        "from": "dataset:clean@1",
+        "to": f"run:{run}",
+        "role": "used",
+        "context": "test",
+    }
     answer = httpx.get(api + "/downstream", params={"node": "dataset:clean@1", "depth": 1}).json()
     assert set(answer) == {"nodes", "edges"}
     assert {"id", "kind", "label"} <= set(answer["nodes"][0])
@@ -83,7 +89,9 @@ def test_the_http_document_has_the_promised_shape(platform: Platform, live_serve
         refused = httpx.get(api + "/upstream", params=params)
         assert refused.status_code == 400 and refused.json()["error"]["details"]["field"] == field
     document = httpx.get(live_server.url + "/openapi.json").json()
-    depth = next(p for p in document["paths"]["/api/v1/lineage/upstream"]["get"]["parameters"] if p["name"] == "depth")
+    depth = next(
+        p for p in document["paths"]["/api/v1/lineage/upstream"]["get"]["parameters"] if p["name"] == "depth"
+    )
     assert (depth["schema"]["minimum"], depth["schema"]["maximum"]) == (1, 100)
 
 
@@ -103,7 +111,10 @@ def test_the_cli_prints_trees_tables_and_json(
     url = ("--url", live_server.url)
     linked = cli("lineage", "link", "dataset:raw@1", "dataset:clean@1", "--role", "derived", "--json", *url)
     assert linked.exit_code == 0, linked.output
-    assert cli("lineage", "link", "dataset:clean@1", f"run:{short_id(run)}", "--role", "used", *url).exit_code == 0
+    assert (
+        cli("lineage", "link", "dataset:clean@1", f"run:{short_id(run)}", "--role", "used", *url).exit_code
+        == 0
+    )
     as_json = cli("lineage", "downstream", "dataset:raw@1", "--json", *url)
     assert as_json.exit_code == 0, as_json.output
     document = orjson.loads(as_json.stdout)
@@ -151,6 +162,8 @@ def test_viewers_read_and_contributors_link(platform: Platform, live_server: Liv
         answer = httpx.get(api + "/downstream", params={"node": "dataset:raw@1"}, headers=as_user(token))
         assert answer.status_code == status, answer.text
     hidden = httpx.get(
-        api + "/impact", params={"node": "dataset:raw@1", "project": "secret"}, headers=as_user(tokens["vera"])
+        api + "/impact",
+        params={"node": "dataset:raw@1", "project": "secret"},
+        headers=as_user(tokens["vera"]),
     )
     assert hidden.status_code == 403  # a project the caller names, not a record: refused, not hidden
