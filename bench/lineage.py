@@ -109,7 +109,9 @@ def run(
     for e in edges:
         children[e["source_id"]] = children.get(e["source_id"], 0) + 1
     big = by_id[1]
-    typical = next(by_id[e["source_id"]] for e in edges if e["role"] == "derived" and e["source_id"] > 2000)
+    typical = next(
+        by_id[e["source_id"]] for e in edges if e["role"] == "derived" and e["source_id"] > len(rows) // 50
+    )
     model = next(by_id[row["id"]] for row in reversed(rows) if row["kind"] == "model")
     floor_ms, _ = timed(platform.db.ping, repeat)
     print(f"\n{label}: {len(rows):,} nodes, {len(edges):,} edges (loaded in {loaded:.1f} s)")
