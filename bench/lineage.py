@@ -33,6 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from plimsoll.lineage.entities import MAX_NODE_LIMIT
 from plimsoll.lineage.store import lineage_edges, lineage_nodes
 from plimsoll.platform import Platform
 
@@ -115,17 +116,23 @@ def run(
     model = next(by_id[row["id"]] for row in reversed(rows) if row["kind"] == "model")
     floor_ms, _ = timed(platform.db.ping, repeat)
     print(f"\n{label}: {len(rows):,} nodes, {len(edges):,} edges (loaded in {loaded:.1f} s)")
-    print(f"  floor: SELECT 1 round trip                 {floor_ms:8.2f} ms")
+    print(f"  floor: SELECT 1 round trip                     {floor_ms:8.2f} ms")
+    everything = MAX_NODE_LIMIT
     for name, call in (
-        (f"downstream {big} (large closure)", lambda: lineage.downstream(PROJECT, big)),
+        (f"downstream {big}, whole", lambda: lineage.downstream(PROJECT, big, limit=everything)),
+        (f"downstream {big}, default limit", lambda: lineage.downstream(PROJECT, big)),
+        (f"downstream {big}, limit 1,000", lambda: lineage.downstream(PROJECT, big, limit=1000)),
         (f"downstream {typical} (typical)", lambda: lineage.downstream(PROJECT, typical)),
-        (f"downstream {big}, depth 2", lambda: lineage.downstream(PROJECT, big, 2)),
+        (f"downstream {big}, depth 2, whole", lambda: lineage.downstream(PROJECT, big, 2, everything)),
+        (f"downstream {big}, depth 2, default", lambda: lineage.downstream(PROJECT, big, 2)),
         (f"upstream {model}", lambda: lineage.upstream(PROJECT, model)),
-        (f"impact {big}", lambda: lineage.impact(PROJECT, big)),
+        (f"impact {big}, whole", lambda: lineage.impact(PROJECT, big, everything)),
+        (f"impact {big}, default limit", lambda: lineage.impact(PROJECT, big)),
     ):
         ms, result = timed(call, repeat)
         size = len(result.nodes) if hasattr(result, "nodes") else len(result.impacted)
-        print(f"  {name:<42} {ms:8.2f} ms  ({size:,} nodes)")
+        cut = f", of {result.total:,}" if result.truncated else ""
+        print(f"  {name:<46} {ms:8.2f} ms  ({size:,} nodes{cut})")
 
 
 def postgres_url() -> str | None:

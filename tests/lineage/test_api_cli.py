@@ -82,7 +82,10 @@ def test_the_http_document_has_the_promised_shape(platform: Platform, live_serve
         "context": "test",
     }
     answer = httpx.get(api + "/downstream", params={"node": "dataset:clean@1", "depth": 1}).json()
-    assert set(answer) == {"nodes", "edges"}
+    assert set(answer) == {"nodes", "edges", "truncated", "total"}
+    assert (answer["truncated"], answer["total"]) == (False, 2)
+    cut = httpx.get(api + "/downstream", params={"node": "dataset:clean@1", "limit": 1}).json()
+    assert (len(cut["nodes"]), cut["edges"], cut["truncated"], cut["total"]) == (1, [], True, 2)
     assert {"id", "kind", "label"} <= set(answer["nodes"][0])
     assert answer["edges"] == [created.json()]
     for params, field in (({"node": "dataset:clean@1", "depth": 101}, "depth"), ({"node": "x"}, "node")):
@@ -93,6 +96,14 @@ def test_the_http_document_has_the_promised_shape(platform: Platform, live_serve
         p for p in document["paths"]["/api/v1/lineage/upstream"]["get"]["parameters"] if p["name"] == "depth"
     )
     assert (depth["schema"]["minimum"], depth["schema"]["maximum"]) == (1, 100)
+    limit = next(
+        p for p in document["paths"]["/api/v1/lineage/impact"]["get"]["parameters"] if p["name"] == "limit"
+    )
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"], limit["schema"]["default"]) == (
+        1,
+        100_000,
+        10_000,
+    )
 
 
 def cli(*args: str) -> Any:

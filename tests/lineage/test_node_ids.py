@@ -81,3 +81,43 @@ def test_roles_contexts_and_attributes_are_checked_by_name() -> None:
     assert check_attributes("attributes", {"rows": 10, "path": "s3://x"}) == {"rows": 10, "path": "s3://x"}
     with pytest.raises(InvalidParameter, match=r"attributes\.nested: must be a string, number"):
         check_attributes("attributes", {"nested": {"a": 1}})
+
+
+def test_the_documented_pattern_is_the_grammar() -> None:
+    """The OpenAPI document's pattern for a node id accepts what `parse_node` accepts (the alias
+    form aside, which needs a resolver) and refuses what it refuses."""
+    import re
+
+    from plimsoll.lineage.entities import NODE_ID_PATTERN
+
+    pattern = re.compile(NODE_ID_PATTERN)
+    good = [
+        "dataset:raw@1",
+        "run:" + "a" * 32,
+        "model:churn/3",
+        "deployment:api",
+        "monitor:a b",
+        "dataset:..x@2",
+    ]
+    bad = [
+        "x",
+        "dataset:raw",
+        "model:churn/0",
+        "table:x",
+        "deployment:.",
+        "deployment: a",
+        "dataset:a@.",
+        "deployment:a/b",
+        "run:abc",
+        "deployment:" + "x" * 257,
+        "dataset:a@b@c",
+        "model:a@b",
+    ]
+    for value in good:
+        assert pattern.fullmatch(value), value
+        parse_node("node", value)
+    for value in bad:
+        assert not pattern.fullmatch(value), value
+        if value != "model:a@b":
+            with pytest.raises(InvalidParameter):
+                parse_node("node", value)

@@ -189,3 +189,96 @@ def test_aliases_wait_for_their_kinds_resolver(platform: Platform) -> None:
 def _run(platform: Platform) -> str:
     experiment = platform.tracking.get_or_create_experiment("lineage", actor="tester")
     return str(platform.tracking.create_run(experiment.id, actor="tester").id)
+
+
+def _reference(
+    edges: list[tuple[str, str]], start: str, downstream: bool, depth: int | None
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """What a walk answered before it had a limit, by breadth-first search: the nodes within
+    `depth` steps (the start first, then by kind and key) and the edges out of those nodes
+    fewer than `depth` steps away into the set."""
+    step: dict[str, list[str]] = {}
+    for source, target in edges:
+        here, there = (source, target) if downstream else (target, source)
+        step.setdefault(here, []).append(there)
+    least = {start: 0}
+    frontier = [start]
+    while frontier and (depth is None or least[frontier[0]] < depth):
+        following = []
+        for here in frontier:
+            for there in step.get(here, []):
+                if there not in least:
+                    least[there] = least[here] + 1
+                    following.append(there)
+        frontier = following
+    nodes = [start, *sorted((n for n in least if n != start), key=lambda n: tuple(n.split(":", 1)))]
+    followed = sorted(
+        (s, t)
+        for s, t in edges
+        if ((here := s if downstream else t) in least)
+        and (t if downstream else s) in least
+        and (depth is None or least[here] < depth)
+    )
+    return nodes, followed
+
+
+def test_walks_answer_as_a_breadth_first_search_would(platform: Platform) -> None:
+    """Random graphs with diamonds and cycles: every walk, bounded or not, either way, answers
+    the nodes and edges the search above finds (what the walks answered before the limit)."""
+    import random
+
+    rng = random.Random(13)
+    names = [f"dataset:d{i}@1" for i in range(30)]
+    edges = sorted({(rng.choice(names), rng.choice(names)) for _ in range(45)} - {(n, n) for n in names})
+    for source, target in edges:
+        link(platform, source, target, "derived")
+    lineage = lineage_of(platform)
+    present = sorted({n for edge in edges for n in edge})
+    for start in present[::3]:
+        for downstream in (True, False):
+            for depth in (None, 1, 2, 5):
+                walk = lineage.downstream if downstream else lineage.upstream
+                graph = walk(P, start, depth)
+                nodes, followed = _reference(edges, start, downstream, depth)
+                assert ids(graph) == nodes, (start, downstream, depth)
+                assert [(e.source, e.target) for e in graph.edges] == followed, (start, downstream, depth)
+                assert not graph.truncated and graph.total == len(nodes)
+
+
+def test_a_limit_cuts_the_answer_and_says_so(platform: Platform) -> None:
+    """raw@1 -> a@1 .. e@1 (recorded in that order) -> each used by the same run -> a model."""
+    lineage = lineage_of(platform)
+    run = _run(platform)
+    children = [f"dataset:{name}@1" for name in "edcba"]  # recorded e first: the lowest id
+    for child in children:
+        link(platform, "dataset:raw@1", child, "derived")
+    for child in children:
+        link(platform, child, f"run:{run}", "used", "training")
+    link(platform, f"run:{run}", "model:churn/1", "produced")
+    whole = lineage.downstream(P, "dataset:raw@1")
+    assert (whole.truncated, whole.total, len(whole.nodes)) == (False, 8, 8)
+    cut = lineage.downstream(P, "dataset:raw@1", limit=3)
+    # The start and the earliest recorded others, in the answer's order; the edges between them.
+    assert ids(cut) == ["dataset:raw@1", "dataset:d@1", "dataset:e@1"]
+    assert (cut.truncated, cut.total) == (True, 8)
+    assert [(e.source, e.target) for e in cut.edges] == [
+        ("dataset:raw@1", "dataset:d@1"),
+        ("dataset:raw@1", "dataset:e@1"),
+    ]
+    assert cut.to_dict()["truncated"] is True and cut.to_dict()["total"] == 8
+    assert ids(lineage.upstream(P, "model:churn/1", limit=1)) == ["model:churn/1"]
+    bounded = lineage.downstream(P, "dataset:raw@1", 1, limit=2)
+    assert (len(bounded.nodes), bounded.total, bounded.truncated) == (2, 6, True)
+    impact = lineage.impact(P, "dataset:raw@1")
+    assert impact.counts == {"model": 1, "run": 1} and not impact.truncated and impact.total == 2
+    first = lineage.impact(P, "dataset:raw@1", limit=1)
+    assert ids(first.impacted) == ["model:churn/1"] and first.truncated and first.total == 2
+    assert first.counts == {"model": 1, "run": 1}
+    for limit in (0, 100_001):
+        with pytest.raises(InvalidParameter, match=r"limit: .* outside the range 1..100000"):
+            lineage.downstream(P, "dataset:raw@1", limit=limit)
+    # Cut or not, dependents (garbage collection's question) always answers in full.
+    assert [node.id for node in lineage.dependents(P, "dataset:raw@1", ["model", "run"])] == [
+        "model:churn/1",
+        f"run:{run}",
+    ]

@@ -11,7 +11,16 @@ from rich.table import Table
 from rich.tree import Tree
 
 from plimsoll.cli._output import PROJECT_DEFAULT, JsonOption, UrlOption, console, open_client, print_json
-from plimsoll.lineage.entities import EDGE_CONTEXTS, EDGE_ROLES, MAX_DEPTH, Direction, Graph, Node
+from plimsoll.lineage.entities import (
+    DEFAULT_NODE_LIMIT,
+    EDGE_CONTEXTS,
+    EDGE_ROLES,
+    MAX_DEPTH,
+    MAX_NODE_LIMIT,
+    Direction,
+    Graph,
+    Node,
+)
 
 app = typer.Typer(
     help="Lineage: what a node was made from, what was made from it, what a change affects.",
@@ -32,42 +41,48 @@ DepthOption = Annotated[
     ),
 ]
 ProjectOption = Annotated[str, typer.Option("--project", help="The project whose graph to read.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=MAX_NODE_LIMIT, help="At most this many nodes in the answer.")
+]
 
 
 @app.command("upstream")
 def upstream(
     node: NodeArgument,
     depth: DepthOption = None,
+    limit: LimitOption = DEFAULT_NODE_LIMIT,
     json_output: JsonOption = False,
     project: ProjectOption = PROJECT_DEFAULT,
     url: UrlOption = None,
 ) -> None:
     """What NODE was made from."""
-    _walk("upstream", node, depth, json_output, project, url)
+    _walk("upstream", node, depth, limit, json_output, project, url)
 
 
 @app.command("downstream")
 def downstream(
     node: NodeArgument,
     depth: DepthOption = None,
+    limit: LimitOption = DEFAULT_NODE_LIMIT,
     json_output: JsonOption = False,
     project: ProjectOption = PROJECT_DEFAULT,
     url: UrlOption = None,
 ) -> None:
     """What was made from NODE."""
-    _walk("downstream", node, depth, json_output, project, url)
+    _walk("downstream", node, depth, limit, json_output, project, url)
 
 
 @app.command("impact")
 def impact(
     node: NodeArgument,
+    limit: LimitOption = DEFAULT_NODE_LIMIT,
     json_output: JsonOption = False,
     project: ProjectOption = PROJECT_DEFAULT,
     url: UrlOption = None,
 ) -> None:
     """The runs, model versions and deployments a change to NODE affects."""
     with open_client(url) as client:
-        found = client.lineage.impact(node, project=project)
+        found = client.lineage.impact(node, limit=limit, project=project)
     if json_output:
         print_json(found.to_dict())
         return
@@ -82,6 +97,11 @@ def impact(
     for item in found.impacted:
         table.add_row(item.kind, escape(item.id), escape(item.label), "yes" if item.tombstoned else "")
     console.print(table)
+    if found.truncated:
+        counts = ", ".join(f"{count:,} {kind}" for kind, count in found.counts.items())
+        console.print(
+            f"[dim]The first {len(found.impacted):,} of {found.total:,} ({counts}); --limit shows more.[/]"
+        )
 
 
 @app.command("link")
@@ -108,15 +128,25 @@ def link(
 
 
 def _walk(
-    direction: Direction, node: str, depth: int | None, json_output: bool, project: str, url: str | None
+    direction: Direction,
+    node: str,
+    depth: int | None,
+    limit: int,
+    json_output: bool,
+    project: str,
+    url: str | None,
 ) -> None:
     with open_client(url) as client:
         walk = client.lineage.upstream if direction == "upstream" else client.lineage.downstream
-        graph = walk(node, depth=depth, project=project)
+        graph = walk(node, depth=depth, limit=limit, project=project)
     if json_output:
         print_json(graph.to_dict())
         return
     console.print(_tree(graph, downstream=direction == "downstream"))
+    if graph.truncated:
+        console.print(
+            f"[dim]{len(graph.nodes):,} of {graph.total:,} nodes; --limit or --depth for others.[/]"
+        )
 
 
 def _tree(graph: Graph, *, downstream: bool) -> Tree:

@@ -92,8 +92,10 @@ class Transport(Protocol):
     def delete_webhook(self, webhook_id: str) -> Subscription: ...
     def test_webhook(self, webhook_id: str) -> int: ...
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]: ...
-    def lineage_walk(self, direction: Direction, project: str, node: str, depth: int | None) -> Graph: ...
-    def lineage_impact(self, project: str, node: str) -> Impact: ...
+    def lineage_walk(
+        self, direction: Direction, project: str, node: str, depth: int | None, limit: int
+    ) -> Graph: ...
+    def lineage_impact(self, project: str, node: str, limit: int) -> Impact: ...
     def lineage_link(
         self, project: str, source: str, target: str, role: str, context: str | None
     ) -> Edge: ...
@@ -236,12 +238,14 @@ class LocalTransport:
     def webhook_deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
         return self.platform.webhooks.deliveries(webhook_id, limit)  # type: ignore[no-any-return]
 
-    def lineage_walk(self, direction: Direction, project: str, node: str, depth: int | None) -> Graph:
+    def lineage_walk(
+        self, direction: Direction, project: str, node: str, depth: int | None, limit: int
+    ) -> Graph:
         walk = self.platform.lineage.upstream if direction == "upstream" else self.platform.lineage.downstream
-        return walk(project, node, depth)  # type: ignore[no-any-return]
+        return walk(project, node, depth, limit)  # type: ignore[no-any-return]
 
-    def lineage_impact(self, project: str, node: str) -> Impact:
-        return self.platform.lineage.impact(project, node)  # type: ignore[no-any-return]
+    def lineage_impact(self, project: str, node: str, limit: int) -> Impact:
+        return self.platform.lineage.impact(project, node, limit)  # type: ignore[no-any-return]
 
     def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
         return self.platform.lineage.add_edge(  # type: ignore[no-any-return]
@@ -645,16 +649,17 @@ class HttpTransport:
 
     # -- lineage ----------------------------------------------------------------------------------
 
-    def lineage_walk(self, direction: Direction, project: str, node: str, depth: int | None) -> Graph:
-        params: dict[str, Any] = {"node": node, "project": project}
+    def lineage_walk(
+        self, direction: Direction, project: str, node: str, depth: int | None, limit: int
+    ) -> Graph:
+        params: dict[str, Any] = {"node": node, "project": project, "limit": limit}
         if depth is not None:
             params["depth"] = depth
         return Graph.from_dict(self._json("GET", f"/lineage/{direction}", params=params))
 
-    def lineage_impact(self, project: str, node: str) -> Impact:
-        return Impact.from_dict(
-            self._json("GET", "/lineage/impact", params={"node": node, "project": project})
-        )
+    def lineage_impact(self, project: str, node: str, limit: int) -> Impact:
+        params = {"node": node, "project": project, "limit": limit}
+        return Impact.from_dict(self._json("GET", "/lineage/impact", params=params))
 
     def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
         # Safe to repeat: linking again finds the edge the first call made.

@@ -51,12 +51,43 @@ EDGE_CONTEXTS: tuple[str, ...] = ("training", "validation", "test", "evaluation"
 IMPACT_KINDS: tuple[str, ...] = ("run", "model", "deployment")
 
 MAX_DEPTH = 100
+# The nodes a walk or an impact answers with at most: a UI or a terminal shows far fewer, and the
+# answer says when it was cut (`truncated`, with the `total` the walk reached).
+DEFAULT_NODE_LIMIT = 10_000
+MAX_NODE_LIMIT = 100_000
 MAX_PART_LENGTH = 256
 MAX_NODE_ID_LENGTH = 540  # the longest kind, ':', and two parts with their separator
 MAX_LABEL_LENGTH = 512
 _FORBIDDEN = ("@", "/", ":")
 
 Direction = Literal["upstream", "downstream"]
+
+
+def _node_id_pattern() -> str:
+    """`parse_node`'s grammar as one regular expression, for the OpenAPI document (`api.NodeId`):
+    a part is a name (`core.validation.NAME_PATTERN`) of at most MAX_PART_LENGTH characters
+    without `@`, `/` or `:`. The alias form (`model:NAME@ALIAS`) is left out: it names a node only
+    once the kind's resolver is plugged in, and none is yet."""
+    from plimsoll.core.ids import ID_PATTERN
+    from plimsoll.core.validation import _BIDI, _SPACES
+
+    inner = rf"[^\u0000-\u001f\u007f{_BIDI}/\\@:]"
+    edge = rf"[^\u0000-\u001f\u007f{_SPACES}{_BIDI}/\\@:]"
+    part = rf"(?!\.\.?(?:[@/]|$)){edge}(?:{inner}{{0,{MAX_PART_LENGTH - 2}}}{edge})?"
+    run_id = ID_PATTERN.removeprefix("^").removesuffix("$")
+    forms = {
+        "versioned": f"{part}@{part}",
+        "id": run_id,
+        "numbered": f"{part}/[1-9][0-9]*",
+        "name": part,
+    }
+    by_form: dict[str, list[str]] = {}
+    for kind, form in NODE_KINDS.items():
+        by_form.setdefault(form, []).append(kind)
+    return "^(?:" + "|".join(f"(?:{'|'.join(kinds)}):{forms[form]}" for form, kinds in by_form.items()) + ")$"
+
+
+NODE_ID_PATTERN = _node_id_pattern()
 
 
 @dataclass(frozen=True)
@@ -223,36 +254,67 @@ class Edge:
 
 @dataclass(frozen=True)
 class Graph:
-    """The nodes a walk reached (the start node first) and the edges it followed."""
+    """The nodes a walk reached (the start node first, then by kind and key) and the edges it
+    followed between them. `truncated`: the walk reached more than the limit asked for, `total`
+    nodes in all, and these are the first of them (the edges, those between the nodes kept)."""
 
     nodes: list[Node]
     edges: list[Edge]
+    truncated: bool = False
+    total: int | None = None  # None: len(nodes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "nodes": [node.to_dict() for node in self.nodes],
             "edges": [edge.to_dict() for edge in self.edges],
+            "truncated": self.truncated,
+            "total": len(self.nodes) if self.total is None else self.total,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Graph:
-        return cls([Node.from_dict(n) for n in data["nodes"]], [Edge.from_dict(e) for e in data["edges"]])
+        nodes = [Node.from_dict(n) for n in data["nodes"]]
+        return cls(
+            nodes,
+            [Edge.from_dict(e) for e in data["edges"]],
+            bool(data.get("truncated", False)),
+            int(data.get("total", len(nodes))),
+        )
 
 
 @dataclass(frozen=True)
 class Impact:
     """What lies downstream of `node`, directly or through data derived from it: the runs, model
-    versions and deployments (`IMPACT_KINDS`) a change to it may invalidate."""
+    versions and deployments (`IMPACT_KINDS`) a change to it may invalidate, by kind and key.
+    `counts` has how many of each kind there are in all; `truncated`: more than the limit asked
+    for, and `impacted` lists the first of them."""
 
     node: str
     impacted: list[Node]
+    counts: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) if self.counts else len(self.impacted)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "impacted": [node.to_dict() for node in self.impacted]}
+        return {
+            "node": self.node,
+            "impacted": [node.to_dict() for node in self.impacted],
+            "counts": self.counts,
+            "truncated": self.truncated,
+            "total": self.total,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Impact:
-        return cls(data["node"], [Node.from_dict(n) for n in data["impacted"]])
+        return cls(
+            data["node"],
+            [Node.from_dict(n) for n in data["impacted"]],
+            {str(kind): int(count) for kind, count in (data.get("counts") or {}).items()},
+            bool(data.get("truncated", False)),
+        )
 
 
 MAX_ATTRIBUTES = 100

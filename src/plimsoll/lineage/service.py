@@ -28,9 +28,11 @@ from plimsoll.core.ids import now_ms
 from plimsoll.core.validation import MAX_NAME_LENGTH, check_int, check_name, check_text
 from plimsoll.lineage import store
 from plimsoll.lineage.entities import (
+    DEFAULT_NODE_LIMIT,
     IMPACT_KINDS,
     MAX_DEPTH,
     MAX_LABEL_LENGTH,
+    MAX_NODE_LIMIT,
     NODE_KINDS,
     Edge,
     Graph,
@@ -192,48 +194,66 @@ class LineageService:
 
     # -- walks -------------------------------------------------------------------------------------
 
-    def upstream(self, project: str, node: NodeRef | str, depth: int | None = None) -> Graph:
-        """Where `node` came from: every node it was made from, within `depth` steps (None: all)."""
-        return self._walk(project, node, depth, downstream=False)
+    def upstream(
+        self, project: str, node: NodeRef | str, depth: int | None = None, limit: int = DEFAULT_NODE_LIMIT
+    ) -> Graph:
+        """Where `node` came from: every node it was made from, within `depth` steps (None: all),
+        the first `limit` of them (the answer says when it was cut)."""
+        return self._walk(project, node, depth, limit, downstream=False)
 
-    def downstream(self, project: str, node: NodeRef | str, depth: int | None = None) -> Graph:
-        """What was made from `node`, within `depth` steps (None: all)."""
-        return self._walk(project, node, depth, downstream=True)
+    def downstream(
+        self, project: str, node: NodeRef | str, depth: int | None = None, limit: int = DEFAULT_NODE_LIMIT
+    ) -> Graph:
+        """What was made from `node`, within `depth` steps (None: all), the first `limit` of them."""
+        return self._walk(project, node, depth, limit, downstream=True)
 
-    def impact(self, project: str, node: NodeRef | str) -> Impact:
+    def impact(self, project: str, node: NodeRef | str, limit: int = DEFAULT_NODE_LIMIT) -> Impact:
         """Every run, model version and deployment downstream of `node`, directly or through data
-        derived from it (tombstoned ones too, marked)."""
+        derived from it (tombstoned ones too, marked): how many of each kind, and the first
+        `limit` of them by kind and key."""
         start = self.exact(project, node)
+        check_int("limit", limit, minimum=1, maximum=MAX_NODE_LIMIT)
         with self.db.read() as conn:
             row = self._existing(conn, project, start)
-            found = store.reachable(conn, row["id"], downstream=True, kinds=IMPACT_KINDS, live_only=False)
-        return Impact(start.id, [_node(found_row) for found_row in found])
+            found, counts = store.reachable(
+                conn, row["id"], downstream=True, kinds=IMPACT_KINDS, live_only=False, limit=limit
+            )
+        nodes = [_node_of(found_row) for found_row in found]
+        return Impact(start.id, nodes, counts, sum(counts.values()) > len(nodes))
 
     def dependents(self, project: str, ref: NodeRef | str, kinds: Iterable[str]) -> list[Node]:
-        """The live (not tombstoned) nodes of `kinds` downstream of `ref`: what depends on it.
-        Empty when the graph does not hold `ref`. Garbage collection asks this before it sweeps
-        data ("data a registered model depends on is never swept")."""
+        """The live (not tombstoned) nodes of `kinds` downstream of `ref`: what depends on it, all
+        of them. Empty when the graph does not hold `ref`. Garbage collection asks this before it
+        sweeps data ("data a registered model depends on is never swept")."""
         start = self.exact(project, ref)
         wanted = check_kinds("kinds", kinds)
         with self.db.read() as conn:
             row = store.node_by_key(conn, project, start.kind, start.key)
             if row is None or not wanted:
                 return []
-            found = store.reachable(conn, row["id"], downstream=True, kinds=wanted, live_only=True)
-        return [_node(found_row) for found_row in found]
+            found, _ = store.reachable(conn, row["id"], downstream=True, kinds=wanted, live_only=True)
+        return [_node_of(found_row) for found_row in found]
 
-    def _walk(self, project: str, node: NodeRef | str, depth: int | None, *, downstream: bool) -> Graph:
+    def _walk(
+        self, project: str, node: NodeRef | str, depth: int | None, limit: int, *, downstream: bool
+    ) -> Graph:
         start = self.exact(project, node)
         if depth is not None:
             check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+        check_int("limit", limit, minimum=1, maximum=MAX_NODE_LIMIT)
         with self.db.read() as conn:
             row = self._existing(conn, project, start)
-            node_rows, edge_rows = store.walk(conn, row["id"], downstream=downstream, depth=depth)
-        nodes = [_node(found) for found in node_rows]
-        ids = {found["id"]: node.id for found, node in zip(node_rows, nodes, strict=True)}
-        edges = [Edge(ids[e["source_id"]], ids[e["target_id"]], e["role"], e["context"]) for e in edge_rows]
+            node_rows, edge_rows, total = store.walk(
+                conn, row["id"], downstream=downstream, depth=depth, limit=limit
+            )
+        start_id = row["id"]
+        # The start first, then by kind and key (the store keeps which; the order is the answer's).
+        node_rows.sort(key=lambda found: (found[0] != start_id, found[2], found[3]))
+        nodes = [_node_of(found) for found in node_rows]
+        ids = {found[0]: node.id for found, node in zip(node_rows, nodes, strict=True)}
+        edges = [Edge(ids[source], ids[target], role, context) for source, target, role, context in edge_rows]
         edges.sort(key=lambda edge: (edge.source, edge.target, edge.role))
-        return Graph(nodes, edges)
+        return Graph(nodes, edges, total > len(nodes), total)
 
     def _existing(self, conn: Connection, project: str, node: NodeRef) -> dict[str, Any]:
         check_name("project", project, max_length=MAX_NAME_LENGTH)
@@ -315,6 +335,19 @@ class LineageService:
                 "its experiment's project)"
             )
         return str(runs[0].name)
+
+
+def _node_of(row: Any) -> Node:
+    """A node from a walk's row: (id, created_at, kind, key, label, attributes, tombstoned_at)."""
+    _, created_at, kind, key, label, attributes, tombstoned_at = row
+    return Node(
+        kind,
+        key,
+        label,
+        store.attributes(attributes),
+        int(created_at),
+        None if tombstoned_at is None else int(tombstoned_at),
+    )
 
 
 def _node(row: dict[str, Any]) -> Node:
