@@ -112,6 +112,7 @@ def test_the_documented_pattern_is_the_grammar() -> None:
         "deployment:" + "x" * 257,
         "dataset:a@b@c",
         "model:a@b",
+        "model:a/1" + "0" * 256,  # the key column holds two parts of 256 and their separator
     ]
     for value in good:
         assert pattern.fullmatch(value), value

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.wire import Documented, between, one_of
+from plimsoll.core.wire import Documented, Name, between, one_of
 from plimsoll.lineage.entities import (
     DEFAULT_NODE_LIMIT,
     EDGE_CONTEXTS,
@@ -37,7 +37,7 @@ Limit = Annotated[QueryInt, Query(), between(1, MAX_NODE_LIMIT)]
 class EdgeBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    project: str = DEFAULT_PROJECT
+    project: Name = DEFAULT_PROJECT
     source: NodeId = Field(alias="from")
     target: NodeId = Field(alias="to")
     role: Annotated[str, one_of(EDGE_ROLES)]
@@ -50,7 +50,7 @@ def upstream(
     node: NodeId,
     depth: Depth = None,
     limit: Limit = DEFAULT_NODE_LIMIT,
-    project: str = DEFAULT_PROJECT,
+    project: Name = DEFAULT_PROJECT,
 ) -> Response:
     """Where `node` came from, within `depth` steps (all when not given), at most `limit` nodes:
     the start and the earliest recorded others, with `truncated` and the `total` reached."""
@@ -63,7 +63,7 @@ def downstream(
     node: NodeId,
     depth: Depth = None,
     limit: Limit = DEFAULT_NODE_LIMIT,
-    project: str = DEFAULT_PROJECT,
+    project: Name = DEFAULT_PROJECT,
 ) -> Response:
     """What was made from `node`, within `depth` steps (all when not given), at most `limit` nodes:
     the start and the earliest recorded others, with `truncated` and the `total` reached."""
@@ -72,7 +72,7 @@ def downstream(
 
 @router.get("/impact")
 def impact(
-    lineage: Lineage, node: NodeId, limit: Limit = DEFAULT_NODE_LIMIT, project: str = DEFAULT_PROJECT
+    lineage: Lineage, node: NodeId, limit: Limit = DEFAULT_NODE_LIMIT, project: Name = DEFAULT_PROJECT
 ) -> Response:
     """The runs, model versions and deployments downstream of `node`: how many of each kind, and
     the first `limit` of them by kind and key."""

@@ -78,7 +78,7 @@ def _node_id_pattern() -> str:
     forms = {
         "versioned": f"{part}@{part}",
         "id": run_id,
-        "numbered": f"{part}/[1-9][0-9]*",
+        "numbered": f"{part}/[1-9][0-9]{{0,{MAX_PART_LENGTH - 1}}}",
         "name": part,
     }
     by_form: dict[str, list[str]] = {}
@@ -150,9 +150,12 @@ def _parse_key(field: str, kind: str, form: str, key: str) -> NodeRef:
         )
     name, slash, version = key.partition("/")
     if slash:
-        if not version.isascii() or not version.isdigit() or version.startswith("0"):
+        too_long = len(version) > MAX_PART_LENGTH
+        if too_long or not version.isascii() or not version.isdigit() or version.startswith("0"):
             raise InvalidParameter(
-                field, f"version {printable(version)!r} must be a whole number from 1: {expected}"
+                field,
+                f"version {printable(version[:40])!r} must be a whole number from 1, of at most "
+                f"{MAX_PART_LENGTH} digits: {expected}",
             )
         return NodeRef(kind, f"{_part(field, name, 'NAME', expected)}/{version}")
     name, at, alias = key.partition("@")
