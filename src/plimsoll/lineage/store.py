@@ -189,15 +189,19 @@ def walk(
     here, there = _ends(downstream)
     origin = kept.alias("origin")
     edges = lineage_edges.c
-    # The far end by IN, over `there + 0` so that SQLite cannot take the list for a constraint of
-    # the (target, source) index, probing it once per kept node for every origin: it follows the
-    # (source, ...) index from each origin and checks the far end in the list's own index.
+    # The far end by IN. On SQLite over `there + 0`, so that it cannot take the list for a
+    # constraint of the (target, source) index, probing it once per kept node for every origin: it
+    # follows the (source, ...) index from each origin and checks the far end in the list's own
+    # index. On PostgreSQL `+ 0` is what makes it scan: the IN can no longer probe an index, so it
+    # hashes the kept ids and reads every edge (EXPLAIN: 40 ms against 2 ms for a 92-node walk
+    # over 160,000 edges); the plain column lets it probe either edge index per kept node.
+    far_end = there + 0 if conn.dialect.name == "sqlite" else there
     edge_rows = (
         select(
             literal(EDGE, Integer), edges.source_id, edges.target_id, edges.role, edges.context, *_nulls(3)
         )
         .join(origin, here == origin.c.id)
-        .where((there + 0).in_(select(kept.c.id)))
+        .where(far_end.in_(select(kept.c.id)))
     )
     if depth is not None:  # the edges out of the last step's nodes lead past the depth
         edge_rows = edge_rows.where(origin.c.depth < depth)
