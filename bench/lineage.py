@@ -101,10 +101,14 @@ def run(
         for table, values in ((lineage_nodes, rows), (lineage_edges, edges)):
             for start in range(0, len(values), 5000):
                 conn.execute(table.insert(), values[start : start + 5000])
-    # Committed: on PostgreSQL an ANALYZE in a transaction that rolls back leaves no statistics,
-    # and without them the planner scans both lineage tables for every walk.
-    with platform.db.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    # Statistics as a deployment has them. PostgreSQL's autovacuum analyzes the tables soon after
+    # a load; here ANALYZE is run and committed (one in a transaction that rolls back leaves none,
+    # and without them the planner scans both lineage tables for every walk). Plimsoll never
+    # analyzes SQLite, so the SQLite figures are taken without statistics (with them SQLite builds
+    # a Bloom filter over every edge per walk: slower, see docs/benchmarks.md).
+    if platform.db.engine.dialect.name == "postgresql":
+        with platform.db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
     loaded = time.perf_counter() - started
     lineage = platform.lineage
     by_id = {row["id"]: f"{row['kind']}:{row['key']}" for row in rows}
