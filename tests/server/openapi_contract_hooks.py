@@ -76,6 +76,14 @@ def _ingest(case: Any) -> None:
     case.body["runs"] = runs
 
 
+def _edge(case: Any) -> None:
+    # an edge joins two nodes: `to` is not the node it comes from
+    if case.body.get("from") == case.body.get("to") and isinstance(case.body.get("from"), str):
+        case.body["to"] = (
+            "deployment:other" if case.body["from"] != "deployment:other" else "deployment:another"
+        )
+
+
 RULES = {
     ("POST", "/api/v1/runs"): _run,
     ("POST", "/api/v1/runs/search"): _search,
@@ -84,6 +92,7 @@ RULES = {
     ("POST", "/api/v1/service-accounts"): _token,
     ("POST", "/api/v1/webhooks"): _webhook,
     ("POST", "/api/v1/runs/ingest"): _ingest,
+    ("POST", "/api/v1/lineage/edges"): _edge,
 }
 
 

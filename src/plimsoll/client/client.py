@@ -16,6 +16,7 @@ from typing import Any
 from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
+from plimsoll.client.lineage import Lineage
 from plimsoll.client.results import RunList
 from plimsoll.client.run import ActiveRun, param_texts, tag_texts
 from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
@@ -108,6 +109,8 @@ class Client:
         self._experiments: dict[tuple[str, str], Experiment] = {}
         self._active = threading.local()
         self.datasets = Datasets(self)
+        # The lineage graph: client.lineage.upstream(...), .downstream, .impact, .link.
+        self.lineage = Lineage(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

@@ -28,6 +28,7 @@ from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
 from plimsoll.data.entities import Dataset, DatasetVersion, ManifestEntry, NewVersion, check_new_version
+from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -104,6 +105,13 @@ class Transport(Protocol):
     def dataset_files(self, version: DatasetVersion) -> list[ManifestEntry]: ...
     def dataset_file_to(self, version: DatasetVersion, entry: ManifestEntry, target: Path) -> None: ...
     def dataset_profile(self, version: DatasetVersion) -> bytes | None: ...
+    def lineage_walk(
+        self, direction: Direction, project: str, node: str, depth: int | None, limit: int
+    ) -> Graph: ...
+    def lineage_impact(self, project: str, node: str, limit: int) -> Impact: ...
+    def lineage_link(
+        self, project: str, source: str, target: str, role: str, context: str | None
+    ) -> Edge: ...
     def close(self) -> None: ...
 
 
@@ -280,6 +288,22 @@ class LocalTransport:
         if version.profile_digest is None:
             return None
         return self.platform.blobs.get_bytes(version.profile_digest)  # type: ignore[no-any-return]
+
+    # -- lineage ----------------------------------------------------------------------------------
+
+    def lineage_walk(
+        self, direction: Direction, project: str, node: str, depth: int | None, limit: int
+    ) -> Graph:
+        walk = self.platform.lineage.upstream if direction == "upstream" else self.platform.lineage.downstream
+        return walk(project, node, depth, limit)  # type: ignore[no-any-return]
+
+    def lineage_impact(self, project: str, node: str, limit: int) -> Impact:
+        return self.platform.lineage.impact(project, node, limit)  # type: ignore[no-any-return]
+
+    def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
+        return self.platform.lineage.add_edge(  # type: ignore[no-any-return]
+            source, target, role, context, project=project, actor=self.actor
+        )
 
     def close(self) -> None:
         self.platform.close()
@@ -756,6 +780,25 @@ class HttpTransport:
             return None
         path = _dataset_path(version.name, str(version.version)) + "/profile"
         return bytes(self._send("GET", path, retry=True, params={"project": version.project}).data)
+
+    # -- lineage ----------------------------------------------------------------------------------
+
+    def lineage_walk(
+        self, direction: Direction, project: str, node: str, depth: int | None, limit: int
+    ) -> Graph:
+        params: dict[str, Any] = {"node": node, "project": project, "limit": limit}
+        if depth is not None:
+            params["depth"] = depth
+        return Graph.from_dict(self._json("GET", f"/lineage/{direction}", params=params))
+
+    def lineage_impact(self, project: str, node: str, limit: int) -> Impact:
+        params = {"node": node, "project": project, "limit": limit}
+        return Impact.from_dict(self._json("GET", "/lineage/impact", params=params))
+
+    def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
+        # Safe to repeat: linking again finds the edge the first call made.
+        body = {"project": project, "from": source, "to": target, "role": role, "context": context}
+        return Edge.from_dict(self._json("POST", "/lineage/edges", body=body))
 
     def close(self) -> None:
         self.http.clear()
