@@ -184,6 +184,12 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "state": lambda: "queued",
         "kind": lambda: ["maintenance.gc"],
         "after": lambda: "0",
+        "digest": lambda: "0" * 64,
+        "digests": lambda: ["0" * 64],
+        "version": lambda: 1,
+        "node": lambda: f"run:{world.run}",
+        "from": lambda: f"run:{world.run}",
+        "to": lambda: "dataset:fuzzed@1",
         "tags": lambda: FreeDict(t="v"),
         "params": lambda: FreeDict(p="v"),
     }
