@@ -142,6 +142,24 @@ def test_a_version_registered_in_a_run_records_it(sdk: Client, tmp_path: Path) -
     with sdk.start_run("exp", capture=False) as run:
         version = sdk.datasets.register("train", root)
     assert version.run_id == run.id
+    # ... and the lineage graph says the run produced it, in the same transaction
+    upstream = sdk.lineage.upstream(f"dataset:{version.ref}").to_dict()
+    assert {"from": f"run:{run.id}", "to": "dataset:train@1", "role": "produced", "context": None} in upstream[
+        "edges"
+    ]
+    node = next(n for n in upstream["nodes"] if n["id"] == "dataset:train@1")
+    assert node["attributes"]["digest"] == version.digest and node["label"] == "train@1"
+
+
+def test_every_version_is_a_node_of_the_lineage_graph(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"a.bin": b"1"})
+    first = sdk.datasets.register("raw", root)
+    (root / "a.bin").write_bytes(b"2")
+    settle(root)
+    second = sdk.datasets.register("raw", root)
+    for version in (first, second):
+        graph = sdk.lineage.downstream(f"dataset:{version.ref}").to_dict()
+        assert [n["id"] for n in graph["nodes"]] == [f"dataset:{version.ref}"] and graph["edges"] == []
 
 
 def test_versions_publish_one_event_and_keep_their_blobs(platform: Platform, tmp_path: Path) -> None:

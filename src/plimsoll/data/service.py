@@ -54,6 +54,7 @@ class DatasetService:
         self.events = parts.events
         self.projects = parts.projects
         self.tracking = parts.services.get("tracking")
+        self.lineage = parts.services.get("lineage")
 
     # -- registering ------------------------------------------------------------------------------
 
@@ -200,15 +201,21 @@ class DatasetService:
                 },
                 project=new.project,
             )
-            self._record_lineage(change, version, parents=[("run", new.run_id)] if new.run_id else [])
+            self._record_lineage(change, version)
         return version
 
-    def _record_lineage(
-        self, change: Change, version: DatasetVersion, parents: list[tuple[str, str]]
-    ) -> None:
-        """Where the version's node in the lineage graph, and its edges from `parents` (the run
-        that registered it), are to be recorded in this same transaction once the lineage
-        capability exists (it comes between tracking and data). Nothing is recorded yet."""
+    def _record_lineage(self, change: Change, version: DatasetVersion) -> None:
+        """The version's node in the lineage graph, and the run that registered it as the one
+        that produced it, in the same transaction as the version itself."""
+        if self.lineage is None:  # a platform built without the lineage capability
+            return
+        node = f"dataset:{version.ref}"
+        attributes = {"digest": version.digest, "files": version.files, "bytes": version.bytes}
+        if version.rows is not None:
+            attributes["rows"] = version.rows
+        self.lineage.record(change, node, project=version.project, label=version.ref, attributes=attributes)
+        if version.run_id:
+            self.lineage.link(change, f"run:{version.run_id}", node, "produced", project=version.project)
 
     # -- reading ----------------------------------------------------------------------------------
 
