@@ -144,9 +144,12 @@ def test_a_version_registered_in_a_run_records_it(sdk: Client, tmp_path: Path) -
     assert version.run_id == run.id
     # ... and the lineage graph says the run produced it, in the same transaction
     upstream = sdk.lineage.upstream(f"dataset:{version.ref}").to_dict()
-    assert {"from": f"run:{run.id}", "to": "dataset:train@1", "role": "produced", "context": None} in upstream[
-        "edges"
-    ]
+    assert {
+        "from": f"run:{run.id}",
+        "to": "dataset:train@1",
+        "role": "produced",
+        "context": None,
+    } in upstream["edges"]
     node = next(n for n in upstream["nodes"] if n["id"] == "dataset:train@1")
     assert node["attributes"]["digest"] == version.digest and node["label"] == "train@1"
 
