@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from plimsoll import stats
-from plimsoll.stats import CategoricalSummary, DriftReport, DriftResult, NumericSummary, TableSummary
+from plimsoll.stats import CategoricalSummary, DriftReport, DriftResult, NumericSummary
 from plimsoll.stats.label_tables import nearest_row
 
 
@@ -151,8 +151,7 @@ def test_truncated_counts_are_judged_on_the_table_nearest_no_drift() -> None:
     assert isinstance(merged, CategoricalSummary) and merged.count_error > 0
     result = stats.drift_test(reference, merged)
     assert not result.drifted
-    assert result.details["truncation_slack"] >= 0
-    assert isinstance(stats.merge([stats.summarize({"c": same[0]})]), TableSummary)
+    assert result.details["truncation_slack"] > 0  # the cautious table was nearer no drift
 
 
 @settings(max_examples=80, deadline=None)
