@@ -94,3 +94,16 @@ def test_a_broken_arrow_fails_lint_and_names_the_import(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "plimsoll.core.db -> plimsoll.tracking.store" in result.stdout
     assert "plimsoll.tracking.service.runs -> sqlalchemy" in result.stdout
+
+
+# What `import plimsoll` and the `plimsoll` command may not load before they are used: each costs
+# a tenth of a second to a second, and the CLI paid all of them for `--help` (5 s) until they were
+# imported where they are used.
+HEAVY_MODULES = ("sqlalchemy", "pandas", "scipy", "fastapi", "pyarrow", "argon2", "authlib")
+
+
+@pytest.mark.parametrize("module", ["plimsoll", "plimsoll.cli.main"])
+def test_importing_the_sdk_or_the_cli_loads_no_heavy_library(module: str) -> None:
+    probe = f"import sys, {module}; print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == []

@@ -6,16 +6,18 @@ to call the API with yet. Once an admin exists, the same operations are also HTT
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from plimsoll.cli._output import console, errors_to_exit, format_time, print_json
 from plimsoll.core.auth.entities import NewToken
-from plimsoll.core.auth.service import AuthService
 from plimsoll.core.config import Settings
 from plimsoll.core.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from plimsoll.core.auth.service import AuthService
 
 users_app = typer.Typer(help="Users of a server with authentication on.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)

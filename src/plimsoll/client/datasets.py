@@ -28,13 +28,11 @@ from plimsoll.data.entities import (
     parse_ref,
 )
 from plimsoll.data.hashing import HashCache, Progress
-from plimsoll.data.preparing import check_references, prepare, write_files
-from plimsoll.data.profiles import summary_of
-from plimsoll.stats import TableSummary
 
 if TYPE_CHECKING:
     from plimsoll.client.client import Client
     from plimsoll.client.transport import Transport
+    from plimsoll.stats import TableSummary
 
 UPLOAD_ASK_SIZE = 5000  # digests per "which do you lack?" request
 # Uploads in flight at once: storing a content ends in fsyncs (or a round trip), which overlap.
@@ -67,6 +65,8 @@ class Datasets:
         Arrow table) as a version of dataset `name`. The same content gives back the version that
         holds it. Inside an active run, the version records the run. `by_reference=True` leaves
         the files where they are and records their digests and the source's URL."""
+        from plimsoll.data.preparing import prepare  # pandas and pyarrow, only when registering
+
         transport = self._client._transport
         run = self._client.active_run()
         if run is not None:
@@ -124,6 +124,8 @@ class Datasets:
 
     def profile(self, ref: str | DatasetVersion, *, project: str = DEFAULT_PROJECT) -> TableSummary | None:
         """The merged summary of the version's tabular files (`plimsoll.stats`), or None."""
+        from plimsoll.data.profiles import summary_of
+
         version = self._version(ref, project)
         data = self._client._transport.dataset_profile(version)
         return None if data is None else summary_of(data)
@@ -139,6 +141,8 @@ class Datasets:
         """Write every file of the version under `destination`, the exact bytes, each checked
         against its digest. A by-reference version's files are read where they stay; one that
         changed or vanished is named in the Conflict raised."""
+        from plimsoll.data.preparing import write_files
+
         version = self._version(ref, project)
         transport = self._client._transport
         entries = transport.dataset_files(version)
@@ -148,6 +152,8 @@ class Datasets:
     def verify(self, ref: str | DatasetVersion, *, project: str = DEFAULT_PROJECT) -> DatasetVersion:
         """A by-reference version's files still hash to their registered digests (Conflict naming
         each one that changed or vanished); a version kept by copy is verified as it is read."""
+        from plimsoll.data.preparing import check_references
+
         version = self._version(ref, project)
         if version.by_reference and version.source_url:
             check_references(version.source_url, self._client._transport.dataset_files(version))

@@ -11,18 +11,40 @@ land, or neither does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from plimsoll.core.audit.chain import GENESIS_HASH
 from plimsoll.core.audit.entities import AuditEntry, AuditEvent, Checkpoint, Verification
-from plimsoll.core.audit.store import (
-    TABLES,
-    audit_checkpoints,
-    audit_events,
-    audit_verifications,
-    list_events,
-    record,
-    verify_chain,
-)
 from plimsoll.core.capability import Capability, CliGroup, JobKind
+from plimsoll.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from plimsoll.core.audit.store import (
+        TABLES,
+        audit_checkpoints,
+        audit_events,
+        audit_verifications,
+        list_events,
+        record,
+        verify_chain,
+    )
+
+# The store's names bring SQLAlchemy; the descriptor, read by every CLI command, does not need it.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        name: "plimsoll.core.audit.store"
+        for name in (
+            "TABLES",
+            "audit_checkpoints",
+            "audit_events",
+            "audit_verifications",
+            "list_events",
+            "record",
+            "verify_chain",
+        )
+    },
+)
 
 VERIFY_JOB = "audit.verify"
 # Hourly: the rows newer than the last checkpoint are what someone with only the database can

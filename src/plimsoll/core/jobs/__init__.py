@@ -12,11 +12,33 @@ cron (cron schedules), registry (handlers by kind), worker, context (what a hand
 (CPU-bound handlers in a child process).
 """
 
-from plimsoll.core.jobs.context import JobCancelled, JobContext
-from plimsoll.core.jobs.entities import Claim, Job, JobPage, JobState, Schedule
-from plimsoll.core.jobs.registry import HandlerRegistry, HandlerSpec
-from plimsoll.core.jobs.service import JobService
-from plimsoll.core.jobs.worker import Worker
+from typing import TYPE_CHECKING
+
+from plimsoll.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from plimsoll.core.jobs.context import JobCancelled, JobContext
+    from plimsoll.core.jobs.entities import Claim, Job, JobPage, JobState, Schedule
+    from plimsoll.core.jobs.registry import HandlerRegistry, HandlerSpec
+    from plimsoll.core.jobs.service import JobService
+    from plimsoll.core.jobs.worker import Worker
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Claim": "plimsoll.core.jobs.entities",
+        "HandlerRegistry": "plimsoll.core.jobs.registry",
+        "HandlerSpec": "plimsoll.core.jobs.registry",
+        "Job": "plimsoll.core.jobs.entities",
+        "JobCancelled": "plimsoll.core.jobs.context",
+        "JobContext": "plimsoll.core.jobs.context",
+        "JobPage": "plimsoll.core.jobs.entities",
+        "JobService": "plimsoll.core.jobs.service",
+        "JobState": "plimsoll.core.jobs.entities",
+        "Schedule": "plimsoll.core.jobs.entities",
+        "Worker": "plimsoll.core.jobs.worker",
+    },
+)
 
 __all__ = [
     "Claim",
