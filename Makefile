@@ -9,6 +9,11 @@ PORT ?= 8765
 # needs to run (`make serve`, `make demo`), requirements-dev.lock adds the tools of `make test`.
 # The venv is synced to exactly one of them; the dev stamp implies the runtime one, so `make serve`
 # after `make test` keeps the dev tools (it syncs the dev lock again if a lock changed).
+# Bytecode is compiled at install time: where PYTHONDONTWRITEBYTECODE is set (CI images, many
+# containers) Python would otherwise compile every module of SciPy, pandas and SQLAlchemy again in
+# every process, 2-3 s per `plimsoll` command and per server or worker a test starts.
+UV_SYNC := $(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python
+UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
@@ -24,17 +29,17 @@ $(BIN)/uv:
 
 $(RUNTIME_STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(BIN)/uv
 	if [ -e $(DEV_STAMP) ]; then \
-	  $(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-dev.lock; \
+	  $(UV_SYNC) requirements-dev.lock; \
 	else \
-	  $(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock; \
+	  $(UV_SYNC) requirements.lock; \
 	fi
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV_INSTALL) --no-deps -e .
 	if [ -e $(DEV_STAMP) ]; then touch $(DEV_STAMP); fi
 	touch $(RUNTIME_STAMP)
 
 $(DEV_STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-dev.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV_SYNC) requirements-dev.lock
+	$(UV_INSTALL) --no-deps -e .
 	touch $(DEV_STAMP) $(RUNTIME_STAMP)
 
 serve: install
@@ -52,6 +57,7 @@ typecheck: dev
 	$(BIN)/mypy
 
 pytest: dev
+	$(BIN)/python -m compileall -q src > /dev/null  # our own modules, for the processes tests start
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest

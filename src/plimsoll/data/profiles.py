@@ -14,12 +14,14 @@ import gzip
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from plimsoll import stats
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.data.entities import Column
 from plimsoll.data.hashing import DEFAULT_WORKERS
+
+if TYPE_CHECKING:
+    from plimsoll.stats import TableSummary
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -62,6 +64,8 @@ def profile(files: Sequence[tuple[str, Opener]], *, workers: int = DEFAULT_WORKE
     tabular = [(path, opener) for path, opener in files if is_tabular(path)]
     if not tabular:
         return None
+    from plimsoll import stats  # SciPy and pandas: a second of start-up, paid only to profile
+
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="plimsoll-profile") as pool:
         parts = list(pool.map(lambda item: _one(*item), tabular))
     rows = sum(part[0] for part in parts)
@@ -75,7 +79,9 @@ def profile(files: Sequence[tuple[str, Opener]], *, workers: int = DEFAULT_WORKE
     return Profile(rows, schema, stats.to_bytes(merged))
 
 
-def _one(path: str, opener: Opener) -> tuple[int, Any, stats.TableSummary]:
+def _one(path: str, opener: Opener) -> tuple[int, Any, TableSummary]:
+    from plimsoll import stats
+
     table = read_table(path, opener)
     try:
         summary = stats.summarize(table)
@@ -97,7 +103,9 @@ def _unified(schemas: list[Any]) -> tuple[Column, ...] | None:
     return tuple(Column(f.name, str(f.type)) for f in schema)
 
 
-def summary_of(data: bytes) -> stats.TableSummary:
+def summary_of(data: bytes) -> TableSummary:
+    from plimsoll import stats
+
     summary = stats.from_bytes(data)
     if not isinstance(summary, stats.TableSummary):
         raise InvalidParameter("profile", "is a column summary; a dataset's profile is a table summary")

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.blobs import BlobRef
@@ -42,7 +42,9 @@ from plimsoll.data.entities import (
 from plimsoll.data.hashing import HashCache, Progress
 from plimsoll.data.preparing import check_references, prepare, write_files
 from plimsoll.data.profiles import summary_of
-from plimsoll.stats import TableSummary
+
+if TYPE_CHECKING:
+    from plimsoll.stats import TableSummary
 
 MAX_DIGESTS_PER_ASK = 10_000
 

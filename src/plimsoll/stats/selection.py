@@ -74,9 +74,10 @@ def default_method(reference: ColumnSummary) -> str:
 
 def is_discrete(summary: NumericSummary) -> bool:
     """At most ``DISCRETE_MAX_VALUES`` distinct values, every one of them on an edge."""
-    inside = summary.counts.copy()
-    inside[:-1] -= summary.edge_counts
-    return len(summary.edges) <= DISCRETE_MAX_VALUES and not bool(np.any(inside))
+    counts = summary.counts
+    if len(summary.edges) > DISCRETE_MAX_VALUES or counts[-1] != 0:
+        return False
+    return bool(np.array_equal(counts[:-1], summary.edge_counts))
 
 
 def resolve_method(column: str, reference: ColumnSummary, requested: str | None) -> Method:

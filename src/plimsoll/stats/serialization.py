@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 import zlib
 from typing import Any
 
@@ -28,6 +29,26 @@ _NUMERIC_FIELDS = (
     "row_count", "null_count", "nan_count", "posinf_count", "neginf_count",
     "minimum", "maximum", "mean", "sum_squared_deviations", "rebin_error",
 )  # fmt: skip
+# Edges read back are shared by every summary that has the same ones (the windows of one monitor
+# all carry their reference's edges), so that a merge sees one array (`is`) instead of comparing
+# 2,048 floats per window; read-only, since they are shared. Bounded: edges of long-gone
+# references are let go.
+_SHARED_EDGES: dict[bytes, NDArray[np.float64]] = {}
+_SHARED_EDGES_LIMIT = 256
+_shared_edges_lock = threading.Lock()
+
+
+def _shared_edges(edges: NDArray[Any]) -> NDArray[np.float64]:
+    key = edges.tobytes() + edges.dtype.str.encode()
+    with _shared_edges_lock:
+        shared = _SHARED_EDGES.get(key)
+        if shared is None:
+            if len(_SHARED_EDGES) >= _SHARED_EDGES_LIMIT:
+                _SHARED_EDGES.clear()
+            shared = edges.astype(np.float64)
+            shared.flags.writeable = False
+            _SHARED_EDGES[key] = shared
+        return shared
 
 
 def to_bytes(summary: TableSummary | ColumnSummary) -> bytes:
@@ -147,9 +168,9 @@ def _column_from_header(header: dict[str, Any], reader: _ArrayReader) -> ColumnS
         fields = {name: _decode_float(header[name]) for name in _NUMERIC_FIELDS}
         return NumericSummary(
             **fields,
-            edges=arrays[0].astype(np.float64),
-            counts=arrays[1].astype(np.int64),
-            edge_counts=arrays[2].astype(np.int64),
+            edges=_shared_edges(arrays[0]),
+            counts=arrays[1],
+            edge_counts=arrays[2],
         )
     if header["kind"] == "categorical":
         return CategoricalSummary(
