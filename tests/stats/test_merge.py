@@ -162,3 +162,22 @@ def test_merge_refuses_mismatched_kinds_and_columns() -> None:
     as_text = stats.summarize(pd.DataFrame({"x": ["a"]}))
     with pytest.raises(PlimsollStatsError, match=r"column 'x'.*different kinds"):
         stats.merge([first, as_text])
+
+
+def test_histograms_kept_narrow_add_up_past_their_own_width() -> None:
+    """Windows keep counts in the narrowest integer that holds them (int8 for these): merged, a bin
+    holds 60,000, past int8 and int16, and nothing wraps around, also through the bytes."""
+    values = np.repeat([1.0, 2.0], 60_000)
+    np.random.default_rng(1).shuffle(values)
+    reference = stats.summarize_column(values)
+    windows = [
+        stats.summarize_column(values[i : i + 100], reference=reference) for i in range(0, 120_000, 100)
+    ]
+    assert {w.counts.dtype for w in windows} == {np.dtype(np.int8)}  # type: ignore[union-attr]
+    merged = stats.merge([stats.from_bytes(stats.to_bytes(w)) for w in windows])
+    assert isinstance(merged, NumericSummary) and isinstance(reference, NumericSummary)
+    assert merged.counts.tolist() == reference.counts.tolist() == [60_000, 60_000, 0]
+    assert merged.edge_counts.tolist() == [60_000, 60_000]
+    assert merged.counts.dtype == np.int32
+    same = stats.drift_test(reference, merged)  # chi-square on the narrow and the merged counts
+    assert same.statistic == pytest.approx(0.0) and not same.drifted

@@ -52,16 +52,15 @@ CountArray = NDArray[np.signedinteger[Any]]
 
 
 def compact_counts(counts: NDArray[np.integer[Any]]) -> CountArray:
-    """`counts` as int16, int32 or int64, the narrowest that holds its largest value.
+    """`counts` as int8, int16, int32 or int64, the narrowest that holds its largest value.
 
     Merging many windows reads every window's histogram once, and that read is what it costs (a
-    1,000-window merge is bound by memory speed): a window of up to 32,767 rows in int16 is a
-    quarter of the bytes of int64."""
+    1,000-window merge is bound by memory speed): a window of 1,000 rows over 2,049 bins rarely
+    has a bin above 127, and then takes an eighth of the bytes of int64."""
     largest = int(counts.max(initial=0))
-    if largest <= np.iinfo(np.int16).max:
-        return counts.astype(np.int16, copy=False)
-    if largest <= np.iinfo(np.int32).max:
-        return counts.astype(np.int32, copy=False)
+    for narrow in (np.int8, np.int16, np.int32):
+        if largest <= np.iinfo(narrow).max:
+            return counts.astype(narrow, copy=False)
     return counts.astype(np.int64, copy=False)
 
 
