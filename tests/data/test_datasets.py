@@ -227,3 +227,61 @@ def test_a_file_changed_between_hashing_and_upload_is_named_and_nothing_register
     with pytest.raises(NotFound):
         sdk.datasets.get("moving")
     assert sdk.datasets.register("moving", root).version == 1
+
+
+def test_a_run_records_the_versions_it_read_and_wrote(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"train.csv": b"a,b\n1,2\n"})
+    train = sdk.datasets.register("train", root)
+    (root / "train.csv").write_bytes(b"a,b\n1,2\n3,4\n")
+    settle(root)
+    holdout = sdk.datasets.register("holdout", root)
+    scores = sdk.datasets.register("scores", make_tree(tmp_path / "s", {"s.csv": b"s\n1\n"}))
+    with sdk.start_run("exp", capture=False) as run:
+        assert run.log_input("train", context="training") == train  # the latest, recorded exactly
+        assert run.log_input(holdout, context="validation") == holdout
+        assert run.log_input("train@1", context="training") == train  # again: nothing new
+        assert run.log_output("scores@1") == scores
+    graph = sdk.lineage.upstream(f"run:{run.id}").to_dict()
+    assert sorted((e["from"], e["role"], e["context"]) for e in graph["edges"]) == [
+        ("dataset:holdout@1", "used", "validation"),
+        ("dataset:train@1", "used", "training"),
+    ]
+    produced = sdk.lineage.downstream(f"run:{run.id}").to_dict()["edges"]
+    assert produced == [
+        {"from": f"run:{run.id}", "to": "dataset:scores@1", "role": "produced", "context": None}
+    ]
+    impact = sdk.lineage.impact("dataset:train@1").to_dict()
+    assert [n["id"] for n in impact["impacted"]] == [f"run:{run.id}"]
+
+
+def test_linking_a_run_refuses_what_is_not_there_naming_it(sdk: Client, tmp_path: Path) -> None:
+    sdk.datasets.register("train", make_tree(tmp_path / "d", {"a.csv": b"a\n1\n"}))
+    with sdk.start_run("exp", capture=False) as run:
+        with pytest.raises(NotFound, match="dataset 'train' has no version 2"):
+            run.log_input("train@2")
+        with pytest.raises(NotFound, match="dataset 'missing' has no versions"):
+            run.log_input("missing")
+        with pytest.raises(InvalidParameter, match="context: must be one of training"):
+            run.log_input("train", context="serving")
+        with pytest.raises(InvalidParameter, match="dataset: version must be a whole number"):
+            run.log_input("train@first")
+        with pytest.raises(Conflict, match="already linked with context 'training', not 'test'"):
+            run.log_input("train", context="training")
+            run.log_input("train", context="test")
+    assert sdk.lineage.upstream(f"run:{run.id}").to_dict()["edges"] == [
+        {"from": "dataset:train@1", "to": f"run:{run.id}", "role": "used", "context": "training"}
+    ]
+
+
+def test_a_run_of_another_project_cannot_claim_a_version(platform: Platform, tmp_path: Path) -> None:
+    data = platform.data
+    version = data.register("train", make_tree(tmp_path / "d", {"a": b"1"}), actor="ada")
+    platform.projects.create("other", actor="ada")
+    experiment = platform.tracking.create_experiment("e", project="other", actor="ada")
+    run = platform.tracking.create_run(experiment.id, actor="ada")
+    with pytest.raises(NotFound, match=f"run {run.id!r} not found in project 'default'"):
+        data.link_run(run.id, version.ref, direction="input", context="training", actor="ada")
+    with pytest.raises(InvalidParameter, match="context: says how a run used its input"):
+        data.link_run(run.id, version.ref, direction="output", context="training", actor="ada")
+    with pytest.raises(InvalidParameter, match="direction: must be one of input, output"):
+        data.link_run(run.id, version.ref, direction="sideways", actor="ada")

@@ -151,6 +151,7 @@ class Client:
             batcher=self._batcher,
             transport=self._transport,
             on_end=self._forget_active,
+            project=found.project,
         )
         captured = capture_all() if capture else None
         self._batcher.submit(
@@ -185,6 +186,7 @@ class Client:
             batcher=self._batcher,
             transport=self._transport,
             on_end=self._forget_active,
+            project=resumed.project,
         )
         for key in resumed.metrics:
             last = self._transport.metric_history(resumed.id, key, 2, None).steps

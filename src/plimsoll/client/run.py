@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plimsoll.core.errors import PlimsollError
+from plimsoll.core.errors import InvalidParameter, PlimsollError
 from plimsoll.core.ids import now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_artifact_path, check_float
+from plimsoll.data.entities import DatasetVersion
 from plimsoll.tracking.entities import (
     MetricColumns,
     Run,
@@ -73,6 +75,7 @@ class ActiveRun:
         batcher: Batcher,
         transport: Transport,
         on_end: Callable[[ActiveRun], None],
+        project: str = DEFAULT_PROJECT,
     ) -> None:
         self._batcher = batcher
         self._transport = transport
@@ -81,6 +84,7 @@ class ActiveRun:
         self.name = name
         self.experiment_id = experiment_id
         self.experiment = experiment
+        self.project = project  # the experiment's: where the run's lineage lives
         self._steps: dict[str, int] = {}
         self._ended = False
 
@@ -191,6 +195,33 @@ class ActiveRun:
     def log_dict(self, value: dict[str, Any], artifact_path: str, *, wait: bool = True) -> ActiveRun:
         text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
         return self.log_text(text, artifact_path, wait=wait)
+
+    # -- lineage ----------------------------------------------------------------------------------
+
+    def log_input(self, dataset: str | DatasetVersion, *, context: str | None = "training") -> DatasetVersion:
+        """Record that this run read `dataset` (`"NAME@VERSION"`, `"NAME"` for the latest, or a
+        `DatasetVersion`) for `context`: training, validation, test, evaluation or None. Returns
+        the exact version recorded, so that "which data trained this model?" has one answer."""
+        return self._link_dataset(dataset, "input", context)
+
+    def log_output(self, dataset: str | DatasetVersion) -> DatasetVersion:
+        """Record that this run wrote `dataset`. (A version registered inside the run is already
+        recorded as its output.)"""
+        return self._link_dataset(dataset, "output", None)
+
+    def _link_dataset(
+        self, dataset: str | DatasetVersion, direction: str, context: str | None
+    ) -> DatasetVersion:
+        if isinstance(dataset, DatasetVersion):
+            if dataset.project != self.project:
+                raise InvalidParameter(
+                    "dataset",
+                    f"{dataset.ref!r} is in project {dataset.project!r}; this run's lineage is in "
+                    f"{self.project!r}",
+                )
+            dataset = dataset.ref
+        self.flush()  # the run must be stored before an edge can name it
+        return self._transport.dataset_link_run(self.project, str(dataset), self.id, direction, context)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

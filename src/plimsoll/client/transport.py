@@ -27,7 +27,14 @@ from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
-from plimsoll.data.entities import Dataset, DatasetVersion, ManifestEntry, NewVersion, check_new_version
+from plimsoll.data.entities import (
+    Dataset,
+    DatasetVersion,
+    ManifestEntry,
+    NewVersion,
+    check_new_version,
+    parse_ref,
+)
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
 from plimsoll.tracking.entities import (
     Artifact,
@@ -105,6 +112,9 @@ class Transport(Protocol):
     def dataset_files(self, version: DatasetVersion) -> list[ManifestEntry]: ...
     def dataset_file_to(self, version: DatasetVersion, entry: ManifestEntry, target: Path) -> None: ...
     def dataset_profile(self, version: DatasetVersion) -> bytes | None: ...
+    def dataset_link_run(
+        self, project: str, ref: str, run_id: str, direction: str, context: str | None
+    ) -> DatasetVersion: ...
     def lineage_walk(
         self, direction: Direction, project: str, node: str, depth: int | None, limit: int
     ) -> Graph: ...
@@ -288,6 +298,13 @@ class LocalTransport:
         if version.profile_digest is None:
             return None
         return self.platform.blobs.get_bytes(version.profile_digest)  # type: ignore[no-any-return]
+
+    def dataset_link_run(
+        self, project: str, ref: str, run_id: str, direction: str, context: str | None
+    ) -> DatasetVersion:
+        return self.platform.data.link_run(  # type: ignore[no-any-return]
+            run_id, ref, direction=direction, context=context, project=project, actor=self.actor
+        )
 
     # -- lineage ----------------------------------------------------------------------------------
 
@@ -747,6 +764,14 @@ class HttpTransport:
     def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion:
         path = _dataset_path(name, "latest" if version is None else str(version))
         return DatasetVersion.from_dict(self._json("GET", path, params={"project": project}))
+
+    def dataset_link_run(
+        self, project: str, ref: str, run_id: str, direction: str, context: str | None
+    ) -> DatasetVersion:
+        name, number = parse_ref("dataset", ref)
+        path = _dataset_path(name, "latest" if number is None else str(number)) + "/runs"
+        body = {"project": project, "run_id": run_id, "direction": direction, "context": context}
+        return DatasetVersion.from_dict(self._json("POST", path, body=body))
 
     def dataset_versions(self, project: str, name: str) -> list[DatasetVersion]:
         body = self._json("GET", f"/datasets/{quote(name, safe='')}/versions", params={"project": project})

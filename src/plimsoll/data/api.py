@@ -18,13 +18,25 @@ from starlette.concurrency import run_in_threadpool
 from plimsoll.core.http import current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import INT64_MAX
-from plimsoll.core.wire import ArtifactPath, Description, Documented, Flag, Id, JsonInt, Name, Tags, between
+from plimsoll.core.wire import (
+    ArtifactPath,
+    Description,
+    Documented,
+    Flag,
+    Id,
+    JsonInt,
+    Name,
+    Tags,
+    between,
+    one_of,
+)
 from plimsoll.data.entities import (
     DATASET_NAME_PATTERN,
     DIGEST_PATTERN,
     MAX_DATASET_NAME_LENGTH,
     MAX_FILES_PER_VERSION,
     MAX_SOURCE_URL_LENGTH,
+    RUN_DIRECTIONS,
     VERSION_PATTERN,
     Column,
     DatasetVersion,
@@ -33,6 +45,7 @@ from plimsoll.data.entities import (
     parse_version,
 )
 from plimsoll.data.service import MAX_DIGESTS_PER_ASK, DatasetService
+from plimsoll.lineage.entities import EDGE_CONTEXTS
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -72,6 +85,13 @@ class VersionBody(BaseModel):
     source_url: Annotated[str, Documented(maxLength=MAX_SOURCE_URL_LENGTH)] | None = None
     description: Description = ""
     tags: Tags = Field(default_factory=dict)
+
+
+class RunLinkBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    run_id: Id
+    direction: Annotated[str, one_of(RUN_DIRECTIONS)]
+    context: Annotated[str, one_of(EDGE_CONTEXTS)] | None = None
 
 
 class MissingBody(BaseModel):
@@ -183,6 +203,20 @@ def download_file(
         media_type="application/octet-stream",
         headers={"Content-Length": str(entry.size), DIGEST_HEADER: entry.digest},
     )
+
+
+@router.post("/{name}/versions/{version}/runs")
+def link_run(
+    name: DatasetName, version: VersionText, body: RunLinkBody, datasets: Datasets, actor: Actor
+) -> Response:
+    """Record that a run of the project read the version (`direction: input`, with a `context`)
+    or wrote it (`output`): an edge of the lineage graph. `latest` is recorded as the version it
+    is now. Answers with that version."""
+    ref = name if version == "latest" else f"{name}@{version}"
+    linked = datasets.link_run(
+        body.run_id, ref, direction=body.direction, context=body.context, project=body.project, actor=actor
+    )
+    return json_response(linked.to_dict())
 
 
 @router.get(

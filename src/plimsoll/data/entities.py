@@ -26,6 +26,7 @@ from plimsoll.core.validation import (
     check_name,
     check_text,
     parse_int_text,
+    printable,
 )
 
 MAX_DATASET_NAME_LENGTH = 200
@@ -318,6 +319,18 @@ def parse_version(field_name: str, text: str) -> int | None:
     if text == "latest":
         return None
     return parse_int_text(field_name, text, minimum=1, maximum=MAX_VERSION)
+
+
+# How a run relates to a dataset version: it read it (an input) or wrote it (an output).
+RUN_DIRECTIONS: tuple[str, ...] = ("input", "output")
+
+
+def check_run_direction(field_name: str, value: str) -> str:
+    if value not in RUN_DIRECTIONS:
+        raise InvalidParameter(
+            field_name, f"must be one of {', '.join(RUN_DIRECTIONS)}; got {printable(value)!r}"
+        )
+    return value
 
 
 def parse_ref(field_name: str, text: str) -> tuple[str, int | None]:

@@ -19,4 +19,5 @@ PERMISSIONS = (
     Permission("GET", f"{_VERSION}/files", read(PROJECT_QUERY)),
     Permission("GET", f"{_VERSION}/files/{{path:path}}", read(PROJECT_QUERY)),
     Permission("GET", f"{_VERSION}/profile", read(PROJECT_QUERY)),
+    Permission("POST", f"{_VERSION}/runs", write(PROJECT_BODY)),
 )

@@ -36,12 +36,15 @@ from plimsoll.data.entities import (
     check_dataset_name,
     check_digest,
     check_new_version,
+    check_run_direction,
+    parse_ref,
     schema_from_json,
     schema_to_json,
 )
 from plimsoll.data.hashing import HashCache, Progress
 from plimsoll.data.preparing import check_references, prepare, write_files
 from plimsoll.data.profiles import summary_of
+from plimsoll.lineage.entities import check_context
 
 if TYPE_CHECKING:
     from plimsoll.stats import TableSummary
@@ -218,6 +221,42 @@ class DatasetService:
         self.lineage.record(change, node, project=version.project, label=version.ref, attributes=attributes)
         if version.run_id:
             self.lineage.link(change, f"run:{version.run_id}", node, "produced", project=version.project)
+
+    def link_run(
+        self,
+        run_id: str,
+        ref: str,
+        *,
+        direction: str,
+        context: str | None = None,
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> DatasetVersion:
+        """Record that run `run_id` read (`direction="input"`, in `context`: training, validation,
+        test or evaluation) or wrote (`"output"`) the dataset version `ref` (`NAME@VERSION`, or
+        `NAME` for the latest, recorded as the exact version it is now). Both live in `project`,
+        the run's experiment's. Idempotent; the same input with another context is a Conflict."""
+        name, number = parse_ref("dataset", ref)
+        check_name("project", project)
+        check_run_direction("direction", direction)
+        context = check_context("context", context)
+        if direction == "output" and context is not None:
+            raise InvalidParameter("context", "says how a run used its input; an output has none")
+        if self.lineage is None:
+            raise Conflict("this platform is built without the lineage capability: nothing to link in")
+        with self._change(actor) as change:
+            self.projects.require_in(change.conn, project)
+            row = store.version_row(change.conn, project, name, number)
+            if row is None:
+                which = "has no versions" if number is None else f"has no version {number}"
+                raise NotFound(f"dataset {name!r} {which} in project {project!r}")
+            version = _version(row)
+            dataset, run = f"dataset:{version.ref}", f"run:{run_id}"
+            if direction == "input":
+                self.lineage.link(change, dataset, run, "used", context, project=project)
+            else:
+                self.lineage.link(change, run, dataset, "produced", project=project)
+        return version
 
     # -- reading ----------------------------------------------------------------------------------
 
