@@ -211,6 +211,7 @@ def test_diff_names_files_and_columns_that_changed(sdk: Client, tmp_path: Path) 
     assert [c.name for c in found.columns_added] == ["c"] and not found.columns_removed
     assert [(a.type, b.type) for a, b in found.columns_retyped] == [("int64", "string")]
     assert sdk.datasets.diff(first, "diffed@1").files == ()
+    assert found.drift is not None and list(found.drift.columns) == ["a"]  # 'b' changed kind: a schema change
 
 
 def test_a_file_changed_between_hashing_and_upload_is_named_and_nothing_registered(
@@ -285,3 +286,28 @@ def test_a_run_of_another_project_cannot_claim_a_version(platform: Platform, tmp
         data.link_run(run.id, version.ref, direction="output", context="training", actor="ada")
     with pytest.raises(InvalidParameter, match="direction: must be one of input, output"):
         data.link_run(run.id, version.ref, direction="sideways", actor="ada")
+
+
+def test_diff_gives_the_engines_drift_verdict_on_every_shared_column(sdk: Client) -> None:
+    features = [
+        "MedInc",
+        "HouseAge",
+        "AveRooms",
+        "AveBedrms",
+        "Population",
+        "AveOccup",
+        "Latitude",
+        "Longitude",
+    ]
+    reference = pd.read_csv(DATA / "california_housing_reference.csv.gz")[features]
+    analysis = pd.read_csv(DATA / "california_housing_analysis.csv.gz")[features]
+    sdk.datasets.register("housing", reference)
+    sdk.datasets.register("housing", analysis)
+    found = sdk.datasets.diff("housing@1", "housing@2")
+    assert found.to_dict()["rows"] == {"old": len(reference), "new": len(analysis)}
+    direct = stats.compare(reference, analysis)
+    assert found.drift is not None
+    assert {name: r.drifted for name, r in found.drift.columns.items()} == {
+        name: r.drifted for name, r in direct.columns.items()
+    }
+    assert 0 < len(found.drift.drifted_columns) < len(found.drift.columns)  # real drift, not everywhere

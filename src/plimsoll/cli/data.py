@@ -238,15 +238,16 @@ def diff(
     project: ProjectOption = PROJECT_DEFAULT,
 ) -> None:
     """What changed between two versions: files added, removed or changed; columns added, removed
-    or retyped."""
+    or retyped; rows; and, where both are tabular, the drift verdict on every column."""
     with open_client(url) as client:
         found = client.datasets.diff(old, new, project=project)
     if json_output:
         print_json(found.to_dict())
         return
+    if found.old.rows != found.new.rows:
+        console.print(f"rows: {_count(found.old.rows)} -> {_count(found.new.rows)}")
     if not found.files and not (found.columns_added or found.columns_removed or found.columns_retyped):
         console.print(f"{found.old.ref} and {found.new.ref} hold the same files.")
-        return
     marks = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
     for change in found.files:
         mark, style = marks[change.kind]
@@ -258,6 +259,22 @@ def diff(
         console.print(Text(f"- column {column.name}: {column.type}", style="red"))
     for before, after in found.columns_retyped:
         console.print(Text(f"~ column {before.name}: {before.type} -> {after.type}", style="yellow"))
+    if found.drift is not None and found.drift.columns:
+        table = Table(
+            title=f"drift, {found.old.ref} as the reference (alpha {found.drift.alpha}, {found.drift.correction})"
+        )
+        for heading in ("column", "test", "statistic", "p-value", "verdict"):
+            table.add_column(heading, justify="right" if heading in ("statistic", "p-value") else "left")
+        for result in found.drift.ranked():
+            verdict = Text("drifted", style="bold red") if result.drifted else Text("no drift", style="green")
+            table.add_row(
+                result.column, result.method, f"{result.statistic:.4g}", f"{result.p_value:.3g}", verdict
+            )
+        console.print(table)
+
+
+def _count(rows: int | None) -> str:
+    return "-" if rows is None else f"{rows:,}"
 
 
 @app.command("get")

@@ -163,10 +163,15 @@ class Datasets:
         self, old: str | DatasetVersion, new: str | DatasetVersion, *, project: str = DEFAULT_PROJECT
     ) -> VersionDiff:
         """What changed between two versions (of one dataset or two): files added, removed or
-        changed, and columns added, removed or retyped."""
+        changed, columns added, removed or retyped, rows, and the statistics engine's drift
+        verdict on each column their profiles share (`drift`, a `stats.DriftReport`)."""
+        from plimsoll.data.profiles import profile_drift
+
         before, after = self._version(old, project), self._version(new, project)
         transport = self._client._transport
-        return diff_versions(before, transport.dataset_files(before), after, transport.dataset_files(after))
+        found = diff_versions(before, transport.dataset_files(before), after, transport.dataset_files(after))
+        drift = profile_drift(transport.dataset_profile(before), transport.dataset_profile(after))
+        return replace(found, drift=drift)
 
     def _version(self, ref: str | DatasetVersion, project: str) -> DatasetVersion:
         return ref if isinstance(ref, DatasetVersion) else self.get(ref, project=project)

@@ -175,11 +175,15 @@ class VersionDiff:
     columns_added: tuple[Column, ...] = ()
     columns_removed: tuple[Column, ...] = ()
     columns_retyped: tuple[tuple[Column, Column], ...] = ()
+    # The statistics engine's verdict on each column the two profiles share (`stats.DriftReport`),
+    # None when either version has no profile.
+    drift: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "old": self.old.ref,
             "new": self.new.ref,
+            "rows": {"old": self.old.rows, "new": self.new.rows},
             "files": [
                 {
                     "path": c.path,
@@ -194,6 +198,7 @@ class VersionDiff:
             "columns_retyped": [
                 {"name": a.name, "old": a.type, "new": b.type} for a, b in self.columns_retyped
             ],
+            "drift": None if self.drift is None else self.drift.to_dict(),
         }
 
 

@@ -103,6 +103,23 @@ def _unified(schemas: list[Any]) -> tuple[Column, ...] | None:
     return tuple(Column(f.name, str(f.type)) for f in schema)
 
 
+def profile_drift(old: bytes | None, new: bytes | None) -> Any:
+    """The statistics engine's verdict on every column two profiles share with the same kind
+    (`stats.compare`, the old version as the reference), or None when either has no profile or
+    they share no such column (a column that changed kind is a schema change, said as one).
+    Profiles made on different edges are compared on common ones, and each verdict states the
+    error that cost."""
+    if old is None or new is None:
+        return None
+    from plimsoll import stats
+
+    before, after = summary_of(old), summary_of(new)
+    shared = [
+        name for name in before.columns if name in after.columns and before[name].kind == after[name].kind
+    ]
+    return stats.compare(before, after, columns=shared) if shared else None
+
+
 def summary_of(data: bytes) -> TableSummary:
     from plimsoll import stats
 
