@@ -33,7 +33,18 @@ from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
 PASSWORD = "a passphrase long enough"
-UI_PREFIXES = ("/account", "/admin", "/compare", "/experiments", "/jobs", "/projects", "/runs", "/sign-in")
+UI_PREFIXES = (
+    "/account",
+    "/admin",
+    "/compare",
+    "/datasets",
+    "/experiments",
+    "/jobs",
+    "/lineage",
+    "/projects",
+    "/runs",
+    "/sign-in",
+)
 # Signing out ends the session the sweep runs in; it is tried on its own below.
 NOT_SWEPT = {("POST", "/sign-out")}
 
@@ -98,6 +109,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     victim_token = auth.create_token("victim", actor="root").token.id
     victim_session = auth.sign_in.with_password("victim", PASSWORD).credential.session.id
     job = platform.jobs.enqueue("maintenance.gc", {"dry_run": True}).id
+    # A dataset named like the victim, so that /datasets/{name} pages name one that exists.
+    victim_data = tmp_path_factory.mktemp("victim-data") / "rows.csv"
+    victim_data.write_text("a,b\n1,x\n2,y\n")
+    platform.data.register("victim", victim_data, actor="root")
+    victim_data.write_text("a,b\n1,x\n2,y\n3,z\n")
+    platform.data.register("victim", victim_data, actor="root")
     server = LiveServer(platform)
     try:
         yield World(server, platform, seeded, victim_token, victim_session, job, own_tokens, own_sessions)
@@ -142,6 +159,10 @@ def _url(world: World, template: str, person: Person) -> str:
     assert "{" not in path, f"no value for a parameter of {template}"
     if template == "/compare":
         path += f"?runs={run.id},{world.seeded.run('baseline').id}"
+    if template == "/datasets/{name}/diff":
+        path += "?old=1&new=2"
+    if template == "/lineage":
+        path += "?node=dataset:victim@1"
     return path
 
 

@@ -56,16 +56,23 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
     # The navigation shows only what exists: the descriptors' entries, each a live link, by section.
     nav = page.locator("nav.sidebar")
     assert nav.locator("a.nav-link.active").inner_text() == "Experiments"
-    assert [t.strip() for t in nav.locator(".nav-title").all_text_contents()] == ["Track", "Operate", "Admin"]
+    assert [t.strip() for t in nav.locator(".nav-title").all_text_contents()] == [
+        "Track",
+        "Data",
+        "Operate",
+        "Admin",
+    ]
     assert [t.strip() for t in nav.locator(".nav-link").all_text_contents()] == [
         "Experiments",
         "Runs",
+        "Datasets",
+        "Lineage",
         "Jobs",
         "Users",  # with auth off the local user administers everything
         "API tokens",
         "Service accounts",
     ]
-    assert nav.locator("a.nav-link[href]").count() == 6
+    assert nav.locator("a.nav-link[href]").count() == 8
     # Authentication is off here, and the layout says what that means.
     assert "Authentication is off: single-user mode." in nav.locator(".auth-off").inner_text()
     assert nav.get_by_text("soon", exact=False).count() == 0

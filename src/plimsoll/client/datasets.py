@@ -24,7 +24,6 @@ from plimsoll.data.entities import (
     ManifestEntry,
     NewVersion,
     VersionDiff,
-    diff_versions,
     parse_ref,
 )
 from plimsoll.data.hashing import HashCache, Progress
@@ -165,13 +164,11 @@ class Datasets:
         """What changed between two versions (of one dataset or two): files added, removed or
         changed, columns added, removed or retyped, rows, and the statistics engine's drift
         verdict on each column their profiles share (`drift`, a `stats.DriftReport`)."""
-        from plimsoll.data.profiles import profile_drift
+        from plimsoll.data.profiles import diff_with_drift
 
         before, after = self._version(old, project), self._version(new, project)
-        transport = self._client._transport
-        found = diff_versions(before, transport.dataset_files(before), after, transport.dataset_files(after))
-        drift = profile_drift(transport.dataset_profile(before), transport.dataset_profile(after))
-        return replace(found, drift=drift)
+        files, profile = self._client._transport.dataset_files, self._client._transport.dataset_profile
+        return diff_with_drift(before, files(before), profile(before), after, files(after), profile(after))
 
     def _version(self, ref: str | DatasetVersion, project: str) -> DatasetVersion:
         return ref if isinstance(ref, DatasetVersion) else self.get(ref, project=project)

@@ -769,9 +769,13 @@ class HttpTransport:
         self, project: str, ref: str, run_id: str, direction: str, context: str | None
     ) -> DatasetVersion:
         name, number = parse_ref("dataset", ref)
-        path = _dataset_path(name, "latest" if number is None else str(number)) + "/runs"
-        body = {"project": project, "run_id": run_id, "direction": direction, "context": context}
-        return DatasetVersion.from_dict(self._json("POST", path, body=body))
+        base = _dataset_path(name, "latest" if number is None else str(number))
+        body: dict[str, Any] = {"project": project, "run_id": run_id}
+        if direction == "input":
+            return DatasetVersion.from_dict(
+                self._json("POST", f"{base}/readers", body={**body, "context": context})
+            )
+        return DatasetVersion.from_dict(self._json("POST", f"{base}/writers", body=body))
 
     def dataset_versions(self, project: str, name: str) -> list[DatasetVersion]:
         body = self._json("GET", f"/datasets/{quote(name, safe='')}/versions", params={"project": project})

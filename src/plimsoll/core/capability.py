@@ -69,6 +69,9 @@ class NavItem:
     href: str
     # Shown only to site admins (and with auth off); the page's own permission row is what protects it.
     site_admin: bool = False
+    # Within a section, entries go by `rank`, then in capability order: a capability listed
+    # later (it depends on an earlier one) may still come first (Datasets before Lineage).
+    rank: int = 0
 
 
 @dataclass(frozen=True)

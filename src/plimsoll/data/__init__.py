@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability, CliGroup
+from plimsoll.core.capability import Capability, CliGroup, NavItem
 
 CAPABILITY = Capability(
     name="data",
@@ -14,6 +14,8 @@ CAPABILITY = Capability(
     service="plimsoll.data.service:DatasetService",
     router="plimsoll.data.api:router",
     permissions="plimsoll.data.permissions:PERMISSIONS",
+    pages="plimsoll.server.ui.datasets:router",
+    nav=(NavItem("Data", "datasets", "Datasets", "/datasets"),),
     cli=(CliGroup("data", "plimsoll.cli.data:app"),),
     events="plimsoll.data.events:EVENTS",
     blobs="referenced_blobs",

@@ -36,7 +36,6 @@ from plimsoll.data.entities import (
     MAX_DATASET_NAME_LENGTH,
     MAX_FILES_PER_VERSION,
     MAX_SOURCE_URL_LENGTH,
-    RUN_DIRECTIONS,
     VERSION_PATTERN,
     Column,
     DatasetVersion,
@@ -87,10 +86,12 @@ class VersionBody(BaseModel):
     tags: Tags = Field(default_factory=dict)
 
 
-class RunLinkBody(BaseModel):
+class WriterBody(BaseModel):
     project: Name = DEFAULT_PROJECT
     run_id: Id
-    direction: Annotated[str, one_of(RUN_DIRECTIONS)]
+
+
+class ReaderBody(WriterBody):
     context: Annotated[str, one_of(EDGE_CONTEXTS)] | None = None
 
 
@@ -205,18 +206,37 @@ def download_file(
     )
 
 
-@router.post("/{name}/versions/{version}/runs")
-def link_run(
-    name: DatasetName, version: VersionText, body: RunLinkBody, datasets: Datasets, actor: Actor
+@router.post("/{name}/versions/{version}/readers")
+def add_reader(
+    name: DatasetName, version: VersionText, body: ReaderBody, datasets: Datasets, actor: Actor
 ) -> Response:
-    """Record that a run of the project read the version (`direction: input`, with a `context`)
-    or wrote it (`output`): an edge of the lineage graph. `latest` is recorded as the version it
-    is now. Answers with that version."""
-    ref = name if version == "latest" else f"{name}@{version}"
+    """Record that a run of the project read the version, for `context` (an edge `used` of the
+    lineage graph). `latest` is recorded as the version it is now; answers with that version."""
     linked = datasets.link_run(
-        body.run_id, ref, direction=body.direction, context=body.context, project=body.project, actor=actor
+        body.run_id,
+        _ref(name, version),
+        direction="input",
+        context=body.context,
+        project=body.project,
+        actor=actor,
     )
     return json_response(linked.to_dict())
+
+
+@router.post("/{name}/versions/{version}/writers")
+def add_writer(
+    name: DatasetName, version: VersionText, body: WriterBody, datasets: Datasets, actor: Actor
+) -> Response:
+    """Record that a run of the project wrote the version (an edge `produced` of the lineage
+    graph). `latest` is recorded as the version it is now; answers with that version."""
+    linked = datasets.link_run(
+        body.run_id, _ref(name, version), direction="output", project=body.project, actor=actor
+    )
+    return json_response(linked.to_dict())
+
+
+def _ref(name: str, version: str) -> str:
+    return name if version == "latest" else f"{name}@{version}"
 
 
 @router.get(

@@ -19,5 +19,10 @@ PERMISSIONS = (
     Permission("GET", f"{_VERSION}/files", read(PROJECT_QUERY)),
     Permission("GET", f"{_VERSION}/files/{{path:path}}", read(PROJECT_QUERY)),
     Permission("GET", f"{_VERSION}/profile", read(PROJECT_QUERY)),
-    Permission("POST", f"{_VERSION}/runs", write(PROJECT_BODY)),
+    Permission("POST", f"{_VERSION}/readers", write(PROJECT_BODY)),
+    Permission("POST", f"{_VERSION}/writers", write(PROJECT_BODY)),
+    # The web UI's pages (plimsoll.server.ui.datasets).
+    Permission("GET", "/datasets", read(PROJECT_QUERY)),
+    Permission("GET", "/datasets/{name}", read(PROJECT_QUERY)),
+    Permission("GET", "/datasets/{name}/diff", read(PROJECT_QUERY)),
 )

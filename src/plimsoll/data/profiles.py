@@ -13,11 +13,11 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.data.entities import Column
+from plimsoll.data.entities import Column, DatasetVersion, ManifestEntry, VersionDiff, diff_versions
 from plimsoll.data.hashing import DEFAULT_WORKERS
 
 if TYPE_CHECKING:
@@ -118,6 +118,20 @@ def profile_drift(old: bytes | None, new: bytes | None) -> Any:
         name for name in before.columns if name in after.columns and before[name].kind == after[name].kind
     ]
     return stats.compare(before, after, columns=shared) if shared else None
+
+
+def diff_with_drift(
+    old: DatasetVersion,
+    old_files: Sequence[ManifestEntry],
+    old_profile: bytes | None,
+    new: DatasetVersion,
+    new_files: Sequence[ManifestEntry],
+    new_profile: bytes | None,
+) -> VersionDiff:
+    """`entities.diff_versions`, with the drift verdicts of the two profiles."""
+    return replace(
+        diff_versions(old, old_files, new, new_files), drift=profile_drift(old_profile, new_profile)
+    )
 
 
 def summary_of(data: bytes) -> TableSummary:

@@ -33,6 +33,7 @@ from plimsoll.data.entities import (
     DatasetVersion,
     ManifestEntry,
     NewVersion,
+    VersionDiff,
     check_dataset_name,
     check_digest,
     check_new_version,
@@ -43,7 +44,7 @@ from plimsoll.data.entities import (
 )
 from plimsoll.data.hashing import HashCache, Progress
 from plimsoll.data.preparing import check_references, prepare, write_files
-from plimsoll.data.profiles import summary_of
+from plimsoll.data.profiles import diff_with_drift, summary_of
 from plimsoll.lineage.entities import check_context
 
 if TYPE_CHECKING:
@@ -312,6 +313,16 @@ class DatasetService:
         if version.profile_digest is None:
             return None
         return summary_of(self.blobs.get_bytes(version.profile_digest))
+
+    def diff(self, old: DatasetVersion, new: DatasetVersion) -> VersionDiff:
+        """Files, columns and rows that changed, and the drift verdict on each shared column."""
+        profile = self._profile_bytes
+        return diff_with_drift(
+            old, self.version_files(old), profile(old), new, self.version_files(new), profile(new)
+        )
+
+    def _profile_bytes(self, version: DatasetVersion) -> bytes | None:
+        return None if version.profile_digest is None else self.blobs.get_bytes(version.profile_digest)
 
     def check_references(self, version: DatasetVersion) -> None:
         """Conflict naming each file of a by-reference version that changed or vanished."""

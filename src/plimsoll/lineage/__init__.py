@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability, CliGroup
+from plimsoll.core.capability import Capability, CliGroup, NavItem
 
 CAPABILITY = Capability(
     name="lineage",
@@ -16,5 +16,7 @@ CAPABILITY = Capability(
     service="plimsoll.lineage.service:LineageService",
     router="plimsoll.lineage.api:router",
     permissions="plimsoll.lineage.permissions:PERMISSIONS",
+    pages="plimsoll.server.ui.lineage:router",
+    nav=(NavItem("Data", "lineage", "Lineage", "/lineage", rank=1),),
     cli=(CliGroup("lineage", "plimsoll.cli.lineage:app"),),
 )

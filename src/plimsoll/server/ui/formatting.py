@@ -59,6 +59,11 @@ def number(value: float | int | str | None) -> str:
     return f"{value:.6g}"
 
 
+def count(value: int | None) -> str:
+    """A count of things, grouped by thousands: `8,232`."""
+    return DASH if value is None else f"{value:,}"
+
+
 def filesize(size: int) -> str:
     """`512 B`, `1.5 KiB`, `3.2 GiB`."""
     value = float(size)

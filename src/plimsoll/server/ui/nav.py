@@ -19,5 +19,6 @@ class NavSection:
 def build_nav(capabilities: Sequence[Capability]) -> tuple[NavSection, ...]:
     items = [item for capability in capabilities for item in capability.nav]
     titles = list(NAV_SECTIONS) + sorted({item.section for item in items} - set(NAV_SECTIONS))
-    sections = (NavSection(title, tuple(i for i in items if i.section == title)) for title in titles)
+    ranked = sorted(items, key=lambda item: item.rank)  # stable: capability order within a rank
+    sections = (NavSection(title, tuple(i for i in ranked if i.section == title)) for title in titles)
     return tuple(section for section in sections if section.items)

@@ -37,6 +37,7 @@ templates.env.filters.update(
     duration=formatting.duration,
     expiry=formatting.expiry,
     number=formatting.number,
+    count=formatting.count,
     filesize=formatting.filesize,
     short_id=short_id,
 )
