@@ -7,7 +7,8 @@
         result = run_demo(client, experiment="demo")
 
 The dataset is scikit-learn's bundled Wisconsin breast-cancer set (569 tumours, 30 features, binary),
-so nothing is downloaded. Each setting is one run with its params, per-step histories of train/val
+so nothing is downloaded. Its split is registered as two dataset versions, which every run logs as
+its inputs (training, validation). Each setting is one run with its params, per-step histories of train/val
 loss and accuracy (boosting stages, forest size, or SGD epochs), final validation metrics, tags, a
 confusion-matrix JSON artifact and a model card. Nothing is pickled. `plimsoll demo` is the CLI.
 """
@@ -26,6 +27,7 @@ from plimsoll.core.errors import NotFound
 
 if TYPE_CHECKING:
     from plimsoll.client import ActiveRun, Client
+    from plimsoll.data.entities import DatasetVersion
     from plimsoll.tracking.entities import Experiment, Run
 
 Array = npt.NDArray[np.float64]
@@ -85,6 +87,7 @@ class _Data:
     y_val: npt.NDArray[np.int64]
     labels: list[str]
     description: str
+    features: list[str] = field(default_factory=list)
 
 
 def load_data(seed: int = SEED) -> _Data:
@@ -102,7 +105,30 @@ def load_data(seed: int = SEED) -> _Data:
         y_val=np.asarray(y_val, dtype=np.int64),
         labels=[str(name) for name in bunch.target_names],
         description="Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant vs benign",
+        features=[str(name) for name in bunch.feature_names],
     )
+
+
+TRAIN_DATASET = "breast-cancer-train"
+VALIDATION_DATASET = "breast-cancer-validation"
+
+
+def register_data(client: Client, data: _Data) -> tuple[DatasetVersion, DatasetVersion]:
+    """The split the runs train and validate on, as dataset versions (the same split again: the
+    same versions), so that the lineage graph says which data each run read."""
+    import pandas as pd
+
+    def frame(x: Array, y: npt.NDArray[np.int64]) -> pd.DataFrame:
+        table = pd.DataFrame(x, columns=data.features)
+        table["diagnosis"] = [data.labels[label] for label in y]
+        return table
+
+    about = f"{data.description}; the split of the demo (seed {SEED}, {TEST_SIZE:.0%} held out)"
+    train = client.datasets.register(TRAIN_DATASET, frame(data.x_train, data.y_train), description=about)
+    validation = client.datasets.register(
+        VALIDATION_DATASET, frame(data.x_val, data.y_val), description=about
+    )
+    return train, validation
 
 
 def run_demo(
@@ -115,6 +141,7 @@ def run_demo(
 ) -> DemoResult:
     """Train one model per setting, log each as a run in `experiment`, and answer the runs best first."""
     data = load_data(seed)
+    inputs = register_data(client, data)
     try:
         found = client.get_experiment(experiment)
     except NotFound:
@@ -125,7 +152,7 @@ def run_demo(
     for index, setting in enumerate(settings):
         if progress is not None:
             progress(index, len(settings), setting.name)
-        run_ids.append(_train_one(client, found.name, setting, data, seed))
+        run_ids.append(_train_one(client, found.name, setting, data, seed, inputs))
     if progress is not None:
         progress(len(settings), len(settings), "done")
     runs = [client.get_run(run_id) for run_id in run_ids]
@@ -133,7 +160,14 @@ def run_demo(
     return DemoResult(experiment=found, runs=runs)
 
 
-def _train_one(client: Client, experiment: str, setting: Setting, data: _Data, seed: int) -> str:
+def _train_one(
+    client: Client,
+    experiment: str,
+    setting: Setting,
+    data: _Data,
+    seed: int,
+    inputs: tuple[DatasetVersion, DatasetVersion],
+) -> str:
     params = {
         "model": _MODEL_NAMES[setting.family],
         "dataset": DATASET,
@@ -145,6 +179,8 @@ def _train_one(client: Client, experiment: str, setting: Setting, data: _Data, s
     }
     tags = {"demo": "true", "model_family": setting.family, "dataset": "breast_cancer", "task": "binary"}
     with client.start_run(experiment, name=setting.name, params=params, tags=tags) as run:
+        run.log_input(inputs[0], context="training")
+        run.log_input(inputs[1], context="validation")
         started = time.perf_counter()
         proba_val = _TRAINERS[setting.family](run, setting.params, data, seed)
         fit_seconds = time.perf_counter() - started

@@ -305,6 +305,19 @@ def test_demo_trains_and_logs_every_setting(home: Path) -> None:
             assert not any(path.endswith((".pkl", ".pickle", ".joblib")) for path in paths)
         boosted = next(run for run in found if run.name.startswith("gb-"))
         assert len(client.get_metric_history(boosted.id, "train_loss").steps) == 100
+        # The split it trained and validated on is data, and every run names it as its inputs.
+        train, validation = (
+            client.datasets.get("breast-cancer-train"),
+            client.datasets.get("breast-cancer-validation"),
+        )
+        assert (train.rows, validation.rows) == (426, 143) and train.schema is not None
+        assert [c.name for c in train.schema][-1] == "diagnosis"
+        readers = client.lineage.downstream("dataset:breast-cancer-train@1", depth=1).edges
+        assert sorted(e.target for e in readers) == sorted(f"run:{run.id}" for run in found)
+        assert {e.context for e in readers} == {"training"}
+        assert {e.context for e in client.lineage.downstream("dataset:breast-cancer-validation@1").edges} == {
+            "validation"
+        }
         matrix_file = client.download_artifact(found[0].id, "confusion_matrix.json", home / "cm.json")
         matrix = orjson.loads(matrix_file.read_bytes())["matrix"]
         assert sum(map(sum, matrix)) == int(found[0].params["n_val"])

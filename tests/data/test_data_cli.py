@@ -90,3 +90,20 @@ def test_every_data_command_is_documented() -> None:
     for command in data.app.registered_commands:
         assert f"plimsoll data {command.name}" in text
         assert f"`data {command.name} --json`" in text
+
+
+def test_delete_names_what_keeps_a_version_and_deletes_with_force(home: Path, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"a.txt": b"a"})
+    ok_json("data", "add", "raw", str(root))
+    link = cli("lineage", "link", "dataset:raw@1", "model:churn/1", "--role", "used", "--context", "training")
+    assert link.exit_code == 0, link.output
+    refused = cli("data", "delete", "raw@1")
+    assert refused.exit_code != 0
+    assert (
+        "raw@1 is kept: model:churn/1 depends on it" in refused.output and "Traceback" not in refused.output
+    )
+    unnamed = cli("data", "delete", "raw")
+    assert unnamed.exit_code != 0 and "name the version to delete ('raw@VERSION')" in unnamed.output
+    deleted = ok_json("data", "delete", "raw@1", "--force")
+    assert (deleted["name"], deleted["version"]) == ("raw", 1)
+    assert ok_json("data", "list")["datasets"] == []

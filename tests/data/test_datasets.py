@@ -9,10 +9,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from blake3 import blake3
 from data_support import DATA, make_tree, settle
 
 from plimsoll import stats
 from plimsoll.client import Client
+from plimsoll.core import audit
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.platform import Platform
 
@@ -311,3 +313,55 @@ def test_diff_gives_the_engines_drift_verdict_on_every_shared_column(sdk: Client
         name: r.drifted for name, r in direct.columns.items()
     }
     assert 0 < len(found.drift.drifted_columns) < len(found.drift.columns)  # real drift, not everywhere
+
+
+def test_a_deleted_version_keeps_its_number_and_its_place_in_the_graph(sdk: Client, tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", {"a.csv": b"a\n1\n"})
+    first = sdk.datasets.register("raw", root)
+    (root / "a.csv").write_bytes(b"a\n1\n2\n")
+    settle(root)
+    second = sdk.datasets.register("raw", root)
+    with sdk.start_run("exp", capture=False) as run:
+        run.log_input(second, context="training")
+    assert sdk.datasets.delete("raw@2") == second  # a run read it: runs do not keep data
+    with pytest.raises(NotFound, match="dataset 'raw' has no version 2"):
+        sdk.datasets.get("raw@2")
+    assert sdk.datasets.get("raw") == first and [v.version for v in sdk.datasets.versions("raw")] == [1]
+    graph = sdk.lineage.downstream("dataset:raw@2").to_dict()
+    assert graph["nodes"][0]["tombstoned_at"] is not None  # what read it still says from what
+    assert graph["edges"][0]["to"] == f"run:{run.id}"
+    # A new content gets a new number, never 2 again; the deleted content brings 2 back.
+    (root / "a.csv").write_bytes(b"a\n3\n")
+    settle(root)
+    assert sdk.datasets.register("raw", root).version == 3
+    (root / "a.csv").write_bytes(b"a\n1\n2\n")
+    settle(root)
+    back = sdk.datasets.register("raw", root)
+    assert back.version == 2 and back.digest == second.digest
+    assert sdk.datasets.download("raw@2", tmp_path / "out").joinpath("a.csv").read_bytes() == b"a\n1\n2\n"
+    assert sdk.lineage.downstream("dataset:raw@2").to_dict()["nodes"][0]["tombstoned_at"] is None
+    with pytest.raises(InvalidParameter, match="ref: name the version to delete"):
+        sdk.datasets.delete("raw")
+    with pytest.raises(NotFound, match="dataset 'raw' has no version 9"):
+        sdk.datasets.delete("raw@9")
+
+
+def test_data_a_model_depends_on_is_kept_unless_forced(platform: Platform, tmp_path: Path) -> None:
+    data, lineage = platform.data, platform.lineage
+    raw = data.register("raw", make_tree(tmp_path / "r", {"a": b"1"}), actor="ada")
+    clean = data.register("clean", make_tree(tmp_path / "c", {"a": b"2"}), actor="ada")
+    lineage.add_edge(f"dataset:{raw.ref}", f"dataset:{clean.ref}", "derived", project="default", actor="ada")
+    lineage.add_edge(
+        f"dataset:{clean.ref}", "model:churn/1", "used", "training", project="default", actor="ada"
+    )
+    with pytest.raises(Conflict, match=r"raw@1 is kept: model:churn/1 depends on it") as refused:
+        data.delete_version("raw", 1, actor="ada")  # through the data derived from it
+    assert refused.value.details == {"dependents": ["model:churn/1"]}
+    assert data.get_version("raw", 1) == raw
+    assert data.delete_version("raw", 1, force=True, actor="ada") == raw
+    with platform.db.read() as conn:
+        entry = [e for e in audit.list_events(conn) if e.action == "dataset.delete"][-1]
+    assert entry.after == {"forced": True, "dependents": ["model:churn/1"]}
+    # Its content is garbage now (no other version holds it); clean's is not.
+    referenced = data.referenced_blobs()
+    assert blake3(b"1").hexdigest() not in referenced and blake3(b"2").hexdigest() in referenced

@@ -144,3 +144,22 @@ def test_compare_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Pa
     )
     no_page_overflow(wide_page)
     keep(wide_page, "compare", tmp_path)
+
+
+def test_dataset_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    wide_page.goto("/datasets/breast-cancer-train")
+    columns = wide_page.locator("#profile .profile-column").count()
+    assert columns == 31  # 30 features and the diagnosis
+    wide_page.wait_for_function(f"document.body.dataset.chartsReady === '{columns}'")
+    assert wide_page.locator("#version-runs tbody tr").count() == len(demo[1].runs)
+    no_page_overflow(wide_page)
+    keep(wide_page, "dataset", tmp_path)
+
+
+def test_lineage_graph(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    wide_page.goto("/lineage?node=dataset:breast-cancer-train@1")
+    wide_page.wait_for_function("document.getElementById('lineage-graph').dataset.ready === 'true'")
+    drawn = wide_page.evaluate("window.plimsollLineage.nodes().map(n => n.id()).sort()")
+    assert drawn == ["dataset:breast-cancer-train@1", *sorted(f"run:{run.id}" for run in demo[1].runs)]
+    no_page_overflow(wide_page)
+    keep(wide_page, "lineage", tmp_path)

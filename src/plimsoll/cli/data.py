@@ -298,3 +298,25 @@ def get(
 
 
 __all__ = ["app", "fail"]
+
+
+@app.command("delete")
+def delete(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION: the version to delete.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete it even though a model version or deployment depends on it."),
+    ] = False,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Delete one version (project admins). Its contents go at the next `plimsoll gc` unless another
+    version holds them; it stays in the lineage graph, marked deleted. Refused while a model version
+    or a deployment depends on it, unless --force."""
+    with open_client(url) as client:
+        deleted = client.datasets.delete(ref, force=force, project=project)
+    if json_output:
+        print_json(version_json(deleted))
+        return
+    console.print(f"Deleted {deleted.ref} ({deleted.files:,} files, {format_size(deleted.bytes)}).")

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plimsoll.core.errors import Conflict
+from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.data.entities import (
     Dataset,
@@ -157,6 +157,25 @@ class Datasets:
         if version.by_reference and version.source_url:
             check_references(version.source_url, self._client._transport.dataset_files(version))
         return version
+
+    def delete(
+        self, ref: str | DatasetVersion, *, force: bool = False, project: str = DEFAULT_PROJECT
+    ) -> DatasetVersion:
+        """Delete one version (`NAME@VERSION`: a number, never "the latest" by default). Refused
+        (Conflict, naming them) while a model version or a deployment depends on it, unless
+        `force`; its node then stays in the lineage graph, marked deleted. Its contents are
+        collected by the next garbage collection unless another version holds them; registering
+        the same content again brings the version back under its number."""
+        if isinstance(ref, DatasetVersion):
+            name, number, project = ref.name, ref.version, ref.project
+        else:
+            name, found = parse_ref("ref", ref)
+            if found is None:
+                raise InvalidParameter(
+                    "ref", f"name the version to delete ('{name}@VERSION'), not only {name!r}"
+                )
+            number = found
+        return self._client._transport.dataset_delete(project, name, number, force)
 
     def diff(
         self, old: str | DatasetVersion, new: str | DatasetVersion, *, project: str = DEFAULT_PROJECT

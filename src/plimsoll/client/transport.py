@@ -115,6 +115,7 @@ class Transport(Protocol):
     def dataset_link_run(
         self, project: str, ref: str, run_id: str, direction: str, context: str | None
     ) -> DatasetVersion: ...
+    def dataset_delete(self, project: str, name: str, version: int, force: bool) -> DatasetVersion: ...
     def lineage_walk(
         self, direction: Direction, project: str, node: str, depth: int | None, limit: int
     ) -> Graph: ...
@@ -298,6 +299,11 @@ class LocalTransport:
         if version.profile_digest is None:
             return None
         return self.platform.blobs.get_bytes(version.profile_digest)  # type: ignore[no-any-return]
+
+    def dataset_delete(self, project: str, name: str, version: int, force: bool) -> DatasetVersion:
+        return self.platform.data.delete_version(  # type: ignore[no-any-return]
+            name, version, project=project, force=force, actor=self.actor
+        )
 
     def dataset_link_run(
         self, project: str, ref: str, run_id: str, direction: str, context: str | None
@@ -764,6 +770,12 @@ class HttpTransport:
     def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion:
         path = _dataset_path(name, "latest" if version is None else str(version))
         return DatasetVersion.from_dict(self._json("GET", path, params={"project": project}))
+
+    def dataset_delete(self, project: str, name: str, version: int, force: bool) -> DatasetVersion:
+        params = {"project": project, "force": "true" if force else "false"}
+        return DatasetVersion.from_dict(
+            self._json("DELETE", _dataset_path(name, str(version)), params=params)
+        )
 
     def dataset_link_run(
         self, project: str, ref: str, run_id: str, direction: str, context: str | None

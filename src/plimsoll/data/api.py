@@ -57,6 +57,7 @@ DatasetName = Annotated[
 ]
 Digest = Annotated[str, Documented(pattern=DIGEST_PATTERN)]
 VersionText = Annotated[str, Documented(pattern=VERSION_PATTERN)]
+VersionNumber = Annotated[str, Documented(pattern=r"^[1-9][0-9]{0,17}$")]  # not `latest`: say which
 Size = Annotated[JsonInt, between(0, INT64_MAX)]
 Project = Name
 
@@ -203,6 +204,24 @@ def download_file(
         chunks,
         media_type="application/octet-stream",
         headers={"Content-Length": str(entry.size), DIGEST_HEADER: entry.digest},
+    )
+
+
+@router.delete("/{name}/versions/{version}")
+def delete_version(
+    name: DatasetName,
+    version: VersionNumber,
+    datasets: Datasets,
+    actor: Actor,
+    project: Project = DEFAULT_PROJECT,
+    force: Annotated[str, one_of(("true", "false"))] = "false",
+) -> Response:
+    """Delete a version (409 while a model version or deployment depends on it, unless `force`);
+    answers with the version as it was. Its node stays in the lineage graph, marked deleted."""
+    number = parse_version("version", version)
+    assert number is not None  # the pattern admits numbers only
+    return json_response(
+        datasets.delete_version(name, number, project=project, force=force, actor=actor).to_dict()
     )
 
 

@@ -19,11 +19,24 @@ class VersionRegistered(BaseModel):
     by_reference: bool
 
 
+class VersionDeleted(BaseModel):
+    dataset: str
+    version: int
+    digest: str
+    project: str
+
+
 EVENTS = (
     EventType(
         "dataset.version_registered",
         "A new version of a dataset was registered (content already registered under the name is "
         "not a new version and publishes nothing).",
         VersionRegistered,
+    ),
+    EventType(
+        "dataset.version_deleted",
+        "A dataset version was deleted (its contents become garbage unless another version holds "
+        "them; its node stays in the lineage graph as deleted).",
+        VersionDeleted,
     ),
 )

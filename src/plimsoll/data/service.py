@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 MAX_DIGESTS_PER_ASK = 10_000
 
 
+# What keeps a dataset version from being deleted without `force`: the things that depend on it.
+PROTECTING_KINDS: tuple[str, ...] = ("model", "deployment")
+
+
 class DatasetService:
     def __init__(self, parts: Parts) -> None:
         self.db = parts.db
@@ -160,9 +164,11 @@ class DatasetService:
         with self._change(actor) as change:
             self.projects.require_in(change.conn, new.project)
             dataset_id = store.lock_dataset(change.conn, new_id(), new.project, new.name, now)
-            existing = store.version_id_with_digest(change.conn, dataset_id, digest)
-            if existing is not None:
-                return _version(store.version_row_by_id(change.conn, existing))
+            existing = store.version_with_digest(change.conn, dataset_id, digest)
+            if existing is not None and not existing[1]:
+                return _version(store.version_row_by_id(change.conn, existing[0]))
+            if existing is not None:  # deleted: the same content brings it back, under its number
+                return self._restore(change, existing[0], new)
             version_id = new_id()
             row: dict[str, Any] = {
                 "id": version_id,
@@ -209,6 +215,73 @@ class DatasetService:
             )
             self._record_lineage(change, version)
         return version
+
+    def _restore(self, change: Change, version_id: str, new: NewVersion) -> DatasetVersion:
+        store.insert_files(change.conn, [{"version_id": version_id, **e.to_dict()} for e in new.manifest])
+        store.mark_deleted(change.conn, version_id, None)
+        version = _version(store.version_row_by_id(change.conn, version_id))
+        change.audit(
+            AuditEntry(
+                change.actor,
+                "dataset.restore",
+                "dataset_version",
+                version_id,
+                new.project,
+                None,
+                version.to_dict(),
+            )
+        )
+        if self.lineage is not None:
+            self.lineage.restore(change, f"dataset:{version.ref}", project=version.project)
+        return version
+
+    def delete_version(
+        self, name: str, version: int, *, project: str = DEFAULT_PROJECT, force: bool = False, actor: str
+    ) -> DatasetVersion:
+        """Delete one version: its manifest goes (its contents are then garbage unless another
+        version holds them) and its node stays in the lineage graph as a tombstone, so what was
+        made from it still says from what. Its number is never given again; registering the same
+        content brings it back. A version that a model version or a deployment depends on
+        (downstream in the lineage graph, through runs and derived data) is kept unless `force`:
+        the Conflict names them."""
+        check_dataset_name("name", name)
+        check_name("project", project)
+        found = self.get_version(name, version, project=project)
+        node = f"dataset:{found.ref}"
+        dependents = [] if self.lineage is None else self.lineage.dependents(project, node, PROTECTING_KINDS)
+        if dependents and not force:
+            names = [d.id for d in dependents]
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise Conflict(
+                f"{found.ref} is kept: {shown} depend{'s' if len(names) == 1 else ''} on it; "
+                "delete it anyway with force (--force), which leaves it in the lineage graph as deleted",
+                details={"dependents": names},
+            )
+        with self._change(actor) as change:
+            row = store.version_row(change.conn, project, name, version)
+            if row is None:  # deleted meanwhile
+                raise NotFound(f"dataset {name!r} has no version {version} in project {project!r}")
+            store.mark_deleted(change.conn, row["id"], now_ms())
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "dataset.delete",
+                    "dataset_version",
+                    row["id"],
+                    project,
+                    found.to_dict(),
+                    {"forced": bool(dependents), "dependents": [d.id for d in dependents]},
+                )
+            )
+            change.emit(
+                "dataset.version_deleted",
+                f"dataset:{row['id']}",
+                {"dataset": name, "version": version, "digest": found.digest, "project": project},
+                project=project,
+            )
+            if self.lineage is not None:
+                self.lineage.tombstone(change, node, project=project)
+        return found
 
     def _record_lineage(self, change: Change, version: DatasetVersion) -> None:
         """The version's node in the lineage graph, and the run that registered it as the one

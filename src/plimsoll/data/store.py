@@ -56,6 +56,9 @@ dataset_versions = Table(
     Column("source_url", Text, nullable=True),
     Column("description", Text, nullable=False),
     Column("tags", Text, nullable=False),  # JSON object
+    # A deleted version keeps its row: its number is never given again, and registering its
+    # content again brings it back under that number (its files' rows are gone meanwhile).
+    Column("deleted_at", BigInteger, nullable=True),
     UniqueConstraint("dataset_id", "version"),
     UniqueConstraint("dataset_id", "digest"),
 )
@@ -72,7 +75,8 @@ dataset_files = Table(
 TABLES = (datasets, dataset_versions, dataset_files)
 
 _INSERT_CHUNK = 5000
-_VERSION_COLUMNS = [c for c in dataset_versions.c if c.name != "dataset_id"]
+_VERSION_COLUMNS = [c for c in dataset_versions.c if c.name not in ("dataset_id", "deleted_at")]
+_LIVE = dataset_versions.c.deleted_at.is_(None)
 
 
 def lock_dataset(conn: Connection, dataset_id: str, project: str, name: str, now: int) -> str:
@@ -90,13 +94,28 @@ def lock_dataset(conn: Connection, dataset_id: str, project: str, name: str, now
     return str(conn.execute(query).scalar_one())
 
 
-def version_id_with_digest(conn: Connection, dataset_id: str, digest: str) -> str | None:
+def version_with_digest(conn: Connection, dataset_id: str, digest: str) -> tuple[str, bool] | None:
+    """(id, deleted?) of the dataset's version holding exactly this content, if any ever did."""
     found = conn.execute(
-        select(dataset_versions.c.id).where(
+        select(dataset_versions.c.id, dataset_versions.c.deleted_at).where(
             dataset_versions.c.dataset_id == dataset_id, dataset_versions.c.digest == digest
         )
-    ).scalar()
-    return None if found is None else str(found)
+    ).first()
+    return None if found is None else (str(found[0]), found[1] is not None)
+
+
+def insert_files(conn: Connection, files: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(files), _INSERT_CHUNK):
+        conn.execute(dataset_files.insert(), list(files[start : start + _INSERT_CHUNK]))
+
+
+def mark_deleted(conn: Connection, version_id: str, deleted_at: int | None) -> None:
+    """Delete a version (its files' rows go, the row stays), or bring it back (`None`)."""
+    if deleted_at is not None:
+        conn.execute(dataset_files.delete().where(dataset_files.c.version_id == version_id))
+    conn.execute(
+        dataset_versions.update().where(dataset_versions.c.id == version_id).values(deleted_at=deleted_at)
+    )
 
 
 def next_version(conn: Connection, dataset_id: str) -> int:
@@ -108,8 +127,7 @@ def next_version(conn: Connection, dataset_id: str) -> int:
 
 def insert_version(conn: Connection, row: dict[str, Any], files: Sequence[dict[str, Any]]) -> None:
     conn.execute(dataset_versions.insert().values(**row))
-    for start in range(0, len(files), _INSERT_CHUNK):
-        conn.execute(dataset_files.insert(), list(files[start : start + _INSERT_CHUNK]))
+    insert_files(conn, files)
 
 
 def _versions_query() -> Any:
@@ -119,7 +137,7 @@ def _versions_query() -> Any:
 
 
 def version_row(conn: Connection, project: str, name: str, version: int | None) -> RowMapping | None:
-    query = _versions_query().where(datasets.c.project == project, datasets.c.name == name)
+    query = _versions_query().where(datasets.c.project == project, datasets.c.name == name, _LIVE)
     if version is None:
         query = query.order_by(dataset_versions.c.version.desc()).limit(1)
     else:
@@ -132,7 +150,7 @@ def version_row_by_id(conn: Connection, version_id: str) -> RowMapping:
 
 
 def version_rows(conn: Connection, project: str, name: str) -> list[RowMapping]:
-    query = _versions_query().where(datasets.c.project == project, datasets.c.name == name)
+    query = _versions_query().where(datasets.c.project == project, datasets.c.name == name, _LIVE)
     return list(conn.execute(query.order_by(dataset_versions.c.version)).mappings())
 
 
@@ -140,6 +158,7 @@ def dataset_rows(conn: Connection, project: str) -> list[tuple[int, RowMapping]]
     """(created_at of the dataset, its latest version's row) for every dataset of the project."""
     latest = (
         select(dataset_versions.c.dataset_id, func.max(dataset_versions.c.version).label("latest"))
+        .where(_LIVE)
         .group_by(dataset_versions.c.dataset_id)
         .subquery()
     )
@@ -173,6 +192,8 @@ def referenced_digests(conn: Connection) -> set[str]:
         .distinct()
     )
     found = set(conn.execute(stored).scalars())
-    profiles = select(dataset_versions.c.profile_digest).where(dataset_versions.c.profile_digest.is_not(None))
+    profiles = select(dataset_versions.c.profile_digest).where(
+        dataset_versions.c.profile_digest.is_not(None), _LIVE
+    )
     found |= {str(d) for d in conn.execute(profiles.distinct()).scalars()}
     return found

@@ -174,6 +174,29 @@ class LineageService:
             )
         return _node(row)
 
+    def restore(self, change: Change, ref: NodeRef | str, *, project: str) -> Node | None:
+        """Undo `tombstone` (the thing it stands for exists again). None if the graph never held it."""
+        node = self.exact(project, ref)
+        row = store.node_by_key(change.conn, project, node.kind, node.key)
+        if row is None:
+            return None
+        if row["tombstoned_at"] is not None:
+            before = _node(row).to_dict()
+            store.update_node(change.conn, row["id"], {"tombstoned_at": None})
+            row = {**row, "tombstoned_at": None}
+            change.audit(
+                AuditEntry(
+                    change.actor,
+                    "lineage.restore",
+                    "lineage_node",
+                    str(row["id"]),
+                    project,
+                    before,
+                    _node(row).to_dict(),
+                )
+            )
+        return _node(row)
+
     # -- in a change of its own --------------------------------------------------------------------
 
     def add_edge(
