@@ -220,9 +220,8 @@ def delete_version(
     answers with the version as it was. Its node stays in the lineage graph, marked deleted."""
     number = parse_version("version", version)
     assert number is not None  # the pattern admits numbers only
-    return json_response(
-        datasets.delete_version(name, number, project=project, force=force, actor=actor).to_dict()
-    )
+    deleted = datasets.delete_version(name, number, project=project, force=force == "true", actor=actor)
+    return json_response(deleted.to_dict())
 
 
 @router.post("/{name}/versions/{version}/readers")
