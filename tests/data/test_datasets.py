@@ -344,6 +344,11 @@ def test_a_deleted_version_keeps_its_number_and_its_place_in_the_graph(sdk: Clie
         sdk.datasets.delete("raw")
     with pytest.raises(NotFound, match="dataset 'raw' has no version 9"):
         sdk.datasets.delete("raw@9")
+    # What a model depends on is kept, on every path, unless forced.
+    sdk.lineage.link("dataset:raw@1", "model:churn/1", "used", "training")
+    with pytest.raises(Conflict, match="raw@1 is kept: model:churn/1 depends on it"):
+        sdk.datasets.delete("raw@1")
+    assert sdk.datasets.delete("raw@1", force=True) == first
 
 
 def test_data_a_model_depends_on_is_kept_unless_forced(platform: Platform, tmp_path: Path) -> None:
