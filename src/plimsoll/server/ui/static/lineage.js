@@ -31,7 +31,7 @@
     var text = css("--text", "#1d2733");
     var style = [
       { selector: "node", style: {
-        "label": "data(label)", "font-size": 11, "color": text, "text-valign": "bottom", "text-margin-y": 4,
+        "label": "data(label)", "font-size": 14, "color": text, "text-valign": "bottom", "text-margin-y": 4,
         "width": 22, "height": 22, "background-color": css("--muted", "#5f6b7a"), "border-width": 0,
       } },
       { selector: "node.dataset", style: { "shape": "round-rectangle", "background-color": css("--series-0", "#2f6f9f") } },
@@ -41,7 +41,7 @@
       { selector: "node.tombstoned", style: { "opacity": 0.45, "border-style": "dashed", "border-width": 2, "border-color": text } },
       { selector: "edge", style: {
         "width": 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle", "line-color": css("--line-strong", "#9aa5b1"),
-        "target-arrow-color": css("--line-strong", "#9aa5b1"), "label": "data(label)", "font-size": 9,
+        "target-arrow-color": css("--line-strong", "#9aa5b1"), "label": "data(label)", "font-size": 11,
         "color": css("--muted", "#5f6b7a"), "text-rotation": "autorotate", "text-background-opacity": 0,
       } },
     ];
@@ -54,8 +54,9 @@
       minZoom: 0.1,
       maxZoom: 4,
     });
-    // breadthfirst stacks levels top to bottom; data flows left to right here, so turn it.
-    graph.nodes().positions(function (node) { var p = node.position(); return { x: p.y, y: p.x }; });
+    // breadthfirst stacks levels top to bottom; data flows left to right here, so turn it, and
+    // give the levels room for their edges' labels (a page is wider than it is tall).
+    graph.nodes().positions(function (node) { var p = node.position(); return { x: p.y * 2.5, y: p.x }; });
     graph.fit(undefined, 24);
     if (graph.zoom() > 1.5) { graph.zoom(1.5); graph.center(); } // a few nodes: not blown up
     graph.on("tap", "node", function (event) {
