@@ -113,7 +113,7 @@ TRAIN_DATASET = "breast-cancer-train"
 VALIDATION_DATASET = "breast-cancer-validation"
 
 
-def register_data(client: Client, data: _Data) -> tuple[DatasetVersion, DatasetVersion]:
+def register_data(client: Client, data: _Data, *, project: str) -> tuple[DatasetVersion, DatasetVersion]:
     """The split the runs train and validate on, as dataset versions (the same split again: the
     same versions), so that the lineage graph says which data each run read."""
     import pandas as pd
@@ -141,13 +141,13 @@ def run_demo(
 ) -> DemoResult:
     """Train one model per setting, log each as a run in `experiment`, and answer the runs best first."""
     data = load_data(seed)
-    inputs = register_data(client, data)
     try:
         found = client.get_experiment(experiment)
     except NotFound:
         found = client.create_experiment(
             experiment, description=f"plimsoll demo: scikit-learn models on {DATASET}"
         )
+    inputs = register_data(client, data, project=found.project)  # where the runs' lineage lives
     run_ids: list[str] = []
     for index, setting in enumerate(settings):
         if progress is not None:

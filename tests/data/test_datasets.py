@@ -370,3 +370,16 @@ def test_data_a_model_depends_on_is_kept_unless_forced(platform: Platform, tmp_p
     # Its content is garbage now (no other version holds it); clean's is not.
     referenced = data.referenced_blobs()
     assert blake3(b"1").hexdigest() not in referenced and blake3(b"2").hexdigest() in referenced
+
+
+def test_content_registered_again_after_deletion_is_described_afresh(sdk: Client, tmp_path: Path) -> None:
+    """The version comes back under its number as this registration describes it: by reference
+    now, where it was kept by copy (its copied contents may already be collected)."""
+    root = make_tree(tmp_path / "d", {"a.csv": b"a\n1\n"})
+    kept = sdk.datasets.register("raw", root)
+    sdk.datasets.delete("raw@1")
+    back = sdk.datasets.register("raw", root, by_reference=True)
+    assert (back.version, back.digest) == (1, kept.digest)
+    assert back.by_reference and back.source_url is not None and not kept.by_reference
+    assert sdk.datasets.verify("raw@1") == back
+    assert sdk.datasets.download("raw@1", tmp_path / "out").joinpath("a.csv").read_bytes() == b"a\n1\n"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -61,3 +62,19 @@ def test_unknown_version_foreign_and_corrupt_bytes_are_refused() -> None:
         stats.from_bytes(data[:20])
     with pytest.raises(PlimsollStatsError, match="at least 6 bytes"):
         stats.from_bytes(b"PL")
+
+
+@pytest.mark.parametrize(
+    ("counts", "why"),
+    [(np.array([3.5, 1.0, 0.0]), "not whole numbers"), (np.array([-200, 5, 0]), "negative")],
+)
+def test_bytes_whose_counts_are_not_counts_are_refused(counts: np.ndarray, why: str) -> None:
+    """Counts are kept in the narrowest integer that holds them: a float or a negative count in
+    stored bytes would be cut or wrap around silently, so the bytes are refused instead."""
+    summary = stats.summarize_column(np.arange(3.0), max_bins=2)
+    assert isinstance(summary, NumericSummary)
+    forged = replace(summary)
+    object.__setattr__(forged, "counts", counts)  # past the constructor: what a crafted upload holds
+    object.__setattr__(forged, "edge_counts", counts[:-1])
+    with pytest.raises(PlimsollStatsError, match="counts must be counts"):
+        stats.from_bytes(stats.to_bytes(forged))

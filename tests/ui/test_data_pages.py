@@ -142,7 +142,7 @@ def test_the_lineage_graph_draws_the_flow_and_opens_a_node(page: Any, seeded: Se
     assert x[0] < x[1]
     # Clicking a node opens its page.
     page.evaluate("id => window.plimsollLineage.getElementById(id).emit('tap')", f"run:{seeded.evaluated}")
-    page.wait_for_url(f"**/runs/{seeded.evaluated}")
+    page.wait_for_url(f"**/runs/{seeded.evaluated}", wait_until="domcontentloaded")
 
 
 def test_the_lineage_page_offers_the_datasets_and_names_a_bad_node(page: Any, console: Any) -> None:

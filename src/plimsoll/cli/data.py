@@ -297,9 +297,6 @@ def get(
     )
 
 
-__all__ = ["app", "fail"]
-
-
 @app.command("delete")
 def delete(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION: the version to delete.")],
@@ -320,3 +317,6 @@ def delete(
         print_json(version_json(deleted))
         return
     console.print(f"Deleted {deleted.ref} ({deleted.files:,} files, {format_size(deleted.bytes)}).")
+
+
+__all__ = ["app", "fail"]

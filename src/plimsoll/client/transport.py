@@ -33,6 +33,7 @@ from plimsoll.data.entities import (
     ManifestEntry,
     NewVersion,
     check_new_version,
+    check_run_direction,
     parse_ref,
 )
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
@@ -781,6 +782,7 @@ class HttpTransport:
         self, project: str, ref: str, run_id: str, direction: str, context: str | None
     ) -> DatasetVersion:
         name, number = parse_ref("dataset", ref)
+        check_run_direction("direction", direction)
         base = _dataset_path(name, "latest" if number is None else str(number))
         body: dict[str, Any] = {"project": project, "run_id": run_id}
         if direction == "input":

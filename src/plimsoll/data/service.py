@@ -167,35 +167,44 @@ class DatasetService:
             existing = store.version_with_digest(change.conn, dataset_id, digest)
             if existing is not None and not existing[1]:
                 return _version(store.version_row_by_id(change.conn, existing[0]))
-            if existing is not None:  # deleted: the same content brings it back, under its number
-                return self._restore(change, existing[0], new)
-            version_id = new_id()
-            row: dict[str, Any] = {
-                "id": version_id,
-                "dataset_id": dataset_id,
-                "version": store.next_version(change.conn, dataset_id),
-                "digest": digest,
-                "files": len(new.manifest),
-                "bytes": sum(e.size for e in new.manifest),
+            # The content described afresh: a new version's row, or a deleted one's brought back
+            # under its number with what this registration says (by copy or reference, profile).
+            described: dict[str, Any] = {
                 "rows": new.rows,
                 "schema": schema_to_json(new.schema),
                 "profile_digest": new.profile_digest,
-                "created_by": actor,
-                "created_at": now,
                 "run_id": new.run_id,
                 "by_reference": new.by_reference,
                 "source_url": new.source_url,
-                "description": new.description,
-                "tags": json.dumps(new.tags, sort_keys=True),
             }
-            files = [{"version_id": version_id, **e.to_dict()} for e in new.manifest]
-            store.insert_version(change.conn, row, files)
+            files = [{"version_id": "", **e.to_dict()} for e in new.manifest]
+            before: dict[str, Any] | None = None
+            if existing is not None:  # deleted: the same content brings it back, under its number
+                version_id, action = existing[0], "dataset.restore"
+                before = _version(store.version_row_by_id(change.conn, version_id)).to_dict()
+                store.restore_version(change.conn, version_id, described, _for_version(files, version_id))
+            else:
+                version_id, action = new_id(), "dataset.register"
+                row: dict[str, Any] = {
+                    "id": version_id,
+                    "dataset_id": dataset_id,
+                    "version": store.next_version(change.conn, dataset_id),
+                    "digest": digest,
+                    "files": len(new.manifest),
+                    "bytes": sum(e.size for e in new.manifest),
+                    "created_by": actor,
+                    "created_at": now,
+                    "description": new.description,
+                    "tags": json.dumps(new.tags, sort_keys=True),
+                    **described,
+                }
+                store.insert_version(change.conn, row, _for_version(files, version_id))
             version = _version(store.version_row_by_id(change.conn, version_id))
             audited = {k: v for k, v in version.to_dict().items() if k != "schema"}
+            if before is not None:
+                before.pop("schema", None)
             change.audit(
-                AuditEntry(
-                    actor, "dataset.register", "dataset_version", version_id, new.project, None, audited
-                )
+                AuditEntry(actor, action, "dataset_version", version_id, new.project, before, audited)
             )
             change.emit(
                 "dataset.version_registered",
@@ -216,25 +225,6 @@ class DatasetService:
             self._record_lineage(change, version)
         return version
 
-    def _restore(self, change: Change, version_id: str, new: NewVersion) -> DatasetVersion:
-        store.insert_files(change.conn, [{"version_id": version_id, **e.to_dict()} for e in new.manifest])
-        store.mark_deleted(change.conn, version_id, None)
-        version = _version(store.version_row_by_id(change.conn, version_id))
-        change.audit(
-            AuditEntry(
-                change.actor,
-                "dataset.restore",
-                "dataset_version",
-                version_id,
-                new.project,
-                None,
-                version.to_dict(),
-            )
-        )
-        if self.lineage is not None:
-            self.lineage.restore(change, f"dataset:{version.ref}", project=version.project)
-        return version
-
     def delete_version(
         self, name: str, version: int, *, project: str = DEFAULT_PROJECT, force: bool = False, actor: str
     ) -> DatasetVersion:
@@ -246,36 +236,38 @@ class DatasetService:
         the Conflict names them."""
         check_dataset_name("name", name)
         check_name("project", project)
-        found = self.get_version(name, version, project=project)
-        node = f"dataset:{found.ref}"
-        dependents = [] if self.lineage is None else self.lineage.dependents(project, node, PROTECTING_KINDS)
-        if dependents and not force:
-            names = [d.id for d in dependents]
-            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            raise Conflict(
-                f"{found.ref} is kept: {shown} depend{'s' if len(names) == 1 else ''} on it; "
-                "delete it anyway with force (--force), which leaves it in the lineage graph as deleted",
-                details={"dependents": names},
-            )
         with self._change(actor) as change:
+            # Locked like a registration of the dataset: none of its content can be registered
+            # (or brought back) while it is deleted, and two deletions do not both pass.
+            self.projects.require_in(change.conn, project)
+            dataset_id = store.lock_dataset(change.conn, new_id(), project, name, now_ms())
             row = store.version_row(change.conn, project, name, version)
-            if row is None:  # deleted meanwhile
+            if row is None:
                 raise NotFound(f"dataset {name!r} has no version {version} in project {project!r}")
-            store.mark_deleted(change.conn, row["id"], now_ms())
-            change.audit(
-                AuditEntry(
-                    actor,
-                    "dataset.delete",
-                    "dataset_version",
-                    row["id"],
-                    project,
-                    found.to_dict(),
-                    {"forced": bool(dependents), "dependents": [d.id for d in dependents]},
+            found = _version(row)
+            node = _node_id(found)
+            # Read beside the change (the graph's own connection): an edge added at this very
+            # moment may be missed, never one already recorded.
+            dependents = (
+                [] if self.lineage is None else self.lineage.dependents(project, node, PROTECTING_KINDS)
+            )
+            if dependents and not force:
+                names = [d.id for d in dependents]
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                raise Conflict(
+                    f"{found.ref} is kept: {shown} depend{'s' if len(names) == 1 else ''} on it; "
+                    "delete it anyway with force (--force), which leaves it in the lineage graph as deleted",
+                    details={"dependents": names},
                 )
+            store.mark_deleted(change.conn, row["id"], now_ms())
+            audited = {k: v for k, v in found.to_dict().items() if k != "schema"}
+            forced = {"forced": bool(dependents), "dependents": [d.id for d in dependents]}
+            change.audit(
+                AuditEntry(actor, "dataset.delete", "dataset_version", row["id"], project, audited, forced)
             )
             change.emit(
                 "dataset.version_deleted",
-                f"dataset:{row['id']}",
+                f"dataset:{dataset_id}",  # the registrations' key: one order for a dataset's events
                 {"dataset": name, "version": version, "digest": found.digest, "project": project},
                 project=project,
             )
@@ -288,11 +280,12 @@ class DatasetService:
         that produced it, in the same transaction as the version itself."""
         if self.lineage is None:  # a platform built without the lineage capability
             return
-        node = f"dataset:{version.ref}"
+        node = _node_id(version)
         attributes = {"digest": version.digest, "files": version.files, "bytes": version.bytes}
         if version.rows is not None:
             attributes["rows"] = version.rows
         self.lineage.record(change, node, project=version.project, label=version.ref, attributes=attributes)
+        self.lineage.restore(change, node, project=version.project)  # registered again after a deletion
         if version.run_id:
             self.lineage.link(change, f"run:{version.run_id}", node, "produced", project=version.project)
 
@@ -325,7 +318,7 @@ class DatasetService:
                 which = "has no versions" if number is None else f"has no version {number}"
                 raise NotFound(f"dataset {name!r} {which} in project {project!r}")
             version = _version(row)
-            dataset, run = f"dataset:{version.ref}", f"run:{run_id}"
+            dataset, run = _node_id(version), f"run:{run_id}"
             if direction == "input":
                 self.lineage.link(change, dataset, run, "used", context, project=project)
             else:
@@ -383,9 +376,8 @@ class DatasetService:
         return self.blobs.verified_chunks(entry.digest, chunk_size)
 
     def read_profile(self, version: DatasetVersion) -> TableSummary | None:
-        if version.profile_digest is None:
-            return None
-        return summary_of(self.blobs.get_bytes(version.profile_digest))
+        data = self._profile_bytes(version)
+        return None if data is None else summary_of(data)
 
     def diff(self, old: DatasetVersion, new: DatasetVersion) -> VersionDiff:
         """Files, columns and rows that changed, and the drift verdict on each shared column."""
@@ -427,6 +419,15 @@ def changed_since_hashed(ref: BlobRef, digest: str, manifest: Sequence[ManifestE
             f"file {path!r} changed after it was hashed (it now hashes to {ref.digest}); nothing was registered",
             details={"path": path},
         )
+
+
+def _node_id(version: DatasetVersion) -> str:
+    """The version's node in the lineage graph."""
+    return f"dataset:{version.ref}"
+
+
+def _for_version(files: list[dict[str, Any]], version_id: str) -> list[dict[str, Any]]:
+    return [{**f, "version_id": version_id} for f in files]
 
 
 def _version(row: Any) -> DatasetVersion:

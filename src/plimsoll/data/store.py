@@ -42,7 +42,7 @@ dataset_versions = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("dataset_id", ID, ForeignKey("datasets.id"), nullable=False),
-    Column("version", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),  # up to MAX_VERSION, as the API admits
     Column("digest", DIGEST, nullable=False),
     Column("files", Integer, nullable=False),
     Column("bytes", BigInteger, nullable=False),
@@ -109,12 +109,23 @@ def insert_files(conn: Connection, files: Sequence[dict[str, Any]]) -> None:
         conn.execute(dataset_files.insert(), list(files[start : start + _INSERT_CHUNK]))
 
 
-def mark_deleted(conn: Connection, version_id: str, deleted_at: int | None) -> None:
-    """Delete a version (its files' rows go, the row stays), or bring it back (`None`)."""
-    if deleted_at is not None:
-        conn.execute(dataset_files.delete().where(dataset_files.c.version_id == version_id))
+def mark_deleted(conn: Connection, version_id: str, deleted_at: int) -> None:
+    """Delete a live version: its files' rows go, its row stays (its number is never reused)."""
+    conn.execute(dataset_files.delete().where(dataset_files.c.version_id == version_id))
     conn.execute(
-        dataset_versions.update().where(dataset_versions.c.id == version_id).values(deleted_at=deleted_at)
+        dataset_versions.update()
+        .where(dataset_versions.c.id == version_id, _LIVE)
+        .values(deleted_at=deleted_at)
+    )
+
+
+def restore_version(
+    conn: Connection, version_id: str, values: dict[str, Any], files: Sequence[dict[str, Any]]
+) -> None:
+    """Bring a deleted version back with its files, described by `values` (the registration's)."""
+    insert_files(conn, files)
+    conn.execute(
+        dataset_versions.update().where(dataset_versions.c.id == version_id).values(**values, deleted_at=None)
     )
 
 

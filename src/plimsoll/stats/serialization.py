@@ -162,6 +162,17 @@ class _ArrayReader:
         return array
 
 
+def _counts(array: NDArray[Any], name: str) -> NDArray[Any]:
+    """Histogram counts as stored: whole numbers from 0 up, or the bytes are not a summary's."""
+    if array.dtype.kind not in "iu" or (
+        array.size and (array.min() < 0 or array.max() > np.iinfo(np.int64).max)
+    ):
+        raise StatsCorruptSummary(
+            f"summary bytes: {name} must be counts (whole numbers from 0)", field="data"
+        )
+    return array
+
+
 def _column_from_header(header: dict[str, Any], reader: _ArrayReader) -> ColumnSummary:
     arrays = [reader.read(dtype, size) for dtype, size in header["arrays"]]
     if header["kind"] == "numeric":
@@ -169,8 +180,8 @@ def _column_from_header(header: dict[str, Any], reader: _ArrayReader) -> ColumnS
         return NumericSummary(
             **fields,
             edges=_shared_edges(arrays[0]),
-            counts=arrays[1],
-            edge_counts=arrays[2],
+            counts=_counts(arrays[1], "counts"),
+            edge_counts=_counts(arrays[2], "edge_counts"),
         )
     if header["kind"] == "categorical":
         return CategoricalSummary(

@@ -57,9 +57,10 @@ def compact_counts(counts: NDArray[np.integer[Any]]) -> CountArray:
     Merging many windows reads every window's histogram once, and that read is what it costs (a
     1,000-window merge is bound by memory speed): a window of 1,000 rows over 2,049 bins rarely
     has a bin above 127, and then takes an eighth of the bytes of int64."""
-    largest = int(counts.max(initial=0))
+    largest, smallest = int(counts.max(initial=0)), int(counts.min(initial=0))
     for narrow in (np.int8, np.int16, np.int32):
-        if largest <= np.iinfo(narrow).max:
+        limits = np.iinfo(narrow)
+        if limits.min <= smallest and largest <= limits.max:
             return counts.astype(narrow, copy=False)
     return counts.astype(np.int64, copy=False)
 

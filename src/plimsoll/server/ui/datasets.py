@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -62,9 +63,9 @@ def dataset_page(
         "shown": shown,  # `version` is the UI's own, for the static files' addresses
         "columns": profile_columns(shown, profile),
         "runs": _runs_of(request, shown),
-        "version_url": lambda v: views.url(f"/datasets/{name}", project=project, version=str(v.version)),
+        "version_url": _version_url,
         "diff_url": lambda old, new: views.url(
-            f"/datasets/{name}/diff", project=project, old=str(old.version), new=str(new.version)
+            f"{dataset_path(name)}/diff", project=project, old=str(old.version), new=str(new.version)
         ),
         "lineage_url": views.url("/lineage", project=project, node=f"dataset:{shown.ref}"),
     }
@@ -89,9 +90,18 @@ def dataset_diff_page(
         "drift": drift,
         "drift_rows": rows,
         "chart": {"columns": [r["column"] for r in rows], "severity": [r["severity"] for r in rows]},
-        "version_url": lambda v: views.url(f"/datasets/{name}", project=project, version=str(v.version)),
+        "version_url": _version_url,
     }
     return render(request, "dataset_diff.html", context)
+
+
+def dataset_path(name: str) -> str:
+    """A dataset's page: its name may hold `?`, `#`, `%` or spaces, so it is quoted whole."""
+    return f"/datasets/{quote(name, safe='')}"
+
+
+def _version_url(version: DatasetVersion) -> str:
+    return views.url(dataset_path(version.name), project=version.project, version=str(version.version))
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,9 @@ class RunLink:
 
 def _runs_of(request: Request, version: DatasetVersion) -> list[RunLink]:
     """The runs that read the version (one step downstream) or wrote it (one step upstream)."""
-    lineage = request.app.state.platform.service("lineage")
+    lineage = request.app.state.platform.services.get("lineage")
+    if lineage is None:  # a platform built without the lineage capability
+        return []
     node = f"dataset:{version.ref}"
     read = lineage.downstream(version.project, node, depth=1, limit=RUNS_SHOWN)
     wrote = lineage.upstream(version.project, node, depth=1, limit=RUNS_SHOWN)

@@ -14,6 +14,7 @@ from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import parse_int_text
 from plimsoll.lineage.entities import MAX_DEPTH, Graph, Node, parse_node
 from plimsoll.server.ui import views
+from plimsoll.server.ui.datasets import dataset_path
 from plimsoll.server.ui.pages import PageRoute, render
 
 DEFAULT_DEPTH = 3
@@ -67,7 +68,10 @@ def _node(project: str, node: Node, start: str) -> dict[str, Any]:
         "id": node.id,
         "kind": node.kind,
         "label": node.label or node.key,
-        "href": _href(project, parse_node("node", node.id)),
+        # A deleted version has no page any more: its lineage is what is left to open.
+        "href": views.url("/lineage", project=project, node=node.id)
+        if node.tombstoned_at is not None
+        else _href(project, parse_node("node", node.id)),
         "start": node.id == start,
         "tombstoned": node.tombstoned_at is not None,
     }
@@ -77,7 +81,7 @@ def _href(project: str, ref: Any) -> str:
     """Where clicking a node goes: its own page where it has one, else its lineage."""
     if ref.kind == "dataset":
         name, _, version = ref.key.rpartition("@")
-        return views.url(f"/datasets/{quote(name, safe='')}", project=project, version=version)
+        return views.url(dataset_path(name), project=project, version=version)
     if ref.kind == "run":
         return f"/runs/{quote(ref.key, safe='')}"
     return views.url("/lineage", project=project, node=ref.id)
