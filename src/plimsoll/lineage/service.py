@@ -154,40 +154,28 @@ class LineageService:
     def tombstone(self, change: Change, ref: NodeRef | str, *, project: str) -> Node | None:
         """Mark the node deleted: it stays in the graph, so what was made from it still says
         from what. None if the graph never held it."""
-        node = self.exact(project, ref)
-        row = store.node_by_key(change.conn, project, node.kind, node.key)
-        if row is None:
-            return None
-        if row["tombstoned_at"] is None:
-            row["tombstoned_at"] = now_ms()
-            store.update_node(change.conn, row["id"], {"tombstoned_at": row["tombstoned_at"]})
-            change.audit(
-                AuditEntry(
-                    change.actor,
-                    "lineage.tombstone",
-                    "lineage_node",
-                    str(row["id"]),
-                    project,
-                    None,
-                    _node(row).to_dict(),
-                )
-            )
-        return _node(row)
+        return self._set_tombstone(change, ref, project, deleted=True)
 
     def restore(self, change: Change, ref: NodeRef | str, *, project: str) -> Node | None:
         """Undo `tombstone` (the thing it stands for exists again). None if the graph never held it."""
+        return self._set_tombstone(change, ref, project, deleted=False)
+
+    def _set_tombstone(
+        self, change: Change, ref: NodeRef | str, project: str, *, deleted: bool
+    ) -> Node | None:
         node = self.exact(project, ref)
         row = store.node_by_key(change.conn, project, node.kind, node.key)
         if row is None:
             return None
-        if row["tombstoned_at"] is not None:
+        if (row["tombstoned_at"] is not None) != deleted:
             before = _node(row).to_dict()
-            store.update_node(change.conn, row["id"], {"tombstoned_at": None})
-            row = {**row, "tombstoned_at": None}
+            row = {**row, "tombstoned_at": now_ms() if deleted else None}
+            store.update_node(change.conn, row["id"], {"tombstoned_at": row["tombstoned_at"]})
+            action = "lineage.tombstone" if deleted else "lineage.restore"
             change.audit(
                 AuditEntry(
                     change.actor,
-                    "lineage.restore",
+                    action,
                     "lineage_node",
                     str(row["id"]),
                     project,
