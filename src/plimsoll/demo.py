@@ -113,9 +113,20 @@ TRAIN_DATASET = "breast-cancer-train"
 VALIDATION_DATASET = "breast-cancer-validation"
 
 
+def data_schema(data: _Data) -> Any:
+    """What the demo's data must be (a pandera schema): every measurement present and not
+    negative, one row per tumour, a diagnosis that is one of the two."""
+    import pandera.pandas as pa
+
+    measurements = {name: pa.Column(float, pa.Check.ge(0), nullable=False) for name in data.features}
+    diagnosis = pa.Column(str, pa.Check.isin(data.labels), nullable=False)
+    return pa.DataFrameSchema({**measurements, "diagnosis": diagnosis}, strict=True)
+
+
 def register_data(client: Client, data: _Data, *, project: str) -> tuple[DatasetVersion, DatasetVersion]:
     """The split the runs train and validate on, as dataset versions (the same split again: the
-    same versions), so that the lineage graph says which data each run read."""
+    same versions), validated against `data_schema`, so that the lineage graph says which data
+    each run read and the versions say that they were checked."""
     import pandas as pd
 
     def frame(x: Array, y: npt.NDArray[np.int64]) -> pd.DataFrame:
@@ -124,9 +135,12 @@ def register_data(client: Client, data: _Data, *, project: str) -> tuple[Dataset
         return table
 
     about = f"{data.description}; the split of the demo (seed {SEED}, {TEST_SIZE:.0%} held out)"
-    train = client.datasets.register(TRAIN_DATASET, frame(data.x_train, data.y_train), description=about)
+    checks = data_schema(data)
+    train = client.datasets.register(
+        TRAIN_DATASET, frame(data.x_train, data.y_train), description=about, project=project, schema=checks
+    )
     validation = client.datasets.register(
-        VALIDATION_DATASET, frame(data.x_val, data.y_val), description=about
+        VALIDATION_DATASET, frame(data.x_val, data.y_val), description=about, project=project, schema=checks
     )
     return train, validation
 

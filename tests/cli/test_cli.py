@@ -311,6 +311,7 @@ def test_demo_trains_and_logs_every_setting(home: Path) -> None:
             client.datasets.get("breast-cancer-validation"),
         )
         assert (train.rows, validation.rows) == (426, 143) and train.schema is not None
+        assert train.validation == validation.validation == "passed"  # checked against the demo's schema
         assert [c.name for c in train.schema][-1] == "diagnosis"
         readers = client.lineage.downstream("dataset:breast-cancer-train@1", depth=1).edges
         assert sorted(e.target for e in readers) == sorted(f"run:{run.id}" for run in found)

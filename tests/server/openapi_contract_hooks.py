@@ -84,6 +84,14 @@ def _edge(case: Any) -> None:
         )
 
 
+# A pandera schema in its YAML: the document says so in words; a string is not one.
+PANDERA_SCHEMA = "schema_type: dataframe\ncolumns:\n  DISTANCE:\n    dtype: int64\n"
+
+
+def _validation(case: Any) -> None:
+    case.body["schema"] = PANDERA_SCHEMA
+
+
 RULES = {
     ("POST", "/api/v1/runs"): _run,
     ("POST", "/api/v1/runs/search"): _search,
@@ -93,6 +101,7 @@ RULES = {
     ("POST", "/api/v1/webhooks"): _webhook,
     ("POST", "/api/v1/runs/ingest"): _ingest,
     ("POST", "/api/v1/lineage/edges"): _edge,
+    ("POST", "/api/v1/datasets/{name}/versions/{version}/validations"): _validation,
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from plimsoll.client import Client
@@ -44,6 +45,9 @@ def data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any,
     client = Client(server.url)
     reference = client.datasets.register("housing", _frame("reference"), description="2020 reference")
     client.datasets.register("housing", _frame("analysis"), description="2021 analysis")
+    # The 2021 analysis period reaches further north than a schema written for 2020 allows.
+    northern = pa.DataFrameSchema({"Latitude": pa.Column(float, pa.Check.le(41.0))})
+    client.datasets.validate("housing@2", northern)
     with client.start_run("housing", name="train", capture=False) as trained:
         trained.log_input(reference, context="training")
         scores = client.datasets.register("housing-scores", pd.DataFrame({"score": [0.1, 0.7, 0.4]}))
@@ -153,3 +157,17 @@ def test_the_lineage_page_offers_the_datasets_and_names_a_bad_node(page: Any, co
     page.goto("/lineage?node=dataset:housing@9")
     assert page.locator("h1").inner_text() == "Not found"
     assert "dataset:housing@9" in page.locator("main").inner_text()
+
+
+def test_a_failed_validation_shows_on_the_versions_and_says_what_failed(page: Any) -> None:
+    page.goto("/datasets/housing")
+    badges = {
+        row.get_attribute("data-version"): row.locator("td.validation").inner_text().strip().lower()
+        for row in page.locator("#versions tbody tr").all()
+    }
+    assert badges == {"2": "failed", "1": "—"}
+    card = page.locator("#validation")
+    assert card.get_attribute("data-passed") == "no"
+    cells = page.locator("#validation-failures tbody tr").first.locator("td").all_inner_texts()
+    assert cells[0] == "Latitude" and cells[1] == "less_than_or_equal_to(41.0)"
+    assert int(cells[2].replace(",", "")) > 0 and "data.parquet: " in cells[3]

@@ -166,6 +166,7 @@ def show(
         ("registered", f"{format_time(version.created_at)} by {version.created_by}"),
         ("run", version.run_id or ""),
         ("by reference", version.source_url or "" if version.by_reference else "no"),
+        ("validation", version.validation or "not validated"),
         ("description", version.description),
         ("tags", ", ".join(f"{k}={v}" for k, v in sorted(version.tags.items()))),
     ]
@@ -317,6 +318,42 @@ def delete(
         print_json(version_json(deleted))
         return
     console.print(f"Deleted {deleted.ref} ({deleted.files:,} files, {format_size(deleted.bytes)}).")
+
+
+@app.command("validate")
+def validate(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest).")],
+    schema: Annotated[Path, typer.Argument(help="A pandera schema in YAML (DataFrameSchema.to_yaml()).")],
+    min_rows: Annotated[int | None, typer.Option("--min-rows", help="Fewest rows in all its files.")] = None,
+    max_rows: Annotated[int | None, typer.Option("--max-rows", help="Most rows in all its files.")] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Check the version's tabular files against a pandera schema and store the outcome. Exits 1
+    when a check failed, after naming each one with how many values failed and a few of them."""
+    with open_client(url) as client:
+        done = client.datasets.validate(ref, schema, min_rows=min_rows, max_rows=max_rows, project=project)
+    if json_output:
+        print_json(done.to_dict())
+    elif done.passed:
+        console.print(
+            f"[green]passed[/]: {done.dataset}@{done.version}, {done.rows:,} rows, every check held."
+        )
+    else:
+        table = Table(title=f"{done.dataset}@{done.version} failed validation ({done.rows:,} rows)")
+        for heading in ("column", "check", "failed", "for example"):
+            table.add_column(heading, justify="right" if heading == "failed" else "left")
+        for failure in done.failures:
+            table.add_row(
+                failure.column or "(table)",
+                failure.check,
+                f"{failure.failures:,}",
+                "; ".join(failure.examples[:3]),
+            )
+        console.print(table)
+    if not done.passed:
+        raise typer.Exit(1)
 
 
 __all__ = ["app", "fail"]

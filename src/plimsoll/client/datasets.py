@@ -23,6 +23,7 @@ from plimsoll.data.entities import (
     DatasetVersion,
     ManifestEntry,
     NewVersion,
+    Validation,
     VersionDiff,
     parse_ref,
 )
@@ -59,12 +60,16 @@ class Datasets:
         project: str = DEFAULT_PROJECT,
         progress: Progress | None = None,
         cache: HashCache | None = None,
+        schema: Any = None,
     ) -> DatasetVersion:
         """Register `source` (a file, a folder, an fsspec URL, a pandas or polars DataFrame or an
         Arrow table) as a version of dataset `name`. The same content gives back the version that
         holds it. Inside an active run, the version records the run. `by_reference=True` leaves
-        the files where they are and records their digests and the source's URL."""
+        the files where they are and records their digests and the source's URL. With a pandera
+        `schema`, the version is validated once registered (`validate`), and what is returned
+        says how (`validation`)."""
         from plimsoll.data.preparing import prepare  # pandas and pyarrow, only when registering
+        from plimsoll.data.validation import schema_text
 
         transport = self._client._transport
         run = self._client.active_run()
@@ -80,6 +85,7 @@ class Datasets:
             tags={str(k): str(v) for k, v in (tags or {}).items()},
         )
         transport.dataset_check(template)  # a bad name or tag is refused before any file is read
+        checks = None if schema is None else schema_text(schema)  # and a schema that is none
         own_cache = cache is None
         cache = cache or HashCache()
         try:
@@ -98,10 +104,14 @@ class Datasets:
                         version,
                         profile_digest=transport.dataset_upload_bytes(project, prepared.profile_bytes),
                     )
-                return transport.dataset_create_version(version)
+                created = transport.dataset_create_version(version)
         finally:
             if own_cache:
                 cache.close()
+        if checks is None:
+            return created
+        self.validate(created, checks)
+        return transport.dataset_version(created.project, created.name, created.version)
 
     def get(self, ref: str, *, project: str = DEFAULT_PROJECT) -> DatasetVersion:
         """`NAME` (the latest version) or `NAME@VERSION`."""
@@ -157,6 +167,31 @@ class Datasets:
         if version.by_reference and version.source_url:
             check_references(version.source_url, self._client._transport.dataset_files(version))
         return version
+
+    def validate(
+        self,
+        ref: str | DatasetVersion,
+        schema: Any,
+        *,
+        min_rows: int | None = None,
+        max_rows: int | None = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> Validation:
+        """Check the version's tabular files against a pandera schema (a `DataFrameSchema`, its
+        YAML, or a .yaml file): types, nullability, ranges, allowed values, uniqueness, registered
+        custom checks; and `min_rows`/`max_rows` over all its files. The outcome is stored with
+        the failing counts and a few failing values, becomes the version's `validation`, and is
+        returned; a failed validation is an answer, not an exception (`passed` is False)."""
+        from plimsoll.data.validation import schema_text
+
+        text = schema_text(schema)
+        return self._client._transport.dataset_validate(self._version(ref, project), text, min_rows, max_rows)
+
+    def validations(
+        self, ref: str | DatasetVersion, *, project: str = DEFAULT_PROJECT
+    ) -> builtins.list[Validation]:
+        """The version's validations, newest first."""
+        return self._client._transport.dataset_validations(self._version(ref, project))
 
     def delete(
         self, ref: str | DatasetVersion, *, force: bool = False, project: str = DEFAULT_PROJECT

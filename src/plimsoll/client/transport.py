@@ -32,6 +32,7 @@ from plimsoll.data.entities import (
     DatasetVersion,
     ManifestEntry,
     NewVersion,
+    Validation,
     check_new_version,
     check_run_direction,
     parse_ref,
@@ -117,6 +118,10 @@ class Transport(Protocol):
         self, project: str, ref: str, run_id: str, direction: str, context: str | None
     ) -> DatasetVersion: ...
     def dataset_delete(self, project: str, name: str, version: int, force: bool) -> DatasetVersion: ...
+    def dataset_validate(
+        self, version: DatasetVersion, schema: str, min_rows: int | None, max_rows: int | None
+    ) -> Validation: ...
+    def dataset_validations(self, version: DatasetVersion) -> list[Validation]: ...
     def lineage_walk(
         self, direction: Direction, project: str, node: str, depth: int | None, limit: int
     ) -> Graph: ...
@@ -300,6 +305,24 @@ class LocalTransport:
         if version.profile_digest is None:
             return None
         return self.platform.blobs.get_bytes(version.profile_digest)  # type: ignore[no-any-return]
+
+    def dataset_validate(
+        self, version: DatasetVersion, schema: str, min_rows: int | None, max_rows: int | None
+    ) -> Validation:
+        return self.platform.data.validate(  # type: ignore[no-any-return]
+            version.name,
+            version.version,
+            schema,
+            project=version.project,
+            min_rows=min_rows,
+            max_rows=max_rows,
+            actor=self.actor,
+        )
+
+    def dataset_validations(self, version: DatasetVersion) -> list[Validation]:
+        return self.platform.data.list_validations(  # type: ignore[no-any-return]
+            version.name, version.version, project=version.project
+        )
 
     def dataset_delete(self, project: str, name: str, version: int, force: bool) -> DatasetVersion:
         return self.platform.data.delete_version(  # type: ignore[no-any-return]
@@ -771,6 +794,18 @@ class HttpTransport:
     def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion:
         path = _dataset_path(name, "latest" if version is None else str(version))
         return DatasetVersion.from_dict(self._json("GET", path, params={"project": project}))
+
+    def dataset_validate(
+        self, version: DatasetVersion, schema: str, min_rows: int | None, max_rows: int | None
+    ) -> Validation:
+        path = _dataset_path(version.name, str(version.version)) + "/validations"
+        body = {"project": version.project, "schema": schema, "min_rows": min_rows, "max_rows": max_rows}
+        return Validation.from_dict(self._json("POST", path, body=body))
+
+    def dataset_validations(self, version: DatasetVersion) -> list[Validation]:
+        path = _dataset_path(version.name, str(version.version)) + "/validations"
+        body = self._json("GET", path, params={"project": version.project})
+        return [Validation.from_dict(item) for item in body["validations"]]
 
     def dataset_delete(self, project: str, name: str, version: int, force: bool) -> DatasetVersion:
         params = {"project": project, "force": "true" if force else "false"}

@@ -44,6 +44,7 @@ from plimsoll.data.entities import (
     parse_version,
 )
 from plimsoll.data.service import MAX_DIGESTS_PER_ASK, DatasetService
+from plimsoll.data.validation import MAX_SCHEMA_LENGTH
 from plimsoll.lineage.entities import EDGE_CONTEXTS
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
@@ -85,6 +86,13 @@ class VersionBody(BaseModel):
     source_url: Annotated[str, Documented(maxLength=MAX_SOURCE_URL_LENGTH)] | None = None
     description: Description = ""
     tags: Tags = Field(default_factory=dict)
+
+
+class ValidationBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    schema_: Annotated[str, Field(alias="schema"), Documented(minLength=1, maxLength=MAX_SCHEMA_LENGTH)]
+    min_rows: Size | None = None
+    max_rows: Size | None = None
 
 
 class WriterBody(BaseModel):
@@ -222,6 +230,35 @@ def delete_version(
     assert number is not None  # the pattern admits numbers only
     deleted = datasets.delete_version(name, number, project=project, force=force == "true", actor=actor)
     return json_response(deleted.to_dict())
+
+
+@router.post("/{name}/versions/{version}/validations", status_code=201)
+def validate_version(
+    name: DatasetName, version: VersionText, body: ValidationBody, datasets: Datasets, actor: Actor
+) -> Response:
+    """Run a pandera schema (its YAML) on the version's tabular files, and row bounds on all of
+    them; store what failed, with a few failing values. The outcome becomes the version's
+    `validation`. Answers with the validation (201), passed or not."""
+    done = datasets.validate(
+        name,
+        parse_version("version", version),
+        body.schema_,
+        project=body.project,
+        min_rows=body.min_rows,
+        max_rows=body.max_rows,
+        actor=actor,
+    )
+    return json_response(done.to_dict(), 201)
+
+
+@router.get("/{name}/versions/{version}/validations")
+def list_validations(
+    name: DatasetName, version: VersionText, datasets: Datasets, project: Project = DEFAULT_PROJECT
+) -> Response:
+    """The version's validations, newest first."""
+    found = _version(datasets, name, version, project)
+    validations = datasets.list_validations(found.name, found.version, project=project)
+    return json_response({"validations": [v.to_dict() for v in validations]})
 
 
 @router.post("/{name}/versions/{version}/readers")

@@ -81,6 +81,9 @@ class DatasetVersion:
     source_url: str | None = None
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    # The outcome of the latest validation ("passed" or "failed"), None before any: what a gate
+    # or a reader checks before using the version.
+    validation: str | None = None
 
     @property
     def ref(self) -> str:
@@ -88,7 +91,8 @@ class DatasetVersion:
 
     def __repr__(self) -> str:
         rows = "" if self.rows is None else f", rows={self.rows}"
-        return f"<DatasetVersion {self.ref} {self.digest[:12]} files={self.files} bytes={self.bytes}{rows}>"
+        checked = "" if self.validation is None else f" validation={self.validation}"
+        return f"<DatasetVersion {self.ref} {self.digest[:12]} files={self.files} bytes={self.bytes}{rows}{checked}>"
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -105,6 +109,48 @@ class DatasetVersion:
                 "tags": dict(body.get("tags") or {}),
             }
         )
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One check that failed on one column (None: the table as a whole): how many values (or
+    rows) failed it, and a few of them, as evidence."""
+
+    column: str | None
+    check: str
+    failures: int
+    examples: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "examples": list(self.examples)}
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> CheckFailure:
+        return cls(body["column"], body["check"], int(body["failures"]), tuple(body.get("examples") or ()))
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A pandera schema run against every tabular file of a version, and what failed."""
+
+    id: str
+    dataset: str
+    version: int
+    project: str
+    passed: bool
+    rows: int
+    failures: tuple[CheckFailure, ...]
+    schema: str  # the schema, as pandera's YAML
+    created_by: str
+    created_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failures": [f.to_dict() for f in self.failures]}
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Validation:
+        failures = tuple(CheckFailure.from_dict(f) for f in body.get("failures") or ())
+        return cls(**{**body, "failures": failures})
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,15 @@ class VersionDeleted(BaseModel):
     project: str
 
 
+class VersionValidated(BaseModel):
+    dataset: str
+    version: int
+    project: str
+    passed: bool
+    rows: int
+    failed_checks: int
+
+
 EVENTS = (
     EventType(
         "dataset.version_registered",
@@ -38,5 +47,11 @@ EVENTS = (
         "A dataset version was deleted (its contents become garbage unless another version holds "
         "them; its node stays in the lineage graph as deleted).",
         VersionDeleted,
+    ),
+    EventType(
+        "dataset.validated",
+        "A dataset version was validated against a pandera schema (passed or failed: the outcome "
+        "is the version's `validation` from now on).",
+        VersionValidated,
     ),
 )

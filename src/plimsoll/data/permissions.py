@@ -21,6 +21,8 @@ PERMISSIONS = (
     Permission("GET", f"{_VERSION}/files", read(PROJECT_QUERY)),
     Permission("GET", f"{_VERSION}/files/{{path:path}}", read(PROJECT_QUERY)),
     Permission("GET", f"{_VERSION}/profile", read(PROJECT_QUERY)),
+    Permission("POST", f"{_VERSION}/validations", write(PROJECT_BODY)),
+    Permission("GET", f"{_VERSION}/validations", read(PROJECT_QUERY)),
     Permission("POST", f"{_VERSION}/readers", write(PROJECT_BODY)),
     Permission("POST", f"{_VERSION}/writers", write(PROJECT_BODY)),
     # The web UI's pages (plimsoll.server.ui.datasets).

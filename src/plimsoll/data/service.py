@@ -12,10 +12,12 @@ referenced_blobs()                 every blob a version refers to (garbage colle
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -26,13 +28,15 @@ from plimsoll.core.changes import Change, changing
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import check_artifact_path, check_name
+from plimsoll.core.validation import check_artifact_path, check_int, check_name
 from plimsoll.data import store
 from plimsoll.data.entities import (
+    CheckFailure,
     Dataset,
     DatasetVersion,
     ManifestEntry,
     NewVersion,
+    Validation,
     VersionDiff,
     check_dataset_name,
     check_digest,
@@ -44,7 +48,8 @@ from plimsoll.data.entities import (
 )
 from plimsoll.data.hashing import HashCache, Progress
 from plimsoll.data.preparing import check_references, prepare, write_files
-from plimsoll.data.profiles import diff_with_drift, summary_of
+from plimsoll.data.profiles import diff_with_drift, is_tabular, read_table, summary_of
+from plimsoll.data.sources import open_at
 from plimsoll.lineage.entities import check_context
 
 if TYPE_CHECKING:
@@ -325,6 +330,87 @@ class DatasetService:
                 self.lineage.link(change, run, dataset, "produced", project=project)
         return version
 
+    # -- validation -------------------------------------------------------------------------------
+
+    def validate(
+        self,
+        name: str,
+        version: int | None,
+        schema: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        min_rows: int | None = None,
+        max_rows: int | None = None,
+        actor: str,
+    ) -> Validation:
+        """Run the pandera schema `schema` (YAML) on every tabular file of the version, and the row
+        bounds on all of them together; store the outcome with its evidence (each failing check,
+        how many failed, a few of them), which becomes the version's `validation`. A version with
+        no tabular file is refused: there is nothing to check."""
+        from plimsoll.data.validation import load_schema, run_checks
+
+        checked = load_schema(schema)
+        for field_name, bound in (("min_rows", min_rows), ("max_rows", max_rows)):
+            if bound is not None:
+                check_int(field_name, bound, minimum=0)
+        found = self.get_version(name, version, project=project)
+        tables = [e for e in self.version_files(found) if is_tabular(e.path)]
+        if not tables:
+            raise Conflict(f"{found.ref} holds no Parquet or CSV file to validate")
+        frames = ((e.path, read_table(e.path, self._opener(found, e)).to_pandas()) for e in tables)
+        outcome = run_checks(checked, frames)
+        failures = list(outcome.failures)
+        for bound, too_few in ((min_rows, True), (max_rows, False)):
+            if bound is not None and (outcome.rows < bound if too_few else outcome.rows > bound):
+                check = f"{'at least' if too_few else 'at most'} {bound:,} rows"
+                failures.append(CheckFailure(None, check, outcome.rows, (f"{outcome.rows:,} rows",)))
+        passed = not failures
+        row = {
+            "id": new_id(),
+            "passed": passed,
+            "rows": outcome.rows,
+            "failures": json.dumps([f.to_dict() for f in failures]),
+            "schema": schema,
+            "created_by": actor,
+            "created_at": now_ms(),
+        }
+        with self._change(actor) as change:
+            live = store.version_row(change.conn, project, found.name, found.version)
+            if live is None:  # deleted while it was being read
+                raise NotFound(
+                    f"dataset {found.name!r} has no version {found.version} in project {project!r}"
+                )
+            row["version_id"] = live["id"]
+            store.insert_validation(change.conn, row, "passed" if passed else "failed")
+            validation = _validation(row, found)
+            summary = {"passed": passed, "rows": outcome.rows, "failed_checks": len(failures)}
+            change.audit(
+                AuditEntry(actor, "dataset.validate", "dataset_version", live["id"], project, None, summary)
+            )
+            change.emit(
+                "dataset.validated",
+                f"dataset:{live['dataset_id']}",  # the registrations' key: one order per dataset
+                {"dataset": found.name, "version": found.version, "project": project, **summary},
+                project=project,
+            )
+        return validation
+
+    def list_validations(
+        self, name: str, version: int, *, project: str = DEFAULT_PROJECT
+    ) -> list[Validation]:
+        """The version's validations, newest first."""
+        found = self.get_version(name, version, project=project)
+        with self.db.read() as conn:
+            live = store.version_row(conn, project, found.name, found.version)
+            rows = [] if live is None else store.validation_rows(conn, live["id"])
+        return [_validation(row, found) for row in rows]
+
+    def _opener(self, version: DatasetVersion, entry: ManifestEntry) -> Any:
+        if version.by_reference and version.source_url:
+            return partial(open_at, version.source_url, entry.path)
+        # Parquet seeks; a stored blob is read whole (and checked against its digest) instead.
+        return lambda: io.BytesIO(self.blobs.get_bytes(entry.digest))
+
     # -- reading ----------------------------------------------------------------------------------
 
     def get_version(
@@ -430,6 +516,21 @@ def _for_version(files: list[dict[str, Any]], version_id: str) -> list[dict[str,
     return [{**f, "version_id": version_id} for f in files]
 
 
+def _validation(row: Any, version: DatasetVersion) -> Validation:
+    return Validation(
+        id=row["id"],
+        dataset=version.name,
+        version=version.version,
+        project=version.project,
+        passed=bool(row["passed"]),
+        rows=int(row["rows"]),
+        failures=tuple(CheckFailure.from_dict(f) for f in json.loads(row["failures"])),
+        schema=row["schema"],
+        created_by=row["created_by"],
+        created_at=int(row["created_at"]),
+    )
+
+
 def _version(row: Any) -> DatasetVersion:
     return DatasetVersion(
         name=row["name"],
@@ -448,4 +549,5 @@ def _version(row: Any) -> DatasetVersion:
         source_url=row["source_url"],
         description=row["description"],
         tags=json.loads(row["tags"]),
+        validation=row["validation"],
     )

@@ -59,6 +59,7 @@ dataset_versions = Table(
     # A deleted version keeps its row: its number is never given again, and registering its
     # content again brings it back under that number (its files' rows are gone meanwhile).
     Column("deleted_at", BigInteger, nullable=True),
+    Column("validation", String(8), nullable=True),  # the latest validation: "passed" or "failed"
     UniqueConstraint("dataset_id", "version"),
     UniqueConstraint("dataset_id", "digest"),
 )
@@ -72,7 +73,22 @@ dataset_files = Table(
     Column("size", BigInteger, nullable=False),
 )
 
-TABLES = (datasets, dataset_versions, dataset_files)
+dataset_validations = Table(
+    "dataset_validations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "version_id", ID, ForeignKey("dataset_versions.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("passed", Boolean, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("failures", Text, nullable=False),  # JSON: [{column, check, failures, examples}]
+    Column("schema", Text, nullable=False),  # pandera's YAML
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+TABLES = (datasets, dataset_versions, dataset_files, dataset_validations)
 
 _INSERT_CHUNK = 5000
 _VERSION_COLUMNS = [c for c in dataset_versions.c if c.name not in ("dataset_id", "deleted_at")]
@@ -142,7 +158,7 @@ def insert_version(conn: Connection, row: dict[str, Any], files: Sequence[dict[s
 
 
 def _versions_query() -> Any:
-    return select(datasets.c.name, datasets.c.project, *_VERSION_COLUMNS).join(
+    return select(datasets.c.name, datasets.c.project, dataset_versions.c.dataset_id, *_VERSION_COLUMNS).join(
         datasets, datasets.c.id == dataset_versions.c.dataset_id
     )
 
@@ -192,6 +208,21 @@ def file_rows(conn: Connection, version_id: str) -> list[RowMapping]:
         dataset_files.c.version_id == version_id
     )
     return list(conn.execute(query.order_by(dataset_files.c.path)).mappings())
+
+
+def insert_validation(conn: Connection, row: dict[str, Any], outcome: str) -> None:
+    """A validation of a version, which becomes the version's latest outcome."""
+    conn.execute(dataset_validations.insert().values(**row))
+    conn.execute(
+        dataset_versions.update().where(dataset_versions.c.id == row["version_id"]).values(validation=outcome)
+    )
+
+
+def validation_rows(conn: Connection, version_id: str) -> list[RowMapping]:
+    """A version's validations, the newest first."""
+    query = select(dataset_validations).where(dataset_validations.c.version_id == version_id)
+    order = (dataset_validations.c.created_at.desc(), dataset_validations.c.id.desc())
+    return list(conn.execute(query.order_by(*order)).mappings())
 
 
 def referenced_digests(conn: Connection) -> set[str]:

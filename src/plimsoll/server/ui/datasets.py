@@ -63,6 +63,7 @@ def dataset_page(
         "shown": shown,  # `version` is the UI's own, for the static files' addresses
         "columns": profile_columns(shown, profile),
         "runs": _runs_of(request, shown),
+        "validation": next(iter(data.list_validations(shown.name, shown.version, project=project)), None),
         "version_url": _version_url,
         "diff_url": lambda old, new: views.url(
             f"{dataset_path(name)}/diff", project=project, old=str(old.version), new=str(new.version)
