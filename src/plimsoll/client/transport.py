@@ -277,8 +277,7 @@ class LocalTransport:
         return self.platform.data.missing_blobs(digests, project=project)  # type: ignore[no-any-return]
 
     def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None:
-        with path.open("rb") as content:
-            self.platform.data.store_blob(digest, content, project=project)
+        self.platform.data.store_blob(digest, path, project=project)  # by path: a kernel copy
 
     def dataset_upload_bytes(self, project: str, data: bytes) -> str:
         return self.platform.blobs.put_bytes(data).digest  # type: ignore[no-any-return]

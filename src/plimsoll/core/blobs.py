@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["BlobCorrupted", "BlobNotFound", "BlobRef", "BlobStore"]
 
 CHUNK_SIZE = 1 << 20
+THREADED_HASH_SIZE = 64 << 20  # from here a file's hash is worth BLAKE3's threads
 _MAX_SINGLE_PUT = 5 << 30  # S3 refuses a PutObject larger than 5 GiB
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _SPOOL_PREFIX = ".plimsoll-blob-"
@@ -127,10 +128,12 @@ class BlobStore:
         is read to check). One that is not (truncated, or with a flipped bit) is replaced, so
         uploading the original again repairs it.
         """
-        if isinstance(source, str | os.PathLike):
-            with open(source, "rb") as f:
-                return self.put_file(f)
-        with self._spooled(source) as (spool, ref):
+        spooled = (
+            self._spooled_path(Path(source))
+            if isinstance(source, str | os.PathLike)
+            else self._spooled(source)
+        )
+        with spooled as (spool, ref):
             if not self._holds(ref):
                 self._backend.publish(spool, _key(ref.digest))
             else:
@@ -163,6 +166,23 @@ class BlobStore:
             yield spool, BlobRef(hasher.hexdigest(), size)
         finally:
             Path(spool).unlink(missing_ok=True)  # already gone once published locally
+
+    @contextmanager
+    def _spooled_path(self, source: Path) -> Iterator[tuple[str, BlobRef]]:
+        """`_spooled` for a file: copied by the kernel (`copy_file_range`, no pass through Python),
+        then the copy hashed from a memory map, on BLAKE3's threads when it is large. The copy's
+        hash is the stored content's, whatever the source did meanwhile."""
+        fd, spool = tempfile.mkstemp(prefix=_SPOOL_PREFIX, dir=self._backend.spool_dir())
+        os.close(fd)
+        try:
+            shutil.copyfile(source, spool)
+            size = os.path.getsize(spool)
+            hasher = blake3(max_threads=blake3.AUTO if size >= THREADED_HASH_SIZE else 1)
+            if size:
+                hasher.update_mmap(spool)
+            yield spool, BlobRef(hasher.hexdigest(), size)
+        finally:
+            Path(spool).unlink(missing_ok=True)
 
     def stored(self) -> Iterator[StoredBlob]:
         """Every blob in the store, with when it was last written (for garbage collection)."""

@@ -131,7 +131,9 @@ class DatasetService:
         wanted = sorted({check_digest(f"digests[{i}]", d) for i, d in enumerate(digests)})
         return [digest for digest in wanted if not self.blobs.exists(digest)]
 
-    def store_blob(self, digest: str, content: IO[bytes], *, project: str = DEFAULT_PROJECT) -> BlobRef:
+    def store_blob(
+        self, digest: str, content: IO[bytes] | Path, *, project: str = DEFAULT_PROJECT
+    ) -> BlobRef:
         """Store one content sent for a registration in `project`; refused unless it hashes to `digest`."""
         check_digest("digest", digest)
         check_name("project", project)
