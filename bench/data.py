@@ -117,7 +117,9 @@ def machine_floor() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--big-gib", type=float, default=2.0)
     parser.add_argument("--small-files", type=int, default=20_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated trees (in the temp folder)")
@@ -134,7 +136,9 @@ def main() -> None:
             (f"(a) one {args.big_gib:g} GiB file", lambda root: make_big(root, args.big_gib)),
             (f"(b) {args.small_files:,} files of 4 KiB", lambda root: make_small(root, args.small_files)),
         ]
-        print(f"{'workload':<28} {'cp':>7} {'Plimsoll cold':>14} {'unchanged':>10} {'DVC cold':>9} {'unchanged':>10}")
+        print(
+            f"{'workload':<28} {'cp':>7} {'Plimsoll cold':>14} {'unchanged':>10} {'DVC cold':>9} {'unchanged':>10}"
+        )
         for label, make in workloads:
             tree = work / "tree"
             make(tree)
