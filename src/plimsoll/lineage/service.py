@@ -300,17 +300,7 @@ class LineageService:
             store.insert_node_if_absent(conn, new)
             row = store.node_by_key(conn, project, node.kind, node.key)
             assert row is not None
-            change.audit(
-                AuditEntry(
-                    change.actor,
-                    "lineage.record",
-                    "lineage_node",
-                    str(row["id"]),
-                    project,
-                    None,
-                    _node(row).to_dict(),
-                )
-            )
+            _audit_node(change, "lineage.record", project, None, row)
             return row
         changes = {
             name: value
@@ -321,17 +311,7 @@ class LineageService:
             before = _node(row).to_dict()
             store.update_node(conn, row["id"], changes)
             row = {**row, **changes}
-            change.audit(
-                AuditEntry(
-                    change.actor,
-                    "lineage.record",
-                    "lineage_node",
-                    str(row["id"]),
-                    project,
-                    before,
-                    _node(row).to_dict(),
-                )
-            )
+            _audit_node(change, "lineage.record", project, before, row)
         return row
 
     def _run_label(self, project: str, node: NodeRef, field: str) -> str:
@@ -346,6 +326,17 @@ class LineageService:
                 "its experiment's project)"
             )
         return str(runs[0].name)
+
+
+def _audit_node(
+    change: Change, action: str, project: str, before: dict[str, Any] | None, row: dict[str, Any]
+) -> None:
+    """The audit entry of a change to a node: what it was (None when new) and what it is."""
+    change.audit(
+        AuditEntry(
+            change.actor, action, "lineage_node", str(row["id"]), project, before, _node(row).to_dict()
+        )
+    )
 
 
 def _node_of(row: Any) -> Node:
