@@ -184,14 +184,15 @@ class DatasetService:
                 "by_reference": new.by_reference,
                 "source_url": new.source_url,
             }
-            files = [{"version_id": "", **e.to_dict()} for e in new.manifest]
+            version_id = new_id() if existing is None else existing[0]
+            files = [{"version_id": version_id, **e.to_dict()} for e in new.manifest]
             before: dict[str, Any] | None = None
             if existing is not None:  # deleted: the same content brings it back, under its number
-                version_id, action = existing[0], "dataset.restore"
-                before = _version(store.version_row_by_id(change.conn, version_id)).to_dict()
-                store.restore_version(change.conn, version_id, described, _for_version(files, version_id))
+                action = "dataset.restore"
+                before = _audited(_version(store.version_row_by_id(change.conn, version_id)))
+                store.restore_version(change.conn, version_id, described, files)
             else:
-                version_id, action = new_id(), "dataset.register"
+                action = "dataset.register"
                 row: dict[str, Any] = {
                     "id": version_id,
                     "dataset_id": dataset_id,
@@ -205,13 +206,12 @@ class DatasetService:
                     "tags": json.dumps(new.tags, sort_keys=True),
                     **described,
                 }
-                store.insert_version(change.conn, row, _for_version(files, version_id))
+                store.insert_version(change.conn, row, files)
             version = _version(store.version_row_by_id(change.conn, version_id))
-            audited = {k: v for k, v in version.to_dict().items() if k != "schema"}
-            if before is not None:
-                before.pop("schema", None)
             change.audit(
-                AuditEntry(actor, action, "dataset_version", version_id, new.project, before, audited)
+                AuditEntry(
+                    actor, action, "dataset_version", version_id, new.project, before, _audited(version)
+                )
             )
             change.emit(
                 "dataset.version_registered",
@@ -250,7 +250,7 @@ class DatasetService:
             dataset_id = store.lock_dataset(change.conn, new_id(), project, name, now_ms())
             row = store.version_row(change.conn, project, name, version)
             if row is None:
-                raise NotFound(f"dataset {name!r} has no version {version} in project {project!r}")
+                raise _no_version(name, version, project)
             found = _version(row)
             node = _node_id(found)
             # Read beside the change (the graph's own connection): an edge added at this very
@@ -267,10 +267,11 @@ class DatasetService:
                     details={"dependents": names},
                 )
             store.mark_deleted(change.conn, row["id"], now_ms())
-            audited = {k: v for k, v in found.to_dict().items() if k != "schema"}
             forced = {"forced": bool(dependents), "dependents": [d.id for d in dependents]}
             change.audit(
-                AuditEntry(actor, "dataset.delete", "dataset_version", row["id"], project, audited, forced)
+                AuditEntry(
+                    actor, "dataset.delete", "dataset_version", row["id"], project, _audited(found), forced
+                )
             )
             change.emit(
                 "dataset.version_deleted",
@@ -322,8 +323,7 @@ class DatasetService:
             self.projects.require_in(change.conn, project)
             row = store.version_row(change.conn, project, name, number)
             if row is None:
-                which = "has no versions" if number is None else f"has no version {number}"
-                raise NotFound(f"dataset {name!r} {which} in project {project!r}")
+                raise _no_version(name, number, project)
             version = _version(row)
             dataset, run = _node_id(version), f"run:{run_id}"
             if direction == "input":
@@ -379,9 +379,7 @@ class DatasetService:
         with self._change(actor) as change:
             live = store.version_row(change.conn, project, found.name, found.version)
             if live is None:  # deleted while it was being read
-                raise NotFound(
-                    f"dataset {found.name!r} has no version {found.version} in project {project!r}"
-                )
+                raise _no_version(found.name, found.version, project)
             row["version_id"] = live["id"]
             store.insert_validation(change.conn, row, "passed" if passed else "failed")
             validation = _validation(row, found)
@@ -401,11 +399,15 @@ class DatasetService:
         self, name: str, version: int, *, project: str = DEFAULT_PROJECT
     ) -> list[Validation]:
         """The version's validations, newest first."""
-        found = self.get_version(name, version, project=project)
+        check_dataset_name("name", name)
+        check_name("project", project)
         with self.db.read() as conn:
-            live = store.version_row(conn, project, found.name, found.version)
-            rows = [] if live is None else store.validation_rows(conn, live["id"])
-        return [_validation(row, found) for row in rows]
+            row = store.version_row(conn, project, name, version)
+            if row is None:
+                raise _no_version(name, version, project)
+            rows = store.validation_rows(conn, row["id"])
+        found = _version(row)
+        return [_validation(validation, found) for validation in rows]
 
     def _opener(self, version: DatasetVersion, entry: ManifestEntry) -> Any:
         if version.by_reference and version.source_url:
@@ -424,8 +426,7 @@ class DatasetService:
         with self.db.read() as conn:
             row = store.version_row(conn, project, name, version)
         if row is None:
-            which = "has no versions" if version is None else f"has no version {version}"
-            raise NotFound(f"dataset {name!r} {which} in project {project!r}")
+            raise _no_version(name, version, project)
         return _version(row)
 
     def list_versions(self, name: str, *, project: str = DEFAULT_PROJECT) -> list[DatasetVersion]:
@@ -509,13 +510,19 @@ def changed_since_hashed(ref: BlobRef, digest: str, manifest: Sequence[ManifestE
         )
 
 
+def _no_version(name: str, number: int | None, project: str) -> NotFound:
+    which = "has no versions" if number is None else f"has no version {number}"
+    return NotFound(f"dataset {name!r} {which} in project {project!r}")
+
+
+def _audited(version: DatasetVersion) -> dict[str, Any]:
+    """A version as the audit log keeps it: all but its schema (the profile's digest says it)."""
+    return {k: v for k, v in version.to_dict().items() if k != "schema"}
+
+
 def _node_id(version: DatasetVersion) -> str:
     """The version's node in the lineage graph."""
     return f"dataset:{version.ref}"
-
-
-def _for_version(files: list[dict[str, Any]], version_id: str) -> list[dict[str, Any]]:
-    return [{**f, "version_id": version_id} for f in files]
 
 
 def _validation(row: Any, version: DatasetVersion) -> Validation:
