@@ -14,9 +14,8 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from plimsoll.core.errors import NotFound
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.data.entities import DatasetVersion, check_dataset_name, parse_version
+from plimsoll.data.entities import DatasetVersion, parse_version
 from plimsoll.data.service import DatasetService
 from plimsoll.lineage.entities import Edge
 from plimsoll.server.ui import views
@@ -46,14 +45,8 @@ def dataset_page(
     request: Request, name: str, project: str = DEFAULT_PROJECT, version: str = ""
 ) -> HTMLResponse:
     data = _data(request)
-    check_dataset_name("name", name)
+    shown = data.get_version(name, parse_version("version", version) if version else None, project=project)
     versions = data.list_versions(name, project=project)
-    if not versions:
-        raise NotFound(f"dataset {name!r} has no versions in project {project!r}")
-    number = parse_version("version", version) if version else None
-    shown = versions[-1] if number is None else next((v for v in versions if v.version == number), None)
-    if shown is None:
-        raise NotFound(f"dataset {name!r} has no version {number} in project {project!r}")
     profile = data.read_profile(shown)
     context = {
         "active": "datasets",
