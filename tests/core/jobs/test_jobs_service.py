@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,7 @@ from jobs_support import ManualClock
 
 from plimsoll.core.db import Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
-from plimsoll.core.jobs import HandlerRegistry, JobService, JobState
+from plimsoll.core.jobs import HandlerRegistry, JobService, JobState, store
 
 
 def test_enqueue_claim_complete(jobs: JobService) -> None:
@@ -253,6 +255,41 @@ def test_schedule_ticks_fire_once_across_services(
     finally:
         for replica in replicas:
             replica.db.dispose()
+
+
+def test_schedule_put_in_place_by_two_writers_at_once_is_no_conflict(
+    db: Database, registry: HandlerRegistry, clock: ManualClock
+) -> None:
+    """Replicas starting together each put the capabilities' schedules in place: the one whose
+    insert finds the other's (uncommitted when it read) updates it instead of failing its start."""
+    other = JobService(Database(db.url), registry, clock=clock)
+    try:
+        with other.db.write() as conn:
+            store.insert_schedule(conn, _schedule_row("nightly", "0 3 * * *", clock.now))
+            racing = ThreadPoolExecutor(max_workers=1)
+            put = racing.submit(
+                JobService(db, registry, clock=clock).upsert_schedule, "nightly", "0 4 * * *", "echo"
+            )
+            time.sleep(0.2)  # the racer has read (PostgreSQL) or waits for the lock (SQLite)
+        schedule = put.result(timeout=30)
+        racing.shutdown()
+        assert (schedule.name, schedule.cron) == ("nightly", "0 4 * * *")
+        assert [s.cron for s in other.list_schedules()] == ["0 4 * * *"]
+    finally:
+        other.db.dispose()
+
+
+def _schedule_row(name: str, cron: str, now: int) -> dict[str, object]:
+    return {
+        "name": name,
+        "cron": cron,
+        "kind": "echo",
+        "payload": "null",
+        "enabled": True,
+        "next_tick_at": now + 60_000,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def test_schedule_upsert_disable_delete(jobs: JobService, clock: ManualClock) -> None:

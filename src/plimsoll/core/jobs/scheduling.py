@@ -37,11 +37,10 @@ def upsert(service: JobService, name: str, cron: str, kind: str, payload: Any, *
     with service.db.write() as conn:
         existing = store.get_schedule(conn, name)
         values = {"cron": cron, "kind": kind, "payload": encoded, "enabled": enabled, "updated_at": now}
-        if existing is None:
-            store.insert_schedule(
-                conn, {"name": name, **values, "next_tick_at": next_tick_after(cron, now), "created_at": now}
-            )
-        else:
+        created = {"name": name, **values, "next_tick_at": next_tick_after(cron, now), "created_at": now}
+        if existing is None and not store.insert_schedule(conn, created):
+            existing = store.get_schedule(conn, name)  # made by another writer since our read
+        if existing is not None:
             if existing.cron != cron or (enabled and not existing.enabled):
                 values["next_tick_at"] = next_tick_after(cron, now)
             store.update_schedule(conn, name, values)

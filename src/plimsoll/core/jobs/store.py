@@ -321,8 +321,11 @@ def get_schedule(conn: Connection, name: str) -> Schedule | None:
     return None if row is None else _schedule(row)
 
 
-def insert_schedule(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(job_schedules.insert().values(**values))
+def insert_schedule(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert a schedule; False (nothing inserted) when another writer inserted one of that name
+    at the same time, as replicas starting together all put the capabilities' schedules in place."""
+    statement = upsert(conn, job_schedules).values(**values).on_conflict_do_nothing(index_elements=["name"])
+    return bool(conn.execute(statement).rowcount == 1)
 
 
 def update_schedule(conn: Connection, name: str, values: dict[str, Any]) -> None:
