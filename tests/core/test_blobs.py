@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from blake3 import blake3
 
+from plimsoll.core import blobs as blobs_module
 from plimsoll.core.blobs import BlobCorrupted, BlobNotFound, BlobRef, BlobStore
 from plimsoll.core.errors import InvalidParameter, NotFound, PlimsollError
 
@@ -53,7 +54,8 @@ def _local_backend(root: Path) -> Backend:
         return (root / _key(digest)).stat().st_ino  # a rewrite publishes a new file
 
     def leftovers() -> list[str]:
-        return sorted(p.name for p in (root / ".tmp").glob("*"))
+        # Large contents spool in .tmp, small ones beside the blob they become.
+        return sorted(p.name for p in root.rglob(".plimsoll-blob-*"))
 
     def corrupt(digest: str, data: bytes) -> None:
         (root / _key(digest)).write_bytes(data)
@@ -236,6 +238,49 @@ def test_storing_the_content_again_repairs_a_corrupted_copy_of_the_right_size(
     backend.store.verify(ref.digest)
     assert backend.store.get_bytes(ref.digest) == data
     assert backend.leftovers() == []
+
+
+def test_put_files_stores_many_at_once_in_their_order(backend: Backend, tmp_path: Path) -> None:
+    """Small files (read whole) and one past the in-memory size (a kernel copy), a content twice,
+    one already stored and one stored corrupted: every ref in order, every blob whole, no spool left."""
+    contents = [_random_bytes(size, seed=size) for size in (0, 5, 4096, MiB, MiB + 1)] + [b"twice"]
+    contents += [b"twice", b"stored before", b"corrupted before"]
+    backend.store.put_bytes(b"stored before")
+    corrupted = backend.store.put_bytes(b"corrupted before")
+    backend.corrupt(corrupted.digest, b"corrupted BEFORE")
+    paths = []
+    for index, content in enumerate(contents):
+        paths.append(tmp_path / f"f{index}")
+        paths[-1].write_bytes(content)
+
+    refs = backend.store.put_files(paths)
+
+    assert [(ref.digest, ref.size) for ref in refs] == [(_digest(c), len(c)) for c in contents]
+    for ref, content in zip(refs, contents, strict=True):
+        backend.store.verify(ref.digest)
+        assert backend.store.get_bytes(ref.digest) == content
+    assert len(backend.blobs()) == len(set(contents))
+    assert backend.leftovers() == []
+
+
+def test_put_files_in_several_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blobs_module, "BATCH_FILES", 3)
+    backend = _local_backend(tmp_path / "blobs")
+    paths = []
+    for index in range(8):
+        paths.append(tmp_path / f"f{index}")
+        paths[-1].write_bytes(b"content %d" % index)
+    refs = backend.store.put_files(paths)
+    assert [backend.store.get_bytes(ref.digest) for ref in refs] == [p.read_bytes() for p in paths]
+    assert len(backend.blobs()) == 8 and backend.leftovers() == []
+
+
+def test_put_files_of_a_missing_file_stores_nothing_of_its_batch(backend: Backend, tmp_path: Path) -> None:
+    present = tmp_path / "present"
+    present.write_bytes(b"here")
+    with pytest.raises(FileNotFoundError):
+        backend.store.put_files([present, tmp_path / "absent"])
+    assert backend.blobs() == [] and backend.leftovers() == []
 
 
 @pytest.mark.parametrize("size", [11, MiB - 1, MiB, 3 * MiB + 5])
@@ -429,6 +474,7 @@ def test_local_blob_modes_can_be_opened_up(tmp_path: Path) -> None:
     try:
         store = BlobStore.from_url(tmp_path / "blobs", file_mode=0o640)
         ref = store.put_bytes(b"shared with the backup group")
+        store.put_file(io.BytesIO(b"streamed: spooled in .tmp"))
     finally:
         os.umask(old_umask)
     modes = _modes(tmp_path / "blobs")

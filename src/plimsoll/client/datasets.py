@@ -27,7 +27,7 @@ from plimsoll.data.entities import (
     VersionDiff,
     parse_ref,
 )
-from plimsoll.data.hashing import HashCache, Progress
+from plimsoll.data.hashing import HashCache, Progress, upload_batches
 
 if TYPE_CHECKING:
     from plimsoll.client.client import Client
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from plimsoll.stats import TableSummary
 
 UPLOAD_ASK_SIZE = 5000  # digests per "which do you lack?" request
-# Uploads in flight at once: storing a content ends in fsyncs (or a round trip), which overlap.
+# Batches of uploads in flight at once: storing ends in a flush to disk (or round trips), which overlap.
 UPLOAD_THREADS = 4
 
 
@@ -235,25 +235,27 @@ def _upload(
     names: dict[str, str],
     progress: Progress | None,
 ) -> None:
-    """Each content sent once, UPLOAD_THREADS at a time. A new upload starts only as one ends,
-    so a caller's slow `progress` (or a kill) stops the uploads, never only their reports."""
+    """Each content sent once, in the transport's batches, UPLOAD_THREADS batches at a time.
+    A new batch starts only as one ends, so a caller's slow `progress` (or a kill) stops the
+    uploads, never only their reports."""
     total = sum(os.path.getsize(path) for path in paths.values())
     done = 0
     if progress and paths:
         progress("uploading", 0, total)
-    waiting = iter(sorted(paths.items()))
+    waiting = upload_batches(paths, *transport.upload_batch)
     with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="plimsoll-upload") as pool:
-        running: dict[Future[None], Path] = {}
+        running: dict[Future[None], int] = {}
         try:
             while True:
-                for digest, path in itertools.islice(waiting, UPLOAD_THREADS - len(running)):
-                    running[pool.submit(_upload_one, transport, project, digest, path, names[digest])] = path
+                for batch in itertools.islice(waiting, UPLOAD_THREADS - len(running)):
+                    size = sum(os.path.getsize(path) for path in batch.values())
+                    running[pool.submit(_upload_batch, transport, project, batch, names)] = size
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     future.result()
-                    done += os.path.getsize(running.pop(future))
+                    done += running.pop(future)
                     if progress:
                         progress("uploading", done, total)
         except BaseException:
@@ -262,14 +264,15 @@ def _upload(
             raise
 
 
-def _upload_one(transport: Transport, project: str, digest: str, path: Path, name: str) -> None:
+def _upload_batch(transport: Transport, project: str, batch: dict[str, Path], names: dict[str, str]) -> None:
     try:
-        transport.dataset_upload_blob(project, digest, path)
+        transport.dataset_upload_blobs(project, batch)
     except Conflict as exc:
-        if exc.details.get("field") != "digest":
+        digest = exc.details.get("digest")
+        if exc.details.get("field") != "digest" or digest not in names:
             raise
         raise Conflict(
-            f"file {name!r} changed after it was hashed (it no longer hashes to {digest}); no version "
-            "was registered. Register it again once it is no longer being written.",
-            details={"path": name},
+            f"file {names[digest]!r} changed after it was hashed (it no longer hashes to {digest}); no "
+            "version was registered. Register it again once it is no longer being written.",
+            details={"path": names[digest]},
         ) from exc

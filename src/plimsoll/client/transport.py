@@ -22,7 +22,14 @@ from blake3 import blake3
 from urllib3.exceptions import HTTPError as ConnectionProblem
 
 from plimsoll.client.wire import writes_to_json
-from plimsoll.core.errors import BlobCorrupted, NotFound, PlimsollError, Unavailable, error_from_dict
+from plimsoll.core.errors import (
+    BlobCorrupted,
+    Conflict,
+    NotFound,
+    PlimsollError,
+    Unavailable,
+    error_from_dict,
+)
 from plimsoll.core.jobs.entities import Job, JobPage
 from plimsoll.core.outbox.entities import Event, EventPage
 from plimsoll.core.validation import NON_FINITE, check_artifact_path, check_id, check_key
@@ -37,6 +44,7 @@ from plimsoll.data.entities import (
     check_run_direction,
     parse_ref,
 )
+from plimsoll.data.hashing import STORE_BATCH
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
 from plimsoll.tracking.entities import (
     Artifact,
@@ -55,6 +63,9 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")  # a blob's BLAKE3 digest, as the server's
 class Transport(Protocol):
     # Where the writes go (a server's URL, or the embedded store's): what a spool file is kept for.
     destination: str
+    # How many contents (files, bytes) one `dataset_upload_blobs` call should carry: what it stores
+    # together costs less than one by one (one flush to disk), but is reported only as a whole.
+    upload_batch: tuple[int, int]
 
     def get_or_create_experiment(self, name: str, project: str) -> Experiment: ...
     def create_experiment(self, name: str, project: str, description: str) -> Experiment: ...
@@ -105,7 +116,7 @@ class Transport(Protocol):
 
     def dataset_check(self, template: NewVersion) -> None: ...
     def dataset_missing_blobs(self, project: str, digests: list[str]) -> list[str]: ...
-    def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None: ...
+    def dataset_upload_blobs(self, project: str, paths: dict[str, Path]) -> None: ...
     def dataset_upload_bytes(self, project: str, data: bytes) -> str: ...
     def dataset_create_version(self, new: NewVersion) -> DatasetVersion: ...
     def dataset_version(self, project: str, name: str, version: int | None) -> DatasetVersion: ...
@@ -140,6 +151,7 @@ class LocalTransport:
         self.tracking = platform.tracking
         self.actor = actor
         self.destination: str = platform.settings.resolved_store_url
+        self.upload_batch = STORE_BATCH
 
     def get_or_create_experiment(self, name: str, project: str) -> Experiment:
         return self.tracking.get_or_create_experiment(name, project=project, actor=self.actor)  # type: ignore[no-any-return]
@@ -276,8 +288,8 @@ class LocalTransport:
     def dataset_missing_blobs(self, project: str, digests: list[str]) -> list[str]:
         return self.platform.data.missing_blobs(digests, project=project)  # type: ignore[no-any-return]
 
-    def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None:
-        self.platform.data.store_blob(digest, path, project=project)  # by path: a kernel copy
+    def dataset_upload_blobs(self, project: str, paths: dict[str, Path]) -> None:
+        self.platform.data.store_blobs(paths, project=project)  # by path: flushed to disk together
 
     def dataset_upload_bytes(self, project: str, data: bytes) -> str:
         return self.platform.blobs.put_bytes(data).digest  # type: ignore[no-any-return]
@@ -378,6 +390,7 @@ class HttpTransport:
         parsed = urllib3.util.parse_url(url.rstrip("/"))
         self.url = parsed._replace(auth=None).url  # for messages: no credentials in logs
         self.destination = self.url
+        self.upload_batch = (1, 0)  # a request per content gains nothing from batching
         self.base = self.url + "/api/v1"
         self.headers = {"User-Agent": "plimsoll-python"}
         if token:
@@ -755,18 +768,23 @@ class HttpTransport:
         body = {"project": project, "digests": digests}
         return list(self._json("POST", "/datasets/blobs/missing", body=body)["missing"])
 
-    def dataset_upload_blob(self, project: str, digest: str, path: Path) -> None:
-        # Safe to repeat: content is stored under its digest. The file is sent again from its start.
-        with path.open("rb") as content:
-            headers = {"Content-Length": str(os.fstat(content.fileno()).st_size)}
-            self._send(
-                "PUT",
-                f"/datasets/blobs/{digest}",
-                retry=True,
-                params={"project": project},
-                content=content,
-                headers=headers,
-            )
+    def dataset_upload_blobs(self, project: str, paths: dict[str, Path]) -> None:
+        # One request per content. Safe to repeat: content is stored under its digest, and a file
+        # is sent again from its start.
+        for digest, path in paths.items():
+            with path.open("rb") as content:
+                headers = {"Content-Length": str(os.fstat(content.fileno()).st_size)}
+                try:
+                    self._send(
+                        "PUT",
+                        f"/datasets/blobs/{digest}",
+                        retry=True,
+                        params={"project": project},
+                        content=content,
+                        headers=headers,
+                    )
+                except Conflict as exc:  # said of which content of the batch
+                    raise Conflict(exc.message, details={**exc.details, "digest": digest}) from exc
 
     def dataset_upload_bytes(self, project: str, data: bytes) -> str:
         digest = blake3(data).hexdigest()

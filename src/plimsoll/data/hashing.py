@@ -18,7 +18,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +225,27 @@ def _hash_one(file: LocalFile, before: _Stat) -> str:
     if after != before:
         raise changed_while_hashed(file.path, f"size {before.size} -> {after.size}, mtime changed")
     return digest
+
+
+# Contents stored in one call to the store where it is local (files, bytes): flushed to disk together.
+STORE_BATCH = (512, 64 << 20)
+
+
+def upload_batches(paths: Mapping[str, Path], files: int, size: int) -> Iterator[dict[str, Path]]:
+    """Contents to store (digest → path) in batches of at most `files` files or `size` bytes (a
+    larger file alone), in digest order: each batch is stored, flushed to disk together, and
+    reported to the progress bar, before the next begins."""
+    batch: dict[str, Path] = {}
+    held = 0
+    for digest in sorted(paths):
+        length = paths[digest].stat().st_size
+        if batch and (len(batch) >= files or held + length > size):
+            yield batch
+            batch, held = {}, 0
+        batch[digest] = paths[digest]
+        held += length
+    if batch:
+        yield batch
 
 
 def changed_while_hashed(path: str, how: str) -> Conflict:

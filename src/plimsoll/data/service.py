@@ -3,6 +3,7 @@
 register(name, source, ...)        prepare here (hash, profile), store new content, create
 missing_blobs(digests)             which contents the blob store lacks (a remote upload's first ask)
 store_blob(digest, stream)         one content, checked against its digest
+store_blobs({digest: path})        many local files, flushed to disk together
 create_version(new, actor=)        a version from a manifest whose contents are all stored
 get_version / list_versions / list_datasets / version_files / read_profile
 check_references(version)          a by-reference version's files still as registered
@@ -15,14 +16,14 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from plimsoll.core.audit import AuditEntry
-from plimsoll.core.blobs import BlobRef
+from plimsoll.core.blobs import BlobNotFound, BlobRef
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
@@ -46,7 +47,7 @@ from plimsoll.data.entities import (
     schema_from_json,
     schema_to_json,
 )
-from plimsoll.data.hashing import HashCache, Progress
+from plimsoll.data.hashing import STORE_BATCH, HashCache, Progress, upload_batches
 from plimsoll.data.preparing import check_references, prepare, write_files
 from plimsoll.data.profiles import diff_with_drift, is_tabular, read_table, summary_of
 from plimsoll.data.sources import open_at
@@ -103,13 +104,18 @@ class DatasetService:
             manifest=False,
         )
         with prepare(source, template, cache=cache, progress=progress) as prepared:
-            missing = set(self.missing_blobs(list(prepared.paths), project=project))
-            done, total = 0, sum(prepared.paths[d].stat().st_size for d in missing)
-            for digest in sorted(missing):
-                with prepared.paths[digest].open("rb") as stream:
-                    ref = self.blobs.put_file(stream)
-                changed_since_hashed(ref, digest, prepared.version.manifest)
-                done += ref.size
+            missing = {
+                d: prepared.paths[d] for d in self.missing_blobs(list(prepared.paths), project=project)
+            }
+            done, total = 0, sum(path.stat().st_size for path in missing.values())
+            for batch in upload_batches(missing, *STORE_BATCH):
+                try:
+                    self.store_blobs(batch, project=project)
+                except Conflict as exc:
+                    if exc.details.get("field") != "digest":
+                        raise
+                    raise _changed_since_hashed(exc, prepared.version.manifest) from exc
+                done += sum(path.stat().st_size for path in batch.values())
                 if progress:
                     progress("storing", done, total)
             version = prepared.version
@@ -146,6 +152,20 @@ class DatasetService:
             )
         return ref
 
+    def store_blobs(self, contents: Mapping[str, Path], *, project: str = DEFAULT_PROJECT) -> None:
+        """`store_blob` for many local files at once (digest → path), flushed to disk together:
+        what an embedded registration of many small files stores. Refused, naming the digest,
+        for a file that no longer hashes to the digest it was sent for; the others are kept."""
+        check_name("project", project)
+        digests = [check_digest(f"contents[{i}]", d) for i, d in enumerate(contents)]
+        refs = self.blobs.put_files([contents[digest] for digest in digests])
+        for digest, ref in zip(digests, refs, strict=True):
+            if ref.digest != digest:
+                raise Conflict(
+                    f"digest: the content sent for {digest} hashes to {ref.digest}",
+                    details={"field": "digest", "digest": digest, "actual": ref.digest},
+                )
+
     def create_version(self, new: NewVersion, *, actor: str) -> DatasetVersion:
         """The version, from a manifest whose contents are stored (unless by reference): one
         transaction, so an interrupted registration leaves nothing and the next completes."""
@@ -156,17 +176,26 @@ class DatasetService:
             and not self.tracking.run_projects([new.run_id])
         ):
             raise NotFound(f"run {new.run_id!r} not found")
+        digest = new.digest
+        with self.db.read() as conn:
+            # Unchanged content (the common case of a pipeline step run again): answered without
+            # checking each file's content is stored, which it is while the version lives.
+            registered = store.live_version_with_digest(conn, new.project, new.name, digest)
+        if registered is not None:
+            return _version(registered)
         if not new.by_reference:
             for entry in new.manifest:
-                stored = self.blobs.exists(entry.digest) and self.blobs.size(entry.digest)
-                if stored is False or stored != entry.size:
+                try:
+                    stored: int | None = self.blobs.size(entry.digest)  # one stat (or HEAD) a file
+                except BlobNotFound:
+                    stored = None
+                if stored != entry.size:
                     raise Conflict(
                         f"file {entry.path!r} (digest {entry.digest}) is not stored: upload its content first",
                         details={"path": entry.path, "digest": entry.digest},
                     )
         if new.profile_digest is not None:
             summary_of(self.blobs.get_bytes(new.profile_digest))  # a stored, readable profile
-        digest = new.digest
         now = now_ms()
         with self._change(actor) as change:
             self.projects.require_in(change.conn, new.project)
@@ -501,13 +530,14 @@ class DatasetService:
         return changing(self.db, self.events, actor)
 
 
-def changed_since_hashed(ref: BlobRef, digest: str, manifest: Sequence[ManifestEntry]) -> None:
-    if ref.digest != digest:
-        path = next((e.path for e in manifest if e.digest == digest), digest)
-        raise Conflict(
-            f"file {path!r} changed after it was hashed (it now hashes to {ref.digest}); nothing was registered",
-            details={"path": path},
-        )
+def _changed_since_hashed(refused: Conflict, manifest: Sequence[ManifestEntry]) -> Conflict:
+    digest = refused.details.get("digest")
+    path = next((e.path for e in manifest if e.digest == digest), digest)
+    return Conflict(
+        f"file {path!r} changed after it was hashed (it now hashes to {refused.details.get('actual')}); "
+        "nothing was registered",
+        details={"path": path},
+    )
 
 
 def _no_version(name: str, number: int | None, project: str) -> NotFound:

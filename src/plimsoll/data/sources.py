@@ -132,8 +132,11 @@ def local_files(root: Path) -> list[LocalFile]:
         raise InvalidParameter("source", f"{str(root)!r} is neither a regular file nor a folder")
     real_root = root.resolve()
     found: list[LocalFile] = []
-    for folder, folders, names in os.walk(real_root):
+    # Strings, not Path objects, for the walk itself: a tree of many small files is mostly this loop.
+    top = str(real_root)
+    for folder, folders, names in os.walk(top):
         here = Path(folder)
+        prefix = "" if folder == top else os.path.relpath(folder, top).replace(os.sep, "/") + "/"
         for name in sorted(folders):
             if (here / name).is_symlink():
                 inside = _inside(real_root, here / name)
@@ -144,8 +147,8 @@ def local_files(root: Path) -> list[LocalFile]:
                 )
         for name in names:
             path = here / name
-            relative = _relative(real_root, path)
-            found_stat = os.lstat(path)
+            relative = prefix + name
+            found_stat = os.lstat(os.path.join(folder, name))
             absolute = path  # under the resolved root, reached without following a link
             if stat.S_ISLNK(found_stat.st_mode):
                 if not _inside(real_root, path):

@@ -172,6 +172,14 @@ def version_row(conn: Connection, project: str, name: str, version: int | None) 
     return conn.execute(query).mappings().first()
 
 
+def live_version_with_digest(conn: Connection, project: str, name: str, digest: str) -> RowMapping | None:
+    """The dataset's version (not deleted) holding exactly this content, if there is one."""
+    query = _versions_query().where(
+        datasets.c.project == project, datasets.c.name == name, dataset_versions.c.digest == digest, _LIVE
+    )
+    return conn.execute(query).mappings().first()
+
+
 def version_row_by_id(conn: Connection, version_id: str) -> RowMapping:
     return conn.execute(_versions_query().where(dataset_versions.c.id == version_id)).mappings().one()
 
