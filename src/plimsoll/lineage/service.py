@@ -297,10 +297,11 @@ class LineageService:
                 "created_at": now_ms(),
                 "tombstoned_at": None,
             }
-            store.insert_node_if_absent(conn, new)
+            inserted = store.insert_node_if_absent(conn, new)
             row = store.node_by_key(conn, project, node.kind, node.key)
             assert row is not None
-            _audit_node(change, "lineage.record", project, None, row)
+            if inserted:  # else another writer recorded it meanwhile, and audited it
+                _audit_node(change, "lineage.record", project, None, row)
             return row
         changes = {
             name: value

@@ -89,7 +89,8 @@ def insert_node_if_absent(conn: Connection, row: dict[str, Any]) -> bool:
     """Whether the node was inserted (False: one with its project, kind and key exists)."""
     statement = upsert(conn, lineage_nodes).values(**row)
     statement = statement.on_conflict_do_nothing(index_elements=["project", "kind", "key"])
-    return bool(conn.execute(statement).rowcount)
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... ON CONFLICT DO NOTHING.
+    return conn.execute(statement.returning(lineage_nodes.c.id)).first() is not None
 
 
 def update_node(conn: Connection, node_id: int, values: dict[str, Any]) -> None:
@@ -110,7 +111,7 @@ def edge_context(conn: Connection, source_id: int, target_id: int, role: str) ->
 def insert_edge_if_absent(conn: Connection, row: dict[str, Any]) -> bool:
     statement = upsert(conn, lineage_edges).values(**row)
     statement = statement.on_conflict_do_nothing(index_elements=["source_id", "target_id", "role"])
-    return bool(conn.execute(statement).rowcount)
+    return conn.execute(statement.returning(lineage_edges.c.source_id)).first() is not None
 
 
 def _ends(downstream: bool) -> tuple[Any, Any]:

@@ -325,7 +325,8 @@ def insert_schedule(conn: Connection, values: dict[str, Any]) -> bool:
     """Insert a schedule; False (nothing inserted) when another writer inserted one of that name
     at the same time, as replicas starting together all put the capabilities' schedules in place."""
     statement = upsert(conn, job_schedules).values(**values).on_conflict_do_nothing(index_elements=["name"])
-    return bool(conn.execute(statement).rowcount == 1)
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... ON CONFLICT DO NOTHING.
+    return conn.execute(statement.returning(job_schedules.c.name)).first() is not None
 
 
 def update_schedule(conn: Connection, name: str, values: dict[str, Any]) -> None:

@@ -1,0 +1,551 @@
+"""The model registry: the rules, once. Models, their numbered versions (each pointing to the run
+that produced it and the artifact it logged), and aliases per environment with an append-only
+history.
+
+create_model / update_model / get_model / list_models
+register_version(name, run_id, artifact_path)   a new version from a run's artifact (or the same one)
+get_version(ref) / list_versions(name)          by NAME/VERSION, NAME@ALIAS or NAME (the latest)
+set_alias / remove_alias / rollback             move an alias, recorded with who, when and why
+protect_alias                                   a protected alias moves only through a promotion
+alias_history(name, alias, at=)                 the moves; `holder_at` answers "which held it at T"
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from plimsoll.core.audit import AuditEntry
+from plimsoll.core.capability import Parts
+from plimsoll.core.changes import Change, changing
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import check_artifact_path, check_name, check_text
+from plimsoll.registry import store
+from plimsoll.registry.entities import (
+    MAX_DESCRIPTION_LENGTH,
+    Alias,
+    AliasMove,
+    Model,
+    ModelVersion,
+    artifact_digest,
+    check_alias,
+    check_model_name,
+    check_owners,
+    check_reason,
+    check_version,
+    parse_model_ref,
+)
+
+MAX_FLAVOR_LENGTH = 64
+
+
+class RegistryService:
+    def __init__(self, parts: Parts) -> None:
+        self.db = parts.db
+        self.events = parts.events
+        self.projects = parts.projects
+        self.tracking = parts.services["tracking"]
+        self.lineage = parts.services.get("lineage")
+        if self.lineage is not None:
+            self.lineage.add_resolver("model", self._resolve_alias)
+
+    # -- models -----------------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        owners: dict[str, str] | None = None,
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> Model:
+        check_model_name("name", name)
+        check_name("project", project)
+        check_text("description", description, max_length=MAX_DESCRIPTION_LENGTH)
+        owners = check_owners("owners", owners or {})
+        with self._change(actor) as change:
+            self.projects.require_in(change.conn, project)
+            if not self._insert_model(change, project, name, description, owners):
+                raise Conflict(f"model {name!r} already exists in project {project!r}")
+        return self.get_model(name, project=project)
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        owners: dict[str, str] | None = None,
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> Model:
+        """Change a model's description or owners (given ones only; owners replace the old set)."""
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = check_text("description", description, max_length=MAX_DESCRIPTION_LENGTH)
+        if owners is not None:
+            values["owners"] = json.dumps(check_owners("owners", owners), sort_keys=True)
+        with self._change(actor) as change:
+            row = self._model_row(change.conn, project, name, lock=True)
+            before = _model(row)
+            if values:
+                store.update_model(change.conn, row["id"], values)
+                after = _model(store.model_row(change.conn, project, name))
+                change.audit(
+                    AuditEntry(
+                        actor,
+                        "model.update",
+                        "model",
+                        row["id"],
+                        project,
+                        _audited_model(before),
+                        _audited_model(after),
+                    )
+                )
+        return self.get_model(name, project=project)
+
+    def get_model(self, name: str, *, project: str = DEFAULT_PROJECT) -> Model:
+        check_model_name("name", name)
+        with self.db.read() as conn:
+            row = self._model_row(conn, project, name)
+            latest = store.latest_versions(conn, [row["id"]]).get(row["id"])
+            aliases = {
+                a["alias"]: int(a["version"]) for a in store.alias_rows(conn, row["id"]) if a["version"]
+            }
+        return _model(row, latest, aliases)
+
+    def list_models(self, *, project: str = DEFAULT_PROJECT) -> list[Model]:
+        check_name("project", project)
+        with self.db.read() as conn:
+            rows = store.model_rows(conn, project)
+            latest = store.latest_versions(conn, [r["id"] for r in rows])
+        return [_model(row, latest.get(row["id"])) for row in rows]
+
+    # -- versions ---------------------------------------------------------------------------------
+
+    def register_version(
+        self,
+        name: str,
+        *,
+        run_id: str,
+        artifact_path: str,
+        flavor: str = "python_function",
+        description: str = "",
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> ModelVersion:
+        """A new version of model `name` (created if new) from the artifact the run logged under
+        `artifact_path` (a file or a folder). Its digest is recorded now, over every file's content
+        digest, so that a load can verify it. The same run's same artifact registered again gives
+        back the version that holds it. The version becomes `model:NAME/VERSION` in the lineage
+        graph, produced by the run, and so downstream of the data the run used."""
+        check_model_name("name", name)
+        check_name("project", project)
+        check_artifact_path("artifact_path", artifact_path.rstrip("/"))
+        flavor = check_name("flavor", flavor, max_length=MAX_FLAVOR_LENGTH)
+        check_text("description", description, max_length=MAX_DESCRIPTION_LENGTH)
+        if self.tracking.run_projects([run_id]).get(run_id) != project:
+            raise NotFound(f"run {run_id!r} not found in project {project!r}")
+        prefix = artifact_path.rstrip("/")
+        files = [
+            a
+            for a in self.tracking.list_artifacts(run_id, prefix)
+            if a.path == prefix or a.path.startswith(prefix + "/")
+        ]
+        if not files:
+            raise NotFound(f"run {run_id!r} has no artifact {prefix!r}: log the model's files first")
+        digest = artifact_digest(
+            [(a.path[len(prefix) :].lstrip("/") or a.path.rsplit("/", 1)[-1], a.digest) for a in files]
+        )
+        with self._change(actor) as change:
+            self.projects.require_in(change.conn, project)
+            self._insert_model(change, project, name, "", {})
+            model = self._model_row(change.conn, project, name, lock=True)
+            existing = store.version_with_digest(change.conn, model["id"], run_id, digest)
+            if existing is not None and existing["artifact_path"] == prefix:
+                return _version(project, name, existing)
+            row = {
+                "id": new_id(),
+                "model_id": model["id"],
+                "version": store.next_version(change.conn, model["id"]),
+                "run_id": run_id,
+                "artifact_path": prefix,
+                "artifact_digest": digest,
+                "files": len(files),
+                "bytes": sum(a.size for a in files),
+                "flavor": flavor,
+                "description": description,
+                "created_by": actor,
+                "created_at": now_ms(),
+            }
+            store.insert_version(change.conn, row)
+            version = _version(project, name, row)
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "model.register_version",
+                    "model_version",
+                    row["id"],
+                    project,
+                    None,
+                    _audited_version(version),
+                )
+            )
+            change.emit(
+                "model.version_registered",
+                f"model:{model['id']}",
+                {
+                    "model": name,
+                    "version": version.version,
+                    "project": project,
+                    "run_id": run_id,
+                    "artifact_digest": digest,
+                    "flavor": flavor,
+                },
+                project=project,
+            )
+            if self.lineage is not None:
+                node = f"model:{version.ref}"
+                self.lineage.record(
+                    change,
+                    node,
+                    project=project,
+                    label=version.ref,
+                    attributes={"digest": digest, "flavor": flavor},
+                )
+                self.lineage.link(change, f"run:{run_id}", node, "produced", project=project)
+        return version
+
+    def get_version(self, ref: str, *, project: str = DEFAULT_PROJECT) -> ModelVersion:
+        """`NAME/VERSION`, `NAME@ALIAS` (the version it holds now) or `NAME` (the latest)."""
+        name, number, alias = parse_model_ref("ref", ref)
+        with self.db.read() as conn:
+            model = self._model_row(conn, project, name)
+            if alias is not None:
+                held = store.alias_row(conn, model["id"], alias)
+                if held is None or held["version"] is None:
+                    raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
+                number = int(held["version"])
+            row = store.version_row(conn, model["id"], number)
+            if row is None:
+                which = "has no versions" if number is None else f"has no version {number}"
+                raise NotFound(f"model {name!r} {which} in project {project!r}")
+            aliases = tuple(
+                a["alias"] for a in store.alias_rows(conn, model["id"]) if a["version"] == row["version"]
+            )
+        return _version(project, name, row, aliases)
+
+    def list_versions(self, name: str, *, project: str = DEFAULT_PROJECT) -> list[ModelVersion]:
+        check_model_name("name", name)
+        with self.db.read() as conn:
+            model = self._model_row(conn, project, name)
+            held: dict[int, list[str]] = {}
+            for alias in store.alias_rows(conn, model["id"]):
+                if alias["version"] is not None:
+                    held.setdefault(int(alias["version"]), []).append(alias["alias"])
+            rows = store.version_rows(conn, model["id"])
+        return [_version(project, name, row, tuple(held.get(int(row["version"]), ()))) for row in rows]
+
+    # -- aliases ----------------------------------------------------------------------------------
+
+    def aliases(self, name: str, *, project: str = DEFAULT_PROJECT) -> list[Alias]:
+        check_model_name("name", name)
+        with self.db.read() as conn:
+            model = self._model_row(conn, project, name)
+            rows = store.alias_rows(conn, model["id"])
+        return [
+            Alias(r["alias"], int(r["version"]), bool(r["protected"]), r["moved_by"], int(r["moved_at"]))
+            for r in rows
+            if r["version"] is not None
+        ]
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str = "",
+        expected: int | None = None,
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> AliasMove:
+        """Point `alias` at `version`. With `expected`, only if the alias holds that version now
+        (None: held by none), so that of two moves made from the same reading one wins and the
+        other gets a Conflict. A protected alias is refused here: it moves through a promotion."""
+        check_alias("alias", alias)
+        check_version("version", version)
+        reason = check_reason("reason", reason)
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            if store.version_row(change.conn, model["id"], version) is None:
+                raise NotFound(f"model {name!r} has no version {version} in project {project!r}")
+            current = store.alias_row(change.conn, model["id"], alias)
+            if current is not None and current["protected"]:
+                raise Conflict(
+                    f"alias {alias!r} of model {name!r} is protected: it moves only through a promotion "
+                    "whose gates and approvals passed",
+                    details={"alias": alias, "protected": True},
+                )
+            return self._move(change, model, alias, version, "set", reason, project, expected=expected)
+
+    def remove_alias(
+        self, name: str, alias: str, *, reason: str = "", project: str = DEFAULT_PROJECT, actor: str
+    ) -> AliasMove:
+        check_alias("alias", alias)
+        reason = check_reason("reason", reason)
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            current = store.alias_row(change.conn, model["id"], alias)
+            if current is None or current["version"] is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
+            if current["protected"]:
+                raise Conflict(f"alias {alias!r} of model {name!r} is protected: it cannot be removed")
+            return self._move(change, model, alias, None, "removed", reason, project)
+
+    def rollback(
+        self, name: str, alias: str, *, reason: str = "", project: str = DEFAULT_PROJECT, actor: str
+    ) -> AliasMove:
+        """Point `alias` back at the version it held before its current one: one call, allowed for
+        a protected alias too (the previous holder had passed when it was moved there)."""
+        check_alias("alias", alias)
+        reason = check_reason("reason", reason)
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            current = store.alias_row(change.conn, model["id"], alias)
+            if current is None or current["version"] is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
+            previous = _previous_holder(
+                store.move_rows(change.conn, model["id"], alias, None), int(current["version"])
+            )
+            if previous is None:
+                raise Conflict(
+                    f"alias {alias!r} of model {name!r} has held no other version: there is nothing to roll back to"
+                )
+            return self._move(change, model, alias, previous, "rollback", reason, project)
+
+    def protect_alias(
+        self, name: str, alias: str, protected: bool = True, *, project: str = DEFAULT_PROJECT, actor: str
+    ) -> None:
+        check_alias("alias", alias)
+        if not isinstance(protected, bool):
+            raise InvalidParameter("protected", f"must be true or false, got {protected!r}")
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            current = store.alias_row(change.conn, model["id"], alias)
+            values = {
+                "version": None if current is None else current["version"],
+                "protected": protected,
+                "moved_by": actor if current is None else current["moved_by"],
+                "moved_at": now_ms() if current is None else current["moved_at"],
+            }
+            store.put_alias(change.conn, model["id"], alias, values)
+            before = None if current is None else {"protected": bool(current["protected"])}
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "model.protect_alias",
+                    "model_alias",
+                    f"{model['id']}:{alias}",
+                    project,
+                    before,
+                    {"model": name, "alias": alias, "protected": protected},
+                )
+            )
+
+    def alias_history(
+        self, name: str, alias: str | None = None, *, at: int | None = None, project: str = DEFAULT_PROJECT
+    ) -> list[AliasMove]:
+        """The moves of `alias` (of every alias, with None), newest first; with `at` (epoch ms),
+        those made at or before that time only."""
+        if alias is not None:
+            check_alias("alias", alias)
+        with self.db.read() as conn:
+            model = self._model_row(conn, project, name)
+            rows = store.move_rows(conn, model["id"], alias, at)
+        return [_move(name, row) for row in rows]
+
+    def holder_at(self, name: str, alias: str, at: int, *, project: str = DEFAULT_PROJECT) -> int | None:
+        """The version `alias` held at time `at` (epoch ms): None if none did."""
+        moves = self.alias_history(name, alias, at=at, project=project)
+        return moves[0].version if moves else None
+
+    # -- inside -----------------------------------------------------------------------------------
+
+    def _move(
+        self,
+        change: Change,
+        model: Any,
+        alias: str,
+        version: int | None,
+        action: str,
+        reason: str,
+        project: str,
+        *,
+        expected: int | None = None,
+    ) -> AliasMove:
+        current = store.alias_row(change.conn, model["id"], alias)
+        previous = None if current is None or current["version"] is None else int(current["version"])
+        if expected is not None and previous != expected:
+            raise Conflict(
+                f"alias {alias!r} of model {model['name']!r} holds version {previous}, not {expected}: "
+                "it was moved meanwhile; read it again and retry",
+                details={"alias": alias, "version": previous},
+            )
+        now = now_ms()
+        protected = False if current is None else bool(current["protected"])
+        store.put_alias(
+            change.conn,
+            model["id"],
+            alias,
+            {"version": version, "protected": protected, "moved_by": change.actor, "moved_at": now},
+        )
+        row = {
+            "id": new_id(),
+            "model_id": model["id"],
+            "alias": alias,
+            "action": action,
+            "version": version,
+            "previous": previous,
+            "actor": change.actor,
+            "reason": reason,
+            "at": now,
+        }
+        store.append_move(change.conn, row)
+        move = _move(model["name"], row)
+        change.audit(
+            AuditEntry(
+                change.actor,
+                f"model.alias_{action}",
+                "model_alias",
+                f"{model['id']}:{alias}",
+                project,
+                {"version": previous},
+                {"model": model["name"], "alias": alias, "version": version, "reason": reason},
+            )
+        )
+        change.emit(
+            "alias.moved",
+            f"model:{model['id']}",
+            {
+                "model": model["name"],
+                "alias": alias,
+                "version": version,
+                "previous": previous,
+                "action": action,
+                "reason": reason,
+                "project": project,
+            },
+            project=project,
+        )
+        return move
+
+    def _resolve_alias(self, project: str, ref: Any) -> str:
+        name, _, alias = ref.key.partition("@")
+        return f"model:{self.get_version(f'{name}@{alias}', project=project).ref}"
+
+    def _insert_model(
+        self, change: Change, project: str, name: str, description: str, owners: dict[str, str]
+    ) -> bool:
+        row: dict[str, Any] = {
+            "id": new_id(),
+            "project": project,
+            "name": name,
+            "description": description,
+            "owners": json.dumps(owners, sort_keys=True),
+            "created_by": change.actor,
+            "created_at": now_ms(),
+        }
+        if not store.insert_model_if_new(change.conn, row):
+            return False
+        change.audit(
+            AuditEntry(
+                change.actor,
+                "model.create",
+                "model",
+                row["id"],
+                project,
+                None,
+                {"name": name, "description": description, "owners": owners},
+            )
+        )
+        return True
+
+    @staticmethod
+    def _model_row(conn: Any, project: str, name: str, *, lock: bool = False) -> Any:
+        row = store.model_row(conn, project, name, lock=lock)
+        if row is None:
+            raise NotFound(f"model {name!r} not found in project {project!r}")
+        return row
+
+    def _change(self, actor: str) -> Any:
+        return changing(self.db, self.events, actor)
+
+
+def _previous_holder(moves: list[Any], current: int) -> int | None:
+    """The version the alias held just before its current holder: the newest move made it so, and
+    recorded what it replaced."""
+    if not moves or moves[0]["version"] is None or int(moves[0]["version"]) != current:
+        return None
+    return None if moves[0]["previous"] is None else int(moves[0]["previous"])
+
+
+def _model(row: Any, latest: int | None = None, aliases: dict[str, int] | None = None) -> Model:
+    return Model(
+        project=row["project"],
+        name=row["name"],
+        description=row["description"],
+        owners=json.loads(row["owners"]),
+        created_by=row["created_by"],
+        created_at=int(row["created_at"]),
+        latest_version=latest,
+        aliases=aliases or {},
+    )
+
+
+def _version(project: str, name: str, row: Any, aliases: tuple[str, ...] = ()) -> ModelVersion:
+    return ModelVersion(
+        project=project,
+        name=name,
+        version=int(row["version"]),
+        run_id=row["run_id"],
+        artifact_path=row["artifact_path"],
+        artifact_digest=row["artifact_digest"],
+        files=int(row["files"]),
+        bytes=int(row["bytes"]),
+        flavor=row["flavor"],
+        description=row["description"],
+        created_by=row["created_by"],
+        created_at=int(row["created_at"]),
+        aliases=aliases,
+    )
+
+
+def _move(model: str, row: Any) -> AliasMove:
+    return AliasMove(
+        model=model,
+        alias=row["alias"],
+        action=row["action"],
+        version=None if row["version"] is None else int(row["version"]),
+        previous=None if row["previous"] is None else int(row["previous"]),
+        actor=row["actor"],
+        reason=row["reason"],
+        at=int(row["at"]),
+    )
+
+
+def _audited_model(model: Model) -> dict[str, Any]:
+    return {"name": model.name, "description": model.description, "owners": model.owners}
+
+
+def _audited_version(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "model": version.name,
+        "version": version.version,
+        "run_id": version.run_id,
+        "artifact_path": version.artifact_path,
+        "artifact_digest": version.artifact_digest,
+        "flavor": version.flavor,
+    }
