@@ -78,6 +78,8 @@ def flush(timeout: float | None = None) -> None:
 def __getattr__(name: str) -> Any:
     if name == "datasets":  # the default client's: `pl.datasets.register("churn", "data/")`
         return default_client().datasets
+    if name == "registry":  # the default client's: `pl.registry.get("churn@production")`
+        return default_client().registry
     if name == "stats":
         import importlib
 

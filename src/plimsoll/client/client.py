@@ -17,6 +17,7 @@ from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
 from plimsoll.client.lineage import Lineage
+from plimsoll.client.registry import Registry
 from plimsoll.client.results import RunList
 from plimsoll.client.run import ActiveRun, param_texts, tag_texts
 from plimsoll.client.transport import HttpTransport, LocalTransport, Transport
@@ -111,6 +112,8 @@ class Client:
         self.datasets = Datasets(self)
         # The lineage graph: client.lineage.upstream(...), .downstream, .impact, .link.
         self.lineage = Lineage(self._transport)
+        # Models: client.registry.register(...), .get("churn@production"), .set_alias, .rollback, .history.
+        self.registry = Registry(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

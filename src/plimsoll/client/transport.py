@@ -46,6 +46,7 @@ from plimsoll.data.entities import (
 )
 from plimsoll.data.hashing import STORE_BATCH
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
+from plimsoll.registry.entities import AliasMove, Model, ModelVersion
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -140,6 +141,19 @@ class Transport(Protocol):
     def lineage_link(
         self, project: str, source: str, target: str, role: str, context: str | None
     ) -> Edge: ...
+    def registry_models(self, project: str) -> list[Model]: ...
+    def registry_register(
+        self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
+    ) -> ModelVersion: ...
+    def registry_version(
+        self, project: str, name: str, version: int | None, alias: str | None
+    ) -> ModelVersion: ...
+    def registry_versions(self, project: str, name: str) -> list[ModelVersion]: ...
+    def registry_set_alias(
+        self, project: str, name: str, alias: str, version: int, reason: str, expected: int | None
+    ) -> AliasMove: ...
+    def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove: ...
+    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]: ...
     def close(self) -> None: ...
 
 
@@ -362,6 +376,47 @@ class LocalTransport:
         return self.platform.lineage.add_edge(  # type: ignore[no-any-return]
             source, target, role, context, project=project, actor=self.actor
         )
+
+    # -- registry ---------------------------------------------------------------------------------
+
+    def registry_models(self, project: str) -> list[Model]:
+        return self.platform.registry.list_models(project=project)  # type: ignore[no-any-return]
+
+    def registry_register(
+        self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
+    ) -> ModelVersion:
+        return self.platform.registry.register_version(  # type: ignore[no-any-return]
+            name,
+            run_id=run_id,
+            artifact_path=artifact_path,
+            flavor=flavor,
+            description=description,
+            project=project,
+            actor=self.actor,
+        )
+
+    def registry_version(
+        self, project: str, name: str, version: int | None, alias: str | None
+    ) -> ModelVersion:
+        return self.platform.registry.get_version(_model_ref(name, version, alias), project=project)  # type: ignore[no-any-return]
+
+    def registry_versions(self, project: str, name: str) -> list[ModelVersion]:
+        return self.platform.registry.list_versions(name, project=project)  # type: ignore[no-any-return]
+
+    def registry_set_alias(
+        self, project: str, name: str, alias: str, version: int, reason: str, expected: int | None
+    ) -> AliasMove:
+        return self.platform.registry.set_alias(  # type: ignore[no-any-return]
+            name, alias, version, reason=reason, expected=expected, project=project, actor=self.actor
+        )
+
+    def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove:
+        return self.platform.registry.rollback(  # type: ignore[no-any-return]
+            name, alias, reason=reason, project=project, actor=self.actor
+        )
+
+    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
+        return self.platform.registry.alias_history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -895,6 +950,60 @@ class HttpTransport:
         body = {"project": project, "from": source, "to": target, "role": role, "context": context}
         return Edge.from_dict(self._json("POST", "/lineage/edges", body=body))
 
+    # -- registry ---------------------------------------------------------------------------------
+
+    def registry_models(self, project: str) -> list[Model]:
+        found = self._json("GET", "/models", params={"project": project})
+        return [Model.from_dict(m) for m in found["models"]]
+
+    def registry_register(
+        self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
+    ) -> ModelVersion:
+        # Safe to repeat: the same run's same artifact answers with the version the first call made.
+        body = {
+            "project": project,
+            "run_id": run_id,
+            "artifact_path": artifact_path,
+            "flavor": flavor,
+            "description": description,
+        }
+        return ModelVersion.from_dict(self._json("POST", f"{_model_path(name)}/versions", body=body))
+
+    def registry_version(
+        self, project: str, name: str, version: int | None, alias: str | None
+    ) -> ModelVersion:
+        path = (
+            f"{_model_path(name)}/aliases/{alias}"
+            if alias is not None
+            else f"{_model_path(name)}/versions/{'latest' if version is None else version}"
+        )
+        return ModelVersion.from_dict(self._json("GET", path, params={"project": project}))
+
+    def registry_versions(self, project: str, name: str) -> list[ModelVersion]:
+        found = self._json("GET", f"{_model_path(name)}/versions", params={"project": project})
+        return [ModelVersion.from_dict(v) for v in found["versions"]]
+
+    def registry_set_alias(
+        self, project: str, name: str, alias: str, version: int, reason: str, expected: int | None
+    ) -> AliasMove:
+        # Not repeated on a lost answer: a second move would add a second line to the history.
+        body = {"project": project, "version": version, "reason": reason, "expected": expected}
+        return AliasMove.from_dict(
+            self._json("PUT", f"{_model_path(name)}/aliases/{alias}", retry=False, body=body)
+        )
+
+    def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove:
+        body = {"project": project, "reason": reason}
+        path = f"{_model_path(name)}/aliases/{alias}/rollback"
+        return AliasMove.from_dict(self._json("POST", path, retry=False, body=body))
+
+    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
+        params: dict[str, Any] = {"project": project}
+        if at is not None:
+            params["at"] = at
+        found = self._json("GET", f"{_model_path(name)}/aliases/{alias}/history", params=params)
+        return [AliasMove.from_dict(m) for m in found["moves"]]
+
     def close(self) -> None:
         self.http.clear()
 
@@ -991,3 +1100,11 @@ def _artifact(body: dict[str, Any]) -> Artifact:
     return Artifact(
         path=body["path"], size=body["size"], digest=body["digest"], created_at=body["created_at"]
     )
+
+
+def _model_path(name: str) -> str:
+    return f"/models/{quote(name, safe='')}"
+
+
+def _model_ref(name: str, version: int | None, alias: str | None) -> str:
+    return f"{name}@{alias}" if alias is not None else name if version is None else f"{name}/{version}"

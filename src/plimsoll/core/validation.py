@@ -108,6 +108,11 @@ _BIDI = r"\u202a-\u202e\u2066-\u2069"
 _NAME_INNER = rf"[^\u0000-\u001f\u007f{_BIDI}/\\]"
 _NAME_EDGE = rf"[^\u0000-\u001f\u007f{_SPACES}{_BIDI}/\\]"
 NAME_PATTERN = rf"^(?!\.\.?$){_NAME_EDGE}(?:{_NAME_INNER}*{_NAME_EDGE})?$"
+# A name followed by '@VERSION', '/VERSION' or '@ALIAS' in a reference (datasets, models, the
+# lineage graph's node ids): NAME_PATTERN with '@' and ':' refused too, so a reference reads one way.
+_FORBIDDEN_CLASS = "/\\\\]"
+assert NAME_PATTERN.count(_FORBIDDEN_CLASS) == 3, "the name pattern changed: update this"
+REFERENCE_NAME_PATTERN = NAME_PATTERN.replace(_FORBIDDEN_CLASS, "/\\\\@:]")
 KEY_PATTERN = r"^(?!/)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9_\-. /:]+$"
 TEXT_PATTERN = r"^[^\u0000]*$"
 # A segment is not empty, "." or "..": it starts with a character other than a dot, or with one

@@ -20,6 +20,7 @@ from plimsoll.core.errors import Conflict, InvalidParameter
 from plimsoll.core.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_TAG_VALUE_LENGTH,
+    REFERENCE_NAME_PATTERN,
     check_artifact_path,
     check_id,
     check_key,
@@ -405,15 +406,6 @@ def schema_from_json(text: str | None) -> tuple[Column, ...] | None:
     return None if text is None else tuple(Column(name, kind) for name, kind in json.loads(text))
 
 
-def _dataset_name_pattern() -> str:
-    """`core.validation.NAME_PATTERN` with '@' and ':' refused too (`check_dataset_name`)."""
-    from plimsoll.core.validation import NAME_PATTERN
-
-    forbidden = "/\\\\]"
-    assert NAME_PATTERN.count(forbidden) == 3, "the name pattern changed: update this"
-    return NAME_PATTERN.replace(forbidden, "/\\\\@:]")
-
-
-DATASET_NAME_PATTERN = _dataset_name_pattern()
+DATASET_NAME_PATTERN = REFERENCE_NAME_PATTERN
 VERSION_PATTERN = r"^(?:latest|[1-9][0-9]{0,17})$"
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"

@@ -13,5 +13,7 @@ CAPABILITY = Capability(
     tables="plimsoll.registry.store:TABLES",
     migrations=Path(__file__).with_name("migrations"),
     service="plimsoll.registry.service:RegistryService",
+    router="plimsoll.registry.api:router",
+    permissions="plimsoll.registry.permissions:PERMISSIONS",
     events="plimsoll.registry.events:EVENTS",
 )

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
 
 from blake3 import blake3
 
@@ -22,11 +22,27 @@ OWNER_ROLES: tuple[str, ...] = ("training", "deployment", "monitoring", "inciden
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 _ALIAS = re.compile(ALIAS_PATTERN)
 _RESERVED = re.compile(r"[@/:]")
+VERSION_PATTERN = r"^(?:latest|[1-9][0-9]{0,15})$"
 ALIAS_ACTIONS: tuple[str, ...] = ("set", "rollback", "removed")
+
+_Record = TypeVar("_Record", bound="_Wire")
+
+
+class _Wire:
+    """A record's JSON form (what the API answers with) and back (what the HTTP client reads)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_dict(cls: type[_Record], data: dict[str, Any]) -> _Record:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
-class Model:
+class Model(_Wire):
     project: str
     name: str
     description: str
@@ -38,7 +54,7 @@ class Model:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelVersion:
+class ModelVersion(_Wire):
     project: str
     name: str
     version: int
@@ -57,9 +73,12 @@ class ModelVersion:
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ref": self.ref}
+
 
 @dataclass(frozen=True, slots=True)
-class Alias:
+class Alias(_Wire):
     name: str
     version: int
     protected: bool
@@ -68,7 +87,7 @@ class Alias:
 
 
 @dataclass(frozen=True, slots=True)
-class AliasMove:
+class AliasMove(_Wire):
     """One line of an alias's append-only history: who moved it to which version, when and why."""
 
     model: str

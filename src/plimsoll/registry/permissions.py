@@ -1,0 +1,29 @@
+"""The registry's permission rows: reads need a viewer of the project, registering and moving an
+alias a contributor, protecting an alias an admin. The project is the request's `?project=` or
+the body's `project`; a model is found by name inside it."""
+
+from __future__ import annotations
+
+from plimsoll.core.auth.permissions import PROJECT_BODY, PROJECT_QUERY, Permission, admin, read, write
+
+_API = "/api/v1/models"
+_MODEL = f"{_API}/{{name}}"
+_ALIAS = f"{_MODEL}/aliases/{{alias}}"
+
+PERMISSIONS = (
+    Permission("GET", _API, read(PROJECT_QUERY)),
+    Permission("POST", _API, write(PROJECT_BODY)),
+    Permission("GET", _MODEL, read(PROJECT_QUERY)),
+    Permission("PATCH", _MODEL, write(PROJECT_BODY)),
+    Permission("POST", f"{_MODEL}/versions", write(PROJECT_BODY)),
+    Permission("GET", f"{_MODEL}/versions", read(PROJECT_QUERY)),
+    Permission("GET", f"{_MODEL}/versions/{{version}}", read(PROJECT_QUERY)),
+    Permission("GET", f"{_MODEL}/aliases", read(PROJECT_QUERY)),
+    Permission("GET", _ALIAS, read(PROJECT_QUERY)),
+    Permission("PUT", _ALIAS, write(PROJECT_BODY)),
+    Permission("DELETE", _ALIAS, write(PROJECT_QUERY)),
+    Permission("POST", f"{_ALIAS}/rollback", write(PROJECT_BODY)),
+    # Protection decides who may move an alias at all: the project's admins set it.
+    Permission("PUT", f"{_ALIAS}/protection", admin(PROJECT_BODY)),
+    Permission("GET", f"{_ALIAS}/history", read(PROJECT_QUERY)),
+)
