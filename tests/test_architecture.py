@@ -100,8 +100,10 @@ def test_a_broken_arrow_fails_lint_and_names_the_import(tmp_path: Path) -> None:
 # a tenth of a second to a second, and every CLI command paid all of them (5 s for `--help`) until
 # they were imported where they are used. An embedded platform (what `plimsoll runs list` starts)
 # needs SQLAlchemy and FastAPI, but not the statistics stack.
-HEAVY_MODULES = ("sqlalchemy", "pandas", "scipy", "fastapi", "pyarrow", "argon2", "authlib")
+HEAVY_MODULES = ("sqlalchemy", "pandas", "scipy", "fastapi", "pyarrow", "argon2", "authlib", "openlineage")
 STATISTICS_STACK = ("pandas", "scipy", "pyarrow")
+# An optional extra, loaded only to build or post OpenLineage events (docs/lineage.md).
+OPENLINEAGE = ("openlineage",)
 START_PLATFORM = (
     "from plimsoll.core.config import Settings; from plimsoll.platform import Platform; "
     "import pathlib; Platform(Settings.from_env().with_overrides(home=pathlib.Path(sys.argv[1]))).startup().close()"
@@ -113,7 +115,7 @@ START_PLATFORM = (
     [
         ("import plimsoll", HEAVY_MODULES),
         ("import plimsoll.cli.main", HEAVY_MODULES),
-        (START_PLATFORM, STATISTICS_STACK),
+        (START_PLATFORM, STATISTICS_STACK + OPENLINEAGE),
     ],
     ids=["sdk", "cli", "embedded-platform"],
 )

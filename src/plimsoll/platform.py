@@ -26,7 +26,7 @@ from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
 from plimsoll.core.db import Database
 from plimsoll.core.jobs import HandlerRegistry, JobService, Worker
-from plimsoll.core.outbox import ConsumerRunner, EventCatalog, EventType, Outbox
+from plimsoll.core.outbox import Backoff, ConsumerRunner, EventCatalog, EventType, Outbox
 from plimsoll.core.projects.service import ProjectService
 from plimsoll.core.schema import Schema
 from plimsoll.maintenance import GC_JOB, GC_SCHEDULE, gc_job
@@ -173,10 +173,15 @@ class Platform:
             for consumer in capability.consumers:
                 handler = getattr(service, consumer.handler)
                 prepare = getattr(service, consumer.before_batch) if consumer.before_batch else None
+                backoff = consumer.backoff or Backoff()
                 if consumer.mode == "work":
-                    runner.add_work(consumer.name, handler, types=consumer.types, before_batch=prepare)
+                    runner.add_work(
+                        consumer.name, handler, types=consumer.types, before_batch=prepare, backoff=backoff
+                    )
                 else:
-                    runner.add_broadcast(consumer.name, handler, types=consumer.types, before_batch=prepare)
+                    runner.add_broadcast(
+                        consumer.name, handler, types=consumer.types, before_batch=prepare, backoff=backoff
+                    )
         worker = Worker(self.jobs, threads=threads).start()
         try:
             background = Background(worker, runner.start())

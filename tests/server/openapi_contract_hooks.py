@@ -101,6 +101,7 @@ RULES = {
     ("POST", "/api/v1/webhooks"): _webhook,
     ("POST", "/api/v1/runs/ingest"): _ingest,
     ("POST", "/api/v1/lineage/edges"): _edge,
+    ("GET", "/api/v1/lineage/openlineage"): _history,  # its page token too
     ("POST", "/api/v1/datasets/{name}/versions/{version}/validations"): _validation,
 }
 

@@ -101,7 +101,7 @@ def errors_to_exit() -> Iterator[None]:
     traceback. Typer's own exits pass through."""
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException, click.Abort):
+    except (click.exceptions.Exit, typer.Exit, click.ClickException, click.Abort):
         raise
     except PlimsollError as exc:
         fail(exc.message, exit_code(exc))

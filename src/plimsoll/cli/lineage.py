@@ -1,16 +1,33 @@
 """`plimsoll lineage upstream|downstream|impact|link`: the lineage graph through the SDK, as a
-Rich tree or table, or `--json` (the API's document). A run may be named by its short id."""
+Rich tree or table, or `--json` (the API's document). A run may be named by its short id.
+`plimsoll lineage export --openlineage`: the runs' OpenLineage events, one JSON document a line."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Annotated, Any
 
+import orjson
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from plimsoll.cli._output import PROJECT_DEFAULT, JsonOption, UrlOption, console, open_client, print_json
+from plimsoll.cli._output import (
+    EXIT_USAGE,
+    PROJECT_DEFAULT,
+    JsonOption,
+    UrlOption,
+    console,
+    err_console,
+    fail,
+    open_client,
+    print_json,
+)
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.lineage.entities import (
     DEFAULT_NODE_LIMIT,
     EDGE_CONTEXTS,
@@ -125,6 +142,67 @@ def link(
         return
     how = edge.role if edge.context is None else f"{edge.role} ({edge.context})"
     console.print(f"Linked {escape(edge.source)} -> {escape(edge.target)}: {escape(how)}.")
+
+
+@app.command("export")
+def export(
+    openlineage: Annotated[
+        bool,
+        typer.Option(
+            "--openlineage",
+            help="As OpenLineage run events, one JSON document a line (the one format so far).",
+        ),
+    ] = False,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Only this run's events (its id or short id).", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file (default: standard output).", show_default=False
+        ),
+    ] = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+    url: UrlOption = None,
+) -> None:
+    """The runs' lineage for other tools: each run's OpenLineage events (START, then COMPLETE,
+    FAIL or ABORT once it ended) with the dataset versions it used and produced, oldest run first."""
+    if not openlineage:
+        fail("name the format to export in: --openlineage (the one format so far)", EXIT_USAGE)
+    with open_client(url) as client:
+        events = client.lineage.openlineage_events(run=run, project=project)
+        if output is None:
+            _write_lines(events, sys.stdout)
+            return
+        written = _write_file(events, output)
+    err_console.print(f"Wrote {written:,} OpenLineage events to {escape(str(output))}.")
+
+
+def _write_lines(events: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    count = 0
+    for event in events:
+        out.write(orjson.dumps(event).decode() + "\n")
+        count += 1
+    out.flush()
+    return count
+
+
+def _write_file(events: Iterable[dict[str, Any]], path: Path) -> int:
+    """Written beside `path` and moved over it once whole: an export that fails half way (the
+    server gone, a run refused) leaves whatever `path` held before, not half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            count = _write_lines(events, out)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InvalidParameter("--output", f"cannot write {path}: {error.strerror or error}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return count
 
 
 def _walk(

@@ -8,11 +8,12 @@ see before the lineage service is asked.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.ids import is_short_id
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.lineage.entities import DEFAULT_NODE_LIMIT, Direction, Edge, Graph, Impact
+from plimsoll.lineage.entities import DEFAULT_EXPORT_PAGE, DEFAULT_NODE_LIMIT, Direction, Edge, Graph, Impact
 
 if TYPE_CHECKING:
     from plimsoll.client.transport import Transport
@@ -62,6 +63,26 @@ class Lineage:
         """The edge `source` -> `target` (the way data flows: `used`, `produced`, `derived`);
         its nodes are created if new, and linking again changes nothing."""
         return self._transport.lineage_link(project, self._whole(source), self._whole(target), role, context)
+
+    def openlineage_events(
+        self, *, run: str | None = None, project: str = DEFAULT_PROJECT, page_size: int = DEFAULT_EXPORT_PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """The OpenLineage run events (JSON documents, as the spec describes them) of `run` (an id
+        or short id), or of every run of `project`, oldest first, read a page of `page_size` runs
+        at a time: START, then COMPLETE, FAIL or ABORT once a run ended. docs/lineage.md."""
+        run_id = None if run is None else self._transport.resolve_run_id(run)
+        return self._openlineage_pages(project, run_id, page_size)
+
+    def _openlineage_pages(
+        self, project: str, run_id: str | None, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            page = self._transport.lineage_openlineage(project, run_id, token, page_size)
+            yield from page.events
+            token = page.next_page_token
+            if token is None:
+                return
 
     def _walk(self, direction: Direction, node: str, depth: int | None, limit: int, project: str) -> Graph:
         return self._transport.lineage_walk(direction, project, self._whole(node), depth, limit)

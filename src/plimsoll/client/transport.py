@@ -45,7 +45,7 @@ from plimsoll.data.entities import (
     parse_ref,
 )
 from plimsoll.data.hashing import STORE_BATCH
-from plimsoll.lineage.entities import Direction, Edge, Graph, Impact
+from plimsoll.lineage.entities import Direction, Edge, Graph, Impact, OpenLineagePage
 from plimsoll.registry.entities import AliasMove, Model, ModelVersion
 from plimsoll.tracking.entities import (
     Artifact,
@@ -141,6 +141,9 @@ class Transport(Protocol):
     def lineage_link(
         self, project: str, source: str, target: str, role: str, context: str | None
     ) -> Edge: ...
+    def lineage_openlineage(
+        self, project: str, run_id: str | None, page_token: str | None, page_size: int
+    ) -> OpenLineagePage: ...
     def registry_models(self, project: str) -> list[Model]: ...
     def registry_register(
         self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
@@ -375,6 +378,13 @@ class LocalTransport:
     def lineage_link(self, project: str, source: str, target: str, role: str, context: str | None) -> Edge:
         return self.platform.lineage.add_edge(  # type: ignore[no-any-return]
             source, target, role, context, project=project, actor=self.actor
+        )
+
+    def lineage_openlineage(
+        self, project: str, run_id: str | None, page_token: str | None, page_size: int
+    ) -> OpenLineagePage:
+        return self.platform.lineage.openlineage_events(  # type: ignore[no-any-return]
+            project, run_id=run_id, page_token=page_token, page_size=page_size
         )
 
     # -- registry ---------------------------------------------------------------------------------
@@ -949,6 +959,16 @@ class HttpTransport:
         # Safe to repeat: linking again finds the edge the first call made.
         body = {"project": project, "from": source, "to": target, "role": role, "context": context}
         return Edge.from_dict(self._json("POST", "/lineage/edges", body=body))
+
+    def lineage_openlineage(
+        self, project: str, run_id: str | None, page_token: str | None, page_size: int
+    ) -> OpenLineagePage:
+        params: dict[str, Any] = {"project": project, "page_size": page_size}
+        if run_id is not None:
+            params["run"] = run_id
+        if page_token is not None:
+            params["page_token"] = page_token
+        return OpenLineagePage.from_dict(self._json("GET", "/lineage/openlineage", params=params))
 
     # -- registry ---------------------------------------------------------------------------------
 

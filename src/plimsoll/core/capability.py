@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from plimsoll.core.blobs import BlobStore
     from plimsoll.core.config import Settings
     from plimsoll.core.db import Database
-    from plimsoll.core.outbox import Outbox
+    from plimsoll.core.outbox import Backoff, Outbox
     from plimsoll.core.projects.service import ProjectService
 
 T = TypeVar("T")
@@ -112,6 +112,9 @@ class Consumer:
     mode: Literal["work", "broadcast"] = "work"
     types: tuple[str, ...] | None = None  # None: every type
     before_batch: str | None = None  # a service method called once before each batch
+    # How a failing handler is retried before its event is parked (None: the runner's default, a
+    # few seconds; a consumer that reaches another system waits out that system's restarts).
+    backoff: Backoff | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@
 | `PLIMSOLL_OIDC_CREATE_USERS` | `0`: a first single sign-on of an unknown user is refused | on |
 | `PLIMSOLL_OIDC_LINK_EXISTING` | `1`: a first single sign-on may take over a local user of the same name | off |
 | `PLIMSOLL_OIDC_LABEL` | the sign-in button's text | `Sign in with single sign-on` |
+| `PLIMSOLL_OPENLINEAGE_URL` | an OpenLineage receiver (Marquez, ...): runs' START, COMPLETE and FAIL events are posted to it | unset: none posted |
+| `PLIMSOLL_OPENLINEAGE_ENDPOINT` | the receiver's path under that URL | `api/v1/lineage` |
+| `PLIMSOLL_OPENLINEAGE_API_KEY` (or `_FILE`) | sent as `Authorization: Bearer KEY` | unset |
+| `PLIMSOLL_OPENLINEAGE_NAMESPACE` | the namespace of the jobs and datasets in the events | `plimsoll://HOST` of `PLIMSOLL_PUBLIC_URL`, else `plimsoll://local` |
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.files import PRIVATE_FILE_MODE, parse_file_mode
@@ -59,6 +64,17 @@ class OidcSettings:
     create_users: bool = True
     link_existing: bool = False
     label: str = "Sign in with single sign-on"
+
+
+@dataclass(frozen=True)
+class OpenLineageSettings:
+    """Where runs' OpenLineage events go (docs/lineage.md, "OpenLineage"); see `PLIMSOLL_OPENLINEAGE_*`.
+    Without a `url` nothing is posted, and `plimsoll lineage export --openlineage` still works."""
+
+    url: str | None = None
+    endpoint: str = "api/v1/lineage"
+    api_key: str | None = None
+    namespace: str | None = None  # None: from the public URL's host, else plimsoll://local
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ class Settings:
     cookie_secure: bool | None = None  # None: when the request came over TLS
     public_url: str | None = None
     oidc: OidcSettings | None = None
+    openlineage: OpenLineageSettings = field(default_factory=OpenLineageSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +145,7 @@ class Settings:
             cookie_secure=None if (secure := get("COOKIE_SECURE")) is None else _flag(secure),
             public_url=get("PUBLIC_URL"),
             oidc=_oidc(get),
+            openlineage=_openlineage(get),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -188,6 +206,37 @@ def _oidc(get: Callable[[str], str | None]) -> OidcSettings | None:
         create_users=_flag(get("OIDC_CREATE_USERS") or "1"),
         link_existing=_flag(get("OIDC_LINK_EXISTING")),
         label=get("OIDC_LABEL") or defaults.label,
+    )
+
+
+def _openlineage(get: Callable[[str], str | None]) -> OpenLineageSettings:
+    url = get("OPENLINEAGE_URL")
+    if url is not None:
+        parsed = urlsplit(url)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise InvalidParameter(
+                ENV_PREFIX + "OPENLINEAGE_URL",
+                f"must be an http:// or https:// URL with a host, such as http://marquez:5000; got {url!r}",
+            )
+    api_key = get("OPENLINEAGE_API_KEY")
+    if api_key is None and (key_file := get("OPENLINEAGE_API_KEY_FILE")) is not None:
+        try:
+            api_key = Path(key_file).read_text().strip()
+        except OSError as error:
+            raise InvalidParameter(
+                ENV_PREFIX + "OPENLINEAGE_API_KEY_FILE", f"cannot read {key_file}: {error.strerror}"
+            ) from None
+    namespace = get("OPENLINEAGE_NAMESPACE")
+    if namespace is not None and (namespace != namespace.strip() or not namespace.isprintable()):
+        raise InvalidParameter(
+            ENV_PREFIX + "OPENLINEAGE_NAMESPACE",
+            f"must be printable, without spaces around it; got {namespace!r}",
+        )
+    return OpenLineageSettings(
+        url=url,
+        endpoint=(get("OPENLINEAGE_ENDPOINT") or OpenLineageSettings.endpoint).strip("/"),
+        api_key=api_key,
+        namespace=namespace,
     )
 
 

@@ -51,7 +51,7 @@ from plimsoll.data.hashing import STORE_BATCH, HashCache, Progress, upload_batch
 from plimsoll.data.preparing import check_references, prepare, write_files
 from plimsoll.data.profiles import diff_with_drift, is_tabular, read_table, summary_of
 from plimsoll.data.sources import open_at
-from plimsoll.lineage.entities import check_context
+from plimsoll.lineage.entities import DatasetFacts, check_context
 
 if TYPE_CHECKING:
     from plimsoll.stats import TableSummary
@@ -71,6 +71,9 @@ class DatasetService:
         self.projects = parts.projects
         self.tracking = parts.services.get("tracking")
         self.lineage = parts.services.get("lineage")
+        if self.lineage is not None:
+            # What a version's node in the graph does not hold, for the OpenLineage events.
+            self.lineage.add_describer("dataset", self.lineage_facts)
 
     # -- registering ------------------------------------------------------------------------------
 
@@ -325,6 +328,24 @@ class DatasetService:
         self.lineage.restore(change, node, project=version.project)  # registered again after a deletion
         if version.run_id:
             self.lineage.link(change, f"run:{version.run_id}", node, "produced", project=version.project)
+
+    def lineage_facts(self, project: str, keys: Sequence[str]) -> dict[str, DatasetFacts]:
+        """The columns and description of these versions (`NAME@VERSION`, as the lineage graph
+        names them) by key, deleted ones too, since their nodes stay in the graph."""
+        check_name("project", project)
+        refs = [
+            (name, int(number))
+            for name, _, number in (key.partition("@") for key in keys)
+            if number.isdigit()
+        ]
+        with self.db.read() as conn:
+            rows = store.version_rows_by_ref(conn, project, refs)
+        facts: dict[str, DatasetFacts] = {}
+        for row in rows:
+            schema = schema_from_json(row["schema"])
+            columns = None if schema is None else tuple((column.name, column.type) for column in schema)
+            facts[f"{row['name']}@{row['version']}"] = DatasetFacts(columns, row["description"] or "")
+        return facts
 
     def link_run(
         self,

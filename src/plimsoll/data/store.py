@@ -180,6 +180,20 @@ def live_version_with_digest(conn: Connection, project: str, name: str, digest: 
     return conn.execute(query).mappings().first()
 
 
+def version_rows_by_ref(conn: Connection, project: str, refs: Sequence[tuple[str, int]]) -> list[RowMapping]:
+    """The rows of these (name, version) pairs of `project`, deleted ones too (their lineage
+    nodes stay), in no order; a pair that names no version has none."""
+    if not refs:
+        return []
+    names = sorted({name for name, _ in refs})
+    numbers = sorted({number for _, number in refs})
+    query = _versions_query().where(
+        datasets.c.project == project, datasets.c.name.in_(names), dataset_versions.c.version.in_(numbers)
+    )
+    wanted = set(refs)
+    return [row for row in conn.execute(query).mappings() if (row["name"], int(row["version"])) in wanted]
+
+
 def version_row_by_id(conn: Connection, version_id: str) -> RowMapping:
     return conn.execute(_versions_query().where(dataset_versions.c.id == version_id)).mappings().one()
 

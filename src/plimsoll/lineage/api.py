@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.wire import Documented, Name, between, one_of
+from plimsoll.core.wire import Documented, Id, Name, between, one_of
 from plimsoll.lineage.entities import (
+    DEFAULT_EXPORT_PAGE,
     DEFAULT_NODE_LIMIT,
     EDGE_CONTEXTS,
     EDGE_ROLES,
     MAX_DEPTH,
+    MAX_EXPORT_PAGE,
     MAX_NODE_ID_LENGTH,
     MAX_NODE_LIMIT,
     NODE_ID_PATTERN,
@@ -32,6 +34,7 @@ NodeId = Annotated[str, Documented(minLength=1, maxLength=MAX_NODE_ID_LENGTH, pa
 Depth = Annotated[QueryInt | None, Query(), between(1, MAX_DEPTH)]
 # The nodes an answer lists at most; past it the answer says `truncated` and gives the `total`.
 Limit = Annotated[QueryInt, Query(), between(1, MAX_NODE_LIMIT)]
+PageSize = Annotated[QueryInt, Query(), between(1, MAX_EXPORT_PAGE)]
 
 
 class EdgeBody(BaseModel):
@@ -86,3 +89,19 @@ def add_edge(body: EdgeBody, lineage: Lineage, actor: Actor) -> Response:
         body.source, body.target, body.role, body.context, project=body.project, actor=actor
     )
     return json_response(edge.to_dict(), 201)
+
+
+@router.get("/openlineage")
+def openlineage(
+    lineage: Lineage,
+    project: Name = DEFAULT_PROJECT,
+    run: Id | None = None,
+    page_token: str | None = None,
+    page_size: PageSize = DEFAULT_EXPORT_PAGE,
+) -> Response:
+    """OpenLineage run events (the spec's JSON documents) of one run, or of a page of
+    `page_size` runs of the project, oldest first: `{"events": [...], "next_page_token"}`. A
+    `page_token` is one an earlier page answered, and pages through a project's runs, never with
+    `run`."""
+    page = lineage.openlineage_events(project, run_id=run, page_token=page_token, page_size=page_size)
+    return json_response(page.to_dict())

@@ -342,3 +342,54 @@ def check_attributes(field: str, values: Any) -> dict[str, Any]:
                 f"{field}.{key}", f"must be a string, number, boolean or null, got {type(value).__name__}"
             )
     return dict(values)
+
+
+@dataclass(frozen=True)
+class RunDataset:
+    """A dataset version a run used (`role` "used", with its `context`) or produced, as the graph
+    holds it: the node's key (`NAME@VERSION`) and attributes (digest, files, bytes, rows)."""
+
+    run_id: str
+    role: str
+    key: str
+    context: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tombstoned: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.key.partition("@")[0]
+
+    @property
+    def version(self) -> str:
+        return self.key.partition("@")[2]
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the capability that keeps dataset versions tells lineage about one, which the graph's
+    node does not hold: its columns as (name, type) pairs (None: not tabular) and its description."""
+
+    schema: tuple[tuple[str, str], ...] | None = None
+    description: str = ""
+
+
+# Runs per page of an OpenLineage export: each gives one or two events.
+DEFAULT_EXPORT_PAGE = 100
+MAX_EXPORT_PAGE = 500
+
+
+@dataclass(frozen=True)
+class OpenLineagePage:
+    """OpenLineage run events (the spec's JSON documents) of a page of runs, oldest run first;
+    `next_page_token` asks for the next page, None after the last."""
+
+    events: list[dict[str, Any]]
+    next_page_token: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "next_page_token": self.next_page_token}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OpenLineagePage:
+        return cls(list(data["events"]), data.get("next_page_token"))

@@ -12,6 +12,7 @@ PERMISSIONS = (
     Permission("GET", f"{_API}/upstream", read(PROJECT_QUERY)),
     Permission("GET", f"{_API}/downstream", read(PROJECT_QUERY)),
     Permission("GET", f"{_API}/impact", read(PROJECT_QUERY)),
+    Permission("GET", f"{_API}/openlineage", read(PROJECT_QUERY)),
     Permission("POST", f"{_API}/edges", write(PROJECT_BODY)),
     # The web UI's page (plimsoll.server.ui.lineage).
     Permission("GET", "/lineage", read(PROJECT_QUERY)),

@@ -12,12 +12,17 @@ the edge from its parent commit together or not at all:
 API's and the SDK's entry point). The walks (`upstream`, `downstream`, `impact`, `dependents`)
 are recursive SQL in the store. A run's lineage lives in its experiment's project, checked
 through the tracking service.
+
+The runs' OpenLineage events (`openlineage_events`, and the `openlineage` consumer,
+`emit_openlineage`, which posts them as runs start and end) are built by `lineage.openlineage`
+from a run, the dataset versions the graph says it used and produced, and what the data
+capability's describer (`add_describer`) says of each: their columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.capability import Parts
@@ -25,29 +30,53 @@ from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import now_ms
-from plimsoll.core.validation import MAX_NAME_LENGTH, check_int, check_name, check_text
+from plimsoll.core.validation import MAX_NAME_LENGTH, check_id, check_int, check_name, check_text
 from plimsoll.lineage import store
 from plimsoll.lineage.entities import (
+    DEFAULT_EXPORT_PAGE,
     DEFAULT_NODE_LIMIT,
     IMPACT_KINDS,
     MAX_DEPTH,
+    MAX_EXPORT_PAGE,
     MAX_LABEL_LENGTH,
     MAX_NODE_LIMIT,
     NODE_KINDS,
+    DatasetFacts,
     Edge,
     Graph,
     Impact,
     Node,
     NodeRef,
+    OpenLineagePage,
+    RunDataset,
     check_attributes,
     check_context,
     check_kinds,
     check_role,
     parse_node,
 )
+from plimsoll.lineage.openlineage import (
+    END_STATES,
+    INSTALL_HINT,
+    STATE_OF_EVENT,
+    Emitter,
+    namespace_of,
+    require_client,
+    run_event,
+    run_events,
+    to_dict,
+)
+
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import RunEvent
+
+    from plimsoll.core.outbox import Event
+    from plimsoll.tracking.entities import Run
 
 # (project, the alias form of a node) -> the node it stands for today, in its exact form
 Resolver = Callable[[str, NodeRef], NodeRef | str]
+# (project, the keys of nodes of a kind) -> what the capability keeping them knows of each
+Describer = Callable[[str, Sequence[str]], Mapping[str, DatasetFacts]]
 
 
 class LineageService:
@@ -57,6 +86,20 @@ class LineageService:
         self.projects = parts.projects
         self.tracking = parts.services["tracking"]
         self._resolvers: dict[str, Resolver] = {}
+        self._describers: dict[str, Describer] = {}
+        self.openlineage = parts.settings.openlineage
+        self.openlineage_namespace = namespace_of(self.openlineage.namespace, parts.settings.public_url)
+        self._emitter: Emitter | None = None
+        if self.openlineage.url:
+            # Refused at start, not event by event: a server told to post events that cannot
+            # would otherwise park every one of them.
+            try:
+                require_client()
+            except Conflict:
+                raise InvalidParameter(
+                    "PLIMSOLL_OPENLINEAGE_URL",
+                    f"is set, but the OpenLineage client (openlineage-python) is not installed: {INSTALL_HINT}",
+                ) from None
 
     def add_resolver(self, kind: str, resolve: Resolver) -> None:
         """Let `kind`'s alias form (`model:NAME@ALIAS`) name a node: the registry plugs in here,
@@ -315,6 +358,122 @@ class LineageService:
             _audit_node(change, "lineage.record", project, before, row)
         return row
 
+    # -- OpenLineage --------------------------------------------------------------------------------
+
+    def add_describer(self, kind: str, describe: Describer) -> None:
+        """Let the capability that keeps `kind`'s things say what the graph's node does not hold
+        (a dataset version's columns), for the OpenLineage events: data plugs in here, so lineage
+        never imports it."""
+        check_kinds("kind", [kind])
+        self._describers[kind] = describe
+
+    def openlineage_events(
+        self,
+        project: str,
+        *,
+        run_id: str | None = None,
+        page_token: str | None = None,
+        page_size: int = DEFAULT_EXPORT_PAGE,
+    ) -> OpenLineagePage:
+        """OpenLineage run events of one run (`run_id`) or of a page of `page_size` runs of
+        `project`, oldest first: START, and COMPLETE, FAIL or ABORT once the run ended, each with
+        the dataset versions the run used and produced. `next_page_token` pages on."""
+        check_name("project", project, max_length=MAX_NAME_LENGTH)
+        check_int("page_size", page_size, minimum=1, maximum=MAX_EXPORT_PAGE)
+        page_token = page_token or None  # an empty one asks for the first page, as no token does
+        require_client()
+        if run_id is not None:
+            check_id("run_id", run_id)
+            if page_token is not None:
+                raise InvalidParameter(
+                    "page_token",
+                    "pages through a project's runs; the events of one run (run_id) are one page",
+                )
+            return OpenLineagePage([to_dict(e) for e in self._export([self._run_in(project, run_id)])])
+        with self.db.read() as conn:
+            self.projects.require_in(conn, project)
+        page = self.tracking.search_runs(
+            project=project,
+            order_by=["attributes.start_time ASC"],
+            max_results=page_size,
+            page_token=page_token,
+        )
+        return OpenLineagePage([to_dict(e) for e in self._export(page.runs)], page.next_page_token)
+
+    def emit_openlineage(self, event: Event) -> None:
+        """The `openlineage` consumer: post the OpenLineage event a run's start, end or resumption
+        stands for to the configured receiver; nothing when none is configured. A failure raises,
+        so that the outbox retries the event (and parks it after its attempts, listed, replayable)."""
+        if not self.openlineage.url:
+            return
+        payload = event.payload
+        state = STATE_OF_EVENT.get(event.type) or END_STATES.get(str(payload.get("status")))
+        if state is None:
+            return
+        try:
+            run = self.tracking.get_run(str(payload["run_id"]))
+        except NotFound:
+            return  # purged since: nothing is left to tell of it
+        # The time the run's record gives (the same on a redelivery), not the time of posting.
+        at_ms = {"START": run.start_time, "RUNNING": event.created_at}.get(state, payload.get("end_time"))
+        datasets, facts = self._datasets(run.project, [run.id])
+        built = run_event(
+            run,
+            state,
+            int(at_ms or event.created_at),
+            datasets.get(run.id, []),
+            facts,
+            namespace=self.openlineage_namespace,
+        )
+        self._emitter_for_receiver().emit(built)
+
+    def _emitter_for_receiver(self) -> Emitter:
+        if self._emitter is None:
+            assert self.openlineage.url is not None
+            self._emitter = Emitter(self.openlineage.url, self.openlineage.endpoint, self.openlineage.api_key)
+        return self._emitter
+
+    def _run_in(self, project: str, run_id: str) -> Run:
+        try:
+            run: Run = self.tracking.get_run(run_id)
+        except NotFound:
+            pass
+        else:
+            if run.project == project:
+                return run
+        raise NotFound(f"run {run_id!r} not found in project {project!r}")
+
+    def _export(self, runs: Sequence[Run]) -> list[RunEvent]:
+        by_project: dict[str, list[Run]] = {}
+        for run in runs:
+            by_project.setdefault(run.project, []).append(run)
+        found: dict[str, tuple[dict[str, list[RunDataset]], Mapping[str, DatasetFacts]]] = {
+            project: self._datasets(project, [run.id for run in of_project])
+            for project, of_project in by_project.items()
+        }
+        events: list[RunEvent] = []
+        for run in runs:
+            datasets, facts = found[run.project]
+            events += run_events(run, datasets.get(run.id, []), facts, namespace=self.openlineage_namespace)
+        return events
+
+    def _datasets(
+        self, project: str, run_ids: Sequence[str]
+    ) -> tuple[dict[str, list[RunDataset]], Mapping[str, DatasetFacts]]:
+        """The dataset versions each run used and produced, by run id, and what the data
+        capability says of each (by node key)."""
+        with self.db.read() as conn:
+            rows = store.run_datasets(conn, project, run_ids)
+        by_run: dict[str, list[RunDataset]] = {}
+        for run_id, role, key, context, attributes, tombstoned_at in rows:
+            found = RunDataset(
+                run_id, role, key, context, store.attributes(attributes), tombstoned_at is not None
+            )
+            by_run.setdefault(run_id, []).append(found)
+        describe = self._describers.get("dataset")
+        keys = sorted({found.key for datasets in by_run.values() for found in datasets})
+        return by_run, (describe(project, keys) if describe is not None and keys else {})
+
     def _run_label(self, project: str, node: NodeRef, field: str) -> str:
         """A run's name, once it is known to be a run of `project` (its experiment's project)."""
         try:
@@ -364,4 +523,4 @@ def _node(row: dict[str, Any]) -> Node:
     )
 
 
-__all__ = ["NODE_KINDS", "LineageService", "Resolver"]
+__all__ = ["NODE_KINDS", "Describer", "LineageService", "Resolver"]

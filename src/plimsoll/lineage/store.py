@@ -9,6 +9,7 @@ stops at the depth, which bounds it too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -270,3 +271,39 @@ def reachable(
 def count_nodes(conn: Connection, project: str) -> int:
     query = select(func.count()).select_from(lineage_nodes).where(lineage_nodes.c.project == project)
     return int(conn.execute(query).scalar_one())
+
+
+def run_datasets(conn: Connection, project: str, run_ids: Sequence[str]) -> list[Any]:
+    """The dataset versions each of these runs of `project` used (edges dataset -> run, `used`)
+    and produced (run -> dataset, `produced`), in one statement: rows of (run id, role, dataset
+    key, context, attributes as JSON text, tombstoned_at), in no order. A run the graph does not
+    hold has none."""
+    if not run_ids:
+        return []
+    runs, data, edges = lineage_nodes.alias("runs"), lineage_nodes.alias("data"), lineage_edges
+
+    def side(role: str, run_end: Any, data_end: Any) -> Any:
+        return (
+            select(
+                runs.c.key,
+                edges.c.role,
+                data.c.key,
+                edges.c.context,
+                cast(data.c.attributes, Text),
+                data.c.tombstoned_at,
+            )
+            .select_from(edges)
+            .join(runs, runs.c.id == run_end)
+            .join(data, data.c.id == data_end)
+            .where(
+                runs.c.project == project,
+                runs.c.kind == "run",
+                runs.c.key.in_(list(run_ids)),
+                edges.c.role == role,
+                data.c.kind == "dataset",
+            )
+        )
+
+    used = side("used", edges.c.target_id, edges.c.source_id)
+    produced = side("produced", edges.c.source_id, edges.c.target_id)
+    return list(conn.execute(union_all(used, produced)))
