@@ -9,7 +9,7 @@ descriptors bring, in the order of `NAV_SECTIONS`.
 
 from __future__ import annotations
 
-from plimsoll import data, lineage, registry, tracking
+from plimsoll import data, lineage, model_registry, tracking
 from plimsoll.core import audit, auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
@@ -42,7 +42,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     tracking.CAPABILITY,
     lineage.CAPABILITY,
     data.CAPABILITY,
-    registry.CAPABILITY,
+    model_registry.CAPABILITY,
 )
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES

@@ -11,9 +11,9 @@ import pytest
 
 from plimsoll.core import audit
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.model_registry.entities import artifact_digest
+from plimsoll.model_registry.service import RegistryService
 from plimsoll.platform import Platform
-from plimsoll.registry.entities import artifact_digest
-from plimsoll.registry.service import RegistryService
 
 P = "default"
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.registry.entities import AliasMove, Model, ModelVersion, parse_model_ref
+from plimsoll.model_registry.entities import AliasMove, Model, ModelVersion, parse_model_ref
 
 if TYPE_CHECKING:
     from plimsoll.client.transport import Transport

@@ -46,7 +46,7 @@ from plimsoll.data.entities import (
 )
 from plimsoll.data.hashing import STORE_BATCH
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact, OpenLineagePage
-from plimsoll.registry.entities import AliasMove, Model, ModelVersion
+from plimsoll.model_registry.entities import AliasMove, Model, ModelVersion
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,

@@ -22,8 +22,8 @@ from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_artifact_path, check_name, check_text
-from plimsoll.registry import store
-from plimsoll.registry.entities import (
+from plimsoll.model_registry import store
+from plimsoll.model_registry.entities import (
     MAX_DESCRIPTION_LENGTH,
     Alias,
     AliasMove,

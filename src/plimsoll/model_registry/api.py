@@ -21,7 +21,7 @@ from plimsoll.core.wire import (
     Name,
     between,
 )
-from plimsoll.registry.entities import (
+from plimsoll.model_registry.entities import (
     ALIAS_PATTERN,
     MAX_MODEL_NAME_LENGTH,
     MAX_REASON_LENGTH,
@@ -29,7 +29,7 @@ from plimsoll.registry.entities import (
     OWNER_ROLES,
     VERSION_PATTERN,
 )
-from plimsoll.registry.service import MAX_FLAVOR_LENGTH, RegistryService
+from plimsoll.model_registry.service import MAX_FLAVOR_LENGTH, RegistryService
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 

@@ -1,0 +1,222 @@
+"""`plimsoll models list|show|register|alias|rollback|history`: the model registry through the
+SDK, as Rich output or `--json`. A version is `NAME/VERSION`, `NAME@ALIAS` or `NAME` (the latest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from plimsoll.cli._output import (
+    EXIT_USAGE,
+    PROJECT_DEFAULT,
+    JsonOption,
+    UrlOption,
+    console,
+    fail,
+    format_size,
+    format_time,
+    open_client,
+    print_json,
+)
+from plimsoll.model_registry.entities import AliasMove
+
+app = typer.Typer(
+    help="Models: versions registered from runs, aliases per environment and their history.",
+    no_args_is_help=True,
+)
+
+ProjectOption = Annotated[str, typer.Option("--project", help="Project the models live in.")]
+NameArgument = Annotated[str, typer.Argument(help="The model's name.", show_default=False)]
+AliasArgument = Annotated[str, typer.Argument(help="The alias: production, staging, ...", show_default=False)]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why: kept in the alias's history.")]
+
+
+@app.command("list")
+def list_models(
+    json_output: JsonOption = False, url: UrlOption = None, project: ProjectOption = PROJECT_DEFAULT
+) -> None:
+    """List the models of a project, each with its latest version."""
+    with open_client(url) as client:
+        found = client.registry.list(project=project)
+    if json_output:
+        print_json({"models": [m.to_dict() for m in found]})
+        return
+    if not found:
+        console.print(f"No models in project {project!r}.")
+        return
+    table = Table()
+    for column in ("name", "latest", "created", "description"):
+        table.add_column(column, overflow="fold")
+    for model in found:
+        latest = "" if model.latest_version is None else str(model.latest_version)
+        table.add_row(Text(model.name), latest, format_time(model.created_at)[:16], Text(model.description))
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME (every version), NAME/VERSION or NAME@ALIAS.")],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Show a model's versions and the aliases each holds, or one version."""
+    with open_client(url) as client:
+        if "/" in ref or "@" in ref:
+            versions = [client.registry.get(ref, project=project)]
+        else:
+            versions = client.registry.versions(ref, project=project)
+    if json_output:
+        print_json(
+            versions[0].to_dict()
+            if "/" in ref or "@" in ref
+            else {"versions": [v.to_dict() for v in versions]}
+        )
+        return
+    table = Table()
+    for column in ("version", "aliases", "flavor", "files", "size", "run", "registered"):
+        table.add_column(column, overflow="fold")
+    for version in versions:
+        table.add_row(
+            Text(version.ref),
+            Text(", ".join(version.aliases)),
+            version.flavor,
+            str(version.files),
+            format_size(version.bytes),
+            version.run_id or "",
+            f"{format_time(version.created_at)[:16]} by {version.created_by}",
+        )
+    console.print(table)
+
+
+@app.command("register")
+def register(
+    name: NameArgument,
+    run_id: Annotated[str, typer.Option("--run", help="The run that logged the model.", show_default=False)],
+    artifact_path: Annotated[
+        str,
+        typer.Option("--artifact-path", help="Where in the run's artifacts the model is (a file or folder)."),
+    ] = "model",
+    flavor: Annotated[str, typer.Option("--flavor", help="How the model is loaded.")] = "python_function",
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Register a new version of NAME from a run's artifact (the same artifact: the same version)."""
+    with open_client(url) as client:
+        version = client.registry.register(
+            name, run_id=run_id, artifact_path=artifact_path, flavor=flavor, project=project
+        )
+    if json_output:
+        print_json(version.to_dict())
+        return
+    console.print(
+        Text(
+            f"{version.ref}  {version.files} files, {format_size(version.bytes)}, digest {version.artifact_digest[:16]}"
+        )
+    )
+
+
+@app.command("alias")
+def set_alias(
+    name: NameArgument,
+    alias: AliasArgument,
+    version: Annotated[
+        int, typer.Argument(min=1, help="The version the alias will point at.", show_default=False)
+    ],
+    reason: ReasonOption = "",
+    expected: Annotated[
+        int | None,
+        typer.Option(
+            "--expected", min=1, help="Move only if the alias holds this version now.", show_default=False
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Point ALIAS at VERSION (a protected alias moves only through a promotion)."""
+    with open_client(url) as client:
+        move = client.registry.set_alias(
+            name, alias, version, reason=reason, expected=expected, project=project
+        )
+    _print_move(move, json_output)
+
+
+@app.command("rollback")
+def rollback(
+    name: NameArgument,
+    alias: AliasArgument,
+    reason: ReasonOption = "",
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Point ALIAS back at the version it held before its current one."""
+    with open_client(url) as client:
+        move = client.registry.rollback(name, alias, reason=reason, project=project)
+    _print_move(move, json_output)
+
+
+@app.command("history")
+def history(
+    name: NameArgument,
+    alias: Annotated[str, typer.Option("--alias", help="The alias whose moves to show.", show_default=False)],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="A time (ISO 8601 with a zone, e.g. 2026-12-01T10:00:00Z): the version held then.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """An alias's moves, newest first: who moved it to which version, when and why."""
+    when = _instant(at) if at is not None else None
+    with open_client(url) as client:
+        found = client.registry.history(name, alias, at=when, project=project)
+    if json_output:
+        print_json({"version": found.version, "moves": [m.to_dict() for m in found.moves]})
+        return
+    held = "none" if found.version is None else f"{name}/{found.version}"
+    console.print(
+        Text(f"{name}@{alias} {'held' if at else 'holds'} {held}{f' at {at}' if at else ''}", style="bold")
+    )
+    table = Table()
+    for column in ("when", "action", "version", "previous", "by", "reason"):
+        table.add_column(column, overflow="fold")
+    for move in found.moves:
+        table.add_row(
+            format_time(move.at),
+            move.action,
+            "" if move.version is None else str(move.version),
+            "" if move.previous is None else str(move.previous),
+            Text(move.actor),
+            Text(move.reason),
+        )
+    console.print(table)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--at: {text!r} is not an ISO 8601 time (e.g. 2026-12-01T10:00:00Z)", EXIT_USAGE)
+    if when.tzinfo is None:
+        fail(f"--at: {text!r} has no time zone; add one (Z for UTC, or e.g. +01:00)", EXIT_USAGE)
+    return when
+
+
+def _print_move(move: AliasMove, json_output: bool) -> None:
+    if json_output:
+        print_json(move.to_dict())
+        return
+    before = "" if move.previous is None else f" (was {move.previous})"
+    console.print(Text(f"{move.model}@{move.alias} -> {move.version}{before}"))
