@@ -20,6 +20,8 @@ from plimsoll.core.wire import (
     JsonInt,
     Name,
     between,
+    name_rules,
+    text_rules,
 )
 from plimsoll.model_registry.entities import (
     ALIAS_PATTERN,
@@ -41,7 +43,7 @@ ModelName = Annotated[
 AliasName = Annotated[str, Documented(pattern=ALIAS_PATTERN)]
 VersionText = Annotated[str, Documented(pattern=VERSION_PATTERN)]
 VersionNumber = Annotated[JsonInt, between(1, MAX_VERSION)]
-Reason = Annotated[str, Documented(maxLength=MAX_REASON_LENGTH)]
+Reason = Annotated[str, text_rules(MAX_REASON_LENGTH)]
 QueryEpochMs = Annotated[QueryInt, Query(), between(0, INT64_MAX)]
 Owners = Annotated[dict[str, Name], Documented(propertyNames={"enum": list(OWNER_ROLES)})]
 
@@ -63,7 +65,7 @@ class VersionBody(BaseModel):
     project: Name = DEFAULT_PROJECT
     run_id: Id
     artifact_path: ArtifactPath
-    flavor: Annotated[str, Documented(minLength=1, maxLength=MAX_FLAVOR_LENGTH)] = "python_function"
+    flavor: Annotated[str, name_rules(MAX_FLAVOR_LENGTH)] = "python_function"
     description: Description = ""
 
 

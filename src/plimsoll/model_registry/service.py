@@ -21,7 +21,7 @@ from plimsoll.core.changes import Change, changing
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import check_artifact_path, check_name, check_text
+from plimsoll.core.validation import check_artifact_path, check_int, check_name, check_text
 from plimsoll.model_registry import store
 from plimsoll.model_registry.entities import (
     MAX_DESCRIPTION_LENGTH,
@@ -277,6 +277,8 @@ class RegistryService:
         other gets a Conflict. A protected alias is refused here: it moves through a promotion."""
         check_alias("alias", alias)
         check_version("version", version)
+        if expected is not None:
+            check_version("expected", expected)
         reason = check_reason("reason", reason)
         with self._change(actor) as change:
             model = self._model_row(change.conn, project, name, lock=True)
@@ -362,6 +364,8 @@ class RegistryService:
         those made at or before that time only."""
         if alias is not None:
             check_alias("alias", alias)
+        if at is not None:
+            check_int("at", at, minimum=0)
         with self.db.read() as conn:
             model = self._model_row(conn, project, name)
             rows = store.move_rows(conn, model["id"], alias, at)
