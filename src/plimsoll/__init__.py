@@ -78,6 +78,8 @@ def flush(timeout: float | None = None) -> None:
 def __getattr__(name: str) -> Any:
     if name == "datasets":  # the default client's: `pl.datasets.register("churn", "data/")`
         return default_client().datasets
+    if name == "features":  # the default client's: `pl.features.register("ratio", ratio, ...)`
+        return default_client().features
     if name == "stats":
         import importlib
 

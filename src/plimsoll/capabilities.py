@@ -9,7 +9,7 @@ descriptors bring, in the order of `NAV_SECTIONS`.
 
 from __future__ import annotations
 
-from plimsoll import data, lineage, tracking
+from plimsoll import data, feature_registry, lineage, tracking
 from plimsoll.core import audit, auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
@@ -38,7 +38,12 @@ PLATFORM: tuple[Capability, ...] = (
     webhooks.CAPABILITY,
 )
 
-CAPABILITIES: tuple[Capability, ...] = (tracking.CAPABILITY, lineage.CAPABILITY, data.CAPABILITY)
+CAPABILITIES: tuple[Capability, ...] = (
+    tracking.CAPABILITY,
+    lineage.CAPABILITY,
+    data.CAPABILITY,
+    feature_registry.CAPABILITY,
+)
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES
 
