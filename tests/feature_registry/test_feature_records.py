@@ -137,3 +137,32 @@ def test_the_routes_refuse_what_the_sdk_never_sends(
         assert api.get("/features/ratio/versions/latest").json()["version"] == 1
         listed = api.get("/features").json()["features"]
         assert [f["name"] for f in listed] == ["ratio"]
+
+
+def test_each_features_latest_verdict_is_that_of_the_newest_check_that_looked_at_it(
+    platform: Platform,
+) -> None:
+    features = platform.feature_registry
+    features.register(_definition(), actor="ada")
+    other = NewDefinition(
+        "other", "default", "float64", ("c",), "def other(df):\n    return df['c']\n", "m:other"
+    )
+    features.register(other, actor="ada")
+
+    def side(values: dict[str, list[float]]) -> SkewInput:
+        return SkewInput(profile=stats.to_bytes(stats.summarize(values)))
+
+    steady = [float(n % 10) for n in range(200)]
+    moved = [float(n % 10) + 5 for n in range(200)]
+    first = features.check_skew(
+        ["ratio", "other"],
+        side({"ratio": steady, "other": steady}),
+        side({"ratio": moved, "other": moved}),
+        actor="ada",
+    )
+    second = features.check_skew(["ratio"], side({"ratio": steady}), side({"ratio": steady}), actor="ada")
+    latest = features.latest_verdicts()
+    assert sorted(latest) == ["other", "ratio"]
+    assert (latest["ratio"].check_id, latest["ratio"].result.verdict) == (second.id, "consistent")
+    assert (latest["other"].check_id, latest["other"].result.verdict) == (first.id, "skewed")
+    assert latest["other"].checked_at == first.created_at

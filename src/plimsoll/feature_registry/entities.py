@@ -351,6 +351,15 @@ class FeatureSkew:
 
 
 @dataclass(frozen=True)
+class LatestVerdict:
+    """A feature's verdict in the newest skew check that looked at it."""
+
+    check_id: str
+    checked_at: int
+    result: FeatureSkew
+
+
+@dataclass(frozen=True)
 class SkewCheck:
     """A skew check: each feature's training-time profile against its serving-time one, with the
     statistics engine's verdict per feature. `skewed` names the features that disagree, the most

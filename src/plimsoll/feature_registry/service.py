@@ -36,6 +36,7 @@ from plimsoll.feature_registry.entities import (
     Feature,
     FeatureSkew,
     FeatureVersion,
+    LatestVerdict,
     NewDefinition,
     SkewCheck,
     SkewInput,
@@ -341,6 +342,18 @@ class FeatureService:
             rows = store.skew_check_rows(conn, project, limit, feature_id)
             results = store.skew_result_rows(conn, [row["id"] for row in rows])
         return [_check(row, results[row["id"]]) for row in rows]
+
+    def latest_verdicts(self, *, project: str = DEFAULT_PROJECT) -> dict[str, LatestVerdict]:
+        """Each feature's verdict in the newest check that looked at it, by feature name."""
+        check_name("project", project)
+        with self.db.read() as conn:
+            rows = store.latest_result_rows(conn, project)
+        return {
+            row["name"]: LatestVerdict(
+                row["check_id"], int(row["created_at"]), FeatureSkew.from_dict(json.loads(row["result"]))
+            )
+            for row in rows
+        }
 
     def referenced_blobs(self) -> set[str]:
         with self.db.read() as conn:

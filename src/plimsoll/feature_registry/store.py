@@ -218,6 +218,37 @@ def skew_result_rows(conn: Connection, check_ids: Sequence[str]) -> dict[str, li
     return found
 
 
+def latest_result_rows(conn: Connection, project: str) -> list[RowMapping]:
+    """For each feature of the project that a check looked at: the newest such check's id and
+    time, the feature's name and its result there."""
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=feature_versions.c.feature_id,
+            order_by=(feature_skew_checks.c.created_at.desc(), feature_skew_checks.c.id.desc()),
+        )
+        .label("newest")
+    )
+    ranked = (
+        select(
+            features.c.name,
+            feature_skew_checks.c.id.label("check_id"),
+            feature_skew_checks.c.created_at,
+            feature_skew_results.c.result,
+            newest,
+        )
+        .join(feature_skew_checks, feature_skew_checks.c.id == feature_skew_results.c.check_id)
+        .join(feature_versions, feature_versions.c.id == feature_skew_results.c.version_id)
+        .join(features, features.c.id == feature_versions.c.feature_id)
+        .where(feature_skew_checks.c.project == project)
+        .subquery()
+    )
+    query = select(ranked.c.name, ranked.c.check_id, ranked.c.created_at, ranked.c.result).where(
+        ranked.c.newest == 1
+    )
+    return list(conn.execute(query.order_by(ranked.c.name)).mappings())
+
+
 def feature_id(conn: Connection, project: str, name: str) -> str | None:
     query = select(features.c.id).where(features.c.project == project, features.c.name == name)
     found = conn.execute(query).scalar()

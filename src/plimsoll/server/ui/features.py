@@ -14,14 +14,12 @@ from fastapi.responses import HTMLResponse
 
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.data.entities import parse_version
-from plimsoll.feature_registry.entities import FeatureSkew, FeatureVersion, SkewCheck
+from plimsoll.feature_registry.entities import FeatureSkew, FeatureVersion
 from plimsoll.feature_registry.service import FeatureService
 from plimsoll.server.ui import views
 from plimsoll.server.ui.pages import PageRoute, render
 
 CHECKS_SHOWN = 20  # of one feature, newest first; `plimsoll features checks` lists them all
-# The project's recent checks the list page reads for each feature's latest verdict.
-RECENT_CHECKS = 200
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -34,12 +32,9 @@ def _features(request: Request) -> FeatureService:
 def features_page(request: Request, project: str = DEFAULT_PROJECT) -> HTMLResponse:
     service = _features(request)
     found = service.list_features(project=project)
-    latest: dict[str, tuple[SkewCheck, FeatureSkew]] = {}
-    for check in service.list_skew_checks(project=project, limit=RECENT_CHECKS):  # newest first
-        for result in check.features:
-            latest.setdefault(result.feature, (check, result))
+    latest = service.latest_verdicts(project=project)
     rows = [(feature, latest.get(feature.name)) for feature in found]
-    checked = [(f.name, pair[1]) for f, pair in rows if pair is not None]
+    checked = [(f.name, verdict.result) for f, verdict in rows if verdict is not None]
     chart = {
         "features": [name for name, _ in checked],
         "severity": [result.severity for _, result in checked],
