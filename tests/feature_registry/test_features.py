@@ -122,6 +122,10 @@ def half_rooms(df):
 
 def sneaky(df):
     return df["AveRooms"] + df["Population"]
+
+
+def constant(df):
+    return 1.0
 """,
     )
     frame = housing("reference").head(20)
@@ -162,6 +166,11 @@ def sneaky(df):
     with pytest.raises(InvalidParameter) as undeclared:
         sdk.features.compute(frame, ["sneaky"])
     assert undeclared.value.field == "inputs" and "'Population'" in undeclared.value.message
+    # One value for all rows would be broadcast: refused, it is not one value per row.
+    sdk.features.register("constant", code.constant, dtype="float64", inputs=["AveRooms"])
+    with pytest.raises(InvalidParameter) as scalar:
+        sdk.features.compute(frame, ["constant"])
+    assert scalar.value.field == "dtype" and "one value per row" in scalar.value.message
     with (
         another_client(sdk, tmp_path / "other-home") as other,
         pytest.raises(InvalidParameter) as no_function,
