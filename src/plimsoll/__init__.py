@@ -80,6 +80,8 @@ def __getattr__(name: str) -> Any:
         return default_client().datasets
     if name == "registry":  # the default client's: `pl.registry.get("churn@production")`
         return default_client().registry
+    if name == "features":  # the default client's: `pl.features.register("ratio", ratio, ...)`
+        return default_client().features
     if name == "stats":
         import importlib
 

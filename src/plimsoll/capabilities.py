@@ -9,7 +9,7 @@ descriptors bring, in the order of `NAV_SECTIONS`.
 
 from __future__ import annotations
 
-from plimsoll import data, lineage, model_registry, tracking
+from plimsoll import data, feature_registry, lineage, model_registry, tracking
 from plimsoll.core import audit, auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
@@ -42,6 +42,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     tracking.CAPABILITY,
     lineage.CAPABILITY,
     data.CAPABILITY,
+    feature_registry.CAPABILITY,
     model_registry.CAPABILITY,
 )
 

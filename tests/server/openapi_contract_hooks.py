@@ -92,6 +92,29 @@ def _validation(case: Any) -> None:
     case.body["schema"] = PANDERA_SCHEMA
 
 
+def _feature(case: Any) -> None:
+    # a feature is not named like one of its inputs (a table holding both could not tell them apart)
+    name, inputs = case.body.get("name"), case.body.get("inputs")
+    if isinstance(inputs, list) and name in inputs:
+        kept = [column for column in inputs if column != name]
+        case.body["inputs"] = kept or [f"{name}_input"]
+
+
+def _skew(case: Any) -> None:
+    # a side's profile is a table summary the statistics engine wrote (base64), with a column for
+    # each feature: the document says so in words
+    import base64
+
+    from plimsoll import stats
+
+    names = [name for name in case.body.get("features", {}) if isinstance(name, str)]
+    summary = stats.summarize({name: [1.0, 2.0, 3.0] for name in names or ["x"]})
+    profile = base64.b64encode(stats.to_bytes(summary)).decode("ascii")
+    for side in ("training", "serving"):
+        if isinstance(case.body.get(side), dict) and "profile" in case.body[side]:
+            case.body[side]["profile"] = profile
+
+
 RULES = {
     ("POST", "/api/v1/runs"): _run,
     ("POST", "/api/v1/runs/search"): _search,
@@ -103,6 +126,8 @@ RULES = {
     ("POST", "/api/v1/lineage/edges"): _edge,
     ("GET", "/api/v1/lineage/openlineage"): _history,  # its page token too
     ("POST", "/api/v1/datasets/{name}/versions/{version}/validations"): _validation,
+    ("POST", "/api/v1/features"): _feature,
+    ("POST", "/api/v1/skew-checks"): _skew,
 }
 
 

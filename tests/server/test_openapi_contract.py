@@ -16,6 +16,7 @@ future) are kept out of the positive cases by the hooks in `openapi_contract_hoo
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -28,6 +29,7 @@ import httpx
 import pytest
 from blake3 import blake3
 
+from plimsoll import stats
 from plimsoll.core.auth.entities import Role
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
@@ -38,7 +40,7 @@ SEED = 20240611
 EXAMPLES_PER_OPERATION = 30
 # The time budget, as cases a pass may generate in its fuzzing phase: examples per operation shrink
 # below EXAMPLES_PER_OPERATION once operations x examples would pass it, so that the run stays
-# within its time as the API grows (today, 48 operations: 30 each on SQLite, about a minute a pass
+# within its time as the API grows (today, 80 operations: 18 each on SQLite, about a minute a pass
 # on an idle 2-core machine). PostgreSQL gets fewer: its passes look for what differs by backend
 # (column widths, what text may hold), which the coverage phase's boundary values find, and that
 # phase runs whole whatever the budget.
@@ -88,6 +90,18 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         _ok(api.put(f"/datasets/blobs/{digest}", content=b"\x00" * 64))
         manifest = [{"path": "model/weights.bin", "digest": digest, "size": 64}]
         _ok(api.post("/datasets", json={"name": "carol", "manifest": manifest}))
+        # A feature named like the seeded user too, with a skew check, for the feature routes.
+        source = "def carol(df):\n    return df['x'] * 2\n"
+        _ok(
+            api.post(
+                "/features", json={"name": "carol", "dtype": "float64", "inputs": ["x"], "source": source}
+            )
+        )
+        profile = base64.b64encode(stats.to_bytes(stats.summarize({"carol": [1.0, 2.0, 3.0]}))).decode()
+        side = {"profile": profile}
+        check = _ok(
+            api.post("/skew-checks", json={"features": {"carol": 1}, "training": side, "serving": side})
+        )
     with httpx.Client(
         base_url=live_server.url + "/api/v1", headers={"Authorization": f"Bearer {root}"}
     ) as api:
@@ -104,6 +118,7 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         "name": "carol",
         "user": "carol",
         "webhook_id": str(hook["id"]),
+        "check_id": str(check["id"]),
     }
     return Seeded(live_server.url, {"contributor": carol, "admin": root}, examples)
 

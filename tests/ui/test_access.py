@@ -29,6 +29,7 @@ from plimsoll.core.auth.entities import Role
 from plimsoll.core.config import Settings
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects.store import projects
+from plimsoll.feature_registry.entities import NewDefinition
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
@@ -39,6 +40,7 @@ UI_PREFIXES = (
     "/compare",
     "/datasets",
     "/experiments",
+    "/features",
     "/jobs",
     "/lineage",
     "/projects",
@@ -115,6 +117,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     platform.data.register("victim", victim_data, actor="root")
     victim_data.write_text("a,b\n1,x\n2,y\n3,z\n")
     platform.data.register("victim", victim_data, actor="root")
+    # And a feature, for /features/{name}.
+    victim_feature = NewDefinition(
+        "victim", "default", "float64", ("a",), "def victim(df):\n    return df['a']\n", "tests:victim"
+    )
+    platform.feature_registry.register(victim_feature, actor="root")
     server = LiveServer(platform)
     try:
         yield World(server, platform, seeded, victim_token, victim_session, job, own_tokens, own_sessions)

@@ -17,6 +17,7 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
         "Experiments",
         "Runs",
         "Datasets",
+        "Features",
         "Lineage",
         "Jobs",
         "Users",

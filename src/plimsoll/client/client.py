@@ -16,6 +16,7 @@ from typing import Any
 from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
+from plimsoll.client.features import Features
 from plimsoll.client.lineage import Lineage
 from plimsoll.client.registry import Registry
 from plimsoll.client.results import RunList
@@ -110,6 +111,7 @@ class Client:
         self._experiments: dict[tuple[str, str], Experiment] = {}
         self._active = threading.local()
         self.datasets = Datasets(self)
+        self.features = Features(self)
         # The lineage graph: client.lineage.upstream(...), .downstream, .impact, .link.
         self.lineage = Lineage(self._transport)
         # Models: client.registry.register(...), .get("churn@production"), .set_alias, .rollback, .history.

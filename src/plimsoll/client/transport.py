@@ -5,6 +5,7 @@ server error from its JSON body), so the SDK above them cannot tell which one it
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import random
@@ -45,6 +46,15 @@ from plimsoll.data.entities import (
     parse_ref,
 )
 from plimsoll.data.hashing import STORE_BATCH
+from plimsoll.feature_registry.entities import (
+    Feature,
+    FeatureVersion,
+    NewDefinition,
+    SkewCheck,
+    SkewInput,
+    check_definition,
+    check_feature_name,
+)
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact, OpenLineagePage
 from plimsoll.model_registry.entities import AliasMove, Model, ModelVersion
 from plimsoll.tracking.entities import (
@@ -134,6 +144,20 @@ class Transport(Protocol):
         self, version: DatasetVersion, schema: str, min_rows: int | None, max_rows: int | None
     ) -> Validation: ...
     def dataset_validations(self, version: DatasetVersion) -> list[Validation]: ...
+    def feature_register(self, new: NewDefinition) -> FeatureVersion: ...
+    def feature_version(self, project: str, name: str, version: int | None) -> FeatureVersion: ...
+    def feature_versions(self, project: str, name: str) -> list[FeatureVersion]: ...
+    def features(self, project: str) -> list[Feature]: ...
+    def feature_check_skew(
+        self,
+        project: str,
+        features: list[tuple[str, int]],
+        training: SkewInput,
+        serving: SkewInput,
+        alpha: float,
+    ) -> SkewCheck: ...
+    def feature_skew_check(self, project: str, check_id: str) -> SkewCheck: ...
+    def feature_skew_checks(self, project: str, feature: str | None, limit: int) -> list[SkewCheck]: ...
     def lineage_walk(
         self, direction: Direction, project: str, node: str, depth: int | None, limit: int
     ) -> Graph: ...
@@ -362,6 +386,40 @@ class LocalTransport:
     ) -> DatasetVersion:
         return self.platform.data.link_run(  # type: ignore[no-any-return]
             run_id, ref, direction=direction, context=context, project=project, actor=self.actor
+        )
+
+    # -- features ---------------------------------------------------------------------------------
+
+    def feature_register(self, new: NewDefinition) -> FeatureVersion:
+        return self.platform.feature_registry.register(new, actor=self.actor)  # type: ignore[no-any-return]
+
+    def feature_version(self, project: str, name: str, version: int | None) -> FeatureVersion:
+        return self.platform.feature_registry.get_version(name, version, project=project)  # type: ignore[no-any-return]
+
+    def feature_versions(self, project: str, name: str) -> list[FeatureVersion]:
+        return self.platform.feature_registry.list_versions(name, project=project)  # type: ignore[no-any-return]
+
+    def features(self, project: str) -> list[Feature]:
+        return self.platform.feature_registry.list_features(project=project)  # type: ignore[no-any-return]
+
+    def feature_check_skew(
+        self,
+        project: str,
+        features: list[tuple[str, int]],
+        training: SkewInput,
+        serving: SkewInput,
+        alpha: float,
+    ) -> SkewCheck:
+        return self.platform.feature_registry.check_skew(  # type: ignore[no-any-return]
+            features, training, serving, alpha=alpha, project=project, actor=self.actor
+        )
+
+    def feature_skew_check(self, project: str, check_id: str) -> SkewCheck:
+        return self.platform.feature_registry.get_skew_check(check_id, project=project)  # type: ignore[no-any-return]
+
+    def feature_skew_checks(self, project: str, feature: str | None, limit: int) -> list[SkewCheck]:
+        return self.platform.feature_registry.list_skew_checks(  # type: ignore[no-any-return]
+            project=project, feature=feature, limit=limit
         )
 
     # -- lineage ----------------------------------------------------------------------------------
@@ -941,6 +999,64 @@ class HttpTransport:
         path = _dataset_path(version.name, str(version.version)) + "/profile"
         return bytes(self._send("GET", path, retry=True, params={"project": version.project}).data)
 
+    # -- features ---------------------------------------------------------------------------------
+
+    def feature_register(self, new: NewDefinition) -> FeatureVersion:
+        # Safe to repeat: the same definition under the same name answers with the version made.
+        check_definition(new)  # refused here, naming the field, before anything is sent
+        body = {
+            "name": new.name,
+            "project": new.project,
+            "dtype": new.dtype,
+            "inputs": list(new.inputs),
+            "source": new.source,
+            "function": new.function,
+            "description": new.description,
+        }
+        return FeatureVersion.from_dict(self._json("POST", "/features", body=body))
+
+    def feature_version(self, project: str, name: str, version: int | None) -> FeatureVersion:
+        check_feature_name("name", name)
+        path = f"/features/{quote(name, safe='')}/versions/{'latest' if version is None else version}"
+        return FeatureVersion.from_dict(self._json("GET", path, params={"project": project}))
+
+    def feature_versions(self, project: str, name: str) -> list[FeatureVersion]:
+        check_feature_name("name", name)
+        body = self._json("GET", f"/features/{quote(name, safe='')}/versions", params={"project": project})
+        return [FeatureVersion.from_dict(item) for item in body["versions"]]
+
+    def features(self, project: str) -> list[Feature]:
+        body = self._json("GET", "/features", params={"project": project})
+        return [Feature.from_dict(item) for item in body["features"]]
+
+    def feature_check_skew(
+        self,
+        project: str,
+        features: list[tuple[str, int]],
+        training: SkewInput,
+        serving: SkewInput,
+        alpha: float,
+    ) -> SkewCheck:
+        # Not repeated on a lost answer: each check is stored as one more.
+        body = {
+            "project": project,
+            "features": dict(features),
+            "training": _skew_side(training),
+            "serving": _skew_side(serving),
+            "alpha": alpha,
+        }
+        return SkewCheck.from_dict(self._json("POST", "/skew-checks", retry=False, body=body))
+
+    def feature_skew_check(self, project: str, check_id: str) -> SkewCheck:
+        return SkewCheck.from_dict(self._json("GET", _skew_check_path(check_id), params={"project": project}))
+
+    def feature_skew_checks(self, project: str, feature: str | None, limit: int) -> list[SkewCheck]:
+        params: dict[str, Any] = {"project": project, "limit": limit}
+        if feature is not None:
+            params["feature"] = feature
+        body = self._json("GET", "/skew-checks", params=params)
+        return [SkewCheck.from_dict(item) for item in body["checks"]]
+
     # -- lineage ----------------------------------------------------------------------------------
 
     def lineage_walk(
@@ -1058,6 +1174,21 @@ def _webhook_path(webhook_id: str) -> str:
 
 def _artifact_path(run_id: str, path: str) -> str:
     return f"{_run_path(run_id)}/artifacts/{quote(check_artifact_path('path', path))}"
+
+
+def _skew_check_path(check: str) -> str:
+    return f"/skew-checks/{check_id('check_id', check)}"
+
+
+def _skew_side(side: SkewInput) -> dict[str, Any]:
+    """One side of a skew check as the route reads it: a dataset version, or a profile in base64."""
+    body: dict[str, Any] = {}
+    if side.profile is not None:
+        body["profile"] = base64.b64encode(side.profile).decode("ascii")
+    for name in ("dataset", "label"):
+        if getattr(side, name) is not None:
+            body[name] = getattr(side, name)
+    return body
 
 
 def _dataset_path(name: str, version: str) -> str:

@@ -3,6 +3,7 @@
 A node id reads `kind:KEY`, one form per kind:
 
     dataset:NAME@VERSION     a dataset version
+    feature:NAME@VERSION     a feature's definition, one version of it
     run:ID                   a run (its whole id; the CLI and SDK also take the short id)
     model:NAME/VERSION       a model version (VERSION a whole number)
     model:NAME@ALIAS         a model alias, resolved to a version by the kind's resolver
@@ -25,6 +26,7 @@ from plimsoll.core.validation import check_name, printable
 # NAME/VERSION or NAME@ALIAS, "name": NAME)
 NODE_KINDS: dict[str, str] = {
     "dataset": "versioned",
+    "feature": "versioned",
     "run": "id",
     "model": "numbered",
     "deployment": "name",

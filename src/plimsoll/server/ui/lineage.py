@@ -15,6 +15,7 @@ from plimsoll.core.validation import parse_int_text
 from plimsoll.lineage.entities import MAX_DEPTH, Graph, Node, parse_node
 from plimsoll.server.ui import views
 from plimsoll.server.ui.datasets import dataset_path
+from plimsoll.server.ui.features import feature_path
 from plimsoll.server.ui.pages import PageRoute, render
 
 DEFAULT_DEPTH = 3
@@ -82,6 +83,9 @@ def _href(project: str, ref: Any) -> str:
     if ref.kind == "dataset":
         name, _, version = ref.key.rpartition("@")
         return views.url(dataset_path(name), project=project, version=version)
+    if ref.kind == "feature":
+        name, _, version = ref.key.rpartition("@")
+        return views.url(feature_path(name), project=project, version=version)
     if ref.kind == "run":
         return f"/runs/{quote(ref.key, safe='')}"
     return views.url("/lineage", project=project, node=ref.id)

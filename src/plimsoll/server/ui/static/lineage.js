@@ -7,7 +7,7 @@
 (function () {
   "use strict";
 
-  var KIND_COLOURS = { dataset: 0, run: 1, model: 2 };
+  var KIND_COLOURS = { dataset: 0, run: 1, model: 2, feature: 4 };
 
   function css(name, fallback) {
     var value = getComputedStyle(document.documentElement).getPropertyValue(name);
@@ -37,6 +37,7 @@
       { selector: "node.dataset", style: { "shape": "round-rectangle", "background-color": css("--series-0", "#2f6f9f") } },
       { selector: "node.run", style: { "shape": "ellipse", "background-color": css("--series-1", "#d9822b") } },
       { selector: "node.model", style: { "shape": "diamond", "background-color": css("--series-2", "#3d9970") } },
+      { selector: "node.feature", style: { "shape": "hexagon", "background-color": css("--series-4", "#7a5cb8") } },
       { selector: "node.start", style: { "border-width": 3, "border-color": text, "width": 28, "height": 28 } },
       { selector: "node.tombstoned", style: { "opacity": 0.45, "border-style": "dashed", "border-width": 2, "border-color": text } },
       { selector: "edge", style: {
