@@ -19,7 +19,7 @@ P = "default"
 
 
 def registry_of(platform: Platform) -> RegistryService:
-    service = platform.registry
+    service = platform.model_registry
     assert isinstance(service, RegistryService)
     return service
 

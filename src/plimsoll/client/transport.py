@@ -448,12 +448,12 @@ class LocalTransport:
     # -- registry ---------------------------------------------------------------------------------
 
     def registry_models(self, project: str) -> list[Model]:
-        return self.platform.registry.list_models(project=project)  # type: ignore[no-any-return]
+        return self.platform.model_registry.list_models(project=project)  # type: ignore[no-any-return]
 
     def registry_register(
         self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
     ) -> ModelVersion:
-        return self.platform.registry.register_version(  # type: ignore[no-any-return]
+        return self.platform.model_registry.register_version(  # type: ignore[no-any-return]
             name,
             run_id=run_id,
             artifact_path=artifact_path,
@@ -466,25 +466,25 @@ class LocalTransport:
     def registry_version(
         self, project: str, name: str, version: int | None, alias: str | None
     ) -> ModelVersion:
-        return self.platform.registry.get_version(_model_ref(name, version, alias), project=project)  # type: ignore[no-any-return]
+        return self.platform.model_registry.get_version(_model_ref(name, version, alias), project=project)  # type: ignore[no-any-return]
 
     def registry_versions(self, project: str, name: str) -> list[ModelVersion]:
-        return self.platform.registry.list_versions(name, project=project)  # type: ignore[no-any-return]
+        return self.platform.model_registry.list_versions(name, project=project)  # type: ignore[no-any-return]
 
     def registry_set_alias(
         self, project: str, name: str, alias: str, version: int, reason: str, expected: int | None
     ) -> AliasMove:
-        return self.platform.registry.set_alias(  # type: ignore[no-any-return]
+        return self.platform.model_registry.set_alias(  # type: ignore[no-any-return]
             name, alias, version, reason=reason, expected=expected, project=project, actor=self.actor
         )
 
     def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove:
-        return self.platform.registry.rollback(  # type: ignore[no-any-return]
+        return self.platform.model_registry.rollback(  # type: ignore[no-any-return]
             name, alias, reason=reason, project=project, actor=self.actor
         )
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
-        return self.platform.registry.alias_history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
+        return self.platform.model_registry.alias_history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 from plimsoll.core.capability import Capability, CliGroup
 
 CAPABILITY = Capability(
-    name="registry",
+    name="model_registry",
     title="Models",
     tables="plimsoll.model_registry.store:TABLES",
     migrations=Path(__file__).with_name("migrations"),

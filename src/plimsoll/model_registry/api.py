@@ -35,7 +35,7 @@ from plimsoll.model_registry.service import MAX_FLAVOR_LENGTH, RegistryService
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
-Registry = Annotated[RegistryService, Depends(service_of("registry"))]
+Registry = Annotated[RegistryService, Depends(service_of("model_registry"))]
 Actor = Annotated[str, Depends(current_actor)]
 ModelName = Annotated[
     str, Documented(minLength=1, maxLength=MAX_MODEL_NAME_LENGTH, pattern=REFERENCE_NAME_PATTERN)
