@@ -126,11 +126,13 @@ def evaluate_arrays(
     else:
         pred = _predicted(y_pred, n, labels)
     zeros = np.zeros(n, dtype=np.int64)
-    overall, counts = kernels.classification_by_group(y, pred, score, zeros, 1, n_bins=n_bins)
+    overall, counts, found_thresholds = kernels.classification_by_group(
+        y, pred, score, zeros, 1, n_bins=n_bins
+    )
     names = CLASSIFICATION_METRICS if score is not None else CLASSIFICATION_LABEL_METRICS
     found = {}
     for name, (codes, values) in slice_codes.items():
-        by_value, _ = kernels.classification_by_group(y, pred, score, codes, len(values), n_bins=n_bins)
+        by_value, _, _ = kernels.classification_by_group(y, pred, score, codes, len(values), n_bins=n_bins)
         found[name] = _slice({k: by_value[k] for k in names}, codes, values)
     bootstrap = Bootstrap(resamples, confidence, seed)
     fairness = {
@@ -144,7 +146,7 @@ def evaluate_arrays(
         _first(overall, names),
         slices=found,
         fairness=fairness,
-        curves=_curves(y, pred, score, counts[0], labels, n_bins),
+        curves=_curves(y, score, found_thresholds, counts[0], labels, n_bins),
         bootstrap=bootstrap if fairness else None,
         threshold=threshold if y_pred is None else None,
     )
@@ -399,18 +401,16 @@ def fairlearn_fairness(counts: NDArray[np.int64]) -> dict[str, float]:
 
 def _curves(
     y: NDArray[np.int8],
-    pred: NDArray[np.int8],
     score: NDArray[np.float64] | None,
+    found: kernels.Thresholds | None,
     counts: NDArray[np.int64],
     labels: tuple[Any, Any],
     n_bins: int,
 ) -> Curves:
     confusion = tuple(tuple(int(c) for c in row) for row in counts)
     names = tuple(str(label) for label in labels)
-    if score is None:
+    if score is None or found is None:
         return Curves(confusion=confusion, labels=names)
-    zeros = np.zeros(len(y), dtype=np.int64)
-    found = kernels.thresholds(y, score, zeros, kernels.score_order(score, zeros, 1))
     positives, negatives = float(counts[1].sum()), float(counts[0].sum())
     roc = kernels.downsample(kernels.roc_curve(found, positives, negatives), MAX_CURVE_POINTS)
     pr = kernels.downsample(kernels.pr_curve(found, positives), MAX_CURVE_POINTS)

@@ -173,18 +173,20 @@ def classification_by_group(
     groups: int,
     *,
     n_bins: int = 10,
-) -> tuple[dict[str, FloatArray], IntArray]:
-    """Every classification metric per group (NaN where undefined) and the counts shaped
-    (group, true, predicted). Without scores, the score metrics are left out."""
+) -> tuple[dict[str, FloatArray], IntArray, Thresholds | None]:
+    """Every classification metric per group (NaN where undefined), the counts shaped (group,
+    true, predicted) and the groups' thresholds (what the curves are drawn from). Without scores,
+    the score metrics are left out, and the thresholds are None."""
     counts = confusion_counts(y, pred, codes, groups)
     metrics = rates_from_counts(counts)
+    found = None
     if score is not None:
         positives = counts[:, 1, :].sum(axis=1).astype(np.float64)
         negatives = counts[:, 0, :].sum(axis=1).astype(np.float64)
         found = thresholds(y, score, codes, score_order(score, codes, groups))
         metrics.update(ranking_metrics(found, positives, negatives))
         metrics.update(probability_metrics(y, score, codes, groups, n_bins))
-    return metrics, counts
+    return metrics, counts, found
 
 
 # -- curves of the whole table (one group) -------------------------------------------------------
