@@ -293,6 +293,16 @@ def test_a_single_class_leaves_roc_auc_undefined_and_says_so_by_none() -> None:
     assert found.metrics["pr_auc"] == 1.0
 
 
+def test_a_table_of_negatives_only_keeps_1_as_the_positive_label() -> None:
+    found = evaluate_arrays("classification", [0, 0, 0], y_score=[0.1, 0.7, 0.2])
+    assert found.metrics["recall"] is None and found.metrics["roc_auc"] is None
+    assert found.metrics["accuracy"] == pytest.approx(2 / 3)
+    assert found.curves is not None and found.curves.labels == ("0", "1")
+    words = evaluate_arrays("classification", ["no", "yes", "no"], y_pred=["no", "yes", "yes"])
+    assert words.curves is not None and words.curves.labels == ("no", "yes")
+    assert words.metrics["precision"] == 0.5
+
+
 def test_the_labels_digest_reads_the_values_not_their_dtype() -> None:
     assert labels_digest(np.array([0, 1, 1])) == labels_digest([0, 1, 1])
     assert labels_digest([0, 1, 1]) != labels_digest([0, 1, 0])

@@ -57,8 +57,15 @@ def labels_digest(y_true: Any) -> str:
     whatever its dtype, so that a comparison can tell it is the same data."""
     values = np.asarray(y_true)
     hasher = blake3(f"plimsoll-evaluation-labels 1\n{len(values)}\n".encode())
-    text = values.astype(str) if values.dtype.kind not in "fc" else np.char.mod("%.17g", values)
-    hasher.update("\n".join(text.tolist()).encode())
+    kind = values.dtype.kind
+    if kind == "f" and np.isfinite(values).all() and (values == np.round(values)).all():
+        values, kind = values.astype(np.int64), "i"  # 1.0 is the label 1
+    if kind in "biu":
+        hasher.update(b"integers\n" + values.astype("<i8").tobytes())
+    elif kind == "f":
+        hasher.update(b"floats\n" + values.astype("<f8").tobytes())
+    else:
+        hasher.update(b"text\n" + "\n".join(str(v) for v in values.tolist()).encode())
     return hasher.hexdigest()
 
 
@@ -213,13 +220,13 @@ def _binary_labels(y_true: Any, pos_label: Any) -> tuple[NDArray[np.int8], tuple
         raise InvalidParameter(
             "y_true", f"holds {len(unique)} labels ({', '.join(shown)}, ...); classification here is binary"
         )
+    present = unique.tolist()
     if pos_label is None:
-        candidates = [v for v in (1, True) if v in unique.tolist()]
-        pos_label = candidates[0] if candidates else unique[-1]
-        if len(unique) == 1 and not candidates:
-            pos_label = unique[0]
-    others = [v for v in unique.tolist() if v != pos_label]
-    if pos_label not in unique.tolist() and len(unique) == 2:
+        # 0/1 (or False/True) labels: 1 is positive, present or not; else the larger of two labels
+        zero_one = all(not isinstance(v, str) and v in (0, 1) for v in present)
+        pos_label = 1 if zero_one else present[-1]
+    others = [v for v in present if v != pos_label]
+    if pos_label not in present and len(present) == 2:
         raise InvalidParameter(
             "pos_label", f"{printable(pos_label)!r} is not one of the labels {[printable(v) for v in unique]}"
         )
@@ -265,9 +272,8 @@ def _groups(field: str, values: Any, n: int) -> tuple[NDArray[np.int64], list[st
     import pandas as pd
 
     _same_length(field, values, n)
-    codes, uniques = pd.factorize(
-        pd.Series(np.asarray(values) if not hasattr(values, "dtype") else values), sort=True
-    )
+    array = values if isinstance(values, pd.Series) else np.asarray(values)
+    codes, uniques = pd.factorize(array, sort=True)
     names = [str(v) for v in uniques.tolist()]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(names), codes)
@@ -309,7 +315,8 @@ def _fairness(
     counts = kernels.confusion_counts(y, pred, codes, len(values))
     rows = counts.sum(axis=(1, 2))
     used = rows >= min_group_size
-    point = fairlearn_rates(counts)
+    frame = _metric_frame(counts)
+    point = fairlearn_rates(counts, frame)
     draws = kernels.group_rates(kernels.bootstrap_counts(counts, bootstrap.resamples, bootstrap.seed))
     accuracy = kernels.rates_from_counts(counts)["accuracy"]
     groups: dict[str, Group] = {}
@@ -333,7 +340,7 @@ def _fairness(
         )
         metrics_out = {name: Interval(None) for name in FAIRNESS_METRICS}
         return Fairness(groups, metrics_out, min_group_size, note)
-    point_used = fairlearn_fairness(counts[used])
+    point_used = fairlearn_fairness(counts[used], frame if used.all() else None)
     drawn = kernels.fairness_from_rates({name: draws[name][:, used] for name in GROUP_RATES})
     metrics_out = {
         name: Interval(finite_or_none(point_used[name]), *_interval(drawn[name], bootstrap.confidence))
@@ -374,10 +381,10 @@ def _metric_frame(counts: NDArray[np.int64]) -> Any:
     )
 
 
-def fairlearn_rates(counts: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]:
+def fairlearn_rates(counts: NDArray[np.int64], frame: Any = None) -> dict[str, NDArray[np.float64]]:
     """Each group's selection rate and true and false positive rates, by Fairlearn's MetricFrame
-    over the weighted cells (NaN for a group where a rate is undefined or that has no rows)."""
-    frame = _metric_frame(counts).by_group
+    over the weighted cells (`frame`, if already made; NaN for a group that has no rows)."""
+    frame = (frame if frame is not None else _metric_frame(counts)).by_group
     found = {name: np.full(len(counts), math.nan) for name in GROUP_RATES}
     for name in GROUP_RATES:
         for group, value in frame[name].items():
@@ -385,10 +392,10 @@ def fairlearn_rates(counts: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]
     return found
 
 
-def fairlearn_fairness(counts: NDArray[np.int64]) -> dict[str, float]:
+def fairlearn_fairness(counts: NDArray[np.int64], frame: Any = None) -> dict[str, float]:
     """Demographic parity difference and ratio and equalized odds difference over the groups of
     `counts`, as Fairlearn's functions define them (between groups; worst case)."""
-    frame = _metric_frame(counts)
+    frame = frame if frame is not None else _metric_frame(counts)
     difference, ratio = frame.difference(), frame.ratio()
     return {
         "demographic_parity_difference": float(difference["selection_rate"]),

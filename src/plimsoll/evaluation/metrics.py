@@ -84,9 +84,11 @@ def group_rates(counts: NDArray[np.int64]) -> dict[str, FloatArray]:
 
 
 def score_order(score: FloatArray, codes: IntArray, groups: int) -> IntArray:
-    """Row indices by group, and by descending score within each group: one float sort, then a
-    stable sort of the small integer group codes (a radix sort) when there are several groups."""
-    order = np.argsort(-score, kind="stable")
+    """Row indices by group, and by descending score within each group: one float sort (numpy's
+    default, SIMD where the machine has it; the order of equal scores does not matter, they are
+    one threshold), then a stable sort of the small integer group codes (a radix sort) when there
+    are several groups."""
+    order = np.argsort(score)[::-1]
     if groups > 1:
         narrow = codes.astype(np.int16 if groups < 2**15 else np.int64)
         order = order[np.argsort(narrow[order], kind="stable")]
