@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability
+from plimsoll.core.capability import Capability, CliGroup
 
 CAPABILITY = Capability(
     name="evaluation",
@@ -18,4 +18,5 @@ CAPABILITY = Capability(
     router="plimsoll.evaluation.api:router",
     permissions="plimsoll.evaluation.permissions:PERMISSIONS",
     events="plimsoll.evaluation.events:EVENTS",
+    cli=(CliGroup("evaluations", "plimsoll.cli.evaluations:app"),),
 )
