@@ -127,7 +127,8 @@ def test_refusals_arrive_as_the_same_errors(sdk: Client) -> None:
         target="churned",
         features=FEATURES,
     )
-    assert found.metrics["roc_auc"] is None  # one class: undefined, not a number
+    assert found.metrics["roc_auc"] is None  # one class: undefined, not a number, and said why
+    assert found.notes == ("roc_auc undefined: y_true holds a single class ('1'); ranking needs both",)
     with pytest.raises(NotFound, match="model 'churn'"):
         sdk.evaluate(
             model, frame, task="classification", target="churned", features=FEATURES, model="churn/4"

@@ -291,11 +291,14 @@ def test_a_single_class_leaves_roc_auc_undefined_and_says_so_by_none() -> None:
     found = evaluate_arrays("classification", [1, 1, 1, 1], y_score=[0.2, 0.4, 0.6, 0.9])
     assert found.metrics["roc_auc"] is None and found.metrics["accuracy"] == 0.5
     assert found.metrics["pr_auc"] == 1.0
+    assert found.notes == ("roc_auc undefined: y_true holds a single class ('1'); ranking needs both",)
 
 
 def test_a_table_of_negatives_only_keeps_1_as_the_positive_label() -> None:
     found = evaluate_arrays("classification", [0, 0, 0], y_score=[0.1, 0.7, 0.2])
     assert found.metrics["recall"] is None and found.metrics["roc_auc"] is None
+    assert "roc_auc and pr_auc undefined: y_true holds a single class ('0')" in found.notes[0]
+    assert "recall undefined: no row of y_true is '1'" in found.notes
     assert found.metrics["accuracy"] == pytest.approx(2 / 3)
     assert found.curves is not None and found.curves.labels == ("0", "1")
     words = evaluate_arrays("classification", ["no", "yes", "no"], y_pred=["no", "yes", "yes"])

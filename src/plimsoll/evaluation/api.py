@@ -23,6 +23,8 @@ from plimsoll.evaluation.entities import (
     MAX_COLUMN_LENGTH,
     MAX_CURVE_POINTS,
     MAX_EVALUATIONS_LISTED,
+    MAX_NOTE_LENGTH,
+    MAX_NOTES,
     MAX_RESAMPLES,
     MAX_SENSITIVE,
     MAX_SLICE_COLUMNS,
@@ -183,6 +185,10 @@ class EvaluationBody(BaseModel):
     bootstrap: BootstrapBody | None = None
     threshold: Nullable = None
     description: Description = ""
+    notes: Annotated[
+        list[Annotated[str, Documented(maxLength=MAX_NOTE_LENGTH, pattern=TEXT_PATTERN)]],
+        Field(max_length=MAX_NOTES),
+    ] = []
 
 
 @router.post(_API, status_code=201)

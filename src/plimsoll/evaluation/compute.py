@@ -121,9 +121,9 @@ def evaluate_arrays(
             )
             for name, (codes, values) in slice_codes.items()
         }
-        return NewEvaluation(
-            task, n, digest, _first(overall, REGRESSION_METRICS), slices=found, description=""
-        )
+        metrics = _first(overall, REGRESSION_METRICS)
+        notes = () if metrics["r2"] is not None else ("r2 is undefined: y_true holds one value only",)
+        return NewEvaluation(task, n, digest, metrics, slices=found, notes=notes)
     y, labels = _binary_labels(y_true, pos_label)
     score = None if y_score is None else _scores(y_score, n)
     if y_pred is None:
@@ -146,17 +146,42 @@ def evaluate_arrays(
         name: _fairness(y, pred, codes, values, min_group_size, bootstrap)
         for name, (codes, values) in sensitive_codes.items()
     }
+    metrics = _first(overall, names)
     return NewEvaluation(
         task,
         n,
         digest,
-        _first(overall, names),
+        metrics,
+        notes=_undefined(metrics, counts[0], labels),
         slices=found,
         fairness=fairness,
         curves=_curves(y, score, found_thresholds, counts[0], labels, n_bins),
         bootstrap=bootstrap if fairness else None,
         threshold=threshold if y_pred is None else None,
     )
+
+
+def _undefined(
+    metrics: Mapping[str, float | None], counts: NDArray[np.int64], labels: tuple[Any, Any]
+) -> tuple[str, ...]:
+    """Why each undefined metric of the whole table is undefined, in words."""
+    negative, positive = (printable(label) for label in labels)
+    notes = []
+    if counts[1].sum() == 0 or counts[0].sum() == 0:
+        held = positive if counts[0].sum() == 0 else negative
+        ranking = [n for n in ("roc_auc", "pr_auc") if n in metrics and metrics[n] is None]
+        if ranking:
+            notes.append(
+                f"{' and '.join(ranking)} undefined: y_true holds a single class ({held!r}); "
+                "ranking needs both"
+            )
+    if metrics.get("precision") is None:
+        notes.append(f"precision undefined: no row was predicted {positive!r}")
+    if metrics.get("recall") is None:
+        notes.append(f"recall undefined: no row of y_true is {positive!r}")
+    if metrics.get("f1") is None and metrics.get("recall") is not None:
+        notes.append(f"f1 undefined: no row is {positive!r}, predicted or true")
+    return tuple(notes)
 
 
 # -- inputs ------------------------------------------------------------------------------------------

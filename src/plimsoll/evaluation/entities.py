@@ -81,6 +81,8 @@ MAX_COLUMN_LENGTH = 256
 MAX_VALUE_LENGTH = 256
 MAX_LABEL_LENGTH = 256
 MAX_RESAMPLES = 10_000
+MAX_NOTES = 50
+MAX_NOTE_LENGTH = 1000
 MAX_EVALUATIONS_LISTED = 1000
 DEFAULT_EVALUATIONS_LISTED = 50
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
@@ -297,6 +299,7 @@ class NewEvaluation:
     bootstrap: Bootstrap | None = None
     threshold: float | None = None
     description: str = ""
+    notes: tuple[str, ...] = ()  # why a metric of the whole table is undefined (None)
 
     def body(self) -> dict[str, Any]:
         """The JSON the route reads."""
@@ -316,6 +319,7 @@ class NewEvaluation:
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
             "threshold": self.threshold,
             "description": self.description,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -339,6 +343,7 @@ class NewEvaluation:
             bootstrap=None if body.get("bootstrap") is None else Bootstrap.from_dict(body["bootstrap"]),
             threshold=body.get("threshold"),
             description=body.get("description") or "",
+            notes=tuple(body.get("notes") or ()),
         )
 
 
@@ -369,6 +374,7 @@ class Evaluation:
     description: str
     created_by: str
     created_at: int
+    notes: tuple[str, ...] = ()
 
     @property
     def node(self) -> str:
@@ -397,6 +403,7 @@ class Evaluation:
             self.bootstrap,
             self.threshold,
             self.description,
+            self.notes,
         ).body()
         if self.cost is not None:
             body["cost"] = self.cost.to_dict()
@@ -424,6 +431,7 @@ class Evaluation:
             description=new.description,
             created_by=body["created_by"],
             created_at=int(body["created_at"]),
+            notes=new.notes,
         )
 
     def measurements(self) -> dict[str, float | None]:
@@ -592,6 +600,10 @@ def check_new_evaluation(new: NewEvaluation) -> NewEvaluation:
         _check_label("dataset", new.dataset, MAX_LABEL_LENGTH)
     check_text("description", new.description, max_length=MAX_DESCRIPTION_LENGTH)
     check_number("threshold", new.threshold)
+    if len(new.notes) > MAX_NOTES:
+        raise InvalidParameter("notes", f"has {len(new.notes)} notes; the limit is {MAX_NOTES}")
+    for index, note in enumerate(new.notes):
+        check_text(f"notes[{index}]", note, max_length=MAX_NOTE_LENGTH)
     if len(new.slices) > MAX_SLICE_COLUMNS:
         raise InvalidParameter("slices", f"has {len(new.slices)} columns; the limit is {MAX_SLICE_COLUMNS}")
     for column, values in new.slices.items():

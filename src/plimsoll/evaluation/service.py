@@ -230,6 +230,7 @@ def _from_new(
         description=new.description,
         created_by=actor,
         created_at=at,
+        notes=new.notes,
     )
 
 
