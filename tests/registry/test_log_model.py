@@ -269,3 +269,16 @@ def test_pickles_scan_without_loading() -> None:
     assert scan_pickle(io.BytesIO(crafted)).dangerous == ("os.system",)
     with pytest.raises(InvalidParameter, match="is not a pickle"):
         scan_pickle(io.BytesIO(b"not a pickle at all"))
+
+
+def test_a_version_names_the_dataset_versions_its_run_used(sdk: Client) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    frame, labels = churn_data()
+    dataset = sdk.datasets.register("customers", frame.assign(churned=labels))
+    with sdk.start_run(experiment="churn") as run:
+        run.log_input(dataset)
+        model = LogisticRegression(max_iter=500).fit(frame, labels)
+        logged = run.log_model(model, input_example=frame.head(2), register_as="churn")
+    assert logged.version.datasets == (dataset.ref,) == ("customers@1",)
+    assert sdk.registry.get("churn/1").datasets == ("customers@1",)

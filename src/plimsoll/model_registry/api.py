@@ -34,6 +34,7 @@ from plimsoll.model_registry.entities import (
     MAX_VERSION,
     OWNER_ROLES,
     RISK_RATINGS,
+    TYPE_NAME_PATTERN,
     VERSION_PATTERN,
 )
 from plimsoll.model_registry.service import MAX_FLAVOR_LENGTH, RegistryService
@@ -53,7 +54,7 @@ Reason = Annotated[str, text_rules(MAX_REASON_LENGTH)]
 QueryEpochMs = Annotated[QueryInt, Query(), between(0, INT64_MAX)]
 Owners = Annotated[dict[str, Name], Documented(propertyNames={"enum": list(OWNER_ROLES)})]
 CardText = Annotated[str, text_rules(MAX_CARD_TEXT_LENGTH)]
-TypeName = Annotated[str, Documented(minLength=1, maxLength=MAX_TYPE_NAME_LENGTH, pattern=r"^[^\s\x00]+$")]
+TypeName = Annotated[str, Documented(minLength=3, maxLength=MAX_TYPE_NAME_LENGTH, pattern=TYPE_NAME_PATTERN)]
 TypeNames = Annotated[list[TypeName], Documented(maxItems=MAX_NEEDED_TYPES)]
 
 

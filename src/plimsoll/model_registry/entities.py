@@ -39,6 +39,9 @@ MAX_COLUMN_NAME_LENGTH = 256
 MAX_EXAMPLE_ROWS = 100
 MAX_EXAMPLE_BYTES = 64 * 1024
 MAX_TYPE_NAME_LENGTH = 512
+# A type as skops names it: a dotted path of Python identifiers, module first (ASCII).
+TYPE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+_TYPE_NAME = re.compile(TYPE_NAME_PATTERN)
 MAX_NEEDED_TYPES = 1000
 
 _Record = TypeVar("_Record", bound="_Wire")
@@ -421,7 +424,10 @@ def check_type_names(field_name: str, value: Any) -> tuple[str, ...]:
     names = []
     for index, item in enumerate(value):
         name = check_text(f"{field_name}[{index}]", item, max_length=MAX_TYPE_NAME_LENGTH)
-        if not name or any(ch.isspace() for ch in name):
-            raise InvalidParameter(f"{field_name}[{index}]", f"{printable(name)!r} is not a dotted type name")
+        if _TYPE_NAME.fullmatch(name) is None:
+            raise InvalidParameter(
+                f"{field_name}[{index}]",
+                f"{printable(name)!r} is not a type's dotted name (module.Name, as `needed_types` lists them)",
+            )
         names.append(name)
     return tuple(sorted(set(names)))
