@@ -282,3 +282,30 @@ def test_a_version_names_the_dataset_versions_its_run_used(sdk: Client) -> None:
         logged = run.log_model(model, input_example=frame.head(2), register_as="churn")
     assert logged.version.datasets == (dataset.ref,) == ("customers@1",)
     assert sdk.registry.get("churn/1").datasets == ("customers@1",)
+
+
+def test_registering_a_logged_model_later_takes_its_manifest_and_a_new_card(sdk: Client) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    frame, labels = churn_data()
+    with sdk.start_run(experiment="churn") as run:
+        model = LogisticRegression(max_iter=500).fit(frame, labels)
+        logged = run.log_model(model, "classifier", input_example=frame.head(2), card={"risk_rating": "high"})
+    assert logged.version is None and logged.flavor == "sklearn"
+    with pytest.raises(InvalidParameter, match=r"'xgboost', but the artifact's manifest.json says 'sklearn'"):
+        sdk.registry.register("churn", run_id=run.id, artifact_path="classifier", flavor="xgboost")
+    kept = sdk.registry.register("churn", run_id=run.id, artifact_path="classifier")
+    assert (kept.flavor, kept.card.risk_rating, kept.artifact_path) == ("sklearn", "high", "classifier")
+    card = {"description": "retention ranking", "risk_rating": "low"}
+    again = sdk.registry.register("churn-reviewed", run_id=run.id, artifact_path="classifier", card=card)
+    assert (again.card.description, again.card.risk_rating, again.card.limitations) == (
+        "retention ranking",
+        "low",
+        "",
+    )
+    with pytest.raises(InvalidParameter, match="must be one of low, medium, high") as refused:
+        sdk.registry.register(
+            "churn-x", run_id=run.id, artifact_path="classifier", card={"risk_rating": "none"}
+        )
+    assert refused.value.field == "card.risk_rating"
+    np.testing.assert_array_equal(sdk.registry.load("churn-reviewed").predict(frame), model.predict(frame))
