@@ -37,7 +37,9 @@ def test_register_alias_history_and_rollback(sdk: Client) -> None:
     at_first = datetime.fromtimestamp(before.at / 1000, tz=UTC)
     assert sdk.registry.history("churn", "production", at=at_first).version == 1
     assert sdk.registry.history("churn", "production").version == second.version
-    back = sdk.registry.rollback("churn", "production", reason="regression")
+    with pytest.raises(Conflict, match="holds version 2, not 1"):
+        sdk.registry.rollback("churn", "production", expected=1)  # read before the last move
+    back = sdk.registry.rollback("churn", "production", reason="regression", expected=2)
     assert (back.version, back.previous, back.action) == (1, 2, "rollback")
     assert [m.reason for m in sdk.registry.history("churn", "production").moves] == [
         "regression",

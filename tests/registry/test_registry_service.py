@@ -80,6 +80,7 @@ def test_aliases_keep_their_history_and_answer_which_version_held_them_at_a_time
 
     assert registry.get_version("churn@production").version == 3
     assert registry.get_model("churn").aliases == {"production": 3, "staging": 2}
+    assert [m.aliases for m in registry.list_models()] == [{"production": 3, "staging": 2}]
     assert [v.aliases for v in registry.list_versions("churn")] == [("production",), ("staging",), ()]
     history = registry.alias_history("churn", "production")
     assert [(m.action, m.version, m.previous, m.actor, m.reason) for m in history] == [
@@ -90,7 +91,10 @@ def test_aliases_keep_their_history_and_answer_which_version_held_them_at_a_time
     assert registry.holder_at("churn", "production", second.at) == 3
     assert registry.holder_at("churn", "production", first.at - 1) is None
 
-    back = registry.rollback("churn", "production", reason="latency regression", actor="cy")
+    # A rollback read as "from 1" is refused once the alias holds 3: nothing moves.
+    with pytest.raises(Conflict, match="holds version 3, not 1"):
+        registry.rollback("churn", "production", reason="stale page", expected=1, actor="cy")
+    back = registry.rollback("churn", "production", reason="latency regression", expected=3, actor="cy")
     assert (back.action, back.version, back.previous) == ("rollback", 1, 3)
     assert registry.get_version("churn@production").version == 1
     assert [m.action for m in registry.alias_history("churn", "production")] == ["rollback", "set", "set"]

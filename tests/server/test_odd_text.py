@@ -190,6 +190,9 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "node": lambda: f"run:{world.run}",
         "from": lambda: f"run:{world.run}",
         "to": lambda: "dataset:fuzzed@1",
+        "check_id": new_id,
+        "alias": lambda: "production",
+        "artifact_path": lambda: "dir",
         "tags": lambda: FreeDict(t="v"),
         "params": lambda: FreeDict(p="v"),
     }

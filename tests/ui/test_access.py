@@ -43,6 +43,7 @@ UI_PREFIXES = (
     "/features",
     "/jobs",
     "/lineage",
+    "/models",
     "/projects",
     "/runs",
     "/sign-in",
@@ -122,6 +123,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "victim", "default", "float64", ("a",), "def victim(df):\n    return df['a']\n", "tests:victim"
     )
     platform.feature_registry.register(victim_feature, actor="root")
+    # And a model whose production alias moved from 1 to 2, so that it can be rolled back.
+    tracking = platform.tracking
+    for number in (1, 2):
+        run = tracking.create_run(seeded.experiment_id, name=f"victim-{number}", actor="root")
+        tracking.log_artifact(run.id, "model/weights.bin", b"weights %d" % number, actor="root")
+        platform.model_registry.register_version("victim", run_id=run.id, artifact_path="model", actor="root")
+        platform.model_registry.set_alias("victim", "production", number, actor="root")
     server = LiveServer(platform)
     try:
         yield World(server, platform, seeded, victim_token, victim_session, job, own_tokens, own_sessions)
@@ -159,6 +167,8 @@ def _url(world: World, template: str, person: Person) -> str:
         "{token_id}": world.own_tokens[person.name] if own else world.victim_token,
         "{session_id}": world.own_sessions[person.name] if own else world.victim_session,
         "{project}": "default",
+        "{version}": "1",
+        "{alias}": "production",
     }
     path = template
     for placeholder, value in values.items():
@@ -239,6 +249,61 @@ def test_every_role_gets_what_the_permission_table_says_on_every_page_and_form(
         finally:
             context.close()
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.browser
+def test_the_rollback_form_is_for_contributors_and_refused_to_viewers_and_strangers(
+    world: World, browser: Any
+) -> None:
+    registry = world.platform.model_registry
+    rollback = "/models/victim/aliases/production/rollback?project=default"
+    post = """async ([path, token]) => {
+      const body = new URLSearchParams({csrf_token: token, reason: "not mine to move", expected: "2"});
+      const answer = await fetch(path, {method: "POST", body, redirect: "manual"});
+      return answer.type === "opaqueredirect" ? 303 : answer.status;
+    }"""
+    # A viewer reads the model's page without a button, and a post made anyway is refused.
+    context = browser.new_context()
+    try:
+        page = _sign_in(context, world.url, "vic")
+        page.goto(f"{world.url}/models/victim")
+        assert page.locator("#alias-table tr[data-alias='production']").count() == 1
+        assert page.locator("#alias-table details.rollback, #alias-table form").count() == 0
+        assert page.get_by_text("Roll back").count() == 0
+        held = registry.get_version("victim@production").version
+        before = _audit_length(world.platform)
+        token = page.locator("meta[name=csrf-token]").get_attribute("content")
+        assert page.evaluate(post, [rollback, token]) == 403
+        assert registry.get_version("victim@production").version == held
+        assert _audit_length(world.platform) == before
+    finally:
+        context.close()
+    # Someone not signed in is sent to sign in, and their post is refused.
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{world.url}/models/victim")
+        assert page.url.startswith(f"{world.url}/sign-in?next=")
+        assert page.evaluate(post, [rollback, ""]) == 401
+        assert registry.get_version("victim@production").version == held
+    finally:
+        context.close()
+    # A contributor gets the form, and rolling back through it moves the alias in their name.
+    context = browser.new_context()
+    try:
+        page = _sign_in(context, world.url, "cora")
+        page.goto(f"{world.url}/models/victim")
+        row = page.locator(f"#alias-table tr[data-alias='production'][data-version='{held}']")
+        row.locator("summary").click()
+        row.locator("input[name=reason]").fill("bad canary")
+        with page.expect_navigation():
+            row.locator("button[type=submit]").click()
+        assert "notice=rolled-back" in page.url
+        assert registry.get_version("victim@production").version != held
+        newest = registry.alias_history("victim", "production")[0]
+        assert (newest.action, newest.actor, newest.reason) == ("rollback", "cora", "bad canary")
+    finally:
+        context.close()
 
 
 @pytest.mark.browser

@@ -12,13 +12,14 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
     nav = build_nav(ALL)
     shown = [item for section in nav for item in section.items]
     assert sorted(shown, key=repr) == sorted((item for c in ALL for item in c.nav), key=repr)
-    assert [section.title for section in nav] == ["Track", "Data", "Operate", "Admin"]
+    assert [section.title for section in nav] == ["Track", "Data", "Release", "Operate", "Admin"]
     assert [item.label for item in shown] == [
         "Experiments",
         "Runs",
         "Datasets",
         "Features",
         "Lineage",
+        "Models",
         "Jobs",
         "Users",
         "API tokens",

@@ -59,6 +59,7 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
     assert [t.strip() for t in nav.locator(".nav-title").all_text_contents()] == [
         "Track",
         "Data",
+        "Release",
         "Operate",
         "Admin",
     ]
@@ -68,12 +69,13 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
         "Datasets",
         "Features",
         "Lineage",
+        "Models",
         "Jobs",
         "Users",  # with auth off the local user administers everything
         "API tokens",
         "Service accounts",
     ]
-    assert nav.locator("a.nav-link[href]").count() == 9
+    assert nav.locator("a.nav-link[href]").count() == 10
     # Authentication is off here, and the layout says what that means.
     assert "Authentication is off: single-user mode." in nav.locator(".auth-off").inner_text()
     assert nav.get_by_text("soon", exact=False).count() == 0

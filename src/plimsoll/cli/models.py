@@ -34,6 +34,10 @@ ProjectOption = Annotated[str, typer.Option("--project", help="Project the model
 NameArgument = Annotated[str, typer.Argument(help="The model's name.", show_default=False)]
 AliasArgument = Annotated[str, typer.Argument(help="The alias: production, staging, ...", show_default=False)]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: kept in the alias's history.")]
+ExpectedOption = Annotated[
+    int | None,
+    typer.Option("--expected", min=1, help="Only if the alias holds this version now.", show_default=False),
+]
 
 
 @app.command("list")
@@ -140,12 +144,7 @@ def set_alias(
         int, typer.Argument(min=1, help="The version the alias will point at.", show_default=False)
     ],
     reason: ReasonOption = "",
-    expected: Annotated[
-        int | None,
-        typer.Option(
-            "--expected", min=1, help="Move only if the alias holds this version now.", show_default=False
-        ),
-    ] = None,
+    expected: ExpectedOption = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     project: ProjectOption = PROJECT_DEFAULT,
@@ -163,13 +162,14 @@ def rollback(
     name: NameArgument,
     alias: AliasArgument,
     reason: ReasonOption = "",
+    expected: ExpectedOption = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     project: ProjectOption = PROJECT_DEFAULT,
 ) -> None:
     """Point ALIAS back at the version it held before its current one."""
     with open_client(url) as client:
-        move = client.registry.rollback(name, alias, reason=reason, project=project)
+        move = client.registry.rollback(name, alias, reason=reason, expected=expected, project=project)
     _print_move(move, json_output)
 
 

@@ -180,10 +180,17 @@ class Registry:
         return self._transport.registry_set_alias(project, name, alias, version, reason, expected)
 
     def rollback(
-        self, name: str, alias: str, *, reason: str = "", project: str = DEFAULT_PROJECT
+        self,
+        name: str,
+        alias: str,
+        *,
+        reason: str = "",
+        expected: int | None = None,
+        project: str = DEFAULT_PROJECT,
     ) -> AliasMove:
-        """Point `alias` back at the version it held before its current one."""
-        return self._transport.registry_rollback(project, name, alias, reason)
+        """Point `alias` back at the version it held before its current one. With `expected`,
+        only if the alias holds that version now (a Conflict otherwise)."""
+        return self._transport.registry_rollback(project, name, alias, reason, expected)
 
     def history(
         self, name: str, alias: str, *, at: datetime | int | None = None, project: str = DEFAULT_PROJECT

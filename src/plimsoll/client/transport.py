@@ -190,7 +190,9 @@ class Transport(Protocol):
     def registry_set_alias(
         self, project: str, name: str, alias: str, version: int, reason: str, expected: int | None
     ) -> AliasMove: ...
-    def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove: ...
+    def registry_rollback(
+        self, project: str, name: str, alias: str, reason: str, expected: int | None
+    ) -> AliasMove: ...
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]: ...
     def close(self) -> None: ...
 
@@ -509,9 +511,11 @@ class LocalTransport:
             name, alias, version, reason=reason, expected=expected, project=project, actor=self.actor
         )
 
-    def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove:
+    def registry_rollback(
+        self, project: str, name: str, alias: str, reason: str, expected: int | None
+    ) -> AliasMove:
         return self.platform.model_registry.rollback(  # type: ignore[no-any-return]
-            name, alias, reason=reason, project=project, actor=self.actor
+            name, alias, reason=reason, expected=expected, project=project, actor=self.actor
         )
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
@@ -1182,8 +1186,10 @@ class HttpTransport:
             self._json("PUT", f"{_model_path(name)}/aliases/{alias}", retry=False, body=body)
         )
 
-    def registry_rollback(self, project: str, name: str, alias: str, reason: str) -> AliasMove:
-        body = {"project": project, "reason": reason}
+    def registry_rollback(
+        self, project: str, name: str, alias: str, reason: str, expected: int | None
+    ) -> AliasMove:
+        body = {"project": project, "reason": reason, "expected": expected}
         path = f"{_model_path(name)}/aliases/{alias}/rollback"
         return AliasMove.from_dict(self._json("POST", path, retry=False, body=body))
 

@@ -141,6 +141,23 @@ def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> 
     return text
 
 
+_REFERENCE_SEPARATORS = re.compile(r"[@/:]")
+
+
+def check_reference_name(field: str, value: Any, *, max_length: int) -> str:
+    """A name followed by '@VERSION', '/VERSION' or '@ALIAS' in a reference (datasets, features,
+    models, the lineage graph's ids): `check_name`, and no '@' or ':' either (REFERENCE_NAME_PATTERN)."""
+    text = check_name(field, value, max_length=max_length)
+    found = _REFERENCE_SEPARATORS.search(text)
+    if found is not None:
+        raise InvalidParameter(
+            field,
+            f"must not contain '@', '/' or ':' (they separate a name from its version or alias); "
+            f"got {found.group(0)!r} at position {found.start()} in {text!r}",
+        )
+    return text
+
+
 def _uncached_name_problem(text: str) -> str | None:
     if not text or not text.strip():
         return "must not be empty"

@@ -25,6 +25,7 @@ from plimsoll.core.validation import (
     check_id,
     check_key,
     check_name,
+    check_reference_name,
     check_text,
     parse_int_text,
     printable,
@@ -36,7 +37,6 @@ MAX_SOURCE_URL_LENGTH = 2048
 MAX_TAGS = 100
 MAX_VERSION = 10**18 - 1
 # A name is written NAME@VERSION on the command line and may be part of a URL or a bucket key.
-_NAME_RESERVED = re.compile(r"[@/:]")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 # What the manifest digest is computed over: one line per file, sorted by path (format 1).
 MANIFEST_FORMAT = 1
@@ -279,17 +279,9 @@ def diff_versions(
 
 
 def check_dataset_name(field_name: str, value: Any) -> str:
-    """A project-style name (no slash, control or bidirectional characters, no edge spaces), up to
-    200 characters, without '@' or ':' either: `NAME@VERSION` must read one way."""
-    text = check_name(field_name, value, max_length=MAX_DATASET_NAME_LENGTH)
-    found = _NAME_RESERVED.search(text)
-    if found is not None:
-        raise InvalidParameter(
-            field_name,
-            f"must not contain '@', '/' or ':' (they separate a name from its version); "
-            f"got {found.group(0)!r} at position {found.start()} in {text!r}",
-        )
-    return text
+    """A project-style name up to 200 characters, without '@', '/' or ':' (`NAME@VERSION` must read
+    one way)."""
+    return check_reference_name(field_name, value, max_length=MAX_DATASET_NAME_LENGTH)
 
 
 def check_digest(field_name: str, value: Any) -> str:

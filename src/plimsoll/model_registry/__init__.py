@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability, CliGroup
+from plimsoll.core.capability import Capability, CliGroup, NavItem
 
 CAPABILITY = Capability(
     name="model_registry",
@@ -15,6 +15,8 @@ CAPABILITY = Capability(
     service="plimsoll.model_registry.service:RegistryService",
     router="plimsoll.model_registry.api:router",
     permissions="plimsoll.model_registry.permissions:PERMISSIONS",
+    pages="plimsoll.server.ui.models:router",
+    nav=(NavItem("Release", "models", "Models", "/models"),),
     cli=(CliGroup("models", "plimsoll.cli.models:app"),),
     events="plimsoll.model_registry.events:EVENTS",
 )

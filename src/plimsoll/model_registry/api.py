@@ -114,6 +114,7 @@ class AliasBody(BaseModel):
 class RollbackBody(BaseModel):
     project: Name = DEFAULT_PROJECT
     reason: Reason = ""
+    expected: VersionNumber | None = None  # roll back only if the alias holds this version now
 
 
 class ProtectionBody(BaseModel):
@@ -248,7 +249,9 @@ def rollback(
     name: ModelName, alias: AliasName, body: RollbackBody, registry: Registry, actor: Actor
 ) -> Response:
     """Point the alias back at the version it held before its current one."""
-    move = registry.rollback(name, alias, reason=body.reason, project=body.project, actor=actor)
+    move = registry.rollback(
+        name, alias, reason=body.reason, expected=body.expected, project=body.project, actor=actor
+    )
     return json_response(move.to_dict())
 
 

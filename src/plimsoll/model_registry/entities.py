@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from blake3 import blake3
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.validation import check_name, check_text, printable
+from plimsoll.core.validation import check_name, check_reference_name, check_text, printable
 
 MAX_MODEL_NAME_LENGTH = 200
 MAX_VERSION = 2**53  # as the API admits (a JSON number)
@@ -22,7 +22,6 @@ OWNER_ROLES: tuple[str, ...] = ("training", "deployment", "monitoring", "inciden
 # An alias reads like a word, never like a number: `NAME@2` would be ambiguous with a version.
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 _ALIAS = re.compile(ALIAS_PATTERN)
-_RESERVED = re.compile(r"[@/:]")
 VERSION_PATTERN = r"^(?:latest|[1-9][0-9]{0,15})$"
 ALIAS_ACTIONS: tuple[str, ...] = ("set", "rollback", "removed")
 # A model card's fields (free text each) and the risk ratings it may carry.
@@ -203,15 +202,7 @@ class AliasMove(_Wire):
 
 def check_model_name(field_name: str, value: Any) -> str:
     """A project-style name without '@', '/' or ':': `NAME/VERSION` and `NAME@ALIAS` read one way."""
-    text = check_name(field_name, value, max_length=MAX_MODEL_NAME_LENGTH)
-    found = _RESERVED.search(text)
-    if found is not None:
-        raise InvalidParameter(
-            field_name,
-            f"must not contain '@', '/' or ':' (they separate a name from its version or alias); "
-            f"got {found.group(0)!r} at position {found.start()} in {text!r}",
-        )
-    return text
+    return check_reference_name(field_name, value, max_length=MAX_MODEL_NAME_LENGTH)
 
 
 def check_alias(field_name: str, value: Any) -> str:

@@ -1,7 +1,7 @@
 """The registry's permission rows: reads need a viewer of the project, registering and moving an
 alias a contributor; protecting an alias, approving a version's skops types and trusting its
-pickle an admin. The project is the request's `?project=` or
-the body's `project`; a model is found by name inside it."""
+pickle an admin; its web pages the same. The project is the request's `?project=` or the body's
+`project`; a model is found by name inside it."""
 
 from __future__ import annotations
 
@@ -30,4 +30,10 @@ PERMISSIONS = (
     # Protection decides who may move an alias at all: the project's admins set it.
     Permission("PUT", f"{_ALIAS}/protection", admin(PROJECT_BODY)),
     Permission("GET", f"{_ALIAS}/history", read(PROJECT_QUERY)),
+    # The web UI's pages (plimsoll.server.ui.models); the rollback form posts as the API's route
+    # does: a contributor of the project, named by `?project=` in the form's address.
+    Permission("GET", "/models", read(PROJECT_QUERY)),
+    Permission("GET", "/models/{name}", read(PROJECT_QUERY)),
+    Permission("GET", "/models/{name}/versions/{version}", read(PROJECT_QUERY)),
+    Permission("POST", "/models/{name}/aliases/{alias}/rollback", write(PROJECT_QUERY)),
 )

@@ -133,8 +133,10 @@ class RegistryService:
         check_name("project", project)
         with self.db.read() as conn:
             rows = store.model_rows(conn, project)
-            latest = store.latest_versions(conn, [r["id"] for r in rows])
-        return [_model(row, latest.get(row["id"])) for row in rows]
+            ids = [r["id"] for r in rows]
+            latest = store.latest_versions(conn, ids)
+            held = store.held_aliases(conn, ids)
+        return [_model(row, latest.get(row["id"]), held.get(row["id"])) for row in rows]
 
     # -- versions ---------------------------------------------------------------------------------
 
@@ -465,11 +467,22 @@ class RegistryService:
             return self._move(change, model, alias, None, "removed", reason, project)
 
     def rollback(
-        self, name: str, alias: str, *, reason: str = "", project: str = DEFAULT_PROJECT, actor: str
+        self,
+        name: str,
+        alias: str,
+        *,
+        reason: str = "",
+        expected: int | None = None,
+        project: str = DEFAULT_PROJECT,
+        actor: str,
     ) -> AliasMove:
         """Point `alias` back at the version it held before its current one: one call, allowed for
-        a protected alias too (the previous holder had passed when it was moved there)."""
+        a protected alias too (the previous holder had passed when it was moved there). With
+        `expected`, only if the alias holds that version now (as in `set_alias`): a rollback read
+        as "from 3 to 2" is refused with a Conflict once someone moved the alias to 4."""
         check_alias("alias", alias)
+        if expected is not None:
+            check_version("expected", expected)
         reason = check_reason("reason", reason)
         with self._change(actor) as change:
             model = self._model_row(change.conn, project, name, lock=True)
@@ -483,7 +496,7 @@ class RegistryService:
                 raise Conflict(
                     f"alias {alias!r} of model {name!r} has held no other version: there is nothing to roll back to"
                 )
-            return self._move(change, model, alias, previous, "rollback", reason, project)
+            return self._move(change, model, alias, previous, "rollback", reason, project, expected=expected)
 
     def protect_alias(
         self, name: str, alias: str, protected: bool = True, *, project: str = DEFAULT_PROJECT, actor: str

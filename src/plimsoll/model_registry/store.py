@@ -200,6 +200,19 @@ def alias_rows(conn: Connection, model_id: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
+def held_aliases(conn: Connection, model_ids: list[str]) -> dict[str, dict[str, int]]:
+    """The aliases that hold a version now, by model: {model id: {alias: version}}."""
+    query = (
+        select(model_aliases.c.model_id, model_aliases.c.alias, model_aliases.c.version)
+        .where(model_aliases.c.model_id.in_(model_ids), model_aliases.c.version.is_not(None))
+        .order_by(model_aliases.c.model_id, model_aliases.c.alias)
+    )
+    held: dict[str, dict[str, int]] = {}
+    for model_id, alias, version in conn.execute(query):
+        held.setdefault(str(model_id), {})[str(alias)] = int(version)
+    return held
+
+
 def alias_row(conn: Connection, model_id: str, alias: str) -> RowMapping | None:
     query = select(model_aliases).where(model_aliases.c.model_id == model_id, model_aliases.c.alias == alias)
     return conn.execute(query).mappings().first()

@@ -16,6 +16,7 @@ from plimsoll.lineage.entities import MAX_DEPTH, Graph, Node, parse_node
 from plimsoll.server.ui import views
 from plimsoll.server.ui.datasets import dataset_path
 from plimsoll.server.ui.features import feature_path
+from plimsoll.server.ui.models import version_path
 from plimsoll.server.ui.pages import PageRoute, render
 
 DEFAULT_DEPTH = 3
@@ -86,6 +87,10 @@ def _href(project: str, ref: Any) -> str:
     if ref.kind == "feature":
         name, _, version = ref.key.rpartition("@")
         return views.url(feature_path(name), project=project, version=version)
+    if ref.kind == "model":
+        name, _, version = ref.key.rpartition("/")
+        if version.isdigit():
+            return views.url(version_path(name, int(version)), project=project)
     if ref.kind == "run":
         return f"/runs/{quote(ref.key, safe='')}"
     return views.url("/lineage", project=project, node=ref.id)

@@ -65,6 +65,24 @@ def layout_context(request: Request) -> dict[str, Any]:
     }
 
 
+def allowed(request: Request, method: str, route: str, project: str) -> bool:
+    """Whether the signed-in user may make the request `method route` (a route as the permission
+    table spells it, e.g. `/models/{name}/aliases/{alias}/rollback`) in `project`: what a page
+    asks before it shows a button, so that the buttons follow the same rows as the guard. With
+    authentication off everyone may. Only for rows whose project is the page's; the guard still
+    decides every request."""
+    entry = request.app.state.permissions.entry_for(method, route)
+    if entry is None or not entry.rule.scope.has_project or entry.rule.role is None:
+        raise AssertionError(f"{method} {route} has no project-scoped permission row")
+    if not request.app.state.platform.settings.auth:
+        return True
+    user = user_of(request)
+    if user is None:
+        return False
+    held = request.app.state.platform.auth.role_of(user, project)
+    return held is not None and held >= entry.rule.role
+
+
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """A page in the shared layout, with the navigation of this app's capabilities."""
     response = templates.TemplateResponse(
