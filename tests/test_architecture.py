@@ -99,9 +99,10 @@ def test_a_broken_arrow_fails_lint_and_names_the_import(tmp_path: Path) -> None:
 # What `import plimsoll` and the `plimsoll` command may not load before they are used: each costs
 # a tenth of a second to a second, and every CLI command paid all of them (5 s for `--help`) until
 # they were imported where they are used. An embedded platform (what `plimsoll runs list` starts)
-# needs SQLAlchemy and FastAPI, but not the statistics stack.
+# needs SQLAlchemy, but not the statistics stack, the web framework or single sign-on's Authlib.
 HEAVY_MODULES = ("sqlalchemy", "pandas", "scipy", "fastapi", "pyarrow", "argon2", "authlib", "openlineage")
 STATISTICS_STACK = ("pandas", "scipy", "pyarrow")
+SERVER_ONLY = ("fastapi", "authlib")
 # An optional extra, loaded only to build or post OpenLineage events (docs/lineage.md).
 OPENLINEAGE = ("openlineage",)
 START_PLATFORM = (
@@ -115,7 +116,7 @@ START_PLATFORM = (
     [
         ("import plimsoll", HEAVY_MODULES),
         ("import plimsoll.cli.main", HEAVY_MODULES),
-        (START_PLATFORM, STATISTICS_STACK + OPENLINEAGE),
+        (START_PLATFORM, STATISTICS_STACK + SERVER_ONLY + OPENLINEAGE),
     ],
     ids=["sdk", "cli", "embedded-platform"],
 )

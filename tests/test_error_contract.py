@@ -137,6 +137,18 @@ def _over_artifact_path(ctx: Ctx) -> None:
     ctx.run().log_text("x", "a/" * 600 + "f")
 
 
+def _labelled() -> object:
+    """A small table to evaluate: a feature and a binary label."""
+    import pandas as pd
+
+    return pd.DataFrame({"x": [0.1, 0.4, 0.35, 0.8], "label": [0, 0, 1, 1]})
+
+
+def _scores(rows: object) -> object:
+    """A model as a function: the positive class's probability, the feature itself."""
+    return rows["x"].to_numpy()  # type: ignore[index]
+
+
 def _module(action: Callable[[], object]) -> Callable[[Ctx], object]:
     """Run `action` with the case's client as the module's default client."""
 
@@ -549,6 +561,15 @@ CASES: list[Case] = [
          lambda c: c.client.webhook_deliveries(c.webhook(), limit=0), expect(InvalidParameter, "limit")),
     Case("webhook_deliveries: none yet", ("Client.webhook_deliveries",),
          lambda c: c.client.webhook_deliveries(c.webhook()), expect(None)),
+    # -- evaluations --------------------------------------------------------------------------------
+    Case("evaluate: a target that is not a column", ("Client.evaluate",),
+         lambda c: c.client.evaluate(_scores, _labelled(), task="classification", target="y"),
+         expect(InvalidParameter, "target")),
+    Case("evaluate: a model version that does not exist", ("Client.evaluate",),
+         lambda c: c.client.evaluate(_scores, _labelled(), task="classification", target="label", model="m/1"),
+         expect(NotFound)),
+    Case("evaluate: an evaluation stored", ("Client.evaluate",),
+         lambda c: c.client.evaluate(_scores, _labelled(), task="classification", target="label"), expect(None)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),
          _module(lambda: pl.start_run(LONG, capture=False)), expect(InvalidParameter, "name")),
@@ -566,6 +587,9 @@ CASES: list[Case] = [
          _module(lambda: pl.search_runs(filter="metrics.x >")), expect(InvalidParameter, "filter")),
     Case("pl.get_metric_history: malformed id", ("pl.get_metric_history",),
          _module(lambda: pl.get_metric_history("nope", "m")), expect(InvalidParameter, "run_id")),
+    Case("pl.evaluate: an unknown task", ("pl.evaluate",),
+         _module(lambda: pl.evaluate(_scores, _labelled(), task="ranking", target="label")),
+         expect(InvalidParameter, "task")),
     Case("pl.flush: a refused write", ("pl.flush",),
          lambda c: [c.run(parent_run_id=UNKNOWN_ID), _module(pl.flush)(c)],
          expect(InvalidParameter, "parent_run_id")),

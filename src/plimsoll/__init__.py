@@ -17,6 +17,7 @@ from typing import Any
 
 from plimsoll._version import __version__
 from plimsoll.client import ActiveRun, Client, RunList
+from plimsoll.evaluation.entities import Evaluation
 from plimsoll.tracking.entities import MetricHistory, Run
 
 _default_client: Client | None = None
@@ -71,6 +72,13 @@ def get_metric_history(run_id: str, key: str, **kwargs: Any) -> MetricHistory:
     return default_client().get_metric_history(run_id, key, **kwargs)
 
 
+def evaluate(predictor: Any, data: Any, /, **kwargs: Any) -> Evaluation:
+    """Evaluate a model where the data is and store the result (`Client.evaluations.evaluate`):
+    `pl.evaluate(model, frame, task="classification", target="label", sensitive=["gender"],
+    slices=["region"], model="churn/3", dataset="customers@7")`."""
+    return default_client().evaluate(predictor, data, **kwargs)
+
+
 def flush(timeout: float | None = None) -> None:
     default_client().flush(timeout)
 
@@ -80,6 +88,8 @@ def __getattr__(name: str) -> Any:
         return default_client().datasets
     if name == "registry":  # the default client's: `pl.registry.get("churn@production")`
         return default_client().registry
+    if name == "evaluations":  # the default client's: `pl.evaluations.compare(a, b)`
+        return default_client().evaluations
     if name == "features":  # the default client's: `pl.features.register("ratio", ratio, ...)`
         return default_client().features
     if name == "stats":
@@ -96,6 +106,7 @@ __all__ = [
     "active_run",
     "default_client",
     "delete_run",
+    "evaluate",
     "flush",
     "get_metric_history",
     "get_run",

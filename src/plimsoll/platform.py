@@ -20,7 +20,6 @@ from plimsoll.core.audit.keys import Keyring
 from plimsoll.core.audit.service import AuditService
 from plimsoll.core.auth.service import AuthService
 from plimsoll.core.auth.sessions import HOUR_MS, MINUTE_MS, SessionPolicy, SignInService
-from plimsoll.core.auth.sso import SingleSignOn
 from plimsoll.core.blobs import BlobStore
 from plimsoll.core.capability import Capability, Parts, check_unique, load
 from plimsoll.core.config import Settings
@@ -81,6 +80,8 @@ class Platform:
             ),
         )
         oidc = self.settings.oidc
+        if oidc is not None:
+            from plimsoll.core.auth.sso import SingleSignOn  # Authlib, only where single sign-on is on
         self.auth = AuthService(
             self.db,
             self.outbox,

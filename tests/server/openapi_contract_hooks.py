@@ -115,6 +115,27 @@ def _skew(case: Any) -> None:
             case.body[side]["profile"] = profile
 
 
+def _evaluation(case: Any) -> None:
+    # metrics name the task's own (on the table and in each slice); fairness and curves are
+    # classification's: the document says so in words
+    from plimsoll.evaluation.entities import TASKS
+
+    task = case.body.get("task")
+    allowed = set(TASKS.get(task, ()))
+
+    def keep(metrics: Any) -> Any:
+        return {k: v for k, v in metrics.items() if k in allowed} if isinstance(metrics, dict) else metrics
+
+    case.body["metrics"] = keep(case.body.get("metrics", {}))
+    for values in (case.body.get("slices") or {}).values():
+        for found in (values or {}).values() if isinstance(values, dict) else ():
+            if isinstance(found, dict) and "metrics" in found:
+                found["metrics"] = keep(found["metrics"])
+    if task != "classification":
+        case.body.pop("fairness", None)
+        case.body.pop("curves", None)
+
+
 RULES = {
     ("POST", "/api/v1/runs"): _run,
     ("POST", "/api/v1/runs/search"): _search,
@@ -128,6 +149,7 @@ RULES = {
     ("POST", "/api/v1/datasets/{name}/versions/{version}/validations"): _validation,
     ("POST", "/api/v1/features"): _feature,
     ("POST", "/api/v1/skew-checks"): _skew,
+    ("POST", "/api/v1/evaluations"): _evaluation,
 }
 
 

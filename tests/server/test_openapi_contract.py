@@ -102,6 +102,18 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         check = _ok(
             api.post("/skew-checks", json={"features": {"carol": 1}, "training": side, "serving": side})
         )
+        # An evaluation, for the evaluation routes' `evaluation_id` example.
+        evaluation = _ok(
+            api.post(
+                "/evaluations",
+                json={
+                    "task": "classification",
+                    "rows": 3,
+                    "labels_digest": "0" * 64,
+                    "metrics": {"accuracy": 1.0},
+                },
+            )
+        )
     with httpx.Client(
         base_url=live_server.url + "/api/v1", headers={"Authorization": f"Bearer {root}"}
     ) as api:
@@ -119,6 +131,7 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         "user": "carol",
         "webhook_id": str(hook["id"]),
         "check_id": str(check["id"]),
+        "evaluation_id": str(evaluation["id"]),
     }
     return Seeded(live_server.url, {"contributor": carol, "admin": root}, examples)
 

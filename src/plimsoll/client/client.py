@@ -16,6 +16,7 @@ from typing import Any
 from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
+from plimsoll.client.evaluations import Evaluations
 from plimsoll.client.features import Features
 from plimsoll.client.lineage import Lineage
 from plimsoll.client.registry import Registry
@@ -30,6 +31,7 @@ from plimsoll.core.outbox.entities import EventPage
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_int
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
+from plimsoll.evaluation.entities import Evaluation
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -116,6 +118,8 @@ class Client:
         self.lineage = Lineage(self._transport)
         # Models: client.registry.register(...), .get("churn@production"), .set_alias, .rollback, .history.
         self.registry = Registry(self._transport)
+        # Evaluations: client.evaluate(model, frame, task=..., target=...), client.evaluations.compare.
+        self.evaluations = Evaluations(self)
         _live_clients.add(self)
 
     def __repr__(self) -> str:
@@ -283,6 +287,13 @@ class Client:
 
     def download_artifact(self, run_id: str, path: str, destination: str | Path) -> Path:
         return self._transport.download_artifact(self._run_id(run_id), path, Path(destination))
+
+    # -- evaluations ------------------------------------------------------------------------------
+
+    def evaluate(self, predictor: Any, data: Any, /, **kwargs: Any) -> Evaluation:
+        """Evaluate `predictor` (an object with .predict / .predict_proba, or a function) on `data`
+        where the data is, and store the result: `client.evaluations.evaluate` (its arguments)."""
+        return self.evaluations.evaluate(predictor, data, **kwargs)
 
     # -- experiments ------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from plimsoll.data.entities import (
     parse_ref,
 )
 from plimsoll.data.hashing import STORE_BATCH
+from plimsoll.evaluation.entities import Comparison, Evaluation, NewEvaluation, check_new_evaluation
 from plimsoll.feature_registry.entities import (
     Feature,
     FeatureVersion,
@@ -194,6 +195,12 @@ class Transport(Protocol):
         self, project: str, name: str, alias: str, reason: str, expected: int | None
     ) -> AliasMove: ...
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]: ...
+    def evaluation_record(self, new: NewEvaluation) -> Evaluation: ...
+    def evaluation_get(self, project: str, evaluation_id: str) -> Evaluation: ...
+    def evaluation_list(
+        self, project: str, model: str | None, dataset: str | None, limit: int
+    ) -> list[Evaluation]: ...
+    def evaluation_compare(self, project: str, champion: str, challenger: str) -> Comparison: ...
     def close(self) -> None: ...
 
 
@@ -520,6 +527,24 @@ class LocalTransport:
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
         return self.platform.model_registry.alias_history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
+
+    # -- evaluations ------------------------------------------------------------------------------
+
+    def evaluation_record(self, new: NewEvaluation) -> Evaluation:
+        return self.platform.evaluation.record(new, actor=self.actor)  # type: ignore[no-any-return]
+
+    def evaluation_get(self, project: str, evaluation_id: str) -> Evaluation:
+        return self.platform.evaluation.get(evaluation_id, project=project)  # type: ignore[no-any-return]
+
+    def evaluation_list(
+        self, project: str, model: str | None, dataset: str | None, limit: int
+    ) -> list[Evaluation]:
+        return self.platform.evaluation.list(  # type: ignore[no-any-return]
+            model=model, dataset=dataset, project=project, limit=limit
+        )
+
+    def evaluation_compare(self, project: str, champion: str, challenger: str) -> Comparison:
+        return self.platform.evaluation.compare(champion, challenger, project=project)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -1199,6 +1224,36 @@ class HttpTransport:
             params["at"] = at
         found = self._json("GET", f"{_model_path(name)}/aliases/{alias}/history", params=params)
         return [AliasMove.from_dict(m) for m in found["moves"]]
+
+    # -- evaluations ------------------------------------------------------------------------------
+
+    def evaluation_record(self, new: NewEvaluation) -> Evaluation:
+        # Not repeated on a lost answer: each evaluation is stored as one more.
+        check_new_evaluation(new)  # refused here, naming the field, before anything is sent
+        return Evaluation.from_dict(self._json("POST", "/evaluations", retry=False, body=new.body()))
+
+    def evaluation_get(self, project: str, evaluation_id: str) -> Evaluation:
+        path = f"/evaluations/{check_id('evaluation_id', evaluation_id)}"
+        return Evaluation.from_dict(self._json("GET", path, params={"project": project}))
+
+    def evaluation_list(
+        self, project: str, model: str | None, dataset: str | None, limit: int
+    ) -> list[Evaluation]:
+        params: dict[str, Any] = {"project": project, "limit": limit}
+        if model is not None:
+            params["model"] = model
+        if dataset is not None:
+            params["dataset"] = dataset
+        found = self._json("GET", "/evaluations", params=params)
+        return [Evaluation.from_dict(item) for item in found["evaluations"]]
+
+    def evaluation_compare(self, project: str, champion: str, challenger: str) -> Comparison:
+        params = {
+            "project": project,
+            "champion": check_id("champion", champion),
+            "challenger": check_id("challenger", challenger),
+        }
+        return Comparison.from_dict(self._json("GET", "/evaluations/compare", params=params))
 
     def close(self) -> None:
         self.http.clear()

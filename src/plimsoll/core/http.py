@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BeforeValidator
 from starlette.types import Message, Receive, Scope
 
+from plimsoll.core.auth.entities import LOCAL_ACTOR
 from plimsoll.core.errors import (
     InvalidParameter,
     MethodNotAllowed,
@@ -23,8 +24,6 @@ from plimsoll.core.errors import (
     TooManyRequests,
 )
 from plimsoll.core.validation import find_unstorable
-
-LOCAL_ACTOR = "local"
 
 F = TypeVar("F", bound=Callable[..., Any])
 

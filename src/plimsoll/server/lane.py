@@ -20,7 +20,8 @@ from starlette._utils import get_route_path  # the router's own helper: same pat
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from plimsoll.core.http import LOCAL_ACTOR, is_json_request, json_response, read_body
+from plimsoll.core.auth.entities import LOCAL_ACTOR
+from plimsoll.core.http import is_json_request, json_response, read_body
 from plimsoll.server.errors import error_response
 
 # The body limit middleware outside the lane enforces the real limit (and tests lower it at run

@@ -62,7 +62,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plimsoll.core.auth import permissions
 from plimsoll.core.auth.check import authorize
-from plimsoll.core.auth.entities import Credential, Role, SessionCredential, User, refused
+from plimsoll.core.auth.entities import LOCAL_ACTOR, Credential, Role, SessionCredential, User, refused
 from plimsoll.core.auth.permissions import Entry, PermissionTable, RequestFacts
 from plimsoll.core.auth.service import (
     MALFORMED,
@@ -79,7 +79,6 @@ from plimsoll.core.errors import (
     Unauthenticated,
 )
 from plimsoll.core.http import (
-    LOCAL_ACTOR,
     actor_of,
     body_error,
     current_actor,

@@ -18,6 +18,11 @@ def refused(reason: str, message: str, **details: object) -> Unauthenticated:
     return Unauthenticated(message, details={"reason": reason, **details})
 
 
+# The actor of every change made without authentication (a laptop, embedded, or a server without
+# --auth): one name, so that the audit log and "created by" read alike wherever it came from.
+LOCAL_ACTOR = "local"
+
+
 class Role(StrEnum):
     """A user's role in one project. Each role includes every lower one:
     viewer < contributor < approver < admin."""

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.auth import store
 from plimsoll.core.auth.entities import (
+    LOCAL_ACTOR,
     ApiToken,
     Binding,
     Credential,
@@ -48,7 +49,6 @@ from plimsoll.core.auth.sessions import SignInService
 from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection, Database
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
-from plimsoll.core.http import LOCAL_ACTOR
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.outbox import Outbox
 from plimsoll.core.projects.service import ProjectService
