@@ -190,6 +190,16 @@ def _corrupted(tamper: Callable[[bytes], bytes], size: int = 0) -> Callable[[Ctx
     return download
 
 
+def _contradicted_signature(ctx: Ctx) -> object:
+    import pandas as pd
+    from sklearn.dummy import DummyClassifier
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    model = DummyClassifier().fit(frame, [0, 1, 1])
+    signature = {"inputs": [{"name": "x", "type": "string"}]}
+    return ctx.run().log_model(model, input_example=frame, signature=signature)
+
+
 def _restart_after_close(ctx: Ctx) -> None:
     ctx.client.close()
     ctx.run()
@@ -349,6 +359,12 @@ CASES: list[Case] = [
          lambda c: c.run().log_artifact(c.file(), artifact_path="../up"), expect(InvalidParameter, "artifact_path")),
     Case("log_artifact: missing local file", ("ActiveRun.log_artifact",),
          lambda c: c.run().log_artifact(c.tmp / "missing.txt"), expect(FileNotFoundError)),
+    Case("log_model: an object no flavor stores", ("ActiveRun.log_model",),
+         lambda c: c.run().log_model(object()), expect(InvalidParameter, "model")),
+    Case("log_model: dot segments in its name", ("ActiveRun.log_model",),
+         lambda c: c.run().log_model(object(), "../up"), expect(InvalidParameter, "name")),
+    Case("log_model: a signature its input example contradicts", ("ActiveRun.log_model",),
+         _contradicted_signature, expect(InvalidParameter, "input_example.x")),
     Case("log_text: dot segments", ("ActiveRun.log_text",),
          lambda c: c.run().log_text("x", "a/../../b"), expect(InvalidParameter, "artifact_path")),
     Case("log_text: absolute path", ("ActiveRun.log_text",),

@@ -1,5 +1,6 @@
-"""`plimsoll models list|show|register|alias|rollback|history`: the model registry through the
-SDK, as Rich output or `--json`. A version is `NAME/VERSION`, `NAME@ALIAS` or `NAME` (the latest)."""
+"""`plimsoll models list|show|register|alias|rollback|history|approve-types|trust`: the model
+registry through the SDK, as Rich output or `--json`. A version is `NAME/VERSION`, `NAME@ALIAS` or
+`NAME` (the latest)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from plimsoll.cli._output import (
     open_client,
     print_json,
 )
-from plimsoll.model_registry.entities import AliasMove
+from plimsoll.model_registry.entities import AliasMove, ModelVersion
 
 app = typer.Typer(
     help="Models: versions registered from runs, aliases per environment and their history.",
@@ -81,6 +82,9 @@ def show(
             else {"versions": [v.to_dict() for v in versions]}
         )
         return
+    if "/" in ref or "@" in ref:
+        _print_version(versions[0])
+        return
     table = Table()
     for column in ("version", "aliases", "flavor", "files", "size", "run", "registered"):
         table.add_column(column, overflow="fold")
@@ -105,7 +109,14 @@ def register(
         str,
         typer.Option("--artifact-path", help="Where in the run's artifacts the model is (a file or folder)."),
     ] = "model",
-    flavor: Annotated[str, typer.Option("--flavor", help="How the model is loaded.")] = "python_function",
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            "--flavor",
+            help="How the model is loaded (left out: its manifest.json says; python_function without one).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
     project: ProjectOption = PROJECT_DEFAULT,
@@ -201,6 +212,80 @@ def history(
             Text(move.actor),
             Text(move.reason),
         )
+    console.print(table)
+
+
+@app.command("approve-types")
+def approve_types(
+    ref: Annotated[str, typer.Argument(help="NAME/VERSION (or NAME@ALIAS).", show_default=False)],
+    types: Annotated[
+        list[str],
+        typer.Argument(help="Every type the version needs (`models show` lists them).", show_default=False),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept in the audit log.")] = "",
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Approve the types a version's skops file holds beyond skops' defaults, so that it loads
+    (project admins; once per version)."""
+    with open_client(url) as client:
+        version = client.registry.approve_types(ref, types, reason=reason, project=project)
+    if json_output:
+        print_json(version.to_dict())
+        return
+    count = len(version.needed_types)
+    plural = "" if count == 1 else "s"
+    console.print(Text(f"{version.ref}: {count} type{plural} approved by {version.types_approved_by}"))
+
+
+@app.command("trust")
+def trust(
+    ref: Annotated[str, typer.Argument(help="NAME/VERSION (or NAME@ALIAS).", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept in the audit log.")] = "",
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Trust a version's pickle, so that it loads: read its imports first (`models show`); loading
+    runs the code they name (project admins; once per version)."""
+    with open_client(url) as client:
+        version = client.registry.trust(ref, reason=reason, project=project)
+    if json_output:
+        print_json(version.to_dict())
+        return
+    console.print(Text(f"{version.ref}: trusted by {version.trusted_by}"))
+
+
+def _print_version(version: ModelVersion) -> None:
+    """One version: where it came from, what it takes, what it is for, what loading waits for."""
+    console.print(Text(f"{version.ref}  {version.flavor}", style="bold"))
+    lines = [
+        ("run", version.run_id or ""),
+        ("artifact", f"{version.artifact_path} ({version.files} files, {format_size(version.bytes)})"),
+        ("digest", version.artifact_digest),
+        ("aliases", ", ".join(version.aliases)),
+        ("datasets", ", ".join(version.datasets)),
+        ("registered", f"{format_time(version.created_at)[:16]} by {version.created_by}"),
+    ]
+    if version.signature is not None:
+        inputs = ", ".join(f"{c.name}: {c.type}" for c in version.signature.inputs)
+        outputs = ", ".join(f"{c.name}: {c.type}" for c in version.signature.outputs)
+        lines += [("inputs", inputs), ("outputs", outputs)]
+    if version.card is not None:
+        lines += [(key.replace("_", " "), value) for key, value in version.card.to_dict().items() if value]
+    if version.needed_types:
+        state = f"approved by {version.types_approved_by}" if version.types_approved_by else "NOT APPROVED"
+        lines.append(("needed types", f"{', '.join(version.needed_types)} ({state})"))
+    if version.pickle_imports is not None:
+        state = f"trusted by {version.trusted_by}" if version.trusted_by else "NOT TRUSTED"
+        lines.append(("pickle imports", f"{', '.join(version.pickle_imports)} ({state})"))
+    table = Table(show_header=False, box=None)
+    table.add_column(style="dim")
+    table.add_column(overflow="fold")
+    for label, value in lines:
+        if value:
+            table.add_row(label, Text(value))
     console.print(table)
 
 

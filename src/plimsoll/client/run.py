@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,9 @@ from plimsoll.tracking.entities import (
 
 if TYPE_CHECKING:
     from plimsoll.client.batching import Batcher
+    from plimsoll.client.registry import LoggedModel
     from plimsoll.client.transport import Transport
+    from plimsoll.model_registry.entities import ModelCard, Signature
 
 log = logging.getLogger("plimsoll.client")
 
@@ -195,6 +198,49 @@ class ActiveRun:
     def log_dict(self, value: dict[str, Any], artifact_path: str, *, wait: bool = True) -> ActiveRun:
         text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
         return self.log_text(text, artifact_path, wait=wait)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str = "model",
+        *,
+        flavor: str | None = None,
+        input_example: Any = None,
+        signature: Signature | dict[str, Any] | None = None,
+        card: ModelCard | dict[str, Any] | None = None,
+        register_as: str | None = None,
+        description: str = "",
+    ) -> LoggedModel:
+        """Log `model` as this run's artifacts under `name/`: its files in its flavor's format
+        (inferred from its library: sklearn through skops, xgboost, lightgbm, onnx; any object
+        with `predict` as a pickle, `python_function`), a `manifest.json`, and the input example.
+        The signature is inferred from `input_example` (a DataFrame, an array, records) and the
+        model's prediction on it; a `signature` given is checked against the example. `card`: the
+        model card (description, intended_use, limitations, risk_rating). With `register_as`,
+        the files are registered as a new version of that model, and it is returned in `.version`.
+        A pickle is scanned first, and one importing what can run commands is refused."""
+        from plimsoll.client.registry import LoggedModel
+        from plimsoll.model_registry.entities import check_card
+        from plimsoll.model_registry.flavors import save_model
+
+        check_artifact_path("name", name)
+        given_card = None if card is None else check_card("card", card)
+        with tempfile.TemporaryDirectory(prefix="plimsoll-model-") as folder:
+            manifest = save_model(
+                model,
+                Path(folder),
+                flavor_name=flavor,
+                input_example=input_example,
+                signature=signature,
+                card=given_card,
+            )
+            self.log_artifact(folder, name)  # waits until stored, while the folder is there
+        version = None
+        if register_as is not None:
+            version = self._transport.registry_register(
+                self.project, register_as, self.id, name, None, description, None
+            )
+        return LoggedModel(self.id, name, manifest, version)
 
     # -- lineage ----------------------------------------------------------------------------------
 

@@ -171,8 +171,19 @@ class Transport(Protocol):
     ) -> OpenLineagePage: ...
     def registry_models(self, project: str) -> list[Model]: ...
     def registry_register(
-        self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
+        self,
+        project: str,
+        name: str,
+        run_id: str,
+        artifact_path: str,
+        flavor: str | None,
+        description: str,
+        card: dict[str, Any] | None,
     ) -> ModelVersion: ...
+    def registry_approve_types(
+        self, project: str, name: str, version: int, types: list[str], reason: str
+    ) -> ModelVersion: ...
+    def registry_trust(self, project: str, name: str, version: int, reason: str) -> ModelVersion: ...
     def registry_version(
         self, project: str, name: str, version: int | None, alias: str | None
     ) -> ModelVersion: ...
@@ -460,7 +471,14 @@ class LocalTransport:
         return self.platform.model_registry.list_models(project=project)  # type: ignore[no-any-return]
 
     def registry_register(
-        self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
+        self,
+        project: str,
+        name: str,
+        run_id: str,
+        artifact_path: str,
+        flavor: str | None,
+        description: str,
+        card: dict[str, Any] | None,
     ) -> ModelVersion:
         return self.platform.model_registry.register_version(  # type: ignore[no-any-return]
             name,
@@ -468,8 +486,21 @@ class LocalTransport:
             artifact_path=artifact_path,
             flavor=flavor,
             description=description,
+            card=card,
             project=project,
             actor=self.actor,
+        )
+
+    def registry_approve_types(
+        self, project: str, name: str, version: int, types: list[str], reason: str
+    ) -> ModelVersion:
+        return self.platform.model_registry.approve_types(  # type: ignore[no-any-return]
+            name, version, types, reason=reason, project=project, actor=self.actor
+        )
+
+    def registry_trust(self, project: str, name: str, version: int, reason: str) -> ModelVersion:
+        return self.platform.model_registry.trust(  # type: ignore[no-any-return]
+            name, version, reason=reason, project=project, actor=self.actor
         )
 
     def registry_version(
@@ -1122,7 +1153,14 @@ class HttpTransport:
         return [Model.from_dict(m) for m in found["models"]]
 
     def registry_register(
-        self, project: str, name: str, run_id: str, artifact_path: str, flavor: str, description: str
+        self,
+        project: str,
+        name: str,
+        run_id: str,
+        artifact_path: str,
+        flavor: str | None,
+        description: str,
+        card: dict[str, Any] | None,
     ) -> ModelVersion:
         # Safe to repeat: the same run's same artifact answers with the version the first call made.
         body = {
@@ -1131,8 +1169,24 @@ class HttpTransport:
             "artifact_path": artifact_path,
             "flavor": flavor,
             "description": description,
+            "card": card,
         }
         return ModelVersion.from_dict(self._json("POST", f"{_model_path(name)}/versions", body=body))
+
+    def registry_approve_types(
+        self, project: str, name: str, version: int, types: list[str], reason: str
+    ) -> ModelVersion:
+        # Safe to repeat: approving the same list again answers with the version as approved.
+        body = {"project": project, "types": types, "reason": reason}
+        path = f"{_model_path(name)}/versions/{version}/approved-types"
+        return ModelVersion.from_dict(self._json("PUT", path, body=body))
+
+    def registry_trust(self, project: str, name: str, version: int, reason: str) -> ModelVersion:
+        # Safe to repeat: trusting again answers with the version as trusted.
+        body = {"project": project, "reason": reason}
+        return ModelVersion.from_dict(
+            self._json("PUT", f"{_model_path(name)}/versions/{version}/trust", body=body)
+        )
 
     def registry_version(
         self, project: str, name: str, version: int | None, alias: str | None

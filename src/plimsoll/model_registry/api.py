@@ -25,10 +25,16 @@ from plimsoll.core.wire import (
 )
 from plimsoll.model_registry.entities import (
     ALIAS_PATTERN,
+    CARD_FIELDS,
+    MAX_CARD_TEXT_LENGTH,
     MAX_MODEL_NAME_LENGTH,
+    MAX_NEEDED_TYPES,
     MAX_REASON_LENGTH,
+    MAX_TYPE_NAME_LENGTH,
     MAX_VERSION,
     OWNER_ROLES,
+    RISK_RATINGS,
+    TYPE_NAME_PATTERN,
     VERSION_PATTERN,
 )
 from plimsoll.model_registry.service import MAX_FLAVOR_LENGTH, RegistryService
@@ -43,9 +49,13 @@ ModelName = Annotated[
 AliasName = Annotated[str, Documented(pattern=ALIAS_PATTERN)]
 VersionText = Annotated[str, Documented(pattern=VERSION_PATTERN)]
 VersionNumber = Annotated[JsonInt, between(1, MAX_VERSION)]
+PathVersion = Annotated[QueryInt, between(1, MAX_VERSION)]  # a number in the path: ASCII digits
 Reason = Annotated[str, text_rules(MAX_REASON_LENGTH)]
 QueryEpochMs = Annotated[QueryInt, Query(), between(0, INT64_MAX)]
 Owners = Annotated[dict[str, Name], Documented(propertyNames={"enum": list(OWNER_ROLES)})]
+CardText = Annotated[str, text_rules(MAX_CARD_TEXT_LENGTH)]
+TypeName = Annotated[str, Documented(minLength=3, maxLength=MAX_TYPE_NAME_LENGTH, pattern=TYPE_NAME_PATTERN)]
+TypeNames = Annotated[list[TypeName], Documented(maxItems=MAX_NEEDED_TYPES)]
 
 
 class ModelBody(BaseModel):
@@ -61,12 +71,37 @@ class ModelChange(BaseModel):
     owners: Owners | None = None
 
 
+class CardBody(BaseModel):
+    """A model card (docs/registry.md): each field optional."""
+
+    description: CardText = ""
+    intended_use: CardText = ""
+    limitations: CardText = ""
+    risk_rating: Annotated[str, Documented(enum=["", *RISK_RATINGS])] = ""
+
+
+assert tuple(CardBody.model_fields) == CARD_FIELDS
+
+
 class VersionBody(BaseModel):
     project: Name = DEFAULT_PROJECT
     run_id: Id
     artifact_path: ArtifactPath
-    flavor: Annotated[str, name_rules(MAX_FLAVOR_LENGTH)] = "python_function"
+    # Left out: the artifact's manifest.json says (or "python_function" without one).
+    flavor: Annotated[str, name_rules(MAX_FLAVOR_LENGTH)] | None = None
     description: Description = ""
+    card: CardBody | None = None  # replaces the card in the artifact's manifest.json
+
+
+class ApprovalBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    types: TypeNames  # exactly the version's `needed_types`
+    reason: Reason = ""
+
+
+class TrustBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    reason: Reason = ""
 
 
 class AliasBody(BaseModel):
@@ -123,6 +158,7 @@ def register_version(name: ModelName, body: VersionBody, registry: Registry, act
         artifact_path=body.artifact_path,
         flavor=body.flavor,
         description=body.description,
+        card=None if body.card is None else body.card.model_dump(),
         project=body.project,
         actor=actor,
     )
@@ -140,6 +176,27 @@ def get_version(
 ) -> Response:
     ref = name if version == "latest" else f"{name}/{version}"
     return json_response(registry.get_version(ref, project=project).to_dict())
+
+
+@router.put("/{name}/versions/{version}/approved-types")
+def approve_types(
+    name: ModelName, version: PathVersion, body: ApprovalBody, registry: Registry, actor: Actor
+) -> Response:
+    """Approve the types the version's skops file holds beyond skops' defaults (project admins):
+    exactly the version's `needed_types`. Once per version; again, the same answer."""
+    approved = registry.approve_types(
+        name, version, body.types, reason=body.reason, project=body.project, actor=actor
+    )
+    return json_response(approved.to_dict())
+
+
+@router.put("/{name}/versions/{version}/trust")
+def trust(
+    name: ModelName, version: PathVersion, body: TrustBody, registry: Registry, actor: Actor
+) -> Response:
+    """Trust the version's pickle, whose imports it lists (project admins). Once per version."""
+    trusted = registry.trust(name, version, reason=body.reason, project=body.project, actor=actor)
+    return json_response(trusted.to_dict())
 
 
 @router.get("/{name}/aliases")

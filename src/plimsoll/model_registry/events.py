@@ -26,6 +26,22 @@ class AliasMoved(BaseModel):
     project: str
 
 
+class TypesApproved(BaseModel):
+    model: str
+    version: int
+    project: str
+    types: list[str]  # the types skops will be told to trust when this version is loaded
+    reason: str
+
+
+class VersionTrusted(BaseModel):
+    model: str
+    version: int
+    project: str
+    pickle_imports: list[str]  # what its pickle imports, as scanned at registration
+    reason: str
+
+
 EVENTS = (
     EventType(
         "model.version_registered",
@@ -38,5 +54,16 @@ EVENTS = (
         "A model's alias (staging, production, ...) was pointed at a version, rolled back to its "
         "previous holder, or removed.",
         AliasMoved,
+    ),
+    EventType(
+        "model.types_approved",
+        "A project admin approved the types a version's skops file holds beyond skops' defaults: "
+        "the version can be loaded.",
+        TypesApproved,
+    ),
+    EventType(
+        "model.version_trusted",
+        "A project admin trusted a version's pickle: the version can be loaded.",
+        VersionTrusted,
     ),
 )

@@ -1,6 +1,7 @@
 """The registry's permission rows: reads need a viewer of the project, registering and moving an
-alias a contributor, protecting an alias an admin; its web pages the same. The project is the
-request's `?project=` or the body's `project`; a model is found by name inside it."""
+alias a contributor; protecting an alias, approving a version's skops types and trusting its
+pickle an admin; its web pages the same. The project is the request's `?project=` or the body's
+`project`; a model is found by name inside it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ PERMISSIONS = (
     Permission("POST", f"{_MODEL}/versions", write(PROJECT_BODY)),
     Permission("GET", f"{_MODEL}/versions", read(PROJECT_QUERY)),
     Permission("GET", f"{_MODEL}/versions/{{version}}", read(PROJECT_QUERY)),
+    # What a version may load (skops types beyond the defaults, a pickle) is for the project's admins.
+    Permission("PUT", f"{_MODEL}/versions/{{version}}/approved-types", admin(PROJECT_BODY)),
+    Permission("PUT", f"{_MODEL}/versions/{{version}}/trust", admin(PROJECT_BODY)),
     Permission("GET", f"{_MODEL}/aliases", read(PROJECT_QUERY)),
     Permission("GET", _ALIAS, read(PROJECT_QUERY)),
     Permission("PUT", _ALIAS, write(PROJECT_BODY)),

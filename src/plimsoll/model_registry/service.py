@@ -3,8 +3,11 @@ that produced it and the artifact it logged), and aliases per environment with a
 history.
 
 create_model / update_model / get_model / list_models
-register_version(name, run_id, artifact_path)   a new version from a run's artifact (or the same one)
+register_version(name, run_id, artifact_path)   a new version from a run's artifact (or the same one);
+                                                its manifest read, its skops types and pickle imports found
 get_version(ref) / list_versions(name)          by NAME/VERSION, NAME@ALIAS or NAME (the latest)
+approve_types(name, version, types)             a project admin approves the skops types it needs, once
+trust(name, version)                            a project admin trusts its pickle
 set_alias / remove_alias / rollback             move an alias, recorded with who, when and why
 protect_alias                                   a protected alias moves only through a promotion
 alias_history(name, alias, at=)                 the moves; `holder_at` answers "which held it at T"
@@ -13,32 +16,42 @@ alias_history(name, alias, at=)                 the moves; `holder_at` answers "
 from __future__ import annotations
 
 import json
-from typing import Any
+import tempfile
+from typing import IO, Any
 
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_artifact_path, check_int, check_name, check_text
 from plimsoll.model_registry import store
 from plimsoll.model_registry.entities import (
     MAX_DESCRIPTION_LENGTH,
+    MAX_EXAMPLE_BYTES,
     Alias,
     AliasMove,
     Model,
+    ModelCard,
     ModelVersion,
+    Signature,
     artifact_digest,
     check_alias,
+    check_card,
+    check_example,
     check_model_name,
     check_owners,
     check_reason,
+    check_type_names,
     check_version,
     parse_model_ref,
 )
+from plimsoll.model_registry.manifest import MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest, read_manifest
+from plimsoll.model_registry.scanning import refuse_dangerous, scan_pickle, skops_types
 
 MAX_FLAVOR_LENGTH = 64
+DEFAULT_FLAVOR = "python_function"  # the label of a version registered from files without a manifest
 
 
 class RegistryService:
@@ -133,8 +146,9 @@ class RegistryService:
         *,
         run_id: str,
         artifact_path: str,
-        flavor: str = "python_function",
+        flavor: str | None = None,
         description: str = "",
+        card: ModelCard | dict[str, Any] | None = None,
         project: str = DEFAULT_PROJECT,
         actor: str,
     ) -> ModelVersion:
@@ -142,12 +156,21 @@ class RegistryService:
         `artifact_path` (a file or a folder). Its digest is recorded now, over every file's content
         digest, so that a load can verify it. The same run's same artifact registered again gives
         back the version that holds it. The version becomes `model:NAME/VERSION` in the lineage
-        graph, produced by the run, and so downstream of the data the run used."""
+        graph, produced by the run, and so downstream of the data the run used.
+
+        A folder logged by `run.log_model` has a `manifest.json`: the version takes its flavor,
+        signature, input example (checked against the signature) and card from it (`card` given
+        here replaces the manifest's). The registry then reads the files themselves: the types a
+        skops file holds beyond skops' defaults are listed on the version (loading waits for a
+        project admin's approval of that list), and a pickle's imports are scanned (a dangerous
+        one refuses the registration; the others wait for an admin to trust the version)."""
         check_model_name("name", name)
         check_name("project", project)
         check_artifact_path("artifact_path", artifact_path.rstrip("/"))
-        flavor = check_name("flavor", flavor, max_length=MAX_FLAVOR_LENGTH)
+        if flavor is not None:
+            flavor = check_name("flavor", flavor, max_length=MAX_FLAVOR_LENGTH)
         check_text("description", description, max_length=MAX_DESCRIPTION_LENGTH)
+        given_card = None if card is None else check_card("card", card)
         if self.tracking.run_projects([run_id]).get(run_id) != project:
             raise NotFound(f"run {run_id!r} not found in project {project!r}")
         prefix = artifact_path.rstrip("/")
@@ -158,9 +181,17 @@ class RegistryService:
         ]
         if not files:
             raise NotFound(f"run {run_id!r} has no artifact {prefix!r}: log the model's files first")
-        digest = artifact_digest(
-            [(a.path[len(prefix) :].lstrip("/") or a.path.rsplit("/", 1)[-1], a.digest) for a in files]
-        )
+        by_name = {a.path[len(prefix) :].lstrip("/") or a.path.rsplit("/", 1)[-1]: a for a in files}
+        digest = artifact_digest([(relative, a.digest) for relative, a in by_name.items()])
+        with self.db.read() as conn:  # registered already: answered before any file is read
+            model = store.model_row(conn, project, name)
+            existing = None if model is None else store.version_with_digest(conn, model["id"], run_id, digest)
+            if existing is not None and existing["artifact_path"] == prefix:
+                return _version(project, name, existing)
+        loading = self._loading(by_name, run_id, prefix, flavor)
+        datasets = self._run_datasets(project, run_id)
+        flavor = loading.manifest.flavor if loading.manifest is not None else flavor or DEFAULT_FLAVOR
+        card_value = given_card or (None if loading.manifest is None else loading.manifest.card)
         with self._change(actor) as change:
             self.projects.require_in(change.conn, project)
             self._insert_model(change, project, name, "", {})
@@ -181,6 +212,16 @@ class RegistryService:
                 "description": description,
                 "created_by": actor,
                 "created_at": now_ms(),
+                "signature": _json(loading.signature.to_dict() if loading.signature else None),
+                "input_example": _json(loading.example),
+                "card": _json(card_value.to_dict() if card_value else None),
+                "datasets": json.dumps(list(datasets)),
+                "needed_types": json.dumps(list(loading.types)),
+                "pickle_imports": _json(None if loading.imports is None else list(loading.imports)),
+                "types_approved_by": None,
+                "types_approved_at": None,
+                "trusted_by": None,
+                "trusted_at": None,
             }
             store.insert_version(change.conn, row)
             version = _version(project, name, row)
@@ -249,6 +290,122 @@ class RegistryService:
                     held.setdefault(int(alias["version"]), []).append(alias["alias"])
             rows = store.version_rows(conn, model["id"])
         return [_version(project, name, row, tuple(held.get(int(row["version"]), ()))) for row in rows]
+
+    # -- what loading takes -----------------------------------------------------------------------
+
+    def approve_types(
+        self,
+        name: str,
+        version: int,
+        types: list[str] | tuple[str, ...],
+        *,
+        reason: str = "",
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> ModelVersion:
+        """A project admin approves the types the version's skops file holds beyond skops'
+        defaults: `types` must be exactly the list the version names (so that what is approved was
+        read), and is then passed to skops at every load of this version, never a blanket trust.
+        Once per version: approving the same list again changes nothing."""
+        check_version("version", version)
+        approved = check_type_names("types", types)
+        reason = check_reason("reason", reason)
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            row = self._version_row(change.conn, model, version, project)
+            current = _version(project, name, row)
+            if not current.needed_types:
+                raise Conflict(
+                    f"{current.ref} needs no types approved: skops trusts every type its files hold by default"
+                )
+            if set(approved) != set(current.needed_types):
+                missing = sorted(set(current.needed_types) - set(approved))
+                extra = sorted(set(approved) - set(current.needed_types))
+                raise InvalidParameter(
+                    "types",
+                    f"must be exactly the types {current.ref} needs, as listed when it was registered "
+                    f"({', '.join(current.needed_types)})"
+                    + (f"; missing: {', '.join(missing)}" if missing else "")
+                    + (f"; not needed: {', '.join(extra)}" if extra else ""),
+                )
+            if current.types_approved_by is not None:
+                return current
+            store.update_version(
+                change.conn, row["id"], {"types_approved_by": actor, "types_approved_at": now_ms()}
+            )
+            after = _version(project, name, store.version_row(change.conn, model["id"], version))
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "model.approve_types",
+                    "model_version",
+                    row["id"],
+                    project,
+                    {"types_approved_by": None},
+                    {"model": name, "version": version, "types": list(approved), "reason": reason},
+                )
+            )
+            change.emit(
+                "model.types_approved",
+                f"model:{model['id']}",
+                {
+                    "model": name,
+                    "version": version,
+                    "project": project,
+                    "types": list(approved),
+                    "reason": reason,
+                },
+                project=project,
+            )
+        return after
+
+    def trust(
+        self, name: str, version: int, *, reason: str = "", project: str = DEFAULT_PROJECT, actor: str
+    ) -> ModelVersion:
+        """A project admin trusts the version's pickle: loading it runs whatever code it names, so
+        it is loaded only from a version marked so. Its imports, scanned at registration, are on
+        the version for the admin to read first. Trusting again changes nothing."""
+        check_version("version", version)
+        reason = check_reason("reason", reason)
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            row = self._version_row(change.conn, model, version, project)
+            current = _version(project, name, row)
+            if current.pickle_imports is None:
+                raise Conflict(f"{current.ref} loads no pickle: there is nothing to trust")
+            if current.trusted_by is not None:
+                return current
+            store.update_version(change.conn, row["id"], {"trusted_by": actor, "trusted_at": now_ms()})
+            after = _version(project, name, store.version_row(change.conn, model["id"], version))
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "model.trust_version",
+                    "model_version",
+                    row["id"],
+                    project,
+                    {"trusted_by": None},
+                    {
+                        "model": name,
+                        "version": version,
+                        "pickle_imports": list(current.pickle_imports),
+                        "reason": reason,
+                    },
+                )
+            )
+            change.emit(
+                "model.version_trusted",
+                f"model:{model['id']}",
+                {
+                    "model": name,
+                    "version": version,
+                    "project": project,
+                    "pickle_imports": list(current.pickle_imports),
+                    "reason": reason,
+                },
+                project=project,
+            )
+        return after
 
     # -- aliases ----------------------------------------------------------------------------------
 
@@ -459,6 +616,86 @@ class RegistryService:
         )
         return move
 
+    def _loading(self, by_name: dict[str, Any], run_id: str, prefix: str, flavor: str | None) -> _Loading:
+        """What the artifact's manifest says and what its files hold: read here, from the stored
+        files (the manifest is believed for how to load, never for what is safe)."""
+        entry = by_name.get(MANIFEST_FILE)
+        if entry is None:
+            return _Loading()
+        if entry.size > MAX_MANIFEST_BYTES:
+            raise PayloadTooLarge(MANIFEST_FILE, f"is {entry.size} bytes; the limit is {MAX_MANIFEST_BYTES}")
+        manifest = read_manifest(self._read(entry))
+        if flavor is not None and flavor != manifest.flavor:
+            raise InvalidParameter(
+                "flavor",
+                f"is {flavor!r}, but the artifact's {MANIFEST_FILE} says {manifest.flavor!r}: leave it out",
+            )
+        for path in [*manifest.files, *([manifest.input_example] if manifest.input_example else [])]:
+            if path not in by_name:
+                raise InvalidParameter(
+                    f"{MANIFEST_FILE}.files",
+                    f"names {path!r}, which run {run_id!r} did not log under {prefix!r}",
+                )
+        example = None
+        if manifest.input_example is not None:
+            stored = by_name[manifest.input_example]
+            if stored.size > MAX_EXAMPLE_BYTES:
+                raise PayloadTooLarge(
+                    "input_example", f"is {stored.size} bytes; the limit is {MAX_EXAMPLE_BYTES}"
+                )
+            try:
+                value = json.loads(self._read(stored))
+            except ValueError as exc:
+                raise InvalidParameter(
+                    "input_example", f"{manifest.input_example} is not JSON ({exc})"
+                ) from None
+            example = check_example("input_example", value, manifest.signature)
+        types: set[str] = set()
+        for path in manifest.files_in("skops"):
+            with self._spooled(by_name[path]) as stream:
+                types.update(skops_types(stream, path))
+        imports: set[str] | None = None
+        for path in manifest.files_in("pickle"):
+            with self._spooled(by_name[path]) as stream:
+                scan = scan_pickle(stream, path)
+            refuse_dangerous(scan, path)
+            imports = (imports or set()) | set(scan.imports)
+        return _Loading(
+            manifest,
+            manifest.signature,
+            example,
+            tuple(sorted(types)),
+            None if imports is None else tuple(sorted(imports)),
+        )
+
+    def _read(self, artifact: Any) -> bytes:
+        return b"".join(self.tracking.iter_artifact(artifact))
+
+    def _spooled(self, artifact: Any) -> IO[bytes]:
+        """A stored file in a temporary file (in memory while small), verified, at its start."""
+        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
+        for chunk in self.tracking.iter_artifact(artifact):
+            spool.write(chunk)
+        spool.seek(0)
+        return spool
+
+    def _run_datasets(self, project: str, run_id: str) -> tuple[str, ...]:
+        """The dataset versions the run used, as the lineage graph has them now ("NAME@VERSION")."""
+        if self.lineage is None:
+            return ()
+        try:
+            graph = self.lineage.upstream(project, f"run:{run_id}", depth=1)
+        except NotFound:
+            return ()
+        used = {e.source for e in graph.edges if e.target == f"run:{run_id}" and e.role == "used"}
+        return tuple(sorted(n.key for n in graph.nodes if n.kind == "dataset" and n.id in used))
+
+    def _version_row(self, conn: Any, model: Any, version: int, project: str) -> Any:
+        row = store.version_row(conn, model["id"], version)
+        if row is None:
+            raise NotFound(f"model {model['name']!r} has no version {version} in project {project!r}")
+        return row
+
     def _resolve_alias(self, project: str, ref: Any) -> str:
         name, _, alias = ref.key.partition("@")
         return f"model:{self.get_version(f'{name}@{alias}', project=project).ref}"
@@ -501,6 +738,32 @@ class RegistryService:
         return changing(self.db, self.events, actor)
 
 
+class _Loading:
+    """What registration learnt from an artifact's manifest and files."""
+
+    def __init__(
+        self,
+        manifest: Manifest | None = None,
+        signature: Signature | None = None,
+        example: dict[str, Any] | None = None,
+        types: tuple[str, ...] = (),
+        imports: tuple[str, ...] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.signature = signature
+        self.example = example
+        self.types = types
+        self.imports = imports
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _loaded(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
 def _previous_holder(moves: list[Any], current: int) -> int | None:
     """The version the alias held just before its current holder: the newest move made it so, and
     recorded what it replaced."""
@@ -537,6 +800,16 @@ def _version(project: str, name: str, row: Any, aliases: tuple[str, ...] = ()) -
         created_by=row["created_by"],
         created_at=int(row["created_at"]),
         aliases=aliases,
+        signature=None if row["signature"] is None else Signature.from_dict(json.loads(row["signature"])),
+        input_example=_loaded(row["input_example"]),
+        card=None if row["card"] is None else ModelCard.from_dict(json.loads(row["card"])),
+        datasets=tuple(_loaded(row["datasets"]) or ()),
+        needed_types=tuple(_loaded(row["needed_types"]) or ()),
+        types_approved_by=row["types_approved_by"],
+        types_approved_at=None if row["types_approved_at"] is None else int(row["types_approved_at"]),
+        pickle_imports=None if row["pickle_imports"] is None else tuple(json.loads(row["pickle_imports"])),
+        trusted_by=row["trusted_by"],
+        trusted_at=None if row["trusted_at"] is None else int(row["trusted_at"]),
     )
 
 
@@ -565,4 +838,6 @@ def _audited_version(version: ModelVersion) -> dict[str, Any]:
         "artifact_path": version.artifact_path,
         "artifact_digest": version.artifact_digest,
         "flavor": version.flavor,
+        "needed_types": list(version.needed_types),
+        "pickle_imports": None if version.pickle_imports is None else list(version.pickle_imports),
     }

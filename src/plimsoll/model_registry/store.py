@@ -56,6 +56,19 @@ model_versions = Table(
     Column("description", Text, nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # From the artifact's manifest.json, JSON each (null without a manifest): reg0002 on.
+    Column("signature", Text, nullable=True),
+    Column("input_example", Text, nullable=True),
+    Column("card", Text, nullable=True),
+    Column("datasets", Text, nullable=True),  # JSON: the dataset versions the run had used
+    # What loading it takes, found in its files: skops types beyond the defaults (JSON list) and
+    # who approved them; a pickle's imports (JSON list, null: no pickle) and who trusted it.
+    Column("needed_types", Text, nullable=True),
+    Column("types_approved_by", String(128), nullable=True),
+    Column("types_approved_at", BigInteger, nullable=True),
+    Column("pickle_imports", Text, nullable=True),
+    Column("trusted_by", String(128), nullable=True),
+    Column("trusted_at", BigInteger, nullable=True),
     UniqueConstraint("model_id", "version"),
 )
 
@@ -157,6 +170,10 @@ def version_row(conn: Connection, model_id: str, version: int | None) -> RowMapp
     else:
         query = query.where(model_versions.c.version == version)
     return conn.execute(query).mappings().first()
+
+
+def update_version(conn: Connection, version_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(model_versions).where(model_versions.c.id == version_id).values(**values))
 
 
 def version_rows(conn: Connection, model_id: str) -> list[RowMapping]:
