@@ -191,6 +191,7 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "from": lambda: f"run:{world.run}",
         "to": lambda: "dataset:fuzzed@1",
         "check_id": new_id,
+        "evaluation_id": new_id,
         "alias": lambda: "production",
         "artifact_path": lambda: "dir",
         "tags": lambda: FreeDict(t="v"),

@@ -19,7 +19,7 @@ from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.http import actor_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.model_registry.entities import OWNER_ROLES, AliasMove, ModelVersion, check_alias
+from plimsoll.model_registry.entities import OWNER_ROLES, AliasMove, ModelVersion, check_alias, check_reason
 from plimsoll.model_registry.service import RegistryService
 from plimsoll.server.ui import views
 from plimsoll.server.ui.pages import PageRoute, allowed, render
@@ -94,15 +94,19 @@ def rollback(
     rather than a rollback from a version the person never saw. A reason is required here: the
     history is read in an incident, and "why" is the first question."""
     registry = _registry(request)
-    check_alias("alias", alias)  # a malformed alias is the 400 page: no form on the page names it
+    # What no form on the page can send (a malformed alias, text no database stores, a version
+    # that is not a number) is the 400 page, before anything is looked up.
+    check_alias("alias", alias)
+    reason = check_reason("reason", reason).strip()
+    expected_version = _expected(expected)
     try:
-        if not reason.strip():
+        if not reason:
             raise InvalidParameter("reason", "say why: the alias's history keeps it")
         registry.rollback(
             name,
             alias,
-            reason=reason.strip(),
-            expected=_expected(expected),
+            reason=reason,
+            expected=expected_version,
             project=project,
             actor=actor_of(request),
         )
