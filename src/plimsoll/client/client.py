@@ -17,6 +17,7 @@ from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
 from plimsoll.client.features import Features
+from plimsoll.client.gates import Gates
 from plimsoll.client.lineage import Lineage
 from plimsoll.client.registry import Registry
 from plimsoll.client.results import RunList
@@ -116,6 +117,8 @@ class Client:
         self.lineage = Lineage(self._transport)
         # Models: client.registry.register(...), .get("churn@production"), .set_alias, .rollback, .history.
         self.registry = Registry(self._transport)
+        # Release gates and promotions: client.gates.check(...), .promote, .approve, .reject.
+        self.gates = Gates(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

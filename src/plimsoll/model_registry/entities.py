@@ -23,7 +23,10 @@ ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 _ALIAS = re.compile(ALIAS_PATTERN)
 _RESERVED = re.compile(r"[@/:]")
 VERSION_PATTERN = r"^(?:latest|[1-9][0-9]{0,15})$"
-ALIAS_ACTIONS: tuple[str, ...] = ("set", "rollback", "removed")
+ALIAS_ACTIONS: tuple[str, ...] = ("set", "rollback", "removed", "promote")
+# The kind of record a release decision's signature is for (plimsoll.core.audit.keys): the gates
+# sign decisions with it, and the registry moves a protected alias only with one that verifies.
+DECISION_DOMAIN = b"plimsoll-release-decision-v1\x00"
 
 _Record = TypeVar("_Record", bound="_Wire")
 
@@ -87,12 +90,24 @@ class Alias(_Wire):
 
 
 @dataclass(frozen=True, slots=True)
+class SignedDecision:
+    """A release decision as its signer stored it: `body`, the canonical JSON the signature covers
+    (it holds the purpose, verdict, project, model, version, alias and baseline the registry
+    checks), and the HMAC-SHA256 `signature` under the audit key `key_id`."""
+
+    id: str
+    body: str
+    key_id: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
 class AliasMove(_Wire):
     """One line of an alias's append-only history: who moved it to which version, when and why."""
 
     model: str
     alias: str
-    action: str  # "set", "rollback" or "removed"
+    action: str  # "set", "rollback", "removed" or "promote" (through a passing release decision)
     version: int | None  # None once removed
     previous: int | None
     actor: str
