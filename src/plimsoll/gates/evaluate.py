@@ -89,7 +89,7 @@ def _threshold_result(name: str, value: float | None, gate: Gate, where: str) ->
     if value is None:
         return _result(
             "failed",
-            f"no evidence for {name}: {where} holds no value for it",
+            f"no evidence for {name} among {where}",
             measure=name,
             min=gate.min,
             max=gate.max,
@@ -112,14 +112,14 @@ def threshold(gate: Gate, evidence: Evidence, baseline: Baseline) -> GateResult:
 def latency(gate: Gate, evidence: Evidence, baseline: Baseline) -> GateResult:
     """A latency within its budget (`max`, milliseconds)."""
     assert gate.measure is not None
-    return _threshold_result(gate.measure, evidence.latency.get(gate.measure), gate, "the latency evidence")
+    return _threshold_result(gate.measure, evidence.latency.get(gate.measure), gate, "the latencies")
 
 
 @judge("cost")
 def cost(gate: Gate, evidence: Evidence, baseline: Baseline) -> GateResult:
     """A cost within its budget (`max`)."""
     assert gate.measure is not None
-    return _threshold_result(gate.measure, evidence.cost.get(gate.measure), gate, "the cost evidence")
+    return _threshold_result(gate.measure, evidence.cost.get(gate.measure), gate, "the costs")
 
 
 @judge("change")
@@ -149,7 +149,7 @@ def change(gate: Gate, evidence: Evidence, baseline: Baseline) -> GateResult:
     if value is None:
         return _result(
             "failed",
-            f"no evidence for {metric}: the metrics hold no value for it",
+            f"no evidence for {metric} among the metrics",
             metric=metric,
             baseline=base,
             baseline_version=baseline.version,

@@ -327,7 +327,7 @@ def _change(body: dict[str, Node], node: Node) -> Gate:
     )
     for key, value in (("max_regression", absolute), ("max_regression_pct", relative)):
         if value is not None and value < 0:
-            raise _Refusal(body[key], f"{key} is how much worse the metric may get: 0 or more, got {value}")
+            raise _Refusal(body[key], f"{key} is how much worse the metric may get: 0 or more, got {value:g}")
     return Gate("", "change", measure=measure, max_regression=absolute, max_regression_pct=relative)
 
 
@@ -389,7 +389,7 @@ def _safety(body: dict[str, Node], node: Node) -> Gate:
     if "min_pass_rate" in body:
         rate = _number(body["min_pass_rate"], "min_pass_rate")
         if not 0 <= rate <= 1:
-            raise _Refusal(body["min_pass_rate"], f"min_pass_rate is a share from 0 to 1, got {rate}")
+            raise _Refusal(body["min_pass_rate"], f"min_pass_rate is a share from 0 to 1, got {rate:g}")
     return Gate("", "safety", assertions=tuple(assertions), min_pass_rate=rate)
 
 

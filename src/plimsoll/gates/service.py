@@ -923,12 +923,6 @@ class GateService:
         requester: str | None,
         what: str = "approve a promotion of",
     ) -> None:
-        self._require_role(project, actor, f"{what} {version.ref}")
-        if policy.approvals.approvers and actor not in policy.approvals.approvers:
-            raise PermissionDenied(
-                f"{actor!r} is not among the approvers the policy of {version.name}@{policy.alias} names: "
-                + ", ".join(policy.approvals.approvers)
-            )
         authors = {version.created_by}
         if self.tracking is not None and version.run_id is not None:
             with contextlib.suppress(NotFound):
@@ -943,6 +937,12 @@ class GateService:
             raise PermissionDenied(
                 f"{actor!r} requested this promotion: the requester cannot approve it",
                 details={"reason": "self_approval"},
+            )
+        self._require_role(project, actor, f"{what} {version.ref}")
+        if policy.approvals.approvers and actor not in policy.approvals.approvers:
+            raise PermissionDenied(
+                f"{actor!r} is not among the approvers the policy of {version.name}@{policy.alias} names: "
+                + ", ".join(policy.approvals.approvers)
             )
 
     def _change(self, actor: str) -> Any:
