@@ -731,7 +731,7 @@ class GateService:
             name, _, number = ref.partition("@")
             try:
                 found = self.data.get_version(name, int(number), project=project)
-            except NotFound:
+            except (NotFound, InvalidParameter):  # a name no dataset can have is found nowhere either
                 raise NotFound(
                     f"evidence.datasets.{role}: dataset version {ref!r} not found in project {project!r}"
                 ) from None
