@@ -244,7 +244,7 @@ def test_a_waiver_lets_a_failed_gate_through_while_it_lasts() -> None:
         ({"metrics": {"auc": True}}, "evidence.metrics.auc", "must be a number"),
         ({"metrics": [0.9]}, "evidence.metrics", "must be an object"),
         ({"latency": {"p95_ms": float("nan")}}, "evidence.latency.p95_ms", "finite"),
-        ({"slices": {"region": {"eu": {"count": -1}}}}, "evidence.slices.region.eu.count", "from 0"),
+        ({"slices": {"region": {"eu": {"count": -1}}}}, "evidence.slices.region.eu.count", "from 0 to"),
         (
             {"slices": {"region": {"eu": {"count": 1, "size": 2}}}},
             "evidence.slices.region.eu.size",

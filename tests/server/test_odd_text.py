@@ -121,7 +121,9 @@ CORPUS: dict[str, Callable[[random.Random], str]] = {
 }
 
 # A release policy that passes on no evidence, and waits for two approvals (`_seed`).
-FUZZ_POLICY = "alias: production\napprovals: {required: 2}\ngates:\n  - {metric: roc_auc, max_regression: 0.1}\n"
+FUZZ_POLICY = (
+    "alias: production\napprovals: {required: 2}\ngates:\n  - {metric: roc_auc, max_regression: 0.1}\n"
+)
 
 # -- requests built from the routers -----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from plimsoll.core.wire import Documented, Id, JsonInt, Name, between, name_rule
 from plimsoll.gates.entities import (
     DATASET_REF_PATTERN,
     MAX_COMMENT_LENGTH,
+    MAX_COUNT,
     MAX_ENTRIES,
     MAX_GATE_NAME_LENGTH,
     MAX_OUTPUT_LENGTH,
@@ -49,7 +50,18 @@ QueryVersion = Annotated[QueryInt, between(1, MAX_VERSION)]
 Limit = Annotated[QueryInt, between(1, MAX_LIST)]
 Comment = Annotated[str, text_rules(MAX_COMMENT_LENGTH)]
 Said = Annotated[str, Documented(minLength=1, maxLength=MAX_COMMENT_LENGTH, pattern=SAID_PATTERN)]
-PolicyText = Annotated[str, Documented(minLength=1, maxLength=MAX_POLICY_LENGTH, pattern=TEXT_PATTERN)]
+EXAMPLE_POLICY = (
+    "alias: production\n"
+    "approvals: {required: 1, expires_after: 7d}\n"
+    "gates:\n"
+    "  - {name: auc, metric: roc_auc, min: 0.8}\n"
+    "  - {name: auc-change, metric: roc_auc, max_regression: 0.01}\n"
+    "  - {name: p95, latency: p95_ms, max: 40, severity: warning}\n"
+)
+PolicyText = Annotated[
+    str,
+    Documented(minLength=1, maxLength=MAX_POLICY_LENGTH, pattern=TEXT_PATTERN, examples=[EXAMPLE_POLICY]),
+]
 
 # -- evidence, as the document states it (the service checks each value again) -------------------
 
@@ -67,7 +79,7 @@ Numbers = Annotated[dict[str, Number], _keyed()]
 class SliceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    count: Annotated[JsonInt, between(0, 2**53)]
+    count: Annotated[JsonInt, between(0, MAX_COUNT)]
     metrics: Numbers = Field(default_factory=dict)
 
 

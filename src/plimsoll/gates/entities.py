@@ -27,6 +27,7 @@ MAX_OUTPUTS = 10_000
 MAX_OUTPUT_LENGTH = 100_000
 MAX_ENTRIES = 1_000  # metrics, slices, fairness measures ... of one evidence document
 MAX_COMMENT_LENGTH = 2_000
+MAX_COUNT = 2**53  # rows in a slice: as a JSON number carries them exactly
 MAX_GATE_NAME_LENGTH = 100
 # How many failing outputs (or slices) a result keeps as evidence: enough to see the pattern.
 MAX_EXAMPLES = 20
@@ -171,9 +172,9 @@ def _slices(field_name: str, value: Any) -> dict[str, dict[str, SliceEvidence]]:
             at = f"{where}.{group}"
             body = _only(at, _object(at, entry), ("count", "metrics"))
             count = body.get("count")
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
                 raise InvalidParameter(
-                    f"{at}.count", f"must be a whole number from 0, got {printable(count)!r}"
+                    f"{at}.count", f"must be a whole number from 0 to {MAX_COUNT}, got {printable(count)!r}"
                 )
             slices[column][group] = SliceEvidence(count, _numbers(f"{at}.metrics", body.get("metrics")))
     return slices

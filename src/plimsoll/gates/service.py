@@ -132,6 +132,7 @@ class GateService:
         return StoredPolicy.from_dict(row)
 
     def get_policy(self, name: str, alias: str, *, project: str = DEFAULT_PROJECT) -> StoredPolicy:
+        check_name("project", project)
         check_model_name("name", name)
         check_alias("alias", alias)
         with self.db.read() as conn:
@@ -581,7 +582,12 @@ class GateService:
         alias: str | None = None,
         project: str = DEFAULT_PROJECT,
     ) -> list[Waiver]:
+        check_name("project", project)
         check_model_name("name", name)
+        if version is not None:
+            check_version("version", version)
+        if alias is not None:
+            check_alias("alias", alias)
         with self.db.read() as conn:
             rows = store.waiver_rows(conn, project, name, version, alias)
         return [Waiver.from_dict(dict(row)) for row in rows]
@@ -609,6 +615,7 @@ class GateService:
         project: str = DEFAULT_PROJECT,
         limit: int = 100,
     ) -> list[Promotion]:
+        check_name("project", project)
         if name is not None:
             check_model_name("name", name)
         if alias is not None:
@@ -641,6 +648,7 @@ class GateService:
         project: str = DEFAULT_PROJECT,
         limit: int = 100,
     ) -> list[Decision]:
+        check_name("project", project)
         if name is not None:
             check_model_name("name", name)
         if version is not None:
