@@ -303,8 +303,18 @@ def test_an_expired_approval_does_not_count(platform: Platform) -> None:
     ):
         platform.gates.complete(promotion.id, actor=REQUESTER)
     assert snapshot(platform) == before
-    renewed = platform.gates.approve(promotion.id, comment="still fine", actor=BEA)
-    assert (renewed.status, holder(platform)) == ("promoted", 1)
+    # an approver who lost the role no longer counts either
+    platform.auth.grant("default", DAN, "contributor", actor="root")
+    assert platform.gates.approve(promotion.id, comment="still fine", actor=BEA).status == "awaiting_approval"
+    with pytest.raises(Conflict, match="it has 1; dan no longer holds the approver role"):
+        platform.gates.complete(promotion.id, actor=REQUESTER)
+    platform.auth.grant("default", DAN, "approver", actor="root")
+    assert (platform.gates.complete(promotion.id, actor=REQUESTER).status, holder(platform)) == (
+        "promoted",
+        1,
+    )
+    with pytest.raises(Conflict, match="holds version 1 already"):
+        platform.gates.promote("churn", 1, to="production", actor=REQUESTER)
 
 
 def test_a_rejection_needs_a_comment_and_ends_the_promotion(platform: Platform) -> None:

@@ -207,6 +207,8 @@ class GateService:
         target = self.registry.get_version(f"{name}/{version}", project=project)
         policy = self.get_policy(name, to, project=project)
         parsed = parse_policy(policy.text)
+        if to in target.aliases:
+            raise Conflict(f"{name}@{to} holds version {version} already: there is nothing to promote")
         promotion_id = new_id()
         row = {
             "id": promotion_id,
@@ -372,7 +374,7 @@ class GateService:
                 project=promotion.project,
             )
         approved = self.get_promotion(promotion_id)
-        if len(_valid(approved.approvals, self.clock())) >= approved.approvals_required:
+        if len(self._counting(approved.project, approved.approvals)) >= approved.approvals_required:
             return self.complete(promotion_id, actor=actor)
         return approved
 
@@ -447,7 +449,7 @@ class GateService:
                 now = self.clock()
                 approvals = store.approval_rows(change.conn, [promotion_id]).get(promotion_id, [])
                 every = [_approval(a) for a in approvals]
-                valid = _valid(every, now)
+                valid = self._counting(promotion.project, every)
                 if len(valid) < promotion.approvals_required:
                     raise Conflict(
                         _approvals_missing(promotion, every, valid, now),
@@ -911,6 +913,15 @@ class GateService:
             return None
         return None if role is None else Role(role)
 
+    def _counting(self, project: str, approvals: tuple[Approval, ...] | list[Approval]) -> list[Approval]:
+        """The approvals that count: not expired, and their approver still holds the role."""
+        now = self.clock()
+        return [
+            a
+            for a in _valid(approvals, now)
+            if (role := self._role(a.approver, project)) and role >= Role.APPROVER
+        ]
+
     def _require_role(self, project: str, actor: str, what: str) -> None:
         role = self._role(actor, project)
         if role is None or role < Role.APPROVER:
@@ -1082,6 +1093,9 @@ def _approvals_missing(promotion: Promotion, every: list[Approval], valid: list[
             for a in expired
         )
         message += f" ({shown}: approve again)"
+    unheld = [a.approver for a in every if a.valid(now) and a not in valid]
+    if unheld:
+        message += f"; {', '.join(unheld)} no longer hold{'s' if len(unheld) == 1 else ''} the approver role"
     return message
 
 
