@@ -9,7 +9,7 @@ descriptors bring, in the order of `NAV_SECTIONS`.
 
 from __future__ import annotations
 
-from plimsoll import data, evaluation, feature_registry, lineage, model_registry, tracking
+from plimsoll import data, evaluation, feature_registry, gates, lineage, model_registry, tracking
 from plimsoll.core import audit, auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
@@ -45,6 +45,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     feature_registry.CAPABILITY,
     model_registry.CAPABILITY,
     evaluation.CAPABILITY,
+    gates.CAPABILITY,
 )
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES

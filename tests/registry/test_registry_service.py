@@ -167,6 +167,7 @@ def test_moves_publish_events_and_audit_entries(platform: Platform) -> None:
         "action": "set",
         "reason": "go",
         "project": P,
+        "decision": None,  # a promotion's move names the release decision that allowed it
     }
     with platform.db.read() as conn:
         actions = {entry.action for entry in audit.list_events(conn)}

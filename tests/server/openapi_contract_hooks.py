@@ -136,7 +136,36 @@ def _evaluation(case: Any) -> None:
         case.body.pop("curves", None)
 
 
+def _gate_policy(alias: str) -> str:
+    return f"alias: {alias}\ngates:\n  - {{metric: roc_auc, min: 0.5}}\n"
+
+
+def _evidence(case: Any) -> None:
+    # a confidence interval's lower bound is at most its upper one: the document says so in words
+    evidence = case.body.get("evidence")
+    fairness = evidence.get("fairness") if isinstance(evidence, dict) else None
+    for measure in fairness.values() if isinstance(fairness, dict) else ():
+        if isinstance(measure, dict) and isinstance(measure.get("lower"), int | float):
+            upper = measure.get("upper")
+            if isinstance(upper, int | float) and measure["lower"] > upper:
+                measure["lower"], measure["upper"] = upper, measure["lower"]
+
+
+def _policy(case: Any) -> None:
+    # a policy is YAML naming the alias it guards (docs/gates.md): a string is not one
+    alias = (case.path_parameters or {}).get("alias", "production")
+    case.body["policy"] = _gate_policy(alias if isinstance(alias, str) else "production")
+
+
+def _check(case: Any) -> None:
+    case.body["policy"] = _gate_policy("production")
+    _evidence(case)
+
+
 RULES = {
+    ("PUT", "/api/v1/models/{name}/aliases/{alias}/policy"): _policy,
+    ("POST", "/api/v1/models/{name}/aliases/{alias}/promotions"): _evidence,
+    ("POST", "/api/v1/gates/check"): _check,
     ("POST", "/api/v1/runs"): _run,
     ("POST", "/api/v1/runs/search"): _search,
     ("GET", "/api/v1/runs/{run_id}/metrics/{key}/history"): _history,

@@ -120,6 +120,11 @@ CORPUS: dict[str, Callable[[random.Random], str]] = {
     "other odd text": _other_odd,
 }
 
+# A release policy that passes on no evidence, and waits for two approvals (`_seed`).
+FUZZ_POLICY = (
+    "alias: production\napprovals: {required: 2}\ngates:\n  - {metric: roc_auc, max_regression: 0.1}\n"
+)
+
 # -- requests built from the routers -----------------------------------------------------------------
 
 
@@ -135,6 +140,8 @@ class World:
     job: str
     webhook: str
     service_account: str
+    promotion: str = ""  # of model `fuzzed` to `production`, awaiting approvals
+    decision: str = ""
     counter: list[int] = field(default_factory=lambda: [0])
 
     def fresh(self, prefix: str) -> str:
@@ -193,6 +200,9 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "check_id": new_id,
         "evaluation_id": new_id,
         "alias": lambda: "production",
+        "promotion_id": lambda: world.promotion,
+        "decision_id": lambda: world.decision,
+        "policy": lambda: FUZZ_POLICY,
         "artifact_path": lambda: "dir",
         "tags": lambda: FreeDict(t="v"),
         "params": lambda: FreeDict(p="v"),
@@ -398,7 +408,15 @@ def _seed(platform: Platform, client: httpx.Client) -> World:
             "/api/v1/service-accounts", json={"name": "fuzz-ci", "project": "default", "role": "viewer"}
         )
     )
-    return World(experiment, "fuzzed", run, "fuzz-user", token_id, job, webhook, "fuzz-ci")
+    # a model version with a promotion awaiting approvals, and its decision, for the gates' routes
+    platform.model_registry.register_version("fuzzed", run_id=run, artifact_path="dir", actor="fuzz-user")
+    platform.gates.set_policy("fuzzed", "production", FUZZ_POLICY, actor="root")
+    promotion = platform.gates.promote("fuzzed", 1, to="production", evidence={}, actor="fuzz-user")
+    promotion = platform.gates.run_gates(promotion.id)
+    assert promotion.status == "awaiting_approval", promotion
+    world = World(experiment, "fuzzed", run, "fuzz-user", token_id, job, webhook, "fuzz-ci")
+    world.promotion, world.decision = promotion.id, promotion.decision or ""
+    return world
 
 
 def _clear_refusal(answer: httpx.Response) -> str | None:

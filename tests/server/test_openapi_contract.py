@@ -120,7 +120,23 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         hook = _ok(
             api.post("/webhooks", json={"name": "ci", "url": "https://hooks.example.com/in", "events": ["*"]})
         )
+    # A model named like the seeded user, guarded by a policy, with a promotion awaiting its two
+    # approvals and its decision, for the registry's and the gates' routes.
+    platform.model_registry.register_version(
+        "carol", run_id=str(run["id"]), artifact_path="model", actor="carol"
+    )
+    policy = (
+        "alias: production\napprovals: {required: 2}\ngates:\n  - {metric: roc_auc, max_regression: 0.1}\n"
+    )
+    platform.gates.set_policy("carol", "production", policy, actor="root")
+    promotion = platform.gates.run_gates(
+        platform.gates.promote("carol", 1, to="production", evidence={}, actor="carol").id
+    )
+    assert promotion.status == "awaiting_approval", promotion
     examples = {
+        "alias": "production",
+        "promotion_id": promotion.id,
+        "decision_id": str(promotion.decision),
         "experiment_id": str(experiment["id"]),
         "experiment_ref": str(experiment["id"]),
         "run_id": str(run["id"]),

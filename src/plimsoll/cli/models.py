@@ -1,17 +1,19 @@
-"""`plimsoll models list|show|register|alias|rollback|history|approve-types|trust`: the model
-registry through the SDK, as Rich output or `--json`. A version is `NAME/VERSION`, `NAME@ALIAS` or
-`NAME` (the latest)."""
+"""`plimsoll models list|show|register|alias|rollback|history|approve-types|trust|promote|approve|
+reject`: the model registry and its promotions through the SDK, as Rich output or `--json`. A
+version is `NAME/VERSION`, `NAME@ALIAS` or `NAME` (the latest)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from plimsoll.cli._output import (
+    EXIT_ERROR,
     EXIT_USAGE,
     PROJECT_DEFAULT,
     JsonOption,
@@ -24,6 +26,9 @@ from plimsoll.cli._output import (
     print_json,
 )
 from plimsoll.model_registry.entities import AliasMove, ModelVersion
+
+if TYPE_CHECKING:
+    from plimsoll.gates.entities import Promotion
 
 app = typer.Typer(
     help="Models: versions registered from runs, aliases per environment and their history.",
@@ -305,3 +310,87 @@ def _print_move(move: AliasMove, json_output: bool) -> None:
         return
     before = "" if move.previous is None else f" (was {move.previous})"
     console.print(Text(f"{move.model}@{move.alias} -> {move.version}{before}"))
+
+
+PromotionArgument = Annotated[str, typer.Argument(help="The promotion's id.", show_default=False)]
+CommentOption = Annotated[str, typer.Option("--comment", help="A comment, kept with the answer.")]
+
+
+@app.command("promote")
+def promote(
+    name: NameArgument,
+    version: Annotated[int, typer.Argument(min=1, help="The version to promote.", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="The alias, e.g. production.", show_default=False)],
+    comment: CommentOption = "",
+    evidence: Annotated[
+        Path | None,
+        typer.Option(
+            "--evidence",
+            help="A JSON file of what was measured (default: the evidence recorded for the version).",
+            show_default=False,
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the gates to run (a worker runs them).")
+    ] = True,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+    project: ProjectOption = PROJECT_DEFAULT,
+) -> None:
+    """Request the promotion of VERSION to an alias: the server runs the alias's release gates,
+    then waits for the approvals its policy requires, or moves the alias. Exit 1 if the gates failed."""
+    from plimsoll.cli.gates import read_evidence
+
+    document = read_evidence(evidence)
+    with open_client(url) as client:
+        promotion = client.gates.promote(
+            name, version, to=to, comment=comment, evidence=document, project=project
+        )
+        if wait:
+            promotion = client.gates.wait(promotion.id)
+    _print_promotion(promotion, json_output)
+    if promotion.status == "failed":
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command("approve")
+def approve(
+    promotion_id: PromotionArgument,
+    comment: CommentOption = "",
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Approve a promotion whose gates passed (approvers; not its requester nor the version's
+    author). The last approval needed moves the alias."""
+    with open_client(url) as client:
+        promotion = client.gates.approve(promotion_id, comment=comment)
+    _print_promotion(promotion, json_output)
+
+
+@app.command("reject")
+def reject(
+    promotion_id: PromotionArgument,
+    comment: Annotated[str, typer.Option("--comment", help="Why (required).", show_default=False)],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Reject an open promotion, saying why (approvers)."""
+    with open_client(url) as client:
+        promotion = client.gates.reject(promotion_id, comment=comment)
+    _print_promotion(promotion, json_output)
+
+
+def _print_promotion(promotion: Promotion, json_output: bool) -> None:
+    if json_output:
+        print_json(promotion.to_dict())
+        return
+    approvals = (
+        f", {len(promotion.approvals)} of {promotion.approvals_required} approvals"
+        if promotion.approvals_required
+        else ""
+    )
+    console.print(
+        Text(f"promotion {promotion.id}: {promotion.ref} -> {promotion.alias}: {promotion.status}{approvals}")
+    )
+    if promotion.outcome:
+        console.print(Text(promotion.outcome))

@@ -18,6 +18,7 @@ from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
 from plimsoll.client.evaluations import Evaluations
 from plimsoll.client.features import Features
+from plimsoll.client.gates import Gates
 from plimsoll.client.lineage import Lineage
 from plimsoll.client.registry import Registry
 from plimsoll.client.results import RunList
@@ -120,6 +121,8 @@ class Client:
         self.registry = Registry(self._transport)
         # Evaluations: client.evaluate(model, frame, task=..., target=...), client.evaluations.compare.
         self.evaluations = Evaluations(self)
+        # Release gates and promotions: client.gates.check(...), .promote, .approve, .reject.
+        self.gates = Gates(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

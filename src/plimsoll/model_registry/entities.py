@@ -23,7 +23,7 @@ OWNER_ROLES: tuple[str, ...] = ("training", "deployment", "monitoring", "inciden
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 _ALIAS = re.compile(ALIAS_PATTERN)
 VERSION_PATTERN = r"^(?:latest|[1-9][0-9]{0,15})$"
-ALIAS_ACTIONS: tuple[str, ...] = ("set", "rollback", "removed")
+ALIAS_ACTIONS: tuple[str, ...] = ("set", "rollback", "removed", "promote")
 # A model card's fields (free text each) and the risk ratings it may carry.
 CARD_FIELDS: tuple[str, ...] = ("description", "intended_use", "limitations", "risk_rating")
 RISK_RATINGS: tuple[str, ...] = ("low", "medium", "high")
@@ -42,6 +42,9 @@ MAX_TYPE_NAME_LENGTH = 512
 TYPE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 _TYPE_NAME = re.compile(TYPE_NAME_PATTERN)
 MAX_NEEDED_TYPES = 1000
+# The kind of record a release decision's signature is for (plimsoll.core.audit.keys): the gates
+# sign decisions with it, and the registry moves a protected alias only with one that verifies.
+DECISION_DOMAIN = b"plimsoll-release-decision-v1\x00"
 
 _Record = TypeVar("_Record", bound="_Wire")
 
@@ -187,12 +190,24 @@ class Alias(_Wire):
 
 
 @dataclass(frozen=True, slots=True)
+class SignedDecision:
+    """A release decision as its signer stored it: `body`, the canonical JSON the signature covers
+    (it holds the purpose, verdict, project, model, version, alias and baseline the registry
+    checks), and the HMAC-SHA256 `signature` under the audit key `key_id`."""
+
+    id: str
+    body: str
+    key_id: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
 class AliasMove(_Wire):
     """One line of an alias's append-only history: who moved it to which version, when and why."""
 
     model: str
     alias: str
-    action: str  # "set", "rollback" or "removed"
+    action: str  # "set", "rollback", "removed" or "promote" (through a passing release decision)
     version: int | None  # None once removed
     previous: int | None
     actor: str

@@ -21,9 +21,10 @@ class AliasMoved(BaseModel):
     alias: str
     version: int | None  # None: the alias was removed
     previous: int | None
-    action: str  # "set", "rollback" or "removed"
+    action: str  # "set", "rollback", "removed" or "promote"
     reason: str
     project: str
+    decision: str | None = None  # a promotion's: the release decision that allowed the move
 
 
 class TypesApproved(BaseModel):
@@ -51,7 +52,8 @@ EVENTS = (
     ),
     EventType(
         "alias.moved",
-        "A model's alias (staging, production, ...) was pointed at a version, rolled back to its "
+        "A model's alias (staging, production, ...) was pointed at a version (by hand, or by a "
+        "promotion whose release decision passed: `decision` names it), rolled back to its "
         "previous holder, or removed.",
         AliasMoved,
     ),

@@ -10,6 +10,8 @@ approve_types(name, version, types)             a project admin approves the sko
 trust(name, version)                            a project admin trusts its pickle
 set_alias / remove_alias / rollback             move an alias, recorded with who, when and why
 protect_alias                                   a protected alias moves only through a promotion
+promote_in(change, decision)                    the move of a promotion: only with a signed, passing
+                                                release decision for that alias and version
 alias_history(name, alias, at=)                 the moves; `holder_at` answers "which held it at T"
 """
 
@@ -19,15 +21,18 @@ import json
 import tempfile
 from typing import IO, Any
 
+import orjson
+
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
+from plimsoll.core.errors import Conflict, GateFailed, InvalidParameter, NotFound, PayloadTooLarge
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_artifact_path, check_int, check_name, check_text
 from plimsoll.model_registry import store
 from plimsoll.model_registry.entities import (
+    DECISION_DOMAIN,
     MAX_DESCRIPTION_LENGTH,
     MAX_EXAMPLE_BYTES,
     Alias,
@@ -36,6 +41,7 @@ from plimsoll.model_registry.entities import (
     ModelCard,
     ModelVersion,
     Signature,
+    SignedDecision,
     artifact_digest,
     check_alias,
     check_card,
@@ -60,6 +66,8 @@ class RegistryService:
         self.events = parts.events
         self.projects = parts.projects
         self.tracking = parts.services["tracking"]
+        # The key ring that signs the audit log also signs release decisions (docs/gates.md).
+        self.audit = parts.services.get("audit")
         self.lineage = parts.services.get("lineage")
         if self.lineage is not None:
             self.lineage.add_resolver("model", self._resolve_alias)
@@ -527,6 +535,60 @@ class RegistryService:
                 )
             )
 
+    def promote_in(self, change: Change, decision: SignedDecision, *, reason: str = "") -> AliasMove:
+        """Move an alias as a release decision says, inside the caller's change: the one way a
+        protected alias moves forward (`set_alias` refuses it). The decision must verify under the
+        server's key (GateFailed otherwise: changed, forged or unsigned), be a promotion's whose
+        verdict is `passed` (GateFailed), and the alias must still hold the version it held when
+        the gates ran, the baseline (Conflict: it moved meanwhile, so the comparison no longer
+        holds; of two promotions of one alias, the second to complete gets this)."""
+        record = self._verified(decision)
+        project, name, alias = record["project"], record["model"], record["alias"]
+        version, baseline = record["version"], record["baseline"]
+        reason = check_reason("reason", reason)
+        model = self._model_row(change.conn, project, name, lock=True)
+        if store.version_row(change.conn, model["id"], version) is None:
+            raise NotFound(f"model {name!r} has no version {version} in project {project!r}")
+        current = store.alias_row(change.conn, model["id"], alias)
+        held = None if current is None or current["version"] is None else int(current["version"])
+        if held != baseline:
+            raise Conflict(
+                f"alias {alias!r} of model {name!r} holds version {held}, not {baseline} as when the "
+                f"gates of decision {decision.id} ran: it was moved meanwhile; request the promotion again",
+                details={"alias": alias, "version": held, "decision": decision.id},
+            )
+        return self._move(change, model, alias, version, "promote", reason, project, decision=decision.id)
+
+    def _verified(self, decision: SignedDecision) -> dict[str, Any]:
+        refused = f"decision {decision.id!r} does not allow this move"
+        keyring = None if self.audit is None else self.audit.keyring
+        verified = None
+        if keyring is not None and decision.key_id and decision.signature:
+            message = decision.body.encode()
+            verified = keyring.check(DECISION_DOMAIN, decision.key_id, decision.signature, message)
+            if verified is None:  # signed with a key another process added since: read the file again
+                verified = keyring.reloaded().check(
+                    DECISION_DOMAIN, decision.key_id, decision.signature, message
+                )
+        if not verified:
+            raise GateFailed(
+                f"{refused}: its signature does not verify (it was changed after it was signed, or "
+                "not signed by this server)",
+                details={"decision": decision.id},
+            )
+        record = orjson.loads(decision.body)
+        if record.get("id") != decision.id or record.get("purpose") != "promotion":
+            raise GateFailed(
+                f"{refused}: it is not a promotion's decision", details={"decision": decision.id}
+            )
+        if record.get("verdict") != "passed":
+            raise GateFailed(
+                f"{refused}: its verdict is {record.get('verdict')!r}; a protected alias moves only "
+                "with a passing decision",
+                details={"decision": decision.id, "verdict": record.get("verdict")},
+            )
+        return dict(record)
+
     def alias_history(
         self, name: str, alias: str | None = None, *, at: int | None = None, project: str = DEFAULT_PROJECT
     ) -> list[AliasMove]:
@@ -559,6 +621,7 @@ class RegistryService:
         project: str,
         *,
         expected: int | None = None,
+        decision: str | None = None,
     ) -> AliasMove:
         current = store.alias_row(change.conn, model["id"], alias)
         previous = None if current is None or current["version"] is None else int(current["version"])
@@ -589,6 +652,18 @@ class RegistryService:
         }
         store.append_move(change.conn, row)
         move = _move(model["name"], row)
+        after: dict[str, Any] = {"model": model["name"], "alias": alias, "version": version, "reason": reason}
+        payload: dict[str, Any] = {
+            "model": model["name"],
+            "alias": alias,
+            "version": version,
+            "previous": previous,
+            "action": action,
+            "reason": reason,
+            "project": project,
+        }
+        if decision is not None:
+            after["decision"] = payload["decision"] = decision
         change.audit(
             AuditEntry(
                 change.actor,
@@ -597,23 +672,10 @@ class RegistryService:
                 f"{model['id']}:{alias}",
                 project,
                 {"version": previous},
-                {"model": model["name"], "alias": alias, "version": version, "reason": reason},
+                after,
             )
         )
-        change.emit(
-            "alias.moved",
-            f"model:{model['id']}",
-            {
-                "model": model["name"],
-                "alias": alias,
-                "version": version,
-                "previous": previous,
-                "action": action,
-                "reason": reason,
-                "project": project,
-            },
-            project=project,
-        )
+        change.emit("alias.moved", f"model:{model['id']}", payload, project=project)
         return move
 
     def _loading(self, by_name: dict[str, Any], run_id: str, prefix: str, flavor: str | None) -> _Loading:

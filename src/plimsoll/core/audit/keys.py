@@ -107,6 +107,21 @@ class Keyring:
         expected = key.mac(_checkpoint_message(seq, event_hash, created_at))
         return hmac.compare_digest(expected, signature)
 
+    # -- other signed records ------------------------------------------------------------------
+
+    def sign(self, domain: bytes, message: bytes) -> tuple[str, str]:
+        """Sign a record other than the log's with the signing key: `domain` names what kind of
+        record it is (b"plimsoll-...-v1\x00"), so that a signature of one kind never passes for
+        another's. Returns (key id, HMAC-SHA256 in hex)."""
+        return self.signing.id, self.signing.mac(domain + message)
+
+    def check(self, domain: bytes, key_id: str, mac: str, message: bytes) -> bool | None:
+        """Whether `mac` signs `message` of kind `domain`; None when the key it names is not held."""
+        key = self._by_id.get(key_id)
+        if key is None:
+            return None
+        return hmac.compare_digest(key.mac(domain + message), mac)
+
     # -- the file ------------------------------------------------------------------------------
 
     @classmethod
