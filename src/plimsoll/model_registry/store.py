@@ -181,13 +181,12 @@ def version_rows(conn: Connection, model_id: str) -> list[RowMapping]:
     return list(conn.execute(query.order_by(model_versions.c.version.desc())).mappings())
 
 
-def version_with_digest(
-    conn: Connection, model_id: str, run_id: str | None, digest: str
-) -> RowMapping | None:
+def version_with_digest(conn: Connection, model_id: str, run_id: str, digest: str) -> RowMapping | None:
+    """The model's version registered from this run's artifact with this digest, if any."""
     query = select(model_versions).where(
         model_versions.c.model_id == model_id,
         model_versions.c.artifact_digest == digest,
-        model_versions.c.run_id.is_(None) if run_id is None else model_versions.c.run_id == run_id,
+        model_versions.c.run_id == run_id,
     )
     return conn.execute(query).mappings().first()
 
