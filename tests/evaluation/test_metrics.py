@@ -54,8 +54,8 @@ def sklearn_metrics(y: np.ndarray, score: np.ndarray, pred: np.ndarray) -> dict[
             "roc_auc": skm.roc_auc_score(y, score),
             "pr_auc": skm.average_precision_score(y, score),
             "log_loss": skm.log_loss(y, score, labels=[0, 1]),
-            "brier": skm.brier_score_loss(y, score, labels=[0, 1]),
-            "ece": float(np.sum(weights * np.abs(prob_true - prob_pred))),
+            "brier_score": skm.brier_score_loss(y, score, labels=[0, 1]),
+            "expected_calibration_error": float(np.sum(weights * np.abs(prob_true - prob_pred))),
         }
 
 

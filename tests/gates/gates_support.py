@@ -22,13 +22,13 @@ approvals:
 gates:
   - {name: auc, metric: roc_auc, min: 0.8}
   - {name: auc-change, metric: roc_auc, max_regression: 0.01}
-  - {name: p95, latency: p95_ms, max: 40, severity: warning}
+  - {name: p95, latency: single_p99_ms, max: 40, severity: warning}
 """
 NO_APPROVALS = POLICY.replace("  required: 2\n", "  required: 0\n")
 
 
 def evidence(auc: float = 0.9, p95: float = 20.0) -> dict[str, Any]:
-    return {"metrics": {"roc_auc": auc}, "latency": {"p95_ms": p95}}
+    return {"metrics": {"roc_auc": auc}, "latency": {"single_p99_ms": p95}}
 
 
 def model_versions(platform: Platform, count: int, name: str = "churn") -> list[ModelVersion]:

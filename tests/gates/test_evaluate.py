@@ -39,13 +39,13 @@ def test_a_threshold_passes_fails_and_fails_without_evidence() -> None:
 
 
 def test_latency_and_cost_budgets() -> None:
-    assert judge("{latency: p95_ms, max: 40}", {"latency": {"p95_ms": 31}}).status == "passed"
-    slow = judge("{latency: p95_ms, max: 40}", {"latency": {"p95_ms": 52.5}})
-    assert outcome(slow) == ("failed", "p95_ms is 52.5, not at most 40")
-    dear = judge("{cost: usd_per_1k_predictions, max: 0.2}", {"cost": {"usd_per_1k_predictions": 0.25}})
+    assert judge("{latency: single_p99_ms, max: 40}", {"latency": {"single_p99_ms": 31}}).status == "passed"
+    slow = judge("{latency: single_p99_ms, max: 40}", {"latency": {"single_p99_ms": 52.5}})
+    assert outcome(slow) == ("failed", "single_p99_ms is 52.5, not at most 40")
+    dear = judge("{cost: price_per_1000, max: 0.2}", {"cost": {"price_per_1000": 0.25}})
     assert dear.status == "failed" and dear.kind == "cost"
-    unknown = judge("{cost: usd_per_hour, max: 3}", {"latency": {"p95_ms": 1}})
-    assert outcome(unknown) == ("failed", "no evidence for usd_per_hour among the costs")
+    unknown = judge("{cost: cpu_seconds_per_1000, max: 3}", {"latency": {"single_p99_ms": 1}})
+    assert outcome(unknown) == ("failed", "no evidence for cpu_seconds_per_1000 among the costs")
 
 
 def test_a_change_gate_compares_with_the_baseline_in_the_metrics_direction() -> None:
@@ -132,16 +132,16 @@ def test_fairness_is_judged_on_the_confidence_bound() -> None:
     point = judge(gate, {"fairness": {"demographic_parity_difference": 0.04}})
     assert point.status == "failed" and "no upper confidence bound was reported" in point.reason
     ratio = judge(
-        "{fairness: disparate_impact_ratio, min: 0.8}",
+        "{fairness: demographic_parity_ratio, min: 0.8}",
         {
             "fairness": {
-                "disparate_impact_ratio": {"value": 0.9, "lower": 0.78, "upper": 1.0, "confidence": 0.9}
+                "demographic_parity_ratio": {"value": 0.9, "lower": 0.78, "upper": 1.0, "confidence": 0.9}
             }
         },
     )
     assert outcome(ratio) == (
         "failed",
-        "disparate_impact_ratio is 0.9 (90% CI 0.78 to 1): its lower bound 0.78 is below 0.8",
+        "demographic_parity_ratio is 0.9 (90% CI 0.78 to 1): its lower bound 0.78 is below 0.8",
     )
     assert judge(gate, {}).reason == "no evidence for demographic_parity_difference"
 
@@ -209,19 +209,23 @@ def test_warnings_never_decide_and_a_blocking_failure_does() -> None:
     policy = parse_policy(
         "alias: production\ngates:\n"
         "  - {metric: roc_auc, min: 0.8}\n"
-        "  - {latency: p95_ms, max: 40, severity: warning}\n"
+        "  - {latency: single_p99_ms, max: 40, severity: warning}\n"
     )
-    slow = evaluate(policy, Evidence.from_dict({"metrics": {"roc_auc": 0.9}, "latency": {"p95_ms": 90}}))
+    slow = evaluate(
+        policy, Evidence.from_dict({"metrics": {"roc_auc": 0.9}, "latency": {"single_p99_ms": 90}})
+    )
     assert [(r.status, r.blocks) for r in slow] == [("passed", False), ("failed", False)]
     assert verdict_of(slow, approvals_missing=False) == "passed"
     assert verdict_of(slow, approvals_missing=True) == "pending"
-    weak = evaluate(policy, Evidence.from_dict({"metrics": {"roc_auc": 0.7}, "latency": {"p95_ms": 10}}))
+    weak = evaluate(
+        policy, Evidence.from_dict({"metrics": {"roc_auc": 0.7}, "latency": {"single_p99_ms": 10}})
+    )
     assert verdict_of(weak, approvals_missing=True) == "failed"
 
 
 def test_a_waiver_lets_a_failed_gate_through_while_it_lasts() -> None:
-    policy = parse_policy("alias: production\ngates:\n  - {name: p95, latency: p95_ms, max: 40}\n")
-    evidence = Evidence.from_dict({"latency": {"p95_ms": 55}})
+    policy = parse_policy("alias: production\ngates:\n  - {name: p95, latency: single_p99_ms, max: 40}\n")
+    evidence = Evidence.from_dict({"latency": {"single_p99_ms": 55}})
     waiver = Waiver(
         "w" * 32, "default", "churn", 7, "production", "p95", "new region warming up", "bea", 0, 1_000
     )
@@ -232,7 +236,7 @@ def test_a_waiver_lets_a_failed_gate_through_while_it_lasts() -> None:
     assert expired.status == "failed" and expired.waiver is None
     other = Waiver("v" * 32, "default", "churn", 7, "production", "auc", "another gate", "bea", 0, 1_000)
     assert evaluate(policy, evidence, waivers=[other], now=0)[0].status == "failed"
-    passing = Evidence.from_dict({"latency": {"p95_ms": 10}})
+    passing = Evidence.from_dict({"latency": {"single_p99_ms": 10}})
     assert evaluate(policy, passing, waivers=[waiver], now=0)[0].status == "passed"  # nothing to waive
 
 
@@ -243,7 +247,7 @@ def test_a_waiver_lets_a_failed_gate_through_while_it_lasts() -> None:
         ({"metrics": {"auc": "0.9"}}, "evidence.metrics.auc", "must be a number"),
         ({"metrics": {"auc": True}}, "evidence.metrics.auc", "must be a number"),
         ({"metrics": [0.9]}, "evidence.metrics", "must be an object"),
-        ({"latency": {"p95_ms": float("nan")}}, "evidence.latency.p95_ms", "finite"),
+        ({"latency": {"single_p99_ms": float("nan")}}, "evidence.latency.single_p99_ms", "finite"),
         ({"slices": {"region": {"eu": {"count": -1}}}}, "evidence.slices.region.eu.count", "from 0 to"),
         (
             {"slices": {"region": {"eu": {"count": 1, "size": 2}}}},
@@ -288,8 +292,8 @@ def test_evidence_round_trips_through_its_json_shape() -> None:
         "fairness": {
             "demographic_parity_difference": {"value": 0.1, "lower": 0.05, "upper": 0.15, "confidence": 0.9}
         },
-        "latency": {"p95_ms": 12.0},
-        "cost": {"usd_per_hour": 1.5},
+        "latency": {"single_p99_ms": 12.0},
+        "cost": {"cpu_seconds_per_1000": 1.5},
         "datasets": {"training": {"ref": "train@2", "digest": None, "validation": "passed"}},
         "outputs": ["a", "b"],
         "source": "ci",

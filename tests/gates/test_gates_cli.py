@@ -66,14 +66,14 @@ def test_gates_check_exits_by_the_blocking_gates_and_writes_both_reports(
         "| ⏭️ | auc-change | change | blocking | no baseline: the alias holds no version to compare with |"
         in text
     )
-    assert "| ⚠️ | p95 | latency | warning | p95_ms is 55, not at most 40 |" in text
+    assert "| ⚠️ | p95 | latency | warning | single_p99_ms is 55, not at most 40 |" in text
     assert "1 passed, 0 failed, 1 warning, 1 skipped, 0 waived." in text
     suite = ElementTree.parse(junit).getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "0", "1")
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert cases["auc-change"].find("skipped") is not None
-    assert "WARNING: p95_ms is 55" in (cases["p95"].findtext("system-out") or "")
+    assert "WARNING: single_p99_ms is 55" in (cases["p95"].findtext("system-out") or "")
 
     failed = cli(*check, "--evidence", str(files["bad"]), "--junit", str(junit), "--json", *url)
     assert failed.exit_code == 1, failed.output

@@ -23,8 +23,8 @@ gates:
   - {metric: rmse, max_regression_pct: 5}
   - {metric: accuracy, slice: region, min: 0.8, min_slice_size: 200}
   - {fairness: demographic_parity_difference, max: 0.1, severity: warning}
-  - {latency: p95_ms, max: 40}
-  - {cost: usd_per_1k_predictions, max: 0.2}
+  - {latency: single_p99_ms, max: 40}
+  - {cost: price_per_1000, max: 0.2}
   - datasets: [training, evaluation]
   - name: safe
     safety:
@@ -50,8 +50,8 @@ def test_every_kind_of_gate_reads_with_its_line_and_defaults() -> None:
         ("rmse change", "change", "blocking", 10),
         ("accuracy by region", "slices", "blocking", 11),
         ("demographic_parity_difference", "fairness", "warning", 12),
-        ("p95_ms", "latency", "blocking", 13),
-        ("usd_per_1k_predictions", "cost", "blocking", 14),
+        ("single_p99_ms", "latency", "blocking", 13),
+        ("price_per_1000", "cost", "blocking", 14),
         ("datasets", "datasets", "blocking", 15),
         ("safe", "safety", "blocking", 16),
     ]
@@ -100,7 +100,7 @@ def test_no_approvals_by_default_and_a_week_when_required() -> None:
             5,
             "one thing",
         ),
-        ("alias: production\ngates:\n  - {latency: p95_ms}\n", 3, 5, "needs `max`"),
+        ("alias: production\ngates:\n  - {latency: single_p99_ms}\n", 3, 5, "needs `max`"),
         ("alias: production\ngates:\n  - {datasets: [train]}\n", 3, 17, "unknown dataset role 'train'"),
         ("alias: production\ngates:\n  - {metric: f1, min: 0, severity: fatal}\n", 3, 36, "severity 'fatal'"),
         ("alias: production\ngates:\n  - {metric: f1, max_regression: -1}\n", 3, 34, "0 or more"),
@@ -205,6 +205,6 @@ def test_assertions_are_pluggable() -> None:
 
 
 def test_the_vocabulary_knows_which_way_is_better() -> None:
-    assert higher_is_better("roc_auc") and higher_is_better("disparate_impact_ratio")
-    assert not higher_is_better("rmse") and not higher_is_better("p95_ms")
+    assert higher_is_better("roc_auc") and higher_is_better("demographic_parity_ratio")
+    assert not higher_is_better("rmse") and not higher_is_better("single_p99_ms")
     assert not higher_is_better("demographic_parity_difference")

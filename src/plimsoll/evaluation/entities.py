@@ -28,15 +28,17 @@ from plimsoll.core.validation import (
     check_text,
     printable,
 )
+from plimsoll.gates import vocabulary
 
-# The metrics of each task, in the order a table shows them.
-CLASSIFICATION_LABEL_METRICS = ("accuracy", "precision", "recall", "f1")
-CLASSIFICATION_SCORE_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
+# The metrics of each task, in the order a table shows them: the names (and which way each is
+# better) are the release gates' vocabulary, so that a policy gates on what was measured.
+CLASSIFICATION_LABEL_METRICS = tuple(vocabulary.CLASSIFICATION_LABEL_METRICS)
+CLASSIFICATION_SCORE_METRICS = tuple(vocabulary.CLASSIFICATION_SCORE_METRICS)
 CLASSIFICATION_METRICS = CLASSIFICATION_LABEL_METRICS + CLASSIFICATION_SCORE_METRICS
-REGRESSION_METRICS = ("mae", "rmse", "r2", "mape")
+REGRESSION_METRICS = tuple(vocabulary.REGRESSION_METRICS)
 # A group's rates that the fairness quantities are built from.
 GROUP_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
-FAIRNESS_METRICS = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
+FAIRNESS_METRICS = tuple(vocabulary.FAIRNESS_METRICS)
 
 TASKS: dict[str, tuple[str, ...]] = {
     "classification": CLASSIFICATION_METRICS,
@@ -47,29 +49,8 @@ ALL_METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS
 GROUP_METRICS: tuple[str, ...] = (*GROUP_RATES, "accuracy")
 # Which way is better, for a comparison: +1 higher, -1 lower.
 DIRECTION: dict[str, int] = {
-    "accuracy": 1,
-    "precision": 1,
-    "recall": 1,
-    "f1": 1,
-    "roc_auc": 1,
-    "pr_auc": 1,
-    "log_loss": -1,
-    "brier": -1,
-    "ece": -1,
-    "mae": -1,
-    "rmse": -1,
-    "r2": 1,
-    "mape": -1,
-    "demographic_parity_difference": -1,
-    "demographic_parity_ratio": 1,
-    "equalized_odds_difference": -1,
-    "single_p50_ms": -1,
-    "single_p99_ms": -1,
-    "batch_p50_ms": -1,
-    "batch_p99_ms": -1,
-    "model_bytes": -1,
-    "cpu_seconds_per_1000": -1,
-    "price_per_1000": -1,
+    name: 1 if vocabulary.higher_is_better(name) else -1
+    for name in (*ALL_METRICS, *FAIRNESS_METRICS, *vocabulary.LATENCY_METRICS, *vocabulary.COST_METRICS)
 }
 
 MAX_SLICE_COLUMNS = 20
@@ -448,6 +429,53 @@ class Evaluation:
             found["cpu_seconds_per_1000"] = self.cost.cpu_seconds_per_1000
             found["price_per_1000"] = self.cost.price_per_1000
         return found
+
+    def evidence(self) -> dict[str, Any]:
+        """This evaluation as the release gates' evidence (the JSON shape of
+        `plimsoll.gates.entities.Evidence`): the defined metrics, each slice's rows and metrics,
+        each fairness measure over the sensitive feature where it is least favourable to the model
+        (with its bootstrap interval), latency, cost, and the dataset version as `evaluation`."""
+        confidence = None if self.bootstrap is None else self.bootstrap.confidence
+        fairness: dict[str, dict[str, float]] = {}
+        for name in FAIRNESS_METRICS:
+            measured = [f.metrics[name] for f in self.fairness.values() if name in f.metrics]
+            worst = _least_favourable(name, [m for m in measured if m.value is not None])
+            if worst is not None:
+                fairness[name] = {
+                    key: number
+                    for key, number in (*asdict(worst).items(), ("confidence", confidence))
+                    if number is not None
+                }
+        measurements = self.measurements()
+        return {
+            "metrics": _defined(self.metrics),
+            "slices": {
+                column: {
+                    value: {"count": found.rows, "metrics": _defined(found.metrics)}
+                    for value, found in values.items()
+                }
+                for column, values in self.slices.items()
+            },
+            "fairness": fairness,
+            "latency": _defined({k: measurements.get(k) for k in vocabulary.LATENCY_METRICS}),
+            "cost": _defined({k: measurements.get(k) for k in vocabulary.COST_METRICS}),
+            "datasets": {} if self.dataset is None else {"evaluation": self.dataset},
+            "source": self.node,
+        }
+
+
+def _defined(numbers: Mapping[str, float | None]) -> dict[str, float]:
+    return {name: number for name, number in numbers.items() if number is not None}
+
+
+def _least_favourable(name: str, measured: list[Interval]) -> Interval | None:
+    """Of one fairness measure over several sensitive features, the one a gate would judge
+    hardest: the highest upper bound where lower is better, the lowest lower bound otherwise."""
+    if not measured:
+        return None
+    if DIRECTION[name] < 0:
+        return max(measured, key=lambda m: m.upper if m.upper is not None else m.value or 0.0)
+    return min(measured, key=lambda m: m.lower if m.lower is not None else m.value or 0.0)
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,11 @@ def probability_metrics(
     predicted = np.bincount(cells, weights=score, minlength=groups * n_bins)
     gaps = np.abs(outcome - predicted).reshape(groups, n_bins).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {"log_loss": loss / rows, "brier": squared / rows, "ece": gaps / rows}
+        return {
+            "log_loss": loss / rows,
+            "brier_score": squared / rows,
+            "expected_calibration_error": gaps / rows,
+        }
 
 
 def classification_by_group(

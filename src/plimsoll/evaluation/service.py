@@ -5,6 +5,8 @@ record(new, actor=)                   store an evaluation computed where the dat
                                       version it names; audit it and publish `evaluation.recorded`
 get(id) / list(model=, dataset=)      by id; a project's, newest first, of a model (NAME or
                                       NAME/VERSION) or a dataset version
+gate_evidence(project, name, version) the newest evaluation of a version, as the release gates'
+                                      evidence (gates reads it through add_evidence_source)
 compare(champion_id, challenger_id)   every number both hold, the challenger's change and the side
                                       it favours; refused unless both saw the same data
 
@@ -164,6 +166,14 @@ class EvaluationService:
                 conn, project, model_name=name, model_version=version, dataset=dataset, limit=limit
             )
         return [_evaluation(row) for row in rows]
+
+    def gate_evidence(self, project: str, name: str, version: int) -> dict[str, Any] | None:
+        """The release gates' evidence for model version NAME/VERSION: its newest evaluation's
+        (`Evaluation.evidence`), or None when it has none. The gates capability reads it through
+        `GateService.add_evidence_source`, at every gate run, so that a new evaluation counts."""
+        with self.db.read() as conn:
+            found = store.rows(conn, project, model_name=name, model_version=version, dataset=None, limit=1)
+        return _evaluation(found[0]).evidence() if found else None
 
     def compare(self, champion_id: str, challenger_id: str, *, project: str = DEFAULT_PROJECT) -> Comparison:
         """Champion against challenger: every number both hold (metrics, fairness quantities,

@@ -56,7 +56,7 @@ EXAMPLE_POLICY = (
     "gates:\n"
     "  - {name: auc, metric: roc_auc, min: 0.8}\n"
     "  - {name: auc-change, metric: roc_auc, max_regression: 0.01}\n"
-    "  - {name: p95, latency: p95_ms, max: 40, severity: warning}\n"
+    "  - {name: p95, latency: single_p99_ms, max: 40, severity: warning}\n"
 )
 PolicyText = Annotated[
     str,

@@ -7,7 +7,7 @@ Evidence is what was measured about one model version, in one JSON shape whoever
     {"metrics": {"roc_auc": 0.91},
      "slices": {"region": {"eu": {"count": 1200, "metrics": {"accuracy": 0.88}}}},
      "fairness": {"demographic_parity_difference": {"value": 0.03, "lower": 0.01, "upper": 0.06}},
-     "latency": {"p95_ms": 31}, "cost": {"usd_per_1k_predictions": 0.12},
+     "latency": {"single_p99_ms": 31}, "cost": {"price_per_1000": 0.12},
      "datasets": {"training": "train@3", "evaluation": "holdout@1"},
      "outputs": ["...", "..."]}
 """
@@ -29,6 +29,7 @@ MAX_ENTRIES = 1_000  # metrics, slices, fairness measures ... of one evidence do
 MAX_COMMENT_LENGTH = 2_000
 MAX_COUNT = 2**53  # rows in a slice: as a JSON number carries them exactly
 MAX_GATE_NAME_LENGTH = 100
+MAX_SLICE_KEY_LENGTH = 256  # a slice's column and value: as long as the evaluation stores them
 # How many failing outputs (or slices) a result keeps as evidence: enough to see the pattern.
 MAX_EXAMPLES = 20
 
@@ -129,7 +130,9 @@ class Evidence:
         )
 
 
-def _object(field_name: str, value: Any) -> dict[str, Any]:
+def _object(field_name: str, value: Any, *, any_text_keys: bool = False) -> dict[str, Any]:
+    """A JSON object of at most MAX_ENTRIES entries whose keys are names, or (a slice's columns
+    and values, which are the data's) any text a database stores."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -137,7 +140,10 @@ def _object(field_name: str, value: Any) -> dict[str, Any]:
     if len(value) > MAX_ENTRIES:
         raise InvalidParameter(field_name, f"has {len(value)} entries; the limit is {MAX_ENTRIES}")
     for key in value:
-        check_name(f"{field_name} key", key, max_length=200)
+        if any_text_keys:
+            check_text(f"{field_name} key", key, max_length=MAX_SLICE_KEY_LENGTH)
+        else:
+            check_name(f"{field_name} key", key, max_length=200)
     return value
 
 
@@ -165,11 +171,11 @@ def _numbers(field_name: str, value: Any) -> dict[str, float]:
 
 def _slices(field_name: str, value: Any) -> dict[str, dict[str, SliceEvidence]]:
     slices: dict[str, dict[str, SliceEvidence]] = {}
-    for column, groups in _object(field_name, value).items():
-        where = f"{field_name}.{column}"
+    for column, groups in _object(field_name, value, any_text_keys=True).items():
+        where = f"{field_name}.{printable(column)}"
         slices[column] = {}
-        for group, entry in _object(where, groups).items():
-            at = f"{where}.{group}"
+        for group, entry in _object(where, groups, any_text_keys=True).items():
+            at = f"{where}.{printable(group)}"
             body = _only(at, _object(at, entry), ("count", "metrics"))
             count = body.get("count")
             if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:

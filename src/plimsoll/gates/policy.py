@@ -8,8 +8,8 @@
       - {name: auc-change, metric: roc_auc, max_regression: 0.01}      # against the baseline
       - {metric: accuracy, slice: region, min: 0.8, min_slice_size: 200}
       - {fairness: demographic_parity_difference, max: 0.1, severity: warning}
-      - {latency: p95_ms, max: 40}
-      - {cost: usd_per_1k_predictions, max: 0.2}
+      - {latency: single_p99_ms, max: 40}
+      - {cost: price_per_1000, max: 0.2}
       - {datasets: [training, evaluation]}                             # validation passed
       - {safety: [{json: true}, {pii: [email]}], min_pass_rate: 0.99}
 
