@@ -7,10 +7,12 @@
         result = run_demo(client, experiment="demo")
 
 The dataset is scikit-learn's bundled Wisconsin breast-cancer set (569 tumours, 30 features, binary),
-so nothing is downloaded. Its split is registered as two dataset versions, which every run logs as
-its inputs (training, validation). Each setting is one run with its params, per-step histories of train/val
-loss and accuracy (boosting stages, forest size, or SGD epochs), final validation metrics, tags, a
-confusion-matrix JSON artifact and a model card. Nothing is pickled. `plimsoll demo` is the CLI.
+so nothing is downloaded. Its split is registered as three dataset versions: every run logs the
+training and validation sets as its inputs; the test set is held out for the release
+(`plimsoll.release_demo`). Each setting is one run with its params, per-step histories of
+train/val loss and accuracy (boosting stages, forest size, or SGD epochs), final validation
+metrics, tags, a confusion-matrix JSON artifact, a model card, and the model itself (`log_model`:
+scikit-learn through skops, never a pickle). `plimsoll demo` is the CLI.
 """
 
 from __future__ import annotations
@@ -26,18 +28,30 @@ import numpy.typing as npt
 from plimsoll.core.errors import NotFound
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from plimsoll.client import ActiveRun, Client
     from plimsoll.data.entities import DatasetVersion
     from plimsoll.tracking.entities import Experiment, Run
 
 Array = npt.NDArray[np.float64]
+Trained = tuple[Any, Array]
+"""A fitted scikit-learn model and its probabilities of the positive class on the validation set."""
 Progress = Callable[[int, int, str], None]
 """Called with (settings done, settings in all, label of the one starting now)."""
 
 DATASET = "sklearn.datasets.load_breast_cancer"
-TEST_SIZE = 0.25
+TEST_SIZE = 0.2  # of every tumour: held out for the release's evaluation
+VALIDATION_SIZE = 0.25  # of the rest: to choose the best setting on
 SEED = 0
 BEST_METRIC = "roc_auc"
+MODEL_CARD = {
+    "description": "Tells a benign breast tumour from a malignant one by 30 measurements of its cells' nuclei.",
+    "intended_use": "A demonstration of Plimsoll's tracking, registry and release gates. Nothing else.",
+    "limitations": "Not a medical device: never use it to diagnose anyone. One small, old dataset "
+    "from a single site; no study of how it fails.",
+    "risk_rating": "high",
+}
 FINAL_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "log_loss")
 HISTORY_METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
@@ -73,6 +87,9 @@ class DemoResult:
     experiment: Experiment
     runs: list[Run]
     """This demo's runs, best first (highest validation ROC AUC, then lowest log loss)."""
+    test: DatasetVersion
+    """The held-out test set, for the release's evaluation."""
+    data: DemoData
 
     @property
     def best(self) -> Run:
@@ -80,29 +97,40 @@ class DemoResult:
 
 
 @dataclass(frozen=True)
-class _Data:
-    x_train: Array
-    x_val: Array
+class DemoData:
+    """The split: features as frames (the models learn their names), labels as 0/1 (1: benign,
+    the positive class scikit-learn's dataset numbers 1)."""
+
+    x_train: pd.DataFrame
+    x_val: pd.DataFrame
+    x_test: pd.DataFrame
     y_train: npt.NDArray[np.int64]
     y_val: npt.NDArray[np.int64]
+    y_test: npt.NDArray[np.int64]
     labels: list[str]
     description: str
     features: list[str] = field(default_factory=list)
 
 
-def load_data(seed: int = SEED) -> _Data:
+def load_data(seed: int = SEED) -> DemoData:
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
-    bunch = load_breast_cancer()
-    x_train, x_val, y_train, y_val = train_test_split(
-        bunch.data, bunch.target, test_size=TEST_SIZE, random_state=seed, stratify=bunch.target
+    bunch = load_breast_cancer(as_frame=True)
+    x, y = bunch.data.astype(np.float64), bunch.target.to_numpy(dtype=np.int64)
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=TEST_SIZE, random_state=seed, stratify=y
     )
-    return _Data(
-        x_train=np.asarray(x_train, dtype=np.float64),
-        x_val=np.asarray(x_val, dtype=np.float64),
-        y_train=np.asarray(y_train, dtype=np.int64),
-        y_val=np.asarray(y_val, dtype=np.int64),
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=VALIDATION_SIZE, random_state=seed, stratify=y_rest
+    )
+    return DemoData(
+        x_train=x_train.reset_index(drop=True),
+        x_val=x_val.reset_index(drop=True),
+        x_test=x_test.reset_index(drop=True),
+        y_train=y_train,
+        y_val=y_val,
+        y_test=y_test,
         labels=[str(name) for name in bunch.target_names],
         description="Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant vs benign",
         features=[str(name) for name in bunch.feature_names],
@@ -111,9 +139,10 @@ def load_data(seed: int = SEED) -> _Data:
 
 TRAIN_DATASET = "breast-cancer-train"
 VALIDATION_DATASET = "breast-cancer-validation"
+TEST_DATASET = "breast-cancer-test"
 
 
-def data_schema(data: _Data) -> Any:
+def data_schema(data: DemoData) -> Any:
     """What the demo's data must be (a pandera schema): every measurement present and not
     negative, one row per tumour, a diagnosis that is one of the two."""
     import pandera.pandas as pa
@@ -123,26 +152,32 @@ def data_schema(data: _Data) -> Any:
     return pa.DataFrameSchema({**measurements, "diagnosis": diagnosis}, strict=True)
 
 
-def register_data(client: Client, data: _Data, *, project: str) -> tuple[DatasetVersion, DatasetVersion]:
-    """The split the runs train and validate on, as dataset versions (the same split again: the
+def labelled(x: pd.DataFrame, y: npt.NDArray[np.int64], data: DemoData) -> pd.DataFrame:
+    """Features and the diagnosis in words: the table a dataset version holds."""
+    return x.assign(diagnosis=[data.labels[label] for label in y])
+
+
+def register_data(
+    client: Client, data: DemoData, *, project: str
+) -> tuple[DatasetVersion, DatasetVersion, DatasetVersion]:
+    """The split (training, validation, test), as dataset versions (the same split again: the
     same versions), validated against `data_schema`, so that the lineage graph says which data
     each run read and the versions say that they were checked."""
-    import pandas as pd
-
-    def frame(x: Array, y: npt.NDArray[np.int64]) -> pd.DataFrame:
-        table = pd.DataFrame(x, columns=data.features)
-        table["diagnosis"] = [data.labels[label] for label in y]
-        return table
-
-    about = f"{data.description}; the split of the demo (seed {SEED}, {TEST_SIZE:.0%} held out)"
+    about = (
+        f"{data.description}; the split of the demo (seed {SEED}: {TEST_SIZE:.0%} test, "
+        f"{VALIDATION_SIZE:.0%} of the rest validation)"
+    )
     checks = data_schema(data)
-    train = client.datasets.register(
-        TRAIN_DATASET, frame(data.x_train, data.y_train), description=about, project=project, schema=checks
+    return tuple(  # type: ignore[return-value]
+        client.datasets.register(
+            name, labelled(x, y, data), description=about, project=project, schema=checks
+        )
+        for name, x, y in (
+            (TRAIN_DATASET, data.x_train, data.y_train),
+            (VALIDATION_DATASET, data.x_val, data.y_val),
+            (TEST_DATASET, data.x_test, data.y_test),
+        )
     )
-    validation = client.datasets.register(
-        VALIDATION_DATASET, frame(data.x_val, data.y_val), description=about, project=project, schema=checks
-    )
-    return train, validation
 
 
 def run_demo(
@@ -161,24 +196,24 @@ def run_demo(
         found = client.create_experiment(
             experiment, description=f"plimsoll demo: scikit-learn models on {DATASET}"
         )
-    inputs = register_data(client, data, project=found.project)  # where the runs' lineage lives
+    *inputs, test = register_data(client, data, project=found.project)  # where the runs' lineage lives
     run_ids: list[str] = []
     for index, setting in enumerate(settings):
         if progress is not None:
             progress(index, len(settings), setting.name)
-        run_ids.append(_train_one(client, found.name, setting, data, seed, inputs))
+        run_ids.append(_train_one(client, found.name, setting, data, seed, (inputs[0], inputs[1])))
     if progress is not None:
         progress(len(settings), len(settings), "done")
     runs = [client.get_run(run_id) for run_id in run_ids]
     runs.sort(key=lambda r: (-r.metrics.get(BEST_METRIC, -np.inf), r.metrics.get("log_loss", np.inf)))
-    return DemoResult(experiment=found, runs=runs)
+    return DemoResult(experiment=found, runs=runs, test=test, data=data)
 
 
 def _train_one(
     client: Client,
     experiment: str,
     setting: Setting,
-    data: _Data,
+    data: DemoData,
     seed: int,
     inputs: tuple[DatasetVersion, DatasetVersion],
 ) -> str:
@@ -186,6 +221,7 @@ def _train_one(
         "model": _MODEL_NAMES[setting.family],
         "dataset": DATASET,
         "test_size": TEST_SIZE,
+        "validation_size": VALIDATION_SIZE,
         "random_state": seed,
         "n_train": len(data.y_train),
         "n_val": len(data.y_val),
@@ -196,7 +232,7 @@ def _train_one(
         run.log_input(inputs[0], context="training")
         run.log_input(inputs[1], context="validation")
         started = time.perf_counter()
-        proba_val = _TRAINERS[setting.family](run, setting.params, data, seed)
+        model, proba_val = _TRAINERS[setting.family](run, setting.params, data, seed)
         fit_seconds = time.perf_counter() - started
         final = final_metrics(data.y_val, proba_val)
         run.log_metrics({**final, "fit_seconds": fit_seconds})
@@ -206,13 +242,14 @@ def _train_one(
             "confusion_matrix.json",
         )
         run.log_text(model_card(setting, params, final, matrix, data), "model_card.md")
+        run.log_model(model, "model", input_example=data.x_val.head(5), card=MODEL_CARD)
         return run.id
 
 
 # -- training, one step at a time -------------------------------------------------------------------
 
 
-def _log_step(run: ActiveRun, step: int, data: _Data, proba_train: Array, proba_val: Array) -> None:
+def _log_step(run: ActiveRun, step: int, data: DemoData, proba_train: Array, proba_val: Array) -> None:
     run.log_metrics(
         {
             "train_loss": binary_log_loss(data.y_train, proba_train),
@@ -224,7 +261,7 @@ def _log_step(run: ActiveRun, step: int, data: _Data, proba_train: Array, proba_
     )
 
 
-def _gradient_boosting(run: ActiveRun, params: dict[str, Any], data: _Data, seed: int) -> Array:
+def _gradient_boosting(run: ActiveRun, params: dict[str, Any], data: DemoData, seed: int) -> Trained:
     """One history point per boosting stage (staged_predict_proba)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
@@ -236,10 +273,10 @@ def _gradient_boosting(run: ActiveRun, params: dict[str, Any], data: _Data, seed
     )
     for step, (proba_train, proba_val) in enumerate(stages, start=1):
         _log_step(run, step, data, proba_train[:, 1], proba_val[:, 1])
-    return proba_val[:, 1]
+    return model, proba_val[:, 1]
 
 
-def _random_forest(run: ActiveRun, params: dict[str, Any], data: _Data, seed: int) -> Array:
+def _random_forest(run: ActiveRun, params: dict[str, Any], data: DemoData, seed: int) -> Trained:
     """Grow the forest `trees_per_step` trees at a time (warm start); one history point per step."""
     from sklearn.ensemble import RandomForestClassifier
 
@@ -254,12 +291,14 @@ def _random_forest(run: ActiveRun, params: dict[str, Any], data: _Data, seed: in
         model.fit(data.x_train, data.y_train)
         proba_val = model.predict_proba(data.x_val)[:, 1]
         _log_step(run, step, data, model.predict_proba(data.x_train)[:, 1], proba_val)
-    return proba_val
+    return model, proba_val
 
 
-def _sgd_logistic(run: ActiveRun, params: dict[str, Any], data: _Data, seed: int) -> Array:
-    """Logistic regression by SGD on standardised features; one history point per epoch."""
+def _sgd_logistic(run: ActiveRun, params: dict[str, Any], data: DemoData, seed: int) -> Trained:
+    """Logistic regression by SGD on standardised features; one history point per epoch. The
+    model logged is the two together (a pipeline), so that it takes the measurements as they are."""
     from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(data.x_train)
@@ -273,10 +312,10 @@ def _sgd_logistic(run: ActiveRun, params: dict[str, Any], data: _Data, seed: int
         model.partial_fit(x_train[order], data.y_train[order], classes=classes)
         proba_val = model.predict_proba(x_val)[:, 1]
         _log_step(run, epoch, data, model.predict_proba(x_train)[:, 1], proba_val)
-    return proba_val
+    return Pipeline([("scale", scaler), ("classify", model)]), proba_val
 
 
-_TRAINERS: dict[str, Callable[[ActiveRun, dict[str, Any], _Data, int], Array]] = {
+_TRAINERS: dict[str, Callable[[ActiveRun, dict[str, Any], DemoData, int], Trained]] = {
     "gradient_boosting": _gradient_boosting,
     "random_forest": _random_forest,
     "sgd_logistic": _sgd_logistic,
@@ -320,7 +359,7 @@ def confusion(y: npt.NDArray[np.int64], proba: Array) -> list[list[int]]:
 
 
 def model_card(
-    setting: Setting, params: dict[str, Any], final: dict[str, float], matrix: list[list[int]], data: _Data
+    setting: Setting, params: dict[str, Any], final: dict[str, float], matrix: list[list[int]], data: DemoData
 ) -> str:
     rows = "\n".join(f"| {key} | {value} |" for key, value in params.items())
     scores = "\n".join(f"| {key} | {final[key]:.4f} |" for key in FINAL_METRICS)
@@ -336,8 +375,9 @@ def model_card(
 
 ## Data
 {data.description}. Loaded with `{DATASET}` (bundled with scikit-learn; no download).
-Split {1 - TEST_SIZE:.0%} train ({len(data.y_train)} rows) / {TEST_SIZE:.0%} validation
-({len(data.y_val)} rows), stratified, random_state={params["random_state"]}. Positive class: {positive}.
+Split, stratified, random_state={params["random_state"]}: {len(data.y_train)} rows to train,
+{len(data.y_val)} to validate (choose the best setting), {len(data.y_test)} held out to test (the
+release's evaluation). Positive class: {positive}.
 
 ## Validation metrics (threshold 0.5)
 

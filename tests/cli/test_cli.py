@@ -279,8 +279,9 @@ def test_the_same_commands_over_http(live_server: Any, home: Path) -> None:
 # -- demo ----------------------------------------------------------------------------------------
 
 
-def test_demo_trains_and_logs_every_setting(home: Path) -> None:
+def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
     from plimsoll.demo import GRID
+    from plimsoll.release_demo import ALIAS, MODEL, REVIEWER
 
     result = cli("demo", "--experiment", "demo-test")
     assert result.exit_code == 0, result.output
@@ -303,6 +304,7 @@ def test_demo_trains_and_logs_every_setting(home: Path) -> None:
             paths = {artifact.path for artifact in client.list_artifacts(run.id)}
             assert {"confusion_matrix.json", "model_card.md"} <= paths
             assert not any(path.endswith((".pkl", ".pickle", ".joblib")) for path in paths)
+            assert "model/manifest.json" in paths  # log_model: skops, never a pickle
         boosted = next(run for run in found if run.name.startswith("gb-"))
         assert len(client.get_metric_history(boosted.id, "train_loss").steps) == 100
         # The split it trained and validated on is data, and every run names it as its inputs.
@@ -310,21 +312,41 @@ def test_demo_trains_and_logs_every_setting(home: Path) -> None:
             client.datasets.get("breast-cancer-train"),
             client.datasets.get("breast-cancer-validation"),
         )
-        assert (train.rows, validation.rows) == (426, 143) and train.schema is not None
+        test = client.datasets.get("breast-cancer-test")
+        assert (train.rows, validation.rows, test.rows) == (341, 114, 114) and train.schema is not None
         assert train.validation == validation.validation == "passed"  # checked against the demo's schema
         assert [c.name for c in train.schema][-1] == "diagnosis"
         readers = client.lineage.downstream("dataset:breast-cancer-train@1", depth=1).edges
         assert sorted(e.target for e in readers) == sorted(f"run:{run.id}" for run in found)
         assert {e.context for e in readers} == {"training"}
-        assert {e.context for e in client.lineage.downstream("dataset:breast-cancer-validation@1").edges} == {
-            "validation"
-        }
+        assert {
+            e.context for e in client.lineage.downstream("dataset:breast-cancer-validation@1", depth=1).edges
+        } == {"validation"}
         matrix_file = client.download_artifact(found[0].id, "confusion_matrix.json", home / "cm.json")
         matrix = orjson.loads(matrix_file.read_bytes())["matrix"]
         assert sum(map(sum, matrix)) == int(found[0].params["n_val"])
+
+        # The release: the best run's model holds production, evaluated on the test set, gated,
+        # approved by a second person; the alias's history says so.
+        production = client.registry.get(f"{MODEL}@{ALIAS}")
+        assert (production.version, production.run_id) == (1, found[0].id)
+        (evaluation,) = client.evaluations.list(model=MODEL)
+        assert (evaluation.model, evaluation.dataset, evaluation.rows) == (f"{MODEL}/1", test.ref, 114)
+        assert set(evaluation.slices["tumour_size"]) == {"small", "large"}
+        assert evaluation.latency is not None and evaluation.cost is not None
+        (promotion,) = client.gates.promotions(MODEL, alias=ALIAS)
+        assert promotion.status == "promoted" and [a.approver for a in promotion.approvals] == [REVIEWER]
+        assert promotion.requested_by != REVIEWER
+        decision = client.gates.decision(promotion.decision or "")
+        assert decision.verdict == "passed" and decision.integrity == "verified"
+        assert decision.evidence["source"] == evaluation.node
+        assert {r.gate: r.status for r in decision.results}["no-auc-regression"] == "skipped"
+        (move,) = client.registry.history(MODEL, ALIAS).moves
+        assert move.version == 1
     # The table lists the runs best first: the first row is the best roc_auc.
     rows = [line for line in result.stdout.splitlines() if re.match(r"│\s+1\s+│", line)]
     assert rows and found[0].name in rows[0]
+    assert f"{MODEL}@{ALIAS} now holds version 1 (approved by {REVIEWER})" in result.stdout
 
 
 def test_experiment_rename_delete_restore(home: Path) -> None:

@@ -1,8 +1,9 @@
-"""`plimsoll demo`: train real scikit-learn models, log every run, show the best."""
+"""`plimsoll demo`: train real scikit-learn models, log every run, show the best, and release it:
+registered, evaluated on the held-out test set, gated, approved by a second person, promoted."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +18,13 @@ from plimsoll.cli._output import (
 )
 from plimsoll.core.ids import short_id
 
+if TYPE_CHECKING:
+    from plimsoll.release_demo import Release
+
 UI_URL = "http://127.0.0.1:8765"
+# What `release_best` says it is doing, in order: the release's progress bar counts them.
+RELEASE_STEPS = ("register", "evaluate", "guard", "promote", "approve")
+STATUS_STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "waived": "yellow"}
 TABLE_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
 
 
@@ -27,8 +34,11 @@ def demo(
     ] = "demo",
     url: UrlOption = None,
 ) -> None:
-    """Train scikit-learn models on a bundled dataset over a small grid and log everything."""
+    """Train scikit-learn models on a bundled dataset over a small grid and log everything; then
+    register the best, evaluate it on a held-out test set, run its release gates, approve it as a
+    second person and promote it to production."""
     from plimsoll.demo import BEST_METRIC, GRID, run_demo
+    from plimsoll.release_demo import release_best
 
     with open_client(url) as client:
         with Progress(
@@ -45,6 +55,16 @@ def demo(
                 bar.update(task, completed=done, total=total, description=label)
 
             result = run_demo(client, experiment=experiment, progress=advance)
+            releasing = bar.add_task("release", total=len(RELEASE_STEPS))
+
+            started: list[str] = []
+
+            def release_step(label: str) -> None:
+                bar.update(releasing, completed=len(started), description=label[:40])
+                started.append(label)
+
+            release = release_best(client, result, step=release_step)
+            bar.update(releasing, completed=len(RELEASE_STEPS), description="released")
         remote = client.url.startswith(("http://", "https://"))
         base = client.url.rstrip("/") if remote else UI_URL
 
@@ -63,9 +83,47 @@ def demo(
             style="green" if rank == 1 else None,
         )
     console.print(table)
+    console.print(_gates_table(release))
+    console.print(_release_line(release))
     page = f"{base}/experiments/{result.experiment.id}"
     if remote:
         console.print(f"Open {page} to see the runs and their curves.")
     else:
         console.print(f"Logged to the embedded store. Run `plimsoll server`, then open {page}")
     console.print(f"Next: plimsoll runs show {short_id(result.best.id)}")
+    console.print(f"      open {base}/models/{release.version.name}/versions/{release.version.version}")
+
+
+def _gates_table(release: Release) -> Table:
+    evaluation = release.evaluation
+    table = Table(
+        title=Text(f"Release gates of {release.version.ref} on {evaluation.dataset} ({evaluation.rows} rows)")
+    )
+    for column in ("gate", "severity", "status", "why"):
+        table.add_column(column)
+    results = () if release.decision is None else release.decision.results
+    for result in results:
+        table.add_row(
+            result.gate,
+            result.severity,
+            Text(result.status, style=STATUS_STYLES.get(result.status, "")),
+            result.reason,
+        )
+    return table
+
+
+def _release_line(release: Release) -> Text:
+    promotion = release.promotion
+    if release.promoted:
+        approvers = ", ".join(a.approver for a in promotion.approvals) or "nobody (none required)"
+        return Text(
+            f"{promotion.model}@{promotion.alias} now holds version {promotion.version} "
+            f"(approved by {approvers}).",
+            style="green",
+        )
+    if promotion.status == "awaiting_approval":
+        return Text(
+            f"Promotion {promotion.id} awaits an approver: plimsoll models approve {promotion.id}",
+            style="yellow",
+        )
+    return Text(f"Promotion {promotion.id} {promotion.status}: {promotion.outcome}", style="red")

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
@@ -44,6 +44,9 @@ from plimsoll.tracking.entities import (
     check_run_user,
 )
 from plimsoll.tracking.names import random_run_name
+
+if TYPE_CHECKING:
+    from plimsoll.platform import Platform
 
 DEFAULT_EXPERIMENT = "default"
 # How long a call someone waits on (a read, a delete) retries a server that does not answer.
@@ -127,6 +130,13 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<plimsoll.Client {self.url}>"
+
+    @property
+    def platform(self) -> Platform | None:
+        """The platform an embedded client runs in this process (None over HTTP): its services,
+        to run its background work (`start_background`) or act as another of its users, as the
+        demo does. Whoever holds the store's files holds everything in it."""
+        return getattr(self._transport, "platform", None)
 
     # -- runs -------------------------------------------------------------------------------------
 

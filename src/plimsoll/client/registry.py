@@ -192,6 +192,13 @@ class Registry:
         only if the alias holds that version now (a Conflict otherwise)."""
         return self._transport.registry_rollback(project, name, alias, reason, expected)
 
+    def protect(
+        self, name: str, alias: str, protected: bool = True, *, project: str = DEFAULT_PROJECT
+    ) -> None:
+        """Protect `alias` (a project admin's call): from now on it moves forward only through a
+        promotion whose release gates passed (docs/gates.md). `protected=False` lifts it."""
+        self._transport.registry_protect(project, name, alias, protected)
+
     def history(
         self, name: str, alias: str, *, at: datetime | int | None = None, project: str = DEFAULT_PROJECT
     ) -> AliasHistory:

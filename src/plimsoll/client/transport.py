@@ -194,6 +194,7 @@ class Transport(Protocol):
     def registry_rollback(
         self, project: str, name: str, alias: str, reason: str, expected: int | None
     ) -> AliasMove: ...
+    def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None: ...
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]: ...
     def evaluation_record(self, new: NewEvaluation) -> Evaluation: ...
     def evaluation_get(self, project: str, evaluation_id: str) -> Evaluation: ...
@@ -524,6 +525,9 @@ class LocalTransport:
         return self.platform.model_registry.rollback(  # type: ignore[no-any-return]
             name, alias, reason=reason, expected=expected, project=project, actor=self.actor
         )
+
+    def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
+        self.platform.model_registry.protect_alias(name, alias, protected, project=project, actor=self.actor)
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
         return self.platform.model_registry.alias_history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
@@ -1217,6 +1221,10 @@ class HttpTransport:
         body = {"project": project, "reason": reason, "expected": expected}
         path = f"{_model_path(name)}/aliases/{alias}/rollback"
         return AliasMove.from_dict(self._json("POST", path, retry=False, body=body))
+
+    def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
+        body = {"project": project, "protected": protected}
+        self._json("PUT", f"{_model_path(name)}/aliases/{alias}/protection", retry=True, body=body)
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
         params: dict[str, Any] = {"project": project}
