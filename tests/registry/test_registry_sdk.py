@@ -47,6 +47,13 @@ def test_register_alias_history_and_rollback(sdk: Client) -> None:
         "first release",
     ]
 
+    # Protected, the alias moves forward only through a promotion; lifted, by hand again.
+    sdk.registry.protect("churn", "production")
+    with pytest.raises(Conflict, match="protected: it moves only through a promotion"):
+        sdk.registry.set_alias("churn", "production", 2)
+    sdk.registry.protect("churn", "production", False)
+    assert sdk.registry.set_alias("churn", "production", 2, expected=1).version == 2
+
 
 def test_refusals_arrive_as_the_same_errors(sdk: Client) -> None:
     run_id = trained(sdk, "one")
