@@ -129,6 +129,14 @@ _KEY_RE = re.compile(KEY_PATTERN)
 _ARTIFACT_PATH_RE = re.compile(ARTIFACT_PATH_PATTERN)
 
 
+def bounded_reference_name_pattern(max_length: int) -> str:
+    """REFERENCE_NAME_PATTERN unanchored and of at most `max_length` characters: a part of a
+    larger pattern (`NAME/VERSION`, `kind:NAME@VERSION`) in the OpenAPI document."""
+    inner = rf"[^\u0000-\u001f\u007f{_BIDI}/\\@:]"
+    edge = rf"[^\u0000-\u001f\u007f{_SPACES}{_BIDI}/\\@:]"
+    return rf"(?!\.\.?(?:[/@]|$)){edge}(?:{inner}{{0,{max_length - 2}}}{edge})?"
+
+
 def check_name(field: str, value: Any, *, max_length: int = MAX_NAME_LENGTH) -> str:
     """Names of projects, experiments, runs and users: shown in URLs, paths and lists, so no
     slashes, controls, or bidirectional overrides (which make one name display as another)."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import INT64_MAX, TEXT_PATTERN
+from plimsoll.core.validation import INT64_MAX, TEXT_PATTERN, bounded_reference_name_pattern
 from plimsoll.core.wire import Description, Documented, Id, JsonInt, Name, between, one_of
 from plimsoll.evaluation.entities import (
     ALL_METRICS,
@@ -43,25 +43,17 @@ Evaluations = Annotated[EvaluationService, Depends(service_of("evaluation"))]
 Actor = Annotated[str, Depends(current_actor)]
 
 
-def _name_pattern(max_length: int) -> str:
-    """A model's or dataset's name as `core.validation.check_name` reads it, without '@', '/' or
-    ':' (they separate a name from its version or alias), of at most `max_length` characters."""
-    from plimsoll.core.validation import _BIDI, _SPACES
-
-    inner = rf"[^\u0000-\u001f\u007f{_BIDI}/\\@:]"
-    edge = rf"[^\u0000-\u001f\u007f{_SPACES}{_BIDI}/\\@:]"
-    return rf"(?!\.\.?(?:[/@]|$)){edge}(?:{inner}{{0,{max_length - 2}}}{edge})?"
-
-
-_MODEL_NAME = _name_pattern(200)
-_DATASET_NAME = _name_pattern(200)
+# A model's or a dataset's name, as it stands before its version or alias.
+_NAME_IN_REFERENCE = bounded_reference_name_pattern(200)
 _VERSION = "[1-9][0-9]{0,14}"
 # A model version (NAME/VERSION) or the version an alias holds (NAME@ALIAS).
-ModelRef = Annotated[str, Documented(pattern=rf"^{_MODEL_NAME}(?:/{_VERSION}|@[a-z][a-z0-9_-]{{0,62}})$")]
+ModelRef = Annotated[
+    str, Documented(pattern=rf"^{_NAME_IN_REFERENCE}(?:/{_VERSION}|@[a-z][a-z0-9_-]{{0,62}})$")
+]
 # A model (NAME: every version) or one version of it.
-ModelFilter = Annotated[str, Documented(pattern=rf"^{_MODEL_NAME}(?:/{_VERSION})?$")]
+ModelFilter = Annotated[str, Documented(pattern=rf"^{_NAME_IN_REFERENCE}(?:/{_VERSION})?$")]
 # A dataset version (NAME@VERSION), or NAME for its latest.
-DatasetRef = Annotated[str, Documented(pattern=rf"^{_DATASET_NAME}(?:@{_VERSION})?$")]
+DatasetRef = Annotated[str, Documented(pattern=rf"^{_NAME_IN_REFERENCE}(?:@{_VERSION})?$")]
 
 Number = Annotated[float, Strict()]  # a JSON number, an integer too; never a string or `true`
 Nullable = Number | None

@@ -71,11 +71,9 @@ def _node_id_pattern() -> str:
     without `@`, `/` or `:`. The alias form (`model:NAME@ALIAS`) is left out: it names a node only
     once the kind's resolver is plugged in, and none is yet."""
     from plimsoll.core.ids import ID_PATTERN
-    from plimsoll.core.validation import _BIDI, _SPACES
+    from plimsoll.core.validation import bounded_reference_name_pattern
 
-    inner = rf"[^\u0000-\u001f\u007f{_BIDI}/\\@:]"
-    edge = rf"[^\u0000-\u001f\u007f{_SPACES}{_BIDI}/\\@:]"
-    part = rf"(?!\.\.?(?:[@/]|$)){edge}(?:{inner}{{0,{MAX_PART_LENGTH - 2}}}{edge})?"
+    part = bounded_reference_name_pattern(MAX_PART_LENGTH)
     run_id = ID_PATTERN.removeprefix("^").removesuffix("$")
     forms = {
         "versioned": f"{part}@{part}",
