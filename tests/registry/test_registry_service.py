@@ -87,9 +87,9 @@ def test_aliases_keep_their_history_and_answer_which_version_held_them_at_a_time
         ("set", 3, 1, "bo", "retrained"),
         ("set", 1, None, "ada", "first release"),
     ]
-    assert registry.holder_at("churn", "production", first.at) == 1
-    assert registry.holder_at("churn", "production", second.at) == 3
-    assert registry.holder_at("churn", "production", first.at - 1) is None
+    assert registry.history("churn", "production", at=first.at).version == 1
+    assert registry.history("churn", "production", at=second.at).version == 3
+    assert registry.history("churn", "production", at=first.at - 1).version is None
 
     # A rollback read as "from 1" is refused once the alias holds 3: nothing moves.
     with pytest.raises(Conflict, match="holds version 3, not 1"):

@@ -25,6 +25,7 @@ from blake3 import blake3
 from plimsoll.core.errors import BlobCorrupted, InvalidParameter, NotFound, PermissionDenied
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.model_registry.entities import (
+    AliasHistory,
     AliasMove,
     Model,
     ModelCard,
@@ -38,15 +39,6 @@ if TYPE_CHECKING:
     from plimsoll.client.transport import Transport
     from plimsoll.model_registry.flavors import LoadedModel
     from plimsoll.model_registry.manifest import Manifest
-
-
-@dataclass(frozen=True)
-class AliasHistory:
-    """An alias's moves, newest first, and `version`: the one it held at the time asked about (now
-    when none was), None if it held none."""
-
-    version: int | None
-    moves: tuple[AliasMove, ...]
 
 
 class Registry:
@@ -204,8 +196,7 @@ class Registry:
     ) -> AliasHistory:
         """The alias's moves, newest first; with `at` (a timezone-aware datetime, or epoch ms),
         those made by then, and `.version`: the version it held at that time."""
-        moves = tuple(self._transport.registry_history(project, name, alias, _epoch_ms(at)))
-        return AliasHistory(moves[0].version if moves else None, moves)
+        return self._transport.registry_history(project, name, alias, _epoch_ms(at))
 
 
 def _epoch_ms(at: datetime | int | None) -> int | None:

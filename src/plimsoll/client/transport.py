@@ -57,7 +57,7 @@ from plimsoll.feature_registry.entities import (
     check_feature_name,
 )
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact, OpenLineagePage
-from plimsoll.model_registry.entities import AliasMove, Model, ModelVersion
+from plimsoll.model_registry.entities import AliasHistory, AliasMove, Model, ModelVersion
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -195,7 +195,7 @@ class Transport(Protocol):
         self, project: str, name: str, alias: str, reason: str, expected: int | None
     ) -> AliasMove: ...
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None: ...
-    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]: ...
+    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> AliasHistory: ...
     def evaluation_record(self, new: NewEvaluation) -> Evaluation: ...
     def evaluation_get(self, project: str, evaluation_id: str) -> Evaluation: ...
     def evaluation_list(
@@ -529,8 +529,8 @@ class LocalTransport:
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
         self.platform.model_registry.protect_alias(name, alias, protected, project=project, actor=self.actor)
 
-    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
-        return self.platform.model_registry.alias_history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
+    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> AliasHistory:
+        return self.platform.model_registry.history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
 
     # -- evaluations ------------------------------------------------------------------------------
 
@@ -1226,12 +1226,12 @@ class HttpTransport:
         body = {"project": project, "protected": protected}
         self._json("PUT", f"{_model_path(name)}/aliases/{alias}/protection", retry=True, body=body)
 
-    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> list[AliasMove]:
+    def registry_history(self, project: str, name: str, alias: str, at: int | None) -> AliasHistory:
         params: dict[str, Any] = {"project": project}
         if at is not None:
             params["at"] = at
         found = self._json("GET", f"{_model_path(name)}/aliases/{alias}/history", params=params)
-        return [AliasMove.from_dict(m) for m in found["moves"]]
+        return AliasHistory.from_dict(found)
 
     # -- evaluations ------------------------------------------------------------------------------
 

@@ -273,6 +273,4 @@ def alias_history(
 ) -> Response:
     """The alias's moves, newest first; with `at` (epoch ms), those made by then, and `version`:
     the one it held at that time (null if none)."""
-    moves = registry.alias_history(name, alias, at=at, project=project)
-    holder = moves[0].version if moves else None
-    return json_response({"version": holder, "moves": [m.to_dict() for m in moves]})
+    return json_response(registry.history(name, alias, at=at, project=project).to_dict())

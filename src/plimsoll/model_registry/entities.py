@@ -215,6 +215,22 @@ class AliasMove(_Wire):
     at: int
 
 
+@dataclass(frozen=True, slots=True)
+class AliasHistory:
+    """An alias's moves, newest first (those made by a time asked about, when one was), and
+    `version`: the one it held then (None if it held none, or had been removed)."""
+
+    version: int | None
+    moves: tuple[AliasMove, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "moves": [move.to_dict() for move in self.moves]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AliasHistory:
+        return cls(data["version"], tuple(AliasMove.from_dict(move) for move in data["moves"]))
+
+
 def check_model_name(field_name: str, value: Any) -> str:
     """A project-style name without '@', '/' or ':': `NAME/VERSION` and `NAME@ALIAS` read one way."""
     return check_reference_name(field_name, value, max_length=MAX_MODEL_NAME_LENGTH)

@@ -12,7 +12,8 @@ set_alias / remove_alias / rollback             move an alias, recorded with who
 protect_alias                                   a protected alias moves only through a promotion
 promote_in(change, decision)                    the move of a promotion: only with a signed, passing
                                                 release decision for that alias and version
-alias_history(name, alias, at=)                 the moves; `holder_at` answers "which held it at T"
+alias_history(name, alias, at=)                 the moves (of every alias, with no alias)
+history(name, alias, at=)                       one alias's moves and the version it held at T
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from plimsoll.model_registry.entities import (
     MAX_DESCRIPTION_LENGTH,
     MAX_EXAMPLE_BYTES,
     Alias,
+    AliasHistory,
     AliasMove,
     Model,
     ModelCard,
@@ -603,10 +605,13 @@ class RegistryService:
             rows = store.move_rows(conn, model["id"], alias, at)
         return [_move(name, row) for row in rows]
 
-    def holder_at(self, name: str, alias: str, at: int, *, project: str = DEFAULT_PROJECT) -> int | None:
-        """The version `alias` held at time `at` (epoch ms): None if none did."""
-        moves = self.alias_history(name, alias, at=at, project=project)
-        return moves[0].version if moves else None
+    def history(
+        self, name: str, alias: str, *, at: int | None = None, project: str = DEFAULT_PROJECT
+    ) -> AliasHistory:
+        """The moves of `alias` made by `at` (epoch ms; now when None), newest first, and the
+        version it held then: which version held production at T is `.version`."""
+        moves = tuple(self.alias_history(name, alias, at=at, project=project))
+        return AliasHistory(moves[0].version if moves else None, moves)
 
     # -- inside -----------------------------------------------------------------------------------
 
