@@ -61,6 +61,7 @@ class GcReport:
     events: int = 0
     blobs: list[str] = field(default_factory=list)
     blobs_kept: int = 0
+    spools: int = 0  # leftover spool files of puts that never finished, removed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class GcReport:
             "events": self.events,
             "blobs": self.blobs,
             "blobs_kept": self.blobs_kept,
+            "spools": self.spools,
         }
 
 
@@ -105,6 +107,13 @@ def collect_garbage(platform: Platform, *, dry_run: bool = False, now: int | Non
         report.blobs.append(digest)
         if not dry_run:
             platform.blobs.delete(digest)
+    # A put takes seconds (a large one, minutes): a spool file untouched for the grace period
+    # belongs to a process that died mid-put.
+    for spool in platform.blobs.leftover_spools():
+        if spool.modified_at <= cutoff:
+            report.spools += 1
+            if not dry_run:
+                platform.blobs.delete_spool(spool.digest)
     return report
 
 

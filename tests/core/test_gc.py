@@ -3,6 +3,8 @@ unreferenced blobs swept after their grace period, referenced ones never; a dry 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -57,6 +59,27 @@ def test_a_fresh_unreferenced_blob_is_kept_for_its_grace_period(platform: Platfo
     assert platform.blobs.exists(orphan)
     assert collect_garbage(platform, dry_run=True, now=now_ms() + 2 * DAY_MS).blobs == [orphan]
     assert platform.blobs.exists(orphan)  # a dry run deletes nothing
+
+
+def test_spools_a_crashed_put_left_behind_go_after_the_grace_period(
+    platform: Platform, tmp_path: Path
+) -> None:
+    _, stored = _run_with_artifact(platform, b"a model stored whole")
+    root = tmp_path / "blobs"
+    blob_folder = next(root.glob(f"??/??/{stored}")).parent
+    # What a process killed mid-put leaves: spool files beside a blob's final name and in .tmp.
+    beside = blob_folder / ".plimsoll-blob-beside"
+    spooled = root / ".tmp" / ".plimsoll-blob-large"
+    for spool in (beside, spooled):
+        spool.parent.mkdir(exist_ok=True)
+        spool.write_bytes(b"half a content")
+
+    assert collect_garbage(platform).spools == 0  # young: a put may still be writing it
+    assert collect_garbage(platform, dry_run=True, now=now_ms() + 2 * DAY_MS).spools == 2
+    assert beside.exists() and spooled.exists()
+    report = collect_garbage(platform, now=now_ms() + 2 * DAY_MS)
+    assert report.spools == 2 and not beside.exists() and not spooled.exists()
+    assert report.blobs == [] and platform.blobs.exists(stored)  # a spool is never taken for a blob
 
 
 def test_restoring_a_run_stops_its_purge(platform: Platform) -> None:

@@ -48,6 +48,10 @@ def gc(
     console.print(
         f"blobs: {'would sweep' if dry_run else 'swept'} {len(report.blobs)}, kept {report.blobs_kept}"
     )
+    if report.spools:
+        console.print(
+            f"spool files of puts that never finished: {'would remove' if dry_run else 'removed'} {report.spools}"
+        )
     if dry_run:
         for digest in report.blobs:
             console.print(f"  {digest}", style="dim")

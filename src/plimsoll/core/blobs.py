@@ -246,6 +246,19 @@ class BlobStore:
         """Remove a blob; a blob already gone is fine. Only garbage collection calls this."""
         self._backend.delete(_checked_key(digest))
 
+    def leftover_spools(self) -> Iterator[StoredBlob]:
+        """Spool files a put left behind (the process died before it published or removed them),
+        with when they were last written, named by their key in `digest`'s place."""
+        for key, modified_at in self._backend.walk():
+            if key.rsplit("/", 1)[-1].startswith(_SPOOL_PREFIX):
+                yield StoredBlob(key, modified_at)
+
+    def delete_spool(self, key: str) -> None:
+        """Remove a spool file `leftover_spools` found. Only garbage collection calls this."""
+        if not key.rsplit("/", 1)[-1].startswith(_SPOOL_PREFIX):
+            raise ValueError(f"not a spool file: {key!r}")
+        self._backend.delete(key)
+
     def modified_at(self, digest: str) -> int | None:
         """When the blob was last stored (a store of the same content again counts), in epoch ms."""
         return self._backend.modified(_checked_key(digest))
@@ -345,7 +358,8 @@ class _LocalBackend:
         shutil.copyfile(self.root / key, dest)
 
     def walk(self) -> Iterator[tuple[str, int]]:
-        for path in self.root.glob("??/??/*"):
+        # The blobs' two levels of folders, and the spool folder (spools of a crashed put stay).
+        for path in itertools.chain(self.root.glob("??/??/*"), self.root.glob(".tmp/*")):
             try:
                 modified = path.stat().st_mtime_ns // 1_000_000
             except FileNotFoundError:
