@@ -79,6 +79,20 @@ def evaluate(predictor: Any, data: Any, /, **kwargs: Any) -> Evaluation:
     return default_client().evaluate(predictor, data, **kwargs)
 
 
+def log_predictions(model: str, features: Any, predictions: Any, **kwargs: Any) -> Any:
+    """Log what a model was given and answered (`Client.log_predictions`): `pl.log_predictions(
+    "churn@production", features, predictions, scores=proba)`; answers the rows' ids."""
+    return default_client().log_predictions(model, features, predictions, **kwargs)
+
+
+def log_labels(ids: Any, labels: Any, **kwargs: Any) -> None:
+    default_client().log_labels(ids, labels, **kwargs)
+
+
+def log_outcomes(ids: Any, outcomes: Any, **kwargs: Any) -> None:
+    default_client().log_outcomes(ids, outcomes, **kwargs)
+
+
 def flush(timeout: float | None = None) -> None:
     default_client().flush(timeout)
 
@@ -90,6 +104,8 @@ def __getattr__(name: str) -> Any:
         return default_client().registry
     if name == "evaluations":  # the default client's: `pl.evaluations.compare(a, b)`
         return default_client().evaluations
+    if name == "monitoring":  # the default client's: `pl.monitoring.read("predictions", model="churn")`
+        return default_client().monitoring
     if name == "features":  # the default client's: `pl.features.register("ratio", ratio, ...)`
         return default_client().features
     if name == "stats":
@@ -110,6 +126,9 @@ __all__ = [
     "flush",
     "get_metric_history",
     "get_run",
+    "log_labels",
+    "log_outcomes",
+    "log_predictions",
     "restore_run",
     "resume_run",
     "search_runs",

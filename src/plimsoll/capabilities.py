@@ -9,7 +9,16 @@ descriptors bring, in the order of `NAV_SECTIONS`.
 
 from __future__ import annotations
 
-from plimsoll import data, evaluation, feature_registry, gates, lineage, model_registry, tracking
+from plimsoll import (
+    data,
+    evaluation,
+    feature_registry,
+    gates,
+    lineage,
+    model_registry,
+    monitoring,
+    tracking,
+)
 from plimsoll.core import audit, auth, projects, webhooks
 from plimsoll.core.capability import Capability, CliGroup, NavItem
 
@@ -46,6 +55,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     model_registry.CAPABILITY,
     evaluation.CAPABILITY,
     gates.CAPABILITY,
+    monitoring.CAPABILITY,
 )
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES

@@ -20,6 +20,7 @@ from plimsoll.client.evaluations import Evaluations
 from plimsoll.client.features import Features
 from plimsoll.client.gates import Gates
 from plimsoll.client.lineage import Lineage
+from plimsoll.client.monitoring import Monitoring
 from plimsoll.client.registry import Registry
 from plimsoll.client.results import RunList
 from plimsoll.client.run import ActiveRun, param_texts, tag_texts
@@ -126,6 +127,9 @@ class Client:
         self.evaluations = Evaluations(self)
         # Release gates and promotions: client.gates.check(...), .promote, .approve, .reject.
         self.gates = Gates(self._transport)
+        # What models saw and said: client.log_predictions(...), .log_labels, .log_outcomes;
+        # client.monitoring.flush(), .dropped, .read("predictions", model="churn").
+        self.monitoring = Monitoring(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:
@@ -434,7 +438,9 @@ class Client:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:
+        """Send what runs and monitoring have buffered."""
         self._batcher.flush(timeout=timeout)
+        self.monitoring.flush(timeout)
 
     def send_spooled(
         self, *, stall: float | None = 60.0, progress: Callable[[int, int], None] | None = None
@@ -447,8 +453,24 @@ class Client:
     def close(self) -> None:
         for run in list(self._stack()):
             run.end()
-        self._batcher.close()
-        self._transport.close()
+        try:
+            self.monitoring.close()
+        finally:
+            self._batcher.close()
+            self._transport.close()
+
+    # -- monitoring -------------------------------------------------------------------------------
+
+    def log_predictions(self, model: str, features: Any, predictions: Any, **kwargs: Any) -> Any:
+        """Log a model's predictions with the features it was given (`Monitoring.log_predictions`):
+        buffered, sent in batches; answers the rows' ids for `log_labels` and `log_outcomes`."""
+        return self.monitoring.log_predictions(model, features, predictions, **kwargs)
+
+    def log_labels(self, ids: Any, labels: Any, **kwargs: Any) -> None:
+        self.monitoring.log_labels(ids, labels, **kwargs)
+
+    def log_outcomes(self, ids: Any, outcomes: Any, **kwargs: Any) -> None:
+        self.monitoring.log_outcomes(ids, outcomes, **kwargs)
 
     def __enter__(self) -> Client:
         return self

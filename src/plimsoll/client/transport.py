@@ -13,8 +13,9 @@ import re
 import shutil
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -58,6 +59,7 @@ from plimsoll.feature_registry.entities import (
 )
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact, OpenLineagePage
 from plimsoll.model_registry.entities import AliasHistory, AliasMove, Model, ModelVersion
+from plimsoll.monitoring.entities import ARROW_STREAM
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -66,6 +68,11 @@ from plimsoll.tracking.entities import (
     RunPage,
     RunWrites,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from plimsoll.monitoring.entities import Logged, Segment
 
 log = logging.getLogger("plimsoll.client")
 
@@ -202,6 +209,9 @@ class Transport(Protocol):
         self, project: str, model: str | None, dataset: str | None, limit: int
     ) -> list[Evaluation]: ...
     def evaluation_compare(self, project: str, champion: str, challenger: str) -> Comparison: ...
+    def monitoring_log(self, kind: str, table: pa.Table, where: Mapping[str, Any]) -> Logged: ...
+    def monitoring_segments(self, kind: str, where: Mapping[str, Any]) -> list[Segment]: ...
+    def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table: ...
     def close(self) -> None: ...
 
 
@@ -549,6 +559,17 @@ class LocalTransport:
 
     def evaluation_compare(self, project: str, champion: str, challenger: str) -> Comparison:
         return self.platform.evaluation.compare(champion, challenger, project=project)  # type: ignore[no-any-return]
+
+    # -- monitoring: `where` holds the service's keyword arguments (project, model, ...) ----------
+
+    def monitoring_log(self, kind: str, table: pa.Table, where: Mapping[str, Any]) -> Logged:
+        return self.platform.monitoring.log(kind, table, **where, actor=self.actor)  # type: ignore[no-any-return]
+
+    def monitoring_segments(self, kind: str, where: Mapping[str, Any]) -> list[Segment]:
+        return self.platform.monitoring.segments(kind, **where)  # type: ignore[no-any-return]
+
+    def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table:
+        return self.platform.monitoring.read(kind, **where)
 
     def close(self) -> None:
         self.platform.close()
@@ -1262,6 +1283,37 @@ class HttpTransport:
             "challenger": check_id("challenger", challenger),
         }
         return Comparison.from_dict(self._json("GET", "/evaluations/compare", params=params))
+
+    # -- monitoring -------------------------------------------------------------------------------
+
+    def monitoring_log(self, kind: str, table: pa.Table, where: Mapping[str, Any]) -> Logged:
+        from plimsoll.monitoring.entities import Logged
+        from plimsoll.monitoring.tables import to_ipc
+
+        params = {key: value for key, value in where.items() if value not in (None, "")}
+        # A batch carries its id, so sending it again after a lost answer stores it once.
+        found = self._json(
+            "POST",
+            f"/monitoring/{kind}",
+            retry=True,
+            params=params,
+            content=to_ipc(table),
+            headers={"Content-Type": ARROW_STREAM},
+        )
+        return Logged.from_dict(found)
+
+    def monitoring_segments(self, kind: str, where: Mapping[str, Any]) -> list[Segment]:
+        from plimsoll.monitoring.entities import Segment
+
+        params = {key: value for key, value in where.items() if value is not None}
+        found = self._json("GET", f"/monitoring/{kind}/segments", params=params)
+        return [Segment.from_dict(segment) for segment in found["segments"]]
+
+    def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table:
+        from plimsoll.monitoring.tables import from_ipc
+
+        params = {key: value for key, value in where.items() if value is not None}
+        return from_ipc(self._send("GET", f"/monitoring/{kind}", retry=True, params=params).data)
 
     def close(self) -> None:
         self.http.clear()

@@ -259,6 +259,17 @@ class BlobStore:
             raise ValueError(f"not a spool file: {key!r}")
         self._backend.delete(key)
 
+    def readable_at(self, digest: str) -> tuple[Any, str]:
+        """Where a reader that takes a filesystem (DuckDB, Arrow datasets) finds the blob: its
+        fsspec filesystem (None for a local folder, which such readers open natively) and the
+        path or URL to give it. The content is not checked: readers of large blobs trust the
+        digest their index names, as `open` does once read whole."""
+        key = _checked_key(digest)
+        backend = self._backend
+        if isinstance(backend, _S3Backend):
+            return backend.fs, f"s3://{backend.root}/{key}"
+        return None, str(cast(_LocalBackend, backend).root / key)
+
     def modified_at(self, digest: str) -> int | None:
         """When the blob was last stored (a store of the same content again counts), in epoch ms."""
         return self._backend.modified(_checked_key(digest))

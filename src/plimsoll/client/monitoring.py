@@ -1,0 +1,327 @@
+"""`client.monitoring`: logging what a model saw and said, and reading it back.
+
+    ids = client.log_predictions("churn@production", features, predictions, scores=proba)
+    client.log_labels(ids, truth)                      # any time later
+    client.log_outcomes(ids, {"revenue": revenue})
+
+A call returns at once: its rows join a buffer that a background thread sends in large batches
+(every `flush_interval` seconds, sooner when `flush_rows` are waiting), as Arrow IPC. Memory is
+bounded by `max_buffered_rows`: at the bound a call waits for room (`when_full="block"`, the
+default, up to `block_timeout` seconds, then raises) or its rows are counted in `dropped` and
+not logged (`when_full="drop"`), never dropped unseen. A batch the server cannot take now is
+retried with backoff under the same batch id (stored once however often it arrives); one it
+refuses is counted in `refused` and its error raised by the next call or `flush`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from plimsoll.core.errors import InvalidParameter, Unavailable
+from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.monitoring.entities import ID_COLUMN, KINDS, MAX_BATCH_BYTES, MAX_ROWS_PER_BATCH, Segment
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from plimsoll.client.transport import Transport
+
+log = logging.getLogger("plimsoll.client")
+
+WHEN_FULL = ("block", "drop")
+MAX_RETRY_DELAY_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Key:
+    kind: str
+    project: str
+    model: str | None
+    deployment: str
+    role: str
+
+
+@dataclass
+class _Batch:
+    key: _Key
+    table: pa.Table
+    id: str
+
+
+class Monitoring:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        max_buffered_rows: int = 2_000_000,
+        flush_rows: int = 100_000,
+        flush_interval: float = 1.0,
+        when_full: str = "block",
+        block_timeout: float = 60.0,
+    ) -> None:
+        if when_full not in WHEN_FULL:
+            raise InvalidParameter("when_full", f"must be one of {', '.join(WHEN_FULL)}; got {when_full!r}")
+        self._transport = transport
+        self.max_buffered_rows = max_buffered_rows
+        self.flush_rows = min(flush_rows, max_buffered_rows)
+        self.flush_interval = flush_interval
+        self.when_full = when_full
+        self.block_timeout = block_timeout
+        self._lock = threading.Condition()
+        self._pending: dict[_Key, list[pa.Table]] = {}
+        self._ready: deque[_Batch] = deque()  # taken from pending, with their ids: sent in order
+        self._buffered = 0  # rows pending or ready
+        self._sending = False
+        self._dropped = 0
+        self._refused = 0
+        self._errors: list[Exception] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._last_send = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"<plimsoll monitoring of {self._transport.destination}: {self._buffered} rows buffered>"
+
+    # -- logging ----------------------------------------------------------------------------------
+
+    def log_predictions(
+        self,
+        model: str,
+        features: Any,
+        predictions: Any,
+        *,
+        scores: Any = None,
+        ids: Any = None,
+        timestamps: Any = None,
+        deployment: str = "",
+        role: str = "",
+        project: str = DEFAULT_PROJECT,
+    ) -> pa.Array:
+        """Log what `model` (NAME@ALIAS, resolved when the batch is stored, or NAME/VERSION) was
+        given and answered, one row per prediction; answers the rows' ids (made when `ids` is None),
+        which `log_labels` and `log_outcomes` name later."""
+        from plimsoll.monitoring.tables import prediction_table
+
+        table = prediction_table(
+            features, predictions, scores=scores, ids=ids, timestamps=timestamps, now_ms=now_ms()
+        )
+        self._add(_Key("predictions", project, model, deployment, role), table)
+        return table.column(ID_COLUMN).combine_chunks()
+
+    def log_labels(
+        self,
+        ids: Any,
+        labels: Any,
+        *,
+        model: str | None = None,
+        timestamps: Any = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> None:
+        """The truth for predictions logged earlier, by their ids (of `model`, a NAME, if given)."""
+        from plimsoll.monitoring.tables import label_table
+
+        self._add(
+            _Key("labels", project, model, "", ""),
+            label_table(ids, labels, timestamps=timestamps, now_ms=now_ms()),
+        )
+
+    def log_outcomes(
+        self,
+        ids: Any,
+        outcomes: Any,
+        *,
+        model: str | None = None,
+        timestamps: Any = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> None:
+        """Business outcomes of predictions logged earlier (`{"revenue": [...], "converted": [...]}`)."""
+        from plimsoll.monitoring.tables import outcome_table
+
+        table = outcome_table(ids, outcomes, timestamps=timestamps, now_ms=now_ms())
+        self._add(_Key("outcomes", project, model, "", ""), table)
+
+    @property
+    def dropped(self) -> int:
+        """Rows not logged because the buffer was full (`when_full="drop"`)."""
+        return self._dropped
+
+    @property
+    def refused(self) -> int:
+        """Rows the server refused (their error is raised by the next call or `flush`)."""
+        return self._refused
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Send everything buffered; raise the first refusal since the last call. TimeoutError
+        after `timeout` seconds if the server has not taken it all."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._take_all()
+            self._ensure_thread()
+            self._lock.notify_all()
+            while self._buffered and not self._closed_early():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"{self._buffered} logged rows are not sent yet after {timeout:g} s")
+                self._lock.wait(0.05 if left is None else min(left, 0.05))
+            self._raise_error()
+
+    def close(self, timeout: float = 30.0) -> None:
+        try:
+            if self._buffered:
+                self.flush(timeout)
+        finally:
+            with self._lock:
+                self._closed = True
+                self._lock.notify_all()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def segments(self, kind: str = "predictions", **where: Any) -> builtins.list[Segment]:
+        """The Parquet segments holding logged rows of `kind`: `model=` (NAME or NAME/VERSION),
+        `deployment=`, `role=`, `since=` / `until=` (epoch ms), `project=`."""
+        return self._transport.monitoring_segments(_kind(kind), {"project": DEFAULT_PROJECT, **where})
+
+    def read(self, kind: str = "predictions", **where: Any) -> pa.Table:
+        """The logged rows of `kind`, oldest first, as an Arrow table (`segments`' filters)."""
+        return self._transport.monitoring_read(_kind(kind), {"project": DEFAULT_PROJECT, **where})
+
+    # -- inside -----------------------------------------------------------------------------------
+
+    def _add(self, key: _Key, table: pa.Table) -> None:
+        rows = table.num_rows
+        with self._lock:
+            self._raise_error()
+            if self._closed:
+                raise InvalidParameter("client", "is closed: its monitoring logs nothing more")
+            if self._buffered + rows > self.max_buffered_rows and not self._room_for(rows):
+                return
+            self._pending.setdefault(key, []).append(table)
+            self._buffered += rows
+            self._ensure_thread()
+            if self._pending_rows() >= self.flush_rows:
+                self._lock.notify_all()
+
+    def _room_for(self, rows: int) -> bool:
+        """Wait for the sender to make room (block), or count the rows as dropped. Called locked."""
+        if self.when_full == "drop" or rows > self.max_buffered_rows:
+            self._dropped += rows
+            log.warning("monitoring buffer full: %d rows dropped (%d in all)", rows, self._dropped)
+            return False
+        deadline = time.monotonic() + self.block_timeout
+        self._take_all()
+        self._lock.notify_all()
+        while self._buffered + rows > self.max_buffered_rows:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Unavailable(
+                    f"the monitoring buffer holds {self._buffered} rows (its bound is "
+                    f"{self.max_buffered_rows}) and the server has not taken them for {self.block_timeout:g} s"
+                )
+            self._lock.wait(min(left, 0.1))
+        return True
+
+    def _pending_rows(self) -> int:
+        return sum(t.num_rows for tables in self._pending.values() for t in tables)
+
+    def _take_all(self) -> None:
+        """Move what is pending into batches, each with its id from now on. Called locked."""
+        import pyarrow as pa
+
+        for key, tables in self._pending.items():
+            table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+            for part in _parts(table):
+                self._ready.append(_Batch(key, part, new_id()))
+        self._pending.clear()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="plimsoll-monitoring", daemon=True)
+            self._thread.start()
+
+    def _closed_early(self) -> bool:
+        return self._closed and not (self._thread and self._thread.is_alive())
+
+    def _loop(self) -> None:
+        delay = 0.0
+        while True:
+            with self._lock:
+                while not self._ready:
+                    if self._closed:
+                        return
+                    waited = time.monotonic() - self._last_send
+                    if self._pending and (
+                        self._pending_rows() >= self.flush_rows or waited >= self.flush_interval
+                    ):
+                        self._take_all()
+                        break
+                    self._lock.wait(max(0.01, self.flush_interval - waited) if self._pending else None)
+                batch = self._ready[0]
+            if delay:
+                time.sleep(delay)
+            delay = self._send(batch, delay)
+
+    def _send(self, batch: _Batch, delay: float) -> float:
+        """Send one batch; the delay before the next attempt (0 once it went through)."""
+        key = batch.key
+        where = {
+            "project": key.project,
+            "model": key.model,
+            "deployment": key.deployment,
+            "role": key.role,
+            "batch": batch.id,
+        }
+        try:
+            self._transport.monitoring_log(key.kind, batch.table, where)
+        except Unavailable as exc:
+            log.warning(
+                "monitoring: the server did not take %d rows (%s); retrying", batch.table.num_rows, exc
+            )
+            return min(MAX_RETRY_DELAY_S, max(0.25, delay * 2))
+        except Exception as exc:  # a refusal, or a fault of this process: either way, said
+            with self._lock:
+                self._refused += batch.table.num_rows
+                self._errors.append(exc)
+                self._done(batch)
+            log.error("monitoring: %d %s rows refused: %s", batch.table.num_rows, key.kind, exc)
+            return 0.0
+        with self._lock:
+            self._done(batch)
+        return 0.0
+
+    def _done(self, batch: _Batch) -> None:
+        self._ready.popleft()
+        self._buffered -= batch.table.num_rows
+        self._last_send = time.monotonic()
+        self._lock.notify_all()
+
+    def _raise_error(self) -> None:
+        if self._errors:
+            first, self._errors = self._errors[0], []
+            raise first
+
+
+def _parts(table: pa.Table) -> builtins.list[pa.Table]:
+    """`table` in pieces the server takes: at most MAX_ROWS_PER_BATCH rows and about half the
+    request limit each."""
+    if table.num_rows == 0:
+        return []
+    per_row = max(1, table.nbytes // table.num_rows)
+    rows = max(1, min(MAX_ROWS_PER_BATCH, (MAX_BATCH_BYTES // 2) // per_row))
+    return [table.slice(start, rows) for start in range(0, table.num_rows, rows)]
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise InvalidParameter("kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
+    return kind

@@ -1,0 +1,20 @@
+"""Monitoring: what a model saw and said in production (predictions, later labels and business
+outcomes) logged from anywhere a model runs, stored as Parquet segments indexed by model version,
+deployment, role and day, and read through DuckDB. docs/monitoring.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plimsoll.core.capability import Capability
+
+CAPABILITY = Capability(
+    name="monitoring",
+    title="Monitoring",
+    tables="plimsoll.monitoring.store:TABLES",
+    migrations=Path(__file__).with_name("migrations"),
+    service="plimsoll.monitoring.service:MonitoringService",
+    router="plimsoll.monitoring.api:router",
+    permissions="plimsoll.monitoring.permissions:PERMISSIONS",
+    blobs="referenced_blobs",
+)

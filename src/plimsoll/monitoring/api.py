@@ -1,0 +1,150 @@
+"""Monitoring's HTTP routes under /api/v1/monitoring: thin translations to MonitoringService.
+
+A batch of predictions, labels or outcomes is POSTed as an Arrow IPC stream (what the SDK sends)
+or as JSON (the SDK call's arguments by name); the model, deployment, role and the logger's batch
+id ride in the query, the same for both. Rows are read back as an Arrow IPC stream.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
+from plimsoll.core.ids import now_ms
+from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import INT64_MAX, bounded_reference_name_pattern
+from plimsoll.core.wire import Documented, Name, between, one_of
+from plimsoll.monitoring.entities import ARROW_STREAM, BATCH_ID_PATTERN, MAX_SEGMENTS_LISTED, ROLES
+from plimsoll.monitoring.service import MAX_ROWS_READ, MonitoringService
+from plimsoll.monitoring.tables import from_ipc, json_table, to_ipc
+
+router = APIRouter(tags=["monitoring"])
+_API = "/api/v1/monitoring"
+
+Monitoring = Annotated[MonitoringService, Depends(service_of("monitoring"))]
+Actor = Annotated[str, Depends(current_actor)]
+Kind = Literal["predictions", "labels", "outcomes"]
+_NAME = bounded_reference_name_pattern(200)
+_VERSION = "[1-9][0-9]{0,14}"
+ModelRef = Annotated[str, Documented(pattern=rf"^{_NAME}(?:/{_VERSION}|@[a-z][a-z0-9_-]{{0,62}})?$")]
+ModelFilter = Annotated[str, Documented(pattern=rf"^{_NAME}(?:/{_VERSION})?$")]
+Deployment = Annotated[str, Documented(maxLength=200)]
+Role = Annotated[str, one_of(("", *ROLES))]
+BatchId = Annotated[str, Documented(pattern=BATCH_ID_PATTERN)]
+EpochMs = Annotated[QueryInt, Query(), between(0, INT64_MAX)]
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The rows: an Arrow IPC stream of the kind's columns (docs/monitoring.md), or "
+        "JSON holding the SDK call's arguments by name",
+        "content": {
+            ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+@router.post(f"{_API}/{{kind}}", status_code=201, openapi_extra=_BATCH_BODY)
+async def log_rows(
+    kind: Kind,
+    request: Request,
+    monitoring: Monitoring,
+    actor: Actor,
+    project: Name = DEFAULT_PROJECT,
+    model: ModelRef | None = None,
+    deployment: Deployment = "",
+    role: Role = "",
+    batch: BatchId | None = None,
+) -> Response:
+    """Store a batch of predictions (`model`: NAME/VERSION, or NAME@ALIAS resolved now), labels or
+    outcomes (`model`: the NAME they are for, or none); a batch id sent again stores nothing new."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type == ARROW_STREAM:
+        table = await run_in_threadpool(from_ipc, body)
+    elif content_type == "application/json":
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameter("body", f"is not JSON: {exc}") from None
+        table = await run_in_threadpool(lambda: json_table(kind, document, now_ms=now_ms()))
+    else:
+        raise InvalidParameter(
+            "content-type", f"must be {ARROW_STREAM} or application/json; got {content_type!r}"
+        )
+    logged = await run_in_threadpool(
+        lambda: monitoring.log(
+            kind,
+            table,
+            model=model,
+            deployment=deployment,
+            role=role,
+            batch=batch,
+            project=project,
+            actor=actor,
+        )
+    )
+    return json_response(logged.to_dict(), 201)
+
+
+@router.get(f"{_API}/{{kind}}/segments")
+def list_segments(
+    kind: Kind,
+    monitoring: Monitoring,
+    project: Name = DEFAULT_PROJECT,
+    model: ModelFilter | None = None,
+    deployment: Deployment | None = None,
+    role: Role | None = None,
+    since: EpochMs | None = None,
+    until: EpochMs | None = None,
+    limit: Annotated[QueryInt, Query(), between(1, MAX_SEGMENTS_LISTED)] = MAX_SEGMENTS_LISTED,
+) -> Response:
+    """The Parquet segments holding rows of `kind` from `since` to before `until` (epoch ms)."""
+    found = monitoring.segments(
+        kind,
+        model=model,
+        deployment=deployment,
+        role=role,
+        since=since,
+        until=until,
+        project=project,
+        limit=limit,
+    )
+    return json_response({"segments": [segment.to_dict() for segment in found]})
+
+
+@router.get(
+    f"{_API}/{{kind}}",
+    responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+def read_rows(
+    kind: Kind,
+    monitoring: Monitoring,
+    project: Name = DEFAULT_PROJECT,
+    model: ModelFilter | None = None,
+    deployment: Deployment | None = None,
+    role: Role | None = None,
+    since: EpochMs | None = None,
+    until: EpochMs | None = None,
+    limit: Annotated[QueryInt, Query(), between(1, MAX_ROWS_READ)] = MAX_ROWS_READ,
+) -> Response:
+    """The logged rows of `kind`, oldest first, as an Arrow IPC stream."""
+    table = monitoring.read(
+        kind,
+        model=model,
+        deployment=deployment,
+        role=role,
+        since=since,
+        until=until,
+        project=project,
+        limit=limit,
+    )
+    return Response(to_ipc(table), media_type=ARROW_STREAM)

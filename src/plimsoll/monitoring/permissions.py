@@ -1,0 +1,14 @@
+"""Monitoring's permission rows: logging rows needs a contributor of the project (a service
+account, typically), reading them a viewer. The project is the request's `?project=`."""
+
+from __future__ import annotations
+
+from plimsoll.core.auth.permissions import PROJECT_QUERY, Permission, read, write
+
+_API = "/api/v1/monitoring"
+
+PERMISSIONS = (
+    Permission("POST", f"{_API}/{{kind}}", write(PROJECT_QUERY)),
+    Permission("GET", f"{_API}/{{kind}}", read(PROJECT_QUERY)),
+    Permission("GET", f"{_API}/{{kind}}/segments", read(PROJECT_QUERY)),
+)
