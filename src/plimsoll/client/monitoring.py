@@ -104,15 +104,19 @@ class Monitoring:
         role: str = "",
         project: str = DEFAULT_PROJECT,
     ) -> pa.Array:
-        """Log what `model` (NAME@ALIAS, resolved when the batch is stored, or NAME/VERSION) was
-        given and answered, one row per prediction; answers the rows' ids (made when `ids` is None),
-        which `log_labels` and `log_outcomes` name later."""
+        """Log what `model` (NAME/VERSION, or NAME@ALIAS: the version it holds now, looked up by
+        this call) was given and answered, one row per prediction; answers the rows' ids (made
+        when `ids` is None), which `log_labels` and `log_outcomes` name later."""
+        from plimsoll.model_registry.entities import parse_model_ref
         from plimsoll.monitoring.tables import prediction_table
 
         table = prediction_table(
             features, predictions, scores=scores, ids=ids, timestamps=timestamps, now_ms=now_ms()
         )
-        self._add(_Key("predictions", project, model, deployment, role), table)
+        name, version, alias = parse_model_ref("model", model)
+        if version is None:  # the rows record the version that answered, not the one at sending
+            version = self._transport.registry_version(project, name, None, alias).version
+        self._add(_Key("predictions", project, f"{name}/{version}", deployment, role), table)
         return table.column(ID_COLUMN).combine_chunks()
 
     def log_labels(

@@ -18,6 +18,7 @@ import builtins
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import changing
@@ -106,8 +107,8 @@ class MonitoringService:
                     "digest": self.blobs.put_bytes(content).digest,
                     "rows": rows.num_rows,
                     "bytes": len(content),
-                    "min_ts": int(pa.compute.min(times).as_py()),
-                    "max_ts": int(pa.compute.max(times).as_py()),
+                    "min_ts": int(pc.min(times).as_py()),
+                    "max_ts": int(pc.max(times).as_py()),
                     "batch": batch,
                     "part": part,
                     "created_at": now_ms(),
@@ -225,7 +226,10 @@ class MonitoringService:
             conditions += [f"{TS_COLUMN} < {int(until)}"] if until is not None else []
             if conditions:
                 relation = relation.filter(" AND ".join(conditions))
-            return relation.order(TS_COLUMN).limit(limit).to_arrow_table()
+            # DuckDB keeps the segments' order and each one's row order in a plain scan; a stable
+            # sort by time then keeps rows of the same millisecond in the order they were logged.
+            table = relation.to_arrow_table()
+            return table.take(pc.sort_indices(table, [(TS_COLUMN, "ascending")])).slice(0, limit)
         finally:
             connection.close()
 

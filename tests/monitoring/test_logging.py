@@ -1,0 +1,148 @@
+"""Prediction, label and outcome logging, embedded and over HTTP, on SQLite and PostgreSQL: the
+version an alias held is recorded per row, rows land in one Parquet segment a UTC day and read
+back whole through DuckDB, a batch sent again is stored once, the SDK's buffer is bounded and
+never drops a row unseen, and bad input is refused naming the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from plimsoll.client import Client
+from plimsoll.client.monitoring import Monitoring
+from plimsoll.core.errors import InvalidParameter, NotFound, Unavailable
+from plimsoll.monitoring.tables import label_table, prediction_table
+
+DAY_MS = 86_400_000
+FEATURES = [f"f{i}" for i in range(5)]
+
+
+def versions(sdk: Client, count: int) -> None:
+    for number in range(count):
+        with sdk.start_run(experiment="churn") as run:
+            run.log_text(f"weights {number}", "model/weights.txt")
+        sdk.registry.register("churn", run_id=run.id, artifact_path="model")
+
+
+def traffic(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=FEATURES)
+    frame["region"] = rng.choice(["north", "south"], rows)
+    return frame
+
+
+def test_predictions_labels_and_outcomes_logged_and_read_back(sdk: Client) -> None:
+    versions(sdk, 2)
+    sdk.registry.set_alias("churn", "production", 1)
+    frame = traffic(3_000)
+    day = datetime(2026, 11, 30, tzinfo=UTC)
+    stamps = [int(day.timestamp() * 1000) + i * 60_000 for i in range(3_000)]  # 50 h: 3 UTC days
+    ids = sdk.log_predictions(
+        "churn@production",
+        frame,
+        (frame.f0 > 0).astype(int),
+        scores=np.linspace(0, 1, 3_000),
+        timestamps=stamps,
+    )
+    assert len(ids) == 3_000 and len(set(ids.to_pylist())) == 3_000
+    sdk.registry.set_alias("churn", "production", 2)
+    sdk.log_predictions(
+        "churn@production", frame.head(10), np.zeros(10), ids=[f"late-{i}" for i in range(10)]
+    )
+    sdk.log_labels(ids[:100], np.ones(100, dtype=int), model="churn")
+    sdk.log_outcomes(ids[:50], {"revenue": np.full(50, 9.5)})
+    sdk.monitoring.flush()
+
+    first = sdk.monitoring.segments("predictions", model="churn/1")
+    assert [s.day for s in first] == [20787, 20788, 20789] and sum(s.rows for s in first) == 3_000
+    assert {(s.version, s.deployment, s.role) for s in first} == {(1, "", "")}
+    assert [s.rows for s in sdk.monitoring.segments("predictions", model="churn/2")] == [10]
+
+    rows = sdk.monitoring.read("predictions", model="churn/1")
+    assert rows.num_rows == 3_000 and rows.column("__id").to_pylist() == ids.to_pylist()
+    assert rows.column("__ts").to_pylist() == stamps
+    assert rows.column("f3").to_pylist() == pytest.approx(frame.f3.tolist())
+    assert rows.column("region").to_pylist() == frame.region.tolist()
+    one_day = sdk.monitoring.read(
+        "predictions", model="churn", since=stamps[0] + DAY_MS, until=stamps[0] + 2 * DAY_MS
+    )
+    assert one_day.num_rows == 24 * 60 and one_day.column("__ts")[0].as_py() == stamps[0] + DAY_MS
+    labels = sdk.monitoring.read("labels", model="churn")
+    assert labels.column("__id").to_pylist() == ids[:100].to_pylist() and set(
+        labels.column("__label").to_pylist()
+    ) == {1}
+    assert sdk.monitoring.read("outcomes").column("revenue").to_pylist() == [9.5] * 50
+
+
+def test_a_batch_sent_again_is_stored_once(sdk: Client) -> None:
+    versions(sdk, 1)
+    table = prediction_table(traffic(20), np.zeros(20), now_ms=1_700_000_000_000)
+    where = {"project": "default", "model": "churn/1", "batch": "retry-me"}
+    first = sdk._transport.monitoring_log("predictions", table, where)
+    again = sdk._transport.monitoring_log("predictions", table, where)
+    assert (first.duplicate, again.duplicate) == (False, True) and again.segments == first.segments
+    assert len(sdk.monitoring.segments("predictions")) == 1
+
+
+def test_refusals_name_the_field(sdk: Client) -> None:
+    versions(sdk, 1)
+    log = sdk._transport.monitoring_log
+    good = prediction_table(traffic(5), np.zeros(5), now_ms=1_700_000_000_000)
+    with pytest.raises(NotFound, match="production"):
+        log("predictions", good, {"project": "default", "model": "churn@production"})
+    with pytest.raises(InvalidParameter, match="model: is required"):
+        log("predictions", good, {"project": "default"})
+    clash = good.append_column("__secret", pa.array(range(5)))
+    with pytest.raises(InvalidParameter, match=r"starts with '__'"):
+        log("predictions", clash, {"project": "default", "model": "churn/1"})
+    twice = prediction_table(traffic(2), [0, 1], ids=["a", "a"], now_ms=1_700_000_000_000)
+    with pytest.raises(InvalidParameter, match="__id: repeats 'a'"):
+        log("predictions", twice, {"project": "default", "model": "churn/1"})
+    with pytest.raises(InvalidParameter, match="__id: an id is 129 characters long; the limit is 128"):
+        log("labels", label_table(["x" * 129], [1], now_ms=0), {"project": "default"})
+    with pytest.raises(InvalidParameter, match="role: names a deployment's role"):
+        log("predictions", good, {"project": "default", "model": "churn/1", "role": "canary"})
+    with pytest.raises(InvalidParameter, match="rows: the batch is empty"):
+        log("predictions", good.slice(0, 0), {"project": "default", "model": "churn/1"})
+    with pytest.raises(InvalidParameter, match="timestamps: must be epoch milliseconds or datetimes"):
+        sdk.log_predictions("churn/1", traffic(2), [0, 1], timestamps=["monday", "tuesday"])
+    with pytest.raises(InvalidParameter, match="predictions: has 3 values for 2 rows"):
+        sdk.log_predictions("churn/1", traffic(2), [0, 1, 2])
+    assert sdk.monitoring.segments("predictions") == []  # nothing stored by any of them
+
+
+def test_a_refused_batch_is_counted_and_raised_at_the_next_flush(sdk: Client) -> None:
+    sdk.log_predictions("nobody/1", traffic(7), np.zeros(7))
+    with pytest.raises(NotFound, match="nobody"):
+        sdk.monitoring.flush(timeout=30)
+    assert sdk.monitoring.refused == 7
+    sdk.monitoring.flush(timeout=30)  # said once
+
+
+def test_the_buffer_is_bounded_and_drops_nothing_unseen() -> None:
+    # A server nobody answers at: nothing is ever sent, so the buffer fills.
+    unreachable = Client("http://127.0.0.1:9", retry_for=0.2)
+    try:
+        dropping = Monitoring(
+            unreachable._transport, max_buffered_rows=100, flush_interval=60, when_full="drop"
+        )
+        dropping.log_predictions("churn/1", traffic(80), np.zeros(80))
+        dropping.log_predictions("churn/1", traffic(30), np.zeros(30))  # over the bound: counted
+        assert (dropping.buffered, dropping.dropped) == (80, 30)
+        blocking = Monitoring(
+            unreachable._transport, max_buffered_rows=100, flush_interval=60, block_timeout=0.5
+        )
+        blocking.log_predictions("churn/1", traffic(80), np.zeros(80))
+        with pytest.raises(Unavailable, match="the monitoring buffer holds 80 rows"):
+            blocking.log_predictions("churn/1", traffic(30), np.zeros(30))
+        assert blocking.dropped == 0
+        with pytest.raises(TimeoutError, match="80 logged rows are not sent yet"):
+            blocking.flush(timeout=0.3)
+    finally:
+        for monitoring in (dropping, blocking):
+            monitoring._closed = True
+        unreachable._transport.close()
