@@ -15,10 +15,7 @@ stored once.
 from __future__ import annotations
 
 import builtins
-
-import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import changing
@@ -38,7 +35,10 @@ from plimsoll.monitoring.entities import (
     check_kind,
     check_role,
 )
-from plimsoll.monitoring.tables import check_table, split_by_day, to_parquet
+
+if TYPE_CHECKING:  # the platform starts without them: imported when rows are logged or read
+    import duckdb
+    import pyarrow as pa
 
 MAX_ROWS_READ = 10_000_000
 
@@ -68,6 +68,10 @@ class MonitoringService:
         """Store `table` (checked as a `kind` table: `tables.check_table`). Predictions name the
         model version that made them (`NAME/VERSION`, or `NAME@ALIAS`, resolved now); labels and
         outcomes may name the model (`NAME`) they are for, or none (the project's)."""
+        import pyarrow.compute as pc
+
+        from plimsoll.monitoring.tables import check_table, split_by_day, to_parquet
+
         check_name("project", project)
         kind = check_kind("kind", kind)
         deployment = check_deployment("deployment", deployment)
@@ -90,9 +94,9 @@ class MonitoringService:
             )
         # The blobs first: a segment the index does not name yet is garbage collection's only after
         # its grace period, so a crash between the two loses nothing that was acknowledged.
+        days = [(day, rows, to_parquet(rows)) for day, rows in split_by_day(table)]
         written = []
-        for part, (day, rows) in enumerate(split_by_day(table)):
-            content = to_parquet(rows)
+        for part, (day, rows, content) in enumerate(days):
             times = rows.column(TS_COLUMN)
             written.append(
                 {
@@ -183,6 +187,8 @@ class MonitoringService:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection that reads the blob store's files (an S3 store's through its own
         fsspec filesystem: no DuckDB extension is fetched at run time)."""
+        import duckdb
+
         connection = duckdb.connect()
         filesystem, _ = self.blobs.readable_at("0" * 64)
         if filesystem is not None:
@@ -213,6 +219,9 @@ class MonitoringService:
     ) -> pa.Table:
         """The logged rows of `kind` made from `since` to before `until`, oldest first (empty
         when none): what `segments` finds, read through DuckDB."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         check_int("limit", limit, minimum=1, maximum=MAX_ROWS_READ)
         found = self.segments(
             kind, model=model, deployment=deployment, role=role, since=since, until=until, project=project

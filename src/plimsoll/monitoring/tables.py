@@ -125,7 +125,7 @@ def _column(field_name: str, values: Any, rows: int | None) -> pa.Array | pa.Chu
             array = pa.array(values.to_numpy())
         else:
             array = pa.array(np.asarray(values) if not isinstance(values, list) else values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+    except (pa.ArrowException, ValueError, TypeError) as exc:
         raise InvalidParameter(field_name, f"cannot be read as one column: {exc}") from None
     if rows is not None and len(array) != rows:
         raise InvalidParameter(field_name, f"has {len(array)} values for {rows} rows")
@@ -239,7 +239,10 @@ def split_by_day(table: pa.Table) -> list[tuple[int, pa.Table]]:
 
 def to_parquet(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
+    try:
+        pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
+    except pa.ArrowException as exc:  # a type Parquet has no place for (a union, say)
+        raise InvalidParameter("columns", f"cannot be stored as Parquet: {exc}") from None
     content: bytes = sink.getvalue().to_pybytes()
     return content
 
@@ -255,7 +258,7 @@ def to_ipc(table: pa.Table) -> bytes:
 def from_ipc(body: bytes) -> pa.Table:
     try:
         return pa.ipc.open_stream(pa.py_buffer(body)).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise InvalidParameter("body", f"is not an Arrow IPC stream: {exc}") from None
 
 
@@ -282,6 +285,13 @@ def json_table(kind: str, document: Any, *, now_ms: int) -> pa.Table:
     for key in JSON_FIELDS[kind][:2]:
         if key not in document:
             raise InvalidParameter(f"body.{key}", "is required")
+    try:
+        return _from_json(kind, document, now_ms)
+    except (pa.ArrowException, ValueError, TypeError) as exc:  # columns that do not line up
+        raise InvalidParameter("body", f"cannot be read as a {kind} table: {exc}") from None
+
+
+def _from_json(kind: str, document: dict[str, Any], now_ms: int) -> pa.Table:
     if kind == "predictions":
         return prediction_table(
             document["features"],
