@@ -104,8 +104,6 @@ def __getattr__(name: str) -> Any:
         return default_client().registry
     if name == "evaluations":  # the default client's: `pl.evaluations.compare(a, b)`
         return default_client().evaluations
-    if name == "monitoring":  # the default client's: `pl.monitoring.read("predictions", model="churn")`
-        return default_client().monitoring
     if name == "features":  # the default client's: `pl.features.register("ratio", ratio, ...)`
         return default_client().features
     if name == "stats":
