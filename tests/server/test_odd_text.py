@@ -199,6 +199,7 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "to": lambda: "dataset:fuzzed@1",
         "check_id": new_id,
         "evaluation_id": new_id,
+        "evaluation": lambda: "",  # a version's page: its newest evaluation
         "alias": lambda: "production",
         "promotion_id": lambda: world.promotion,
         "decision_id": lambda: world.decision,
