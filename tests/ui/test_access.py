@@ -45,6 +45,7 @@ UI_PREFIXES = (
     "/lineage",
     "/models",
     "/projects",
+    "/promotions",
     "/runs",
     "/sign-in",
 )
@@ -77,6 +78,7 @@ class World:
     victim_token: str
     victim_session: str
     job: str
+    promotion: str  # awaiting approvals; its version's author and requester are nobody swept
     own_tokens: dict[str, str]  # a token of each person, by name
     own_sessions: dict[str, str]  # a second session of each person (not the one the sweep runs in)
 
@@ -130,9 +132,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         tracking.log_artifact(run.id, "model/weights.bin", b"weights %d" % number, actor="root")
         platform.model_registry.register_version("victim", run_id=run.id, artifact_path="model", actor="root")
         platform.model_registry.set_alias("victim", "production", number, actor="root")
+    # And a promotion awaiting two approvals, for the approvers' forms: the version is the victim's
+    # (so that no one swept is its author) and so is the request.
+    run = tracking.create_run(seeded.experiment_id, name="victim-3", actor="victim")
+    tracking.log_artifact(run.id, "model/weights.bin", b"weights 3", actor="victim")
+    platform.model_registry.register_version("victim", run_id=run.id, artifact_path="model", actor="victim")
+    policy = "alias: staging\napprovals: {required: 2}\ngates:\n  - {metric: roc_auc, min: 0.5}\n"
+    platform.gates.set_policy("victim", "staging", policy, actor="root")
+    asked = platform.gates.promote(
+        "victim", 3, to="staging", evidence={"metrics": {"roc_auc": 0.9}}, actor="victim"
+    )
+    promotion = platform.gates.run_gates(asked.id).id
     server = LiveServer(platform)
     try:
-        yield World(server, platform, seeded, victim_token, victim_session, job, own_tokens, own_sessions)
+        yield World(
+            server, platform, seeded, victim_token, victim_session, job, promotion, own_tokens, own_sessions
+        )
     finally:
         server.stop()
         platform.close()
@@ -169,6 +184,7 @@ def _url(world: World, template: str, person: Person) -> str:
         "{project}": "default",
         "{version}": "1",
         "{alias}": "production",
+        "{promotion_id}": world.promotion,
     }
     path = template
     for placeholder, value in values.items():

@@ -135,12 +135,22 @@ class Console:
 
 @contextmanager
 def browser_tab(
-    browser: Any, base_url: str, console: Console, *, width: int = 1360, timeout_ms: int = 10_000
+    browser: Any,
+    base_url: str,
+    console: Console,
+    *,
+    width: int = 1360,
+    timeout_ms: int = 10_000,
+    storage_state: Any = None,
 ) -> Iterator[Any]:
-    """A fresh browser context and tab on `base_url`, `width` px wide; fails the test if the page
+    """A fresh browser context and tab on `base_url`, `width` px wide (with the cookies of
+    `storage_state`, a context's `storage_state()`, when given); fails the test if the page
     reported an error `console` does not expect."""
     context = browser.new_context(
-        base_url=base_url, viewport={"width": width, "height": 900}, accept_downloads=True
+        base_url=base_url,
+        viewport={"width": width, "height": 900},
+        accept_downloads=True,
+        storage_state=storage_state,
     )
     context.set_default_timeout(timeout_ms)
     tab = context.new_page()

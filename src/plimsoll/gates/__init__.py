@@ -18,6 +18,8 @@ CAPABILITY = Capability(
     service="plimsoll.gates.service:GateService",
     router="plimsoll.gates.api:router",
     permissions="plimsoll.gates.permissions:PERMISSIONS",
+    # The approvers' forms on a model version's page (the page itself is the registry's).
+    pages="plimsoll.server.ui.promotions:router",
     cli=(CliGroup("gates", "plimsoll.cli.gates:app"),),
     events="plimsoll.gates.events:EVENTS",
     jobs=(

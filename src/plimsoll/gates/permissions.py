@@ -60,4 +60,8 @@ PERMISSIONS = (
     Permission("GET", "/api/v1/gates/decisions", read(PROJECT_QUERY)),
     Permission("GET", "/api/v1/gates/decisions/{decision_id}", read(DECISION)),
     Permission("GET", "/api/v1/gates/verification", read(PROJECT_QUERY)),
+    # The web UI's forms on a model version's page (plimsoll.server.ui.promotions) post as the
+    # API's routes do: an approver of the promotion's project.
+    Permission("POST", "/promotions/{promotion_id}/approve", approver(PROMOTION)),
+    Permission("POST", "/promotions/{promotion_id}/reject", approver(PROMOTION)),
 )

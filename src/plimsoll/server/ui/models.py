@@ -1,10 +1,13 @@
 """The model registry's pages: `/models` (a project's models: latest version, the aliases and the
 version each holds, owners), `/models/{name}` (its versions, its aliases, and a timeline of every
-alias's moves) and `/models/{name}/versions/{version}` (one version: its run, artifact and the
-aliases it holds). An alias is rolled back from the model's page by a form
-(`POST /models/{name}/aliases/{alias}/rollback`), shown to those the permission table lets post
-it. Each page asks the registry service and renders one template; the timeline's data is shaped
-here (`alias_timeline`) and drawn by static/models.js with ECharts."""
+alias's moves) and `/models/{name}/versions/{version}` (one version: its run, artifact, the aliases
+it holds, its evaluations with their charts, and the release gates' decisions and promotions). An
+alias is rolled back from the model's page by a form (`POST /models/{name}/aliases/{alias}/rollback`),
+and a promotion approved or rejected from the version's page (`POST /promotions/{id}/approve`,
+`.../reject`: the gates capability's routes, plimsoll.server.ui.promotions), each form shown to
+those the permission table lets post it. Each page asks the services and renders one template; the
+timeline's data is shaped here (`alias_timeline`) and drawn by static/models.js with ECharts, the
+evaluation's and the gates' in model_evidence.py (drawn by static/model-evaluation.js)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.model_registry.entities import OWNER_ROLES, AliasMove, ModelVersion, check_alias, check_reason
 from plimsoll.model_registry.service import RegistryService
-from plimsoll.server.ui import views
+from plimsoll.server.ui import model_evidence, views
 from plimsoll.server.ui.pages import PageRoute, allowed, render
 from plimsoll.tracking.entities import Artifact, Run
 
@@ -30,6 +33,14 @@ FILES_SHOWN = 200  # of one version's artifact; the run's page lists them all
 # What the model's page says after a rollback (`?notice=rolled-back`): a fixed sentence, never
 # text from the query string.
 NOTICES = {"rolled-back": "Rolled back. The alias's history below records who, when and why."}
+# The approvers' forms on a version's page (the gates capability's routes, server/ui/promotions.py).
+APPROVE_ROUTE = "/promotions/{promotion_id}/approve"
+REJECT_ROUTE = "/promotions/{promotion_id}/reject"
+VERSION_NOTICES = {
+    "approved": "Approved. The promotion waits for the other approvals its policy requires.",
+    "promoted": "Approved, and the alias moved: the promotion below records who approved it.",
+    "rejected": "Rejected. The promotion has ended; its decision records the rejection.",
+}
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -58,13 +69,35 @@ def model_page(request: Request, name: str, project: str = DEFAULT_PROJECT) -> H
 
 
 @router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
-def version_page(request: Request, name: str, version: str, project: str = DEFAULT_PROJECT) -> HTMLResponse:
+def version_page(
+    request: Request, name: str, version: str, project: str = DEFAULT_PROJECT, evaluation: str = ""
+) -> HTMLResponse:
+    """`?evaluation=ID` shows that evaluation of the version rather than its newest."""
+    return version_page_of(request, name, version, project, chosen=evaluation)
+
+
+def version_page_of(
+    request: Request,
+    name: str,
+    version: str | int,
+    project: str,
+    *,
+    chosen: str = "",
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """A version's page; with `errors` (by promotion id) beside the approvers' forms, as an answer
+    to one of them that was refused (plimsoll.server.ui.promotions)."""
     registry = _registry(request)
     shown = registry.get_version(f"{name}/{version}", project=project)
     aliases = {a.name: a for a in registry.aliases(name, project=project)}
     moves = [
         m for m in registry.alias_history(name, project=project) if shown.version in (m.version, m.previous)
     ]
+    services = request.app.state.platform.services
+    gates = model_evidence.gates_of(services.get("gates"), shown)
+    page_url = version_path(name, shown.version)
     context = {
         "active": "models",
         "project": project,
@@ -76,8 +109,20 @@ def version_page(request: Request, name: str, version: str, project: str = DEFAU
         "files": _files_of(request, shown),
         "model_url": views.url(model_path(name), project=project),
         "lineage_url": views.url("/lineage", project=project, node=f"model:{shown.ref}"),
+        "with_evaluations": "evaluation" in services,
+        "evaluations": model_evidence.evaluations_of(services.get("evaluation"), shown, chosen),
+        "evaluation_url": lambda evaluation_id: views.url(
+            page_url, project=project, evaluation=evaluation_id
+        ),
+        "gates": gates,
+        "may_decide": gates is not None and allowed(request, "POST", APPROVE_ROUTE, project),
+        "approve_url": lambda promotion_id: APPROVE_ROUTE.format(promotion_id=promotion_id),
+        "reject_url": lambda promotion_id: REJECT_ROUTE.format(promotion_id=promotion_id),
+        "notice": VERSION_NOTICES.get(request.query_params.get("notice", "")),
+        "errors": errors or {},
+        "form": form or {},
     }
-    return render(request, "model_version.html", context)
+    return render(request, "model_version.html", context, status_code=status)
 
 
 @router.post(ROLLBACK_ROUTE, response_model=None)
