@@ -1,5 +1,6 @@
 """The screenshots in docs/screenshots/ are what these tests see: the demo's runs (`plimsoll demo`:
-real scikit-learn models) behind a real server, in Chromium at a laptop's two widths.
+real scikit-learn models) and its release of the best (registered, evaluated, gated, approved,
+promoted) behind a real server, in Chromium at a laptop's two widths.
 
 Each test checks what the screenshot is meant to show (the columns that differ, the sorted metric,
 the charts drawn, the comparison plots) and saves the picture. With PLIMSOLL_SCREENSHOTS=update
@@ -20,8 +21,10 @@ import pytest
 from ui_support import Console, browser_tab
 
 from plimsoll.client import Client
+from plimsoll.core.config import Settings
 from plimsoll.demo import DemoResult, run_demo
 from plimsoll.platform import Platform
+from plimsoll.release_demo import ALIAS, MODEL, release_best
 from plimsoll.server.testing import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("ui")]
@@ -32,11 +35,15 @@ WIDTHS = (1400, 1024)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tuple[str, DemoResult]]:
-    platform = Platform(home=tmp_path_factory.mktemp("demo") / ".plimsoll").startup()
+    home = tmp_path_factory.mktemp("demo") / ".plimsoll"
+    platform = Platform(home=home).startup()
     server = LiveServer(platform)
     try:
         with Client(str(server.url)) as client:
             result = run_demo(client, experiment="demo")
+        # The release approves as a second user of the store: an embedded client of the same one.
+        with Client(settings=Settings.from_env().with_overrides(home=home)) as local:
+            assert release_best(local, result).promoted
         yield str(server.url), result
     finally:
         server.stop()
@@ -160,6 +167,28 @@ def test_lineage_graph(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: P
     wide_page.goto("/lineage?node=dataset:breast-cancer-train@1")
     wide_page.wait_for_function("document.getElementById('lineage-graph').dataset.ready === 'true'")
     drawn = wide_page.evaluate("window.plimsollLineage.nodes().map(n => n.id()).sort()")
-    assert drawn == ["dataset:breast-cancer-train@1", *sorted(f"run:{run.id}" for run in demo[1].runs)]
+    runs = [f"run:{run.id}" for run in demo[1].runs]
+    # The data, the runs that read it, and downstream the version the best run's model became.
+    assert {"dataset:breast-cancer-train@1", *runs, f"model:{MODEL}/1"} <= set(drawn), drawn
     no_page_overflow(wide_page)
     keep(wide_page, "lineage", tmp_path)
+
+
+def test_model_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    wide_page.goto(f"/models/{MODEL}")
+    wide_page.wait_for_function("document.body.dataset.chartsReady === '1'")
+    assert wide_page.locator("#alias-timeline canvas").count() == 1
+    assert ALIAS in wide_page.locator("#alias-table").inner_text()
+    no_page_overflow(wide_page)
+    keep(wide_page, "model", tmp_path)
+
+
+def test_model_version_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    wide_page.goto(f"/models/{MODEL}/versions/1")
+    wide_page.wait_for_function("() => document.body.dataset.evaluationReady === '1'")
+    for chart in ("roc", "pr", "calibration", "confusion"):
+        assert wide_page.locator(f"#{chart}-chart canvas").count() >= 1, chart
+    gates = wide_page.locator("#gates").inner_text()
+    assert "recall-by-size" in gates and "passed" in gates
+    no_page_overflow(wide_page)
+    keep(wide_page, "model-version", tmp_path)

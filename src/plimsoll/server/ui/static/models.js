@@ -30,6 +30,7 @@
     var what;
     if (move.action === "removed") what = alias + " removed (held " + move.previous + ")";
     else if (move.action === "rollback") what = alias + " rolled back from " + move.previous + " to " + move.version;
+    else if (move.action === "promote") what = alias + " promoted to " + move.version + (move.previous === null ? "" : " from " + move.previous);
     else if (move.previous === null) what = alias + " set to " + move.version;
     else what = alias + " moved from " + move.previous + " to " + move.version;
     var lines = [what, "by " + move.actor + ", " + when(move.at)];
