@@ -162,6 +162,28 @@ def _check(case: Any) -> None:
     _evidence(case)
 
 
+# A batch's columns have one value a row, and its ids are unique; predictions name a model
+# version that exists (the seeded user's model), and a role only with a deployment.
+MONITORING_BODIES: dict[str, dict[str, Any]] = {
+    "predictions": {"features": [{"x": 1.5}, {"x": 2.5}], "predictions": [0, 1], "scores": [0.2, 0.9]},
+    "labels": {"ids": ["a", "b"], "labels": [0, 1]},
+    "outcomes": {"ids": ["a"], "outcomes": {"revenue": [3.5]}},
+}
+
+
+def _monitoring_rows(case: Any) -> None:
+    kind = case.operation.path.rsplit("/", 1)[-1]
+    case.body = dict(MONITORING_BODIES[kind])
+    if isinstance(case.query, dict):
+        case.query["project"] = "default"
+        if kind == "predictions":
+            case.query["model"] = "carol/1"
+        else:
+            case.query.pop("model", None)
+        if not case.query.get("deployment"):
+            case.query.pop("role", None)
+
+
 RULES = {
     ("PUT", "/api/v1/models/{name}/aliases/{alias}/policy"): _policy,
     ("POST", "/api/v1/models/{name}/aliases/{alias}/promotions"): _evidence,
@@ -179,6 +201,9 @@ RULES = {
     ("POST", "/api/v1/features"): _feature,
     ("POST", "/api/v1/skew-checks"): _skew,
     ("POST", "/api/v1/evaluations"): _evaluation,
+    ("POST", "/api/v1/monitoring/predictions"): _monitoring_rows,
+    ("POST", "/api/v1/monitoring/labels"): _monitoring_rows,
+    ("POST", "/api/v1/monitoring/outcomes"): _monitoring_rows,
 }
 
 

@@ -54,7 +54,7 @@ gates:
   - {{name: auc, metric: roc_auc, min: 0.7}}
   - {{name: accuracy-by-region, metric: accuracy, slice: region, min: 0.5, min_slice_size: 50}}
   - {{name: parity, fairness: demographic_parity_difference, max: 0.5, severity: warning}}
-  - {{name: latency, latency: p95_ms, max: 5, severity: warning}}
+  - {{name: latency, latency: single_p99_ms, max: 5, severity: warning}}
 """
 ALIASES = {"production": 1, "staging": 1, "canary": 2}
 # A page's CSP violations, recorded by the browser itself (as tests/ui/test_csp.py does).
@@ -119,7 +119,7 @@ def _evidence(evaluation: Evaluation) -> dict[str, Any]:
             }
         },
         "fairness": {"demographic_parity_difference": parity.to_dict()},
-        "latency": {"p95_ms": 12.0},
+        "latency": {"single_p99_ms": 12.0},
     }
 
 
@@ -381,7 +381,7 @@ def test_each_gate_shows_its_status_and_evidence_and_a_tampered_decision_is_shou
         by_region = evidence("accuracy-by-region")
         assert (by_region["slice"], by_region["judged"], by_region["failing"]) == ("region", "3", "{}")
         why = decision.locator("tr[data-gate='latency'] td.reason").inner_text()
-        assert why == "p95_ms is 12, not at most 5"
+        assert why == "single_p99_ms is 12, not at most 5"
         # The decision a promotion is waiting on is linked from its row.
         link = _row(tab, production).locator("a[href^='#decision-']")
         assert link.get_attribute("href") == f"#decision-{production.decision}"

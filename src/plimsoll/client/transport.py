@@ -1313,7 +1313,7 @@ class HttpTransport:
         from plimsoll.monitoring.tables import from_ipc
 
         params = {key: value for key, value in where.items() if value is not None}
-        return from_ipc(self._send("GET", f"/monitoring/{kind}", retry=True, params=params).data)
+        return from_ipc(self._send("GET", f"/monitoring/{kind}/rows", retry=True, params=params).data)
 
     def close(self) -> None:
         self.http.clear()

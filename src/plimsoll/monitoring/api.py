@@ -7,7 +7,7 @@ id ride in the query, the same for both. Rows are read back as an Arrow IPC stre
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,9 +18,16 @@ from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import INT64_MAX, bounded_reference_name_pattern
+from plimsoll.core.validation import INT64_MAX, NAME_PATTERN, bounded_reference_name_pattern
 from plimsoll.core.wire import Documented, Name, between, one_of
-from plimsoll.monitoring.entities import ARROW_STREAM, BATCH_ID_PATTERN, MAX_SEGMENTS_LISTED, ROLES
+from plimsoll.monitoring.entities import (
+    ARROW_STREAM,
+    BATCH_ID_PATTERN,
+    MAX_ID_LENGTH,
+    MAX_ROWS_PER_BATCH,
+    MAX_SEGMENTS_LISTED,
+    ROLES,
+)
 from plimsoll.monitoring.service import MAX_ROWS_READ, MonitoringService
 from plimsoll.monitoring.tables import from_ipc, json_table, to_ipc
 
@@ -34,38 +41,77 @@ _NAME = bounded_reference_name_pattern(200)
 _VERSION = "[1-9][0-9]{0,14}"
 ModelRef = Annotated[str, Documented(pattern=rf"^{_NAME}(?:/{_VERSION}|@[a-z][a-z0-9_-]{{0,62}})?$")]
 ModelFilter = Annotated[str, Documented(pattern=rf"^{_NAME}(?:/{_VERSION})?$")]
-Deployment = Annotated[str, Documented(maxLength=200)]
+ModelName = Annotated[str, Documented(pattern=rf"^{_NAME}$")]
+# A deployment's name, or "": none (in a filter, the rows no deployment served).
+Deployment = Annotated[str, Documented(maxLength=200, pattern=rf"^(?:{NAME_PATTERN[1:-1]})?$")]
 Role = Annotated[str, one_of(("", *ROLES))]
 BatchId = Annotated[str, Documented(pattern=BATCH_ID_PATTERN)]
 EpochMs = Annotated[QueryInt, Query(), between(0, INT64_MAX)]
 
-_BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": "The rows: an Arrow IPC stream of the kind's columns (docs/monitoring.md), or "
-        "JSON holding the SDK call's arguments by name",
-        "content": {
-            ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": {"type": "object"}},
+_COLUMN = {"type": "array", "minItems": 1, "maxItems": MAX_ROWS_PER_BATCH}
+_IDS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}}
+_TIMESTAMPS = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}}
+# What a JSON batch holds, by kind: the SDK call's arguments by name. That every column has one
+# value a row, and that ids are unique, the document says in words; the server checks.
+JSON_BODIES: dict[str, dict[str, Any]] = {
+    "predictions": {
+        "required": ["features", "predictions"],
+        "properties": {
+            "features": {
+                "description": "a list of objects (one a row), or an object of columns",
+                "oneOf": [
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_ROWS_PER_BATCH,
+                        "items": {"type": "object"},
+                    },
+                    {"type": "object", "minProperties": 1, "additionalProperties": _COLUMN},
+                ],
+            },
+            "predictions": _COLUMN,
+            "scores": {"type": "array", "items": {"type": "number"}},
+            "ids": _IDS,
+            "timestamps": _TIMESTAMPS,
         },
-    }
+    },
+    "labels": {
+        "required": ["ids", "labels"],
+        "properties": {"ids": _IDS, "labels": _COLUMN, "timestamps": _TIMESTAMPS},
+    },
+    "outcomes": {
+        "required": ["ids", "outcomes"],
+        "properties": {
+            "ids": _IDS,
+            "outcomes": {"type": "object", "minProperties": 1, "additionalProperties": _COLUMN},
+            "timestamps": _TIMESTAMPS,
+        },
+    },
 }
 
 
-@router.post(f"{_API}/{{kind}}", status_code=201, openapi_extra=_BATCH_BODY)
-async def log_rows(
-    kind: Kind,
+def _batch_body(kind: str) -> dict[str, Any]:
+    schema = {"type": "object", "additionalProperties": False, **JSON_BODIES[kind]}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"The {kind}: an Arrow IPC stream of the kind's columns (docs/monitoring.md), "
+            "or JSON holding the SDK call's arguments by name",
+            "content": {
+                ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": schema},
+            },
+        }
+    }
+
+
+async def _log(
+    kind: str,
     request: Request,
-    monitoring: Monitoring,
-    actor: Actor,
-    project: Name = DEFAULT_PROJECT,
-    model: ModelRef | None = None,
-    deployment: Deployment = "",
-    role: Role = "",
-    batch: BatchId | None = None,
+    monitoring: MonitoringService,
+    actor: str,
+    where: dict[str, Any],
 ) -> Response:
-    """Store a batch of predictions (`model`: NAME/VERSION, or NAME@ALIAS resolved now), labels or
-    outcomes (`model`: the NAME they are for, or none); a batch id sent again stores nothing new."""
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type == ARROW_STREAM:
@@ -80,19 +126,55 @@ async def log_rows(
         raise InvalidParameter(
             "content-type", f"must be {ARROW_STREAM} or application/json; got {content_type!r}"
         )
-    logged = await run_in_threadpool(
-        lambda: monitoring.log(
-            kind,
-            table,
-            model=model,
-            deployment=deployment,
-            role=role,
-            batch=batch,
-            project=project,
-            actor=actor,
-        )
-    )
+    logged = await run_in_threadpool(lambda: monitoring.log(kind, table, **where, actor=actor))
     return json_response(logged.to_dict(), 201)
+
+
+@router.post(f"{_API}/predictions", status_code=201, openapi_extra=_batch_body("predictions"))
+async def log_predictions(
+    request: Request,
+    monitoring: Monitoring,
+    actor: Actor,
+    model: ModelRef,
+    project: Name = DEFAULT_PROJECT,
+    deployment: Deployment | None = None,
+    role: Role | None = None,
+    batch: BatchId | None = None,
+) -> Response:
+    """Store a batch of predictions of `model` (NAME/VERSION, or NAME@ALIAS: the version it holds
+    now), served by `deployment` in `role` if given; a batch id sent again stores nothing new."""
+    where = {"model": model, "deployment": deployment or "", "role": role or "", "batch": batch}
+    return await _log("predictions", request, monitoring, actor, {**where, "project": project})
+
+
+@router.post(f"{_API}/labels", status_code=201, openapi_extra=_batch_body("labels"))
+async def log_labels(
+    request: Request,
+    monitoring: Monitoring,
+    actor: Actor,
+    project: Name = DEFAULT_PROJECT,
+    model: ModelName | None = None,
+    batch: BatchId | None = None,
+) -> Response:
+    """Store the labels of predictions logged earlier, by their ids (of `model`, if named)."""
+    return await _log(
+        "labels", request, monitoring, actor, {"model": model, "batch": batch, "project": project}
+    )
+
+
+@router.post(f"{_API}/outcomes", status_code=201, openapi_extra=_batch_body("outcomes"))
+async def log_outcomes(
+    request: Request,
+    monitoring: Monitoring,
+    actor: Actor,
+    project: Name = DEFAULT_PROJECT,
+    model: ModelName | None = None,
+    batch: BatchId | None = None,
+) -> Response:
+    """Store business outcomes of predictions logged earlier, by their ids."""
+    return await _log(
+        "outcomes", request, monitoring, actor, {"model": model, "batch": batch, "project": project}
+    )
 
 
 @router.get(f"{_API}/{{kind}}/segments")
@@ -122,7 +204,7 @@ def list_segments(
 
 
 @router.get(
-    f"{_API}/{{kind}}",
+    f"{_API}/{{kind}}/rows",
     responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def read_rows(

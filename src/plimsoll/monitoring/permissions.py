@@ -8,7 +8,9 @@ from plimsoll.core.auth.permissions import PROJECT_QUERY, Permission, read, writ
 _API = "/api/v1/monitoring"
 
 PERMISSIONS = (
-    Permission("POST", f"{_API}/{{kind}}", write(PROJECT_QUERY)),
-    Permission("GET", f"{_API}/{{kind}}", read(PROJECT_QUERY)),
+    Permission("POST", f"{_API}/predictions", write(PROJECT_QUERY)),
+    Permission("POST", f"{_API}/labels", write(PROJECT_QUERY)),
+    Permission("POST", f"{_API}/outcomes", write(PROJECT_QUERY)),
+    Permission("GET", f"{_API}/{{kind}}/rows", read(PROJECT_QUERY)),
     Permission("GET", f"{_API}/{{kind}}/segments", read(PROJECT_QUERY)),
 )
