@@ -27,7 +27,10 @@ WebhookId = Annotated[str, typer.Argument(help="The webhook's id (32 hex digits,
 @app.command("create")
 def create_webhook(
     name: Annotated[str, typer.Argument(help="A name for the subscription (unique).")],
-    url: Annotated[str, typer.Argument(help="Where to POST the events: an http:// or https:// URL.")],
+    url: Annotated[
+        str,
+        typer.Argument(help="Where to send the events: an http(s):// URL, or smtp(s):// for --format email."),
+    ],
     event: Annotated[
         list[str],
         typer.Option(
@@ -37,7 +40,13 @@ def create_webhook(
             show_default=False,
         ),
     ],
-    format: Annotated[str, typer.Option("--format", help="The body's format.")] = "plimsoll",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="The body's format: plimsoll, alertmanager, pagerduty, slack, or email (to an smtp:// URL).",
+        ),
+    ] = "plimsoll",
     json_output: JsonOption = False,
     url_option: UrlOption = None,
 ) -> None:

@@ -11,6 +11,8 @@
 | `PLIMSOLL_RETENTION_DAYS` | days a deleted record is kept before garbage collection purges it | 30             |
 | `PLIMSOLL_JOB_RETENTION_DAYS` | days a finished job (and a delivered event) is kept   | 14                                    |
 | `PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE` | `1` lets webhooks reach private, loopback and link-local addresses | off              |
+| `PLIMSOLL_WEBHOOKS_SMTP_HOST` | the mail server the login below is for: `email` webhooks naming this host sign in (over TLS only) | unset |
+| `PLIMSOLL_WEBHOOKS_SMTP_USERNAME`, `PLIMSOLL_WEBHOOKS_SMTP_PASSWORD` (or `_FILE`) | that login | unset: no login |
 | `PLIMSOLL_AUDIT_KEY_FILE` | the key ring that signs the audit log (created on first start) | `$PLIMSOLL_HOME/audit.key`     |
 | `PLIMSOLL_FILE_MODE` | mode of the files the platform creates (database, blobs); folders get the matching mode | `0600` |
 | `PLIMSOLL_ALLOWED_HOSTS` | host names the server answers to, comma-separated (`*.example.com`; `*`: any) | the loopback names |
@@ -78,6 +80,19 @@ class OpenLineageSettings:
 
 
 @dataclass(frozen=True)
+class SmtpLogin:
+    """The login `email` webhooks use at one mail server (docs/webhooks.md, "email"); see
+    `PLIMSOLL_WEBHOOKS_SMTP_*`. Never taken from a subscription's URL, and sent to no other host."""
+
+    host: str
+    username: str
+    password: str = field(repr=False)
+
+    def is_for(self, host: str) -> bool:
+        return _host_name(host) == _host_name(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=lambda: Path(".plimsoll"))
     store_url: str | None = None
@@ -90,6 +105,8 @@ class Settings:
     # Off: a webhook never reaches a private, loopback, link-local or otherwise internal address
     # (docs/webhooks.md); on for receivers inside the server's own network, and in tests.
     webhooks_allow_private: bool = False
+    # The login `email` webhooks use at the one mail server it names; None: they send without one.
+    webhooks_smtp_login: SmtpLogin | None = None
     # Kept outside the database, so that access to the database alone cannot re-sign the audit log.
     audit_key_file: Path | None = None
     # Owner-only unless an operator opens it up (a backup agent's group, say): docs/security.md.
@@ -131,6 +148,7 @@ class Settings:
             retention_days=_days("RETENTION_DAYS", get("RETENTION_DAYS"), 30.0),
             job_retention_days=_days("JOB_RETENTION_DAYS", get("JOB_RETENTION_DAYS"), 14.0),
             webhooks_allow_private=_flag(get("WEBHOOKS_ALLOW_PRIVATE")),
+            webhooks_smtp_login=_smtp_login(get),
             audit_key_file=_path(get("AUDIT_KEY_FILE")),
             file_mode=_file_mode(get("FILE_MODE")),
             allowed_hosts=host_list(get("ALLOWED_HOSTS")),
@@ -207,6 +225,49 @@ def _oidc(get: Callable[[str], str | None]) -> OidcSettings | None:
         link_existing=_flag(get("OIDC_LINK_EXISTING")),
         label=get("OIDC_LABEL") or defaults.label,
     )
+
+
+def _smtp_login(get: Callable[[str], str | None]) -> SmtpLogin | None:
+    host, username = get("WEBHOOKS_SMTP_HOST"), get("WEBHOOKS_SMTP_USERNAME")
+    password = _secret(get, "WEBHOOKS_SMTP_PASSWORD")
+    if host is None and username is None and password is None:
+        return None
+    if host is None or username is None or password is None:
+        missing = [
+            ENV_PREFIX + name
+            for name, value in (
+                ("WEBHOOKS_SMTP_HOST", host),
+                ("WEBHOOKS_SMTP_USERNAME", username),
+                ("WEBHOOKS_SMTP_PASSWORD", password),
+            )
+            if value is None
+        ]
+        raise InvalidParameter(
+            missing[0],
+            f"is needed with the other PLIMSOLL_WEBHOOKS_SMTP_* settings (missing: {', '.join(missing)})",
+        )
+    if not _host_name(host) or any(char in host for char in "/:@ "):
+        raise InvalidParameter(
+            ENV_PREFIX + "WEBHOOKS_SMTP_HOST", f"must be a host name such as mail.example.org, got {host!r}"
+        )
+    return SmtpLogin(host=host, username=username, password=password)
+
+
+def _secret(get: Callable[[str], str | None], name: str) -> str | None:
+    """`NAME`, or the content of the file `NAME_FILE` names (without its surrounding spaces)."""
+    value = get(name)
+    if value is None and (path := get(name + "_FILE")) is not None:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as error:
+            raise InvalidParameter(
+                ENV_PREFIX + name + "_FILE", f"cannot read {path}: {error.strerror}"
+            ) from None
+    return value
+
+
+def _host_name(host: str) -> str:
+    return host.strip().lower().rstrip(".")
 
 
 def _openlineage(get: Callable[[str], str | None]) -> OpenLineageSettings:

@@ -7,7 +7,6 @@ every other name still resolves for real."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from webhook_receiver import Receiver, make_platform, self_signed_certificate, wait_for
+from webhook_receiver import Receiver, fake_dns, make_platform, self_signed_certificate, wait_for
 
 from plimsoll.core.jobs import JobState
 from plimsoll.core.webhooks import verify_signature
@@ -140,22 +139,6 @@ def test_a_receiver_always_failing_ends_failed(running: Any, receiver: Receiver)
     platform.jobs.retry(delivery.job_id)
     again = only_delivery(platform, created.subscription.id, DeliveryState.DELIVERED)
     assert (again.id, again.attempts, again.last_status_code) == (delivery.id, 1, 200)
-
-
-def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any]) -> list[str]:
-    """Resolve the names in `answers` (a callable giving the IP now) like a DNS server would;
-    every other name for real. The list returned grows by one name per lookup of those names."""
-    real = socket.getaddrinfo
-    lookups: list[str] = []
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in answers:
-            return real(host, port, *args, **kwargs)
-        lookups.append(host)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host](), int(port)))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return lookups
 
 
 def test_a_name_resolving_to_loopback_is_refused_at_delivery_without_retrying(

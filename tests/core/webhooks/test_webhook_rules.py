@@ -13,6 +13,7 @@ import pytest
 from webhook_receiver import make_platform
 
 from plimsoll.core import audit
+from plimsoll.core.config import Settings, SmtpLogin
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.webhooks import verify_signature
 from plimsoll.core.webhooks.signatures import sign
@@ -200,3 +201,30 @@ def test_the_documented_receiver_snippet_verifies_what_plimsoll_signs() -> None:
     assert verify(secret, str(stamp), body, sign(secret, stamp, body))
     assert not verify(secret, str(stamp), body + b"!", sign(secret, stamp, body))
     assert not verify(secret, str(stamp - 301), body, sign(secret, stamp - 301, body))
+
+
+def test_the_email_login_comes_from_the_configuration(tmp_path: Path) -> None:
+    """PLIMSOLL_WEBHOOKS_SMTP_*: the three together (the password or a file holding it), for one
+    host; never shown in a repr."""
+    assert Settings.from_env({}).webhooks_smtp_login is None
+    secret_file = tmp_path / "smtp-password"
+    secret_file.write_text("s3cret-pw\n")
+    env = {
+        "PLIMSOLL_WEBHOOKS_SMTP_HOST": "Mail.Example.org.",
+        "PLIMSOLL_WEBHOOKS_SMTP_USERNAME": "alerts",
+        "PLIMSOLL_WEBHOOKS_SMTP_PASSWORD_FILE": str(secret_file),
+    }
+    login = Settings.from_env(env).webhooks_smtp_login
+    assert login == SmtpLogin(host="Mail.Example.org.", username="alerts", password="s3cret-pw")
+    assert login.is_for("mail.example.org") and not login.is_for("mail.example.org.evil.test")
+    assert "s3cret-pw" not in repr(login) and "s3cret-pw" not in repr(Settings.from_env(env))
+    for missing in ("PLIMSOLL_WEBHOOKS_SMTP_HOST", "PLIMSOLL_WEBHOOKS_SMTP_USERNAME"):
+        with pytest.raises(InvalidParameter) as caught:
+            Settings.from_env({key: value for key, value in env.items() if key != missing})
+        assert caught.value.field == missing
+    with pytest.raises(InvalidParameter) as caught:
+        Settings.from_env({**env, "PLIMSOLL_WEBHOOKS_SMTP_PASSWORD_FILE": str(tmp_path / "none")})
+    assert caught.value.field == "PLIMSOLL_WEBHOOKS_SMTP_PASSWORD_FILE"
+    with pytest.raises(InvalidParameter) as caught:
+        Settings.from_env({**env, "PLIMSOLL_WEBHOOKS_SMTP_HOST": "smtp://mail.example.org:587"})
+    assert caught.value.field == "PLIMSOLL_WEBHOOKS_SMTP_HOST"

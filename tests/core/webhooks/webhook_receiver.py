@@ -1,9 +1,11 @@
 """What the webhook tests share (imported by name; no conftest): a real HTTP receiver on loopback,
-a platform with webhooks wired for quick retries, and a wait with a generous bound."""
+a real SMTP server on loopback, a platform with webhooks wired for quick retries, and a wait with
+a generous bound."""
 
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
 import threading
 import time
@@ -13,6 +15,8 @@ from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from plimsoll.capabilities import ALL
 from plimsoll.core.capability import Capability
@@ -93,14 +97,84 @@ def quick_webhooks(max_attempts: int = 3) -> list[Capability]:
 
 
 def make_platform(
-    database_url: str, tmp_path: Path, *, allow_private: bool, max_attempts: int = 3
+    database_url: str, tmp_path: Path, *, allow_private: bool, max_attempts: int = 3, **settings: Any
 ) -> Platform:
     return Platform(
         capabilities=quick_webhooks(max_attempts),
         store_url=database_url,
         blobs_url=str(tmp_path / "blobs"),
         webhooks_allow_private=allow_private,
+        **settings,
     ).startup()
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message as the SMTP server took it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    tls: bool  # the session was encrypted (STARTTLS or TLS from the first byte)
+    login: str | None  # the user name it signed in with
+
+
+class MailServer:
+    """aiosmtpd's SMTP server on 127.0.0.1 in a thread; `messages` holds what it took. With `tls`
+    (a PEM file of key and certificate) it offers STARTTLS; with `logins` (user -> password) it
+    requires signing in, which it offers only over TLS. Stop it with `stop()`."""
+
+    def __init__(self, *, tls: Path | None = None, logins: dict[str, str] | None = None) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        self.messages: list[Mail] = []
+        self.login_attempts: list[str] = []
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
+                login = session.auth_data.login.decode() if session.authenticated else None
+                mail = Mail(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.content,
+                    session.ssl is not None,
+                    login,
+                )
+                server.messages.append(mail)
+                return "250 OK"
+
+        def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> Any:
+            if not isinstance(data, LoginPassword) or logins is None:
+                return AuthResult(success=False, handled=False)
+            user, password = data.login.decode(), data.password.decode()
+            server.login_attempts.append(user)
+            return AuthResult(success=logins.get(user) == password, auth_data=data)
+
+        options: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls)
+            options["tls_context"] = context
+        if logins is not None:
+            options.update(authenticator=authenticate, auth_required=True)
+        self.port = free_port()  # aiosmtpd's port=0 fails its own readiness check
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
+        self.controller.start()
+
+    def url(self, host: str = "127.0.0.1", *, to: str = "oncall@example.org", scheme: str = "smtp") -> str:
+        return f"{scheme}://{host}:{self.port}?to={to}&from=plimsoll@example.org"
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment of asking."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "condition") -> None:
@@ -109,6 +183,22 @@ def wait_for(condition: Callable[[], bool], *, timeout_s: float = 30.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout_s} s")
         time.sleep(0.02)
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any]) -> list[str]:
+    """Resolve the names in `answers` (a callable giving the IP now) like a DNS server would;
+    every other name for real. The list returned grows by one name per lookup of those names."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host](), int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return lookups
 
 
 def self_signed_certificate(folder: Path, host: str) -> Path:

@@ -4,8 +4,10 @@ configuration allows it (docs/webhooks.md).
 
 Modules: entities (values, pattern rules), targets (URL rules, the private-network check),
 signatures (signing, and `verify_signature` for Python receivers), formats (bodies by format
-name), store (tables and SQL), service (the rules, the event consumer, delivery bookkeeping),
-delivery (the job: the HTTP request), api and permissions (the routes, site admins only).
+name: Plimsoll's JSON, Alertmanager, PagerDuty, Slack, email), store (tables and SQL), service
+(the rules, the event consumer, delivery bookkeeping), delivery (the job: the HTTP request) and
+smtp (its other transport, for the email format), api and permissions (the routes, site admins
+only).
 """
 
 from __future__ import annotations

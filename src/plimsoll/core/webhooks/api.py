@@ -37,7 +37,11 @@ class WebhookCreateBody(BaseModel):
 
 @router.post("/webhooks", status_code=201)
 def create_webhook(body: WebhookCreateBody, webhooks: Webhooks, actor: Actor) -> Response:
-    """The subscription with its `secret`: the only answer that ever holds it."""
+    """The subscription with its `secret`: the only answer that ever holds it. The `url`'s host
+    must be public (unless the server allows private networks), and the URL must suit the
+    `format`: `http(s)://` for every format but `email`, whose URL is
+    `smtp(s)://HOST:PORT?to=ADDRESS&from=ADDRESS`; `pagerduty`'s holds `?routing_key=KEY`
+    (docs/webhooks.md, "Formats")."""
     created = webhooks.create(body.name, body.url, body.events, body.format, actor=actor)
     return json_response(created.to_dict(), 201)
 

@@ -1,4 +1,5 @@
-"""The `webhooks.deliver` job: one signed POST of one event to one subscription's URL.
+"""The `webhooks.deliver` job: one signed POST of one event to one subscription's URL (or, for
+the `email` format, one message through the mail server its `smtp://` URL names: smtp.py).
 
 Each attempt resolves the host once, checks the addresses (targets.resolve), and connects to the
 address it checked, with the original host in the `Host` header and as the TLS server name, so
@@ -8,21 +9,33 @@ timeout raises, so the job engine retries with backoff and, after the last attem
 dead and the delivery `failed`. A refused target (a private address) fails the delivery at once:
 retrying would only be refused again. Error texts name the host, never the URL's path or query,
 which may hold a receiver's token and end up in the job's error (readable on the jobs page).
+The query parameters that are the format's own (PagerDuty's `routing_key`, email's `to` and
+`from`) are read by Plimsoll and never sent on in the URL requested.
 """
 
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 from typing import Any
 
 import urllib3
 from urllib3.exceptions import HTTPError as ConnectionProblem
 
 from plimsoll.core.jobs import JobContext
-from plimsoll.core.webhooks.formats import render
-from plimsoll.core.webhooks.service import WebhookService
+from plimsoll.core.webhooks import smtp
+from plimsoll.core.webhooks.formats import FORMATS, Destination, destination, mail, render, request_url
+from plimsoll.core.webhooks.service import PendingDelivery, WebhookService
 from plimsoll.core.webhooks.signatures import sign
-from plimsoll.core.webhooks.targets import ResolutionFailed, Target, TargetRefused, parse_url, resolve
+from plimsoll.core.webhooks.targets import (
+    SMTP_SCHEMES,
+    ResolutionFailed,
+    Target,
+    TargetRefused,
+    ca_bundle,
+    parse_url,
+    resolve,
+)
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 10.0
@@ -42,7 +55,9 @@ def deliver(service: WebhookService, payload: Any, context: JobContext) -> dict[
     if pending is None:
         return {"delivered": False, "skipped": "the delivery ended already, or its webhook was deleted"}
     subscription = pending.subscription
-    target = parse_url(subscription.url)
+    target = parse_url(
+        request_url(subscription.format, subscription.url), FORMATS[subscription.format].schemes
+    )
     final = context.attempt >= context.job.max_attempts
     try:
         address = resolve(target, allow_private=service.allow_private)
@@ -52,7 +67,10 @@ def deliver(service: WebhookService, payload: Any, context: JobContext) -> dict[
     except ResolutionFailed as exc:
         service.record_failure(delivery_id, str(exc), status_code=None, final=final)
         raise DeliveryFailed(str(exc)) from None
-    body, content_type = render(subscription.format, pending.event)
+    to = destination(subscription.format, subscription.name, subscription.url, service.public_url)
+    body, content_type = render(subscription.format, pending.event, to)
+    if target.scheme in SMTP_SCHEMES:
+        return _send_mail(service, pending, target, address, body, to, final=final)
     timestamp = int(time.time())
     headers = {
         "Host": target.host_header,
@@ -76,6 +94,46 @@ def deliver(service: WebhookService, payload: Any, context: JobContext) -> dict[
     raise DeliveryFailed(error)
 
 
+def _send_mail(
+    service: WebhookService,
+    pending: PendingDelivery,
+    target: Target,
+    address: str,
+    message: bytes,
+    to: Destination,
+    *,
+    final: bool,
+) -> dict[str, Any]:
+    """The `email` format's attempt: the rendered message, with this delivery's headers, through
+    the mail server at `address`. Not signed: a message's authenticity is its mail system's
+    (SPF, DKIM); the delivery's id is in `X-Plimsoll-Delivery` and its Message-ID."""
+    delivery_id = pending.delivery.id
+    sender = mail.sender(to.params)
+    headers = {
+        "Date": formatdate(usegmt=True),
+        # The same on every retry: a mailbox that sees a retry of a message it got drops it.
+        "Message-ID": f"<{delivery_id}.plimsoll@{sender.rpartition('@')[2] or 'plimsoll'}>",
+        "X-Plimsoll-Event": pending.event.type,
+        "X-Plimsoll-Delivery": delivery_id,
+    }
+    login = service.smtp_login
+    try:
+        refused = smtp.send(
+            target,
+            address,
+            message,
+            sender=sender,
+            recipients=mail.recipients(to.params),
+            headers=headers,
+            login=login if login is not None and login.is_for(target.host) else None,
+        )
+    except smtp.SendFailed as exc:
+        service.record_failure(delivery_id, str(exc), status_code=None, final=final)
+        raise DeliveryFailed(str(exc)) from None
+    service.record_delivered(delivery_id, smtp.ACCEPTED, note=refused)
+    return {"delivered": True, "status_code": smtp.ACCEPTED}
+
+
 def post(target: Target, address: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     """POST `body` to `target` over a connection to `address`; the status and the start of the
     answer's body. DeliveryFailed for a connection error or a timeout."""
@@ -89,7 +147,7 @@ def post(target: Target, address: str, body: bytes, headers: dict[str, str]) -> 
             maxsize=1,
             retries=False,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=_ca_bundle(),
+            ca_certs=ca_bundle(),
             server_hostname=target.host,
             assert_hostname=target.host,
         )
@@ -121,12 +179,3 @@ def post(target: Target, address: str, body: bytes, headers: dict[str, str]) -> 
 def _snippet(answer: bytes) -> str:
     text = answer.decode("utf-8", errors="replace").strip()
     return text if len(text) <= ERROR_SNIPPET_CHARS else text[:ERROR_SNIPPET_CHARS] + "… (truncated)"
-
-
-def _ca_bundle() -> str | None:
-    """certifi's CA bundle when installed (as the SDK's HTTP client uses), else the system's."""
-    try:
-        import certifi
-    except ImportError:
-        return None
-    return str(certifi.where())

@@ -34,9 +34,8 @@ from plimsoll.core.webhooks.entities import (
     Subscription,
     check_patterns,
 )
-from plimsoll.core.webhooks.formats import check_format
+from plimsoll.core.webhooks.formats import audited_url, check_format, check_target
 from plimsoll.core.webhooks.signatures import new_secret
-from plimsoll.core.webhooks.targets import check_url
 
 DELIVER_JOB = "webhooks.deliver"
 MAX_ERROR_LENGTH = 2000
@@ -60,6 +59,8 @@ class WebhookService:
         self.events = parts.events
         self.jobs: JobService = parts.services["jobs"]
         self.allow_private = parts.settings.webhooks_allow_private
+        self.smtp_login = parts.settings.webhooks_smtp_login  # email webhooks' login, if any
+        self.public_url = parts.settings.public_url  # the formats' links back to Plimsoll
         # The subscriptions as read for the consumer's current batch (read_subscriptions).
         self._subscriptions: builtins.list[Subscription] | None = None
 
@@ -70,14 +71,15 @@ class WebhookService:
     ) -> NewSubscription:
         """A new subscription and its signing secret: the only time the secret is shown."""
         check_name("name", name, max_length=MAX_WEBHOOK_NAME_LENGTH)
-        url = check_url(url, allow_private=self.allow_private)
+        format = check_format(format)
+        url = check_target(format, url, allow_private=self.allow_private)
         patterns = check_patterns(events, [t["name"] for t in self.events.catalog.list()])
         subscription = Subscription(
             id=new_id(),
             name=name,
             url=url,
             events=patterns,
-            format=check_format(format),
+            format=format,
             active=True,
             created_at=now_ms(),
             created_by=actor,
@@ -87,10 +89,11 @@ class WebhookService:
             if store.name_taken(change.conn, name):
                 raise Conflict(f"a webhook named {name!r} exists already")
             store.insert_subscription(change.conn, subscription, secret)
-            # The audit entry describes the subscription, never its secret.
+            # The audit entry describes the subscription, never its secret, nor the credentials
+            # its URL may carry for the format (PagerDuty's routing key).
             change.audit(
                 AuditEntry(
-                    actor, "webhook.create", "webhook", subscription.id, None, None, subscription.to_dict()
+                    actor, "webhook.create", "webhook", subscription.id, None, None, _audited(subscription)
                 )
             )
         return NewSubscription(subscription, secret)
@@ -111,7 +114,7 @@ class WebhookService:
             store.delete_subscription(change.conn, subscription.id)
             change.audit(
                 AuditEntry(
-                    actor, "webhook.delete", "webhook", subscription.id, None, subscription.to_dict(), None
+                    actor, "webhook.delete", "webhook", subscription.id, None, _audited(subscription), None
                 )
             )
         return subscription
@@ -202,8 +205,10 @@ class WebhookService:
             store.update_delivery(conn, delivery_id, values)
         return PendingDelivery(delivery, subscription, secret, _event(event_json))
 
-    def record_delivered(self, delivery_id: str, status_code: int) -> None:
-        values = {"state": DeliveryState.DELIVERED.value, "last_status_code": status_code, "last_error": None}
+    def record_delivered(self, delivery_id: str, status_code: int, *, note: str | None = None) -> None:
+        """Delivered; `note` is what the receiver said was not (a mail server that refused some
+        recipients while it took the others), kept as the last error."""
+        values = {"state": DeliveryState.DELIVERED.value, "last_status_code": status_code, "last_error": note}
         with self.db.write() as conn:
             store.update_delivery(conn, delivery_id, {**values, "delivered_at": now_ms()})
 
@@ -224,6 +229,10 @@ class WebhookService:
         if subscription is None:
             raise NotFound(f"webhook {subscription_id!r} not found")
         return subscription
+
+
+def _audited(subscription: Subscription) -> dict[str, Any]:
+    return {**subscription.to_dict(), "url": audited_url(subscription.format, subscription.url)}
 
 
 def _event(event_json: str) -> Event:

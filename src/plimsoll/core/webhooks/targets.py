@@ -10,12 +10,16 @@ subscriber reach what the server reaches. So, unless `PLIMSOLL_WEBHOOKS_ALLOW_PR
   must be globally routable, and the request then connects to the address checked, never to the
   name again: a DNS answer that changes between the check and the connection (DNS rebinding)
   cannot redirect it.
+
+The same rules hold for every scheme a format is delivered over: `http`/`https` for the formats
+POSTed, `smtp`/`smtps` for email (docs/webhooks.md).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -23,6 +27,9 @@ from plimsoll.core.errors import InvalidParameter
 
 MAX_URL_LENGTH = 2048
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+HTTP_SCHEMES = ("http", "https")
+SMTP_SCHEMES = ("smtp", "smtps")  # smtps: TLS from the first byte; smtp: STARTTLS when offered
+DEFAULT_PORTS = {"http": 80, "https": 443, "smtp": 25, "smtps": 465}
 
 
 class TargetRefused(Exception):
@@ -45,14 +52,14 @@ class Target:
     @property
     def host_header(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.scheme == "https" else 80
-        return host if self.port == default else f"{host}:{self.port}"
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
 
 
-def parse_url(url: object) -> Target:
-    """InvalidParameter naming `url` unless it is an http(s) URL with a host, and no credentials."""
+def parse_url(url: object, schemes: Sequence[str] = HTTP_SCHEMES) -> Target:
+    """InvalidParameter naming `url` unless it is a URL of one of `schemes` with a host, and no
+    credentials."""
     if not isinstance(url, str) or not url:
-        raise InvalidParameter("url", "must be an http:// or https:// URL")
+        raise InvalidParameter("url", f"must be {_schemes_hint(schemes)} URL")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidParameter("url", f"is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
     if any(ord(char) <= 32 or ord(char) == 127 for char in url):
@@ -62,8 +69,8 @@ def parse_url(url: object) -> Target:
         port = parts.port
     except ValueError as exc:
         raise InvalidParameter("url", f"is not a valid URL: {exc}") from None
-    if parts.scheme not in {"http", "https"}:
-        raise InvalidParameter("url", f"must use http or https, not {parts.scheme or 'no scheme'!r}")
+    if parts.scheme not in schemes:
+        raise InvalidParameter("url", f"must use {' or '.join(schemes)}, not {parts.scheme or 'no scheme'!r}")
     if not parts.hostname:
         raise InvalidParameter("url", "has no host")
     if parts.username is not None or parts.password is not None:
@@ -71,13 +78,13 @@ def parse_url(url: object) -> Target:
             "url", "must not carry credentials (user:password@); the signature authenticates"
         )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path)
+    return Target(parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme], path)
 
 
-def check_url(url: object, *, allow_private: bool) -> str:
+def check_url(url: object, *, allow_private: bool, schemes: Sequence[str] = HTTP_SCHEMES) -> str:
     """The URL of a new subscription: well formed and, unless private networks are allowed, not
     naming a private address or `localhost` outright (names are checked again at each delivery)."""
-    target = parse_url(url)
+    target = parse_url(url, schemes)
     if not allow_private:
         host = target.host.lower().rstrip(".")
         if host == "localhost" or host.endswith(".localhost"):
@@ -136,6 +143,11 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SETTING_HINT = "deliveries to private networks need PLIMSOLL_WEBHOOKS_ALLOW_PRIVATE=1"
 
 
+def _schemes_hint(schemes: Sequence[str]) -> str:
+    listed = " or ".join(f"{scheme}://" for scheme in schemes)
+    return f"an {listed}"
+
+
 def _describe(address: IPAddress) -> str:
     if address.is_loopback:
         return "a loopback address"
@@ -161,3 +173,13 @@ def _literal_ip(host: str) -> IPAddress | None:
         except OSError:
             return None
     return None
+
+
+def ca_bundle() -> str | None:
+    """The certificates TLS connections to receivers trust: certifi's bundle when installed (as
+    the SDK's HTTP client uses), else the system's (None)."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
