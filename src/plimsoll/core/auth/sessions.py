@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from plimsoll.core.audit import AuditEntry
@@ -143,6 +144,7 @@ class SignInService:
         self.db = db
         self.events = events
         self.policy = policy or SessionPolicy()
+        self.clock: Callable[[], int] = now_ms  # ms since the epoch; tests move time by hand
 
     # -- passwords -----------------------------------------------------------------------------
 
@@ -235,7 +237,7 @@ class SignInService:
         """Inside a change: a new session for `user` (password and single sign-on alike)."""
         if user.is_service:
             raise Conflict(f"{user.name!r} is a service account; service accounts cannot sign in")
-        now = now_ms()
+        now = self.clock()
         secret = SESSION_PREFIX + secrets.token_urlsafe(30)
         csrf_token = secrets.token_urlsafe(32)
         session = Session(
@@ -264,7 +266,7 @@ class SignInService:
         """Count a try against each key, and set when the next may come; a TooManyRequests (and
         nothing counted) while any key is braked. One transaction: concurrent tries are serialised
         on the keys' rows, each seeing the others' counts."""
-        now = now_ms()
+        now = self.clock()
         policy = self.policy
         waits: list[int] = []
         try:
@@ -288,7 +290,7 @@ class SignInService:
         """Undo a try's charge on `key` (it succeeded)."""
         count = store.uncount_failure(conn, key)
         if count is not None:
-            store.block_until(conn, key, now_ms() + self.policy.delay_after(count, free) if count else 0)
+            store.block_until(conn, key, self.clock() + self.policy.delay_after(count, free) if count else 0)
 
     def _failed(self, name: str, problem: str, address: str | None) -> None:
         with changing(self.db, self.events, "anonymous") as change:
@@ -316,7 +318,7 @@ class SignInService:
             raise refused(SESSION_UNKNOWN, "this session is not known; sign in again")
         user = store.user_of(row)
         session = store.session_of(row, user.name)
-        now = now_ms()
+        now = self.clock()
         if session.ended_at is not None:
             raise refused(SESSION_ENDED, "you were signed out; sign in again", session_id=session.id)
         if user.disabled or user.is_service:
@@ -338,7 +340,7 @@ class SignInService:
 
     def sessions(self, user: str, *, open_only: bool = True) -> list[Session]:
         """The sessions of `user`, newest first (by default only those still open)."""
-        now = now_ms()
+        now = self.clock()
         with self.db.read() as conn:
             if store.get_user(conn, user) is None:
                 raise NotFound(f"user {user!r} not found")
@@ -370,7 +372,7 @@ class SignInService:
     def _end(self, session: Session, *, reason: str, actor: str) -> Session:
         with changing(self.db, self.events, actor) as change:
             ended = store.end_sessions(
-                change.conn, user=session.user, ended_at=now_ms(), reason=reason, session_id=session.id
+                change.conn, user=session.user, ended_at=self.clock(), reason=reason, session_id=session.id
             )
             if ended:
                 change.audit(
@@ -382,7 +384,7 @@ class SignInService:
                         after={"user": session.user, "reason": reason},
                     )
                 )
-        return replace(session, ended_at=now_ms(), end_reason=reason)
+        return replace(session, ended_at=self.clock(), end_reason=reason)
 
     @staticmethod
     def _end_all(change: Change, user: str, *, reason: str, keep: str | None = None) -> int:
@@ -418,7 +420,7 @@ class SignInService:
         if dry_run:
             with self.db.read() as conn:
                 return {"sessions": store.count_sessions_before(conn, cutoff)}
-        now = now_ms()
+        now = self.clock()
         with self.db.write() as conn:
             removed = store.delete_sessions_before(conn, cutoff)
             store.delete_failures_before(conn, now - 2 * self.policy.failure_memory_ms)
