@@ -288,6 +288,19 @@ def test_a_policy_may_name_its_approvers(platform: Platform) -> None:
         platform.gates.approve(promotion.id, actor=DAN)
 
 
+def test_the_alias_access_says_who_may_request_and_approve(platform: Platform) -> None:
+    guarded(platform)
+    platform.model_registry.set_alias_access("churn", "production", request=["ada"], actor="root")
+    with pytest.raises(PermissionDenied, match="'cy' may not request churn@production"):
+        platform.gates.promote("churn", 2, to="production", evidence=evidence(), actor=REQUESTER)
+    assert platform.gates.list_promotions("churn", alias="production") == []  # nothing stored
+    platform.model_registry.set_alias_access("churn", "production", approve=["bea"], actor="root")
+    promotion = awaiting(platform)
+    with pytest.raises(PermissionDenied, match="'dan' may not approve churn@production"):
+        platform.gates.approve(promotion.id, actor=DAN)
+    assert platform.gates.approve(promotion.id, actor=BEA).approvals[0].approver == BEA
+
+
 def test_an_expired_approval_does_not_count(platform: Platform) -> None:
     guarded(platform)
     now = [platform.gates.clock()]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from plimsoll.client import Client
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 
 
 def trained(sdk: Client, weights: str) -> str:
@@ -53,6 +53,14 @@ def test_register_alias_history_and_rollback(sdk: Client) -> None:
         sdk.registry.set_alias("churn", "production", 2)
     sdk.registry.protect("churn", "production", False)
     assert sdk.registry.set_alias("churn", "production", 2, expected=1).version == 2
+
+    # Who may roll it back is the alias's own list.
+    access = sdk.registry.set_access("churn", "production", rollback=["oncall"])
+    assert (access.alias, access.rollback, access.request) == ("production", ("oncall",), ())
+    with pytest.raises(PermissionDenied, match="may not rollback churn@production"):
+        sdk.registry.rollback("churn", "production")
+    sdk.registry.set_access("churn", "production")
+    assert sdk.registry.rollback("churn", "production").version == 1
 
 
 def test_refusals_arrive_as_the_same_errors(sdk: Client) -> None:

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from plimsoll.core import audit
-from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from plimsoll.model_registry.entities import artifact_digest
 from plimsoll.model_registry.service import RegistryService
 from plimsoll.platform import Platform
@@ -106,6 +106,41 @@ def test_aliases_keep_their_history_and_answer_which_version_held_them_at_a_time
         registry.set_alias("churn", "canary", 2, actor="bo") and registry.rollback(
             "churn", "canary", actor="bo"
         )
+
+
+def test_who_may_move_or_roll_back_is_a_permission_per_alias(platform: Platform) -> None:
+    registry = registry_of(platform)
+    for content in (b"one", b"two"):
+        registry.register_version(
+            "churn", run_id=run_with_model(platform, content), artifact_path="model", actor="ada"
+        )
+    registry.set_alias("churn", "production", 1, actor="ada")
+    registry.set_alias("churn", "staging", 1, actor="ada")
+    access = registry.set_alias_access(
+        "churn", "production", request=["ada"], rollback=["oncall", "oncall"], actor="admin"
+    )
+    assert (access.request, access.approve, access.rollback) == (("ada",), (), ("oncall",))
+    assert registry.alias_access("churn", "production", project=P) == access
+    with pytest.raises(
+        PermissionDenied, match="'bo' may not request churn@production: its access names only ada"
+    ):
+        registry.set_alias("churn", "production", 2, actor="bo")
+    registry.set_alias("churn", "staging", 2, actor="bo")  # another alias of the same model: the roles
+    registry.set_alias("churn", "production", 2, actor="ada")
+    with pytest.raises(PermissionDenied, match="may not rollback churn@production"):
+        registry.rollback("churn", "production", actor="ada")
+    assert registry.rollback("churn", "production", actor="oncall").version == 1
+    assert registry.get_version("churn@production").version == 1
+    # an empty list gives the action back to the roles; bad lists are refused naming the field
+    registry.set_alias_access("churn", "production", actor="admin")
+    registry.set_alias("churn", "production", 2, actor="bo")
+    with pytest.raises(InvalidParameter, match=r"request\[0\]"):
+        registry.set_alias_access("churn", "production", request=["a/b"], actor="admin")
+    with pytest.raises(InvalidParameter, match="rollback: must be a list"):
+        registry.set_alias_access("churn", "production", rollback="oncall", actor="admin")
+    with platform.db.read() as conn:
+        changed = [entry for entry in audit.list_events(conn) if entry.action == "model.alias_access"]
+    assert len(changed) == 2
 
 
 def test_a_protected_alias_does_not_move_by_hand_but_rolls_back(platform: Platform) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from blake3 import blake3
 from plimsoll.core.errors import BlobCorrupted, InvalidParameter, NotFound, PermissionDenied
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.model_registry.entities import (
+    AliasAccess,
     AliasHistory,
     AliasMove,
     Model,
@@ -190,6 +192,22 @@ class Registry:
         """Protect `alias` (a project admin's call): from now on it moves forward only through a
         promotion whose release gates passed (docs/gates.md). `protected=False` lifts it."""
         self._transport.registry_protect(project, name, alias, protected)
+
+    def set_access(
+        self,
+        name: str,
+        alias: str,
+        *,
+        request: Sequence[str] = (),
+        approve: Sequence[str] = (),
+        rollback: Sequence[str] = (),
+        project: str = DEFAULT_PROJECT,
+    ) -> AliasAccess:
+        """Who may act on `alias` (a project admin's call): `request` (move it by hand, remove it,
+        ask for a promotion to it), `approve` its promotions, `rollback`. Each list replaces the
+        one before; an empty one leaves the action to the project's roles."""
+        lists = {"request": list(request), "approve": list(approve), "rollback": list(rollback)}
+        return self._transport.registry_set_access(project, name, alias, lists)
 
     def history(
         self, name: str, alias: str, *, at: datetime | int | None = None, project: str = DEFAULT_PROJECT

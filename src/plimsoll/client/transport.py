@@ -58,7 +58,7 @@ from plimsoll.feature_registry.entities import (
     check_feature_name,
 )
 from plimsoll.lineage.entities import Direction, Edge, Graph, Impact, OpenLineagePage
-from plimsoll.model_registry.entities import AliasHistory, AliasMove, Model, ModelVersion
+from plimsoll.model_registry.entities import AliasAccess, AliasHistory, AliasMove, Model, ModelVersion
 from plimsoll.monitoring.entities import ARROW_STREAM
 from plimsoll.tracking.entities import (
     Artifact,
@@ -202,6 +202,9 @@ class Transport(Protocol):
         self, project: str, name: str, alias: str, reason: str, expected: int | None
     ) -> AliasMove: ...
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None: ...
+    def registry_set_access(
+        self, project: str, name: str, alias: str, lists: dict[str, list[str]]
+    ) -> AliasAccess: ...
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> AliasHistory: ...
     def evaluation_record(self, new: NewEvaluation) -> Evaluation: ...
     def evaluation_get(self, project: str, evaluation_id: str) -> Evaluation: ...
@@ -538,6 +541,13 @@ class LocalTransport:
 
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
         self.platform.model_registry.protect_alias(name, alias, protected, project=project, actor=self.actor)
+
+    def registry_set_access(
+        self, project: str, name: str, alias: str, lists: dict[str, list[str]]
+    ) -> AliasAccess:
+        return self.platform.model_registry.set_alias_access(  # type: ignore[no-any-return]
+            name, alias, **lists, project=project, actor=self.actor
+        )
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> AliasHistory:
         return self.platform.model_registry.history(name, alias, at=at, project=project)  # type: ignore[no-any-return]
@@ -1246,6 +1256,12 @@ class HttpTransport:
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
         body = {"project": project, "protected": protected}
         self._json("PUT", f"{_model_path(name)}/aliases/{alias}/protection", retry=True, body=body)
+
+    def registry_set_access(
+        self, project: str, name: str, alias: str, lists: dict[str, list[str]]
+    ) -> AliasAccess:
+        path = f"{_model_path(name)}/aliases/{alias}/access"
+        return AliasAccess.from_dict(self._json("PUT", path, retry=True, body={"project": project, **lists}))
 
     def registry_history(self, project: str, name: str, alias: str, at: int | None) -> AliasHistory:
         params: dict[str, Any] = {"project": project}

@@ -26,6 +26,7 @@ from plimsoll.core.wire import (
 from plimsoll.model_registry.entities import (
     ALIAS_PATTERN,
     CARD_FIELDS,
+    MAX_ALIAS_PEOPLE,
     MAX_CARD_TEXT_LENGTH,
     MAX_MODEL_NAME_LENGTH,
     MAX_NEEDED_TYPES,
@@ -115,6 +116,16 @@ class RollbackBody(BaseModel):
     project: Name = DEFAULT_PROJECT
     reason: Reason = ""
     expected: VersionNumber | None = None  # roll back only if the alias holds this version now
+
+
+People = Annotated[list[Annotated[str, name_rules(128)]], Field(max_length=MAX_ALIAS_PEOPLE)]
+
+
+class AccessBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    request: People = []
+    approve: People = []
+    rollback: People = []
 
 
 class ProtectionBody(BaseModel):
@@ -261,6 +272,31 @@ def protect_alias(
 ) -> Response:
     registry.protect_alias(name, alias, body.protected, project=body.project, actor=actor)
     return json_response({"alias": alias, "protected": body.protected})
+
+
+@router.put("/{name}/aliases/{alias}/access")
+def set_alias_access(
+    name: ModelName, alias: AliasName, body: AccessBody, registry: Registry, actor: Actor
+) -> Response:
+    """Who may request (move by hand, remove, ask for a promotion), approve and roll back this alias;
+    an empty list leaves the action to the project's roles."""
+    access = registry.set_alias_access(
+        name,
+        alias,
+        request=body.request,
+        approve=body.approve,
+        rollback=body.rollback,
+        project=body.project,
+        actor=actor,
+    )
+    return json_response(access.to_dict())
+
+
+@router.get("/{name}/aliases/{alias}/access")
+def alias_access(
+    name: ModelName, alias: AliasName, registry: Registry, project: Name = DEFAULT_PROJECT
+) -> Response:
+    return json_response(registry.alias_access(name, alias, project=project).to_dict())
 
 
 @router.get("/{name}/aliases/{alias}/history")

@@ -4,6 +4,7 @@ signatures (the columns a model takes) and input examples in their JSON form."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
@@ -187,6 +188,47 @@ class Alias(_Wire):
     protected: bool
     moved_by: str
     moved_at: int
+
+
+ACCESS_ACTIONS: tuple[str, ...] = ("request", "approve", "rollback")
+MAX_ALIAS_PEOPLE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AliasAccess(_Wire):
+    """Who may act on one alias: `request` (move it by hand, remove it, or ask for a promotion to
+    it), `approve` (its promotions) and `rollback`. An empty list leaves the action to the
+    project's roles (contributors request and roll back, approvers approve); a list names the only
+    users who may, on top of the role they need."""
+
+    alias: str
+    request: tuple[str, ...] = ()
+    approve: tuple[str, ...] = ()
+    rollback: tuple[str, ...] = ()
+
+    def allows(self, action: str, actor: str) -> bool:
+        people: tuple[str, ...] = getattr(self, action)
+        return not people or actor in people
+
+    @classmethod
+    def stored(cls, alias: str, text: str | None) -> AliasAccess:
+        found = json.loads(text) if text else {}
+        return cls(alias, *(tuple(found.get(action, ())) for action in ACCESS_ACTIONS))
+
+    def stored_text(self) -> str | None:
+        lists = {action: list(getattr(self, action)) for action in ACCESS_ACTIONS if getattr(self, action)}
+        return json.dumps(lists, sort_keys=True) if lists else None
+
+
+def check_alias_people(field_name: str, people: Any) -> tuple[str, ...]:
+    if people is None:
+        return ()
+    if isinstance(people, str) or not isinstance(people, list | tuple):
+        raise InvalidParameter(field_name, f"must be a list of user names, got {type(people).__name__}")
+    if len(people) > MAX_ALIAS_PEOPLE:
+        raise InvalidParameter(field_name, f"names {len(people)} users; the limit is {MAX_ALIAS_PEOPLE}")
+    names = [check_name(f"{field_name}[{index}]", name, max_length=128) for index, name in enumerate(people)]
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ PERMISSIONS = (
     Permission("POST", f"{_ALIAS}/rollback", write(PROJECT_BODY)),
     # Protection decides who may move an alias at all: the project's admins set it.
     Permission("PUT", f"{_ALIAS}/protection", admin(PROJECT_BODY)),
+    Permission("PUT", f"{_ALIAS}/access", admin(PROJECT_BODY)),
+    Permission("GET", f"{_ALIAS}/access", read(PROJECT_QUERY)),
     Permission("GET", f"{_ALIAS}/history", read(PROJECT_QUERY)),
     # The web UI's pages (plimsoll.server.ui.models); the rollback form posts as the API's route
     # does: a contributor of the project, named by `?project=` in the form's address.

@@ -27,7 +27,14 @@ import orjson
 from plimsoll.core.audit import AuditEntry
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
-from plimsoll.core.errors import Conflict, GateFailed, InvalidParameter, NotFound, PayloadTooLarge
+from plimsoll.core.errors import (
+    Conflict,
+    GateFailed,
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_artifact_path, check_int, check_name, check_text
@@ -37,6 +44,7 @@ from plimsoll.model_registry.entities import (
     MAX_DESCRIPTION_LENGTH,
     MAX_EXAMPLE_BYTES,
     Alias,
+    AliasAccess,
     AliasHistory,
     AliasMove,
     Model,
@@ -46,6 +54,7 @@ from plimsoll.model_registry.entities import (
     SignedDecision,
     artifact_digest,
     check_alias,
+    check_alias_people,
     check_card,
     check_example,
     check_model_name,
@@ -454,6 +463,7 @@ class RegistryService:
             if store.version_row(change.conn, model["id"], version) is None:
                 raise NotFound(f"model {name!r} has no version {version} in project {project!r}")
             current = store.alias_row(change.conn, model["id"], alias)
+            _require_on(current, alias, "request", actor, name)
             if current is not None and current["protected"]:
                 raise Conflict(
                     f"alias {alias!r} of model {name!r} is protected: it moves only through a promotion "
@@ -470,6 +480,7 @@ class RegistryService:
         with self._change(actor) as change:
             model = self._model_row(change.conn, project, name, lock=True)
             current = store.alias_row(change.conn, model["id"], alias)
+            _require_on(current, alias, "request", actor, name)
             if current is None or current["version"] is None:
                 raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
             if current["protected"]:
@@ -497,6 +508,7 @@ class RegistryService:
         with self._change(actor) as change:
             model = self._model_row(change.conn, project, name, lock=True)
             current = store.alias_row(change.conn, model["id"], alias)
+            _require_on(current, alias, "rollback", actor, name)
             if current is None or current["version"] is None:
                 raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
             previous = _previous_holder(
@@ -536,6 +548,65 @@ class RegistryService:
                     {"model": name, "alias": alias, "protected": protected},
                 )
             )
+
+    def set_alias_access(
+        self,
+        name: str,
+        alias: str,
+        *,
+        request: Any = None,
+        approve: Any = None,
+        rollback: Any = None,
+        project: str = DEFAULT_PROJECT,
+        actor: str,
+    ) -> AliasAccess:
+        """Who may act on `alias` (a project admin's call): each list replaces the one before; an
+        empty one leaves the action to the project's roles (`AliasAccess`)."""
+        check_alias("alias", alias)
+        access = AliasAccess(
+            alias,
+            check_alias_people("request", request),
+            check_alias_people("approve", approve),
+            check_alias_people("rollback", rollback),
+        )
+        with self._change(actor) as change:
+            model = self._model_row(change.conn, project, name, lock=True)
+            current = store.alias_row(change.conn, model["id"], alias)
+            values = {
+                "version": None if current is None else current["version"],
+                "protected": False if current is None else bool(current["protected"]),
+                "moved_by": actor if current is None else current["moved_by"],
+                "moved_at": now_ms() if current is None else current["moved_at"],
+                "access": access.stored_text(),
+            }
+            store.put_alias(change.conn, model["id"], alias, values)
+            before = None if current is None else AliasAccess.stored(alias, current["access"]).to_dict()
+            change.audit(
+                AuditEntry(
+                    actor,
+                    "model.alias_access",
+                    "model_alias",
+                    f"{model['id']}:{alias}",
+                    project,
+                    before,
+                    {"model": name, **access.to_dict()},
+                )
+            )
+        return access
+
+    def alias_access(self, name: str, alias: str, *, project: str = DEFAULT_PROJECT) -> AliasAccess:
+        check_alias("alias", alias)
+        with self.db.read() as conn:
+            model = self._model_row(conn, project, name)
+            current = store.alias_row(conn, model["id"], alias)
+        return AliasAccess.stored(alias, None if current is None else current["access"])
+
+    def require_alias_access(
+        self, name: str, alias: str, action: str, actor: str, *, project: str = DEFAULT_PROJECT
+    ) -> None:
+        """PermissionDenied unless `actor` may `action` (request, approve, rollback) `alias`: the
+        per-alias lists, checked by the gates before a promotion is requested or approved."""
+        _require(self.alias_access(name, alias, project=project), action, actor, name)
 
     def promote_in(self, change: Change, decision: SignedDecision, *, reason: str = "") -> AliasMove:
         """Move an alias as a release decision says, inside the caller's change: the one way a
@@ -878,6 +949,23 @@ def _version(project: str, name: str, row: Any, aliases: tuple[str, ...] = ()) -
         trusted_by=row["trusted_by"],
         trusted_at=None if row["trusted_at"] is None else int(row["trusted_at"]),
     )
+
+
+def _require_on(current: Any, alias: str, action: str, actor: str, model: str) -> None:
+    """The alias's access, read from its row (none yet: the roles decide), allows `action`.
+    A promotion's move is not checked here: the gates checked its request and its approvals."""
+    if current is not None:
+        _require(AliasAccess.stored(alias, current["access"]), action, actor, model)
+
+
+def _require(access: AliasAccess, action: str, actor: str, model: str) -> None:
+    if not access.allows(action, actor):
+        people: tuple[str, ...] = getattr(access, action)
+        raise PermissionDenied(
+            f"{actor!r} may not {action} {model}@{access.alias}: its access names only "
+            f"{', '.join(people)} (`plimsoll models access`, docs/registry.md)",
+            details={"alias": access.alias, "action": action},
+        )
 
 
 def _move(model: str, row: Any) -> AliasMove:

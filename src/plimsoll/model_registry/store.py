@@ -82,6 +82,7 @@ model_aliases = Table(
     Column("protected", Boolean, nullable=False),
     Column("moved_by", String(128), nullable=False),
     Column("moved_at", BigInteger, nullable=False),
+    Column("access", Text, nullable=True),  # JSON: who may request, approve, roll back (AliasAccess)
 )
 
 alias_moves = Table(

@@ -151,6 +151,7 @@ class ServiceBase:
                 details={"reason": "self_approval"},
             )
         self._require_role(project, actor, f"{what} {version.ref}")
+        self.registry.require_alias_access(version.name, policy.alias, "approve", actor, project=project)
         if policy.approvals.approvers and actor not in policy.approvals.approvers:
             raise PermissionDenied(
                 f"{actor!r} is not among the approvers the policy of {version.name}@{policy.alias} names: "

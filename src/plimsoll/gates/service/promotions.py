@@ -43,6 +43,7 @@ class PromotionOps(ApprovalOps, JudgingOps, PolicyOps):
         comment = check_comment("comment", comment)
         given = None if evidence is None else _evidence(evidence)
         target = self.registry.get_version(f"{name}/{version}", project=project)
+        self.registry.require_alias_access(name, to, "request", actor, project=project)
         policy = self.get_policy(name, to, project=project)
         parsed = parse_policy(policy.text)
         if to in target.aliases:
