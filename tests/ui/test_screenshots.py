@@ -179,6 +179,8 @@ def test_model_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path
     wide_page.wait_for_function("document.body.dataset.chartsReady === '1'")
     assert wide_page.locator("#alias-timeline canvas").count() == 1
     assert ALIAS in wide_page.locator("#alias-table").inner_text()
+    card = wide_page.locator("#model-card")
+    assert "Model card of version 1" in card.inner_text() and card.locator(".risk-high").is_visible()
     no_page_overflow(wide_page)
     keep(wide_page, "model", tmp_path)
 
@@ -188,6 +190,9 @@ def test_model_version_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_pa
     wide_page.wait_for_function("() => document.body.dataset.evaluationReady === '1'")
     for chart in ("roc", "pr", "calibration", "confusion"):
         assert wide_page.locator(f"#{chart}-chart canvas").count() >= 1, chart
+    card = wide_page.locator("#model-card").inner_text()
+    assert "Not a medical device" in card and "30 inputs (frame)" in card  # limitations, signature
+    assert "digest is checked at every load" in card or "approved by" in card or "not approved" in card
     gates = wide_page.locator("#gates").inner_text()
     assert "recall-by-size" in gates and "passed" in gates
     no_page_overflow(wide_page)
