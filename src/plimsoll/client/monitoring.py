@@ -181,12 +181,23 @@ class Monitoring:
             self._raise_error()
 
     def close(self, timeout: float = 30.0) -> None:
+        """Send what is buffered, waiting up to `timeout` seconds; what is still unsent then is
+        counted in `dropped` (and logged). A refusal not yet raised is raised."""
         try:
             if self._buffered:
                 self.flush(timeout)
+        except TimeoutError:
+            pass  # counted below
         finally:
             with self._lock:
                 self._closed = True
+                # What the server never took by now is not sent: counted and said, not lost unseen.
+                if self._buffered:
+                    self._dropped += self._buffered
+                    log.warning("monitoring: %d rows not sent before close were dropped", self._buffered)
+                self._pending.clear()
+                self._ready.clear()
+                self._buffered = 0
                 self._lock.notify_all()
 
     # -- reading ----------------------------------------------------------------------------------
@@ -253,6 +264,9 @@ class Monitoring:
             self._thread = threading.Thread(target=self._loop, name="plimsoll-monitoring", daemon=True)
             self._thread.start()
 
+    def _stopped(self) -> bool:
+        return self._closed
+
     def _closed_early(self) -> bool:
         return self._closed and not (self._thread and self._thread.is_alive())
 
@@ -260,7 +274,7 @@ class Monitoring:
         delay = 0.0
         while True:
             with self._lock:
-                while not self._ready:
+                while not self._ready or self._closed:
                     if self._closed:
                         return
                     waited = time.monotonic() - self._last_send
@@ -273,6 +287,8 @@ class Monitoring:
                 batch = self._ready[0]
             if delay:
                 time.sleep(delay)
+            if self._stopped():
+                return
             delay = self._send(batch, delay)
 
     def _send(self, batch: _Batch, delay: float) -> float:
@@ -304,6 +320,8 @@ class Monitoring:
         return 0.0
 
     def _done(self, batch: _Batch) -> None:
+        if self._closed:  # close counted it already
+            return
         self._ready.popleft()
         self._buffered -= batch.table.num_rows
         self._last_send = time.monotonic()

@@ -270,6 +270,12 @@ class BlobStore:
             return backend.fs, f"s3://{backend.root}/{key}"
         return None, str(cast(_LocalBackend, backend).root / key)
 
+    @property
+    def filesystem(self) -> Any:
+        """The fsspec filesystem of an S3 store (to register with a reader such as DuckDB), None
+        for a local folder."""
+        return self._backend.fs if isinstance(self._backend, _S3Backend) else None
+
     def modified_at(self, digest: str) -> int | None:
         """When the blob was last stored (a store of the same content again counts), in epoch ms."""
         return self._backend.modified(_checked_key(digest))

@@ -177,29 +177,38 @@ async def log_outcomes(
     )
 
 
-@router.get(f"{_API}/{{kind}}/segments")
-def list_segments(
-    kind: Kind,
-    monitoring: Monitoring,
+def _filters(
     project: Name = DEFAULT_PROJECT,
     model: ModelFilter | None = None,
     deployment: Deployment | None = None,
     role: Role | None = None,
     since: EpochMs | None = None,
     until: EpochMs | None = None,
+) -> dict[str, Any]:
+    """Which logged rows a read means: of a model (NAME or NAME/VERSION), a deployment and role,
+    made from `since` to before `until` (epoch ms)."""
+    return {
+        "project": project,
+        "model": model,
+        "deployment": deployment,
+        "role": role,
+        "since": since,
+        "until": until,
+    }
+
+
+Filters = Annotated[dict[str, Any], Depends(_filters)]
+
+
+@router.get(f"{_API}/{{kind}}/segments")
+def list_segments(
+    kind: Kind,
+    monitoring: Monitoring,
+    filters: Filters,
     limit: Annotated[QueryInt, Query(), between(1, MAX_SEGMENTS_LISTED)] = MAX_SEGMENTS_LISTED,
 ) -> Response:
     """The Parquet segments holding rows of `kind` from `since` to before `until` (epoch ms)."""
-    found = monitoring.segments(
-        kind,
-        model=model,
-        deployment=deployment,
-        role=role,
-        since=since,
-        until=until,
-        project=project,
-        limit=limit,
-    )
+    found = monitoring.segments(kind, **filters, limit=limit)
     return json_response({"segments": [segment.to_dict() for segment in found]})
 
 
@@ -210,23 +219,8 @@ def list_segments(
 def read_rows(
     kind: Kind,
     monitoring: Monitoring,
-    project: Name = DEFAULT_PROJECT,
-    model: ModelFilter | None = None,
-    deployment: Deployment | None = None,
-    role: Role | None = None,
-    since: EpochMs | None = None,
-    until: EpochMs | None = None,
+    filters: Filters,
     limit: Annotated[QueryInt, Query(), between(1, MAX_ROWS_READ)] = MAX_ROWS_READ,
 ) -> Response:
     """The logged rows of `kind`, oldest first, as an Arrow IPC stream."""
-    table = monitoring.read(
-        kind,
-        model=model,
-        deployment=deployment,
-        role=role,
-        since=since,
-        until=until,
-        project=project,
-        limit=limit,
-    )
-    return Response(to_ipc(table), media_type=ARROW_STREAM)
+    return Response(to_ipc(monitoring.read(kind, **filters, limit=limit)), media_type=ARROW_STREAM)

@@ -190,9 +190,8 @@ class MonitoringService:
         import duckdb
 
         connection = duckdb.connect()
-        filesystem, _ = self.blobs.readable_at("0" * 64)
-        if filesystem is not None:
-            connection.register_filesystem(filesystem)
+        if self.blobs.filesystem is not None:
+            connection.register_filesystem(self.blobs.filesystem)
         return connection
 
     def relation(
