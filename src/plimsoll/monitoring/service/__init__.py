@@ -1,0 +1,25 @@
+"""Monitoring: the rules, once. The SDK (embedded and through the routes) calls these.
+
+log(kind, table, model=, deployment=, role=, batch=)   store a batch of predictions, labels or
+                                                      outcomes as Parquet segments, one a UTC day
+segments(kind, model=, ..., since=, until=)           the index: which segments hold what
+read(kind, model=, ..., since=, until=)               the rows, through DuckDB, as an Arrow table
+connect() / relation(kind, ...)                        a DuckDB connection and a relation over the
+                                                      segments, for monitors and whoever queries
+
+base       the service's parts
+logging    log: batches stored as segments, idempotent by the logger's batch id
+reading    segments, connect, relation, read
+"""
+
+from __future__ import annotations
+
+from plimsoll.monitoring.service.logging import LoggingOps
+from plimsoll.monitoring.service.reading import MAX_ROWS_READ, ReadingOps
+
+
+class MonitoringService(LoggingOps, ReadingOps):
+    """Prediction, label and outcome logs; built by the platform from its `Parts`."""
+
+
+__all__ = ["MAX_ROWS_READ", "MonitoringService"]
