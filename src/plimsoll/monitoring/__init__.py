@@ -16,5 +16,6 @@ CAPABILITY = Capability(
     service="plimsoll.monitoring.service:MonitoringService",
     router="plimsoll.monitoring.api:router",
     permissions="plimsoll.monitoring.permissions:PERMISSIONS",
+    events="plimsoll.monitoring.events:EVENTS",
     blobs="referenced_blobs",
 )
