@@ -102,6 +102,8 @@ def __getattr__(name: str) -> Any:
         return default_client().datasets
     if name == "registry":  # the default client's: `pl.registry.get("churn@production")`
         return default_client().registry
+    if name == "monitors":  # the default client's: `pl.monitors.check("churn-prod")`
+        return default_client().monitors
     if name == "evaluations":  # the default client's: `pl.evaluations.compare(a, b)`
         return default_client().evaluations
     if name == "features":  # the default client's: `pl.features.register("ratio", ratio, ...)`

@@ -21,6 +21,7 @@ from plimsoll.client.features import Features
 from plimsoll.client.gates import Gates
 from plimsoll.client.lineage import Lineage
 from plimsoll.client.monitoring import Monitoring
+from plimsoll.client.monitors import Monitors
 from plimsoll.client.registry import Registry
 from plimsoll.client.results import RunList
 from plimsoll.client.run import ActiveRun, param_texts, tag_texts
@@ -130,6 +131,7 @@ class Client:
         # What models saw and said: client.log_predictions(...), .log_labels, .log_outcomes;
         # client.monitoring.flush(), .dropped, .read("predictions", model="churn").
         self.monitoring = Monitoring(self._transport)
+        self.monitors = Monitors(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

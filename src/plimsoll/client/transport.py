@@ -27,6 +27,7 @@ from plimsoll.client.wire import writes_to_json
 from plimsoll.core.errors import (
     BlobCorrupted,
     Conflict,
+    InvalidParameter,
     NotFound,
     PlimsollError,
     Unavailable,
@@ -215,6 +216,7 @@ class Transport(Protocol):
     def monitoring_log(self, kind: str, table: pa.Table, where: Mapping[str, Any]) -> Logged: ...
     def monitoring_segments(self, kind: str, where: Mapping[str, Any]) -> list[Segment]: ...
     def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table: ...
+    def monitors_call(self, op: str, project: str, name: str | None, args: dict[str, Any]) -> Any: ...
     def close(self) -> None: ...
 
 
@@ -580,6 +582,33 @@ class LocalTransport:
 
     def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table:
         return self.platform.monitoring.read(kind, **where)
+
+    def monitors_call(self, op: str, project: str, name: str | None, args: dict[str, Any]) -> Any:
+        """A monitor operation, answered in the JSON shape the HTTP routes answer with."""
+        service = self.platform.monitoring
+        where = {"project": project}
+        if op == "create":
+            return service.create_monitor(name, **args, **where, actor=self.actor).to_dict()
+        if op == "list":
+            return {"monitors": [m.to_dict() for m in service.list_monitors(**args, **where)]}
+        if op == "get":
+            return service.get_monitor(name, **where).to_dict()
+        if op == "delete":
+            return service.delete_monitor(name, **where, actor=self.actor)
+        if op == "rules":
+            return service.set_rules(name, args["rules"], **where, actor=self.actor).to_dict()
+        if op == "run":
+            return {"windows": [w.to_dict() for w in service.run_monitor(name, **where, actor=self.actor)]}
+        if op == "backfill":
+            computed = service.backfill(name, args["since"], args["until"], **where, actor=self.actor)
+            return {"windows": [w.to_dict() for w in computed]}
+        if op == "check":
+            return service.check(name, **args, **where, actor=self.actor).to_dict()
+        if op == "windows":
+            return {"windows": [w.to_dict() for w in service.windows(name, **args, **where)]}
+        if op == "merged":
+            return service.merged(name, args.pop("since"), args.pop("until"), **args, **where)
+        raise InvalidParameter("op", f"is not a monitor operation: {op!r}")
 
     def close(self) -> None:
         self.platform.close()
@@ -1330,6 +1359,34 @@ class HttpTransport:
 
         params = {key: value for key, value in where.items() if value is not None}
         return from_ipc(self._send("GET", f"/monitoring/{kind}/rows", retry=True, params=params).data)
+
+    def monitors_call(self, op: str, project: str, name: str | None, args: dict[str, Any]) -> Any:
+        path = "/monitors" if name is None else f"/monitors/{quote(name, safe='')}"
+        query = {"project": project}
+        if op == "create":
+            return self._json("POST", "/monitors", retry=False, body={"name": name, **args, **query})
+        if op == "list":
+            return self._json(
+                "GET", path, params={**query, **{k: v for k, v in args.items() if v is not None}}
+            )
+        if op == "get":
+            return self._json("GET", path, params=query)
+        if op == "delete":
+            self._send("DELETE", path, retry=True, params=query)
+            return None
+        if op == "rules":
+            return self._json("PUT", f"{path}/rules", body={"rules": args["rules"], **query})
+        if op in ("run", "backfill", "check"):
+            body = {**{k: v for k, v in args.items() if v is not None}, **query}
+            return self._json("POST", f"{path}/{op}", retry=op != "run", body=body)
+        if op in ("windows", "merged"):
+            params = {**query, **{k: v for k, v in args.items() if v is not None}}
+            if op == "windows" and "segment" in args and args["segment"] is None:
+                params["all_segments"] = "true"
+            if "newest_first" in params:
+                params["newest_first"] = "true" if params["newest_first"] else "false"
+            return self._json("GET", f"{path}/{op}", params=params)
+        raise InvalidParameter("op", f"is not a monitor operation: {op!r}")
 
     def close(self) -> None:
         self.http.clear()

@@ -479,6 +479,18 @@ class DatasetService:
             raise _no_version(name, version, project)
         return _version(row)
 
+    def read_table(self, name: str, version: int | None = None, *, project: str = DEFAULT_PROJECT) -> Any:
+        """The version's tabular files (Parquet, CSV) as one Arrow table, columns unified by name
+        (a column a file lacks is null there); refused when it holds none."""
+        import pyarrow as pa
+
+        found = self.get_version(name, version, project=project)
+        tables = [e for e in self.version_files(found) if is_tabular(e.path)]
+        if not tables:
+            raise Conflict(f"{found.ref} holds no Parquet or CSV file to read as a table")
+        parts = [read_table(e.path, self._opener(found, e)) for e in tables]
+        return pa.concat_tables(parts, promote_options="permissive")
+
     def list_versions(self, name: str, *, project: str = DEFAULT_PROJECT) -> list[DatasetVersion]:
         check_dataset_name("name", name)
         check_name("project", project)

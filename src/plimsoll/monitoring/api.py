@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.errors import InvalidParameter
@@ -224,3 +225,190 @@ def read_rows(
 ) -> Response:
     """The logged rows of `kind`, oldest first, as an Arrow IPC stream."""
     return Response(to_ipc(monitoring.read(kind, **filters, limit=limit)), media_type=ARROW_STREAM)
+
+
+# -- monitors ---------------------------------------------------------------------------------------
+
+_MONITORS = "/api/v1/monitors"
+MonitorName = Annotated[str, Documented(maxLength=200, pattern=NAME_PATTERN)]
+AliasRef = Annotated[str, Documented(pattern=rf"^{_NAME}@[a-z][a-z0-9_-]{{0,62}}$")]
+Duration = Annotated[str, Documented(pattern=r"^(0|[1-9][0-9]{0,5})(s|m|h|d|w)$")]
+ColumnName = Annotated[str, Documented(minLength=1, maxLength=256)]
+
+
+class ReferenceBody(BaseModel):
+    kind: Literal["dataset", "evaluation", "traffic"]
+    dataset: Annotated[str, Documented(maxLength=300)] = ""
+    target: Annotated[str, Documented(maxLength=256)] = ""
+    prediction: Annotated[str, Documented(maxLength=256)] = ""
+    score: Annotated[str, Documented(maxLength=256)] = ""
+    since: Annotated[int, between(0, INT64_MAX)] = 0
+    until: Annotated[int, between(0, INT64_MAX)] = 0
+
+
+class RuleBody(BaseModel):
+    name: Annotated[str, Documented(maxLength=100, pattern=NAME_PATTERN)]
+    value: Annotated[str, Documented(minLength=1, maxLength=300)]
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    threshold: float
+    for_windows: Annotated[int, between(1, 1_000)] = 1
+    for_s: Annotated[int, between(0, 30 * 86_400)] = 0
+    severity: Literal["info", "warning", "critical"] = "warning"
+    labels: dict[str, Annotated[str, Documented(maxLength=2000)]] = Field(default_factory=dict)
+    annotations: dict[str, Annotated[str, Documented(maxLength=2000)]] = Field(default_factory=dict)
+
+
+class MonitorBody(BaseModel):
+    name: MonitorName
+    model: AliasRef
+    reference: ReferenceBody
+    project: Name = DEFAULT_PROJECT
+    features: Annotated[list[ColumnName], Documented(maxItems=500)] | None = None
+    every: Duration | None = "1d"
+    window_rows: Annotated[int, between(100, 10_000_000)] | None = None
+    delay: Duration = "0s"
+    start: Annotated[int, between(0, INT64_MAX)] | None = None
+    segment_by: Annotated[str, Documented(maxLength=256)] = ""
+    max_segments: Annotated[int, between(1, 50)] = 10
+    alpha: Annotated[float, Documented(exclusiveMinimum=0, exclusiveMaximum=0.5)] = 0.05
+    task: Literal["classification", "regression"] | None = None
+    multivariate: bool = False
+    rules: Annotated[list[RuleBody], Documented(maxItems=100)] | None = None
+    extra_rules: Annotated[list[RuleBody], Documented(maxItems=100)] | None = None
+
+
+class RulesBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    rules: Annotated[list[RuleBody], Documented(maxItems=100)]
+
+
+class StretchBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    since: Annotated[int, between(0, INT64_MAX)] | None = None
+    until: Annotated[int, between(0, INT64_MAX)] | None = None
+
+
+def _rules(rules: list[RuleBody] | None) -> list[dict[str, Any]] | None:
+    return None if rules is None else [rule.model_dump() for rule in rules]
+
+
+@router.post(_MONITORS, status_code=201)
+def create_monitor(body: MonitorBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """A monitor on a model alias against a reference (docs/monitoring.md)."""
+    options = body.model_dump(exclude={"name", "model", "reference", "rules", "extra_rules", "delay"})
+    monitor = monitoring.create_monitor(
+        body.name,
+        body.model,
+        {k: v for k, v in body.reference.model_dump().items() if v not in ("", 0)},
+        delay=body.delay,
+        rules=_rules(body.rules),
+        extra_rules=_rules(body.extra_rules),
+        actor=actor,
+        **options,
+    )
+    return json_response(monitor.to_dict(), 201)
+
+
+@router.get(_MONITORS)
+def list_monitors(
+    monitoring: Monitoring, project: Name = DEFAULT_PROJECT, model: ModelName | None = None
+) -> Response:
+    """The project's monitors (of `model`, if named)."""
+    found = monitoring.list_monitors(model=model, project=project)
+    return json_response({"monitors": [m.to_dict() for m in found]})
+
+
+@router.get(f"{_MONITORS}/{{name}}")
+def get_monitor(name: MonitorName, monitoring: Monitoring, project: Name = DEFAULT_PROJECT) -> Response:
+    return json_response(monitoring.get_monitor(name, project=project).to_dict())
+
+
+@router.delete(f"{_MONITORS}/{{name}}", status_code=204)
+def delete_monitor(
+    name: MonitorName, monitoring: Monitoring, actor: Actor, project: Name = DEFAULT_PROJECT
+) -> Response:
+    """Delete a monitor and its windows' results (the logged rows stay)."""
+    monitoring.delete_monitor(name, project=project, actor=actor)
+    return Response(status_code=204)
+
+
+@router.put(f"{_MONITORS}/{{name}}/rules")
+def set_rules(name: MonitorName, body: RulesBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """Replace a monitor's rules: windows computed from now on use them."""
+    monitor = monitoring.set_rules(name, _rules(body.rules) or [], project=body.project, actor=actor)
+    return json_response(monitor.to_dict())
+
+
+@router.post(f"{_MONITORS}/{{name}}/run")
+def run_monitor(name: MonitorName, body: StretchBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """Compute the windows that are due now (the scheduler does so every minute)."""
+    computed = monitoring.run_monitor(name, project=body.project, actor=actor)
+    return json_response({"windows": [w.to_dict() for w in computed]})
+
+
+@router.post(f"{_MONITORS}/{{name}}/backfill")
+def backfill(name: MonitorName, body: StretchBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """Compute (again) the windows from `since` to `until`; not published as alerts."""
+    if body.since is None or body.until is None:
+        raise InvalidParameter("since", "backfill needs both since and until (epoch ms)")
+    computed = monitoring.backfill(name, body.since, body.until, project=body.project, actor=actor)
+    return json_response({"windows": [w.to_dict() for w in computed]})
+
+
+@router.post(f"{_MONITORS}/{{name}}/check")
+def check(name: MonitorName, body: StretchBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """The windows from `since` to `until` (the newest when neither is given), computed where
+    missing, and the rules they break: `passed` is false when any rule fires."""
+    found = monitoring.check(name, since=body.since, until=body.until, project=body.project, actor=actor)
+    return json_response(found.to_dict())
+
+
+@router.get(f"{_MONITORS}/{{name}}/windows")
+def list_windows(
+    name: MonitorName,
+    monitoring: Monitoring,
+    project: Name = DEFAULT_PROJECT,
+    since: EpochMs | None = None,
+    until: EpochMs | None = None,
+    segment: Annotated[str, Documented(maxLength=300)] = "",
+    all_segments: bool = False,
+    limit: Annotated[QueryInt, Query(), between(1, 10_000)] = 10_000,
+    newest_first: bool = False,
+) -> Response:
+    """Stored windows, oldest first (or newest): of all traffic, one `segment`'s, or every segment's."""
+    found = monitoring.windows(
+        name,
+        since=since,
+        until=until,
+        segment=None if all_segments else segment,
+        project=project,
+        limit=limit,
+        newest_first=newest_first,
+    )
+    return json_response({"windows": [w.to_dict() for w in found]})
+
+
+@router.get(f"{_MONITORS}/{{name}}/merged")
+def merged(
+    name: MonitorName,
+    monitoring: Monitoring,
+    since: EpochMs,
+    until: EpochMs,
+    project: Name = DEFAULT_PROJECT,
+    segment: Annotated[str, Documented(maxLength=300)] = "",
+) -> Response:
+    """A stretch's drift from its windows' summaries merged (a day from its hours): no row read."""
+    return json_response(monitoring.merged(name, since, until, segment=segment, project=project))
+
+
+@router.get(
+    f"{_API}/metrics",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def monitor_metrics(monitoring: Monitoring, project: Name = DEFAULT_PROJECT) -> Response:
+    """The project's monitors' newest windows in Prometheus' text format (scrape it with a
+    viewer's token; docs/monitoring.md has alerting-rule templates for these series)."""
+    from plimsoll.monitoring.exposition import exposition
+
+    text = exposition(monitoring.latest(project=project), now_ms())
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

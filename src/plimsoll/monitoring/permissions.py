@@ -1,11 +1,13 @@
 """Monitoring's permission rows: logging rows needs a contributor of the project (a service
-account, typically), reading them a viewer. The project is the request's `?project=`."""
+account, typically), reading them a viewer; making, changing and running monitors a contributor,
+reading their windows a viewer. The project is the request's `?project=`."""
 
 from __future__ import annotations
 
-from plimsoll.core.auth.permissions import PROJECT_QUERY, Permission, read, write
+from plimsoll.core.auth.permissions import PROJECT_BODY, PROJECT_QUERY, Permission, read, write
 
 _API = "/api/v1/monitoring"
+_MONITORS = "/api/v1/monitors"
 
 PERMISSIONS = (
     Permission("POST", f"{_API}/predictions", write(PROJECT_QUERY)),
@@ -13,4 +15,15 @@ PERMISSIONS = (
     Permission("POST", f"{_API}/outcomes", write(PROJECT_QUERY)),
     Permission("GET", f"{_API}/{{kind}}/rows", read(PROJECT_QUERY)),
     Permission("GET", f"{_API}/{{kind}}/segments", read(PROJECT_QUERY)),
+    Permission("GET", f"{_API}/metrics", read(PROJECT_QUERY)),
+    Permission("POST", _MONITORS, write(PROJECT_BODY)),
+    Permission("GET", _MONITORS, read(PROJECT_QUERY)),
+    Permission("GET", f"{_MONITORS}/{{name}}", read(PROJECT_QUERY)),
+    Permission("DELETE", f"{_MONITORS}/{{name}}", write(PROJECT_QUERY)),
+    Permission("PUT", f"{_MONITORS}/{{name}}/rules", write(PROJECT_BODY)),
+    Permission("POST", f"{_MONITORS}/{{name}}/run", write(PROJECT_BODY)),
+    Permission("POST", f"{_MONITORS}/{{name}}/backfill", write(PROJECT_BODY)),
+    Permission("POST", f"{_MONITORS}/{{name}}/check", write(PROJECT_BODY)),
+    Permission("GET", f"{_MONITORS}/{{name}}/windows", read(PROJECT_QUERY)),
+    Permission("GET", f"{_MONITORS}/{{name}}/merged", read(PROJECT_QUERY)),
 )

@@ -10,16 +10,22 @@ connect() / relation(kind, ...)                        a DuckDB connection and a
 base       the service's parts
 logging    log: batches stored as segments, idempotent by the logger's batch id
 reading    segments, connect, relation, read
+traffic    alias_rows, labels_for, outcomes_for: what an alias served, and its labels
+monitors   create_monitor, get_monitor, list_monitors, set_rules, delete_monitor; the reference
+           profiled once
+checking   run_monitor, backfill, check, windows, merged, tick: windows computed, stored and
+           published as `monitor.checked`; labels arriving late; stale monitors
 """
 
 from __future__ import annotations
 
+from plimsoll.monitoring.service.checking import LatestOps, MonitorCheck
 from plimsoll.monitoring.service.logging import LoggingOps
-from plimsoll.monitoring.service.reading import MAX_ROWS_READ, ReadingOps
+from plimsoll.monitoring.service.reading import MAX_ROWS_READ
 
 
-class MonitoringService(LoggingOps, ReadingOps):
-    """Prediction, label and outcome logs; built by the platform from its `Parts`."""
+class MonitoringService(LoggingOps, LatestOps):
+    """Prediction, label and outcome logs, and the monitors that read them; built by the platform from its `Parts`."""
 
 
-__all__ = ["MAX_ROWS_READ", "MonitoringService"]
+__all__ = ["MAX_ROWS_READ", "MonitorCheck", "MonitoringService"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from plimsoll.core.capability import Parts
+from plimsoll.core.changes import changing
 from plimsoll.core.ids import now_ms
 
 
@@ -20,3 +22,6 @@ class ServiceBase:
         self.evaluation = parts.services.get("evaluation")
         self.jobs = parts.services.get("jobs")
         self.clock: Callable[[], int] = now_ms  # ms since the epoch; tests move time by hand
+
+    def _change(self, actor: str) -> Any:
+        return changing(self.db, self.events, actor)

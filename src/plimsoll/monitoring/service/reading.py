@@ -125,7 +125,7 @@ class ReadingOps(ServiceBase):
 
     def referenced_blobs(self) -> builtins.list[str]:
         with self.db.read() as conn:
-            return store.referenced_digests(conn)
+            return [*store.referenced_digests(conn), *store.monitor_digests(conn)]
 
 
 def _model_filter(model: str) -> tuple[str, int | None]:
