@@ -244,3 +244,52 @@ def test_metrics_expose_the_newest_windows_for_prometheus(housing: tuple[Client,
         in text
     )
     assert "plimsoll_monitor_rule_active{" in text and 'rule="performance_drop",severity="critical"' in text
+
+
+def test_due_windows_run_publish_their_signals_and_a_stale_monitor_is_reported(
+    housing: tuple[Client, np.ndarray],
+) -> None:
+    sdk, stamps = housing
+    if sdk.platform is None:  # the scheduler's side is the server's: embedded reaches it directly
+        monitor = sdk.monitors.create(
+            "scheduled",
+            "housing@production",
+            REFERENCE,
+            features=FEATURES,
+            every="30d",
+            start=int(stamps.min()),
+        )
+        computed = sdk.monitors.run("scheduled")  # through the route: due windows up to now
+        assert sum(w.rows for w in computed) == len(stamps)
+        events = sdk.events(types="monitor.checked").events
+        assert len(events) == len(computed)
+        return
+    service = sdk.platform.service("monitoring")
+    first = int(stamps.min())
+    sdk.monitors.create(
+        "scheduled", "housing@production", REFERENCE, features=FEATURES, every="30d", start=first
+    )
+    service.clock = lambda: first + 65 * DAY_MS
+    computed = service.run_monitor("scheduled", actor="test")
+    # Windows aligned to UTC whose end has passed: the one holding `first`, and two more.
+    assert [w.start for w in computed] == [first - first % (30 * DAY_MS) + i * 30 * DAY_MS for i in range(3)]
+    events = sdk.events(types="monitor.checked").events
+    assert len(events) == 3
+    payload = events[-1].payload
+    assert payload["monitor"] == "scheduled" and payload["version"] == 1 and payload["segment"] is None
+    assert {s["rule"] for s in payload["signals"]} >= {"data_drift", "performance_drop", "no_data"}
+    drift = next(s for s in payload["signals"] if s["rule"] == "data_drift")
+    assert drift["active"] and drift["consecutive"] == 3 and drift["for_windows"] == 3
+
+    # Nothing runs for three periods: the tick reports the monitor stale, once.
+    service.clock = lambda: first + 160 * DAY_MS
+    assert service.tick()["stale"] == 1
+    assert service.tick()["stale"] == 0
+    stale = sdk.events(types="monitor.checked").events[-1].payload
+    assert stale["window"] is None and stale["signals"][0]["rule"] == "monitor_stale"
+    assert stale["signals"][0]["active"] and stale["signals"][0]["severity"] == "critical"
+    assert sdk.monitors.get("scheduled").stale
+    # Running again catches up and the monitor is no longer stale at the next tick.
+    service.run_monitor("scheduled", actor="test")
+    assert service.tick()["stale"] == 1
+    assert sdk.events(types="monitor.checked").events[-1].payload["signals"][0]["active"] is False
