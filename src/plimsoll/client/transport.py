@@ -72,7 +72,7 @@ from plimsoll.tracking.entities import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from plimsoll.monitoring.entities import Logged, Segment
+    from plimsoll.monitoring.entities import Logged, Scoring, Segment
 
 log = logging.getLogger("plimsoll.client")
 
@@ -215,6 +215,7 @@ class Transport(Protocol):
     def monitoring_log(self, kind: str, table: pa.Table, where: Mapping[str, Any]) -> Logged: ...
     def monitoring_segments(self, kind: str, where: Mapping[str, Any]) -> list[Segment]: ...
     def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table: ...
+    def monitoring_record_scoring(self, scoring: Scoring) -> Scoring: ...
     def close(self) -> None: ...
 
 
@@ -580,6 +581,9 @@ class LocalTransport:
 
     def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table:
         return self.platform.monitoring.read(kind, **where)
+
+    def monitoring_record_scoring(self, scoring: Scoring) -> Scoring:
+        return self.platform.monitoring.record_scoring(scoring, actor=self.actor)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -1330,6 +1334,13 @@ class HttpTransport:
 
         params = {key: value for key, value in where.items() if value is not None}
         return from_ipc(self._send("GET", f"/monitoring/{kind}/rows", retry=True, params=params).data)
+
+    def monitoring_record_scoring(self, scoring: Scoring) -> Scoring:
+        from plimsoll.monitoring.entities import Scoring, check_scoring
+
+        # Sent again after a lost answer, it changes nothing in the graph (one more audit entry).
+        body = check_scoring(scoring).to_dict()
+        return Scoring.from_dict(self._json("POST", "/monitoring/scorings", retry=True, body=body))
 
     def close(self) -> None:
         self.http.clear()

@@ -6,19 +6,24 @@ segments(kind, model=, ..., since=, until=)           the index: which segments 
 read(kind, model=, ..., since=, until=)               the rows, through DuckDB, as an Arrow table
 connect() / relation(kind, ...)                        a DuckDB connection and a relation over the
                                                       segments, for monitors and whoever queries
+record_scoring(scoring, actor=)                        a batch scoring the SDK ran (the server never
+                                                      loads a model): its versions checked, its
+                                                      output linked in the lineage graph, audited
 
 base       the service's parts
 logging    log: batches stored as segments, idempotent by the logger's batch id
 reading    segments, connect, relation, read
+scoring    record_scoring
 """
 
 from __future__ import annotations
 
 from plimsoll.monitoring.service.logging import LoggingOps
 from plimsoll.monitoring.service.reading import MAX_ROWS_READ, ReadingOps
+from plimsoll.monitoring.service.scoring import ScoringOps
 
 
-class MonitoringService(LoggingOps, ReadingOps):
+class MonitoringService(LoggingOps, ReadingOps, ScoringOps):
     """Prediction, label and outcome logs; built by the platform from its `Parts`."""
 
 
