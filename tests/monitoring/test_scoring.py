@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -304,3 +305,46 @@ def test_the_score_command_shows_progress_on_a_terminal(
     assert shown.exit_code == 0, shown.output
     drawn = terminal.getvalue()
     assert "scoring" in drawn and "8,232/8,232 rows" in drawn and "reading" in drawn
+
+
+def test_the_answers_of_each_kind_of_model() -> None:
+    """The chunk work alone: a multi-class classifier's score is the predicted class's probability
+    (the log keeps every class's), a regressor has none, a model's own error names the rows."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from plimsoll.model_registry.entities import Column, Signature
+    from plimsoll.monitoring.predicting import features_for, predict
+
+    iris = load_iris(as_frame=True)
+    frame = iris.data
+    classifier = LogisticRegression(max_iter=1000).fit(frame, iris.target)
+    answered = predict(classifier, frame, len(frame), model_ref="iris/1", where="rows 0 to 149 of iris@1")
+    proba = classifier.predict_proba(frame)
+    assert answered.predictions.to_pylist() == classifier.predict(frame).tolist()
+    assert answered.score == pytest.approx(proba.max(axis=1)) and answered.scores is not None
+    assert answered.scores.shape == (150, 3)
+    regressor = LinearRegression().fit(frame, iris.target)
+    plain = predict(regressor, frame, len(frame), model_ref="r/1", where="rows 0 to 149 of iris@1")
+    assert plain.score is None and plain.scores is None
+
+    class Broken:
+        def predict(self, rows: Any) -> Any:
+            raise ValueError("Input X contains NaN")
+
+    with pytest.raises(InvalidParameter, match=r"b/1 failed to predict rows 0 to 149 of iris@1: ValueError"):
+        predict(Broken(), frame, len(frame), model_ref="b/1", where="rows 0 to 149 of iris@1")
+
+    class Wide:
+        def predict(self, rows: Any) -> Any:
+            return np.zeros((len(rows), 2))
+
+    with pytest.raises(InvalidParameter, match="one prediction a row"):
+        predict(Wide(), frame, len(frame), model_ref="w/1", where="rows 0 to 149 of iris@1")
+    by_position = Signature((Column("0", "float64"), Column("1", "float64")), layout="array")
+    with pytest.raises(InvalidParameter, match="takes an array by position") as raised:
+        features_for(by_position, ["a", "b"], features=None, id_column=None, model="m/1", dataset="d@1")
+    assert raised.value.field == "features"
+    assert features_for(
+        by_position, ["a", "b"], features=["b", "a"], id_column=None, model="m/1", dataset="d@1"
+    ) == ["b", "a"]
