@@ -18,6 +18,7 @@ import contextlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,14 @@ def _corrupted(tamper: Callable[[bytes], bytes], size: int = 0) -> Callable[[Ctx
         return ctx.client.download_artifact(run.id, "a.txt", ctx.tmp / ctx.mode / "out")
 
     return download
+
+
+def _scored_nothing(ctx: Ctx) -> object:
+    """Score a dataset that does not exist with a model version that does."""
+    with ctx.run() as run:
+        run.log_text("weights", "model/weights.txt")
+    ctx.client.registry.register(ctx.name("scorer"), run_id=run.id, artifact_path="model")
+    return ctx.client.score(f"{ctx.name('scorer')}/1", ctx.name("nothing"))
 
 
 def _contradicted_signature(ctx: Ctx) -> object:
@@ -585,6 +594,14 @@ CASES: list[Case] = [
          lambda c: [c.client.log_labels(["a", "b"], [1, 0]), c.client.monitoring.flush(30)], expect(None)),
     Case("log_outcomes: no outcome named", ("Client.log_outcomes",),
          lambda c: c.client.log_outcomes(["a"], {}), expect(InvalidParameter, "outcomes")),
+    Case("score: an alias no model holds", ("Client.score",),
+         lambda c: c.client.score("nobody@production", "customers@1"), expect(NotFound)),
+    Case("score: a batch size of 0", ("Client.score",),
+         lambda c: c.client.score("nobody/1", "customers@1", batch_size=0), expect(InvalidParameter, "batch_size")),
+    Case("score: a time without a time zone", ("Client.score",),
+         lambda c: c.client.score("nobody/1", "customers", timestamp=datetime(2026, 1, 1)),
+         expect(InvalidParameter, "timestamp")),
+    Case("score: a dataset that does not exist", ("Client.score",), _scored_nothing, expect(NotFound)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),
          _module(lambda: pl.start_run(LONG, capture=False)), expect(InvalidParameter, "name")),
@@ -611,6 +628,8 @@ CASES: list[Case] = [
          _module(lambda: pl.log_labels(["a", "b"], [1])), expect(InvalidParameter, "labels")),
     Case("pl.log_outcomes: no outcome named", ("pl.log_outcomes",),
          _module(lambda: pl.log_outcomes(["a"], {})), expect(InvalidParameter, "outcomes")),
+    Case("pl.score: an alias no model holds", ("pl.score",),
+         _module(lambda: pl.score("nobody@production", "customers@1")), expect(NotFound)),
     Case("pl.flush: a refused write", ("pl.flush",),
          lambda c: [c.run(parent_run_id=UNKNOWN_ID), _module(pl.flush)(c)],
          expect(InvalidParameter, "parent_run_id")),

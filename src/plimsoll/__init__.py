@@ -18,6 +18,7 @@ from typing import Any
 from plimsoll._version import __version__
 from plimsoll.client import ActiveRun, Client, RunList
 from plimsoll.evaluation.entities import Evaluation
+from plimsoll.monitoring.entities import Scoring
 from plimsoll.tracking.entities import MetricHistory, Run
 
 _default_client: Client | None = None
@@ -93,6 +94,13 @@ def log_outcomes(ids: Any, outcomes: Any, **kwargs: Any) -> None:
     default_client().log_outcomes(ids, outcomes, **kwargs)
 
 
+def score(model: str, dataset: str, **kwargs: Any) -> Scoring:
+    """Predict a whole dataset version with a registered model, write the predictions as a dataset
+    version linked in the lineage graph, and log them as the model's predictions
+    (`Client.monitoring.score`): `pl.score("churn@production", "customers@7", id_column="id")`."""
+    return default_client().score(model, dataset, **kwargs)
+
+
 def flush(timeout: float | None = None) -> None:
     default_client().flush(timeout)
 
@@ -131,6 +139,7 @@ __all__ = [
     "log_predictions",
     "restore_run",
     "resume_run",
+    "score",
     "search_runs",
     "set_default_client",
     "start_run",

@@ -33,7 +33,7 @@ from plimsoll.core.auth.permissions import (
     read,
     write,
 )
-from plimsoll.core.capability import Capability, CliGroup, NavItem, Parts
+from plimsoll.core.capability import Capability, CliCommand, CliGroup, NavItem, Parts
 from plimsoll.core.db import NAMING_CONVENTION
 from plimsoll.core.errors import NotFound
 from plimsoll.core.http import current_actor, json_response, service_of
@@ -152,6 +152,11 @@ def hello() -> None:
     typer.echo("hello from the toy")
 
 
+def jot(text: str) -> None:
+    """A verb with no noun: `plimsoll jot TEXT` (a CliCommand)."""
+    typer.echo(f"jotted {text}")
+
+
 # __init__.py: the descriptor
 def descriptor(migrations: Path) -> Capability:
     return Capability(
@@ -168,7 +173,7 @@ def descriptor(migrations: Path) -> Capability:
         ),
         pages=pages,
         nav=(NavItem("Operate", "toy", "Toy notes", "/toy"),),
-        cli=(CliGroup("toy", cli),),
+        cli=(CliGroup("toy", cli), CliCommand("jot", jot)),
     )
 
 
@@ -253,3 +258,5 @@ def test_its_cli_group_is_a_plimsoll_command(toy: Capability) -> None:
     assert result.exit_code == 0, result.output
     assert "hello from the toy" in result.output
     assert "toy" in CliRunner().invoke(build_cli([*ALL, toy]), ["--help"]).output
+    jotted = CliRunner().invoke(build_cli([*ALL, toy]), ["jot", "milk"])
+    assert jotted.exit_code == 0 and "jotted milk" in jotted.output, jotted.output

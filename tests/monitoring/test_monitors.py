@@ -251,7 +251,7 @@ def test_due_windows_run_publish_their_signals_and_a_stale_monitor_is_reported(
 ) -> None:
     sdk, stamps = housing
     if sdk.platform is None:  # the scheduler's side is the server's: embedded reaches it directly
-        monitor = sdk.monitors.create(
+        sdk.monitors.create(
             "scheduled",
             "housing@production",
             REFERENCE,

@@ -190,6 +190,14 @@ def _monitoring_rows(case: Any) -> None:
             case.query.pop("role", None)
 
 
+def _scoring(case: Any) -> None:
+    # a scoring names versions that exist, in the seeded user's project: the model version, the
+    # dataset version scored and another holding the predictions (the seeded ones)
+    case.body.update(
+        {"project": "default", "model": "carol/1", "dataset": "carol@1", "output": "carol-scored@1"}
+    )
+
+
 RULES = {
     ("PUT", "/api/v1/models/{name}/aliases/{alias}/policy"): _policy,
     ("POST", "/api/v1/models/{name}/aliases/{alias}/promotions"): _evidence,
@@ -210,6 +218,7 @@ RULES = {
     ("POST", "/api/v1/monitoring/predictions"): _monitoring_rows,
     ("POST", "/api/v1/monitoring/labels"): _monitoring_rows,
     ("POST", "/api/v1/monitoring/outcomes"): _monitoring_rows,
+    ("POST", "/api/v1/monitoring/scorings"): _scoring,
 }
 
 

@@ -90,6 +90,8 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         _ok(api.put(f"/datasets/blobs/{digest}", content=b"\x00" * 64))
         manifest = [{"path": "model/weights.bin", "digest": digest, "size": 64}]
         _ok(api.post("/datasets", json={"name": "carol", "manifest": manifest}))
+        # And another, for a batch scoring's output (a scoring's output is not its input).
+        _ok(api.post("/datasets", json={"name": "carol-scored", "manifest": manifest}))
         # A feature named like the seeded user too, with a skew check, for the feature routes.
         source = "def carol(df):\n    return df['x'] * 2\n"
         _ok(

@@ -1,6 +1,7 @@
 """The `plimsoll` command: nouns are groups, verbs are commands (`plimsoll runs list`).
 
-Each capability's descriptor names its command groups by dotted path; they are imported here,
+Each capability's descriptor names its command groups (and the few top-level verbs, such as
+`plimsoll score`) by dotted path; they are imported here,
 in the CLI process only (the server never imports the CLI)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from plimsoll.cli.gc import gc
 from plimsoll.cli.server import server
 from plimsoll.cli.sync import sync
 from plimsoll.cli.worker import worker
-from plimsoll.core.capability import Capability, load
+from plimsoll.core.capability import Capability, CliCommand, load
 
 HELP = "Plimsoll: a self-hosted MLOps platform."
 
@@ -31,8 +32,11 @@ def build_cli(capabilities: Sequence[Capability] = ALL) -> typer.Typer:
     app.command("demo")(demo)
     app.command("sync")(sync)
     for capability in capabilities:
-        for group in capability.cli:
-            app.add_typer(load(group.app), name=group.name)
+        for entry in capability.cli:
+            if isinstance(entry, CliCommand):
+                app.command(entry.name)(load(entry.command))
+            else:
+                app.add_typer(load(entry.app), name=entry.name)
     return app
 
 

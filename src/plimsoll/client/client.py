@@ -35,6 +35,7 @@ from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_int
 from plimsoll.core.webhooks.entities import Delivery, NewSubscription, Subscription
 from plimsoll.evaluation.entities import Evaluation
+from plimsoll.monitoring.entities import Scoring
 from plimsoll.tracking.entities import (
     Artifact,
     Experiment,
@@ -130,7 +131,8 @@ class Client:
         self.gates = Gates(self._transport)
         # What models saw and said: client.log_predictions(...), .log_labels, .log_outcomes;
         # client.monitoring.flush(), .dropped, .read("predictions", model="churn").
-        self.monitoring = Monitoring(self._transport)
+        # A batch model's predictions: client.score("churn@production", "customers@7").
+        self.monitoring = Monitoring(self._transport, client=self)
         self.monitors = Monitors(self._transport)
         _live_clients.add(self)
 
@@ -473,6 +475,11 @@ class Client:
 
     def log_outcomes(self, ids: Any, outcomes: Any, **kwargs: Any) -> None:
         self.monitoring.log_outcomes(ids, outcomes, **kwargs)
+
+    def score(self, model: str, dataset: str, **kwargs: Any) -> Scoring:
+        """Predict a whole dataset version with a registered model, write the predictions as a
+        dataset version and log them (`Monitoring.score`, its arguments)."""
+        return self.monitoring.score(model, dataset, **kwargs)
 
     def __enter__(self) -> Client:
         return self

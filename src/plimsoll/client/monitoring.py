@@ -3,6 +3,7 @@
     ids = client.log_predictions("churn@production", features, predictions, scores=proba)
     client.log_labels(ids, truth)                      # any time later
     client.log_outcomes(ids, {"revenue": revenue})
+    client.monitoring.score("churn@production", "customers@7")   # a batch model (client.scoring)
 
 A call returns at once: its rows join a buffer that a background thread sends in large batches
 (every `flush_interval` seconds, sooner when `flush_rows` are waiting), as Arrow IPC. Memory is
@@ -26,12 +27,25 @@ from typing import TYPE_CHECKING, Any
 from plimsoll.core.errors import InvalidParameter, Unavailable
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.monitoring.entities import ID_COLUMN, KINDS, MAX_BATCH_BYTES, MAX_ROWS_PER_BATCH, Segment
+from plimsoll.monitoring.entities import (
+    DEFAULT_SCORING_BATCH,
+    ID_COLUMN,
+    KINDS,
+    MAX_BATCH_BYTES,
+    MAX_ROWS_PER_BATCH,
+    Segment,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     import pyarrow as pa
 
+    from plimsoll.client.client import Client
+    from plimsoll.client.scoring import Progress
     from plimsoll.client.transport import Transport
+    from plimsoll.monitoring.entities import Scoring
 
 log = logging.getLogger("plimsoll.client")
 
@@ -65,10 +79,12 @@ class Monitoring:
         flush_interval: float = 1.0,
         when_full: str = "block",
         block_timeout: float = 60.0,
+        client: Client | None = None,
     ) -> None:
         if when_full not in WHEN_FULL:
             raise InvalidParameter("when_full", f"must be one of {', '.join(WHEN_FULL)}; got {when_full!r}")
         self._transport = transport
+        self._client = client  # what batch scoring loads models and registers datasets through
         self.max_buffered_rows = max_buffered_rows
         self.flush_rows = min(flush_rows, max_buffered_rows)
         self.flush_interval = flush_interval
@@ -200,6 +216,47 @@ class Monitoring:
                 self._buffered = 0
                 self._lock.notify_all()
 
+    # -- batch scoring ----------------------------------------------------------------------------
+
+    def score(
+        self,
+        model: str,
+        dataset: str,
+        *,
+        output: str | None = None,
+        id_column: str | None = None,
+        features: Sequence[str] | None = None,
+        timestamp: datetime | int | None = None,
+        batch_size: int = DEFAULT_SCORING_BATCH,
+        project: str = DEFAULT_PROJECT,
+        progress: Progress | None = None,
+    ) -> Scoring:
+        """Predict every row of dataset version `dataset` with `model` (NAME@ALIAS: the version it
+        holds now, resolved once), write the predictions as a version of dataset `output`
+        (default `<dataset>-scored-by-<model>`: id, prediction, score, model), log them as the
+        model's predictions (a scoring run again logs nothing twice), and link the output in the
+        lineage graph. `id_column` gives the ids (else `NAME@VERSION-ROW`), `features` the
+        columns the model takes (default its signature's), `timestamp` when the predictions count
+        as made (default now). `progress(phase, done, total)` follows it (`client.scoring`)."""
+        from plimsoll.client.scoring import score
+
+        if self._client is None:
+            raise InvalidParameter(
+                "client", "this Monitoring was made from a transport alone: score through client.monitoring"
+            )
+        return score(
+            self._client,
+            model,
+            dataset,
+            output=output,
+            id_column=id_column,
+            features=features,
+            timestamp=timestamp,
+            batch_size=batch_size,
+            project=project,
+            progress=progress,
+        )
+
     # -- reading ----------------------------------------------------------------------------------
 
     def segments(self, kind: str = "predictions", **where: Any) -> builtins.list[Segment]:
@@ -255,7 +312,7 @@ class Monitoring:
 
         for key, tables in self._pending.items():
             table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-            for part in _parts(table):
+            for part in batch_parts(table):
                 self._ready.append(_Batch(key, part, new_id()))
         self._pending.clear()
 
@@ -333,7 +390,7 @@ class Monitoring:
             raise first
 
 
-def _parts(table: pa.Table) -> builtins.list[pa.Table]:
+def batch_parts(table: pa.Table) -> builtins.list[pa.Table]:
     """`table` in pieces the server takes: at most MAX_ROWS_PER_BATCH rows and about half the
     request limit each."""
     if table.num_rows == 0:

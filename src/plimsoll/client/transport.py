@@ -73,7 +73,7 @@ from plimsoll.tracking.entities import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from plimsoll.monitoring.entities import Logged, Segment
+    from plimsoll.monitoring.entities import Logged, Scoring, Segment
 
 log = logging.getLogger("plimsoll.client")
 
@@ -217,6 +217,7 @@ class Transport(Protocol):
     def monitoring_segments(self, kind: str, where: Mapping[str, Any]) -> list[Segment]: ...
     def monitoring_read(self, kind: str, where: Mapping[str, Any]) -> pa.Table: ...
     def monitors_call(self, op: str, project: str, name: str | None, args: dict[str, Any]) -> Any: ...
+    def monitoring_record_scoring(self, scoring: Scoring) -> Scoring: ...
     def close(self) -> None: ...
 
 
@@ -609,6 +610,9 @@ class LocalTransport:
         if op == "merged":
             return service.merged(name, args.pop("since"), args.pop("until"), **args, **where)
         raise InvalidParameter("op", f"is not a monitor operation: {op!r}")
+
+    def monitoring_record_scoring(self, scoring: Scoring) -> Scoring:
+        return self.platform.monitoring.record_scoring(scoring, actor=self.actor)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.platform.close()
@@ -1387,6 +1391,13 @@ class HttpTransport:
                 params["newest_first"] = "true" if params["newest_first"] else "false"
             return self._json("GET", f"{path}/{op}", params=params)
         raise InvalidParameter("op", f"is not a monitor operation: {op!r}")
+
+    def monitoring_record_scoring(self, scoring: Scoring) -> Scoring:
+        from plimsoll.monitoring.entities import Scoring, check_scoring
+
+        # Sent again after a lost answer, it changes nothing in the graph (one more audit entry).
+        body = check_scoring(scoring).to_dict()
+        return Scoring.from_dict(self._json("POST", "/monitoring/scorings", retry=True, body=body))
 
     def close(self) -> None:
         self.http.clear()

@@ -17,7 +17,7 @@ itself instead of its path.
         permissions="plimsoll.notes.permissions:PERMISSIONS",
         pages="plimsoll.server.ui.notes:router",
         nav=(NavItem("Operate", "notes", "Notes", "/notes"),),
-        cli=(CliGroup("notes", "plimsoll.cli.notes:app"),),
+        cli=(CliGroup("notes", "plimsoll.cli.notes:app"),),   # or CliCommand("verb", "...:function")
         events="plimsoll.notes.events:EVENTS",
         blobs="referenced_blobs",                       # a service method: digests in use
     )
@@ -83,6 +83,15 @@ class CliGroup:
 
 
 @dataclass(frozen=True)
+class CliCommand:
+    """A top-level `plimsoll <name>` command, for a verb that needs no noun (`plimsoll score`): a
+    function of Typer parameters named by dotted path."""
+
+    name: str
+    command: Ref
+
+
+@dataclass(frozen=True)
 class JobKind:
     """A kind of background job a capability runs. `handler` is `handler(service, payload, context)`
     on a worker thread, given the capability's service; a `cpu_bound` one is `handler(payload,
@@ -128,7 +137,7 @@ class Capability:
     permissions: Ref | None = None  # a sequence of core.auth.permissions.Permission rows
     pages: Ref | None = None  # a FastAPI APIRouter with the web UI's pages
     nav: tuple[NavItem, ...] = ()
-    cli: tuple[CliGroup, ...] = ()
+    cli: tuple[CliGroup | CliCommand, ...] = ()
     events: Ref | None = None  # a sequence of event types it publishes
     jobs: tuple[JobKind, ...] = ()
     consumers: tuple[Consumer, ...] = ()

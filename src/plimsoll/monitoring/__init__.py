@@ -1,13 +1,15 @@
 """Monitoring: what a model saw and said in production (predictions, later labels and business
 outcomes) logged from anywhere a model runs, stored as Parquet segments indexed by model version,
 deployment, role and day, and read through DuckDB; monitors that compare each window of an
-alias's traffic with a reference and publish what breaks their rules. docs/monitoring.md."""
+alias's traffic with a reference and publish what breaks their rules; batch scoring
+(`plimsoll score`), which predicts a whole dataset version and logs it the same way.
+docs/monitoring.md."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability, CliGroup, JobKind
+from plimsoll.core.capability import Capability, CliCommand, CliGroup, JobKind
 
 CAPABILITY = Capability(
     name="monitoring",
@@ -18,7 +20,10 @@ CAPABILITY = Capability(
     router="plimsoll.monitoring.api:router",
     permissions="plimsoll.monitoring.permissions:PERMISSIONS",
     events="plimsoll.monitoring.events:EVENTS",
-    cli=(CliGroup("monitors", "plimsoll.cli.monitors:app"),),
+    cli=(
+        CliGroup("monitors", "plimsoll.cli.monitors:app"),
+        CliCommand("score", "plimsoll.cli.scoring:score"),
+    ),
     blobs="referenced_blobs",
     jobs=(
         # One monitor's due windows; a window is stored whole or not at all, so a rerun is safe.

@@ -2,7 +2,8 @@
 
 A batch of predictions, labels or outcomes is POSTed as an Arrow IPC stream (what the SDK sends)
 or as JSON (the SDK call's arguments by name); the model, deployment, role and the logger's batch
-id ride in the query, the same for both. Rows are read back as an Arrow IPC stream.
+id ride in the query, the same for both. Rows are read back as an Arrow IPC stream. A batch
+scoring, run by the SDK where the model is loaded, is recorded with `POST .../scorings`.
 """
 
 from __future__ import annotations
@@ -12,22 +13,26 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from starlette.concurrency import run_in_threadpool
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.ids import now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import INT64_MAX, NAME_PATTERN, bounded_reference_name_pattern
-from plimsoll.core.wire import Documented, Name, between, one_of
+from plimsoll.core.validation import INT64_MAX, NAME_PATTERN, TEXT_PATTERN, bounded_reference_name_pattern
+from plimsoll.core.wire import Documented, JsonInt, Name, between, one_of
+from plimsoll.model_registry.entities import ALIAS_PATTERN
 from plimsoll.monitoring.entities import (
     ARROW_STREAM,
     BATCH_ID_PATTERN,
+    MAX_COLUMN_NAME_LENGTH,
     MAX_ID_LENGTH,
     MAX_ROWS_PER_BATCH,
+    MAX_SCORING_SECONDS,
     MAX_SEGMENTS_LISTED,
     ROLES,
+    Scoring,
 )
 from plimsoll.monitoring.service import MAX_ROWS_READ, MonitoringService
 from plimsoll.monitoring.tables import from_ipc, json_table, to_ipc
@@ -412,3 +417,38 @@ def monitor_metrics(monitoring: Monitoring, project: Name = DEFAULT_PROJECT) -> 
 
     text = exposition(monitoring.latest(project=project), now_ms())
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# -- batch scoring ------------------------------------------------------------------------------------
+
+ModelVersionRef = Annotated[str, Documented(pattern=rf"^{_NAME}/{_VERSION}$")]
+DatasetVersionRef = Annotated[str, Documented(pattern=rf"^{_NAME}@{_VERSION}$")]
+
+
+class ScoringBody(BaseModel):
+    """A batch scoring run where the model was loaded: the model version that predicted, the
+    dataset version it scored, the dataset version holding its predictions (not the one scored),
+    and what it did."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelVersionRef
+    dataset: DatasetVersionRef
+    output: DatasetVersionRef
+    rows: Annotated[JsonInt, between(1, INT64_MAX)]
+    batches: Annotated[JsonInt, between(1, INT64_MAX)]
+    segments: Annotated[JsonInt, between(0, INT64_MAX)]
+    project: Name = DEFAULT_PROJECT
+    alias: Annotated[str, Documented(pattern=ALIAS_PATTERN)] | None = None
+    id_column: (
+        Annotated[str, Documented(minLength=1, maxLength=MAX_COLUMN_NAME_LENGTH, pattern=TEXT_PATTERN)] | None
+    ) = None
+    seconds: Annotated[float, Strict(), Documented(minimum=0, maximum=MAX_SCORING_SECONDS)] = 0.0
+
+
+@router.post(f"{_API}/scorings", status_code=201)
+def record_scoring(body: ScoringBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """Record a batch scoring: its versions checked (the output must hold its rows), the output
+    linked in the lineage graph (`dataset -> output` derived, `model -> output` produced)."""
+    recorded = monitoring.record_scoring(Scoring(**body.model_dump()), actor=actor)
+    return json_response(recorded.to_dict(), 201)

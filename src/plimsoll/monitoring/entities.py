@@ -13,12 +13,15 @@ blob store, and indexed in SQL by model version, deployment, role and day (`Segm
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from plimsoll.core.errors import InvalidParameter
-from plimsoll.core.validation import check_name, check_text, printable
+from plimsoll.core.validation import check_int, check_name, check_text, printable
+from plimsoll.data.entities import parse_ref as parse_dataset_ref
+from plimsoll.model_registry.entities import check_alias, parse_model_ref
 
 KINDS: tuple[str, ...] = ("predictions", "labels", "outcomes")
 # How batches travel over HTTP (JSON is accepted too).
@@ -150,4 +153,85 @@ def check_column_name(field_name: str, name: Any, *, kind: str) -> str:
             f"{printable(text)[:80]!r} starts with {RESERVED_PREFIX!r}, which Plimsoll's own columns use "
             f"({', '.join(REQUIRED_COLUMNS[kind] + OPTIONAL_COLUMNS[kind])}): rename it",
         )
+    return text
+
+
+# -- batch scoring -----------------------------------------------------------------------------------
+
+# The columns of a scoring's output dataset: the prediction's id, what the model answered, its
+# score (a classifier's: the positive class's probability, or the predicted class's), and the
+# model version that answered (NAME/VERSION).
+OUTPUT_ID = "id"
+OUTPUT_PREDICTION = "prediction"
+OUTPUT_SCORE = "score"
+OUTPUT_MODEL = "model"
+DEFAULT_SCORING_BATCH = 50_000
+MAX_SCORING_BATCH = MAX_ROWS_PER_BATCH
+MAX_SCORING_SECONDS = 10.0**9
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """A batch scoring: every row of dataset version `dataset` predicted by model version `model`
+    (the version `alias` held when the scoring began, when one was named), the predictions
+    written as dataset version `output` and logged as the model's predictions in `batches`
+    batches, `segments` of them new (none when a scoring run again finds every batch logged).
+    The lineage graph holds `dataset -> output` (derived) and `model -> output` (produced)."""
+
+    project: str
+    model: str  # NAME/VERSION
+    dataset: str  # NAME@VERSION
+    output: str  # NAME@VERSION
+    rows: int
+    batches: int
+    segments: int
+    alias: str | None = None
+    id_column: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Scoring:
+        return cls(**{name: body[name] for name in cls.__dataclass_fields__ if name in body})
+
+
+def check_scoring(scoring: Scoring) -> Scoring:
+    """A scoring as the service records it: exact versions (`NAME/VERSION`, `NAME@VERSION`), an
+    output that is not its input, counts that fit together. Each refusal names its field."""
+    check_name("project", scoring.project)
+    _, version, _ = parse_model_ref("model", scoring.model)
+    if version is None:
+        raise InvalidParameter(
+            "model", f"must name the version that predicted (NAME/VERSION); got {printable(scoring.model)!r}"
+        )
+    if scoring.alias is not None:
+        check_alias("alias", scoring.alias)
+    for field_name in ("dataset", "output"):
+        text = getattr(scoring, field_name)
+        if not isinstance(text, str) or parse_dataset_ref(field_name, text)[1] is None:
+            raise InvalidParameter(
+                field_name, f"must name a dataset version (NAME@VERSION); got {printable(text)!r}"
+            )
+    if scoring.output == scoring.dataset:
+        raise InvalidParameter("output", f"is the dataset scored ({scoring.dataset}): name another dataset")
+    if scoring.id_column is not None:
+        check_id_column("id_column", scoring.id_column)
+    check_int("rows", scoring.rows, minimum=1)
+    check_int("batches", scoring.batches, minimum=1)
+    check_int("segments", scoring.segments, minimum=0)
+    seconds = scoring.seconds
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        raise InvalidParameter("seconds", f"must be a finite number; got {printable(seconds)!r}")
+    if not 0 <= seconds <= MAX_SCORING_SECONDS:
+        raise InvalidParameter("seconds", f"must be from 0 to {MAX_SCORING_SECONDS:g}; got {seconds}")
+    return scoring
+
+
+def check_id_column(field_name: str, value: Any) -> str:
+    """The dataset column whose values are the predictions' ids."""
+    text = check_text(field_name, value, max_length=MAX_COLUMN_NAME_LENGTH)
+    if not text:
+        raise InvalidParameter(field_name, "is empty: name a column of the dataset")
     return text

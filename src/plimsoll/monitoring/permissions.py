@@ -1,6 +1,7 @@
-"""Monitoring's permission rows: logging rows needs a contributor of the project (a service
-account, typically), reading them a viewer; making, changing and running monitors a contributor,
-reading their windows a viewer. The project is the request's `?project=`."""
+"""Monitoring's permission rows: logging rows and recording a batch scoring need a contributor of
+the project (a service account, typically), reading them a viewer; making, changing and running
+monitors a contributor, reading their windows a viewer. The project is the request's `?project=`
+(a scoring's or a monitor change's: its body's `project`)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,5 @@ PERMISSIONS = (
     Permission("POST", f"{_MONITORS}/{{name}}/check", write(PROJECT_BODY)),
     Permission("GET", f"{_MONITORS}/{{name}}/windows", read(PROJECT_QUERY)),
     Permission("GET", f"{_MONITORS}/{{name}}/merged", read(PROJECT_QUERY)),
+    Permission("POST", f"{_API}/scorings", write(PROJECT_BODY)),
 )

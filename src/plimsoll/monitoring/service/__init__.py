@@ -6,6 +6,9 @@ segments(kind, model=, ..., since=, until=)           the index: which segments 
 read(kind, model=, ..., since=, until=)               the rows, through DuckDB, as an Arrow table
 connect() / relation(kind, ...)                        a DuckDB connection and a relation over the
                                                       segments, for monitors and whoever queries
+record_scoring(scoring, actor=)                        a batch scoring the SDK ran (the server never
+                                                      loads a model): its versions checked, its
+                                                      output linked in the lineage graph, audited
 
 base       the service's parts
 logging    log: batches stored as segments, idempotent by the logger's batch id
@@ -15,6 +18,7 @@ monitors   create_monitor, get_monitor, list_monitors, set_rules, delete_monitor
            profiled once
 checking   run_monitor, backfill, check, windows, merged, tick: windows computed, stored and
            published as `monitor.checked`; labels arriving late; stale monitors
+scoring    record_scoring
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from __future__ import annotations
 from plimsoll.monitoring.service.checking import LatestOps, MonitorCheck
 from plimsoll.monitoring.service.logging import LoggingOps
 from plimsoll.monitoring.service.reading import MAX_ROWS_READ
+from plimsoll.monitoring.service.scoring import ScoringOps
 
 
-class MonitoringService(LoggingOps, LatestOps):
-    """Prediction, label and outcome logs, and the monitors that read them; built by the platform from its `Parts`."""
+class MonitoringService(LoggingOps, LatestOps, ScoringOps):
+    """Prediction, label and outcome logs, the monitors that read them, and batch scorings'
+    records; built by the platform from its `Parts`."""
 
 
 __all__ = ["MAX_ROWS_READ", "MonitorCheck", "MonitoringService"]
