@@ -602,6 +602,23 @@ CASES: list[Case] = [
          lambda c: c.client.score("nobody/1", "customers", timestamp=datetime(2026, 1, 1)),
          expect(InvalidParameter, "timestamp")),
     Case("score: a dataset that does not exist", ("Client.score",), _scored_nothing, expect(NotFound)),
+    # client.monitors: not a method of Client itself, so no `covers`; the same errors in both modes
+    Case("monitors.create: a version where an alias belongs", (),
+         lambda c: c.client.monitors.create(c.name("m"), "churn/1", "dataset:churn@1"), expect(InvalidParameter, "model")),
+    Case("monitors.create: a window that is not a duration", (),
+         lambda c: c.client.monitors.create(c.name("m"), "churn@production", "dataset:churn@1", every="daily"),
+         expect(InvalidParameter, "every")),
+    Case("monitors.create: a rule over a value nobody measures", (),
+         lambda c: c.client.monitors.create(
+             c.name("m"), "churn@production", "dataset:churn@1",
+             rules=[{"name": "r", "value": "vibes", "op": ">", "threshold": 1}]),
+         expect(InvalidParameter, "rules[0].value")),
+    Case("monitors.create: an alias no model holds", (),
+         lambda c: c.client.monitors.create(c.name("m"), "nobody@production", "dataset:churn@1"), expect(NotFound)),
+    Case("monitors.check: a monitor that does not exist", (),
+         lambda c: c.client.monitors.check("nope"), expect(NotFound)),
+    Case("monitors.backfill: until before since", (),
+         lambda c: c.client.monitors.backfill("nope", 10, 5), expect(NotFound)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),
          _module(lambda: pl.start_run(LONG, capture=False)), expect(InvalidParameter, "name")),

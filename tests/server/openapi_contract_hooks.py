@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import schemathesis
@@ -198,7 +199,33 @@ def _scoring(case: Any) -> None:
     )
 
 
+def _monitor(case: Any) -> None:
+    # a reference of its kind's shape (a dataset's NAME@VERSION), and a window the server allows
+    # (at least a minute, at most a year: "1d"); the seeded monitor's model and rules are checked
+    # by the server in words the schema cannot hold
+    case.body["reference"] = {"kind": "dataset", "dataset": "carol@1"}
+    case.body.update(every="1d", window_rows=None, delay="0s", rules=None, extra_rules=None)
+
+
+def _monitor_rules(case: Any) -> None:
+    # a rule's value names a monitored value (docs/monitoring.md lists them)
+    case.body["rules"] = [{"name": "quiet", "value": "rows", "op": "==", "threshold": 0}]
+
+
+def _monitor_stretch(case: Any) -> None:
+    # a stretch of at most 10,000 windows, since before until (here: the last two days)
+    now = int(time.time() * 1000)
+    if case.operation.path.endswith("/backfill"):
+        case.body.update(since=now - 2 * 86_400_000, until=now)
+    else:
+        case.body.update(since=None, until=None)
+
+
 RULES = {
+    ("POST", "/api/v1/monitors"): _monitor,
+    ("PUT", "/api/v1/monitors/{name}/rules"): _monitor_rules,
+    ("POST", "/api/v1/monitors/{name}/backfill"): _monitor_stretch,
+    ("POST", "/api/v1/monitors/{name}/check"): _monitor_stretch,
     ("PUT", "/api/v1/models/{name}/aliases/{alias}/policy"): _policy,
     ("POST", "/api/v1/models/{name}/aliases/{alias}/promotions"): _evidence,
     ("POST", "/api/v1/gates/check"): _check,

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,22 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         platform.gates.promote("carol", 1, to="production", evidence={}, actor="carol").id
     )
     assert promotion.status == "awaiting_approval", promotion
+    # A monitor named like the seeded user, on its model's staging alias against its own traffic.
+    import pyarrow as pa
+
+    platform.model_registry.set_alias("carol", "staging", 1, actor="root")
+    now = int(time.time() * 1000)
+    traffic = pa.table(
+        {
+            "__id": ["a", "b", "c"],
+            "__ts": [now - 2, now - 1, now],
+            "__prediction": [0, 1, 1],
+            "x": [0.1, 0.5, 0.9],
+        }
+    )
+    platform.monitoring.log("predictions", traffic, model="carol/1", actor="carol")
+    reference = {"kind": "traffic", "since": now - 10, "until": now + 1}
+    platform.monitoring.create_monitor("carol", "carol@staging", reference, features=["x"], actor="carol")
     examples = {
         "alias": "production",
         "promotion_id": promotion.id,

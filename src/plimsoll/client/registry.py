@@ -193,6 +193,19 @@ class Registry:
         promotion whose release gates passed (docs/gates.md). `protected=False` lifts it."""
         self._transport.registry_protect(project, name, alias, protected)
 
+    def update(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        owners: dict[str, str] | None = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> Model:
+        """Change a model's description or its owners (role -> user: `monitoring`,
+        `incident_response`, ... — who alerts and incidents about it are routed to); given ones
+        only, and owners replace the old set."""
+        return self._transport.registry_update(project, name, description, owners)
+
     def set_access(
         self,
         name: str,

@@ -203,6 +203,9 @@ class Transport(Protocol):
         self, project: str, name: str, alias: str, reason: str, expected: int | None
     ) -> AliasMove: ...
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None: ...
+    def registry_update(
+        self, project: str, name: str, description: str | None, owners: dict[str, str] | None
+    ) -> Model: ...
     def registry_set_access(
         self, project: str, name: str, alias: str, lists: dict[str, list[str]]
     ) -> AliasAccess: ...
@@ -540,6 +543,13 @@ class LocalTransport:
     ) -> AliasMove:
         return self.platform.model_registry.rollback(  # type: ignore[no-any-return]
             name, alias, reason=reason, expected=expected, project=project, actor=self.actor
+        )
+
+    def registry_update(
+        self, project: str, name: str, description: str | None, owners: dict[str, str] | None
+    ) -> Model:
+        return self.platform.model_registry.update_model(  # type: ignore[no-any-return]
+            name, description=description, owners=owners, project=project, actor=self.actor
         )
 
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
@@ -1285,6 +1295,16 @@ class HttpTransport:
         body = {"project": project, "reason": reason, "expected": expected}
         path = f"{_model_path(name)}/aliases/{alias}/rollback"
         return AliasMove.from_dict(self._json("POST", path, retry=False, body=body))
+
+    def registry_update(
+        self, project: str, name: str, description: str | None, owners: dict[str, str] | None
+    ) -> Model:
+        body: dict[str, Any] = {"project": project}
+        if description is not None:
+            body["description"] = description
+        if owners is not None:
+            body["owners"] = owners
+        return Model.from_dict(self._json("PATCH", _model_path(name), body=body))
 
     def registry_protect(self, project: str, name: str, alias: str, protected: bool) -> None:
         body = {"project": project, "protected": protected}

@@ -293,6 +293,12 @@ class StretchBody(BaseModel):
     until: Annotated[int, between(0, INT64_MAX)] | None = None
 
 
+class BackfillBody(BaseModel):
+    project: Name = DEFAULT_PROJECT
+    since: Annotated[int, between(0, INT64_MAX)]
+    until: Annotated[int, between(0, INT64_MAX)]
+
+
 def _rules(rules: list[RuleBody] | None) -> list[dict[str, Any]] | None:
     return None if rules is None else [rule.model_dump() for rule in rules]
 
@@ -352,10 +358,9 @@ def run_monitor(name: MonitorName, body: StretchBody, monitoring: Monitoring, ac
 
 
 @router.post(f"{_MONITORS}/{{name}}/backfill")
-def backfill(name: MonitorName, body: StretchBody, monitoring: Monitoring, actor: Actor) -> Response:
-    """Compute (again) the windows from `since` to `until`; not published as alerts."""
-    if body.since is None or body.until is None:
-        raise InvalidParameter("since", "backfill needs both since and until (epoch ms)")
+def backfill(name: MonitorName, body: BackfillBody, monitoring: Monitoring, actor: Actor) -> Response:
+    """Compute (again) the windows from `since` to `until` (at most 10,000 windows); not
+    published as alerts."""
     computed = monitoring.backfill(name, body.since, body.until, project=body.project, actor=actor)
     return json_response({"windows": [w.to_dict() for w in computed]})
 

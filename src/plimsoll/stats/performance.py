@@ -158,7 +158,8 @@ def estimate_performance(
         )
     scores_by_class = _one_vs_rest(ref_scores, n_classes)
     current_by_class = _one_vs_rest(cur_scores, n_classes)
-    probabilities = _calibrated(scores_by_class, ref_labels, current_by_class)
+    fitted = _kept("curves", (scores_by_class, ref_labels), (), lambda: _curves(scores_by_class, ref_labels))
+    probabilities = _apply_curves(fitted, current_by_class)
     predicted = _predictions(cur_scores, n_classes, threshold)
     rng = np.random.default_rng(random_state)
     expected = _metrics_from_probabilities(probabilities, predicted, current_by_class)
@@ -173,7 +174,7 @@ def estimate_performance(
     z = float(scipy_stats.norm.ppf(1 - tail))
     reference_predicted = _predictions(ref_scores, n_classes, threshold)
     tau = _cached_spread(scores_by_class, ref_labels, reference_predicted, random_state)
-    wobble = _calibration_wobble(scores_by_class, ref_labels, current_by_class, predicted, rng)
+    wobble = _calibration_wobble(scores_by_class, ref_labels, current_by_class, predicted, random_state)
     tau = {name: float(np.sqrt(np.nansum([tau[name] ** 2, wobble[name] ** 2]))) for name in METRICS}
     metrics = {}
     for name in METRICS:
@@ -187,8 +188,12 @@ def estimate_performance(
             upper = min(1.0, centre + math.sqrt(max(upper - centre, 0.0) ** 2 + widening))
         real = None if realized is None else _defined(float(realized[name][0]))
         metrics[name] = MetricEstimate(_defined(centre), _defined(lower), _defined(upper), real)
-    calibration_error, reference_limit = _reference_calibration(
-        scores_by_class, ref_labels, n_resamples, calibration_alpha, max_calibration_error, random_state
+    options = (n_resamples, calibration_alpha, max_calibration_error, random_state)
+    calibration_error, reference_limit = _kept(
+        "reference_calibration",
+        (scores_by_class, ref_labels),
+        options,
+        lambda: _reference_calibration(scores_by_class, ref_labels, *options),
     )
     warnings = _warnings(calibration_error, reference_limit, ref_scores, cur_scores)
     undefined = sorted(name for name, m in metrics.items() if m.value is None or m.lower is None)
@@ -215,31 +220,44 @@ def _predictions(scores: FloatArray, n_classes: int, threshold: float) -> IntArr
     return np.asarray(np.argmax(scores, axis=1), dtype=np.int64)
 
 
-_SPREADS: OrderedDict[bytes, dict[str, float]] = OrderedDict()
-_SPREADS_KEPT = 16
-_SPREADS_LOCK = threading.Lock()
+_KEPT: OrderedDict[bytes, Any] = OrderedDict()
+_KEPT_ENTRIES = 64
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept(what: str, arrays: tuple[Any, ...], options: tuple[Any, ...], compute: Any) -> Any:
+    """`compute()`, kept for the next windows judged against the same reference (a monitor asks
+    window after window): keyed by `what`, a digest of the reference's arrays and the options.
+    Everything kept depends on the reference alone, never on a window."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(what.encode())
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(str(np.shape(array)).encode())
+    digest.update(repr(options).encode())
+    key = digest.digest()
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    found = compute()
+    with _KEPT_LOCK:
+        _KEPT[key] = found
+        while len(_KEPT) > _KEPT_ENTRIES:
+            _KEPT.popitem(last=False)
+    return found
 
 
 def _cached_spread(
     scores: FloatArray, labels: IntArray, predicted: IntArray, random_state: int
 ) -> dict[str, float]:
-    """`_calibration_spread` of a reference, kept for the next windows judged against the same
-    reference (a monitor asks window after window): keyed by a digest of the reference itself."""
-    digest = hashlib.blake2b(digest_size=16)
-    for array in (scores, labels, predicted):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(str((scores.shape, random_state)).encode())
-    key = digest.digest()
-    with _SPREADS_LOCK:
-        if key in _SPREADS:
-            _SPREADS.move_to_end(key)
-            return _SPREADS[key]
-    spread = _calibration_spread(scores, labels, predicted, np.random.default_rng(random_state))
-    with _SPREADS_LOCK:
-        _SPREADS[key] = spread
-        while len(_SPREADS) > _SPREADS_KEPT:
-            _SPREADS.popitem(last=False)
-    return spread
+    """`_calibration_spread` of a reference, kept (`_kept`)."""
+
+    def compute() -> dict[str, float]:
+        return _calibration_spread(scores, labels, predicted, np.random.default_rng(random_state))
+
+    found: dict[str, float] = _kept("spread", (scores, labels, predicted), (random_state,), compute)
+    return found
 
 
 def _calibration_spread(
@@ -282,22 +300,36 @@ def _calibration_spread(
 
 
 def _calibration_wobble(
-    scores: FloatArray, labels: IntArray, current: FloatArray, predicted: IntArray, rng: np.random.Generator
+    scores: FloatArray, labels: IntArray, current: FloatArray, predicted: IntArray, random_state: int
 ) -> dict[str, float]:
     """How much the estimate on *this* window moves when the calibration is fitted on bootstrap
     resamples of the reference: the calibration's uncertainty where this window's scores lie (a
-    shifted window may sit where the reference is thin), as a standard deviation per metric."""
+    shifted window may sit where the reference is thin), as a standard deviation per metric. The
+    resamples' calibrations depend on the reference alone: fitted once, kept (`_kept`)."""
     found: dict[str, list[float]] = {name: [] for name in METRICS}
-    rows = len(labels)
-    for _ in range(WOBBLE_RESAMPLES):
-        pick = rng.integers(0, rows, rows)
-        if len(np.unique(labels[pick])) < 2:
-            continue
-        probabilities = _calibrated(scores[pick], labels[pick], current)
+    for curves in _bootstrap_curves(scores, labels, random_state):
+        probabilities = _apply_curves(curves, current)
         for name, value in _metrics_from_probabilities(probabilities, predicted, current).items():
             if math.isfinite(value):
                 found[name].append(value)
     return {name: float(np.std(values)) if len(values) > 1 else math.nan for name, values in found.items()}
+
+
+Curves = list[tuple[FloatArray, FloatArray]]
+
+
+def _bootstrap_curves(scores: FloatArray, labels: IntArray, random_state: int) -> list[Curves]:
+    def compute() -> list[Curves]:
+        rng = np.random.default_rng([random_state, 1])
+        rows, made = len(labels), []
+        for _ in range(WOBBLE_RESAMPLES):
+            pick = rng.integers(0, rows, rows)
+            if len(np.unique(labels[pick])) >= 2:
+                made.append(_curves(scores[pick], labels[pick]))
+        return made
+
+    found: list[Curves] = _kept("wobble", (scores, labels), (random_state, WOBBLE_RESAMPLES), compute)
+    return found
 
 
 def _defined(value: float) -> float | None:
@@ -440,12 +472,20 @@ def _one_vs_rest(scores: FloatArray, n_classes: int) -> FloatArray:
 
 
 def _calibrated(ref_scores: FloatArray, ref_labels: IntArray, cur_scores: FloatArray) -> FloatArray:
-    n_classes = ref_scores.shape[1]
-    columns = []
-    for k in range(n_classes):
-        knots, rates = _calibration_curve(ref_scores[:, k], (ref_labels == k).astype(np.float64))
-        columns.append(np.interp(cur_scores[:, k], knots, rates))
-    probabilities = np.column_stack(columns)
+    return _apply_curves(_curves(ref_scores, ref_labels), cur_scores)
+
+
+def _curves(ref_scores: FloatArray, ref_labels: IntArray) -> Curves:
+    """One calibration curve per class (one-vs-rest), fitted on the reference."""
+    return [
+        _calibration_curve(ref_scores[:, k], (ref_labels == k).astype(np.float64))
+        for k in range(ref_scores.shape[1])
+    ]
+
+
+def _apply_curves(curves: Curves, cur_scores: FloatArray) -> FloatArray:
+    n_classes = len(curves)
+    probabilities = np.column_stack([np.interp(cur_scores[:, k], *curves[k]) for k in range(n_classes)])
     if n_classes == 2:
         positive = probabilities[:, 1]
         return np.column_stack((1.0 - positive, positive))

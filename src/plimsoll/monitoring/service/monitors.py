@@ -13,7 +13,7 @@ from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_name, printable
-from plimsoll.model_registry.entities import parse_model_ref
+from plimsoll.model_registry.entities import check_model_name, parse_model_ref
 from plimsoll.monitoring import store
 from plimsoll.monitoring.entities import (
     LABEL_COLUMN,
@@ -95,6 +95,9 @@ class MonitorOps(TrafficOps):
             raise InvalidParameter("task", f"must be one of {', '.join(TASKS)}; got {printable(task)!r}")
         if segment_by:
             segment_by = check_features("segment_by", [segment_by])[0]
+        # The rules asked for are checked before anything is read: a typo costs nothing.
+        asked_rules = None if rules is None else check_rules("rules", rules)
+        asked_extra = None if extra_rules is None else check_rules("extra_rules", extra_rules)
         with self.db.read() as conn:
             self.projects.require_in(conn, project)
             if store.monitor_row(conn, project, name) is not None:
@@ -105,7 +108,7 @@ class MonitorOps(TrafficOps):
         watched = _features(table, features, ref.target, segment_by)
         profile = profile_reference(table, watched, target=ref.target, task=task)
         metrics = dict(profile.metrics)
-        chosen = _rules(task, profile, rules, extra_rules)
+        chosen = _rules(task, profile, asked_rules, asked_extra)
         created = self.clock()
         spec = {
             "reference": ref.to_dict(),
@@ -234,6 +237,8 @@ class MonitorOps(TrafficOps):
     ) -> builtins.list[Monitor]:
         if project is not None:
             check_name("project", project)
+        if model is not None:
+            model = check_model_name("model", model)
         with self.db.read() as conn:
             if project is not None:
                 self.projects.require_in(conn, project)
@@ -352,7 +357,7 @@ def _guess_task(table: pa.Table, target: str) -> str:
 
     column = (
         table.column(target)
-        if target
+        if target and target in table.column_names
         else (table.column(PREDICTION_COLUMN) if PREDICTION_COLUMN in table.column_names else None)
     )
     if column is None:
@@ -386,10 +391,10 @@ def _features(
 
 
 def _rules(
-    task: str, profile: ReferenceProfile, rules: builtins.list[Any] | None, extra: builtins.list[Any] | None
+    task: str, profile: ReferenceProfile, rules: tuple[Rule, ...] | None, extra: tuple[Rule, ...] | None
 ) -> tuple[Rule, ...]:
     if rules is not None:
-        chosen = check_rules("rules", rules)
+        chosen = rules
     else:
         primary = "accuracy" if task == "classification" else "mae"
         chosen = default_rules(task, primary)
@@ -404,5 +409,5 @@ def _rules(
                 if r.name != "performance_drop" or base
             )
     if extra:
-        chosen = check_rules("rules", [*(r.to_dict() for r in chosen), *extra])
+        chosen = check_rules("rules", [*(r.to_dict() for r in chosen), *(r.to_dict() for r in extra)])
     return chosen
