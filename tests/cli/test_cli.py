@@ -343,6 +343,22 @@ def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
         assert {r.gate: r.status for r in decision.results}["no-auc-regression"] == "skipped"
         (move,) = client.registry.history(MODEL, ALIAS).moves
         assert move.version == 1
+
+        # Production: 28 days of traffic, a new imaging device from day 14; the monitor finds the
+        # drift from that day on (ranked by effect: the readings the device changed) and the drop
+        # in accuracy once the diagnoses come back.
+        from plimsoll.operate_demo import DAYS, DRIFT, DRIFT_FROM_DAY, MONITOR, OWNERS
+
+        assert next(m for m in client.registry.list() if m.name == MODEL).owners == OWNERS
+        windows = client.monitors.windows(MONITOR)
+        assert len(windows) == DAYS and all(w.version == 1 for w in windows)
+        drifted = [w.drift.get("detected") for w in windows]
+        assert not any(drifted[:DRIFT_FROM_DAY]) and all(drifted[DRIFT_FROM_DAY:])
+        assert all(set(w.drift["ranked"][:2]) <= set(DRIFT) for w in windows[DRIFT_FROM_DAY:])
+        firing = {s["rule"] for s in windows[-2].breaking if s["consecutive"] >= s["for_windows"]}
+        assert {"data_drift", "performance_drop"} <= firing
+        assert windows[-1].values["labels.coverage"] == 0  # the last day's diagnoses are not back yet
+    assert f"plimsoll monitors show {MONITOR}" in " ".join(result.stdout.split())
     # The table lists the runs best first: the first row is the best roc_auc.
     rows = [line for line in result.stdout.splitlines() if re.match(r"│\s+1\s+│", line)]
     assert rows and found[0].name in rows[0]

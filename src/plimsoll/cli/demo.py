@@ -19,11 +19,14 @@ from plimsoll.cli._output import (
 from plimsoll.core.ids import short_id
 
 if TYPE_CHECKING:
+    from plimsoll.operate_demo import Operation
     from plimsoll.release_demo import Release
 
 UI_URL = "http://127.0.0.1:8765"
 # What `release_best` says it is doing, in order: the release's progress bar counts them.
 RELEASE_STEPS = ("register", "evaluate", "guard", "promote", "approve")
+# And what `operate` says, in order.
+OPERATE_STEPS = ("score the reference", "log traffic", "monitor")
 STATUS_STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "waived": "yellow"}
 TABLE_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
 
@@ -65,6 +68,19 @@ def demo(
 
             release = release_best(client, result, step=release_step)
             bar.update(releasing, completed=len(RELEASE_STEPS), description="released")
+            operation = None
+            if release.promoted:
+                from plimsoll.operate_demo import operate
+
+                running = bar.add_task("production", total=len(OPERATE_STEPS))
+                steps: list[str] = []
+
+                def operate_step(label: str) -> None:
+                    bar.update(running, completed=len(steps), description=label[:40])
+                    steps.append(label)
+
+                operation = operate(client, result, release, step=operate_step)
+                bar.update(running, completed=len(OPERATE_STEPS), description="monitored")
         remote = client.url.startswith(("http://", "https://"))
         base = client.url.rstrip("/") if remote else UI_URL
 
@@ -90,6 +106,8 @@ def demo(
         console.print(f"Open {page} to see the runs and their curves.")
     else:
         console.print(f"Logged to the embedded store. Run `plimsoll server`, then open {page}")
+    if operation is not None:
+        console.print(_operation_line(operation))
     console.print(f"Next: plimsoll runs show {short_id(result.best.id)}")
     console.print(f"      open {base}/models/{release.version.name}/versions/{release.version.version}")
 
@@ -127,3 +145,14 @@ def _release_line(release: Release) -> Text:
             style="yellow",
         )
     return Text(f"Promotion {promotion.id} {promotion.status}: {promotion.outcome}", style="red")
+
+
+def _operation_line(operation: Operation) -> Text:
+    monitor = operation.monitor
+    firing = ", ".join(operation.firing) or "none"
+    return Text(
+        f"In production: {len(operation.windows)} days of traffic on {monitor.ref}; a new imaging device "
+        f"drifted {operation.drifted_days} of them; rules firing: {firing}. "
+        f"See: plimsoll monitors show {monitor.name}",
+        style="yellow" if operation.firing else "green",
+    )
