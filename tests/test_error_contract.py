@@ -617,7 +617,7 @@ CASES: list[Case] = [
          lambda c: c.client.monitors.create(c.name("m"), "nobody@production", "dataset:churn@1"), expect(NotFound)),
     Case("monitors.check: a monitor that does not exist", (),
          lambda c: c.client.monitors.check("nope"), expect(NotFound)),
-    Case("monitors.backfill: until before since", (),
+    Case("monitors.backfill: a monitor that does not exist", (),
          lambda c: c.client.monitors.backfill("nope", 10, 5), expect(NotFound)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),

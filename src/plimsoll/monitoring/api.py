@@ -34,6 +34,7 @@ from plimsoll.monitoring.entities import (
     ROLES,
     Scoring,
 )
+from plimsoll.monitoring.rules import VALUE_PATTERN
 from plimsoll.monitoring.service import MAX_ROWS_READ, MonitoringService
 from plimsoll.monitoring.tables import from_ipc, json_table, to_ipc
 
@@ -253,7 +254,7 @@ class ReferenceBody(BaseModel):
 
 class RuleBody(BaseModel):
     name: Annotated[str, Documented(maxLength=100, pattern=NAME_PATTERN)]
-    value: Annotated[str, Documented(minLength=1, maxLength=300)]
+    value: Annotated[str, Documented(maxLength=300, pattern=VALUE_PATTERN)]
     op: Literal[">", ">=", "<", "<=", "==", "!="]
     threshold: float
     for_windows: Annotated[int, between(1, 1_000)] = 1

@@ -48,11 +48,12 @@ ANNOTATIONS = ("summary", "description", "runbook_url")
 DEFAULT_CONSECUTIVE = 3
 # The rules whose firing explains the others away: no data, or a monitor that stopped running.
 EXPLAINING_RULES = ("no_data", "monitor_stale")
-_VALUE = re.compile(
+VALUE_PATTERN = (
     r"^(rows|drift\.(detected|share|prediction|multivariate_auc|score\..+)|"
     r"quality\.(invalid_share|missing_share|out_of_range_share|unseen_share)|labels\.(coverage|lag_s)|"
     r"performance\.[a-z_0-9]+(\.(estimated|drop|estimated_drop))?|outcomes\..+\.(mean|sum)|staleness_s)$"
 )
+_VALUE = re.compile(VALUE_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)

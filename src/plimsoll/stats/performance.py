@@ -319,13 +319,27 @@ Curves = list[tuple[FloatArray, FloatArray]]
 
 
 def _bootstrap_curves(scores: FloatArray, labels: IntArray, random_state: int) -> list[Curves]:
+    """The calibration refitted on `WOBBLE_RESAMPLES` bootstrap resamples of the reference, each
+    as counts of the reference's rows (a resample is a multinomial draw of them): the distinct
+    scores are found once, each refit is two weighted sums and a pool-adjacent-violators pass."""
+
     def compute() -> list[Curves]:
         rng = np.random.default_rng([random_state, 1])
-        rows, made = len(labels), []
+        rows = len(labels)
+        groups = [np.unique(scores[:, k], return_inverse=True) for k in range(scores.shape[1])]
+        made = []
         for _ in range(WOBBLE_RESAMPLES):
-            pick = rng.integers(0, rows, rows)
-            if len(np.unique(labels[pick])) >= 2:
-                made.append(_curves(scores[pick], labels[pick]))
+            counts = np.bincount(rng.integers(0, rows, rows), minlength=rows).astype(np.float64)
+            if len(np.unique(labels[counts > 0])) < 2:
+                continue
+            curves = []
+            for k, (distinct, inverse) in enumerate(groups):
+                weight = np.bincount(inverse, weights=counts, minlength=len(distinct)).astype(np.float64)
+                hits = np.bincount(inverse, weights=counts * (labels == k), minlength=len(distinct))
+                curves.append(
+                    _grouped_curve(np.asarray(distinct, dtype=np.float64), weight, hits.astype(np.float64))
+                )
+            made.append(curves)
         return made
 
     found: list[Curves] = _kept("wobble", (scores, labels), (random_state, WOBBLE_RESAMPLES), compute)
@@ -505,18 +519,29 @@ def _calibration_curve(scores: FloatArray, outcomes: FloatArray) -> tuple[FloatA
     reference is thin) gets its estimate biased upwards and its chance spread understated. The prior
     removes the part due to exact 0 and 1, not isotonic regression's overfitting there in general.
     """
-    from sklearn.isotonic import IsotonicRegression  # slow to import; only needed here
+    distinct, inverse = np.unique(scores, return_inverse=True)
+    rows = np.bincount(inverse, minlength=len(distinct)).astype(np.float64)
+    events = np.bincount(inverse, weights=outcomes, minlength=len(distinct)).astype(np.float64)
+    return _grouped_curve(np.asarray(distinct, dtype=np.float64), rows, events)
 
-    order = np.argsort(scores, kind="stable")
-    sorted_scores, sorted_outcomes = scores[order], outcomes[order]
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(sorted_scores, sorted_outcomes)
+
+def _grouped_curve(
+    distinct: FloatArray, rows: FloatArray, events: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """`_calibration_curve` from the rows and events at each distinct score (ties pooled first, as
+    isotonic regression does); a score with no row (a bootstrap resample's) is left out."""
+    from scipy.optimize import isotonic_regression
+
+    kept = rows > 0
+    distinct, rows, events = distinct[kept], rows[kept], events[kept]
+    fitted = isotonic_regression(events / rows, weights=rows).x
     starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
-    rows = np.diff(np.r_[starts, len(fitted)]).astype(np.float64)
-    rates = (np.add.reduceat(sorted_outcomes, starts) + 0.5) / (rows + 1.0)
+    block_rows = np.add.reduceat(rows, starts)
+    rates = (np.add.reduceat(events, starts) + 0.5) / (block_rows + 1.0)
     # The prior can reorder a tiny block and its neighbour (0/1 -> 0.25 above 1/100 -> 0.015).
-    rates = IsotonicRegression().fit_transform(np.arange(len(rates)), rates, sample_weight=rows + 1.0)
-    ends = np.r_[starts[1:], len(fitted)] - 1
-    knots = np.column_stack((sorted_scores[starts], sorted_scores[ends])).ravel()
+    rates = isotonic_regression(rates, weights=block_rows + 1.0).x
+    ends = np.r_[starts[1:], len(distinct)] - 1
+    knots = np.column_stack((distinct[starts], distinct[ends])).ravel()
     return knots, np.repeat(rates, 2)
 
 
