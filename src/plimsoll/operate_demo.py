@@ -16,6 +16,7 @@ is paged (`OWNERS`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -102,12 +103,16 @@ def operate(client: Client, result: DemoResult, release: Release, *, step: Step 
         "prediction": "prediction",
         "score": "score",
     }
-    try:
-        monitor = client.monitors.create(
-            MONITOR, f"{MODEL}@{ALIAS}", spec, features=data.features, every="1d", start=first, project=project
+    with contextlib.suppress(Conflict):  # an earlier demo's monitor: its stored windows are shown
+        client.monitors.create(
+            MONITOR,
+            f"{MODEL}@{ALIAS}",
+            spec,
+            features=data.features,
+            every="1d",
+            start=first,
+            project=project,
         )
-    except Conflict:  # an earlier demo's: its windows are computed again below
-        monitor = client.monitors.get(MONITOR, project=project)
     windows = client.monitors.run(MONITOR, project=project)
     if not windows:
         windows = client.monitors.windows(MONITOR, since=first, project=project)
