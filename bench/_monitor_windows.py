@@ -128,18 +128,30 @@ def setup(home: Path, *, days: int, rows_per_day: int, reference_rows: int = 100
 
 def plimsoll_windows(platform: Any, days: int) -> dict[str, Any]:
     monitoring = platform.service("monitoring")
-    reference = {"kind": "dataset", "dataset": "bench-reference@1", "target": "target",
-                 "prediction": "prediction", "score": "score"}
+    reference = {
+        "kind": "dataset",
+        "dataset": "bench-reference@1",
+        "target": "target",
+        "prediction": "prediction",
+        "score": "score",
+    }
     with PeakMemory() as memory:
         started = time.perf_counter()
-        monitoring.create_monitor("bench", "bench@production", reference, features=FEATURES, every="1d",
-                                  start=START, actor="bench")
+        monitoring.create_monitor(
+            "bench", "bench@production", reference, features=FEATURES, every="1d", start=START, actor="bench"
+        )
         created = time.perf_counter() - started
         windows = monitoring.backfill("bench", START, START + days * DAY_MS, actor="bench")
         seconds = time.perf_counter() - started
     drifted = sum(1 for w in windows if w.drift.get("detected"))
-    return {"seconds": seconds, "reference_s": created, "extra_mb": memory.extra_mb, "windows": len(windows),
-            "drifted_windows": drifted, "rows": sum(w.rows for w in windows)}
+    return {
+        "seconds": seconds,
+        "reference_s": created,
+        "extra_mb": memory.extra_mb,
+        "windows": len(windows),
+        "drifted_windows": drifted,
+        "rows": sum(w.rows for w in windows),
+    }
 
 
 def segment_files(platform: Any, days: int) -> dict[int, list[str]]:
@@ -189,7 +201,9 @@ def evidently_windows(platform: Any, days: int, work: Path) -> dict[str, Any] | 
     (work / "evidently_windows.py").write_text(_EVIDENTLY)
     answer = subprocess.run(
         [str(EVIDENTLY_VENV), str(work / "evidently_windows.py"), str(work / "spec.json")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if answer.returncode != 0:
         return f"failed: {answer.stderr.strip().splitlines()[-1] if answer.stderr else answer.returncode}"
@@ -216,10 +230,16 @@ def add_one_window(home: Path, *, rows_per_day: int) -> dict[str, Any]:
     """(c): 365 daily windows stored, one more day logged; the time to add its window."""
     platform, _ = setup(home, days=366, rows_per_day=rows_per_day, reference_rows=20_000)
     monitoring = platform.service("monitoring")
-    reference = {"kind": "dataset", "dataset": "bench-reference@1", "target": "target",
-                 "prediction": "prediction", "score": "score"}
-    monitoring.create_monitor("year", "bench@production", reference, features=FEATURES, every="1d",
-                              start=START, actor="bench")
+    reference = {
+        "kind": "dataset",
+        "dataset": "bench-reference@1",
+        "target": "target",
+        "prediction": "prediction",
+        "score": "score",
+    }
+    monitoring.create_monitor(
+        "year", "bench@production", reference, features=FEATURES, every="1d", start=START, actor="bench"
+    )
     started = time.perf_counter()
     monitoring.backfill("year", START, START + 365 * DAY_MS, actor="bench")
     backfill_s = time.perf_counter() - started
@@ -229,15 +249,25 @@ def add_one_window(home: Path, *, rows_per_day: int) -> dict[str, Any]:
     added = monitoring.run_monitor("year", actor="bench")
     times.append(time.perf_counter() - started)
     platform.close()
-    return {"stored_windows": 365, "backfill_365_s": backfill_s, "added": len(added), "add_one_s": times[0],
-            "rows_per_day": rows_per_day}
+    return {
+        "stored_windows": 365,
+        "backfill_365_s": backfill_s,
+        "added": len(added),
+        "add_one_s": times[0],
+        "rows_per_day": rows_per_day,
+    }
 
 
 def run(*, rows: int, days: int, year_rows_per_day: int, with_evidently: bool = True) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="plimsoll-bench-monitoring-"))
     try:
         platform, logging_s = setup(work / "home", days=days, rows_per_day=rows // days)
-        found: dict[str, Any] = {"rows": rows, "days": days, "features": len(FEATURES), "logging_s": logging_s}
+        found: dict[str, Any] = {
+            "rows": rows,
+            "days": days,
+            "features": len(FEATURES),
+            "logging_s": logging_s,
+        }
         found["plimsoll"] = plimsoll_windows(platform, days)
         found["evidently"] = evidently_windows(platform, days, work) if with_evidently else "not asked"
         found["floor"] = floors(platform, days)
