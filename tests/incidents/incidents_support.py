@@ -128,8 +128,12 @@ def model_versions(
     made = []
     for number in range(count):
         run = platform.tracking.create_run(experiment.id, actor="ada")
-        platform.tracking.log_artifact(run.id, "model/weights.bin", f"weights {number} {new_id()}".encode(), actor="ada")
-        made.append(platform.model_registry.register_version(name, run_id=run.id, artifact_path="model", actor="ada"))
+        platform.tracking.log_artifact(
+            run.id, "model/weights.bin", f"weights {number} {new_id()}".encode(), actor="ada"
+        )
+        made.append(
+            platform.model_registry.register_version(name, run_id=run.id, artifact_path="model", actor="ada")
+        )
     if owners is not None:
         platform.model_registry.update_model(name, owners=owners, actor="ada")
     return made

@@ -60,7 +60,9 @@ def test_an_alert_waits_for_its_windows_fires_once_and_resolves(churn: Platform)
         "alert", "rule", "status", "severity", "fingerprint", "labels", "annotations",
         "starts_at", "ends_at", "value", "url",
     }  # fmt: skip
-    assert payload["status"] == "firing" and payload["starts_at"] == T0 + 2 * HOUR and payload["ends_at"] is None
+    assert (
+        payload["status"] == "firing" and payload["starts_at"] == T0 + 2 * HOUR and payload["ends_at"] is None
+    )
     assert payload["value"] == 0.41 and payload["fingerprint"] == alert.fingerprint
     assert payload["labels"] == {
         "alertname": "data_drift",
@@ -189,7 +191,9 @@ def test_a_silence_holds_back_the_announcement_not_the_state(churn: Platform) ->
 def test_a_silence_that_ends_by_itself_lets_the_sweep_announce(churn: Platform) -> None:
     platform = churn
     clock = Clock(platform)
-    platform.incidents.create_silence(["monitor=churn-prod"], duration_s=600, comment="deploying", actor="ada")
+    platform.incidents.create_silence(
+        ["monitor=churn-prod"], duration_s=600, comment="deploying", actor="ada"
+    )
     check(platform, [signal("data_drift", True)], at=T0)
     drain(platform)
     assert platform.incidents.sweep() == 0 and events(platform, "alert.fired") == []
@@ -213,7 +217,12 @@ def test_a_resolved_firing_that_was_never_announced_is_not_announced_resolved(ch
 
 def test_no_data_inhibits_the_other_alerts_of_its_monitor_and_segment(churn: Platform) -> None:
     platform = churn
-    check(platform, [signal("no_data", True, 0.0, severity="critical"), signal("data_drift", True)], at=T0, segment=("region", "eu"))
+    check(
+        platform,
+        [signal("no_data", True, 0.0, severity="critical"), signal("data_drift", True)],
+        at=T0,
+        segment=("region", "eu"),
+    )
     check(platform, [signal("data_drift", True)], at=T0, segment=("region", "us"))
     drain(platform)
     alerts = {(a.rule, a.segment_value): a for a in platform.incidents.list_alerts()}
@@ -221,15 +230,24 @@ def test_no_data_inhibits_the_other_alerts_of_its_monitor_and_segment(churn: Pla
     assert eu.inhibited_by == no_data.id and not eu.notified
     assert us.inhibited_by is None and us.notified  # another segment: not explained by it
     assert no_data.inhibited_by is None and no_data.notified  # an alert never mutes itself
-    announced = sorted((e.payload["rule"], e.payload["labels"]["segment_value"]) for e in events(platform, "alert.fired"))
+    announced = sorted(
+        (e.payload["rule"], e.payload["labels"]["segment_value"]) for e in events(platform, "alert.fired")
+    )
     assert announced == [("data_drift", "us"), ("no_data", "eu")]
 
     # The data is back: no_data resolves, and the drift it explained is announced now.
-    check(platform, [signal("no_data", False, 100.0), signal("data_drift", True)], at=T0 + HOUR, segment=("region", "eu"))
+    check(
+        platform,
+        [signal("no_data", False, 100.0), signal("data_drift", True)],
+        at=T0 + HOUR,
+        segment=("region", "eu"),
+    )
     drain(platform)
     eu = platform.incidents.get_alert(eu.id)
     assert eu.notified and eu.inhibited_by is None and eu.state == "firing"
-    assert ("data_drift", "eu") in [(e.payload["rule"], e.payload["labels"]["segment_value"]) for e in events(platform, "alert.fired")]
+    assert ("data_drift", "eu") in [
+        (e.payload["rule"], e.payload["labels"]["segment_value"]) for e in events(platform, "alert.fired")
+    ]
 
 
 def test_inhibition_rules_of_a_project(churn: Platform) -> None:
@@ -243,8 +261,17 @@ def test_inhibition_rules_of_a_project(churn: Platform) -> None:
     )
     listed = platform.incidents.list_inhibitions()
     assert [r.id for r in listed] == ["default", rule.id] and listed[0].builtin
-    check(platform, [signal("performance_drop", True, severity="critical"), signal("data_drift", True)], at=T0)
-    check(platform, [signal("data_drift", True)], at=T0, monitor="fraud-prod", monitor_id="f" * 32, model="fraud")
+    check(
+        platform, [signal("performance_drop", True, severity="critical"), signal("data_drift", True)], at=T0
+    )
+    check(
+        platform,
+        [signal("data_drift", True)],
+        at=T0,
+        monitor="fraud-prod",
+        monitor_id="f" * 32,
+        model="fraud",
+    )
     drain(platform)
     churn_drift = the_alert(platform, "data_drift", model="churn")
     fraud_drift = the_alert(platform, "data_drift", model="fraud")
@@ -274,7 +301,9 @@ def test_inhibition_rules_of_a_project(churn: Platform) -> None:
         ("model=churn", "matchers", "must be a list"),
     ],
 )
-def test_bad_silences_are_refused_naming_the_field(churn: Platform, matchers: Any, field: str, message: str) -> None:
+def test_bad_silences_are_refused_naming_the_field(
+    churn: Platform, matchers: Any, field: str, message: str
+) -> None:
     with pytest.raises(InvalidParameter, match=message) as raised:
         churn.incidents.create_silence(matchers, duration_s=60, comment="x", actor="ada")
     assert raised.value.field == field
@@ -294,5 +323,8 @@ def test_a_silence_needs_a_reason_a_length_and_a_project_that_exists(churn: Plat
     with pytest.raises(InvalidParameter) as raised:
         incidents.list_alerts(state="burning")
     assert raised.value.field == "state"
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidParameter) as raised:
         incidents.get_alert("not-an-id")
+    assert raised.value.field == "alert_id"
+    with pytest.raises(NotFound):
+        incidents.get_alert("0" * 32)

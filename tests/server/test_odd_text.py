@@ -207,6 +207,17 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "artifact_path": lambda: "dir",
         "tags": lambda: FreeDict(t="v"),
         "params": lambda: FreeDict(p="v"),
+        "alert_id": new_id,
+        "silence_id": new_id,
+        "incident_id": new_id,
+        "inhibition_id": new_id,
+        "matchers": lambda: [{"name": "model", "op": "=", "value": "churn"}],
+        "source": lambda: [{"name": "alertname", "op": "=", "value": "no_data"}],
+        "target": lambda: [{"name": "severity", "op": "=", "value": "info"}],
+        "equal": lambda: ["monitor"],
+        "duration_s": lambda: 600,
+        "starts_in_s": lambda: 0,
+        "hours": lambda: "2",
     }
 
 

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
-from plimsoll.core.validation import TEXT_PATTERN
 from plimsoll.core.wire import Documented, Flag, Id, JsonInt, Name, between, one_of, text_rules
 from plimsoll.incidents.entities import (
     ALERT_STATES,
@@ -30,6 +29,7 @@ from plimsoll.incidents.entities import (
     MAX_LIST,
     MAX_SILENCE_S,
     MAX_TEXT,
+    SAID_PATTERN,
     SILENCE_STATES,
 )
 from plimsoll.incidents.matchers import (
@@ -48,11 +48,9 @@ Actor = Annotated[str, Depends(current_actor)]
 Limit = Annotated[QueryInt, between(1, MAX_LIST)]
 LabelName = Annotated[str, Documented(pattern=LABEL_NAME_PATTERN)]
 # Text that says something: not empty, not only white space (the service checks it again).
-_SAID = "^[^\u0000]*[^\u0000\\s][^\u0000]*$"
-Comment = Annotated[str, Documented(maxLength=MAX_COMMENT, pattern=_SAID)]
+Comment = Annotated[str, Documented(maxLength=MAX_COMMENT, pattern=SAID_PATTERN)]
 OptionalComment = Annotated[str, text_rules(MAX_TEXT)]
-NoteText = Annotated[str, Documented(minLength=1, maxLength=MAX_TEXT, pattern=_SAID)]
-ModelName = Annotated[str, Documented(minLength=1, maxLength=200, pattern=TEXT_PATTERN)]
+NoteText = Annotated[str, Documented(minLength=1, maxLength=MAX_TEXT, pattern=SAID_PATTERN)]
 
 
 class MatcherBody(BaseModel):
@@ -91,7 +89,7 @@ class InhibitionBody(BaseModel):
     source: Matchers
     target: Matchers
     equal: Annotated[list[LabelName], Field(max_length=MAX_EQUAL)] = Field(default_factory=list)
-    comment: OptionalComment = ""
+    comment: Annotated[str, text_rules(MAX_COMMENT)] = ""
 
 
 class CommentBody(BaseModel):
@@ -115,7 +113,7 @@ def list_alerts(
     project: Name = DEFAULT_PROJECT,
     platform: bool = False,
     state: Annotated[str, one_of(ALERT_STATES)] | None = None,
-    model: ModelName | None = None,
+    model: Name | None = None,
     limit: Limit = 100,
 ) -> Response:
     """A project's alerts (the platform's own with `platform=true`), the most recently changed

@@ -46,7 +46,7 @@ from plimsoll.incidents.entities import (
     RESOLVED,
     Alert,
     check_choice,
-    check_said,
+    optional_text,
 )
 from plimsoll.incidents.events import ALERT_FIRED, ALERT_RESOLVED
 from plimsoll.incidents.matchers import fingerprint
@@ -317,8 +317,7 @@ class AlertOps(ServiceBase):
         """End a platform alert's firing by hand (its incident's resolution does too); a monitor's
         alert ends when its rule holds again."""
         check_record_id("alert_id", alert_id, "alert")
-        if comment:
-            check_said("comment", comment)
+        comment = optional_text("comment", comment)
         now = self.clock()
         with self._change(actor) as change:
             row = store.alert_row(change.conn, alert_id, for_update=True)

@@ -11,7 +11,7 @@ from typing import Any
 from plimsoll.core.capability import Parts
 from plimsoll.core.changes import Change, changing
 from plimsoll.core.db import Connection
-from plimsoll.core.errors import InvalidParameter, NotFound
+from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.ids import is_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_name, printable
@@ -173,9 +173,9 @@ class Muting:
 
 
 def check_record_id(field: str, value: Any, what: str) -> str:
-    """An id of 32 hex digits; anything else names no record (NotFound, as an unknown id)."""
+    """The id of a `what`: 32 lowercase hex digits."""
     if not isinstance(value, str) or not is_id(value):
-        raise NotFound(f"{what} {printable(value)!r} not found")
+        raise InvalidParameter(field, f"must be the id of a {what}: 32 hex digits, got {printable(value)!r}")
     return value
 
 

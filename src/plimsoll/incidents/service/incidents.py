@@ -32,6 +32,7 @@ from plimsoll.incidents.entities import (
     Note,
     check_choice,
     check_said,
+    optional_text,
     worst,
 )
 from plimsoll.incidents.events import INCIDENT_ACKNOWLEDGED, INCIDENT_OPENED, INCIDENT_RESOLVED
@@ -138,8 +139,7 @@ class IncidentOps(ServiceBase):
     def acknowledge(self, incident_id: str, *, comment: str = "", actor: str) -> Incident:
         """Say you are on it: open → acknowledged (a comment becomes a note)."""
         check_record_id("incident_id", incident_id, "incident")
-        if comment:
-            check_said("comment", comment, max_length=MAX_TEXT)
+        comment = optional_text("comment", comment)
         now = self.clock()
         with self._change(actor) as change:
             row = self._locked(change.conn, incident_id)
@@ -180,8 +180,7 @@ class IncidentOps(ServiceBase):
         `comment`. A platform incident's firing alerts end with it; a monitor's alerts end when
         their rules hold again (one that fires again later opens a new incident)."""
         check_record_id("incident_id", incident_id, "incident")
-        if comment:
-            check_said("comment", comment, max_length=MAX_TEXT)
+        comment = optional_text("comment", comment)
         now = self.clock()
         with self._change(actor) as change:
             row = self._locked(change.conn, incident_id)

@@ -21,6 +21,7 @@ from plimsoll.incidents.entities import (
     Silence,
     check_choice,
     check_said,
+    optional_text,
 )
 from plimsoll.incidents.matchers import DEFAULT_INHIBITION, Inhibition, check_label_names, check_matchers
 from plimsoll.incidents.service.base import (
@@ -160,8 +161,7 @@ class SilenceOps(ServiceBase):
         sources = check_matchers("source", source, require_selective=False)
         targets = check_matchers("target", target, require_selective=False)
         names = check_label_names("equal", list(equal))
-        if comment:
-            check_said("comment", comment, max_length=MAX_COMMENT)
+        comment = optional_text("comment", comment, max_length=MAX_COMMENT)
         now = self.clock()
         with self._change(actor) as change:
             scope = self._scope(change.conn, project, platform)
