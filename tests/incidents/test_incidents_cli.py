@@ -106,3 +106,20 @@ def test_alerts_silences_and_incidents_from_the_command_line(
     assert cli("incidents", "resolve", incident["id"], *url).exit_code == 4
     assert cli("incidents", "show", "nope", *url).exit_code == 2
     assert json_of("incidents", "list", "--platform", *url) == {"incidents": []}
+
+
+def test_every_command_is_documented() -> None:
+    from pathlib import Path
+
+    from plimsoll.cli import alerts, incidents
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    groups = [
+        ("alerts", alerts.app),
+        ("silences", alerts.silences_app),
+        ("inhibitions", alerts.inhibitions_app),
+    ]
+    groups += [("incidents", incidents.app)]
+    for group, sub in groups:
+        for command in sub.registered_commands:
+            assert f"plimsoll {group} {command.name}" in text

@@ -35,6 +35,7 @@ from plimsoll.core.errors import Conflict, NotFound
 from plimsoll.core.ids import new_id
 from plimsoll.core.outbox import Event
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import check_name
 from plimsoll.incidents import store
 from plimsoll.incidents.entities import (
     ALERT_STATES,
@@ -290,6 +291,8 @@ class AlertOps(ServiceBase):
             if state is not None
             else (PENDING, FIRING, RESOLVED)
         )
+        if model is not None:
+            check_name("model", model)
         check_limit(limit, MAX_LIST)
         now = self.clock()
         with self.db.read() as conn:
