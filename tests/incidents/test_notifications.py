@@ -202,3 +202,42 @@ def test_an_audit_log_that_does_not_verify_is_alerted(running: Platform) -> None
     assert (
         resolved.state == "resolved" and resolved.history[-1].note == "resolved by root: restored from backup"
     )
+
+
+def test_two_replicas_handle_each_check_once(database_url: str, tmp_path: Path) -> None:
+    """Two servers' backgrounds on one database: the `incidents` consumer runs in work mode, so
+    each check is turned into alerts once, and each firing is announced once, whichever replica
+    holds the consumer's lease."""
+    replicas = [
+        Platform(store_url=database_url, blobs_url=str(tmp_path / "blobs")).startup() for _ in range(2)
+    ]
+    backgrounds = [replica.start_background() for replica in replicas]
+    try:
+        platform = replicas[0]
+        model_versions(platform, 1)
+        for number in range(12):
+            monitor_id = f"{number:032x}"
+            check(
+                platform,
+                [signal("data_drift", True)],
+                at=T0 + number,
+                monitor=f"m{number}",
+                monitor_id=monitor_id,
+            )
+        wait_for(
+            lambda: (
+                len(platform.incidents.list_alerts(state="firing")) == 12
+                and all(a.notified for a in platform.incidents.list_alerts())
+            ),
+            what="twelve alerts announced",
+        )
+        fired = platform.outbox.follow(types=["alert.fired"], limit=100).events
+        assert len(fired) == 12 and len({e.payload["alert"] for e in fired}) == 12
+        (incident,) = platform.incidents.list_incidents()
+        assert len(platform.incidents.get_incident(incident.id).alerts) == 12
+        assert len(platform.outbox.follow(types=["incident.opened"]).events) == 1
+    finally:
+        for background in backgrounds:
+            background.stop()
+        for replica in replicas:
+            replica.close()

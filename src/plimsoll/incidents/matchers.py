@@ -193,9 +193,11 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 
 def label_text(value: Any) -> str:
-    """A label's value as text, cut to MAX_LABEL_VALUE characters."""
+    """A label's value as text a database stores (no NUL, no lone surrogate), cut to
+    MAX_LABEL_VALUE characters."""
     text = value if isinstance(value, str) else str(value)
-    return text[:MAX_LABEL_VALUE]
+    text = text[:MAX_LABEL_VALUE].replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)

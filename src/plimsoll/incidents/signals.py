@@ -22,6 +22,7 @@ MONITOR_CHECKED = "monitor.checked"
 AUDIT_FAILED = "audit.verification_failed"
 DELIVERY_PARKED = PARKED_EVENT
 CONSUMED: tuple[str, ...] = (MONITOR_CHECKED, AUDIT_FAILED, DELIVERY_PARKED, JOB_DEAD)
+MAX_NAME = 200  # a rule's, monitor's or model's name as stored (longer ones are cut)
 # The job kind whose dead letters are the webhooks' parked deliveries: alerted on once, as those.
 WEBHOOK_DELIVERY_JOB = DELIVER_JOB
 # Where each source's problem is explained (the description names it: a link needs a public URL).
@@ -83,10 +84,10 @@ def read_check(payload: Mapping[str, Any], created_at: int) -> Check:
     version = payload.get("version")
     return Check(
         project=str(payload["project"]),
-        monitor=str(payload["monitor"]),
-        monitor_id=str(payload.get("monitor_id", "")),
-        model=str(payload["model"]),
-        alias=str(payload.get("alias", "")),
+        monitor=str(payload["monitor"])[:MAX_NAME],
+        monitor_id=str(payload.get("monitor_id", ""))[:32],
+        model=str(payload["model"])[:MAX_NAME],
+        alias=str(payload.get("alias", ""))[:64],
         version=int(version) if isinstance(version, int) and not isinstance(version, bool) else None,
         segment_column=label_text(segment.get("column", "")) if isinstance(segment, dict) else "",
         segment_value=label_text(segment.get("value", "")) if isinstance(segment, dict) else "",
@@ -99,7 +100,7 @@ def read_check(payload: Mapping[str, Any], created_at: int) -> Check:
 def _signal(item: Mapping[str, Any]) -> Signal:
     severity = str(item.get("severity", "warning")).lower()
     return Signal(
-        rule=label_text(item["rule"]),
+        rule=label_text(item["rule"])[:MAX_NAME],
         active=bool(item.get("active")),
         value=finite(item.get("value")),
         op=str(item.get("op", ""))[:4],

@@ -7,6 +7,7 @@ with `project` "" (the service reads it back as None); labels, annotations and m
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 
@@ -171,6 +173,10 @@ TABLES = (
     incident_alerts,
     incident_notes,
 )
+
+# The class of the transaction-scoped advisory locks that serialise the changes of one project's
+# alerts on PostgreSQL (`lock_scope`; the outbox, jobs and audit log use their own).
+INCIDENT_LOCK_CLASS = zlib.crc32(b"plimsoll-incidents") & 0x7FFFFFFF
 
 OPEN_ALERT_STATES = ("pending", "firing")
 OPEN_INCIDENT_STATES = ("open", "acknowledged")
@@ -352,6 +358,19 @@ def incident_row(conn: Connection, incident_id: str, *, for_update: bool = False
     if for_update:
         query = query.with_for_update()
     return conn.execute(query).mappings().first()
+
+
+def lock_scope(conn: Connection, project: str) -> None:
+    """Serialise the changes to one project's alerts and incidents ("" the platform's) until the
+    transaction ends: the consumer's, and those a person makes (a silence ended, an incident
+    resolved). Taken first, before any row lock, so that two such changes never lock alerts in
+    opposite orders, nor both find no open incident for a model and open two. PostgreSQL only:
+    SQLite has one writer at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, hashtext(:key))"),
+            {"cls": INCIDENT_LOCK_CLASS, "key": project},
+        )
 
 
 def open_incident(conn: Connection, project: str, model: str) -> RowMapping | None:

@@ -86,6 +86,7 @@ class AlertOps(ServiceBase):
     def _on_check(self, event: Event) -> None:
         check = read_check(event.payload, event.created_at)
         with self._change(SYSTEM_ACTOR) as change:
+            self._lock(change, check.project)
             conn = change.conn
             seen: set[str] = set()
             for signal in check.signals:
@@ -213,6 +214,7 @@ class AlertOps(ServiceBase):
         print_ = fingerprint(problem.labels)
         at, now = event.created_at, self.clock()
         with self._change(SYSTEM_ACTOR) as change:
+            self._lock(change, None)
             conn = change.conn
             row = store.alert_by_fingerprint(conn, print_)
             if row is not None and int(row["last_event_id"]) >= event.id:
@@ -322,7 +324,9 @@ class AlertOps(ServiceBase):
         check_record_id("alert_id", alert_id, "alert")
         comment = optional_text("comment", comment)
         now = self.clock()
+        scope = self.alert_project(alert_id)
         with self._change(actor) as change:
+            self._lock(change, scope)
             row = store.alert_row(change.conn, alert_id, for_update=True)
             if row is None:
                 raise NotFound(f"alert {alert_id!r} not found")

@@ -39,6 +39,11 @@ class ServiceBase:
     def _change(self, actor: str) -> Any:
         return changing(self.db, self.events, actor)
 
+    @staticmethod
+    def _lock(change: Change, project: str | None) -> None:
+        """Before anything else in a change to a scope's alerts (store.lock_scope)."""
+        store.lock_scope(change.conn, PLATFORM if project is None else project)
+
     def _url(self, path: str) -> str | None:
         """An absolute link to a page of this server, when its public URL is known."""
         return None if self.public_url is None else self.public_url + path

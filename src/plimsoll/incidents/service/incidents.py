@@ -6,6 +6,7 @@ concerns."""
 from __future__ import annotations
 
 import builtins
+import logging
 from typing import Any
 
 from plimsoll.core.audit import AuditEntry
@@ -45,6 +46,8 @@ from plimsoll.incidents.service.base import (
     check_limit,
     check_record_id,
 )
+
+log = logging.getLogger("plimsoll.incidents")
 
 MAX_INCIDENT_ALERTS = 200  # the firings an incident's page lists (the newest)
 
@@ -119,7 +122,13 @@ class IncidentOps(ServiceBase):
         incident (a project's, when the platform has lineage and the alert names a version)."""
         if self.lineage is None or alert.project is None:
             return
-        project = alert.project
+        try:
+            self._link_nodes(change, alert, incident_id, opened)
+        except (InvalidParameter, Conflict) as refused:  # checked before any write: nothing to undo
+            log.warning("alert %s: not linked in the lineage graph: %s", alert.id, refused)
+
+    def _link_nodes(self, change: Change, alert: Alert, incident_id: str, opened: str | None) -> None:
+        project = str(alert.project)
         incident = f"incident:{incident_id}"
         if opened is not None:
             attributes = {"model": alert.model, "severity": alert.severity}
@@ -182,7 +191,9 @@ class IncidentOps(ServiceBase):
         check_record_id("incident_id", incident_id, "incident")
         comment = optional_text("comment", comment)
         now = self.clock()
+        scope = self.incident_project(incident_id)  # its platform alerts may end
         with self._change(actor) as change:
+            self._lock(change, scope)
             row = self._locked(change.conn, incident_id)
             if row["state"] == RESOLVED:
                 raise Conflict(f"incident {incident_id} is resolved already (by {row['resolved_by']})")

@@ -117,7 +117,9 @@ class SilenceOps(ServiceBase):
         """End a silence now; the alerts it held that nothing else mutes are announced."""
         check_record_id("silence_id", silence_id, "silence")
         now = self.clock()
+        scope = self.silence_project(silence_id)
         with self._change(actor) as change:
+            self._lock(change, scope)
             row = store.silence_row(change.conn, silence_id, for_update=True)
             if row is None:
                 raise NotFound(f"silence {silence_id!r} not found")
@@ -211,7 +213,9 @@ class SilenceOps(ServiceBase):
         if inhibition_id == DEFAULT_INHIBITION.id:
             raise Conflict("the default inhibition rule ships with the platform and cannot be deleted")
         check_record_id("inhibition_id", inhibition_id, "inhibition rule")
+        scope = self.inhibition_project(inhibition_id)
         with self._change(actor) as change:
+            self._lock(change, scope)
             row = store.inhibition_row(change.conn, inhibition_id)
             if row is None:
                 raise NotFound(f"inhibition rule {inhibition_id!r} not found")
@@ -241,6 +245,7 @@ class SilenceOps(ServiceBase):
         released = 0
         for scope in scopes:
             with self._change("system") as change:
+                self._lock(change, _project(scope))
                 released += self._release_held(change, _project(scope))
         return released
 
