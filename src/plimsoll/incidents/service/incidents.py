@@ -128,6 +128,7 @@ class IncidentOps(ServiceBase):
             log.warning("alert %s: not linked in the lineage graph: %s", alert.id, refused)
 
     def _link_nodes(self, change: Change, alert: Alert, incident_id: str, opened: str | None) -> None:
+        assert self.lineage is not None
         project = str(alert.project)
         incident = f"incident:{incident_id}"
         if opened is not None:
