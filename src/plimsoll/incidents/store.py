@@ -190,6 +190,20 @@ def alert_by_fingerprint(conn: Connection, fingerprint: str) -> RowMapping | Non
     return conn.execute(query).mappings().first()
 
 
+def alerts_by_fingerprint(conn: Connection, fingerprints: Sequence[str]) -> dict[str, RowMapping]:
+    """The alerts of these fingerprints, locked in one statement (in id order: two transactions
+    lock them in the same order)."""
+    if not fingerprints:
+        return {}
+    query = (
+        select(alerts)
+        .where(alerts.c.fingerprint.in_(list(fingerprints)))
+        .order_by(alerts.c.id)
+        .with_for_update()
+    )
+    return {row["fingerprint"]: row for row in conn.execute(query).mappings().all()}
+
+
 def alert_row(conn: Connection, alert_id: str, *, for_update: bool = False) -> RowMapping | None:
     query = select(alerts).where(alerts.c.id == alert_id)
     if for_update:
@@ -409,6 +423,14 @@ def incident_rows(
 
 def update_incident(conn: Connection, incident_id: str, values: dict[str, Any]) -> None:
     conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+
+
+def alert_joined(conn: Connection, incident_id: str, alert_id: str) -> bool:
+    """Whether any firing of the alert joined the incident already."""
+    query = select(incident_alerts.c.firing).where(
+        incident_alerts.c.incident_id == incident_id, incident_alerts.c.alert_id == alert_id
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def add_incident_alert(conn: Connection, incident_id: str, alert_id: str, firing: int, at: int) -> bool:

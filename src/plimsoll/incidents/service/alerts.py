@@ -88,14 +88,15 @@ class AlertOps(ServiceBase):
         with self._change(SYSTEM_ACTOR) as change:
             self._lock(change, check.project)
             conn = change.conn
-            seen: set[str] = set()
+            reported: dict[str, tuple[Signal, dict[str, str]]] = {}
             for signal in check.signals:
                 labels = check.labels(signal)
-                print_ = fingerprint(labels)
-                if print_ in seen:
-                    continue  # one rule with the same labels twice: the first counts
-                seen.add(print_)
-                row = store.alert_by_fingerprint(conn, print_)
+                # one rule with the same labels twice: the first counts
+                reported.setdefault(fingerprint(labels), (signal, labels))
+            seen = set(reported)
+            rows = store.alerts_by_fingerprint(conn, sorted(seen))
+            for print_, (signal, labels) in reported.items():
+                row = rows.get(print_)
                 if row is not None and int(row["last_event_id"]) >= event.id:
                     continue
                 self._observe(change, row, check, signal, labels, print_, event.id)

@@ -61,11 +61,13 @@ class IncidentOps(ServiceBase):
         conn, scope = change.conn, alert.project or PLATFORM
         row = store.open_incident(conn, scope, alert.model)
         if row is not None:
+            linked = store.alert_joined(conn, row["id"], alert.id)  # an earlier firing joined it
             store.add_incident_alert(conn, row["id"], alert.id, alert.firing, now)
             store.update_incident(
                 conn, row["id"], {"severity": worst(row["severity"], alert.severity), "updated_at": now}
             )
-            self._link(change, alert, row["id"])
+            if not linked:
+                self._link(change, alert, row["id"])
             return str(row["id"])
         incident_id = new_id()
         owner, role = self._owner(alert.project, alert.model)
