@@ -14,6 +14,7 @@ from plimsoll import (
     evaluation,
     feature_registry,
     gates,
+    incidents,
     lineage,
     model_registry,
     monitoring,
@@ -40,6 +41,7 @@ PLATFORM: tuple[Capability, ...] = (
         tables="plimsoll.core.jobs.store:TABLES",
         router="plimsoll.core.jobs.api:router",
         permissions="plimsoll.core.jobs.permissions:PERMISSIONS",
+        events="plimsoll.core.jobs.events:EVENTS",
         pages="plimsoll.server.ui.jobs:router",
         nav=(NavItem("Operate", "jobs", "Jobs", "/jobs"),),
         cli=(CliGroup("jobs", "plimsoll.cli.jobs:app"),),
@@ -56,6 +58,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     evaluation.CAPABILITY,
     gates.CAPABILITY,
     monitoring.CAPABILITY,
+    incidents.CAPABILITY,
 )
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES
@@ -77,11 +80,6 @@ RESERVED_EVENTS: tuple[str, ...] = (
     "deployment.changed",
     "rollout.advanced",
     "rollout.rolled_back",
-    "alert.fired",
-    "alert.resolved",
-    "incident.opened",
-    "incident.acknowledged",
-    "incident.resolved",
     "pipeline_run.started",
     "pipeline_run.ended",
 )

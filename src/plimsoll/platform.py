@@ -89,7 +89,7 @@ class Platform:
             sign_in=sign_in,
             sso=None if oidc is None else SingleSignOn(self.db, self.outbox, sign_in, oidc),
         )
-        self.jobs = JobService(self.db, HandlerRegistry())
+        self.jobs = JobService(self.db, HandlerRegistry(), outbox=self.outbox)
         self.services: dict[str, Any] = {
             "audit": self.audit,
             "projects": self.projects,

@@ -32,6 +32,7 @@ from fastapi import params
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
+from plimsoll.core.changes import changing
 from plimsoll.core.errors import ERRORS_BY_CODE
 from plimsoll.core.ids import new_id
 from plimsoll.platform import Platform
@@ -142,6 +143,10 @@ class World:
     service_account: str
     promotion: str = ""  # of model `fuzzed` to `production`, awaiting approvals
     decision: str = ""
+    alert: str = ""  # of model `fuzzed`, firing, and the incident it opened
+    incident: str = ""
+    silence: str = ""
+    inhibition: str = ""
     counter: list[int] = field(default_factory=lambda: [0])
 
     def fresh(self, prefix: str) -> str:
@@ -207,6 +212,17 @@ def _hints(world: World) -> dict[str, Callable[[], Any]]:
         "artifact_path": lambda: "dir",
         "tags": lambda: FreeDict(t="v"),
         "params": lambda: FreeDict(p="v"),
+        "alert_id": lambda: world.alert,
+        "silence_id": lambda: world.silence,
+        "incident_id": lambda: world.incident,
+        "inhibition_id": lambda: world.inhibition,
+        "matchers": lambda: [{"name": "model", "op": "=", "value": "churn"}],
+        "source": lambda: [{"name": "alertname", "op": "=", "value": "no_data"}],
+        "target": lambda: [{"name": "severity", "op": "=", "value": "info"}],
+        "equal": lambda: ["monitor"],
+        "duration_s": lambda: 600,
+        "starts_in_s": lambda: 0,
+        "hours": lambda: "2",
     }
 
 
@@ -417,6 +433,23 @@ def _seed(platform: Platform, client: httpx.Client) -> World:
     assert promotion.status == "awaiting_approval", promotion
     world = World(experiment, "fuzzed", run, "fuzz-user", token_id, job, webhook, "fuzz-ci")
     world.promotion, world.decision = promotion.id, promotion.decision or ""
+    # a firing alert of that model and the incident it opened (a monitor's check, handed to the
+    # incidents consumer's handler), a silence and an inhibition rule, for the incidents' routes
+    signal = {"rule": "data_drift", "active": True, "value": 0.4, "op": ">", "threshold": 0.2}
+    signal |= {"severity": "warning", "for_windows": 1, "consecutive": 1}
+    check = {"project": "default", "monitor": "fuzzed", "monitor_id": "f" * 32, "model": "fuzzed"}
+    check |= {"alias": "production", "version": 1, "segment": None, "window": None}
+    check |= {"checked_at": 1, "signals": [signal], "url": "/monitors/fuzzed"}
+    with changing(platform.db, platform.outbox, "monitor") as change:
+        change.emit("monitor.checked", "monitor:" + "f" * 32, check, project="default")
+    for event in platform.outbox.follow(types=["monitor.checked"]).events:
+        platform.incidents.on_event(event)
+    (alert,) = platform.incidents.list_alerts()
+    world.alert, world.incident = alert.id, str(alert.incident)
+    world.silence = platform.incidents.create_silence(
+        ["model=x"], duration_s=60, comment="x", actor="root"
+    ).id
+    world.inhibition = platform.incidents.create_inhibition(["alertname=a"], ["alertname=b"], actor="root").id
     return world
 
 

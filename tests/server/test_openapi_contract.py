@@ -32,6 +32,7 @@ from blake3 import blake3
 
 from plimsoll import stats
 from plimsoll.core.auth.entities import Role
+from plimsoll.core.changes import changing
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 
@@ -152,7 +153,9 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
     platform.monitoring.log("predictions", traffic, model="carol/1", actor="carol")
     reference = {"kind": "traffic", "since": now - 10, "until": now + 1}
     platform.monitoring.create_monitor("carol", "carol@staging", reference, features=["x"], actor="carol")
+    incidents = _incidents_seeded(platform)
     examples = {
+        **incidents,
         "alias": "production",
         "promotion_id": promotion.id,
         "decision_id": str(promotion.decision),
@@ -169,6 +172,31 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
         "evaluation_id": str(evaluation["id"]),
     }
     return Seeded(live_server.url, {"contributor": carol, "admin": root}, examples)
+
+
+def _incidents_seeded(platform: Platform) -> dict[str, str]:
+    """An alert of carol's model and the incident it opened (a monitor's check, handed to the
+    incidents consumer's handler), a silence and an inhibition rule, for the incidents' routes."""
+    signal = {"rule": "data_drift", "active": True, "value": 0.4, "op": ">", "threshold": 0.2}
+    signal |= {"severity": "warning", "for_windows": 1, "consecutive": 1}
+    payload = {"project": "default", "monitor": "carol", "monitor_id": "c" * 32, "model": "carol"}
+    payload |= {"alias": "production", "version": 1, "segment": None, "window": None}
+    payload |= {"checked_at": 1, "signals": [signal], "url": "/monitors/carol"}
+    with changing(platform.db, platform.outbox, "monitor") as change:
+        change.emit("monitor.checked", "monitor:" + "c" * 32, payload, project="default")
+    for event in platform.outbox.follow(types=["monitor.checked"]).events:
+        platform.incidents.on_event(event)
+    (alert,) = platform.incidents.list_alerts()
+    silence = platform.incidents.create_silence(
+        ["model=carol"], duration_s=3600, comment="seeded", actor="root"
+    )
+    rule = platform.incidents.create_inhibition(["alertname=no_data"], ["model=carol"], actor="root")
+    return {
+        "alert_id": alert.id,
+        "incident_id": str(alert.incident),
+        "silence_id": silence.id,
+        "inhibition_id": rule.id,
+    }
 
 
 def _ok(answer: httpx.Response) -> dict[str, object]:

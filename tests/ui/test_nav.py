@@ -20,6 +20,8 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
         "Features",
         "Lineage",
         "Models",
+        "Alerts",
+        "Incidents",
         "Jobs",
         "Users",
         "API tokens",

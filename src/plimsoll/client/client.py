@@ -19,6 +19,7 @@ from plimsoll.client.datasets import Datasets
 from plimsoll.client.evaluations import Evaluations
 from plimsoll.client.features import Features
 from plimsoll.client.gates import Gates
+from plimsoll.client.incidents import Alerts, Incidents
 from plimsoll.client.lineage import Lineage
 from plimsoll.client.monitoring import Monitoring
 from plimsoll.client.monitors import Monitors
@@ -134,6 +135,9 @@ class Client:
         # A batch model's predictions: client.score("churn@production", "customers@7").
         self.monitoring = Monitoring(self._transport, client=self)
         self.monitors = Monitors(self._transport)
+        # Alerts and incidents: client.alerts.list(), .silence(...); client.incidents.acknowledge(...).
+        self.alerts = Alerts(self._transport)
+        self.incidents = Incidents(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

@@ -121,12 +121,13 @@ def test_schedules(world: World) -> None:
     with world.client(world.viewer) as client:
         schedules = client.get("/api/v1/jobs/schedules").json()["schedules"]
     # The platform's own scheduled jobs are beside it: garbage collection, audit verification,
-    # batch id pruning.
+    # batch id pruning, the incidents' sweep of what silences held.
     assert {s["name"] for s in schedules} == {
         "nightly",
         "maintenance.gc",
         "audit.verify",
         "tracking.prune_batch_ids",
+        "incidents.sweep",
     }
     (schedule,) = [s for s in schedules if s["name"] == "nightly"]
     assert schedule == world.jobs.get_schedule("nightly").to_dict()

@@ -15,6 +15,9 @@ with jitter (base·2^(n-1), at most the kind's maximum, then between half and al
 jobs failing together do not retry together); after `max_attempts` the job is dead: kept and
 visible, re-queued only by `retry(job_id)`, never dropped.
 
+Dead letters: a job that dies is published as a `job.dead_lettered` event in the transaction that
+marks it dead (when the service is given the platform's outbox), so that a human hears of it.
+
 Time: every process stamps rows with its own clock (injectable, for tests), so replicas need
 clocks kept in step (NTP); a lease (30 s by default) must be much longer than their skew.
 """
@@ -33,7 +36,9 @@ from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.jobs import rules, scheduling, store
 from plimsoll.core.jobs.entities import Claim, Job, JobPage, JobState, Schedule
+from plimsoll.core.jobs.events import JOB_DEAD
 from plimsoll.core.jobs.registry import HandlerRegistry
+from plimsoll.core.outbox import NewEvent, Outbox
 
 
 class JobService:
@@ -44,9 +49,11 @@ class JobService:
         *,
         clock: Callable[[], int] = now_ms,
         seed: int | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
+        self.outbox = outbox  # where a dead job is published (job.dead_lettered)
         self.clock = clock  # ms since the epoch; tests move time by hand
         self._random = random.Random(seed)
         self._listeners: list[Callable[[], None]] = []
@@ -279,7 +286,8 @@ class JobService:
                 values.update(state=JobState.DEAD.value, finished_at=now)
             else:
                 values.update(state=JobState.QUEUED.value, run_after=now + self._backoff_ms(job))
-            store.end_attempt(conn, lease_token, values)
+            if store.end_attempt(conn, lease_token, values) and values["state"] == JobState.DEAD.value:
+                self._publish_dead(conn, job, values["last_error"], now)
         return JobState(values["state"])
 
     def release(self, lease_token: str) -> bool:
@@ -305,6 +313,23 @@ class JobService:
             else:
                 values.update(state=JobState.QUEUED.value, run_after=now)
             store.update_job(conn, job.id, values, release_lease=True)
+            if values["state"] == JobState.DEAD.value:
+                self._publish_dead(conn, job, error, now)
+
+    def _publish_dead(self, conn: Any, job: Job, error: str, now: int) -> None:
+        """`job.dead_lettered`, in the transaction that marks the job dead (when the platform's
+        outbox, and a catalog that knows the type, are there)."""
+        if self.outbox is None or JOB_DEAD not in self.outbox.catalog:
+            return
+        payload = {
+            "job_id": job.id,
+            "kind": job.kind,
+            "attempts": job.attempts,
+            "max_attempts": job.max_attempts,
+            "error": error,
+            "dead_at": now,
+        }
+        self.outbox.append(conn, [NewEvent(JOB_DEAD, f"job:{job.id}", payload, "system")])
 
     def _backoff_ms(self, job: Job) -> int:
         spec = self.registry.get(job.kind)

@@ -17,6 +17,10 @@ from plimsoll.core.errors import InvalidParameter
 MAX_PATTERNS = 100
 # The event type a `test` publishes: it goes to the subscription tested only, whatever its patterns.
 TESTED_EVENT = "webhook.tested"
+# Published when a delivery fails for good; never sent to the subscription whose delivery it was.
+PARKED_EVENT = "webhook.delivery_parked"
+# The jobs that deliver: their dead letters are the parked deliveries (published as PARKED_EVENT).
+DELIVER_JOB = "webhooks.deliver"
 
 
 class DeliveryState(StrEnum):
@@ -46,10 +50,14 @@ class Subscription:
 
     def wants(self, event_type: str, event_created_at: int, payload: dict[str, Any]) -> bool:
         """Whether an event goes to this subscription. A test event goes to the subscription it
-        names only; an event older than the subscription never (a consumer that starts late, or
+        names only; a parked delivery's event to every other subscription; an event older than the subscription never (a consumer that starts late, or
         catches up on a backlog, must not send what happened before anyone subscribed)."""
         if event_type == TESTED_EVENT:
             return payload.get("subscription_id") == self.id
+        if event_type == PARKED_EVENT and payload.get("subscription_id") == self.id:
+            return False  # a receiver that is down would be told it is down, and park that too
+        if event_type == "job.dead_lettered" and payload.get("kind") == DELIVER_JOB:
+            return False  # a delivery's dead job: its PARKED_EVENT is the one sent (to the others)
         return self.active and event_created_at >= self.created_at and matches(self.events, event_type)
 
 

@@ -23,10 +23,12 @@ from plimsoll.core.db import Connection
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.ids import new_id, now_ms
 from plimsoll.core.jobs import JobService
-from plimsoll.core.outbox import Event
+from plimsoll.core.outbox import Event, NewEvent
 from plimsoll.core.validation import check_id, check_int, check_name
 from plimsoll.core.webhooks import store
 from plimsoll.core.webhooks.entities import (
+    DELIVER_JOB,
+    PARKED_EVENT,
     TESTED_EVENT,
     Delivery,
     DeliveryState,
@@ -37,7 +39,6 @@ from plimsoll.core.webhooks.entities import (
 from plimsoll.core.webhooks.formats import audited_url, check_format, check_target
 from plimsoll.core.webhooks.signatures import new_secret
 
-DELIVER_JOB = "webhooks.deliver"
 MAX_ERROR_LENGTH = 2000
 MAX_DELIVERIES_PAGE = 1000
 MAX_WEBHOOK_NAME_LENGTH = 128  # the column's width
@@ -213,12 +214,33 @@ class WebhookService:
             store.update_delivery(conn, delivery_id, {**values, "delivered_at": now_ms()})
 
     def record_failure(self, delivery_id: str, error: str, *, status_code: int | None, final: bool) -> None:
-        """A failed attempt; `final` when no attempt is left (or none is worth making)."""
+        """A failed attempt; `final` when no attempt is left (or none is worth making): the
+        delivery is parked (`failed`), and `webhook.delivery_parked` published with it."""
         values: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:MAX_ERROR_LENGTH]}
         if final:
             values["state"] = DeliveryState.FAILED.value
         with self.db.write() as conn:
+            found = store.get_delivery(conn, delivery_id) if final else None
             store.update_delivery(conn, delivery_id, values)
+            if found is not None and found[0].state != DeliveryState.FAILED:
+                self._publish_parked(conn, found[0], values["last_error"])
+
+    def _publish_parked(self, conn: Connection, delivery: Delivery, error: str) -> None:
+        subscription = store.get_subscription(conn, delivery.subscription_id)
+        if subscription is None or PARKED_EVENT not in self.events.catalog:
+            return
+        payload = {
+            "subscription_id": subscription.id,
+            "subscription": subscription.name,
+            "delivery_id": delivery.id,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event_type,
+            "attempts": delivery.attempts,
+            "error": error,
+            "parked_at": now_ms(),
+        }
+        event = NewEvent(PARKED_EVENT, f"webhook:{subscription.id}", payload, "system")
+        self.events.append(conn, [event])
 
     # --- helpers --------------------------------------------------------------------------
 
