@@ -10,8 +10,8 @@ texture and smoothness higher (`DRIFT`), so the features drift and the model, wh
 such readings, gets worse. Each day's diagnoses (the labels) arrive the day after, except the last
 day's. A daily monitor on `breast-cancer-classifier@production` runs over the 28 days: drift
 fires on its third drifted window in a row, the performance drop on the labels; every window's
-signals are published, and alerts and incidents are made from them. The model's owners say who
-is paged (`OWNERS`).
+signals are published, the incidents capability turns them into alerts, and the firing ones open
+an incident assigned to the model's incident-response owner (`OWNERS`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from plimsoll.client import Client
     from plimsoll.demo import DemoResult
+    from plimsoll.incidents.entities import Alert, Incident
     from plimsoll.monitoring.specs import Monitor, MonitorWindow
     from plimsoll.release_demo import Release
 
@@ -49,6 +50,8 @@ Step = Callable[[str], None]
 class Operation:
     monitor: Monitor
     windows: list[MonitorWindow]
+    alerts: list[Alert]
+    incident: Incident | None
 
     @property
     def drifted_days(self) -> int:
@@ -113,10 +116,39 @@ def operate(client: Client, result: DemoResult, release: Release, *, step: Step 
             start=first,
             project=project,
         )
-    windows = client.monitors.run(MONITOR, project=project)
-    if not windows:
-        windows = client.monitors.windows(MONITOR, since=first, project=project)
-    return Operation(client.monitors.get(MONITOR, project=project), windows)
+    say("alerting: the monitor's signals become alerts, and an incident for the owner")
+    background = client.platform.start_background(threads=1) if client.platform is not None else None
+    try:
+        windows = client.monitors.run(MONITOR, project=project)
+        if not windows:
+            windows = client.monitors.windows(MONITOR, since=first, project=project)
+        expected = (
+            {s["rule"] for s in windows[-1].breaking if s["consecutive"] >= s["for_windows"]}
+            if windows
+            else set()
+        )
+        incident = _incident(client, MODEL, project, expected)
+    finally:
+        if background is not None:
+            background.stop()
+    alerts = client.alerts.list(model=MODEL, project=project)
+    return Operation(client.monitors.get(MONITOR, project=project), windows, alerts, incident)
+
+
+def _incident(
+    client: Client, model: str, project: str, rules: set[str], *, wait_s: float = 60.0
+) -> Incident | None:
+    """The open incident for `model` once the incidents consumer (a background worker here, the
+    server's over HTTP) has caught up: every rule firing in the newest window is a firing alert."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        firing = {alert.rule for alert in client.alerts.list(model=model, state="firing", project=project)}
+        found = client.incidents.list(model=model, state="unresolved", project=project)
+        if (found and rules <= firing) or time.monotonic() > deadline:
+            return found[0] if found else None
+        time.sleep(0.25)
 
 
 def _scored(model: Any, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:

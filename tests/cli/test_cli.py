@@ -358,7 +358,14 @@ def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
         firing = {s["rule"] for s in windows[-2].breaking if s["consecutive"] >= s["for_windows"]}
         assert {"data_drift", "performance_drop"} <= firing
         assert windows[-1].values["labels.coverage"] == 0  # the last day's diagnoses are not back yet
-    assert f"plimsoll monitors show {MONITOR}" in " ".join(result.stdout.split())
+        # The signals became alerts, and the firing ones an incident for the incident-response owner.
+        firing_alerts = {a.rule for a in client.alerts.list(model=MODEL, state="firing")}
+        assert {"data_drift", "performance_drop"} <= firing_alerts
+        (incident,) = client.incidents.list(model=MODEL, state="unresolved")
+        assert incident.owner == OWNERS["incident_response"] and incident.severity == "critical"
+        assert {"data_drift", "performance_drop"} <= {a.rule for a in incident.alerts}
+    shown = " ".join(result.stdout.split())
+    assert f"plimsoll monitors show {MONITOR}" in shown and f"plimsoll incidents show {incident.id}" in shown
     # The table lists the runs best first: the first row is the best roc_auc.
     rows = [line for line in result.stdout.splitlines() if re.match(r"│\s+1\s+│", line)]
     assert rows and found[0].name in rows[0]

@@ -26,7 +26,7 @@ UI_URL = "http://127.0.0.1:8765"
 # What `release_best` says it is doing, in order: the release's progress bar counts them.
 RELEASE_STEPS = ("register", "evaluate", "guard", "promote", "approve")
 # And what `operate` says, in order.
-OPERATE_STEPS = ("score the reference", "log traffic", "monitor")
+OPERATE_STEPS = ("score the reference", "log traffic", "monitor", "alert")
 STATUS_STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "waived": "yellow"}
 TABLE_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
 
@@ -150,9 +150,16 @@ def _release_line(release: Release) -> Text:
 def _operation_line(operation: Operation) -> Text:
     monitor = operation.monitor
     firing = ", ".join(operation.firing) or "none"
-    return Text(
+    text = (
         f"In production: {len(operation.windows)} days of traffic on {monitor.ref}; a new imaging device "
         f"drifted {operation.drifted_days} of them; rules firing: {firing}. "
-        f"See: plimsoll monitors show {monitor.name}",
-        style="yellow" if operation.firing else "green",
+        f"See: plimsoll monitors show {monitor.name}"
     )
+    incident = operation.incident
+    if incident is not None:
+        owner = incident.owner or "nobody (the model names no owner)"
+        text += (
+            f"\nIncident {incident.id} opened for {owner}: {incident.title} "
+            f"({len(incident.alerts)} alerts). See: plimsoll incidents show {incident.id}"
+        )
+    return Text(text, style="yellow" if operation.firing else "green")

@@ -3,8 +3,8 @@
 A rule compares one monitored value of a window with a threshold. Its signal is *active* when the
 value breaks the rule; `for_windows` asks for that many windows in a row before whoever receives
 the signal treats it as firing, so one unlucky window does not cry wolf. A value a window cannot
-measure (no labels yet, no scores logged) leaves the rule inactive, except `rows`, which is always
-measured.
+measure (no labels yet, no scores logged) keeps the verdict of the window before: a breach neither
+starts nor ends on it (`rows` is always measured).
 
 The monitored values of a window (`VALUES`; `<feature>` and `<metric>` are filled in):
 
@@ -94,17 +94,24 @@ class Rule:
 
 def signal(rule: Rule, value: float | None, consecutive_before: int) -> dict[str, Any]:
     """The rule's verdict on one window, in `monitor.checked`'s shape; `consecutive_before` is
-    how many windows in a row it was active just before this one."""
-    active = rule.breaks(value)
+    how many windows in a row it was active just before this one. A window that cannot measure
+    the value (its labels are not back yet) keeps the verdict it found: a breach neither starts
+    nor ends on a value nobody could measure."""
+    measured = None if value is None or not math.isfinite(value) else float(value)
+    if measured is None:
+        active, consecutive = consecutive_before > 0, consecutive_before
+    else:
+        active = rule.breaks(measured)
+        consecutive = consecutive_before + 1 if active else 0
     return {
         "rule": rule.name,
         "active": active,
-        "value": None if value is None or not math.isfinite(value) else float(value),
+        "value": measured,
         "op": rule.op,
         "threshold": rule.threshold,
         "severity": rule.severity,
         "for_windows": rule.for_windows,
-        "consecutive": consecutive_before + 1 if active else 0,
+        "consecutive": consecutive,
         "for_s": rule.for_s,
         "labels": dict(rule.labels),
         "annotations": dict(rule.annotations),
