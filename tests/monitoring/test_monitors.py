@@ -4,6 +4,7 @@ logged with its labels arriving a day late. Embedded and over HTTP, on SQLite an
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ def housing(sdk: Client) -> tuple[Client, np.ndarray]:
     )
     labels = traffic[["id"]].merge(truth, on="id")
     sdk.log_labels(ids, labels.clf_target, model="housing", timestamps=(stamps + DAY_MS).tolist())
+    # Three labels for predictions nobody logged (yet): counted in the window they arrive in.
+    ghosts = int(stamps.min()) + 45 * DAY_MS
+    sdk.log_labels(["ghost-1", "ghost-2", "ghost-3"], [1, 0, 1], model="housing", timestamps=[ghosts] * 3)
     sdk.monitoring.flush()
     return sdk, stamps
 
@@ -94,6 +98,11 @@ def test_drift_and_the_performance_drop_are_found_window_by_window(
     # Drift needs three windows in a row before it fires.
     drift = [next(s for s in w.signals if s["rule"] == "data_drift") for w in full]
     assert [s["consecutive"] for s in drift[:3]] == [2, 3, 4] or drift[2]["consecutive"] >= 3
+
+    ghosts = [w for w in windows if w.start <= int(stamps.min()) + 45 * DAY_MS < w.end]
+    assert ghosts[0].values["labels.unmatched"] == 3.0
+    assert ghosts[0].performance["unmatched_examples"] == ["ghost-1", "ghost-2", "ghost-3"]
+    assert all(w.values["labels.unmatched"] == 0.0 for w in windows if w not in ghosts)
 
     check = sdk.monitors.check("housing-prod", since=int(stamps.min()), until=int(stamps.max()) + 1)
     assert not check.passed
@@ -247,7 +256,7 @@ def test_metrics_expose_the_newest_windows_for_prometheus(housing: tuple[Client,
 
 
 def test_due_windows_run_publish_their_signals_and_a_stale_monitor_is_reported(
-    housing: tuple[Client, np.ndarray],
+    housing: tuple[Client, np.ndarray], request: pytest.FixtureRequest
 ) -> None:
     sdk, stamps = housing
     if sdk.platform is None:  # the scheduler's side is the server's: embedded reaches it directly
@@ -263,6 +272,16 @@ def test_due_windows_run_publish_their_signals_and_a_stale_monitor_is_reported(
         assert sum(w.rows for w in computed) == len(stamps)
         events = sdk.events(types="monitor.checked").events
         assert len(events) == len(computed)
+        # The server's incidents consumer turns the firing signals into alerts and an incident.
+        background = request.getfixturevalue("platform").start_background(threads=1)
+        try:
+            deadline = time.monotonic() + 60
+            while not sdk.incidents.list(model="housing") and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            background.stop()
+        (incident,) = sdk.incidents.list(model="housing")
+        assert "performance_drop" in {a.rule for a in incident.alerts} and incident.owner is None
         return
     service = sdk.platform.service("monitoring")
     first = int(stamps.min())

@@ -21,6 +21,8 @@ The monitored values of a window (`VALUES`; `<feature>` and `<metric>` are fille
     quality.unseen_share             the share of categorical cells with a label the reference lacks
     labels.coverage                  labelled rows / rows
     labels.lag_s                     median seconds from a prediction to its label
+    labels.unmatched                 labels that arrived in the window for ids no prediction has (kept:
+                                     they join their prediction if it arrives later)
     performance.<metric>             realised, on the labelled rows (None below `min_labels`)
     performance.<metric>.estimated   estimated without labels (classifiers with scores)
     performance.<metric>.drop        how much worse than the reference, realised (positive: worse)
@@ -50,7 +52,7 @@ DEFAULT_CONSECUTIVE = 3
 EXPLAINING_RULES = ("no_data", "monitor_stale")
 VALUE_PATTERN = (
     r"^(rows|drift\.(detected|share|prediction|multivariate_auc|score\..+)|"
-    r"quality\.(invalid_share|missing_share|out_of_range_share|unseen_share)|labels\.(coverage|lag_s)|"
+    r"quality\.(invalid_share|missing_share|out_of_range_share|unseen_share)|labels\.(coverage|lag_s|unmatched)|"
     r"performance\.[a-z_0-9]+(\.(estimated|drop|estimated_drop))?|outcomes\..+\.(mean|sum)|staleness_s)$"
 )
 _VALUE = re.compile(VALUE_PATTERN)

@@ -255,6 +255,12 @@ class CheckingOps(MonitorOps):
             for value in values:
                 part = table.filter(pc.equal(text, value))
                 parts.append((value, findings(part, alpha)))
+        unmatched, examples = self.unmatched_labels(
+            monitor.model, start, end, project=monitor.project, horizon_ms=LABEL_HORIZON_MS
+        )
+        for _, found in parts[:1]:
+            found.performance.update(unmatched_labels=unmatched, unmatched_examples=examples)
+            found.values["labels.unmatched"] = float(unmatched)
         return self._store_window(monitor, start, end, version, parts, actor, publish=publish)
 
     def _store_window(

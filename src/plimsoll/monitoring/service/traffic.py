@@ -110,3 +110,24 @@ class TrafficOps(ReadingOps):
         """The version whose rows made at `at` count as the alias's (`_holders`' rule)."""
         held = self._holders(model, alias, at, at + 1, project)
         return held[-1][0] if held else None
+
+    def unmatched_labels(
+        self, model: str, since: int, until: int, *, project: str = DEFAULT_PROJECT, horizon_ms: int
+    ) -> tuple[int, list[str]]:
+        """Labels that arrived from `since` to before `until` for ids no prediction of `model`
+        made from `since - horizon_ms` on has (yet: they are kept, and join their prediction if it
+        arrives later): how many, and a few of their ids."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = [self._read_kind("labels", name, None, since, until, project) for name in (model, "")]
+        parts = [p.select([ID_COLUMN]) for p in parts if p.num_rows]
+        if not parts:
+            return 0, []
+        arrived = pa.concat_tables(parts).column(ID_COLUMN)
+        made = self._read_kind("predictions", model, None, since - horizon_ms, None, project)
+        if made.num_rows:
+            arrived = arrived.filter(
+                pc.invert(pc.is_in(arrived, value_set=made.column(ID_COLUMN).combine_chunks()))
+            )
+        return len(arrived), [str(v) for v in arrived.slice(0, 5).to_pylist()]
