@@ -21,6 +21,7 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
         "Lineage",
         "Models",
         "Jobs",
+        "Monitors",
         "Users",
         "API tokens",
         "Service accounts",
