@@ -189,6 +189,19 @@ def test_the_segment_picker_shows_one_regions_windows(tab: Any, housing: tuple[s
     assert tab.locator("#distribution-chart").get_attribute("data-segment") == "north"
 
 
+def test_windows_before_a_start_are_a_page_back(tab: Any, housing: tuple[str, Housing]) -> None:
+    windows = api(housing[0], f"/monitors/{MONITOR}/windows")["windows"]
+    tab.goto(f"/monitors/{MONITOR}?before={windows[4]['start']}")
+    tab.wait_for_function(READY)
+    assert len(option(tab, "drift-heatmap", ".xAxis[0].data")) == 4
+    assert tab.locator("#window-count").inner_text().startswith("4 windows")
+    # The header still says how the monitor is now, and a link leads back to the newest windows.
+    assert tab.locator("h1 .badge").get_attribute("data-state") == "breaking"
+    tab.locator("#newer-windows").click()
+    tab.wait_for_function(READY)
+    assert len(option(tab, "drift-heatmap", ".xAxis[0].data")) == len(windows)
+
+
 def test_a_monitor_without_a_window_reads_well(tab: Any) -> None:
     tab.goto(f"/monitors/{EMPTY_MONITOR}")
     tab.wait_for_function(READY)
