@@ -79,6 +79,6 @@ wheel: | $(BIN)/uv
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Re-take docs/screenshots/ from the demo's runs, as tests/ui/test_screenshots.py sees them.
+# Re-take docs/screenshots/ from the demo's runs and the housing monitor, as the UI tests see them.
 screenshots: dev
-	PLIMSOLL_SCREENSHOTS=update $(BIN)/pytest -n 0 tests/ui/test_screenshots.py
+	PLIMSOLL_SCREENSHOTS=update $(BIN)/pytest -n 0 tests/ui/test_screenshots.py tests/ui/test_monitor_pages.py

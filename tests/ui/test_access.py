@@ -44,6 +44,7 @@ UI_PREFIXES = (
     "/jobs",
     "/lineage",
     "/models",
+    "/monitors",
     "/projects",
     "/promotions",
     "/runs",
@@ -132,6 +133,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         tracking.log_artifact(run.id, "model/weights.bin", b"weights %d" % number, actor="root")
         platform.model_registry.register_version("victim", run_id=run.id, artifact_path="model", actor="root")
         platform.model_registry.set_alias("victim", "production", number, actor="root")
+    # And a monitor on that alias, for /monitors/{name}.
+    platform.monitoring.create_monitor(
+        "victim", "victim@production", "dataset:victim@2", features=["a", "b"], actor="root"
+    )
     # And a promotion awaiting two approvals, for the approvers' forms: the version is the victim's
     # (so that no one swept is its author) and so is the request.
     run = tracking.create_run(seeded.experiment_id, name="victim-3", actor="victim")

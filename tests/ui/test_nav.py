@@ -23,6 +23,7 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
         "Alerts",
         "Incidents",
         "Jobs",
+        "Monitors",
         "Users",
         "API tokens",
         "Service accounts",

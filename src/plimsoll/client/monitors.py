@@ -177,6 +177,27 @@ class Monitors:
         found: dict[str, Any] = self._transport.monitors_call("merged", project, name, args)
         return found
 
+    def distribution(
+        self,
+        name: str,
+        feature: str,
+        *,
+        since: int | datetime | None = None,
+        until: int | datetime | None = None,
+        segment: str = "",
+        project: str = DEFAULT_PROJECT,
+    ) -> dict[str, Any]:
+        """`feature`'s histogram in the reference and in the newest window (or the windows from
+        `since` to `until`, merged), on the same bins, with its drift verdict; reading no row."""
+        args = {
+            "feature": feature,
+            "since": _ms("since", since),
+            "until": _ms("until", until),
+            "segment": segment,
+        }
+        found: dict[str, Any] = self._transport.monitors_call("distribution", project, name, args)
+        return found
+
 
 def _ms(field_name: str, value: int | datetime | None) -> int | None:
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):

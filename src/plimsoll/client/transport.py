@@ -619,6 +619,8 @@ class LocalTransport:
             return {"windows": [w.to_dict() for w in service.windows(name, **args, **where)]}
         if op == "merged":
             return service.merged(name, args.pop("since"), args.pop("until"), **args, **where)
+        if op == "distribution":
+            return service.feature_distribution(name, args.pop("feature"), **args, **where)
         raise InvalidParameter("op", f"is not a monitor operation: {op!r}")
 
     def monitoring_record_scoring(self, scoring: Scoring) -> Scoring:
@@ -1403,7 +1405,7 @@ class HttpTransport:
         if op in ("run", "backfill", "check"):
             body = {**{k: v for k, v in args.items() if v is not None}, **query}
             return self._json("POST", f"{path}/{op}", retry=op != "run", body=body)
-        if op in ("windows", "merged"):
+        if op in ("windows", "merged", "distribution"):
             params = {**query, **{k: v for k, v in args.items() if v is not None}}
             if op == "windows" and "segment" in args and args["segment"] is None:
                 params["all_segments"] = "true"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability, CliCommand, CliGroup, JobKind
+from plimsoll.core.capability import Capability, CliCommand, CliGroup, JobKind, NavItem
 
 CAPABILITY = Capability(
     name="monitoring",
@@ -20,6 +20,8 @@ CAPABILITY = Capability(
     router="plimsoll.monitoring.api:router",
     permissions="plimsoll.monitoring.permissions:PERMISSIONS",
     events="plimsoll.monitoring.events:EVENTS",
+    pages="plimsoll.server.ui.monitors:router",
+    nav=(NavItem("Operate", "monitors", "Monitors", "/monitors"),),
     cli=(
         CliGroup("monitors", "plimsoll.cli.monitors:app"),
         CliCommand("score", "plimsoll.cli.scoring:score"),

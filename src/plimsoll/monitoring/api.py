@@ -412,6 +412,25 @@ def merged(
     return json_response(monitoring.merged(name, since, until, segment=segment, project=project))
 
 
+@router.get(f"{_MONITORS}/{{name}}/distribution")
+def distribution(
+    name: MonitorName,
+    monitoring: Monitoring,
+    feature: ColumnName,
+    project: Name = DEFAULT_PROJECT,
+    since: EpochMs | None = None,
+    until: EpochMs | None = None,
+    segment: Annotated[str, Documented(maxLength=300)] = "",
+) -> Response:
+    """A watched column's histogram in the reference and in the newest window (or the windows
+    starting from `since` to before `until`, merged), on the same bins, with its drift verdict:
+    from the stored summaries, no row read."""
+    found = monitoring.feature_distribution(
+        name, feature, since=since, until=until, segment=segment, project=project
+    )
+    return json_response(found)
+
+
 @router.get(
     f"{_API}/metrics",
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},

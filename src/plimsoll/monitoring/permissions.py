@@ -1,6 +1,6 @@
 """Monitoring's permission rows: logging rows and recording a batch scoring need a contributor of
 the project (a service account, typically), reading them a viewer; making, changing and running
-monitors a contributor, reading their windows a viewer. The project is the request's `?project=`
+monitors a contributor, reading their windows (and their pages) a viewer. The project is the request's `?project=`
 (a scoring's or a monitor change's: its body's `project`)."""
 
 from __future__ import annotations
@@ -27,5 +27,9 @@ PERMISSIONS = (
     Permission("POST", f"{_MONITORS}/{{name}}/check", write(PROJECT_BODY)),
     Permission("GET", f"{_MONITORS}/{{name}}/windows", read(PROJECT_QUERY)),
     Permission("GET", f"{_MONITORS}/{{name}}/merged", read(PROJECT_QUERY)),
+    Permission("GET", f"{_MONITORS}/{{name}}/distribution", read(PROJECT_QUERY)),
     Permission("POST", f"{_API}/scorings", write(PROJECT_BODY)),
+    # The web UI's pages (plimsoll.server.ui.monitors): a viewer of the project.
+    Permission("GET", "/monitors", read(PROJECT_QUERY)),
+    Permission("GET", "/monitors/{name}", read(PROJECT_QUERY)),
 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from plimsoll.core.errors import InvalidParameter
 from plimsoll.core.validation import check_name, check_text, printable
@@ -91,7 +92,9 @@ class Monitor:
     url: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "url", f"/ui/monitors/{self.name}?project={self.project}")
+        # The monitor's page in the web UI (server/ui/monitors.py), as a path on the server.
+        path = f"/monitors/{quote(self.name, safe='')}?project={quote(self.project, safe='')}"
+        object.__setattr__(self, "url", path)
 
     @property
     def ref(self) -> str:

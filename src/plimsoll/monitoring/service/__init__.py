@@ -18,18 +18,21 @@ monitors   create_monitor, get_monitor, list_monitors, set_rules, delete_monitor
            profiled once
 checking   run_monitor, backfill, check, windows, merged, tick: windows computed, stored and
            published as `monitor.checked`; labels arriving late; stale monitors
+distributions  feature_distribution: a column's histogram, reference against a window (or a
+           stretch of windows merged), from stored summaries alone (the monitor page's)
 scoring    record_scoring
 """
 
 from __future__ import annotations
 
 from plimsoll.monitoring.service.checking import LatestOps, MonitorCheck
+from plimsoll.monitoring.service.distributions import DistributionOps
 from plimsoll.monitoring.service.logging import LoggingOps
 from plimsoll.monitoring.service.reading import MAX_ROWS_READ
 from plimsoll.monitoring.service.scoring import ScoringOps
 
 
-class MonitoringService(LoggingOps, LatestOps, ScoringOps):
+class MonitoringService(LoggingOps, LatestOps, DistributionOps, ScoringOps):
     """Prediction, label and outcome logs, the monitors that read them, and batch scorings'
     records; built by the platform from its `Parts`."""
 

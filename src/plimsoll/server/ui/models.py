@@ -217,11 +217,25 @@ def _model_page(
             f"{model_path(name)}/aliases/{quote(alias, safe='')}/rollback", project=project
         ),
         "version_url": lambda version: views.url(version_path(name, version), project=project),
+        "monitors": monitors_by_alias(request, name, project),
         "lineage_url": None
         if model.latest_version is None
         else views.url("/lineage", project=project, node=f"model:{name}/{model.latest_version}"),
     }
     return render(request, "model.html", context, status_code=status)
+
+
+def monitors_by_alias(request: Request, name: str, project: str) -> dict[str, list[tuple[str, str]]]:
+    """The monitors watching each alias of the model, as (name, page address) pairs; none when
+    the platform has no monitoring."""
+    monitoring = request.app.state.platform.services.get("monitoring")
+    if monitoring is None:
+        return {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    for monitor in monitoring.list_monitors(model=name, project=project):
+        page = views.url(f"/monitors/{quote(monitor.name, safe='')}", project=project)
+        found.setdefault(monitor.alias, []).append((monitor.name, page))
+    return found
 
 
 def model_path(name: str) -> str:
