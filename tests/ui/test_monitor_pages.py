@@ -12,13 +12,14 @@ reads well. The screenshots in docs/screenshots/ are taken here (PLIMSOLL_SCREEN
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from monitor_support import DATA, EMPTY_MONITOR, FEATURES, MONITOR, Housing, seed_housing
+from monitor_support import DATA, EMPTY_MONITOR, FEATURES, MONITOR, REFERENCE, Housing, seed_housing
 from test_screenshots import WIDTHS, keep, no_page_overflow
 from ui_support import Console, browser_tab
 
@@ -45,6 +46,9 @@ CHARTS = (
 READY = "() => document.body.dataset.monitorReady === '1'"
 
 
+PLATFORMS: dict[str, Platform] = {}  # the module's server's platform, by its URL
+
+
 @pytest.fixture(scope="module")
 def housing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Housing]]:
     platform = Platform(home=tmp_path_factory.mktemp("monitors") / ".plimsoll").startup()
@@ -52,6 +56,7 @@ def housing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Hou
     try:
         with Client(str(server.url)) as client:
             seeded = seed_housing(client)
+        PLATFORMS[str(server.url)] = platform
         yield str(server.url), seeded
     finally:
         server.stop()
@@ -236,6 +241,44 @@ def test_what_names_nothing_is_an_error_page(tab: Any, console: Console) -> None
         answer = tab.goto(path)
         assert answer.status == status, path
         assert tab.locator(".error-page").count() == 1, path
+
+
+def test_the_alerts_made_from_a_monitors_signals_are_on_its_page(
+    tab: Any, housing: tuple[str, Housing]
+) -> None:
+    """A monitor that runs publishes its windows' signals; the incidents capability turns the
+    firing ones into alerts, which the monitor's page lists with their incident."""
+    base, seeded = housing
+    platform = PLATFORMS[base]
+    with Client(base) as client:
+        client.monitors.create(
+            "housing-live",
+            "housing@production",
+            REFERENCE,
+            features=FEATURES,
+            every="30d",
+            start=seeded.first,
+        )
+        client.monitors.run("housing-live")
+        background = platform.start_background(threads=1)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not [
+                a for a in client.alerts.list(model="housing", state="firing") if a.monitor == "housing-live"
+            ]:
+                time.sleep(0.2)
+        finally:
+            background.stop()
+        try:
+            tab.goto("/monitors/housing-live")
+            tab.wait_for_function(READY)
+            rows = tab.locator("#monitor-alerts tbody tr")
+            assert rows.count() >= 1
+            text = tab.locator("#monitor-alerts").inner_text()
+            assert "firing" in text.lower() and "data_drift" in text
+            assert tab.locator("#monitor-alerts a[href^='/incidents/']").count() >= 1
+        finally:
+            client.monitors.delete("housing-live")
 
 
 @pytest.mark.parametrize("width", WIDTHS, ids=lambda width: f"{width}px")

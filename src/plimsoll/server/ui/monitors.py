@@ -108,8 +108,24 @@ def monitor_page(
         "examples": list((newest.quality.get("examples") or {}).items())[:EXAMPLES_SHOWN] if newest else [],
         "distribution": _first_distribution(monitoring, monitor, windows, segment),
         "distribution_url": f"/api/v1/monitors/{quote(name, safe='')}/distribution",
+        "alerts": _alerts_of(request, monitor),
     }
     return render(request, "monitor.html", context)
+
+
+ALERTS_SHOWN = 50
+
+
+def _alerts_of(request: Request, monitor: Any) -> list[Any] | None:
+    """The alerts made from this monitor's signals (None when the incidents capability is not
+    installed): firing and pending first."""
+    incidents = request.app.state.platform.services.get("incidents")
+    if incidents is None:
+        return None
+    found = incidents.list_alerts(project=monitor.project, model=monitor.model, limit=500)
+    mine = [alert for alert in found if alert.monitor_id == monitor.id]
+    order = {"firing": 0, "pending": 1, "resolved": 2}
+    return sorted(mine, key=lambda a: (order.get(a.state, 3), -(a.last_seen or 0)))[:ALERTS_SHOWN]
 
 
 def describe_reference(monitor: Monitor) -> str:
