@@ -247,3 +247,25 @@ def test_small_tables_are_held_as_few(sdk: Client) -> None:
     assert sum(t.num_rows for t in seen) == 2_000
     assert max(t.column("__id").num_chunks for t in seen) <= 2_000 // 60
     assert sdk.monitoring.read("predictions").column("f0").to_pylist() == pytest.approx(frame.f0.tolist())
+
+
+def test_a_dataframes_columns_are_converted_as_from_pandas_converts_them() -> None:
+    frame = pd.DataFrame(
+        {
+            "f": [0.5, np.nan, 2.0],
+            "i": np.arange(3, dtype=np.int32),
+            "b": [True, False, True],
+            "s": ["a", None, "c"],
+            "cat": pd.Categorical(["u", "v", "u"]),
+            "t": pd.date_range("2026-01-01", periods=3, tz="UTC"),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+        },
+        index=[7, 8, 9],
+    ).iloc[1:]
+    table = prediction_table(frame, [0, 1], now_ms=0)
+    expected = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in frame.columns:
+        assert table.column(name).equals(expected.column(name)), name
+    with pytest.raises(InvalidParameter) as refused:
+        prediction_table(pd.DataFrame({"ok": [1.0, 2.0], "mixed": [1, "x"]}), [0, 1], now_ms=0)
+    assert refused.value.field == "features.mixed"
