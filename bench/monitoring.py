@@ -15,9 +15,12 @@ Each adds a function to SECTIONS and its figures to docs/benchmarks.md.)
 The servers run as subprocesses with a temporary home (SQLite, local blobs) and are stopped at the
 end, also on Ctrl-C or an error. Each call shape is logged by a fresh child process of the
 interpreter concerned (this venv for Plimsoll, .venv-bench-mlflow for MLflow, made from
-bench/requirements-mlflow.txt), so that its memory is measured cleanly: "SDK MB" is the peak
-resident set size sampled every 5 ms while logging minus the resident set size just before (the
-inputs already built); "server MB" the same for the server process. Shapes:
+bench/requirements-mlflow.txt; without it, MLflow is skipped with a note), so that its memory is
+measured cleanly. Over the timed part (after a first call that pays for imports): "MB: SDK" is the
+peak resident set size sampled every 5 ms minus the resident set size just before (the inputs
+already built), "server" the same for the server's processes, "Arrow" the SDK's Arrow memory pool
+(its buffer); "CPU µs/row" the CPU time of the logging process and of the server's processes a
+row, which moves far less than wall time when other work shares the machine. Shapes:
 
   10,000-row calls   a batch job logging a DataFrame slice at a time
   1,000-row calls    the same, smaller slices
