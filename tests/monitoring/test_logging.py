@@ -148,3 +148,124 @@ def test_the_buffer_is_bounded_and_drops_nothing_unseen() -> None:
     finally:
         dropping.close(timeout=0.1)
         unreachable._transport.close()
+
+
+def test_a_served_models_small_calls_are_stored_whole_and_in_order(sdk: Client) -> None:
+    # A served model logs each request's few rows as it comes: a list of dicts a call. Those rows
+    # wait as Python values (built into one table with the others'); a call whose values do not
+    # fit what came before (an int where floats were, a None, another key order, a new column)
+    # still gets its rows stored, in order, with the version the alias held at the call.
+    versions(sdk, 2)
+    sdk.registry.set_alias("churn", "production", 1)
+    rng = np.random.default_rng(3)
+    sent: list[dict[str, object]] = []
+    ids: list[str] = []
+    for call in range(300):
+        if call == 200:
+            sdk.registry.set_alias("churn", "production", 2)
+        rows = [
+            {"age": float(rng.integers(18, 90)), "plan": str(rng.choice(["a", "b"])), "spend": rng.random()}
+            for _ in range(1 + call % 7)
+        ]
+        if call == 50:
+            rows[0]["age"] = 40  # an int among floats
+        if call == 60:
+            rows[0]["plan"] = None
+        if call == 70:
+            rows[0] = {"spend": 0.5, "plan": "c", "age": 33.0}  # another key order
+        predictions = [int(row["spend"] > 0.5) for row in rows]  # type: ignore[operator]
+        scores = [float(row["spend"]) for row in rows]  # type: ignore[arg-type]
+        made = sdk.log_predictions("churn@production", rows, predictions, scores=scores)
+        assert len(made) == len(rows)
+        ids.extend(made.to_pylist())
+        sent.extend(rows)
+    sdk.log_predictions("churn@production", [{"age": 1.0, "plan": "a", "spend": 0.1, "new": 1}], [0])
+    sdk.monitoring.flush(timeout=60)
+    assert len(set(ids)) == len(ids) and sdk.monitoring.refused == sdk.monitoring.dropped == 0
+
+    first = sdk.monitoring.read("predictions", model="churn/1")
+    second = sdk.monitoring.read("predictions", model="churn/2")
+    before = sum(1 + call % 7 for call in range(200))
+    assert first.num_rows == before and second.num_rows == len(sent) - before + 1
+    assert first.column("__id").to_pylist() + second.column("__id").to_pylist()[:-1] == ids
+    for name in ("age", "plan", "spend"):
+        stored = first.column(name).to_pylist() + second.column(name).to_pylist()[:-1]
+        assert stored == [row[name] for row in sent], name
+    assert second.column("new").to_pylist()[-1] == 1
+
+
+def test_a_list_of_dicts_that_is_not_one_table_is_refused_naming_the_column(sdk: Client) -> None:
+    versions(sdk, 1)
+    with pytest.raises(InvalidParameter) as refused:
+        sdk.log_predictions("churn/1", [{"age": 1.0, "plan": 3}, {"age": 2.0, "plan": "b"}], [0, 1])
+    assert refused.value.field == "features.plan"
+    # After calls that fit, one that does not is refused alike: nothing of it is kept.
+    for _ in range(3):
+        sdk.log_predictions("churn/1", [{"age": 1.0, "plan": "a"}], [0])
+    with pytest.raises(InvalidParameter) as again:
+        sdk.log_predictions("churn/1", [{"age": [1], "plan": "a"}, {"age": "x", "plan": "a"}], [0, 1])
+    assert again.value.field == "features.age"
+    sdk.monitoring.flush(timeout=30)
+    assert sdk.monitoring.read("predictions").num_rows == 3
+
+
+def test_calls_whose_columns_cannot_be_one_table_are_sent_apart(sdk: Client) -> None:
+    # The same feature as numbers, then as text: the buffer cannot join them into one batch, so
+    # each kind goes in a batch of its own (the server checks each) rather than failing the lot.
+    versions(sdk, 1)
+    sdk.log_predictions("churn/1", pd.DataFrame({"zone": [1, 2, 3]}), [0, 0, 0])
+    sdk.log_predictions("churn/1", pd.DataFrame({"zone": ["north"]}), [1])
+    sdk.log_predictions("churn/1", pd.DataFrame({"zone": [4, 5]}), [0, 1])
+    sdk.monitoring.flush(timeout=30)
+    assert sdk.monitoring.refused == 0
+    assert sum(s.rows for s in sdk.monitoring.segments("predictions")) == 6
+
+
+def test_small_tables_are_held_as_few(sdk: Client) -> None:
+    # One-row DataFrames, as a served model might log them: a table holds ~30 KB however few its
+    # rows, so the buffer copies small tables into one as they come. What reaches the transport
+    # is a batch of a few chunks, not one a call.
+    versions(sdk, 1)
+    transport = sdk._transport
+    seen: list[pa.Table] = []
+    monitoring = Monitoring(transport, flush_interval=60)
+    original = transport.monitoring_log
+
+    def spy(kind: str, table: pa.Table, where: dict[str, object]) -> object:
+        seen.append(table)
+        return original(kind, table, where)
+
+    transport.monitoring_log = spy  # type: ignore[method-assign]
+    try:
+        frame = traffic(2_000)
+        for row in range(2_000):
+            monitoring.log_predictions("churn/1", frame.iloc[row : row + 1], [row % 2])
+        monitoring.flush(timeout=60)
+    finally:
+        monitoring.close()
+        del transport.monitoring_log
+    assert sum(t.num_rows for t in seen) == 2_000
+    assert max(t.column("__id").num_chunks for t in seen) <= 2_000 // 60
+    assert sdk.monitoring.read("predictions").column("f0").to_pylist() == pytest.approx(frame.f0.tolist())
+
+
+def test_a_dataframes_columns_are_converted_as_from_pandas_converts_them() -> None:
+    frame = pd.DataFrame(
+        {
+            "f": [0.5, np.nan, 2.0],
+            "i": np.arange(3, dtype=np.int32),
+            "b": [True, False, True],
+            "s": ["a", None, "c"],
+            "cat": pd.Categorical(["u", "v", "u"]),
+            "t": pd.date_range("2026-01-01", periods=3, tz="UTC"),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+        },
+        index=[7, 8, 9],
+    ).iloc[1:]
+    table = prediction_table(frame, [0, 1], now_ms=0)
+    expected = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in frame.columns:
+        assert table.column(name).equals(expected.column(name)), name
+    with pytest.raises(InvalidParameter) as refused:
+        prediction_table(pd.DataFrame({"ok": [1.0, 2.0], "mixed": [1, "x"]}), [0, 1], now_ms=0)
+    assert refused.value.field == "features.mixed"

@@ -6,7 +6,10 @@
     client.monitoring.score("churn@production", "customers@7")   # a batch model (client.scoring)
 
 A call returns at once: its rows join a buffer that a background thread sends in large batches
-(every `flush_interval` seconds, sooner when `flush_rows` are waiting), as Arrow IPC. Memory is
+(every `flush_interval` seconds, sooner when `flush_rows` are waiting), as Arrow IPC. Small calls
+cost little: a served model's few rows a call (features a list of dicts) wait as Python values
+and are built into one table with thousands of others, and small tables are copied into one, so
+that neither time nor memory goes on a table per call. Memory is
 bounded by `max_buffered_rows`: at the bound a call waits for room (`when_full="block"`, the
 default, up to `block_timeout` seconds, then raises) or its rows are counted in `dropped` and
 not logged (`when_full="drop"`), never dropped unseen. A batch the server cannot take now is
@@ -17,12 +20,13 @@ refuses is counted in `refused` and its error raised by the next call or `flush`
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from plimsoll.core.errors import InvalidParameter, Unavailable
 from plimsoll.core.ids import new_id, now_ms
@@ -46,15 +50,23 @@ if TYPE_CHECKING:
     from plimsoll.client.scoring import Progress
     from plimsoll.client.transport import Transport
     from plimsoll.monitoring.entities import Scoring
+    from plimsoll.monitoring.tables import GatheredRows, RowLayout
 
 log = logging.getLogger("plimsoll.client")
 
 WHEN_FULL = ("block", "drop")
 MAX_RETRY_DELAY_S = 30.0
+# A predictions call of at most this many rows, features a list of dicts, waits as Python values
+# (`tables.RowLayout`); a table below SMALL_TABLE_ROWS rows is copied into one with the others every
+# COMPACT_TABLES tables. Either way, at GATHER_ROWS rows what was gathered becomes one table.
+GATHER_CALL_ROWS = 256
+SMALL_TABLE_ROWS = 1_000
+COMPACT_TABLES = 64
+GATHER_ROWS = 4_096
+MAX_CACHED = 1_024  # model references parsed and row layouts kept, each
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):  # a tuple: made and hashed on every call, at C speed
     kind: str
     project: str
     model: str | None
@@ -67,6 +79,36 @@ class _Batch:
     key: _Key
     table: pa.Table
     id: str
+
+
+class _SmallTables:
+    """Small tables of one schema, copied into one every COMPACT_TABLES (and when they reach
+    GATHER_ROWS rows): a table holds ~30 KB of buffers and bookkeeping however few its rows, so a
+    buffer of one-row tables would hold gigabytes long before `max_buffered_rows`."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.tables = [table]
+        self.num_rows = table.num_rows
+        self.schema = table.schema
+
+    def takes(self, table: pa.Table) -> bool:
+        return self.num_rows < GATHER_ROWS and bool(table.schema.equals(self.schema))
+
+    def add(self, table: pa.Table) -> None:
+        self.tables.append(table)
+        self.num_rows += table.num_rows
+        if len(self.tables) >= COMPACT_TABLES or self.num_rows >= GATHER_ROWS:
+            self.tables = [self.table()]
+
+    def table(self) -> pa.Table:
+        import pyarrow as pa
+
+        if len(self.tables) == 1:
+            return self.tables[0]
+        return pa.concat_tables(self.tables).combine_chunks()
+
+
+_Part = Union["pa.Table", _SmallTables, "GatheredRows"]
 
 
 class Monitoring:
@@ -91,9 +133,12 @@ class Monitoring:
         self.when_full = when_full
         self.block_timeout = block_timeout
         self._lock = threading.Condition()
-        self._pending: dict[_Key, list[pa.Table]] = {}
+        self._pending: dict[_Key, list[_Part]] = {}
+        self._pending_rows = 0
         self._ready: deque[_Batch] = deque()  # taken from pending, with their ids: sent in order
         self._buffered = 0  # rows pending or ready
+        self._refs: dict[str, tuple[str, int | None, str | None]] = {}
+        self._layouts: dict[_Key, RowLayout] = {}
         self._sending = False
         self._dropped = 0
         self._refused = 0
@@ -123,16 +168,33 @@ class Monitoring:
         """Log what `model` (NAME/VERSION, or NAME@ALIAS: the version it holds now, looked up by
         this call) was given and answered, one row per prediction; answers the rows' ids (made
         when `ids` is None), which `log_labels` and `log_outcomes` name later."""
-        from plimsoll.model_registry.entities import parse_model_ref
-        from plimsoll.monitoring.tables import prediction_table
+        import pyarrow as pa
 
+        from plimsoll.monitoring.tables import RowLayout, prediction_table
+
+        name, version, alias = self._model_ref(model)
+        if version is None:  # the rows record the version that answered, not the one at sending
+            version = self._transport.registry_version(project, name, None, alias).version
+        key = _Key("predictions", project, f"{name}/{version}", deployment, role)
+        small = type(features) is list and 0 < len(features) <= GATHER_CALL_ROWS
+        if small and ids is None and timestamps is None:
+            layout = self._layouts.get(key)
+            values = None if layout is None else layout.values(features, predictions, scores)
+            if layout is not None and values is not None:
+                prefix = new_id()
+                made = [f"{prefix}-{row}" for row in range(len(features))]
+                self._gather(key, layout, made, now_ms(), values)
+                return pa.array(made, pa.string())
         table = prediction_table(
             features, predictions, scores=scores, ids=ids, timestamps=timestamps, now_ms=now_ms()
         )
-        name, version, alias = parse_model_ref("model", model)
-        if version is None:  # the rows record the version that answered, not the one at sending
-            version = self._transport.registry_version(project, name, None, alias).version
-        self._add(_Key("predictions", project, f"{name}/{version}", deployment, role), table)
+        if small and ids is None and timestamps is None:  # later calls like it gather their rows
+            found = RowLayout.of(table)
+            if found is not None:
+                if len(self._layouts) >= MAX_CACHED:
+                    self._layouts.clear()
+                self._layouts[key] = found
+        self._add(key, table)
         return table.column(ID_COLUMN).combine_chunks()
 
     def log_labels(
@@ -212,6 +274,7 @@ class Monitoring:
                     self._dropped += self._buffered
                     log.warning("monitoring: %d rows not sent before close were dropped", self._buffered)
                 self._pending.clear()
+                self._pending_rows = 0
                 self._ready.clear()
                 self._buffered = 0
                 self._lock.notify_all()
@@ -270,19 +333,66 @@ class Monitoring:
 
     # -- inside -----------------------------------------------------------------------------------
 
+    def _model_ref(self, model: str) -> tuple[str, int | None, str | None]:
+        from plimsoll.model_registry.entities import parse_model_ref
+
+        found = self._refs.get(model)
+        if found is None:
+            found = parse_model_ref("model", model)
+            if len(self._refs) >= MAX_CACHED:
+                self._refs.clear()
+            self._refs[model] = found
+        return found
+
     def _add(self, key: _Key, table: pa.Table) -> None:
         rows = table.num_rows
         with self._lock:
-            self._raise_error()
-            if self._closed:
-                raise InvalidParameter("client", "is closed: its monitoring logs nothing more")
-            if self._buffered + rows > self.max_buffered_rows and not self._room_for(rows):
+            if not self._admit(rows):
                 return
-            self._pending.setdefault(key, []).append(table)
-            self._buffered += rows
-            self._ensure_thread()
-            if self._pending_rows() >= self.flush_rows:
-                self._lock.notify_all()
+            parts = self._pending.setdefault(key, [])
+            if rows < SMALL_TABLE_ROWS:
+                last = parts[-1] if parts else None
+                if isinstance(last, _SmallTables) and last.takes(table):
+                    last.add(table)
+                else:
+                    parts.append(_SmallTables(table))
+            else:
+                parts.append(table)
+            self._added(rows)
+
+    def _gather(self, key: _Key, layout: RowLayout, ids: builtins.list[str], at: int, values: Any) -> None:
+        from plimsoll.monitoring.tables import GatheredRows
+
+        rows = len(ids)
+        with self._lock:
+            if not self._admit(rows):
+                return
+            parts = self._pending.setdefault(key, [])
+            last = parts[-1] if parts else None
+            if not (isinstance(last, GatheredRows) and last.layout is layout and last.num_rows < GATHER_ROWS):
+                last = GatheredRows(layout)
+                parts.append(last)
+            last.add(ids, at, values)
+            self._added(rows)
+            if last.num_rows >= GATHER_ROWS:
+                # Rows of a layout build by design; were it not so, _take_all would try again and
+                # count them as refused, saying why.
+                with contextlib.suppress(Exception):
+                    parts[-1] = last.table()
+
+    def _admit(self, rows: int) -> bool:
+        """Whether `rows` more may join the buffer (waiting for room if need be). Called locked."""
+        self._raise_error()
+        if self._closed:
+            raise InvalidParameter("client", "is closed: its monitoring logs nothing more")
+        return self._buffered + rows <= self.max_buffered_rows or self._room_for(rows)
+
+    def _added(self, rows: int) -> None:
+        self._buffered += rows
+        self._pending_rows += rows
+        self._ensure_thread()
+        if self._pending_rows >= self.flush_rows:
+            self._lock.notify_all()
 
     def _room_for(self, rows: int) -> bool:
         """Wait for the sender to make room (block), or count the rows as dropped. Called locked."""
@@ -303,18 +413,22 @@ class Monitoring:
             self._lock.wait(min(left, 0.1))
         return True
 
-    def _pending_rows(self) -> int:
-        return sum(t.num_rows for tables in self._pending.values() for t in tables)
-
     def _take_all(self) -> None:
         """Move what is pending into batches, each with its id from now on. Called locked."""
         import pyarrow as pa
 
-        for key, tables in self._pending.items():
-            table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-            for part in batch_parts(table):
-                self._ready.append(_Batch(key, part, new_id()))
+        for key, parts in self._pending.items():
+            tables = []
+            for part in parts:
+                try:
+                    tables.append(part if isinstance(part, pa.Table) else part.table())
+                except Exception as exc:  # a fault of this process: said, counted, never silent
+                    self._not_sent(key, part.num_rows, exc)
+            for table in _joined(tables):
+                for piece in batch_parts(table):
+                    self._ready.append(_Batch(key, piece, new_id()))
         self._pending.clear()
+        self._pending_rows = 0
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -336,7 +450,7 @@ class Monitoring:
                         return
                     waited = time.monotonic() - self._last_send
                     if self._pending and (
-                        self._pending_rows() >= self.flush_rows or waited >= self.flush_interval
+                        self._pending_rows >= self.flush_rows or waited >= self.flush_interval
                     ):
                         self._take_all()
                         break
@@ -376,6 +490,14 @@ class Monitoring:
             self._done(batch)
         return 0.0
 
+    def _not_sent(self, key: _Key, rows: int, exc: Exception) -> None:
+        """Pending rows that could not be made into a batch: counted as refused, their error raised
+        by the next call or `flush`. Called locked."""
+        self._errors.append(exc)
+        self._refused += rows
+        self._buffered -= rows
+        log.error("monitoring: %d %s rows not sent: %s", rows, key.kind, exc)
+
     def _done(self, batch: _Batch) -> None:
         if self._closed:  # close counted it already
             return
@@ -388,6 +510,25 @@ class Monitoring:
         if self._errors:
             first, self._errors = self._errors[0], []
             raise first
+
+
+def _joined(tables: builtins.list[pa.Table]) -> builtins.list[pa.Table]:
+    """`tables` as one (types widened where they differ: an int column and a float one); when
+    they cannot be, each run of tables of one schema as one (the server checks each)."""
+    import pyarrow as pa
+
+    if len(tables) <= 1:
+        return tables
+    try:
+        return [pa.concat_tables(tables, promote_options="permissive")]
+    except pa.ArrowException:
+        runs: builtins.list[builtins.list[pa.Table]] = []
+        for table in tables:
+            if runs and runs[-1][0].schema.equals(table.schema):
+                runs[-1].append(table)
+            else:
+                runs.append([table])
+        return [pa.concat_tables(run) if len(run) > 1 else run[0] for run in runs]
 
 
 def batch_parts(table: pa.Table) -> builtins.list[pa.Table]:
