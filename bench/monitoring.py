@@ -1,12 +1,14 @@
-"""Monitoring benchmarks. One section so far; each is a function of its own, chosen with --sections:
+"""Monitoring benchmarks. Each section is a function of its own, chosen with --sections:
 
   logging  (a) logging throughput: rows of 20 features through the SDK (`pl.log_predictions`) to a
            Plimsoll server on 127.0.0.1, rows/s until the server has acknowledged every row, and
            the memory the SDK process and the server held while doing it; beside it what an MLflow
            user would write (`mlflow.log_table` per call, into a run) and the machine's floors.
 
-(Two more sections are planned: (b) a monitor over 10M rows against Evidently, (c) adding a window.
-Each adds a function to SECTIONS and its figures to docs/benchmarks.md.)
+  windows  (b) a daily monitor over --monitor-rows (10M) logged predictions x 20 features, 30
+           days, from the Parquet segments to its stored results, against Evidently's
+           DataDriftPreset on the same days and files (its venv: bench/requirements-drift.txt);
+           (c) one more window added to a monitor that holds 365 (bench/_monitor_windows.py).
 
     .venv/bin/python bench/monitoring.py                      # every section, full sizes
     .venv/bin/python bench/monitoring.py --quick              # development: reduced sizes
@@ -594,10 +596,49 @@ def print_logging(result: dict[str, Any]) -> None:
     )
 
 
+def windows_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    import _monitor_windows
+
+    rows = 300_000 if args.quick else args.monitor_rows
+    year = 1_000 if args.quick else args.year_rows_per_day
+    return _monitor_windows.run(
+        rows=rows, days=30, year_rows_per_day=year, with_evidently=not args.no_evidently
+    )
+
+
+def print_windows(found: dict[str, Any]) -> None:
+    ours, theirs, floor, year = found["plimsoll"], found["evidently"], found["floor"], found["add_one_window"]
+    print(
+        f"\n(b) a daily monitor: {found['rows']:,} predictions x {found['features']} features over "
+        f"{found['days']} days (logged in {found['logging_s']:.1f} s)"
+    )
+    print(
+        f"  Plimsoll: {ours['seconds']:.1f} s for {ours['windows']} windows (reference profiled in "
+        f"{ours['reference_s']:.1f} s), {ours['extra_mb']:.0f} MB above the start; drifted windows "
+        f"{ours['drifted_windows']}"
+    )
+    if isinstance(theirs, dict):
+        print(
+            f"  Evidently: {theirs['seconds']:.1f} s, {theirs['extra_mb']:.0f} MB; drifted windows "
+            f"{theirs['drifted_windows']}; Plimsoll {theirs['seconds'] / ours['seconds']:.0f}x faster"
+        )
+    else:
+        print(f"  Evidently: {theirs}")
+    print(
+        f"  floor: reading the segments' {floor['segments_mb']:.0f} MB once {floor['read_s']:.2f} s; "
+        f"numpy sort of 1M floats {floor['sort_1m_s'] * 1000:.0f} ms"
+    )
+    print(
+        f"(c) one more window on a monitor holding {year['stored_windows']} ({year['rows_per_day']:,} rows a "
+        f"day): {year['add_one_s']:.2f} s (the 365 backfilled in {year['backfill_365_s']:.0f} s)"
+    )
+
+
 SECTIONS: dict[
     str, tuple[Callable[[argparse.Namespace, Path], dict[str, Any]], Callable[[dict[str, Any]], None]]
 ] = {
     "logging": (logging_section, print_logging),
+    "windows": (windows_section, print_windows),
 }
 
 
@@ -662,6 +703,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mlflow-seconds", type=float, default=60.0, help="stop an MLflow shape after this long"
     )
+    parser.add_argument("--monitor-rows", type=int, default=10_000_000, help="rows of section windows' (b)")
+    parser.add_argument("--year-rows-per-day", type=int, default=27_400, help="rows a day of section (c)")
+    parser.add_argument("--no-evidently", action="store_true", help="section windows without Evidently")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--server-pids", help=argparse.SUPPRESS)

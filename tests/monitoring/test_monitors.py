@@ -312,3 +312,34 @@ def test_due_windows_run_publish_their_signals_and_a_stale_monitor_is_reported(
     service.run_monitor("scheduled", actor="test")
     assert service.tick()["stale"] == 1
     assert sdk.events(types="monitor.checked").events[-1].payload["signals"][0]["active"] is False
+
+
+def test_a_monitor_that_fails_keeps_its_error_and_its_staleness_is_alerted_on(
+    housing: tuple[Client, np.ndarray], request: pytest.FixtureRequest
+) -> None:
+    from plimsoll.monitoring import store
+
+    sdk, stamps = housing
+    platform = sdk.platform or request.getfixturevalue("platform")  # embedded, or the server's
+    service = platform.service("monitoring")
+    first = int(stamps.min())
+    monitor = sdk.monitors.create(
+        "fragile", "housing@production", REFERENCE, features=FEATURES, every="30d", start=first
+    )
+    # The reference's profile goes missing from the blob store (a disk lost, a bucket emptied).
+    with platform.db.read() as conn:
+        row = store.monitor_by_id(conn, monitor.id)
+    Path(service.blobs.readable_at(row["profile_digest"])[1]).unlink()
+    service.__dict__.pop("_profiles", None)  # this process had read it already
+    service.clock = lambda: first + 65 * DAY_MS
+    with pytest.raises(Exception) as raised:
+        service.run_monitor("fragile", actor="test")
+    failed = sdk.monitors.get("fragile")
+    assert failed.last_error and failed.last_window_end == monitor.last_window_end
+    assert str(raised.value)[:40] in failed.last_error
+    # Two periods later without a window, the tick says so: the signal carries the last error.
+    service.clock = lambda: first + 160 * DAY_MS
+    assert service.tick()["stale"] == 1
+    stale = sdk.events(types="monitor.checked").events[-1].payload["signals"][0]
+    assert stale["rule"] == "monitor_stale" and stale["active"]
+    assert "The last run failed" in stale["annotations"]["description"]

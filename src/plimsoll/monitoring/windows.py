@@ -31,9 +31,9 @@ MULTIVARIATE_ROWS = 2_000  # rows of each side the domain classifier sees
 MULTIVARIATE_MIN_ROWS = 100
 EXAMPLES = 5  # ids shown for each data-quality problem
 # The label-free estimate simulates label draws for every score; beyond this many rows a window's
-# estimate is made on a random sample of them: at 10,000 rows the chance part of its band (about
-# 0.005 for accuracy) is already small beside the calibration's own error, which sampling leaves alone.
-ESTIMATE_ROWS = 10_000
+# estimate is made on a random sample of them: at 5,000 rows the chance part of its band (about
+# 0.007 for accuracy) is already small beside the calibration's own error, which sampling leaves alone.
+ESTIMATE_ROWS = 5_000
 HIGHER_IS_BETTER = {
     "accuracy": True,
     "precision": True,

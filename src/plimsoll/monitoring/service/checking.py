@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from plimsoll.monitoring.windows import Findings, ReferenceProfile
 
 LABEL_HORIZON_MS = 30 * 86_400_000  # labels arriving later than this after a window are not joined
-STALE_COUNT_WINDOW_MS = 2 * 3_600_000  # a count-window monitor is stale after 2 h without a run
+STALE_COUNT_WINDOW_MS = 2 * 3_600_000
+WINDOW_WORKERS = 2  # windows computed at once: each holds its rows in memory until stored  # a count-window monitor is stale after 2 h without a run
 
 
 @dataclass(frozen=True)
@@ -98,15 +99,12 @@ class CheckingOps(MonitorOps):
     def _run(self, monitor: Monitor, actor: str) -> builtins.list[MonitorWindow]:
         profile = self.profile(monitor)
         horizon = self.clock() - monitor.delay_ms
-        computed: builtins.list[MonitorWindow] = []
         if monitor.every_ms:
-            start = monitor.last_window_end
-            while start + monitor.every_ms <= horizon and len(computed) < MAX_WINDOWS_PER_RUN:
-                computed += self._window(
-                    monitor, profile, start, start + monitor.every_ms, actor, publish=True
-                )
-                start += monitor.every_ms
-            end = start
+            due = max(0, (horizon - monitor.last_window_end) // monitor.every_ms)
+            count = min(due, MAX_WINDOWS_PER_RUN)
+            starts = [monitor.last_window_end + i * monitor.every_ms for i in range(count)]
+            computed = self._windows(monitor, profile, starts, actor, publish=True)
+            end = monitor.last_window_end + count * monitor.every_ms
         else:
             computed, end = self._count_windows(monitor, profile, horizon, actor)
         with self._change(actor) as change:
@@ -149,9 +147,7 @@ class CheckingOps(MonitorOps):
         monitor = self.get_monitor(name, project=project)
         starts = self._starts(monitor, since, until)
         profile = self.profile(monitor)
-        computed: builtins.list[MonitorWindow] = []
-        for start in starts:
-            computed += self._window(monitor, profile, start, start + monitor.every_ms, actor, publish=False)
+        computed = self._windows(monitor, profile, starts, actor, publish=False)
         if starts and starts[-1] + monitor.every_ms > monitor.last_window_end:
             with self._change(actor) as change:
                 store.update_monitor(change.conn, monitor.id, last_window_end=starts[-1] + monitor.every_ms)
@@ -185,9 +181,8 @@ class CheckingOps(MonitorOps):
             have = {w.start for w in self.windows(name, since=since, until=until, project=project)}
             missing = [s for s in self._starts(monitor, since, until) if s not in have]
             profile = self.profile(monitor) if missing else None
-            for start in missing:
-                assert profile is not None
-                self._window(monitor, profile, start, start + monitor.every_ms, actor, publish=False)
+            if profile is not None:
+                self._windows(monitor, profile, missing, actor, publish=False)
         found = self.windows(name, since=since, until=until, project=project, segment=None)
         return MonitorCheck(monitor, tuple(found))
 
@@ -219,6 +214,38 @@ class CheckingOps(MonitorOps):
         publish: bool,
         rows: pa.Table | None = None,
     ) -> builtins.list[MonitorWindow]:
+        version, parts = self._compute(monitor, profile, start, end, rows)
+        return self._store_window(monitor, start, end, version, parts, actor, publish=publish)
+
+    def _windows(
+        self,
+        monitor: Monitor,
+        profile: ReferenceProfile,
+        starts: builtins.list[int],
+        actor: str,
+        *,
+        publish: bool,
+    ) -> builtins.list[MonitorWindow]:
+        """Time windows starting at `starts`: computed a few at once (reading Parquet, NumPy and
+        the engine leave the interpreter's lock), stored in order, each after the one before (a
+        rule's run of windows reads the previous window's signals)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        computed: builtins.list[MonitorWindow] = []
+        with ThreadPoolExecutor(max_workers=WINDOW_WORKERS, thread_name_prefix="plimsoll-window") as pool:
+            found = pool.map(
+                lambda start: (start, self._compute(monitor, profile, start, start + monitor.every_ms, None)),
+                starts,
+            )
+            for start, (version, parts) in found:
+                end = start + monitor.every_ms
+                computed += self._store_window(monitor, start, end, version, parts, actor, publish=publish)
+        return computed
+
+    def _compute(
+        self, monitor: Monitor, profile: ReferenceProfile, start: int, end: int, rows: pa.Table | None
+    ) -> tuple[int | None, builtins.list[tuple[str, Findings]]]:
+        """One window's findings, for all its traffic and each segment; nothing stored."""
         import pyarrow.compute as pc
 
         from plimsoll.monitoring.windows import assess
@@ -226,7 +253,9 @@ class CheckingOps(MonitorOps):
         table = (
             rows
             if rows is not None
-            else self.alias_rows(monitor.model, monitor.alias, start, end, project=monitor.project)
+            else self.alias_rows(
+                monitor.model, monitor.alias, start, end, project=monitor.project, ordered=False
+            )
         )
         version = self.holder_at(monitor.model, monitor.alias, end - 1, project=monitor.project)
         labels = self.labels_for(monitor.model, table, since=start, project=monitor.project)
@@ -261,7 +290,7 @@ class CheckingOps(MonitorOps):
         for _, found in parts[:1]:
             found.performance.update(unmatched_labels=unmatched, unmatched_examples=examples)
             found.values["labels.unmatched"] = float(unmatched)
-        return self._store_window(monitor, start, end, version, parts, actor, publish=publish)
+        return version, parts
 
     def _store_window(
         self,

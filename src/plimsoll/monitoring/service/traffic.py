@@ -21,10 +21,18 @@ MAX_SEGMENTS_READ = 100_000
 
 class TrafficOps(ReadingOps):
     def alias_rows(
-        self, model: str, alias: str, since: int, until: int, *, project: str = DEFAULT_PROJECT
+        self,
+        model: str,
+        alias: str,
+        since: int,
+        until: int,
+        *,
+        project: str = DEFAULT_PROJECT,
+        ordered: bool = True,
     ) -> pa.Table:
         """The predictions served by `model@alias` from `since` to before `until`: of each
-        version while it held the alias, by no deployment or as the stable version."""
+        version while it held the alias, by no deployment or as the stable version; oldest first
+        unless `ordered` is False (a window's statistics do not care about order)."""
         import pyarrow as pa
 
         parts = []
@@ -34,7 +42,7 @@ class TrafficOps(ReadingOps):
         if not parts:
             return pa.table({ID_COLUMN: pa.array([], pa.string()), TS_COLUMN: pa.array([], pa.int64())})
         table = pa.concat_tables(parts, promote_options="permissive")
-        return table.sort_by([(TS_COLUMN, "ascending")])
+        return table.sort_by([(TS_COLUMN, "ascending")]) if ordered else table
 
     def _holders(
         self, model: str, alias: str, since: int, until: int, project: str
