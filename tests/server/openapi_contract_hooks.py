@@ -236,7 +236,14 @@ def _matchers(case: Any) -> None:
         found[0]["value"] = found[0].get("value") or "churn"
 
 
+def _distribution(case: Any) -> None:
+    # a feature the seeded monitor watches (the server names the ones it does)
+    if isinstance(case.query, dict):
+        case.query["feature"] = "x"
+
+
 RULES = {
+    ("GET", "/api/v1/monitors/{name}/distribution"): _distribution,
     ("POST", "/api/v1/monitors"): _monitor,
     ("PUT", "/api/v1/monitors/{name}/rules"): _monitor_rules,
     ("POST", "/api/v1/monitors/{name}/backfill"): _monitor_stretch,
@@ -287,7 +294,7 @@ def map_case(context: Any, case: Any) -> Any:
     if isinstance(case.query, dict):
         case.query = _int64(case.query)
     rule = RULES.get((case.operation.method.upper(), case.operation.path))
-    if rule is not None and (isinstance(case.body, dict) or rule is _history):
+    if rule is not None and (isinstance(case.body, dict) or rule in (_history, _distribution)):
         rule(case)
     return case
 

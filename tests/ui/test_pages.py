@@ -70,13 +70,15 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
         "Features",
         "Lineage",
         "Models",
+        "Alerts",
+        "Incidents",
         "Jobs",
         "Monitors",
         "Users",  # with auth off the local user administers everything
         "API tokens",
         "Service accounts",
     ]
-    assert nav.locator("a.nav-link[href]").count() == 11
+    assert nav.locator("a.nav-link[href]").count() == 13
     # Authentication is off here, and the layout says what that means.
     assert "Authentication is off: single-user mode." in nav.locator(".auth-off").inner_text()
     assert nav.get_by_text("soon", exact=False).count() == 0

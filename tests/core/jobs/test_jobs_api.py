@@ -121,13 +121,14 @@ def test_schedules(world: World) -> None:
     with world.client(world.viewer) as client:
         schedules = client.get("/api/v1/jobs/schedules").json()["schedules"]
     # The platform's own scheduled jobs are beside it: garbage collection, audit verification,
-    # batch id pruning, the incidents' sweep of what silences held.
+    # batch id pruning, the incidents' sweep of what silences held, the monitors' tick.
     assert {s["name"] for s in schedules} == {
         "nightly",
         "maintenance.gc",
         "audit.verify",
         "tracking.prune_batch_ids",
         "incidents.sweep",
+        "monitoring.tick",
     }
     (schedule,) = [s for s in schedules if s["name"] == "nightly"]
     assert schedule == world.jobs.get_schedule("nightly").to_dict()

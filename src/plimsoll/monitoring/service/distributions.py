@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plimsoll.core.errors import InvalidParameter
+from plimsoll.core.errors import InvalidParameter, NotFound
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import INT64_MAX, check_int, check_text
 from plimsoll.monitoring import store
@@ -43,10 +43,9 @@ class DistributionOps(CheckingOps):
         segment = check_text("segment", segment, max_length=300)
         profile = self.profile(monitor)
         watched = list(profile.summary.columns)
-        if feature not in watched:
-            raise InvalidParameter(
-                "feature",
-                f"{feature!r} is not watched by monitor {name!r}; it watches {', '.join(watched[:20])}",
+        if feature not in watched:  # no such distribution: as an unknown record, a 404
+            raise NotFound(
+                f"feature {feature!r} is not watched by monitor {name!r}; it watches {', '.join(watched[:20])}"
             )
         if (since is None) != (until is None):
             raise InvalidParameter("until", "give both since and until, or neither (the newest window)")
