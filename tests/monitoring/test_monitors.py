@@ -300,8 +300,10 @@ def test_due_windows_run_publish_their_signals_and_a_stale_monitor_is_reported(
     drift = next(s for s in payload["signals"] if s["rule"] == "data_drift")
     assert drift["active"] and drift["consecutive"] == 3 and drift["for_windows"] == 3
 
-    # Nothing runs for three periods: the tick reports the monitor stale, once.
-    service.clock = lambda: first + 160 * DAY_MS
+    # Nothing runs for three periods (counted from its creation, as its first run caught up with
+    # the past): the tick reports the monitor stale, once.
+    created = sdk.monitors.get("scheduled").created_at
+    service.clock = lambda: created + 90 * DAY_MS
     assert service.tick()["stale"] == 1
     assert service.tick()["stale"] == 0
     stale = sdk.events(types="monitor.checked").events[-1].payload
@@ -338,7 +340,7 @@ def test_a_monitor_that_fails_keeps_its_error_and_its_staleness_is_alerted_on(
     assert failed.last_error and failed.last_window_end == monitor.last_window_end
     assert str(raised.value)[:40] in failed.last_error
     # Two periods later without a window, the tick says so: the signal carries the last error.
-    service.clock = lambda: first + 160 * DAY_MS
+    service.clock = lambda: failed.created_at + 90 * DAY_MS
     assert service.tick()["stale"] == 1
     stale = sdk.events(types="monitor.checked").events[-1].payload["signals"][0]
     assert stale["rule"] == "monitor_stale" and stale["active"]

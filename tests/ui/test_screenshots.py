@@ -23,6 +23,7 @@ from ui_support import Console, browser_tab
 from plimsoll.client import Client
 from plimsoll.core.config import Settings
 from plimsoll.demo import DemoResult, run_demo
+from plimsoll.operate_demo import MONITOR, operate
 from plimsoll.platform import Platform
 from plimsoll.release_demo import ALIAS, MODEL, release_best
 from plimsoll.server.testing import LiveServer
@@ -41,9 +42,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tup
     try:
         with Client(str(server.url)) as client:
             result = run_demo(client, experiment="demo")
-        # The release approves as a second user of the store: an embedded client of the same one.
+        # The release approves as a second user of the store: an embedded client of the same one;
+        # then the demo's production traffic drifts, and its alerts open an incident.
         with Client(settings=Settings.from_env().with_overrides(home=home)) as local:
-            assert release_best(local, result).promoted
+            release = release_best(local, result)
+            assert release.promoted
+            assert operate(local, result, release).incident is not None
         yield str(server.url), result
     finally:
         server.stop()
@@ -197,3 +201,30 @@ def test_model_version_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_pa
     assert "recall-by-size" in gates and "passed" in gates
     no_page_overflow(wide_page)
     keep(wide_page, "model-version", tmp_path)
+
+
+def test_alerts_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    wide_page.goto("/alerts")
+    table = wide_page.locator("#alerts-table").inner_text()
+    assert "data_drift" in table and MODEL in table
+    no_page_overflow(wide_page)
+    keep(wide_page, "alerts", tmp_path)
+
+
+def test_incident_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    with Client(demo[0]) as client:
+        (incident,) = client.incidents.list(model=MODEL, state="unresolved")
+    wide_page.goto(f"/incidents/{incident.id}")
+    alerts = wide_page.locator("#incident-alerts").inner_text()
+    assert "data_drift" in alerts and "performance_drop" in alerts
+    assert "demo-oncall" in wide_page.locator("main").inner_text()
+    no_page_overflow(wide_page)
+    keep(wide_page, "incident", tmp_path)
+
+
+def test_demo_monitor_page(wide_page: Any, demo: tuple[str, DemoResult], tmp_path: Path) -> None:
+    wide_page.goto(f"/monitors/{MONITOR}")
+    wide_page.wait_for_function("() => document.body.dataset.monitorReady === '1'")
+    assert wide_page.locator("#monitor-alerts tbody tr").count() >= 2
+    no_page_overflow(wide_page)
+    keep(wide_page, "demo-monitor", tmp_path)

@@ -59,6 +59,9 @@ class Check:
     checked_at: int
     url: str
     signals: tuple[Signal, ...] = field(default_factory=tuple)
+    # A window's check reports every rule of the monitor; a staleness check between windows
+    # (no window) reports only its own, and says nothing of the others.
+    windowed: bool = True
 
     def labels(self, signal: Signal) -> dict[str, str]:
         """The alert's labels: the rule's own first, then those that identify it (which win)."""
@@ -94,6 +97,7 @@ def read_check(payload: Mapping[str, Any], created_at: int) -> Check:
         checked_at=int(payload.get("checked_at") or created_at),
         url=str(payload.get("url", "")),
         signals=tuple(_signal(item) for item in payload.get("signals", ()) if isinstance(item, dict)),
+        windowed=payload.get("window") is not None,
     )
 
 

@@ -101,7 +101,8 @@ class AlertOps(ServiceBase):
                     continue
                 self._observe(change, row, check, signal, labels, print_, event.id)
             scope = (check.project, check.monitor_id, check.segment_column, check.segment_value)
-            for row in store.open_alerts_of_monitor(conn, *scope):
+            # Only a window's check speaks for every rule: a staleness check leaves the rest be.
+            for row in store.open_alerts_of_monitor(conn, *scope) if check.windowed else ():
                 if row["fingerprint"] not in seen and int(row["last_event_id"]) < event.id:
                     self._clear(change, row, check.checked_at, event.id, GONE)
             self._release_held(change, check.project)

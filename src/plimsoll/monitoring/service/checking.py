@@ -511,7 +511,10 @@ class CheckingOps(MonitorOps):
     def _check_staleness(self, monitor: Monitor, now: int) -> int:
         if monitor.every_ms:
             rule = stale_rule(monitor.every_ms)
-            behind = (now - monitor.delay_ms - monitor.last_window_end - monitor.every_ms) / 1000
+            # Behind from when its next window was due, or from its creation: a monitor made with a
+            # start in the past is not stale while its first run catches up.
+            due = max(monitor.last_window_end + monitor.every_ms + monitor.delay_ms, monitor.created_at)
+            behind = (now - due) / 1000
         else:
             rule = stale_rule(STALE_COUNT_WINDOW_MS)
             rule = Rule.from_dict({**rule.to_dict(), "threshold": STALE_COUNT_WINDOW_MS / 1000})
