@@ -38,6 +38,7 @@ from plimsoll.monitoring.specs import MAX_WINDOWS_PER_RUN, Monitor, MonitorWindo
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from plimsoll import stats
     from plimsoll.monitoring.windows import Findings, ReferenceProfile
 
 LABEL_HORIZON_MS = 30 * 86_400_000  # labels arriving later than this after a window are not joined
@@ -572,15 +573,10 @@ class CheckingOps(MonitorOps):
         from plimsoll.monitoring.windows import compare_merged
 
         monitor = self.get_monitor(name, project=project)
-        found = [w for w in self.windows(name, since=since, until=until, segment=segment, project=project)]
         with self.db.read() as conn:
-            digests = {
-                row["id"]: row["summary_digest"]
-                for row in store.window_rows(conn, monitor.id, segment=segment, since=since, until=until)
-            }
-        summaries = [
-            stats.from_bytes(self.blobs.get_bytes(digests[w.id])) for w in found if digests.get(w.id)
-        ]
+            rows = store.window_rows(conn, monitor.id, segment=segment, since=since, until=until)
+        found = [_window_of(row) for row in rows]
+        summaries = self.stored_summaries(rows)
         body: dict[str, Any] = {
             "since": since,
             "until": until,
@@ -588,10 +584,21 @@ class CheckingOps(MonitorOps):
             "rows": sum(w.rows for w in found),
         }
         if summaries:
-            merged = stats.merge([s for s in summaries if isinstance(s, stats.TableSummary)])
+            merged = stats.merge(summaries)
             assert isinstance(merged, stats.TableSummary)
             body["drift"] = compare_merged(merged, self.profile(monitor), monitor.alpha)
         return body
+
+    def stored_summaries(self, rows: builtins.list[Any]) -> builtins.list[stats.TableSummary]:
+        """The summaries stored with these window rows (an empty window stores none)."""
+        from plimsoll import stats
+
+        found = [
+            stats.from_bytes(self.blobs.get_bytes(row["summary_digest"]))
+            for row in rows
+            if row["summary_digest"]
+        ]
+        return [summary for summary in found if isinstance(summary, stats.TableSummary)]
 
 
 def _consecutive(previous: Any, start: int) -> dict[str, int]:

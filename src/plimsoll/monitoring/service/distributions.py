@@ -65,13 +65,7 @@ class DistributionOps(CheckingOps):
                 newest_first=since is None,
             )
         found = [_window_of(row) for row in rows]
-        summaries = [
-            summary
-            for row in rows
-            if row["summary_digest"]
-            for summary in [stats.from_bytes(self.blobs.get_bytes(row["summary_digest"]))]
-            if isinstance(summary, stats.TableSummary)
-        ]
+        summaries = self.stored_summaries(rows)
         kind = profile.summary.columns[feature].kind
         # A window's column of another kind than the reference's (rare: values of the wrong type
         # are nulls by then) is left out; histograms() says so when no window of the kind is left.
