@@ -16,6 +16,7 @@ from plimsoll.monitoring.windows import (
     profile_from_bytes,
     profile_reference,
     profile_to_bytes,
+    realised_metrics,
 )
 
 FEATURES = ["amount", "age", "country", "flat"]
@@ -165,3 +166,47 @@ def test_a_rule_keeps_its_verdict_through_a_window_that_cannot_measure_it() -> N
     assert (third["active"], third["consecutive"]) == (True, 2)
     assert signal(rule, None, 0)["active"] is False  # nothing breached, nothing starts
     assert signal(rule, 0.0, 2)["consecutive"] == 0
+
+
+@pytest.mark.parametrize("classes", [("0", "1"), ("no", "yes"), ("a", "b", "c", "d")])
+def test_realised_metrics_agree_with_scikit_learn(classes: tuple[str, ...]) -> None:
+    """The confusion-matrix arithmetic gives scikit-learn's numbers (zero_division=0; macro over
+    the labels either side holds), nulls skipped, whatever type the labels were logged as."""
+    from sklearn import metrics
+
+    rng = np.random.default_rng(len(classes))
+    rows = 5_000
+    truth = rng.choice(list(classes), rows).astype(object)
+    predicted = np.where(rng.random(rows) < 0.7, truth, rng.choice(list(classes), rows)).astype(object)
+    if len(classes) > 2:
+        predicted[predicted == classes[-1]] = classes[0]  # a class never predicted: its precision is 0
+    truth[rng.random(rows) < 0.05] = None
+    predicted[rng.random(rows) < 0.05] = None
+    scores = rng.random(rows)
+    found = realised_metrics("classification", pa.array(truth), pa.array(predicted), scores, classes)
+    keep = np.array([a is not None and b is not None for a, b in zip(truth, predicted, strict=True)])
+    y, p = truth[keep].astype(str), predicted[keep].astype(str)
+    options: dict[str, object] = (
+        {"pos_label": classes[-1], "average": "binary"} if len(classes) == 2 else {"average": "macro"}
+    )
+    expected = {
+        "accuracy": metrics.accuracy_score(y, p),
+        "precision": metrics.precision_score(y, p, zero_division=0, **options),  # type: ignore[arg-type]
+        "recall": metrics.recall_score(y, p, zero_division=0, **options),  # type: ignore[arg-type]
+        "f1": metrics.f1_score(y, p, zero_division=0, **options),  # type: ignore[arg-type]
+    }
+    if len(classes) == 2:
+        expected["roc_auc"] = metrics.roc_auc_score(y == classes[-1], scores[keep])
+    assert found == pytest.approx(expected, rel=1e-12)
+    if classes == ("0", "1"):
+        as_integers = pa.array([None if v is None else int(v) for v in truth], pa.int64())
+        predicted_integers = pa.array([None if v is None else int(v) for v in predicted], pa.int8())
+        again = realised_metrics("classification", as_integers, predicted_integers, scores, classes)
+        assert again == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_binary_window_predicting_a_class_the_reference_never_had_is_still_measured() -> None:
+    found = realised_metrics(
+        "classification", pa.array(["0", "1", "1", "0"]), pa.array(["0", "1", "2", "2"]), None, ("0", "1")
+    )
+    assert found == pytest.approx({"accuracy": 0.5, "precision": 1.0, "recall": 0.5, "f1": 2 / 3})

@@ -97,7 +97,7 @@ def profile_reference(
     if labels_raw is not None:
         if task == "classification":
             classes = tuple(
-                sorted({str(v) for v in labels_raw.to_pylist() if v is not None}, key=_class_order)
+                sorted(pc.unique(_label_texts(labels_raw)).drop_null().to_pylist(), key=_class_order)
             )
         if PREDICTION_COLUMN in table.column_names:
             metrics = realised_metrics(
@@ -107,9 +107,7 @@ def profile_reference(
             known = pc.and_(pc.is_valid(labels_raw), pc.is_valid(table.column(SCORE_COLUMN)))
             kept = table.filter(known)
             scores = _scores_of(kept)
-            labels = np.asarray(
-                [classes.index(str(v)) for v in kept.column(target).to_pylist()], dtype=np.int64
-            )
+            labels = _class_indices(_label_texts(kept.column(target)), classes)
         elif task == "regression":
             labels = _floats(labels_raw)
     return ReferenceProfile(
@@ -436,28 +434,61 @@ def realised_metrics(
         if len(y) > 1:
             out["r2"] = float(metrics.r2_score(y, p))
         return out
-    y_text = [None if v is None else str(v) for v in _pylist(truth)]
-    p_text = [None if v is None else str(v) for v in _pylist(predicted)]
-    keep = [i for i, (a, b) in enumerate(zip(y_text, p_text, strict=True)) if a is not None and b is not None]
-    y = np.asarray([y_text[i] for i in keep], dtype=object)
-    p = np.asarray([p_text[i] for i in keep], dtype=object)
-    if len(y) == 0:
+    y_text, p_text = _label_texts(truth), _label_texts(predicted)
+    keep = pc.and_(pc.is_valid(y_text), pc.is_valid(p_text))
+    y_text, p_text = y_text.filter(keep), p_text.filter(keep)
+    if len(y_text) == 0:
         return {}
-    out = {"accuracy": float(metrics.accuracy_score(y, p))}
+    # As scikit-learn's precision_recall_fscore_support(zero_division=0) counts them, from one
+    # confusion matrix over the labels either side holds (its macro average is over those).
+    present = sorted(set(pc.unique(y_text).to_pylist()) | set(pc.unique(p_text).to_pylist()))
+    y, p = _class_indices(y_text, present), _class_indices(p_text, present)
+    size = len(present)
+    confusion = np.bincount(y * size + p, minlength=size * size).reshape(size, size).astype(np.float64)
+    hits, predicted_totals, true_totals = np.diagonal(confusion), confusion.sum(axis=0), confusion.sum(axis=1)
+    precision = _ratios(hits, predicted_totals)
+    recall = _ratios(hits, true_totals)
+    f1 = _ratios(2 * hits, predicted_totals + true_totals)
+    out = {"accuracy": float(hits.sum() / len(y))}
     binary = len(classes) == 2
-    options: dict[str, Any] = (
-        {"pos_label": classes[-1], "average": "binary"} if binary else {"average": "macro"}
-    )
-    out["precision"] = float(metrics.precision_score(y, p, zero_division=0, **options))
-    out["recall"] = float(metrics.recall_score(y, p, zero_division=0, **options))
-    out["f1"] = float(metrics.f1_score(y, p, zero_division=0, **options))
+    if binary:
+        at = present.index(classes[-1]) if classes[-1] in present else None
+        for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
+            out[name] = 0.0 if at is None else float(values[at])
+    else:
+        out.update(precision=float(precision.mean()), recall=float(recall.mean()), f1=float(f1.mean()))
     if binary and scores is not None:
-        s = scores[np.asarray(keep, dtype=np.int64)]
+        s = scores[np.asarray(keep, dtype=bool)]
         finite = np.isfinite(s)
-        positives = y[finite] == classes[-1]
-        if finite.any() and 0 < positives.sum() < finite.sum():
+        positives = (y == present.index(classes[-1]))[finite] if classes[-1] in present else None
+        if positives is not None and finite.any() and 0 < positives.sum() < finite.sum():
             out["roc_auc"] = float(metrics.roc_auc_score(positives, s[finite]))
     return out
+
+
+def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's zero_division=0)."""
+    return np.divide(numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0)
+
+
+def _label_texts(column: Any) -> pa.Array:
+    """Labels as text, as `str()` writes them (classes are named by their text whatever type
+    logged them); nulls kept. Integers and text are cast by Arrow, which writes them alike."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if isinstance(column, pa.Array) and (
+        pa.types.is_integer(column.type)
+        or pa.types.is_string(column.type)
+        or pa.types.is_large_string(column.type)
+    ):
+        return pc.cast(column, pa.string())
+    values = column.to_pylist() if isinstance(column, pa.Array) else list(column)
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _class_indices(texts: pa.Array, classes: Sequence[str]) -> np.ndarray:
+    """Each label's position in `classes` (every label must be one of them)."""
+    return np.asarray(pc.index_in(texts, value_set=pa.array(list(classes), pa.string())), dtype=np.int64)
 
 
 def latest_labels(labels: pa.Table) -> pa.Table:
@@ -522,10 +553,6 @@ def _floats(column: Any) -> np.ndarray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             column = column.to_pylist()
     return np.asarray([np.nan if v is None else float(v) for v in column], dtype=np.float64)
-
-
-def _pylist(column: Any) -> list[Any]:
-    return column.to_pylist() if isinstance(column, pa.ChunkedArray | pa.Array) else list(column)
 
 
 def _class_order(text: str) -> tuple[int, float, str]:

@@ -158,12 +158,15 @@ def estimate_performance(
         )
     scores_by_class = _one_vs_rest(ref_scores, n_classes)
     current_by_class = _one_vs_rest(cur_scores, n_classes)
-    fitted = _kept("curves", (scores_by_class, ref_labels), (), lambda: _curves(scores_by_class, ref_labels))
+    reference = _reference_key(scores_by_class, ref_labels)
+    fitted = _kept("curves", reference, (), lambda: _curves(scores_by_class, ref_labels))
     probabilities = _apply_curves(fitted, current_by_class)
     predicted = _predictions(cur_scores, n_classes, threshold)
     rng = np.random.default_rng(random_state)
     expected = _metrics_from_probabilities(probabilities, predicted, current_by_class)
-    simulated, null_errors = _simulate(probabilities, predicted, current_by_class, n_resamples, rng)
+    simulated, null_errors = _simulate(
+        probabilities, predicted, current_by_class, n_resamples, rng, errors=current_labels is not None
+    )
     realized = None
     labels = np.zeros(0, dtype=np.int64)
     if current_labels is not None:
@@ -173,8 +176,12 @@ def estimate_performance(
     tail = (1.0 - confidence) / 2.0
     z = float(scipy_stats.norm.ppf(1 - tail))
     reference_predicted = _predictions(ref_scores, n_classes, threshold)
-    tau = _cached_spread(scores_by_class, ref_labels, reference_predicted, random_state)
-    wobble = _calibration_wobble(scores_by_class, ref_labels, current_by_class, predicted, random_state)
+    tau = _cached_spread(
+        reference, scores_by_class, ref_labels, reference_predicted, (threshold, random_state)
+    )
+    wobble = _calibration_wobble(
+        reference, scores_by_class, ref_labels, current_by_class, predicted, random_state
+    )
     tau = {name: float(np.sqrt(np.nansum([tau[name] ** 2, wobble[name] ** 2]))) for name in METRICS}
     metrics = {}
     for name in METRICS:
@@ -191,7 +198,7 @@ def estimate_performance(
     options = (n_resamples, calibration_alpha, max_calibration_error, random_state)
     calibration_error, reference_limit = _kept(
         "reference_calibration",
-        (scores_by_class, ref_labels),
+        reference,
         options,
         lambda: _reference_calibration(scores_by_class, ref_labels, *options),
     )
@@ -225,17 +232,21 @@ _KEPT_ENTRIES = 64
 _KEPT_LOCK = threading.Lock()
 
 
-def _kept(what: str, arrays: tuple[Any, ...], options: tuple[Any, ...], compute: Any) -> Any:
-    """`compute()`, kept for the next windows judged against the same reference (a monitor asks
-    window after window): keyed by `what`, a digest of the reference's arrays and the options.
-    Everything kept depends on the reference alone, never on a window."""
+def _reference_key(*arrays: Any) -> bytes:
+    """A digest of the reference's arrays: what `_kept` files its work under (taken once a call:
+    hashing a large reference costs more than some of the work it keeps)."""
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(what.encode())
     for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(str(np.shape(array)).encode())
-    digest.update(repr(options).encode())
-    key = digest.digest()
+    return digest.digest()
+
+
+def _kept(what: str, reference: bytes, options: tuple[Any, ...], compute: Any) -> Any:
+    """`compute()`, kept for the next windows judged against the same reference (a monitor asks
+    window after window): keyed by `what`, the reference's digest (`_reference_key`) and the
+    options. Everything kept depends on the reference alone, never on a window."""
+    key = b"%b|%b|%b" % (what.encode(), reference, repr(options).encode())
     with _KEPT_LOCK:
         if key in _KEPT:
             _KEPT.move_to_end(key)
@@ -249,14 +260,19 @@ def _kept(what: str, arrays: tuple[Any, ...], options: tuple[Any, ...], compute:
 
 
 def _cached_spread(
-    scores: FloatArray, labels: IntArray, predicted: IntArray, random_state: int
+    reference: bytes,
+    scores: FloatArray,
+    labels: IntArray,
+    predicted: IntArray,
+    options: tuple[float, int],
 ) -> dict[str, float]:
-    """`_calibration_spread` of a reference, kept (`_kept`)."""
+    """`_calibration_spread` of a reference, kept (`_kept`); `options` are the threshold that
+    made `predicted` from `scores`, and the random state."""
 
     def compute() -> dict[str, float]:
-        return _calibration_spread(scores, labels, predicted, np.random.default_rng(random_state))
+        return _calibration_spread(scores, labels, predicted, np.random.default_rng(options[1]))
 
-    found: dict[str, float] = _kept("spread", (scores, labels, predicted), (random_state,), compute)
+    found: dict[str, float] = _kept("spread", reference, options, compute)
     return found
 
 
@@ -284,7 +300,9 @@ def _calibration_spread(
             estimate = _metrics_from_probabilities(probabilities, predicted[held], scores[held])
             ranks = _class_ranks(scores[held], n_classes)
             realised = _metrics_from_labels(labels[held][None, :], predicted[held], ranks, n_classes)
-            draws, _errors = _simulate(probabilities, predicted[held], scores[held], SPREAD_DRAWS, rng)
+            draws, _errors = _simulate(
+                probabilities, predicted[held], scores[held], SPREAD_DRAWS, rng, errors=False
+            )
             for name in METRICS:
                 value, truth = estimate[name], float(realised[name][0])
                 spread = draws[name][np.isfinite(draws[name])]
@@ -300,14 +318,19 @@ def _calibration_spread(
 
 
 def _calibration_wobble(
-    scores: FloatArray, labels: IntArray, current: FloatArray, predicted: IntArray, random_state: int
+    reference: bytes,
+    scores: FloatArray,
+    labels: IntArray,
+    current: FloatArray,
+    predicted: IntArray,
+    random_state: int,
 ) -> dict[str, float]:
     """How much the estimate on *this* window moves when the calibration is fitted on bootstrap
     resamples of the reference: the calibration's uncertainty where this window's scores lie (a
     shifted window may sit where the reference is thin), as a standard deviation per metric. The
     resamples' calibrations depend on the reference alone: fitted once, kept (`_kept`)."""
     found: dict[str, list[float]] = {name: [] for name in METRICS}
-    for curves in _bootstrap_curves(scores, labels, random_state):
+    for curves in _bootstrap_curves(reference, scores, labels, random_state):
         probabilities = _apply_curves(curves, current)
         for name, value in _metrics_from_probabilities(probabilities, predicted, current).items():
             if math.isfinite(value):
@@ -318,7 +341,9 @@ def _calibration_wobble(
 Curves = list[tuple[FloatArray, FloatArray]]
 
 
-def _bootstrap_curves(scores: FloatArray, labels: IntArray, random_state: int) -> list[Curves]:
+def _bootstrap_curves(
+    reference: bytes, scores: FloatArray, labels: IntArray, random_state: int
+) -> list[Curves]:
     """The calibration refitted on `WOBBLE_RESAMPLES` bootstrap resamples of the reference, each
     as counts of the reference's rows (a resample is a multinomial draw of them): the distinct
     scores are found once, each refit is two weighted sums and a pool-adjacent-violators pass."""
@@ -342,7 +367,7 @@ def _bootstrap_curves(scores: FloatArray, labels: IntArray, random_state: int) -
             made.append(curves)
         return made
 
-    found: list[Curves] = _kept("wobble", (scores, labels), (random_state, WOBBLE_RESAMPLES), compute)
+    found: list[Curves] = _kept("wobble", reference, (random_state, WOBBLE_RESAMPLES), compute)
     return found
 
 
@@ -371,6 +396,9 @@ def _calibration_errors(probabilities: FloatArray, labels: IntArray) -> FloatArr
 def _draw_labels(probabilities: FloatArray, draws: int, rng: np.random.Generator) -> IntArray:
     cumulative = np.cumsum(probabilities, axis=1)
     uniform = rng.random((draws, len(probabilities)))
+    if probabilities.shape[1] == 2:
+        # The general rule below, for two classes: a label is 1 where the draw passes P(class 0).
+        return np.asarray(uniform > cumulative[None, :, 0], dtype=np.int64)
     labels = (uniform[:, :, None] > cumulative[None, :, :]).sum(axis=2)
     return np.asarray(np.minimum(labels, probabilities.shape[1] - 1), dtype=np.int64)
 
@@ -387,18 +415,22 @@ def _simulate(
     scores: FloatArray,
     n_resamples: int,
     rng: np.random.Generator,
+    *,
+    errors: bool = True,
 ) -> tuple[dict[str, FloatArray], FloatArray]:
-    """Metrics and calibration errors on ``n_resamples`` label vectors drawn from ``probabilities``."""
+    """Metrics and (if `errors`) calibration errors on ``n_resamples`` label vectors drawn from
+    ``probabilities``; without them the second array is empty."""
     n_classes = probabilities.shape[1]
     ranks = _class_ranks(scores, n_classes)
     parts: dict[str, list[FloatArray]] = {name: [] for name in METRICS}
-    errors = []
+    found = [np.zeros(0)]
     for draws in _chunks(n_resamples, len(predicted), n_classes):
         labels = _draw_labels(probabilities, draws, rng)
         for name, values in _metrics_from_labels(labels, predicted, ranks, n_classes).items():
             parts[name].append(values)
-        errors.append(_calibration_errors(probabilities, labels))
-    return {name: np.concatenate(values) for name, values in parts.items()}, np.concatenate(errors)
+        if errors:
+            found.append(_calibration_errors(probabilities, labels))
+    return {name: np.concatenate(values) for name, values in parts.items()}, np.concatenate(found)
 
 
 def _reference_calibration(

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from plimsoll.monitoring.windows import Findings, ReferenceProfile
 
 LABEL_HORIZON_MS = 30 * 86_400_000  # labels arriving later than this after a window are not joined
-STALE_COUNT_WINDOW_MS = 2 * 3_600_000
-WINDOW_WORKERS = 2  # windows computed at once: each holds its rows in memory until stored  # a count-window monitor is stale after 2 h without a run
+STALE_COUNT_WINDOW_MS = 2 * 3_600_000  # a count-window monitor is stale after 2 h without a run
+WINDOW_WORKERS = 2  # windows computed at once: each holds its rows in memory until stored
 
 
 @dataclass(frozen=True)
