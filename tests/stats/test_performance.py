@@ -224,3 +224,29 @@ def test_performance_outputs_hold_no_nan_and_bad_labels_are_named() -> None:
         stats.estimate_performance([0.1, 0.9], ["no", "yes"], [0.5])
     with pytest.raises(PlimsollStatsError, match="current_labels: labels must be integers"):
         stats.estimate_performance([0.1, 0.9], [0, 1], [0.5], current_labels=[np.nan])
+
+
+def test_two_class_draws_are_counted_as_the_confusion_matrix_counts_them() -> None:
+    """The two-class shortcut (three products per draw) gives the confusion matrix's numbers,
+    undefined ones included (no predicted positives; a draw with one class only)."""
+    from plimsoll.stats import performance as perf
+
+    rng = np.random.default_rng(3)
+    for rows, predict_none in ((50, True), (5_000, False)):
+        scores = rng.random(rows)
+        by_class = np.column_stack((1 - scores, scores))
+        labels = (rng.random((40, rows)) < scores).astype(np.int64)
+        labels[0], labels[1] = 0, 1
+        predicted = np.zeros(rows, np.int64) if predict_none else (scores >= 0.5).astype(np.int64)
+        ranks = perf._class_ranks(by_class, 2)
+        quick = perf._binary_metrics_from_labels(labels, predicted, ranks[1])
+        index = (np.arange(40)[:, None] * 2 + labels) * 2 + predicted[None, :]
+        confusion = np.bincount(index.ravel(), minlength=160).reshape(40, 2, 2).astype(np.float64)
+        counted = perf._from_confusion(confusion)
+        positives = labels.sum(axis=1).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            counted["roc_auc"] = (labels @ ranks[1] - positives * (positives + 1) / 2) / (
+                positives * (rows - positives)
+            )
+        for name, values in counted.items():
+            np.testing.assert_allclose(quick[name], values, rtol=1e-12, equal_nan=True, err_msg=name)

@@ -596,6 +596,8 @@ def _class_ranks(scores: FloatArray, n_classes: int) -> dict[int, FloatArray]:
 def _metrics_from_labels(
     labels: IntArray, predicted: IntArray, ranks: dict[int, FloatArray], n_classes: int
 ) -> dict[str, FloatArray]:
+    if n_classes == 2:
+        return _binary_metrics_from_labels(labels, predicted, ranks[1])
     draws = labels.shape[0]
     index = (np.arange(draws)[:, None] * n_classes + labels) * n_classes + predicted[None, :]
     confusion = np.bincount(index.ravel(), minlength=draws * n_classes * n_classes).reshape(
@@ -611,6 +613,28 @@ def _metrics_from_labels(
             aucs.append((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
     result["roc_auc"] = np.mean(np.vstack(aucs), axis=0)
     return result
+
+
+def _binary_metrics_from_labels(labels: IntArray, predicted: IntArray, ranks: FloatArray) -> dict[str, FloatArray]:
+    """`_metrics_from_labels` for two classes, from three products per draw instead of a confusion
+    matrix counted cell by cell: true positives, positives and their rank sum (exact counts:
+    float64 holds integers to 2**53)."""
+    rows = labels.shape[1]
+    drawn = labels.astype(np.float64)
+    hits = drawn @ predicted.astype(np.float64)
+    positives = drawn.sum(axis=1)
+    rank_sum = drawn @ ranks
+    predicted_positives = float(predicted.sum())
+    negatives = rows - positives
+    with np.errstate(divide="ignore", invalid="ignore"):
+        found = {
+            "accuracy": (rows - positives - predicted_positives + 2 * hits) / rows,
+            "precision": hits / predicted_positives if predicted_positives else np.full(len(hits), np.nan),
+            "recall": hits / positives,
+            "f1": 2 * hits / (predicted_positives + positives),
+            "roc_auc": (rank_sum - positives * (positives + 1) / 2) / (positives * negatives),
+        }
+    return found
 
 
 def _auc_classes(n_classes: int) -> range:
