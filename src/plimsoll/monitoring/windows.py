@@ -280,16 +280,15 @@ def _quality(table: pa.Table, reference: ReferenceProfile) -> tuple[pa.Table, di
                 examples.setdefault(f"{name}: not a number", _ids_where(ids, wrong))
             table = table.set_column(table.column_names.index(name), name, column)
         nulls = _null_mask(column)
-        problems["missing"] = int(nulls.sum())
-        invalid |= nulls
-        if nulls.any():
+        problems["missing"] = 0 if nulls is None else int(nulls.sum())
+        if nulls is not None:
+            invalid |= nulls
             examples.setdefault(f"{name}: missing", _ids_where(ids, nulls))
         cells += rows
         missing += problems["missing"]
         if kind == "numeric" and name in reference.ranges:
             low, high = reference.ranges[name]
-            values = np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan), dtype=np.float64)
-            out = (values < low) | (values > high)
+            out = _outside(column, low, high)
             problems["out_of_range"] = int(out.sum())
             outside += problems["out_of_range"]
             numeric_cells += rows
@@ -298,10 +297,9 @@ def _quality(table: pa.Table, reference: ReferenceProfile) -> tuple[pa.Table, di
         elif kind == "categorical":
             known = pa.array(sorted(reference.categories.get(name, ())), type=pa.string())
             text = pc.cast(column, pa.string())
-            new = (
-                np.asarray(pc.fill_null(pc.invert(pc.is_in(text, value_set=known)), False), dtype=bool)
-                & ~nulls
-            )
+            new = np.asarray(pc.fill_null(pc.invert(pc.is_in(text, value_set=known)), False), dtype=bool)
+            if nulls is not None:
+                new &= ~nulls
             problems["unseen"] = int(new.sum())
             unseen += problems["unseen"]
             categorical_cells += rows
@@ -333,9 +331,22 @@ def _as_numbers(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return pa.array(numbers.to_numpy(dtype=np.float64), mask=numbers.isna().to_numpy()), wrong
 
 
-def _null_mask(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _null_mask(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Where values are missing (null, or NaN among numbers); None where none is (most windows'
+    columns: a mask of a third of a million rows is not made for nothing)."""
     mask = pc.is_null(column, nan_is_null=pa.types.is_floating(column.type))
-    return np.asarray(pc.fill_null(mask, True), dtype=bool)
+    if not pc.any(mask).as_py():
+        return None
+    return np.asarray(mask, dtype=bool)
+
+
+def _outside(column: pa.Array | pa.ChunkedArray, low: float, high: float) -> np.ndarray:
+    """Where numbers fall outside [low, high] (missing ones do not)."""
+    numbers = pc.cast(column, pa.float64())
+    if numbers.null_count:
+        numbers = pc.fill_null(numbers, np.nan)
+    values = np.asarray(numbers, dtype=np.float64)
+    return (values < low) | (values > high)
 
 
 def _ids_where(ids: pa.ChunkedArray, mask: np.ndarray) -> list[str]:

@@ -615,7 +615,9 @@ def _metrics_from_labels(
     return result
 
 
-def _binary_metrics_from_labels(labels: IntArray, predicted: IntArray, ranks: FloatArray) -> dict[str, FloatArray]:
+def _binary_metrics_from_labels(
+    labels: IntArray, predicted: IntArray, ranks: FloatArray
+) -> dict[str, FloatArray]:
     """`_metrics_from_labels` for two classes, from three products per draw instead of a confusion
     matrix counted cell by cell: true positives, positives and their rank sum (exact counts:
     float64 holds integers to 2**53)."""
