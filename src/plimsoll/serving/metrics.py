@@ -187,10 +187,18 @@ class ServingMetrics:
             items = sorted(self._series.items())
             for (version, role), s in items:
                 labels = {"deployment": self.deployment, "version": str(version), "role": role}
-                samples["plimsoll_serving_requests_total"].append(_line("plimsoll_serving_requests_total", labels, s.requests))
-                samples["plimsoll_serving_errors_total"].append(_line("plimsoll_serving_errors_total", labels, s.errors))
-                samples["plimsoll_serving_refused_total"].append(_line("plimsoll_serving_refused_total", labels, s.refused))
-                samples["plimsoll_serving_rows_total"].append(_line("plimsoll_serving_rows_total", labels, s.rows))
+                samples["plimsoll_serving_requests_total"].append(
+                    _line("plimsoll_serving_requests_total", labels, s.requests)
+                )
+                samples["plimsoll_serving_errors_total"].append(
+                    _line("plimsoll_serving_errors_total", labels, s.errors)
+                )
+                samples["plimsoll_serving_refused_total"].append(
+                    _line("plimsoll_serving_refused_total", labels, s.refused)
+                )
+                samples["plimsoll_serving_rows_total"].append(
+                    _line("plimsoll_serving_rows_total", labels, s.rows)
+                )
                 samples["plimsoll_serving_latency_ms"] += _histogram(
                     "plimsoll_serving_latency_ms", labels, LATENCY_BUCKETS_MS, s.latency, s.latency_sum
                 )
@@ -207,8 +215,8 @@ class ServingMetrics:
             if lines:
                 kind, text = _HELP[name]
                 out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *lines]
-        for name, value in sorted((gauges or {}).items()):
-            out += [f"# TYPE {name} gauge", _line(name, {"deployment": self.deployment}, value)]
+        for name, number in sorted((gauges or {}).items()):
+            out += [f"# TYPE {name} gauge", _line(name, {"deployment": self.deployment}, number)]
         return "\n".join(out) + "\n"
 
 

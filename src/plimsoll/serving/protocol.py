@@ -142,7 +142,9 @@ def _split(value: Any, limits: Limits) -> Parsed:
     import pandas as pd
 
     if not isinstance(value, dict):
-        raise InvalidParameter("dataframe_split", f"must be an object with columns and data; got {_kind(value)}")
+        raise InvalidParameter(
+            "dataframe_split", f"must be an object with columns and data; got {_kind(value)}"
+        )
     unknown = sorted(set(value) - {"columns", "data", "index"})
     if unknown:
         raise InvalidParameter(f"dataframe_split.{unknown[0]}", "is not a field of dataframe_split")
@@ -172,7 +174,9 @@ def _records(field: str, value: Any, limits: Limits) -> Parsed:
     limits.check_rows(field, len(value))
     for number, row in enumerate(value):
         if not isinstance(row, dict):
-            raise InvalidParameter(f"{field}[{number}]", f"must be an object of column values; got {_kind(row)}")
+            raise InvalidParameter(
+                f"{field}[{number}]", f"must be an object of column values; got {_kind(row)}"
+            )
     return Parsed(_frame(pd.DataFrame.from_records(value), field))
 
 
@@ -192,7 +196,9 @@ def _rows_or_columns(field: str, value: Any, limits: Limits) -> Parsed:
         limits.check_rows(field, lengths.pop())
         return Parsed(_frame(pd.DataFrame(value), field))
     if not isinstance(value, list) or not value:
-        raise InvalidParameter(field, f"must be a non-empty list of rows, or an object of columns; got {_kind(value)}")
+        raise InvalidParameter(
+            field, f"must be a non-empty list of rows, or an object of columns; got {_kind(value)}"
+        )
     if all(isinstance(row, dict) for row in value):
         return _records(field, value, limits)
     limits.check_rows(field, len(value))
@@ -202,7 +208,8 @@ def _rows_or_columns(field: str, value: Any, limits: Limits) -> Parsed:
         for number, row in enumerate(value):
             if not isinstance(row, list) or len(row) != width:
                 raise InvalidParameter(
-                    f"{field}[{number}]", f"must be a list of {width} values, as the first row; got {_kind(row)}"
+                    f"{field}[{number}]",
+                    f"must be a list of {width} values, as the first row; got {_kind(row)}",
                 )
             for position, item in enumerate(row):
                 if isinstance(item, list | dict):
@@ -213,7 +220,9 @@ def _rows_or_columns(field: str, value: Any, limits: Limits) -> Parsed:
     else:  # one value a row: a single column
         for number, item in enumerate(value):
             if isinstance(item, list | dict):
-                raise InvalidParameter(f"{field}[{number}]", f"must be a row like the others; got {_kind(item)}")
+                raise InvalidParameter(
+                    f"{field}[{number}]", f"must be a row like the others; got {_kind(item)}"
+                )
         frame = pd.DataFrame({"0": value})
     return Parsed(_frame(frame, field), positional=True)
 
@@ -224,7 +233,6 @@ def _rows_or_columns(field: str, value: Any, limits: Limits) -> Parsed:
 def parse_oip(value: Any, limits: Limits) -> Parsed:
     """An OIP v2 inference request: one input a column (named as the signature's columns), or a
     single tensor of shape [rows, columns]."""
-    import numpy as np
     import pandas as pd
 
     if not isinstance(value, dict):
@@ -281,7 +289,9 @@ def _tensor(field: str, tensor: Any, limits: Limits) -> tuple[str, np.ndarray]:
     import numpy as np
 
     if not isinstance(tensor, dict):
-        raise InvalidParameter(field, f"must be an object with name, shape, datatype and data; got {_kind(tensor)}")
+        raise InvalidParameter(
+            field, f"must be an object with name, shape, datatype and data; got {_kind(tensor)}"
+        )
     unknown = sorted(set(tensor) - {"name", "shape", "datatype", "data", "parameters"})
     if unknown:
         raise InvalidParameter(f"{field}.{unknown[0]}", "is not a field of a tensor")
