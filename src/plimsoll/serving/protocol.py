@@ -401,7 +401,6 @@ def refuse_missing(frame: pd.DataFrame, columns: Sequence[str], ref: str) -> Non
     """Refuse null and NaN (and infinities) in the columns the model takes, naming the first column
     holding one and its first row."""
     import numpy as np
-    import pandas as pd
 
     for name in columns:
         if name not in frame.columns:
@@ -413,7 +412,7 @@ def refuse_missing(frame: pd.DataFrame, columns: Sequence[str], ref: str) -> Non
         if bad.any():
             row = int(np.flatnonzero(np.asarray(bad))[0])
             value = series.iloc[row]
-            shown = "null" if value is None or value is pd.NA else repr(float(value))
+            shown = repr(float(value)) if series.dtype.kind == "f" else "null"
             raise InvalidParameter(
                 f"input.{name}",
                 f"column {name!r} holds {shown} (row {row}); {ref} takes no missing or infinite values",
