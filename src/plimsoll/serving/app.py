@@ -550,16 +550,21 @@ def build_app(
             ref = f"{served.routing.model}/{version}"
             log.exception("serving: %s failed to predict", ref)
             return _refused(request, None, version, role, started, ref=ref)
-        prefix = new_id()
-        ids = [f"{prefix}-{row}" for row in range(parsed.rows)]
-        answer = protocol.as_list(predictions)
-        listed_scores = None if scores is None else protocol.as_list(scores)
-        if style == "oip":
-            content = protocol.oip_answer(
-                served.routing.model, version, parsed.request_id, predictions, ids, scores, parsed.outputs
-            )
-        else:
-            content = protocol.mlflow_answer(answer, ids, listed_scores)
+        try:
+            prefix = new_id()
+            ids = [f"{prefix}-{row}" for row in range(parsed.rows)]
+            answer = protocol.as_list(predictions)
+            listed_scores = None if scores is None else protocol.as_list(scores)
+            if style == "oip":
+                content = protocol.oip_answer(
+                    served.routing.model, version, parsed.request_id, predictions, ids, scores, parsed.outputs
+                )
+            else:
+                content = protocol.mlflow_answer(answer, ids, listed_scores)
+        except Exception:
+            ref = f"{served.routing.model}/{version}"
+            log.exception("serving: %s's answer could not be written", ref)
+            return _refused(request, None, version, role, started, ref=ref)
         latency = (time.perf_counter() - started) * 1000
         if replica.metrics is not None:
             replica.metrics.observe(version, role, latency, rows=parsed.rows, predictions=predictions)

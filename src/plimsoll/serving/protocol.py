@@ -455,7 +455,7 @@ def oip_answer(
                 "name": name,
                 "shape": list(array.shape),
                 "datatype": oip_datatype(array),
-                "data": array.reshape(-1),
+                "data": array.reshape(-1).tolist(),
             }
         )
     body = {
