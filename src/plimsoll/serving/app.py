@@ -71,11 +71,27 @@ class Model(Protocol):
 class PredictionLog(Protocol):
     """Where served predictions go (`plimsoll.client.monitoring.Monitoring`)."""
 
-    def log_predictions(self, model: str, features: Any, predictions: Any, **kwargs: Any) -> Any: ...
+    def log_predictions(
+        self,
+        model: str,
+        features: Any,
+        predictions: Any,
+        *,
+        scores: Any = ...,
+        ids: Any = ...,
+        timestamps: Any = ...,
+        deployment: str = ...,
+        role: str = ...,
+        project: str = ...,
+    ) -> Any: ...
 
-    def log_labels(self, ids: Any, labels: Any, **kwargs: Any) -> None: ...
+    def log_labels(
+        self, ids: Any, labels: Any, *, model: str | None = ..., timestamps: Any = ..., project: str = ...
+    ) -> None: ...
 
-    def log_outcomes(self, ids: Any, outcomes: Any, **kwargs: Any) -> None: ...
+    def log_outcomes(
+        self, ids: Any, outcomes: Any, *, model: str | None = ..., timestamps: Any = ..., project: str = ...
+    ) -> None: ...
 
 
 Source = Callable[[], Routing]

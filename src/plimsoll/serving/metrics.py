@@ -123,8 +123,15 @@ class ServingMetrics:
             series.value_sum += float(finite.sum())
             series.value_count += int(finite.size)
             return
-        values, counts = np.unique(array.astype(str), return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        if array.size <= 64:  # a served request's few rows: no sort
+            pairs: dict[str, int] = {}
+            for item in array.tolist():
+                pairs[str(item)] = pairs.get(str(item), 0) + 1
+            found = pairs.items()
+        else:
+            values, counts = np.unique(array.astype(str), return_counts=True)
+            found = dict(zip(values.tolist(), counts.tolist(), strict=True)).items()
+        for value, count in found:
             if value not in series.classes and len(series.classes) >= MAX_CLASSES:
                 value = OTHER
             series.classes[value] = series.classes.get(value, 0) + count
