@@ -471,3 +471,23 @@ def test_predictions_answered_while_the_blob_store_is_down(
         down.clear()  # the store is back: the retried batches go through
     rows = logged(sdk, "outage")
     assert sorted(rows["__id"]) == sorted(ids) and sdk.monitoring.dropped == 0
+
+
+def test_the_cli_routing_follows_an_alias(sdk: Client) -> None:
+    from plimsoll.cli.serve import routing_source
+    from plimsoll.core.errors import InvalidParameter
+
+    sdk.registry.set_alias("churn", "serving", 1)
+    source = routing_source(
+        sdk, "default", "cli", model="churn@serving", shadow="churn/2", sticky_key="customer"
+    )
+    first = source()
+    assert (first.model, first.stable, first.shadow, first.sticky_key) == ("churn", 1, 2, "customer")
+    assert source().revision == first.revision
+    sdk.registry.set_alias("churn", "serving", 2)
+    assert source().stable == 2 and source().revision != first.revision
+    with pytest.raises(InvalidParameter, match="--model"):
+        routing_source(sdk, "default", "cli", model=None)
+    with pytest.raises(InvalidParameter) as caught:
+        routing_source(sdk, "default", "cli", model="churn/1", canary="other/1")
+    assert caught.value.field == "--canary"
