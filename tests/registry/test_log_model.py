@@ -108,8 +108,12 @@ def test_every_flavor_round_trips_with_the_same_predictions(sdk: Client) -> None
         if hasattr(reference, "predict_proba"):
             got = loaded.predict_proba(example)
             np.testing.assert_allclose(got, reference.predict_proba(example), rtol=1e-5, atol=1e-5)
+            both = loaded.predict_with_proba(example)  # the model server's: one signature check
+            np.testing.assert_array_equal(np.asarray(both[0]).reshape(-1), expected.reshape(-1))
+            np.testing.assert_allclose(both[1], got)
         else:
             assert not hasattr(loaded, "predict_proba")
+            assert loaded.predict_with_proba(example)[1] is None
     assert [v.flavor for v in sdk.registry.versions("churn")] == [
         "python_function",
         "onnx",

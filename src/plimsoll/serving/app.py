@@ -310,13 +310,17 @@ class Replica:
 
     def predict(self, served: _Served, version: int, frame: Any) -> tuple[Any, Any]:
         entry = served.versions[version]
-        predictions = entry.model.predict(frame)
-        scores = None
-        if entry.proba is not None and self.options.scores:
-            import numpy as np
+        both = getattr(entry.model, "predict_with_proba", None)
+        if entry.proba is None or not self.options.scores:
+            return entry.model.predict(frame), None
+        import numpy as np
 
-            proba = np.asarray(entry.proba(frame))
-            scores = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
+        if both is not None:  # the signature checked once for both answers
+            predictions, answered = both(frame)
+        else:
+            predictions, answered = entry.model.predict(frame), entry.proba(frame)
+        proba = np.asarray(answered)
+        scores = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
         return predictions, scores
 
     def logged(

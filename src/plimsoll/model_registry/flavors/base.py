@@ -126,6 +126,13 @@ class LoadedModel:
             )
         return lambda data: proba(self._checked(data))
 
+    def predict_with_proba(self, data: Any) -> tuple[Any, Any]:
+        """`predict(data)` and `predict_proba(data)` (None where the flavor has none), `data`
+        checked against the signature once for both (a model server answers with both)."""
+        checked = self._checked(data)
+        proba = self._predictor.predict_proba
+        return self._predictor.predict(checked), None if proba is None else proba(checked)
+
     def _checked(self, data: Any) -> Any:
         if self.signature is None:
             return data
