@@ -91,6 +91,7 @@ def serve(
             loader(client, project, routing.model),
             client.monitoring,
             options=options,
+            trained_in=trained_in(client, project, routing.model),
         )
     _structured_access_log()
     try:
@@ -166,3 +167,29 @@ def _structured_access_log() -> None:
     serving = logging.getLogger("plimsoll.serving")
     serving.addHandler(handler)
     serving.setLevel(logging.INFO)
+
+
+def trained_in(client: Client, project: str, model: str) -> Callable[[int], Any]:
+    """A version's training environment: what its run captured (`plimsoll/environment.json`);
+    None when the run captured none (`capture=False`) or the version has no run."""
+    import tempfile
+    from pathlib import Path
+
+    from plimsoll.core.errors import NotFound
+    from plimsoll.serving.parity import Environment
+    from plimsoll.tracking.entities import ENVIRONMENT_ARTIFACT
+
+    def read(version: int) -> Environment | None:
+        found = client.registry.get(f"{model}/{version}", project=project)
+        if found.run_id is None:
+            return None
+        with tempfile.TemporaryDirectory(prefix="plimsoll-environment-") as folder:
+            try:
+                path = client.download_artifact(
+                    found.run_id, ENVIRONMENT_ARTIFACT, Path(folder) / "environment.json"
+                )
+            except NotFound:
+                return None
+            return Environment.from_document(path.read_bytes())
+
+    return read

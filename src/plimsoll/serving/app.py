@@ -47,6 +47,7 @@ from plimsoll.core.ids import new_id
 from plimsoll.serving import protocol
 from plimsoll.serving.entities import ROLE_SHADOW, Routing, TrafficStats, shadow_id
 from plimsoll.serving.metrics import ServingMetrics
+from plimsoll.serving.parity import Environment, Parity, compare, current_environment
 from plimsoll.serving.protocol import ARROW_STREAM, MALFORMED, Limits, Parsed
 
 log = logging.getLogger("plimsoll.serving")
@@ -151,10 +152,13 @@ class Replica:
         options: Options | None = None,
         report: Report | None = None,
         on_load_failed: Callable[[int, str], None] | None = None,
+        trained_in: Callable[[int], Environment | None] | None = None,
     ) -> None:
         self.source, self.load, self.log_to, self.report = source, load, log_to, report
         self.options = options or Options()
         self.on_load_failed = on_load_failed
+        self.trained_in = trained_in
+        self.parity: dict[int, Parity] = {}  # of each loaded version whose training environment is known
         self.served: _Served | None = None
         self.wanted: Routing | None = None
         self.load_failed: dict[int, str] = {}
@@ -232,6 +236,7 @@ class Replica:
                 continue
             try:
                 loaded[version] = _prepared(self.load(version))
+                self._check_parity(routing, version)
             except Exception as exc:
                 message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 failed[version] = message
@@ -259,6 +264,30 @@ class Replica:
                 self.served = _Served(degraded, {v: loaded[v] for v in degraded.versions()})
         return False
 
+    def _check_parity(self, routing: Routing, version: int) -> None:
+        """Compare the version's training environment with this process's, and say so where they
+        differ (a library that loads models, loudly)."""
+        if self.trained_in is None:
+            return
+        try:
+            training = self.trained_in(version)
+        except Exception as exc:  # the run's document unreadable: the model still serves
+            log.warning(
+                "serving: the training environment of %s/%s is unknown (%s)", routing.model, version, exc
+            )
+            return
+        if training is None:
+            return
+        found = compare(training, current_environment())
+        self.parity[version] = found
+        if found.critical or found.python_differs:
+            log.warning(
+                "serving: %s/%s runs in another environment than it trained in: %s",
+                routing.model,
+                version,
+                found.summary(),
+            )
+
     def _revision(self) -> int | None:
         return None if self.served is None else self.served.routing.revision
 
@@ -278,6 +307,12 @@ class Replica:
             "versions": {} if served is None else {str(v): "loaded" for v in served.versions},
             "replica": self.options.replica,
         }
+        if served is not None and self.parity:
+            found["environment"] = {
+                str(v): {"critical": [d.package for d in p.critical], "summary": p.summary()}
+                for v, p in self.parity.items()
+                if v in served.versions
+            }
         if self.load_failed:
             found["load_failed"] = {str(v): m for v, m in self.load_failed.items()}
             found["message"] = (
@@ -467,6 +502,12 @@ class Replica:
         found["plimsoll_serving_ready"] = 1.0 if self.served is not None else 0.0
         found["plimsoll_serving_revision"] = float(self._revision() or 0)
         found["plimsoll_serving_load_failed_versions"] = float(len(self.load_failed))
+        served = self.served
+        found["plimsoll_serving_environment_critical_differences"] = float(
+            sum(
+                len(p.critical) for v, p in self.parity.items() if served is not None and v in served.versions
+            )
+        )
         return found
 
 
@@ -515,10 +556,21 @@ def build_app(
     options: Options | None = None,
     report: Report | None = None,
     on_load_failed: Callable[[int, str], None] | None = None,
+    trained_in: Callable[[int], Environment | None] | None = None,
 ) -> Starlette:
     """The model server of one deployment (see the module's docstring). `app.state.replica` is
-    its `Replica`; its threads run from the app's startup to its shutdown."""
-    replica = Replica(source, load, log_to, options=options, report=report, on_load_failed=on_load_failed)
+    its `Replica`; its threads run from the app's startup to its shutdown. `trained_in(version)`
+    gives a version's training environment (its run's captured one), compared with this
+    process's at load (`parity.compare`): readiness and /metrics say what differs."""
+    replica = Replica(
+        source,
+        load,
+        log_to,
+        options=options,
+        report=report,
+        on_load_failed=on_load_failed,
+        trained_in=trained_in,
+    )
     limits = replica.options.limits
 
     @contextlib.asynccontextmanager
