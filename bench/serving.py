@@ -508,7 +508,8 @@ def start_all(servers: Servers, prepared: dict[str, Any], mlflow_python: Path | 
                 "--workers",
                 "1",
             ],
-            clean_env(),
+            # Its venv first on PATH, as when activated: it execs `uvicorn` by name.
+            clean_env(PATH=f"{mlflow_python.parent}{os.pathsep}{os.environ.get('PATH', '')}"),
             "/ping",
         )
         keys.append("mlflow")
