@@ -17,7 +17,7 @@ UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/p
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install dev serve test lint typecheck pytest bench bench-monitoring lock wheel clean demo screenshots
+.PHONY: install dev serve test lint typecheck pytest bench bench-monitoring bench-serving lock wheel clean demo screenshots
 
 install: $(RUNTIME_STAMP)
 
@@ -68,6 +68,10 @@ bench: install
 # bench/monitoring.py: logging throughput (with MLflow beside it when .venv-bench-mlflow exists).
 bench-monitoring: install
 	$(BIN)/python bench/monitoring.py
+
+# bench/serving.py: the same model served by Plimsoll, a bare FastAPI app and `mlflow models serve`.
+bench-serving: install
+	$(BIN)/python bench/serving.py
 
 # Re-resolve both locks after editing pyproject.toml dependencies: the runtime one first, then the
 # dev one constrained by it, so a package both hold has the same pin in each.
