@@ -160,7 +160,9 @@ def test_a_failing_canary_of_a_protected_alias_is_rolled_back_with_the_alias_und
     registry.protect_alias("churn", "production", actor="root")
     assert promote(platform, 1).status == "promoted"
     platform.serving.deploy("churn-prod", "churn@production", policy=QUICK, actor="ada")
-    with pytest.raises(GateFailed, match=r"canary: churn/2 has no passing promotion decision .* 'production'"):
+    with pytest.raises(
+        GateFailed, match=r"canary: churn/2 has no passing promotion decision .* 'production'"
+    ):
         platform.serving.deploy("churn-prod", "churn@production", canary=2, actor="ada")
     with pytest.raises(GateFailed, match="shadow: churn/2"):
         platform.serving.deploy("churn-prod", "churn@production", shadow=2, actor="ada")
