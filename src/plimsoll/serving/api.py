@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll.core.http import QueryInt, current_actor, json_response, service_of
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import bounded_reference_name_pattern
 from plimsoll.core.wire import (
     Documented,
     EpochMs,
@@ -32,6 +33,7 @@ from plimsoll.core.wire import (
     one_of,
     text_rules,
 )
+from plimsoll.model_registry.entities import MAX_VERSION
 from plimsoll.serving.entities import LATENCY_BUCKETS_MS, MAX_STEPS, ROLES, TrafficStats
 from plimsoll.serving.service import DeploymentService
 from plimsoll.serving.service.deploying import MAX_REASON, QUALITY_METRICS
@@ -44,10 +46,12 @@ Actor = Annotated[str, Depends(current_actor)]
 DeploymentName = Annotated[str, name_rules(200)]
 Limit = Annotated[QueryInt, between(1, 1000)]
 Reason = Annotated[str, text_rules(MAX_REASON)]
-Version = Annotated[JsonInt, between(1, 2**53)]
+Version = Annotated[JsonInt, between(1, MAX_VERSION)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+_MODEL = bounded_reference_name_pattern(200)
 # MODEL@ALIAS: a model's name (no '@', '/' or ':') and one of its aliases.
-ModelRef = Annotated[str, Documented(pattern=r"^[^@/:\s]{1,200}@[a-z][a-z0-9_-]{0,62}$")]
+ModelRef = Annotated[str, Documented(pattern=rf"^{_MODEL}@[a-z][a-z0-9_-]{{0,62}}$")]
+ModelName = Annotated[str, Documented(pattern=rf"^{_MODEL}$")]
 
 
 class PolicyBody(BaseModel):
@@ -80,7 +84,7 @@ class DeployBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: ModelRef
-    environment: Name = "production"
+    environment: DeploymentName = "production"
     canary: Version | None = None
     weight: Annotated[float, Field(gt=0, lt=100)] | None = None
     shadow: Version | None = None
@@ -128,7 +132,7 @@ class TrafficReport(BaseModel):
 def list_deployments(
     deployments: Deployments,
     project: Name = DEFAULT_PROJECT,
-    model: Name | None = None,
+    model: ModelName | None = None,
     environment: DeploymentName | None = None,
     limit: Limit = 1000,
 ) -> Response:
@@ -137,7 +141,15 @@ def list_deployments(
     return json_response({"deployments": [d.to_dict() for d in found]})
 
 
-@router.put("/{name}")
+@router.put(
+    "/{name}",
+    responses={
+        422: {
+            "description": "A protected alias's deployment: the canary or shadow version has no passing "
+            "promotion decision for that alias (GATE_FAILED)"
+        }
+    },
+)
 def deploy(
     name: DeploymentName,
     body: DeployBody,

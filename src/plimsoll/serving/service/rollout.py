@@ -157,7 +157,11 @@ class RolloutOps(DeployingOps):
         (a multiple of 10), for charts."""
         now = self.clock()
         until = now if until is None else check_int("until", until, minimum=0)
-        since = until - 3_600_000 if since is None else check_int("since", since, minimum=0, maximum=until)
+        since = (
+            max(0, until - 3_600_000)
+            if since is None
+            else check_int("since", since, minimum=0, maximum=until)
+        )
         if bucket_s is not None:
             check_int("bucket_s", bucket_s, minimum=10, maximum=86_400)
             if bucket_s % 10:
