@@ -37,7 +37,7 @@ from plimsoll.model_registry.entities import MAX_VERSION
 from plimsoll.serving.entities import LATENCY_BUCKETS_MS, MAX_STEPS, ROLES, TrafficStats
 from plimsoll.serving.service import DeploymentService
 from plimsoll.serving.service.deploying import MAX_REASON, QUALITY_METRICS
-from plimsoll.serving.service.rollout import MAX_REPLICA, MAX_REPORT
+from plimsoll.serving.service.rollout import MAX_REPLICA, MAX_REPORT, MAX_TIME
 
 router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"])
 
@@ -254,8 +254,8 @@ def traffic(
     name: DeploymentName,
     deployments: Deployments,
     project: Name = DEFAULT_PROJECT,
-    since: Annotated[QueryInt, between(0, 2**62)] | None = None,
-    until: Annotated[QueryInt, between(0, 2**62)] | None = None,
+    since: Annotated[QueryInt, between(0, MAX_TIME)] | None = None,
+    until: Annotated[QueryInt, between(0, MAX_TIME)] | None = None,
     bucket_s: Annotated[QueryInt, between(10, 86_400)] | None = None,
 ) -> Response:
     """The replicas' reports added up per version and role over [since, until) (default: the last

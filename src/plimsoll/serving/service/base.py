@@ -211,7 +211,7 @@ def check_limit(limit: Any, maximum: int = MAX_LIST) -> int:
 def check_optional_version(field: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**53:
         raise InvalidParameter(
             field, f"must be a model version: a whole number from 1, got {printable(value)!r}"
         )

@@ -43,6 +43,8 @@ log = logging.getLogger("plimsoll.serving")
 
 MAX_REPORT = 1000  # stats in one report
 MAX_REPLICA = 200
+MAX_TIME = 2**62  # the latest `until` a traffic read takes (epoch ms)
+MAX_VERSION = 2**53  # as the API admits (a JSON number)
 MIN_ROWS = 30  # logged predictions (or labels) each side needs before they are judged
 ID_COLUMN, PREDICTION_COLUMN, LABEL_COLUMN = "__id", "__prediction", "__label"
 PERIOD_MS = store.TRAFFIC_PERIOD_MS
@@ -60,7 +62,7 @@ def _stats(field: str, value: Any) -> TrafficStats:
         raise InvalidParameter(
             f"{field}.role", f"must be one of {', '.join(ROLES)}, got {printable(value.role)!r}"
         )
-    check_int(f"{field}.version", value.version, minimum=1)
+    check_int(f"{field}.version", value.version, minimum=1, maximum=MAX_VERSION)
     check_int(f"{field}.since", value.since, minimum=0)
     check_int(f"{field}.until", value.until, minimum=value.since)
     requests = check_int(f"{field}.requests", value.requests, minimum=0, maximum=10**12)
@@ -156,7 +158,7 @@ class RolloutOps(DeployingOps):
         the last hour to now); with `bucket_s`, per version, role and bucket of that many seconds
         (a multiple of 10), for charts."""
         now = self.clock()
-        until = now if until is None else check_int("until", until, minimum=0)
+        until = now if until is None else check_int("until", until, minimum=0, maximum=MAX_TIME)
         since = (
             max(0, until - 3_600_000)
             if since is None
