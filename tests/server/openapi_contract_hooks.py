@@ -224,17 +224,22 @@ def _traffic_report(case: Any) -> None:
 
 
 def _traffic_read(case: Any) -> None:
-    # a stretch that does not end before it starts, in buckets of whole 10-second periods
+    # a stretch that does not end before it starts, nor starts after now when it has no end
     query = case.query if isinstance(case.query, dict) else None
     if query is None:
         return
-    since, until = query.get("since"), query.get("until")
-    if isinstance(since, int) and isinstance(until, int) and since > until:
-        query["since"], query["until"] = until, since
-    elif isinstance(since, int) and until is None and since > int(time.time() * 1000):
+
+    def number(name: str) -> int | None:
+        value = query.get(name)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    since, until = number("since"), number("until")
+    if since is not None and until is not None and since > until:
+        query["since"], query["until"] = query["until"], query["since"]
+    elif since is not None and until is None and since > int(time.time() * 1000):
         query.pop("since")
-    if isinstance(query.get("bucket_s"), int):
-        query["bucket_s"] = max(10, query["bucket_s"] - query["bucket_s"] % 10)
 
 
 def _monitor(case: Any) -> None:

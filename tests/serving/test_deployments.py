@@ -256,3 +256,119 @@ def test_traffic_reports_are_checked_and_added_up(platform: Platform) -> None:
         platform.serving.report_traffic("default", "churn-prod", [stats(1, "other", at, 1)], "a")
     with pytest.raises(NotFound, match="deployment 'nope'"):
         platform.serving.report_traffic("default", "nope", [], "a")
+
+
+def _log(
+    platform: Platform, role: str, version: int, ids: list[str], predictions: list[object], at: int
+) -> None:
+    import pyarrow as pa
+
+    table = pa.table({"__id": ids, "__ts": [at + i for i in range(len(ids))], "__prediction": predictions})
+    platform.monitoring.log(
+        "predictions", table, model=f"churn/{version}", deployment="churn-prod", role=role, actor="server"
+    )
+
+
+def _rolling(platform: Platform, clock: Clock, policy: dict[str, object], shadow: int | None = None) -> int:
+    """churn-prod serving churn/1, following churn@production to churn/2 (a canary now); the
+    start of the canary's window."""
+    model_versions(platform, 3)
+    platform.model_registry.set_alias("churn", "production", 1, actor="ada")
+    platform.serving.deploy("churn-prod", "churn@production", shadow=shadow, policy=policy, actor="ada")
+    platform.model_registry.set_alias("churn", "production", 2, actor="ada")
+    drain(platform)
+    started = clock.now
+    clock.advance(MINUTE)
+    platform.serving.report_traffic(
+        "default",
+        "churn-prod",
+        [stats(2, ROLE_CANARY, started + 1_000, 100), stats(1, ROLE_STABLE, started + 1_000, 900)],
+        "replica-a",
+    )
+    return started
+
+
+def test_a_canary_whose_predictions_drift_from_the_stable_versions_is_rolled_back(platform: Platform) -> None:
+    import numpy as np
+
+    clock = Clock(platform)
+    started = _rolling(platform, clock, QUICK)
+    draw = np.random.default_rng(0)
+    _log(
+        platform,
+        "stable",
+        1,
+        [f"s{i}" for i in range(200)],
+        list(draw.normal(0.2, 0.05, 200)),
+        started + 2_000,
+    )
+    _log(
+        platform,
+        "canary",
+        2,
+        [f"c{i}" for i in range(200)],
+        list(draw.normal(0.8, 0.05, 200)),
+        started + 2_000,
+    )
+    assert platform.serving.roll_out() == {"rolled_back": 1}
+    line = platform.serving.history("churn-prod")[0]
+    assert line.analysis is not None
+    checks = {c["name"]: c["status"] for c in line.analysis["checks"]}
+    assert checks == {"requests": "passed", "error_rate": "passed", "predictions": "failed"}
+    assert "predictions:" in line.reason
+    assert platform.model_registry.get_version("churn@production").version == 1
+
+
+def test_shadow_agreement_and_realised_quality_are_judged_where_asked(platform: Platform) -> None:
+    import pyarrow as pa
+
+    from plimsoll.serving.entities import shadow_id
+
+    clock = Clock(platform)
+    policy = {**QUICK, "min_shadow_agreement": 0.9, "quality_metric": "accuracy"}
+    started = _rolling(platform, clock, policy, shadow=3)
+    at = started + 2_000
+    answers = [i % 2 for i in range(100)]
+    _log(platform, "stable", 1, [f"s{i}" for i in range(100)], answers, at)
+    _log(platform, "canary", 2, [f"c{i}" for i in range(100)], answers, at)
+    assert platform.serving.roll_out() == {"paused": 1}  # no shadow answers, no labels yet: it waits
+    waiting = platform.serving.get("churn-prod")
+    assert (
+        "shadow_agreement: 0 canary answers joined" in waiting.reason
+        and "quality: 0 labelled" in waiting.reason
+    )
+    shadowed = [a if i % 20 else 1 - a for i, a in enumerate(answers)]  # 95 of 100 agree
+    _log(platform, "shadow", 3, [shadow_id(f"c{i}") for i in range(100)], shadowed, at)
+    ids = [f"s{i}" for i in range(100)] + [f"c{i}" for i in range(100)]
+    truth = [a if i % 10 else 1 - a for i, a in enumerate(answers)] * 2  # 90% right on both sides
+    labels = pa.table({"__id": ids, "__ts": [at + i for i in range(200)], "__label": truth})
+    platform.monitoring.log("labels", labels, model="churn", actor="labeller")
+    assert platform.serving.roll_out() == {"advanced": 1}
+    line = platform.serving.history("churn-prod")[0]
+    assert line.analysis is not None
+    found = {c["name"]: c for c in line.analysis["checks"]}
+    assert found["shadow_agreement"]["status"] == "passed" and found["shadow_agreement"]["value"] == 0.95
+    assert (
+        found["quality"]["status"] == "passed"
+        and found["quality"]["canary"] == found["quality"]["stable"] == 0.9
+    )
+    assert found["predictions"]["status"] == "passed"
+
+
+def test_a_worker_follows_the_alias_through_the_serving_consumer(platform: Platform) -> None:
+    import time
+
+    model_versions(platform, 2)
+    platform.model_registry.set_alias("churn", "production", 1, actor="ada")
+    platform.serving.deploy("churn-prod", "churn@production", actor="ada")
+    background = platform.start_background(threads=1)
+    try:
+        platform.model_registry.set_alias("churn", "production", 2, actor="ada")
+        deadline = time.monotonic() + 60
+        while platform.serving.get("churn-prod").canary != 2:
+            assert time.monotonic() < deadline, "the serving consumer never started the canary"
+            time.sleep(0.05)
+    finally:
+        background.stop()
+    line = platform.serving.history("churn-prod")[0]
+    assert (line.action, line.actor) == ("canary_started", SYSTEM_ACTOR)

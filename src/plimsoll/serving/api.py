@@ -256,7 +256,7 @@ def traffic(
     project: Name = DEFAULT_PROJECT,
     since: Annotated[QueryInt, between(0, MAX_TIME)] | None = None,
     until: Annotated[QueryInt, between(0, MAX_TIME)] | None = None,
-    bucket_s: Annotated[QueryInt, between(10, 86_400)] | None = None,
+    bucket_s: Annotated[QueryInt, Documented(minimum=10, maximum=86_400, multipleOf=10)] | None = None,
 ) -> Response:
     """The replicas' reports added up per version and role over [since, until) (default: the last
     hour), per bucket of `bucket_s` seconds (a multiple of 10) when given."""
