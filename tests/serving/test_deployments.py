@@ -372,3 +372,19 @@ def test_a_worker_follows_the_alias_through_the_serving_consumer(platform: Platf
         background.stop()
     line = platform.serving.history("churn-prod")[0]
     assert (line.action, line.actor) == ("canary_started", SYSTEM_ACTOR)
+
+
+def test_without_auto_rollback_a_failed_analysis_holds_the_rollout_for_a_person(platform: Platform) -> None:
+    clock = Clock(platform)
+    started = _rolling(platform, clock, {**QUICK, "auto_rollback": False})
+    platform.serving.report_traffic(
+        "default", "churn-prod", [stats(2, ROLE_CANARY, started + 2_000, 10, errors=10)], "replica-b"
+    )
+    assert platform.serving.roll_out() == {"paused": 1}
+    held = platform.serving.get("churn-prod")
+    assert (held.state, held.paused_by, held.canary) == ("paused", SYSTEM_ACTOR, 2)
+    assert held.reason.startswith("the rollout analysis failed: error_rate")
+    assert platform.serving.roll_out() == {"held": 1}  # the job leaves it to a person
+    assert platform.model_registry.get_version("churn@production").version == 2
+    assert platform.serving.rollback("churn-prod", actor="bo").state == "rolled_back"
+    assert platform.model_registry.get_version("churn@production").version == 1

@@ -220,19 +220,16 @@ class RolloutOps(DeployingOps):
                 if policy.auto_rollback:
                     self._roll_back(change, current, why, analysis=analysis, check_access=False)
                     return "rolled_back"
-                if current["state"] != PAUSED or current["reason"] != why:
-                    self._commit(
-                        change,
-                        current,
-                        {"state": PAUSED, "reason": why},
-                        "paused",
-                        reason=why,
-                        analysis=analysis,
-                    )
+                # held for a person (`resume` or `rollback`): the job leaves it alone from now
+                values: dict[str, Any] = {"state": PAUSED, "reason": why, "paused_by": SYSTEM_ACTOR}
+                self._commit(change, current, values, "paused", reason=why, analysis=analysis)
                 return "paused"
             if verdict == "wait":
-                why = "waiting for data: " + "; ".join(analysis["waiting"])
-                if current["state"] != PAUSED or current["reason"] != why:
+                names = ", ".join(c["name"] for c in analysis["checks"] if c["status"] == "waiting")
+                said = f"waiting for data ({names})"
+                why = f"{said}: " + "; ".join(analysis["waiting"])
+                # one line when it starts to wait (or waits for something else), not one a minute
+                if current["state"] != PAUSED or not str(current["reason"]).startswith(said):
                     self._commit(
                         change,
                         current,
