@@ -20,6 +20,7 @@ from plimsoll.client import Client
 from plimsoll.core.auth.entities import Role
 from plimsoll.core.config import Settings
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
+from plimsoll.core.ids import now_ms
 from plimsoll.platform import Platform
 from plimsoll.server.testing import LiveServer
 from plimsoll.serving.entities import ROLE_CANARY, ROLE_STABLE, Deployment, HistoryEntry
@@ -204,6 +205,12 @@ def test_deployments_from_the_command_line(sqlite_platform: Platform, sqlite_liv
     assert [h["action"] for h in lines][:2] == ["rolled_back", "resumed"]
     table = cli("deployments", "history", "churn-prod", *url)
     assert table.exit_code == 0 and "canary_started" in table.stdout
+    platform.serving.report_traffic(
+        "default", "churn-prod", [stats(1, ROLE_STABLE, now_ms() - 60_000, 40, errors=2)], "r1"
+    )
+    seen = cli("deployments", "traffic", "churn-prod", *url)
+    assert seen.exit_code == 0 and "5.00%" in seen.stdout, seen.output
+    assert json_of("deployments", "traffic", "churn-prod", *url)["traffic"][0]["requests"] == 40
     assert cli("deployments", "show", "nope", *url).exit_code == 3
     refused = cli("deploy", "churn-prod", "--model", "churn", *url)
     assert refused.exit_code == 2 and "MODEL@ALIAS" in refused.output

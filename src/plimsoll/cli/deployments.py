@@ -18,6 +18,7 @@ from plimsoll.cli._output import (
     open_client,
     print_json,
 )
+from plimsoll.core.ids import now_ms
 from plimsoll.serving.entities import DEFAULT_ENVIRONMENT, Deployment
 
 app = typer.Typer(
@@ -253,3 +254,40 @@ def resume(
 ) -> None:
     """Let a paused rollout go on."""
     _act("resume", name, reason, project, json_output, url)
+
+
+@app.command("traffic")
+def traffic(
+    name: Name,
+    minutes: Annotated[int, typer.Option("--minutes", help="Over the last this many minutes.")] = 60,
+    project: Project = PROJECT_DEFAULT,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Requests, errors and latency per version and role, as the model server's replicas reported."""
+    with open_client(url) as client:
+        until = now_ms()
+        found = client.deployments.traffic(
+            name, since=max(0, until - minutes * 60_000), until=until, project=project
+        )
+    if json_output:
+        print_json({"traffic": [t.to_dict() for t in found]})
+        return
+    if not found:
+        console.print("No traffic reported.")
+        return
+    table = Table()
+    for column in ("version", "role", "requests", "errors", "error rate", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    for t in found:
+        rate, p50, p99 = t.error_rate, t.latency_quantile(0.5), t.latency_quantile(0.99)
+        table.add_row(
+            str(t.version),
+            t.role,
+            str(t.requests),
+            str(t.errors),
+            "-" if rate is None else f"{rate:.2%}",
+            "-" if p50 is None else f"{p50:g}",
+            "-" if p99 is None else f"{p99:g}",
+        )
+    console.print(table)
