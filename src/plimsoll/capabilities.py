@@ -18,6 +18,7 @@ from plimsoll import (
     lineage,
     model_registry,
     monitoring,
+    serving,
     tracking,
 )
 from plimsoll.core import audit, auth, projects, webhooks
@@ -59,6 +60,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     gates.CAPABILITY,
     monitoring.CAPABILITY,
     incidents.CAPABILITY,
+    serving.CAPABILITY,
 )
 
 ALL: tuple[Capability, ...] = PLATFORM + CAPABILITIES

@@ -199,6 +199,49 @@ def _scoring(case: Any) -> None:
     )
 
 
+def _deployment(case: Any) -> None:
+    # the seeded model's alias (a deployment keeps its model and alias); a canary is another
+    # version than the stable one, which the seeded model does not have; a policy's steps
+    # increase and end at 100 (docs/serving.md)
+    case.body["model"] = "carol@staging"
+    for name in ("canary", "weight"):
+        case.body.pop(name, None)
+    if case.body.get("shadow") is not None:
+        case.body["shadow"] = 1
+    if isinstance(case.body.get("policy"), dict):
+        case.body["policy"].pop("steps", None)
+
+
+def _traffic_report(case: Any) -> None:
+    # each stats' errors and latency counts within its requests, its `until` not before `since`,
+    # its latency counts empty or one per bucket (docs/serving.md, "For the model server")
+    for stats in case.body.get("stats") or []:
+        if not isinstance(stats, dict):
+            continue
+        stats["errors"] = min(stats.get("errors", 0), stats.get("requests", 0))
+        stats["until"] = max(stats.get("until", 0), stats.get("since", 0))
+        stats["latency_counts"] = []
+
+
+def _traffic_read(case: Any) -> None:
+    # a stretch that does not end before it starts, nor starts after now when it has no end
+    query = case.query if isinstance(case.query, dict) else None
+    if query is None:
+        return
+
+    def number(name: str) -> int | None:
+        value = query.get(name)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    since, until = number("since"), number("until")
+    if since is not None and until is not None and since > until:
+        query["since"], query["until"] = query["until"], query["since"]
+    elif since is not None and until is None and since > int(time.time() * 1000):
+        query.pop("since")
+
+
 def _monitor(case: Any) -> None:
     # a reference of its kind's shape (a dataset's NAME@VERSION), and a window the server allows
     # (at least a minute, at most a year: "1d"); the seeded monitor's model and rules are checked
@@ -245,6 +288,9 @@ def _distribution(case: Any) -> None:
 RULES = {
     ("GET", "/api/v1/monitors/{name}/distribution"): _distribution,
     ("POST", "/api/v1/monitors"): _monitor,
+    ("PUT", "/api/v1/deployments/{name}"): _deployment,
+    ("POST", "/api/v1/deployments/{name}/traffic"): _traffic_report,
+    ("GET", "/api/v1/deployments/{name}/traffic"): _traffic_read,
     ("PUT", "/api/v1/monitors/{name}/rules"): _monitor_rules,
     ("POST", "/api/v1/monitors/{name}/backfill"): _monitor_stretch,
     ("POST", "/api/v1/monitors/{name}/check"): _monitor_stretch,
@@ -294,7 +340,7 @@ def map_case(context: Any, case: Any) -> Any:
     if isinstance(case.query, dict):
         case.query = _int64(case.query)
     rule = RULES.get((case.operation.method.upper(), case.operation.path))
-    if rule is not None and (isinstance(case.body, dict) or rule in (_history, _distribution)):
+    if rule is not None and (isinstance(case.body, dict) or rule in (_history, _distribution, _traffic_read)):
         rule(case)
     return case
 

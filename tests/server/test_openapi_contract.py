@@ -154,6 +154,8 @@ def seeded(platform: Platform, live_server: LiveServer) -> Seeded:
     reference = {"kind": "traffic", "since": now - 10, "until": now + 1}
     platform.monitoring.create_monitor("carol", "carol@staging", reference, features=["x"], actor="carol")
     incidents = _incidents_seeded(platform)
+    # A deployment named like the seeded user, serving its model's staging alias.
+    platform.serving.deploy("carol", "carol@staging", actor="carol")
     examples = {
         **incidents,
         "alias": "production",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from plimsoll.client.batching import ATTEMPT_WINDOW_S, Batcher, SpoolReport
 from plimsoll.client.capture import capture_all
 from plimsoll.client.datasets import Datasets
+from plimsoll.client.deployments import Deployments
 from plimsoll.client.evaluations import Evaluations
 from plimsoll.client.features import Features
 from plimsoll.client.gates import Gates
@@ -138,6 +139,8 @@ class Client:
         # Alerts and incidents: client.alerts.list(), .silence(...); client.incidents.acknowledge(...).
         self.alerts = Alerts(self._transport)
         self.incidents = Incidents(self._transport)
+        # Deployments: client.deployments.deploy("churn-prod", model="churn@production"), .rollback.
+        self.deployments = Deployments(self._transport)
         _live_clients.add(self)
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ from plimsoll.core.errors import (
     PayloadTooLarge,
     PermissionDenied,
 )
-from plimsoll.core.ids import new_id, now_ms
+from plimsoll.core.ids import is_id, new_id, now_ms
 from plimsoll.core.projects import DEFAULT_PROJECT
 from plimsoll.core.validation import check_artifact_path, check_int, check_name, check_text
 from plimsoll.model_registry import store
@@ -494,31 +494,58 @@ class RegistryService:
         *,
         reason: str = "",
         expected: int | None = None,
+        decision: str | None = None,
         project: str = DEFAULT_PROJECT,
         actor: str,
     ) -> AliasMove:
         """Point `alias` back at the version it held before its current one: one call, allowed for
         a protected alias too (the previous holder had passed when it was moved there). With
         `expected`, only if the alias holds that version now (as in `set_alias`): a rollback read
-        as "from 3 to 2" is refused with a Conflict once someone moved the alias to 4."""
+        as "from 3 to 2" is refused with a Conflict once someone moved the alias to 4. `decision`
+        names the release decision the move carries out (recorded on its audit entry and event)."""
+        with self._change(actor) as change:
+            return self.rollback_in(
+                change, name, alias, reason=reason, expected=expected, decision=decision, project=project
+            )
+
+    def rollback_in(
+        self,
+        change: Change,
+        name: str,
+        alias: str,
+        *,
+        reason: str = "",
+        expected: int | None = None,
+        decision: str | None = None,
+        project: str = DEFAULT_PROJECT,
+        check_access: bool = True,
+    ) -> AliasMove:
+        """`rollback` inside the caller's change (a deployment's rollback moves the alias back in
+        the transaction that returns its traffic). `check_access=False` is for the platform's own
+        actors carrying out a recorded decision (an automatic rollback): the alias's access lists
+        name people."""
         check_alias("alias", alias)
         if expected is not None:
             check_version("expected", expected)
+        if decision is not None and (not isinstance(decision, str) or not is_id(decision)):
+            raise InvalidParameter("decision", f"must be a decision's id: 32 hex digits, got {decision!r}")
         reason = check_reason("reason", reason)
-        with self._change(actor) as change:
-            model = self._model_row(change.conn, project, name, lock=True)
-            current = store.alias_row(change.conn, model["id"], alias)
-            _require_on(current, alias, "rollback", actor, name)
-            if current is None or current["version"] is None:
-                raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
-            previous = _previous_holder(
-                store.move_rows(change.conn, model["id"], alias, None), int(current["version"])
+        model = self._model_row(change.conn, project, name, lock=True)
+        current = store.alias_row(change.conn, model["id"], alias)
+        if check_access:
+            _require_on(current, alias, "rollback", change.actor, name)
+        if current is None or current["version"] is None:
+            raise NotFound(f"model {name!r} has no alias {alias!r} in project {project!r}")
+        previous = _previous_holder(
+            store.move_rows(change.conn, model["id"], alias, None), int(current["version"])
+        )
+        if previous is None:
+            raise Conflict(
+                f"alias {alias!r} of model {name!r} has held no other version: there is nothing to roll back to"
             )
-            if previous is None:
-                raise Conflict(
-                    f"alias {alias!r} of model {name!r} has held no other version: there is nothing to roll back to"
-                )
-            return self._move(change, model, alias, previous, "rollback", reason, project, expected=expected)
+        return self._move(
+            change, model, alias, previous, "rollback", reason, project, expected=expected, decision=decision
+        )
 
     def protect_alias(
         self, name: str, alias: str, protected: bool = True, *, project: str = DEFAULT_PROJECT, actor: str

@@ -134,6 +134,9 @@ class Deployment:
     created_by: str
     created_at: int
     updated_at: int
+    # Who paused the rollout by hand (it waits for `resume`); None when it runs, or when the
+    # analysis paused it for want of data (the next analysis looks again).
+    paused_by: str | None = None
 
     @property
     def ref(self) -> str:
@@ -157,6 +160,13 @@ class Deployment:
         found = asdict(self)
         found["policy"] = self.policy.to_dict()
         return found
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Deployment:
+        known = {f.name for f in fields(cls)}
+        given = {k: v for k, v in value.items() if k in known}
+        given["policy"] = RolloutPolicy.from_dict(value.get("policy"))
+        return cls(**given)
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,11 @@ class HistoryEntry:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> HistoryEntry:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in value.items() if k in known})
+
 
 @dataclass(frozen=True)
 class TrafficStats:
@@ -244,6 +259,28 @@ class TrafficStats:
             if seen >= rank:
                 return float(bound)
         return float(LATENCY_BUCKETS_MS[-1] * 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        found = asdict(self)
+        found["latency_counts"] = list(self.latency_counts)
+        return found
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> TrafficStats:
+        known = {f.name for f in fields(cls)}
+        given = {k: v for k, v in value.items() if k in known}
+        given["latency_counts"] = tuple(given.get("latency_counts") or ())
+        return cls(**given)
+
+
+def shadow_id(prediction_id: str) -> str:
+    """The id a shadow's logged prediction carries: the id of the prediction served for the same
+    request, then ":shadow". The rollout analysis joins a shadow's answers to the served ones on
+    it (the model server logs both; docs/serving.md, "Shadow")."""
+    return f"{prediction_id}{SHADOW_SUFFIX}"
+
+
+SHADOW_SUFFIX = ":shadow"
 
 
 # Prometheus-style latency buckets (ms): fine below 10 ms, where a model server's answers are.

@@ -121,7 +121,8 @@ def test_schedules(world: World) -> None:
     with world.client(world.viewer) as client:
         schedules = client.get("/api/v1/jobs/schedules").json()["schedules"]
     # The platform's own scheduled jobs are beside it: garbage collection, audit verification,
-    # batch id pruning, the incidents' sweep of what silences held, the monitors' tick.
+    # batch id pruning, the incidents' sweep of what silences held, the monitors' tick, the
+    # deployments' rollout analysis.
     assert {s["name"] for s in schedules} == {
         "nightly",
         "maintenance.gc",
@@ -129,6 +130,7 @@ def test_schedules(world: World) -> None:
         "tracking.prune_batch_ids",
         "incidents.sweep",
         "monitoring.tick",
+        "serving.rollout",
     }
     (schedule,) = [s for s in schedules if s["name"] == "nightly"]
     assert schedule == world.jobs.get_schedule("nightly").to_dict()
