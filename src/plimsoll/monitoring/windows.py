@@ -479,7 +479,10 @@ def realised_metrics(
 
 def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
     """numerator / denominator, 0 where the denominator is 0 (scikit-learn's zero_division=0)."""
-    return np.divide(numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0)
+    found: np.ndarray = np.divide(
+        numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0
+    )
+    return found
 
 
 def _label_texts(column: Any) -> pa.Array:

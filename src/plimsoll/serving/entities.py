@@ -276,7 +276,7 @@ class TrafficStats:
 def shadow_id(prediction_id: str) -> str:
     """The id a shadow's logged prediction carries: the id of the prediction served for the same
     request, then ":shadow". The rollout analysis joins a shadow's answers to the served ones on
-    it (the model server logs both; docs/serving.md, "Shadow")."""
+    it (the model server logs both; docs/serving.md, "The model server")."""
     return f"{prediction_id}{SHADOW_SUFFIX}"
 
 
@@ -292,9 +292,3 @@ LATENCY_BUCKETS_MS: tuple[float, ...] = (
 def _check_range(name: str, value: Any, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise InvalidParameter(name, f"must be a number within [{low:g}, {high:g}], got {value!r}")
-
-
-def shadow_id(prediction_id: str) -> str:
-    """The id a shadow's answer to a request is logged under: the answered prediction's id and
-    `:shadow`, so that rollout analysis joins the two."""
-    return f"{prediction_id}:shadow"
