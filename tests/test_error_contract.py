@@ -37,6 +37,7 @@ from plimsoll.core.errors import (
 )
 from plimsoll.core.jobs import JobService
 from plimsoll.platform import Platform
+from plimsoll.serving.entities import TrafficStats
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 JOB_KIND = "contract"
@@ -640,6 +641,11 @@ CASES: list[Case] = [
          lambda c: c.client.deployments.resume("nope"), expect(NotFound)),
     Case("deployments.traffic: buckets that are not whole periods", (),
          lambda c: c.client.deployments.traffic("nope", bucket_s=15), expect(InvalidParameter, "bucket_s")),
+    Case("deployments.routing: a deployment that does not exist", (),
+         lambda c: c.client.deployments.routing("nope"), expect(NotFound)),
+    Case("deployments.report_traffic: a deployment that does not exist", (),
+         lambda c: c.client.deployments.report_traffic(
+             "nope", [TrafficStats(1, "stable", 0, 10_000, 3, 0)], replica="r1"), expect(NotFound)),
     # -- the module's functions -------------------------------------------------------------------
     Case("pl.start_run: experiment name too long", ("pl.start_run", "pl.set_default_client", "pl.default_client"),
          _module(lambda: pl.start_run(LONG, capture=False)), expect(InvalidParameter, "name")),

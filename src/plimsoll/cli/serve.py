@@ -91,6 +91,7 @@ def serve(
             loader(client, project, routing.model),
             client.monitoring,
             options=options,
+            report=None if model is not None else reporter(client, project, name, options.replica),
             trained_in=trained_in(client, project, routing.model),
         )
     _structured_access_log()
@@ -111,17 +112,19 @@ def routing_source(
     shadow: str | None = None,
     sticky_key: str | None = None,
 ) -> Callable[[], Routing]:
-    """Where a replica asks its routing: the options' static routing (aliases resolved on every
-    call; the revision a digest of what they hold, so that it moves when they do). Once the
-    deployments service ships: `lambda: client.serving.routing(project, name)` without --model."""
+    """Where a replica asks its routing: deployment NAME's (`plimsoll deploy`), or, with
+    `--model`, the options' static routing (aliases resolved on every call; the revision a digest
+    of what they hold, so that it moves when they do)."""
     from plimsoll.core.errors import InvalidParameter
     from plimsoll.model_registry.entities import parse_model_ref
     from plimsoll.serving.entities import Routing
 
     if model is None:
-        raise InvalidParameter(
-            "--model", f"is needed to serve {name!r}: the deployments service does not answer routings yet"
-        )
+        if canary is not None or shadow is not None or sticky_key is not None:
+            raise InvalidParameter(
+                "--model", "is needed with --canary, --shadow or --sticky-key (a deployment has its own)"
+            )
+        return lambda: client.deployments.routing(name, project=project)
     model_name = parse_model_ref("--model", model)[0]
     for option, ref in (("--canary", canary), ("--shadow", shadow)):
         if ref is not None and parse_model_ref(option, ref)[0] != model_name:
@@ -193,3 +196,12 @@ def trained_in(client: Client, project: str, model: str) -> Callable[[int], Any]
             return Environment.from_document(path.read_bytes())
 
     return read
+
+
+def reporter(client: Client, project: str, name: str, replica: str) -> Callable[[list[Any]], None]:
+    """Where a replica of a deployment sends its traffic counts (the rollout's analysis reads them)."""
+
+    def report(stats: list[Any]) -> None:
+        client.deployments.report_traffic(name, stats, replica=replica, project=project)
+
+    return report

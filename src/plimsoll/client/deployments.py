@@ -8,6 +8,7 @@ deployments.history("churn-prod")[0].analysis        # the newest line, and the 
 deployments.rollback("churn-prod", reason="p99 doubled")
 deployments.pause("churn-prod"); deployments.resume("churn-prod")
 deployments.traffic("churn-prod", bucket_s=60)       # requests, errors and latency per version and role
+deployments.routing("churn-prod")                    # what a replica polls (`plimsoll serve`)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from plimsoll.serving.entities import (
     Deployment,
     HistoryEntry,
     RolloutPolicy,
+    Routing,
     TrafficStats,
 )
 
@@ -179,3 +181,31 @@ class Deployments:
             TrafficStats.from_dict(t)
             for t in self._http("GET", self._path(name, "/traffic"), params=params)["traffic"]
         ]
+
+    def routing(self, name: str, *, project: str = DEFAULT_PROJECT) -> Routing:
+        """What a model server replica serves now (it polls this): versions, the canary's share,
+        the shadow, the sticky key, and the revision that moves with every change."""
+        if self._local:
+            return self._call("routing", project, name)  # type: ignore[no-any-return]
+        found = self._http("GET", self._path(name, "/routing"), params={"project": project})
+        return Routing(
+            found["project"],
+            found["deployment"],
+            found["model"],
+            found["stable"],
+            found["canary"],
+            float(found["canary_weight"]),
+            found["shadow"],
+            found["sticky_key"],
+            int(found["revision"]),
+        )
+
+    def report_traffic(
+        self, name: str, stats: builtins.list[TrafficStats], *, replica: str, project: str = DEFAULT_PROJECT
+    ) -> int:
+        """A replica's counts since its previous report (what `plimsoll serve` sends every few
+        seconds); answers how many were stored."""
+        if self._local:
+            return self._call("report_traffic", project, name, stats, replica)  # type: ignore[no-any-return]
+        body = {"replica": replica, "stats": [s.to_dict() for s in stats]}
+        return int(self._http("POST", self._path(name, "/traffic"), body, params={"project": project})["stored"])

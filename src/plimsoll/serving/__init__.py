@@ -21,6 +21,7 @@ CAPABILITY = Capability(
     permissions="plimsoll.serving.permissions:PERMISSIONS",
     cli=(
         CliCommand("deploy", "plimsoll.cli.deployments:deploy"),
+        CliCommand("serve", "plimsoll.cli.serve:serve"),
         CliGroup("deployments", "plimsoll.cli.deployments:app"),
     ),
     events="plimsoll.serving.events:EVENTS",
