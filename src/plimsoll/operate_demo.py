@@ -156,10 +156,12 @@ def _scored(model: Any, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFr
     return features.assign(benign=labels, prediction=(scores >= 0.5).astype(np.int64), score=scores)
 
 
-def _day(data: Any, rng: np.random.Generator, *, drifted: bool) -> tuple[pd.DataFrame, np.ndarray]:
+def _day(
+    data: Any, rng: np.random.Generator, *, drifted: bool, rows: int = ROWS_PER_DAY
+) -> tuple[pd.DataFrame, np.ndarray]:
     """A day's tumours: drawn from the test set with a little measurement noise; from the new
     device on, its readings of texture and smoothness are larger."""
-    pick = rng.integers(0, len(data.x_test), ROWS_PER_DAY)
+    pick = rng.integers(0, len(data.x_test), rows)
     frame = data.x_test.iloc[pick].reset_index(drop=True)
     frame = frame * rng.normal(1.0, 0.02, frame.shape)
     if drifted:

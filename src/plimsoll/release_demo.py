@@ -89,15 +89,35 @@ class Release:
 
 def release_best(client: Client, result: DemoResult, *, step: Step | None = None) -> Release:
     """Register, evaluate, gate, approve and promote the best run's model (see the module)."""
+    return release_run(
+        client,
+        result,
+        result.best.id,
+        description=f"the best of the demo's settings ({result.best.name}) by validation ROC AUC",
+        comment="the demo's best model",
+        guard=True,
+        step=step,
+    )
+
+
+def release_run(
+    client: Client,
+    result: DemoResult,
+    run_id: str,
+    *,
+    description: str,
+    comment: str,
+    guard: bool = False,
+    step: Step | None = None,
+) -> Release:
+    """Register the model run `run_id` logged, evaluate it on the test set and request its
+    promotion to `ALIAS` (the gates run as a job; on the embedded store the reviewer approves).
+    `guard`: first set the release policy on the alias and protect it."""
     say = step or (lambda _: None)
     project = result.experiment.project
-    say("registering the best run's model")
+    say("registering the best run's model" if guard else "registering the run's model")
     version = client.registry.register(
-        MODEL,
-        run_id=result.best.id,
-        artifact_path="model",
-        description=f"the best of the demo's settings ({result.best.name}) by validation ROC AUC",
-        project=project,
+        MODEL, run_id=run_id, artifact_path="model", description=description, project=project
     )
     say(f"evaluating {version.ref} on {result.test.ref}")
     model = client.registry.load(version.ref, project=project)
@@ -116,13 +136,12 @@ def release_best(client: Client, result: DemoResult, *, step: Step | None = None
         description="the held-out test set, never seen while choosing the setting",
         project=project,
     )
-    say(f"guarding {MODEL}@{ALIAS} with the release policy")
-    client.gates.set_policy(MODEL, ALIAS, POLICY, project=project)
-    client.registry.protect(MODEL, ALIAS, project=project)
+    if guard:
+        say(f"guarding {MODEL}@{ALIAS} with the release policy")
+        client.gates.set_policy(MODEL, ALIAS, POLICY, project=project)
+        client.registry.protect(MODEL, ALIAS, project=project)
     say(f"requesting the promotion of {version.ref} to {ALIAS}: the gates run as a job")
-    promotion = client.gates.promote(
-        MODEL, version.version, to=ALIAS, comment="the demo's best model", project=project
-    )
+    promotion = client.gates.promote(MODEL, version.version, to=ALIAS, comment=comment, project=project)
     promotion = _gates_run(client, promotion.id)
     if promotion.status == "awaiting_approval" and client.platform is not None:
         say(f"approving as {REVIEWER}, a second person holding the approver role")

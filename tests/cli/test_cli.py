@@ -282,6 +282,7 @@ def test_the_same_commands_over_http(live_server: Any, home: Path) -> None:
 def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
     from plimsoll.demo import GRID
     from plimsoll.release_demo import ALIAS, MODEL, REVIEWER
+    from plimsoll.rollout_demo import DEPLOYMENT, SLIM, SLIM_RUN
 
     result = cli("demo", "--experiment", "demo-test")
     assert result.exit_code == 0, result.output
@@ -289,7 +290,9 @@ def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
     assert "/experiments/" in result.stdout
 
     with Client() as client:
-        found = client.search_runs("demo-test", order_by=["metrics.roc_auc DESC"])
+        searched = client.search_runs("demo-test", order_by=["metrics.roc_auc DESC"])
+        slim_run = next(run for run in searched if run.name == SLIM_RUN)  # the serving's worse version
+        found = [run for run in searched if run.name != SLIM_RUN]
         assert len(found) == len(GRID) >= 6
         assert {run.name for run in found} == {setting.name for setting in GRID}
         for run in found:
@@ -317,7 +320,7 @@ def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
         assert train.validation == validation.validation == "passed"  # checked against the demo's schema
         assert [c.name for c in train.schema][-1] == "diagnosis"
         readers = client.lineage.downstream("dataset:breast-cancer-train@1", depth=1).edges
-        assert sorted(e.target for e in readers) == sorted(f"run:{run.id}" for run in found)
+        assert sorted(e.target for e in readers) == sorted(f"run:{run.id}" for run in [*found, slim_run])
         assert {e.context for e in readers} == {"training"}
         assert {
             e.context for e in client.lineage.downstream("dataset:breast-cancer-validation@1", depth=1).edges
@@ -330,19 +333,21 @@ def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
         # approved by a second person; the alias's history says so.
         production = client.registry.get(f"{MODEL}@{ALIAS}")
         assert (production.version, production.run_id) == (1, found[0].id)
-        (evaluation,) = client.evaluations.list(model=MODEL)
+        (evaluation,) = [e for e in client.evaluations.list(model=MODEL) if e.model == f"{MODEL}/1"]
         assert (evaluation.model, evaluation.dataset, evaluation.rows) == (f"{MODEL}/1", test.ref, 114)
         assert set(evaluation.slices["tumour_size"]) == {"small", "large"}
         assert evaluation.latency is not None and evaluation.cost is not None
-        (promotion,) = client.gates.promotions(MODEL, alias=ALIAS)
+        promotion, slim_promotion = sorted(
+            client.gates.promotions(MODEL, alias=ALIAS), key=lambda p: p.version
+        )
         assert promotion.status == "promoted" and [a.approver for a in promotion.approvals] == [REVIEWER]
         assert promotion.requested_by != REVIEWER
         decision = client.gates.decision(promotion.decision or "")
         assert decision.verdict == "passed" and decision.integrity == "verified"
         assert decision.evidence["source"] == evaluation.node
         assert {r.gate: r.status for r in decision.results}["no-auc-regression"] == "skipped"
-        (move,) = client.registry.history(MODEL, ALIAS).moves
-        assert move.version == 1
+        move = client.registry.history(MODEL, ALIAS).moves[-1]
+        assert (move.action, move.version) == ("promote", 1)
 
         # Production: 28 days of traffic, a new imaging device from day 14; the monitor finds the
         # drift from that day on (ranked by effect: the readings the device changed) and the drop
@@ -364,12 +369,53 @@ def test_demo_trains_logs_and_releases_the_best(home: Path) -> None:
         (incident,) = client.incidents.list(model=MODEL, state="unresolved")
         assert incident.owner == OWNERS["incident_response"] and incident.severity == "critical"
         assert {"data_drift", "performance_drop"} <= {a.rule for a in incident.alerts}
+
+        # Serving: the promoted model deployed and served by a real replica; version 2 (5 of the
+        # 30 measurements, worse on purpose) passed the gates on the old device's test set, went
+        # out as a canary and was rolled back by the rollout's analysis, alias and all, under its
+        # promotion's decision.
+        deployment = client.deployments.get(DEPLOYMENT)
+        assert (deployment.ref, deployment.stable, deployment.canary) == (f"{MODEL}@{ALIAS}", 1, None)
+        assert deployment.state == "rolled_back"
+        assert slim_promotion.version == 2 and slim_promotion.status == "promoted"
+        assert client.registry.get(f"{MODEL}/2").run_id == slim_run.id
+        assert slim_run.params["features"] == ", ".join(SLIM)
+        back, started, created = client.deployments.history(DEPLOYMENT)
+        assert (created.action, started.action, started.after["canary"]) == ("created", "canary_started", 2)
+        assert (back.action, back.actor, back.decision) == (
+            "rolled_back",
+            "system:serving",
+            slim_promotion.decision,
+        )
+        assert started.decision == slim_promotion.decision
+        assert back.analysis is not None and back.analysis["verdict"] == "fail"
+        failed = {c["name"] for c in back.analysis["checks"] if c["status"] == "failed"}
+        assert "quality" in failed
+        moves = client.registry.history(MODEL, ALIAS).moves
+        assert [(m.action, m.version, m.actor) for m in moves[:2]] == [
+            ("rollback", 1, "system:serving"),
+            ("promote", 2, REVIEWER),
+        ]
+        assert client.registry.get(f"{MODEL}@{ALIAS}").version == 1
+        traffic = {(t.version, t.role): t.requests for t in client.deployments.traffic(DEPLOYMENT)}
+        assert traffic[(1, "stable")] > 0 and traffic[(2, "canary")] > 0
+        logged = {
+            role: client.monitoring.read(
+                "predictions", model=MODEL, deployment=DEPLOYMENT, role=role
+            ).num_rows
+            for role in ("stable", "canary")
+        }
+        assert (
+            logged["stable"] >= 5 * traffic[(1, "stable")] and logged["canary"] == 5 * traffic[(2, "canary")]
+        )
     shown = " ".join(result.stdout.split())
     assert f"plimsoll monitors show {MONITOR}" in shown and f"plimsoll incidents show {incident.id}" in shown
     # The table lists the runs best first: the first row is the best roc_auc.
     rows = [line for line in result.stdout.splitlines() if re.match(r"│\s+1\s+│", line)]
     assert rows and found[0].name in rows[0]
     assert f"{MODEL}@{ALIAS} now holds version 1 (approved by {REVIEWER})" in result.stdout
+    assert "Rolled back automatically by system:serving" in shown
+    assert f"plimsoll deployments history {DEPLOYMENT}" in shown
 
 
 def test_experiment_rename_delete_restore(home: Path) -> None:

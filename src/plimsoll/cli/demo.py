@@ -21,12 +21,15 @@ from plimsoll.core.ids import short_id
 if TYPE_CHECKING:
     from plimsoll.operate_demo import Operation
     from plimsoll.release_demo import Release
+    from plimsoll.rollout_demo import Rollout
 
 UI_URL = "http://127.0.0.1:8765"
 # What `release_best` says it is doing, in order: the release's progress bar counts them.
 RELEASE_STEPS = ("register", "evaluate", "guard", "promote", "approve")
 # And what `operate` says, in order.
 OPERATE_STEPS = ("score the reference", "log traffic", "monitor", "alert")
+# And what `roll_out` says.
+SERVE_STEPS = ("deploy", "serve", "release version 2", "canary", "analyse")
 STATUS_STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "waived": "yellow"}
 TABLE_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
 
@@ -81,6 +84,19 @@ def demo(
 
                 operation = operate(client, result, release, step=operate_step)
                 bar.update(running, completed=len(OPERATE_STEPS), description="monitored")
+            rollout = None
+            if release.promoted and client.platform is not None:
+                from plimsoll.rollout_demo import roll_out
+
+                serving = bar.add_task("serving", total=len(SERVE_STEPS))
+                said: list[str] = []
+
+                def serve_step(label: str) -> None:
+                    bar.update(serving, completed=len(said), description=label[:40])
+                    said.append(label)
+
+                rollout = roll_out(client, result, release, step=serve_step)
+                bar.update(serving, completed=len(SERVE_STEPS), description="served")
         remote = client.url.startswith(("http://", "https://"))
         base = client.url.rstrip("/") if remote else UI_URL
 
@@ -108,6 +124,8 @@ def demo(
         console.print(f"Logged to the embedded store. Run `plimsoll server`, then open {page}")
     if operation is not None:
         console.print(_operation_line(operation))
+    if rollout is not None:
+        console.print(_rollout_lines(rollout))
     console.print(f"Next: plimsoll runs show {short_id(result.best.id)}")
     console.print(f"      open {base}/models/{release.version.name}/versions/{release.version.version}")
 
@@ -163,3 +181,39 @@ def _operation_line(operation: Operation) -> Text:
             f"({len(incident.alerts)} alerts). See: plimsoll incidents show {incident.id}"
         )
     return Text(text, style="yellow" if operation.firing else "green")
+
+
+def _rollout_lines(rollout: Rollout) -> Text:
+    from plimsoll.rollout_demo import CLOCK_NOTE, DEPLOYMENT, SLIM
+
+    deployment = rollout.deployment
+    answered = rollout.answered
+    requests = sum(answered.values())
+    served = ", ".join(f"version {v} ({role}) {n}" for (v, role), n in sorted(answered.items()))
+    lines = [
+        f"Served: {DEPLOYMENT}, a model server replica of {deployment.ref}, answered {requests} "
+        f"requests of the new device's tumours: {served}."
+    ]
+    slim = rollout.slim
+    if not slim.promoted:
+        lines.append(f"Version {slim.version.version} was not promoted ({slim.promotion.status}): no canary.")
+        return Text("\n".join(lines), style="yellow")
+    lines.append(
+        f"Version {slim.version.version} reads {len(SLIM)} of the 30 measurements (worse on purpose): "
+        "it passed the gates on the old device's test set and went out as a canary; "
+        f"{rollout.labelled} diagnoses came back through /feedback."
+    )
+    back = rollout.rolled_back
+    if back is None:
+        lines.append(
+            f"The rollout's analysis did not roll it back: {deployment.state} ({deployment.reason})."
+        )
+        return Text("\n".join(lines), style="yellow")
+    failed = (back.analysis or {}).get("failed", [])
+    lines.append("The rollout's analysis failed it: " + "; ".join(failed) + f" ({CLOCK_NOTE}).")
+    lines.append(
+        f"Rolled back automatically by {back.actor}: {deployment.ref} holds version {rollout.holder} "
+        f"again, under the promotion's decision {back.decision}. "
+        f"See: plimsoll deployments history {DEPLOYMENT}"
+    )
+    return Text("\n".join(lines), style="yellow")
