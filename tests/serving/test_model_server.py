@@ -475,7 +475,7 @@ def test_predictions_answered_while_the_blob_store_is_down(
 
 def test_the_cli_routing_follows_an_alias(sdk: Client) -> None:
     from plimsoll.cli.serve import routing_source
-    from plimsoll.core.errors import InvalidParameter
+    from plimsoll.core.errors import InvalidParameter, NotFound
 
     sdk.registry.set_alias("churn", "serving", 1)
     source = routing_source(
@@ -486,8 +486,8 @@ def test_the_cli_routing_follows_an_alias(sdk: Client) -> None:
     assert source().revision == first.revision
     sdk.registry.set_alias("churn", "serving", 2)
     assert source().stable == 2 and source().revision != first.revision
-    with pytest.raises(InvalidParameter, match="--model"):
-        routing_source(sdk, "default", "cli", model=None)
+    with pytest.raises(NotFound, match="cli"):  # without --model: the deployment's, and there is none
+        routing_source(sdk, "default", "cli", model=None)()
     with pytest.raises(InvalidParameter) as caught:
         routing_source(sdk, "default", "cli", model="churn/1", canary="other/1")
     assert caught.value.field == "--canary"
