@@ -95,7 +95,7 @@ def seed_deployments(platform: Platform, actor: str = "ada") -> Seeded:
                     DEPLOYMENT, f"{MODEL}@production", canary=3, policy=POLICY,
                     reason="v3: retrained on March data", actor=actor,
                 )  # fmt: skip
-            if minute % (5 * MINUTE) == 0:
+            if (minute - start) % (5 * MINUTE) == 0:  # the job, every 5 minutes here
                 verdicts.extend(k for k, n in serving.roll_out().items() for _ in range(n))
             deployment = serving.get(DEPLOYMENT)
             total = int(1200 + 300 * rng.random() + 200 * ((minute // MINUTE) % 60 > 40))

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from deployment_support import DEPLOYMENT, STAGING, Seeded, seed_deployments
+from test_csp import RECORD_VIOLATIONS
 from test_screenshots import WIDTHS, keep, no_page_overflow
 from ui_support import Console, browser_tab
 
@@ -128,8 +129,11 @@ def test_the_list_says_each_deployments_state_versions_and_traffic(viewer: Any, 
 
 
 def test_the_page_draws_the_traffic_charts_per_version_and_role(viewer: Any, world: World) -> None:
-    viewer.goto(f"/deployments/{DEPLOYMENT}")
+    viewer.add_init_script(RECORD_VIOLATIONS)
+    answer = viewer.goto(f"/deployments/{DEPLOYMENT}")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
     viewer.wait_for_function(READY)
+    assert viewer.evaluate("window.__violations") == []  # the weight bar, the charts: no inline style
     data = viewer.evaluate("() => JSON.parse(document.getElementById('traffic-data').textContent)")
     labels = [s["label"] for s in data["series"]]
     assert labels == ["v1 stable", "v2 canary", "v3 canary"]

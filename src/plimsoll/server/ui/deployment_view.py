@@ -192,6 +192,12 @@ def check_rows(deployment: Deployment, analysis: dict[str, Any] | None) -> list[
     return rows
 
 
+def _canary_requests(analysis: dict[str, Any] | None) -> int | None:
+    canary = (analysis or {}).get("canary")
+    requests = canary.get("requests") if isinstance(canary, dict) else None
+    return requests if isinstance(requests, int) and not isinstance(requests, bool) else None
+
+
 def _threshold(deployment: Deployment, name: str, check: dict[str, Any] | None) -> str | None:
     policy = deployment.policy
     if name == "requests":
@@ -217,11 +223,14 @@ def _threshold(deployment: Deployment, name: str, check: dict[str, Any] | None) 
     return None
 
 
-def _value(name: str, check: dict[str, Any]) -> str | None:
+def _value(name: str, check: dict[str, Any], analysis_requests: int | None = None) -> str | None:
     def number(key: str) -> float | None:
         value = check.get(key)
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
+    if name == "requests":
+        counted = analysis_requests
+        return None if counted is None else f"{counted:,} canary"
     if name == "error_rate":
         canary, stable = number("canary"), number("stable")
         if canary is None:
@@ -274,6 +283,8 @@ def history_rows(history: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
 def _shown(key: str, value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if key == "canary_weight" and isinstance(value, int | float):
         return f"{value:g}%"
     if key in ("stable", "canary", "shadow"):
@@ -298,7 +309,7 @@ def totals(stats: Sequence[TrafficStats]) -> dict[str, Any]:
 def traffic_charts(stats: Sequence[TrafficStats], since: int, until: int, bucket_ms: int) -> dict[str, Any]:
     """The request-rate and latency charts' data: one x value per bucket from `since` to `until`
     (seconds since the epoch, as uPlot reads time), and per version and role its requests per
-    second (0 where it answered nothing) and p50/p99 latency in ms (null there: a gap)."""
+    second (0 where it answered nothing between its first and last report, null outside) and p50/p99 latency in ms (null there: a gap)."""
     first = since - since % bucket_ms
     xs = list(range(first, until, bucket_ms))
     index = {start: i for i, start in enumerate(xs)}
@@ -309,7 +320,7 @@ def traffic_charts(stats: Sequence[TrafficStats], since: int, until: int, bucket
         errors: list[float | None] = [0.0] * len(xs)
         p50: list[float | None] = [None] * len(xs)
         p99: list[float | None] = [None] * len(xs)
-        requests = 0
+        requests, reported = 0, []
         for s in stats:
             if (s.version, s.role) != (version, role) or s.since not in index:
                 continue
@@ -319,6 +330,10 @@ def traffic_charts(stats: Sequence[TrafficStats], since: int, until: int, bucket
             p50[i] = s.latency_quantile(0.5)
             p99[i] = s.latency_quantile(0.99)
             requests += s.requests
+            reported.append(i)
+        if reported:  # before its first report and after its last it was not running: a gap
+            for i in [*range(min(reported)), *range(max(reported) + 1, len(xs))]:
+                rate[i] = errors[i] = None
         series.append(
             {
                 "label": f"v{version} {role}",
