@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from plimsoll.core.errors import Conflict, InvalidParameter, NotFound
 from plimsoll.core.http import actor_of
 from plimsoll.core.projects import DEFAULT_PROJECT
+from plimsoll.core.validation import check_text
 from plimsoll.server.ui import deployment_view, views
 from plimsoll.server.ui.models import model_path, version_path
 from plimsoll.server.ui.pages import PageRoute, allowed, render
@@ -219,10 +220,11 @@ def _act(
     action: Callable[[DeploymentService, str], None],
     reason: str,
 ) -> Response:
+    # What no form on the page can send (text no database stores, a reason past its limit) is the
+    # 400 page, before anything is looked up; then an unknown deployment is the 404 page.
+    check_text("reason", reason, max_length=MAX_REASON)
     service = _service(request)
-    service.get(name, project=project)  # an unknown deployment is the 404 page, not a form error
-    if len(reason) > MAX_REASON:
-        raise InvalidParameter("reason", f"is {len(reason)} characters long; the limit is {MAX_REASON}")
+    service.get(name, project=project)
     try:
         action(service, actor_of(request))
     except FORM_ERRORS as error:
