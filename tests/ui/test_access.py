@@ -39,6 +39,7 @@ UI_PREFIXES = (
     "/admin",
     "/compare",
     "/datasets",
+    "/deployments",
     "/experiments",
     "/features",
     "/jobs",
@@ -133,6 +134,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         tracking.log_artifact(run.id, "model/weights.bin", b"weights %d" % number, actor="root")
         platform.model_registry.register_version("victim", run_id=run.id, artifact_path="model", actor="root")
         platform.model_registry.set_alias("victim", "production", number, actor="root")
+    # And a deployment of that alias, for /deployments/{name} (and its rollback, pause and resume
+    # forms: without a reason or a canary each is a form error, 400 or 409, never a change).
+    platform.service("serving").deploy("victim", "victim@production", actor="root")
     # And a monitor on that alias, for /monitors/{name}.
     platform.monitoring.create_monitor(
         "victim", "victim@production", "dataset:victim@2", features=["a", "b"], actor="root"

@@ -24,6 +24,7 @@ def test_the_navigation_lists_exactly_the_descriptors_entries() -> None:
         "Incidents",
         "Jobs",
         "Monitors",
+        "Deployments",
         "Users",
         "API tokens",
         "Service accounts",

@@ -74,11 +74,12 @@ def test_home_lists_experiments(page: Any, base_url: str) -> None:
         "Incidents",
         "Jobs",
         "Monitors",
+        "Deployments",
         "Users",  # with auth off the local user administers everything
         "API tokens",
         "Service accounts",
     ]
-    assert nav.locator("a.nav-link[href]").count() == 13
+    assert nav.locator("a.nav-link[href]").count() == 14
     # Authentication is off here, and the layout says what that means.
     assert "Authentication is off: single-user mode." in nav.locator(".auth-off").inner_text()
     assert nav.get_by_text("soon", exact=False).count() == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plimsoll.core.capability import Capability, CliCommand, CliGroup, Consumer, JobKind
+from plimsoll.core.capability import Capability, CliCommand, CliGroup, Consumer, JobKind, NavItem
 
 ROLLOUT_JOB = "serving.rollout"
 
@@ -19,6 +19,8 @@ CAPABILITY = Capability(
     service="plimsoll.serving.service:DeploymentService",
     router="plimsoll.serving.api:router",
     permissions="plimsoll.serving.permissions:PERMISSIONS",
+    pages="plimsoll.server.ui.deployments:router",
+    nav=(NavItem("Operate", "deployments", "Deployments", "/deployments"),),
     cli=(
         CliCommand("deploy", "plimsoll.cli.deployments:deploy"),
         CliCommand("serve", "plimsoll.cli.serve:serve"),
