@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from plimsoll.client import Client
 from plimsoll.core.config import Settings
@@ -40,5 +41,37 @@ def test_segments_logged_with_different_column_types_read_as_one_table(tmp_path:
         client.monitoring.flush()
         monitored = monitoring.alias_rows("m", "prod", 0, 100)
         assert monitored.num_rows == 7 and monitored.column("amount").to_pylist()[-1] == "n/a"
+    finally:
+        client.close()
+
+
+def test_a_window_joins_the_labels_of_its_horizon_only(tmp_path: Path) -> None:
+    """Labels arriving within 30 days after a window count for it; later ones do not (and a
+    backfill of old windows does not read every label logged since)."""
+    import numpy as np
+
+    client = Client(settings=Settings.from_env().with_overrides(home=tmp_path))
+    try:
+        with client.start_run(experiment="horizon", capture=False) as run:
+            run.log_text("a model", "model/weights.txt")
+        client.registry.register("m", run_id=run.id, artifact_path="model")
+        client.registry.set_alias("m", "prod", 1)
+        rng = np.random.default_rng(0)
+        reference = pd.DataFrame({"x": rng.normal(size=500), "label": rng.integers(0, 2, 500)})
+        reference["prediction"] = (reference.x > 0).astype(int)
+        client.datasets.register("m-reference", reference)
+        day = 86_400_000
+        ids = [f"p{i}" for i in range(60)]
+        client.log_predictions("m@prod", pd.DataFrame({"x": rng.normal(size=60)}), [0, 1] * 30, ids=ids,
+                               timestamps=[1_000 + i for i in range(60)])  # fmt: skip
+        client.log_labels(ids[:40], [1] * 40, model="m", timestamps=[2 * day] * 40)  # two days late
+        client.log_labels(ids[40:], [1] * 20, model="m", timestamps=[45 * day] * 20)  # 45 days late
+        client.monitoring.flush()
+        spec = {"kind": "dataset", "dataset": "m-reference@1", "target": "label", "prediction": "prediction"}
+        client.monitors.create("m", "m@prod", spec, features=["x"], every="1d", start=0)
+        monitoring = client.platform.service("monitoring")
+        monitoring.clock = lambda: 60 * day
+        [first, *_] = client.monitors.backfill("m", 0, day)
+        assert first.rows == 60 and first.values["labels.coverage"] == pytest.approx(40 / 60)
     finally:
         client.close()

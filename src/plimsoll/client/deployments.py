@@ -208,4 +208,6 @@ class Deployments:
         if self._local:
             return self._call("report_traffic", project, name, stats, replica)  # type: ignore[no-any-return]
         body = {"replica": replica, "stats": [s.to_dict() for s in stats]}
-        return int(self._http("POST", self._path(name, "/traffic"), body, params={"project": project})["stored"])
+        return int(
+            self._http("POST", self._path(name, "/traffic"), body, params={"project": project})["stored"]
+        )

@@ -259,8 +259,11 @@ class CheckingOps(MonitorOps):
             )
         )
         version = self.holder_at(monitor.model, monitor.alias, end - 1, project=monitor.project)
-        labels = self.labels_for(monitor.model, table, since=start, project=monitor.project)
-        outcomes = self.outcomes_for(monitor.model, table, since=start, project=monitor.project)
+        # A window's labels and outcomes are those that arrived within the label horizon after it:
+        # a backfill of old windows reads what each one can join, not every later label.
+        horizon, project = end + LABEL_HORIZON_MS, monitor.project
+        labels = self.labels_for(monitor.model, table, since=start, until=horizon, project=project)
+        outcomes = self.outcomes_for(monitor.model, table, since=start, until=horizon, project=project)
 
         def findings(part: pa.Table, alpha: float) -> Findings:
             return assess(
@@ -422,8 +425,9 @@ class CheckingOps(MonitorOps):
             table = self.alias_rows(
                 monitor.model, monitor.alias, start, window[0].end, project=monitor.project
             )
-            labels = self.labels_for(monitor.model, table, since=start, project=monitor.project)
-            outcomes = self.outcomes_for(monitor.model, table, since=start, project=monitor.project)
+            horizon, project = window[0].end + LABEL_HORIZON_MS, monitor.project
+            labels = self.labels_for(monitor.model, table, since=start, until=horizon, project=project)
+            outcomes = self.outcomes_for(monitor.model, table, since=start, until=horizon, project=project)
             for found in window:
                 part = table
                 if found.segment:

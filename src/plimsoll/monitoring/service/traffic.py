@@ -101,23 +101,28 @@ class TrafficOps(ReadingOps):
         finally:
             connection.close()
 
-    def labels_for(self, model: str, predictions: pa.Table, *, since: int, project: str) -> pa.Table | None:
-        """The labels logged from `since` on for `predictions`' ids (for the model, or the whole
-        project), every one of them: the last per id wins where they are used."""
-        return self._joined("labels", model, predictions, since, project)
+    def labels_for(
+        self, model: str, predictions: pa.Table, *, since: int, until: int | None = None, project: str
+    ) -> pa.Table | None:
+        """The labels logged from `since` to before `until` (None: until now) for `predictions`'
+        ids (for the model, or the whole project), every one of them: the last per id wins where
+        they are used."""
+        return self._joined("labels", model, predictions, since, until, project)
 
-    def outcomes_for(self, model: str, predictions: pa.Table, *, since: int, project: str) -> pa.Table | None:
-        return self._joined("outcomes", model, predictions, since, project)
+    def outcomes_for(
+        self, model: str, predictions: pa.Table, *, since: int, until: int | None = None, project: str
+    ) -> pa.Table | None:
+        return self._joined("outcomes", model, predictions, since, until, project)
 
     def _joined(
-        self, kind: str, model: str, predictions: pa.Table, since: int, project: str
+        self, kind: str, model: str, predictions: pa.Table, since: int, until: int | None, project: str
     ) -> pa.Table | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if predictions.num_rows == 0:
             return None
-        parts = [self._read_kind(kind, name, None, since, None, project) for name in (model, "")]
+        parts = [self._read_kind(kind, name, None, since, until, project) for name in (model, "")]
         parts = [p for p in parts if p.num_rows]
         if not parts:
             return None
