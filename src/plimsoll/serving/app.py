@@ -106,6 +106,17 @@ class _Version:
     names: tuple[str, ...]  # the signature's input columns ((): no signature)
     layout: str
     proba: Callable[[Any], Any] | None
+    numeric: tuple[str, ...] | None = None  # its columns' types, when all are numbers (fast path)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A request's rows as the fast path took them (one float64 array in the signature's
+    order), made a frame by the writer, off the request path."""
+
+    names: tuple[str, ...]
+    matrix: Any
+    types: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -343,20 +354,32 @@ class Replica:
             protocol.refuse_missing(frame, entry.names, f"{served.routing.model}/{version}")
         return frame
 
+    def answer(self, served: _Served, version: int, parsed: Parsed, field: str) -> tuple[Any, Any, Any]:
+        """The features (to log), predictions and scores of a request: a numeric version's rows
+        taken as one array when they all fit (`protocol.matrix`), else checked and refused column
+        by column as before."""
+        entry = served.versions[version]
+        if entry.numeric is not None:
+            rows = protocol.matrix(parsed, entry.names, entry.numeric, entry.layout)
+            if rows is not None:
+                predictions, answered = entry.model.predict_matrix(  # type: ignore[attr-defined]
+                    rows, proba=entry.proba is not None and self.options.scores
+                )
+                return _Rows(entry.names, rows, entry.numeric), predictions, _scores(answered)
+        frame = self.features(served, version, parsed, field)
+        predictions, scores = self.predict(served, version, frame)
+        return frame, predictions, scores
+
     def predict(self, served: _Served, version: int, frame: Any) -> tuple[Any, Any]:
         entry = served.versions[version]
         both = getattr(entry.model, "predict_with_proba", None)
         if entry.proba is None or not self.options.scores:
             return entry.model.predict(frame), None
-        import numpy as np
-
         if both is not None:  # the signature checked once for both answers
             predictions, answered = both(frame)
         else:
             predictions, answered = entry.model.predict(frame), entry.proba(frame)
-        proba = np.asarray(answered)
-        scores = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
-        return predictions, scores
+        return predictions, _scores(answered)
 
     def logged(
         self, served: _Served, version: int, role: str, frame: Any, answer: tuple[Any, Any], ids: list[str]
@@ -408,8 +431,8 @@ class Replica:
             status = 200
             answer = None
             try:
-                frame = self.features(served, version, parsed, "input")
-                answer = self.predict(served, version, frame)
+                frame, *answered = self.answer(served, version, parsed, "input")
+                answer = (answered[0], answered[1])
             except InvalidParameter:
                 status = 422
             except Exception as exc:
@@ -444,7 +467,6 @@ class Replica:
 
     def _hand_over(self, items: list[_Logged]) -> None:
         import numpy as np
-        import pandas as pd
 
         assert self.log_to is not None
         groups: dict[tuple[str, str, str, int, str], list[_Logged]] = {}
@@ -454,8 +476,7 @@ class Replica:
         for (project, deployment, model, version, role), group in groups.items():
             rows = sum(len(item.ids) for item in group)
             try:
-                frames = [g.frame for g in group]
-                frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                frame = _features([g.frame for g in group])
                 predictions = np.concatenate([_column(g.predictions, len(g.ids)) for g in group])
                 scores = None
                 if all(g.scores is not None for g in group):
@@ -519,6 +540,42 @@ def _column(values: Any, rows: int) -> Any:
     return array.reshape(rows, -1)[:, 0] if array.ndim > 1 else array
 
 
+def _scores(answered: Any) -> Any:
+    """A classifier's scores: the positive class's probability, or every class's."""
+    if answered is None:
+        return None
+    import numpy as np
+
+    proba = np.asarray(answered)
+    return proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
+
+
+def _features(items: list[Any]) -> Any:
+    """One frame of the logged features of a group of requests (the fast path's arrays stacked
+    first, then made one frame)."""
+    import numpy as np
+    import pandas as pd
+
+    first = items[0]
+    if isinstance(first, _Rows) and all(
+        isinstance(i, _Rows) and i.names == first.names and i.types == first.types for i in items
+    ):
+        stacked = first.matrix if len(items) == 1 else np.concatenate([i.matrix for i in items])
+        return _rows_frame(first.names, stacked, first.types)
+    frames = [_rows_frame(i.names, i.matrix, i.types) if isinstance(i, _Rows) else i for i in items]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _rows_frame(names: tuple[str, ...], matrix: Any, types: tuple[str, ...]) -> Any:
+    import pandas as pd
+
+    if len(set(types)) == 1:
+        return pd.DataFrame(matrix.astype(types[0], copy=False), columns=list(names), copy=False)
+    return pd.DataFrame(
+        {n: matrix[:, i].astype(t) for i, (n, t) in enumerate(zip(names, types, strict=True))}
+    )
+
+
 def _prepared(model: Model) -> _Version:
     signature = getattr(model, "signature", None)
     names = tuple(c.name for c in signature.inputs) if signature is not None else ()
@@ -527,7 +584,8 @@ def _prepared(model: Model) -> _Version:
         proba = model.predict_proba  # type: ignore[attr-defined]
     except AttributeError:
         proba = None
-    return _Version(model, names, layout, proba)
+    numeric = getattr(model, "numeric_inputs", None) if hasattr(model, "predict_matrix") else None
+    return _Version(model, names, layout, proba, numeric if isinstance(numeric, tuple) else None)
 
 
 def _without(routing: Routing, failed: set[int]) -> Routing | None:
@@ -611,11 +669,11 @@ def build_app(
             version, role = replica.choose(served, parsed, request.headers.get(KEY_HEADER))
             field = "inputs" if style == "oip" else "input"
             if parsed.rows <= replica.options.inline_rows:
-                frame = replica.features(served, version, parsed, field)
-                predictions, scores = replica.predict(served, version, frame)
+                frame, predictions, scores = replica.answer(served, version, parsed, field)
             else:
-                frame = await run_in_threadpool(replica.features, served, version, parsed, field)
-                predictions, scores = await run_in_threadpool(replica.predict, served, version, frame)
+                frame, predictions, scores = await run_in_threadpool(
+                    replica.answer, served, version, parsed, field
+                )
         except PlimsollError as exc:
             return _refused(request, exc, version, role, started)
         except Exception:
