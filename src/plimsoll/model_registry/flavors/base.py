@@ -175,6 +175,9 @@ class LoadedModel:
         types = self._numeric
         if types is None or self.signature is None:
             raise InvalidParameter("input", f"{self.version.ref} does not take its rows as one array")
+        # Column-major, as a frame's values are (and `enforce` gives): a model's sums then run
+        # in the same order, so its answers are the same to the last bit.
+        matrix = np.asfortranarray(matrix)
         if self._predictor.takes_array:
             checked: Any = matrix.astype(np.result_type(*types), copy=False)
         else:
