@@ -483,7 +483,7 @@ class Replica:
                     scores = np.concatenate([np.asarray(g.scores) for g in group])
                 self.log_to.log_predictions(
                     f"{model}/{version}",
-                    frame.reset_index(drop=True),
+                    frame if not hasattr(frame, "reset_index") else frame.reset_index(drop=True),
                     predictions,
                     scores=scores,
                     ids=[i for g in group for i in g.ids],
@@ -551,8 +551,8 @@ def _scores(answered: Any) -> Any:
 
 
 def _features(items: list[Any]) -> Any:
-    """One frame of the logged features of a group of requests (the fast path's arrays stacked
-    first, then made one frame)."""
+    """The logged features of a group of requests: the fast path's arrays stacked into one Arrow
+    table (the columns as JSON gives them: float64, int64), else one frame of them all."""
     import numpy as np
     import pandas as pd
 
@@ -560,8 +560,16 @@ def _features(items: list[Any]) -> Any:
     if isinstance(first, _Rows) and all(
         isinstance(i, _Rows) and i.names == first.names and i.types == first.types for i in items
     ):
+        import pyarrow as pa
+
         stacked = first.matrix if len(items) == 1 else np.concatenate([i.matrix for i in items])
-        return _rows_frame(first.names, stacked, first.types)
+        by_column = np.ascontiguousarray(stacked.T)
+        return pa.table(
+            {
+                name: pa.array(by_column[i] if kind.startswith("float") else by_column[i].astype(np.int64))
+                for i, (name, kind) in enumerate(zip(first.names, first.types, strict=True))
+            }
+        )
     frames = [_rows_frame(i.names, i.matrix, i.types) if isinstance(i, _Rows) else i for i in items]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
@@ -569,10 +577,11 @@ def _features(items: list[Any]) -> Any:
 def _rows_frame(names: tuple[str, ...], matrix: Any, types: tuple[str, ...]) -> Any:
     import pandas as pd
 
-    if len(set(types)) == 1:
-        return pd.DataFrame(matrix.astype(types[0], copy=False), columns=list(names), copy=False)
     return pd.DataFrame(
-        {n: matrix[:, i].astype(t) for i, (n, t) in enumerate(zip(names, types, strict=True))}
+        {
+            n: matrix[:, i].astype("float64" if t.startswith("float") else "int64")
+            for i, (n, t) in enumerate(zip(names, types, strict=True))
+        }
     )
 
 
