@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -58,6 +59,7 @@ JSON = "application/json"
 INLINE_ROWS = 256  # requests of at most this many rows predict on the event loop (no thread hop)
 MAX_QUEUED_ROWS = 500_000  # rows waiting for the prediction writer
 MAX_SHADOW_REQUESTS = 1_000  # requests waiting for the shadow
+SWITCH_INTERVAL = 0.0005
 SHOWN_IDS = 16  # an access log line lists a request's ids up to this many rows, else their prefix
 
 
@@ -147,6 +149,10 @@ class Options:
     allow_missing: bool = False  # let null and NaN reach the model
     inline_rows: int = INLINE_ROWS
     max_queued_rows: int = MAX_QUEUED_ROWS
+    # The interpreter's thread switch interval while the replica runs (seconds; None: left as
+    # it is, 5 ms by default): how long the event loop may wait for the GIL while the writer
+    # and the log's own threads work. A replica is the process's work; the old value is put back.
+    switch_interval: float | None = SWITCH_INTERVAL
     replica: str = field(default_factory=lambda: new_id()[-12:])
 
 
@@ -176,6 +182,7 @@ class Replica:
         self.metrics: ServingMetrics | None = None
         self._failed_at: tuple[int, float] | None = None  # (revision, when) of the last failed switch
         self._stop = threading.Event()
+        self._switch_interval: float | None = None
         self._threads: list[threading.Thread] = []
         self._queue: deque[_Logged] = deque()
         self._queued_rows = 0
@@ -192,6 +199,9 @@ class Replica:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.options.switch_interval is not None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.options.switch_interval)
         for target, name in (
             (self._poll, "poll"),
             (self._write, "log"),
@@ -213,6 +223,9 @@ class Replica:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     # -- routing ----------------------------------------------------------------------------------
 
