@@ -59,7 +59,7 @@ JSON = "application/json"
 INLINE_ROWS = 256  # requests of at most this many rows predict on the event loop (no thread hop)
 MAX_QUEUED_ROWS = 500_000  # rows waiting for the prediction writer
 MAX_SHADOW_REQUESTS = 1_000  # requests waiting for the shadow
-SWITCH_INTERVAL = 0.0005
+SWITCH_INTERVAL = 0.0005  # seconds: see Options.switch_interval
 SHOWN_IDS = 16  # an access log line lists a request's ids up to this many rows, else their prefix
 
 
@@ -114,7 +114,8 @@ class _Version:
 @dataclass(frozen=True)
 class _Rows:
     """A request's rows as the fast path took them (one float64 array in the signature's
-    order), made a frame by the writer, off the request path."""
+    order), made one Arrow table with the others of its batch by the writer, off the request
+    path."""
 
     names: tuple[str, ...]
     matrix: Any
