@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import logging.handlers
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
@@ -99,11 +100,12 @@ def serve(
             trained_in=trained_in(client, project, routing.model),
         )
     _flushed_on_shutdown(app, client)
-    _structured_access_log()
+    lines = _structured_access_log()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
     finally:
         client.close()
+        _stop_lines(lines)
 
 
 def routing_source(
@@ -194,13 +196,29 @@ def _flushed_on_shutdown(app: Any, client: Client) -> None:
     app.router.lifespan_context = lifespan
 
 
-def _structured_access_log() -> None:
-    """Access lines (JSON, one a request) and the server's own messages to stderr."""
+def _structured_access_log() -> logging.handlers.QueueListener:
+    """Access lines (JSON, one a request) and the server's own messages to stderr, written by a
+    thread of their own: a request only appends its line to a queue (no write on the event
+    loop). The listener answered is stopped (its lines written) at exit, or by its caller."""
+    import atexit
+    import queue
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(lines, handler)
+    listener.start()
+    atexit.register(_stop_lines, listener)
     serving = logging.getLogger("plimsoll.serving")
-    serving.addHandler(handler)
+    serving.addHandler(logging.handlers.QueueHandler(lines))
     serving.setLevel(logging.INFO)
+    return listener
+
+
+def _stop_lines(listener: logging.handlers.QueueListener) -> None:
+    """Write the lines still queued and stop the listener's thread (once)."""
+    if listener._thread is not None:
+        listener.stop()
 
 
 def trained_in(client: Client, project: str, model: str) -> Callable[[int], Any]:

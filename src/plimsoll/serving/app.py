@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -58,6 +59,7 @@ JSON = "application/json"
 INLINE_ROWS = 256  # requests of at most this many rows predict on the event loop (no thread hop)
 MAX_QUEUED_ROWS = 500_000  # rows waiting for the prediction writer
 MAX_SHADOW_REQUESTS = 1_000  # requests waiting for the shadow
+SWITCH_INTERVAL = 0.0005  # seconds: see Options.switch_interval
 SHOWN_IDS = 16  # an access log line lists a request's ids up to this many rows, else their prefix
 
 
@@ -106,6 +108,18 @@ class _Version:
     names: tuple[str, ...]  # the signature's input columns ((): no signature)
     layout: str
     proba: Callable[[Any], Any] | None
+    numeric: tuple[str, ...] | None = None  # its columns' types, when all are numbers (fast path)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A request's rows as the fast path took them (one float64 array in the signature's
+    order), made one Arrow table with the others of its batch by the writer, off the request
+    path."""
+
+    names: tuple[str, ...]
+    matrix: Any
+    types: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,10 @@ class Options:
     allow_missing: bool = False  # let null and NaN reach the model
     inline_rows: int = INLINE_ROWS
     max_queued_rows: int = MAX_QUEUED_ROWS
+    # The interpreter's thread switch interval while the replica runs (seconds; None: left as
+    # it is, 5 ms by default): how long the event loop may wait for the GIL while the writer
+    # and the log's own threads work. A replica is the process's work; the old value is put back.
+    switch_interval: float | None = SWITCH_INTERVAL
     replica: str = field(default_factory=lambda: new_id()[-12:])
 
 
@@ -165,6 +183,7 @@ class Replica:
         self.metrics: ServingMetrics | None = None
         self._failed_at: tuple[int, float] | None = None  # (revision, when) of the last failed switch
         self._stop = threading.Event()
+        self._switch_interval: float | None = None
         self._threads: list[threading.Thread] = []
         self._queue: deque[_Logged] = deque()
         self._queued_rows = 0
@@ -181,6 +200,9 @@ class Replica:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.options.switch_interval is not None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.options.switch_interval)
         for target, name in (
             (self._poll, "poll"),
             (self._write, "log"),
@@ -202,6 +224,9 @@ class Replica:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     # -- routing ----------------------------------------------------------------------------------
 
@@ -343,20 +368,32 @@ class Replica:
             protocol.refuse_missing(frame, entry.names, f"{served.routing.model}/{version}")
         return frame
 
+    def answer(self, served: _Served, version: int, parsed: Parsed, field: str) -> tuple[Any, Any, Any]:
+        """The features (to log), predictions and scores of a request: a numeric version's rows
+        taken as one array when they all fit (`protocol.matrix`), else checked and refused column
+        by column as before."""
+        entry = served.versions[version]
+        if entry.numeric is not None:
+            rows = protocol.matrix(parsed, entry.names, entry.numeric, entry.layout)
+            if rows is not None:
+                predictions, answered = entry.model.predict_matrix(  # type: ignore[attr-defined]
+                    rows, proba=entry.proba is not None and self.options.scores
+                )
+                return _Rows(entry.names, rows, entry.numeric), predictions, _scores(answered)
+        frame = self.features(served, version, parsed, field)
+        predictions, scores = self.predict(served, version, frame)
+        return frame, predictions, scores
+
     def predict(self, served: _Served, version: int, frame: Any) -> tuple[Any, Any]:
         entry = served.versions[version]
         both = getattr(entry.model, "predict_with_proba", None)
         if entry.proba is None or not self.options.scores:
             return entry.model.predict(frame), None
-        import numpy as np
-
         if both is not None:  # the signature checked once for both answers
             predictions, answered = both(frame)
         else:
             predictions, answered = entry.model.predict(frame), entry.proba(frame)
-        proba = np.asarray(answered)
-        scores = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
-        return predictions, scores
+        return predictions, _scores(answered)
 
     def logged(
         self, served: _Served, version: int, role: str, frame: Any, answer: tuple[Any, Any], ids: list[str]
@@ -408,8 +445,8 @@ class Replica:
             status = 200
             answer = None
             try:
-                frame = self.features(served, version, parsed, "input")
-                answer = self.predict(served, version, frame)
+                frame, *answered = self.answer(served, version, parsed, "input")
+                answer = (answered[0], answered[1])
             except InvalidParameter:
                 status = 422
             except Exception as exc:
@@ -444,7 +481,6 @@ class Replica:
 
     def _hand_over(self, items: list[_Logged]) -> None:
         import numpy as np
-        import pandas as pd
 
         assert self.log_to is not None
         groups: dict[tuple[str, str, str, int, str], list[_Logged]] = {}
@@ -454,15 +490,14 @@ class Replica:
         for (project, deployment, model, version, role), group in groups.items():
             rows = sum(len(item.ids) for item in group)
             try:
-                frames = [g.frame for g in group]
-                frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                frame = _features([g.frame for g in group])
                 predictions = np.concatenate([_column(g.predictions, len(g.ids)) for g in group])
                 scores = None
                 if all(g.scores is not None for g in group):
                     scores = np.concatenate([np.asarray(g.scores) for g in group])
                 self.log_to.log_predictions(
                     f"{model}/{version}",
-                    frame.reset_index(drop=True),
+                    frame if not hasattr(frame, "reset_index") else frame.reset_index(drop=True),
                     predictions,
                     scores=scores,
                     ids=[i for g in group for i in g.ids],
@@ -519,6 +554,51 @@ def _column(values: Any, rows: int) -> Any:
     return array.reshape(rows, -1)[:, 0] if array.ndim > 1 else array
 
 
+def _scores(answered: Any) -> Any:
+    """A classifier's scores: the positive class's probability, or every class's."""
+    if answered is None:
+        return None
+    import numpy as np
+
+    proba = np.asarray(answered)
+    return proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
+
+
+def _features(items: list[Any]) -> Any:
+    """The logged features of a group of requests: the fast path's arrays stacked into one Arrow
+    table (the columns as JSON gives them: float64, int64), else one frame of them all."""
+    import numpy as np
+    import pandas as pd
+
+    first = items[0]
+    if isinstance(first, _Rows) and all(
+        isinstance(i, _Rows) and i.names == first.names and i.types == first.types for i in items
+    ):
+        import pyarrow as pa
+
+        stacked = first.matrix if len(items) == 1 else np.concatenate([i.matrix for i in items])
+        by_column = np.ascontiguousarray(stacked.T)
+        return pa.table(
+            {
+                name: pa.array(by_column[i] if kind.startswith("float") else by_column[i].astype(np.int64))
+                for i, (name, kind) in enumerate(zip(first.names, first.types, strict=True))
+            }
+        )
+    frames = [_rows_frame(i.names, i.matrix, i.types) if isinstance(i, _Rows) else i for i in items]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _rows_frame(names: tuple[str, ...], matrix: Any, types: tuple[str, ...]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            n: matrix[:, i].astype("float64" if t.startswith("float") else "int64")
+            for i, (n, t) in enumerate(zip(names, types, strict=True))
+        }
+    )
+
+
 def _prepared(model: Model) -> _Version:
     signature = getattr(model, "signature", None)
     names = tuple(c.name for c in signature.inputs) if signature is not None else ()
@@ -527,7 +607,8 @@ def _prepared(model: Model) -> _Version:
         proba = model.predict_proba  # type: ignore[attr-defined]
     except AttributeError:
         proba = None
-    return _Version(model, names, layout, proba)
+    numeric = getattr(model, "numeric_inputs", None) if hasattr(model, "predict_matrix") else None
+    return _Version(model, names, layout, proba, numeric if isinstance(numeric, tuple) else None)
 
 
 def _without(routing: Routing, failed: set[int]) -> Routing | None:
@@ -611,11 +692,11 @@ def build_app(
             version, role = replica.choose(served, parsed, request.headers.get(KEY_HEADER))
             field = "inputs" if style == "oip" else "input"
             if parsed.rows <= replica.options.inline_rows:
-                frame = replica.features(served, version, parsed, field)
-                predictions, scores = replica.predict(served, version, frame)
+                frame, predictions, scores = replica.answer(served, version, parsed, field)
             else:
-                frame = await run_in_threadpool(replica.features, served, version, parsed, field)
-                predictions, scores = await run_in_threadpool(replica.predict, served, version, frame)
+                frame, predictions, scores = await run_in_threadpool(
+                    replica.answer, served, version, parsed, field
+                )
         except PlimsollError as exc:
             return _refused(request, exc, version, role, started)
         except Exception:

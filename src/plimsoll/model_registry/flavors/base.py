@@ -37,6 +37,12 @@ class Predictor:
     predict: Predict
     predict_proba: Predict | None = None
     raw: Any = None  # the library's object (an estimator, a Booster, an InferenceSession)
+    # Both answers from one call where they are exactly those of `predict` and `predict_proba`
+    # (a classifier whose predict is the class of the highest probability: sklearn, verified).
+    both: Callable[[Any], tuple[Any, Any]] | None = None
+    # predict, predict_proba and both also take the signature's columns as one plain 2-D array,
+    # in its order, with the answers they give on the frame `enforce` makes of them.
+    takes_array: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,27 @@ def require(module: str, flavor: str) -> Any:
         ) from None
 
 
+NUMERIC_TYPES = ("float32", "float64", "int32", "int64")
+
+
+def _enforced(matrix: Any, signature: Signature, types: tuple[str, ...]) -> Any:
+    """What `signatures.enforce` gives for these (valid) rows: a frame of the signature's columns
+    with their types, or (layout "array") its `to_numpy`."""
+    import numpy as np
+    import pandas as pd
+
+    names = [c.name for c in signature.inputs]
+    if len(set(types)) == 1:
+        dtype = np.dtype(types[0])
+        if signature.layout == "array":
+            return matrix.astype(dtype, copy=False)
+        return pd.DataFrame(matrix.astype(dtype, copy=False), columns=names, copy=False)
+    frame = pd.DataFrame(
+        {n: matrix[:, i].astype(t) for i, (n, t) in enumerate(zip(names, types, strict=True))}
+    )
+    return frame.to_numpy() if signature.layout == "array" else frame
+
+
 class LoadedModel:
     """A version loaded to predict. `predict(data)` and, where the flavor has it,
     `predict_proba(data)` check `data` against the version's signature first (the columns it
@@ -129,9 +156,56 @@ class LoadedModel:
     def predict_with_proba(self, data: Any) -> tuple[Any, Any]:
         """`predict(data)` and `predict_proba(data)` (None where the flavor has none), `data`
         checked against the signature once for both (a model server answers with both)."""
-        checked = self._checked(data)
-        proba = self._predictor.predict_proba
-        return self._predictor.predict(checked), None if proba is None else proba(checked)
+        return self._answers(self._checked(data), True)
+
+    @property
+    def numeric_inputs(self) -> tuple[str, ...] | None:
+        """The signature's column types when every one is a number (float32/64, int32/64): such
+        a version also takes its rows as one array (`predict_matrix`). None otherwise."""
+        return self._numeric
+
+    def predict_matrix(self, matrix: Any, *, proba: bool = True) -> tuple[Any, Any]:
+        """`predict_with_proba` (or `predict`, and None) of rows given as one 2-D float64 array
+        of the signature's columns in its order, each value already found to be a finite number
+        its column takes (an integer where it takes integers, within its range, |v| <= 2**53):
+        what `enforce` lets through. The model gets what `enforce` would have given it (or, where
+        the flavor takes it, the plain array), without the checks column by column."""
+        import numpy as np
+
+        types = self._numeric
+        if types is None or self.signature is None:
+            raise InvalidParameter("input", f"{self.version.ref} does not take its rows as one array")
+        # Column-major, as a frame's values are (and `enforce` gives): a model's sums then run
+        # in the same order, so its answers are the same to the last bit.
+        matrix = np.asfortranarray(matrix)
+        if self._predictor.takes_array:
+            checked: Any = matrix.astype(np.result_type(*types), copy=False)
+        else:
+            checked = _enforced(matrix, self.signature, types)
+        if not proba:
+            return self._predictor.predict(checked), None
+        return self._answers(checked, True)
+
+    def _answers(self, checked: Any, proba: bool) -> tuple[Any, Any]:
+        predictor = self._predictor
+        if not proba or predictor.predict_proba is None:
+            return predictor.predict(checked), None
+        if predictor.both is not None:
+            return predictor.both(checked)
+        return predictor.predict(checked), predictor.predict_proba(checked)
+
+    @property
+    def _numeric(self) -> tuple[str, ...] | None:
+        found = self.__dict__.get("_numeric_types", False)
+        if found is False:
+            signature = self.signature
+            found = None
+            if signature is not None and signature.inputs:
+                types = tuple(c.type for c in signature.inputs)
+                if all(t in NUMERIC_TYPES for t in types):
+                    found = types
+            self.__dict__["_numeric_types"] = found
+        return found  # type: ignore[no-any-return]
 
     def _checked(self, data: Any) -> Any:
         if self.signature is None:
