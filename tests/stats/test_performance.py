@@ -250,3 +250,31 @@ def test_two_class_draws_are_counted_as_the_confusion_matrix_counts_them() -> No
             )
         for name, values in counted.items():
             np.testing.assert_allclose(quick[name], values, rtol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_reference_work_asked_by_two_windows_at_once_is_done_once() -> None:
+    """A monitor judges a few windows at once against one reference: the reference-only work
+    they all need is computed by one of them while the others wait for it."""
+    import threading
+    import time
+
+    from plimsoll.stats import performance as perf
+
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "kept"
+
+    key = perf._reference_key(np.arange(10.0), np.arange(10))
+    found: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(perf._kept("test-once", key, (), compute)))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == ["kept"] * 3 and len(calls) == 1

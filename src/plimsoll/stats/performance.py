@@ -230,6 +230,7 @@ def _predictions(scores: FloatArray, n_classes: int, threshold: float) -> IntArr
 _KEPT: OrderedDict[bytes, Any] = OrderedDict()
 _KEPT_ENTRIES = 64
 _KEPT_LOCK = threading.Lock()
+_COMPUTING: dict[bytes, threading.Lock] = {}  # a lock for each key being computed
 
 
 def _reference_key(*arrays: Any) -> bytes:
@@ -251,11 +252,19 @@ def _kept(what: str, reference: bytes, options: tuple[Any, ...], compute: Any) -
         if key in _KEPT:
             _KEPT.move_to_end(key)
             return _KEPT[key]
-    found = compute()
-    with _KEPT_LOCK:
-        _KEPT[key] = found
-        while len(_KEPT) > _KEPT_ENTRIES:
-            _KEPT.popitem(last=False)
+        computing = _COMPUTING.setdefault(key, threading.Lock())
+    # One thread computes; another asking for the same (a monitor's windows are judged a few at
+    # once) waits for it rather than doing the same seconds of work beside it.
+    with computing:
+        with _KEPT_LOCK:
+            if key in _KEPT:
+                return _KEPT[key]
+        found = compute()
+        with _KEPT_LOCK:
+            _KEPT[key] = found
+            _COMPUTING.pop(key, None)
+            while len(_KEPT) > _KEPT_ENTRIES:
+                _KEPT.popitem(last=False)
     return found
 
 
@@ -531,10 +540,10 @@ def _curves(ref_scores: FloatArray, ref_labels: IntArray) -> Curves:
 
 def _apply_curves(curves: Curves, cur_scores: FloatArray) -> FloatArray:
     n_classes = len(curves)
-    probabilities = np.column_stack([np.interp(cur_scores[:, k], *curves[k]) for k in range(n_classes)])
-    if n_classes == 2:
-        positive = probabilities[:, 1]
+    if n_classes == 2:  # the positive class's curve decides; the other's is its complement
+        positive = np.interp(cur_scores[:, 1], *curves[1])
         return np.column_stack((1.0 - positive, positive))
+    probabilities = np.column_stack([np.interp(cur_scores[:, k], *curves[k]) for k in range(n_classes)])
     totals = probabilities.sum(axis=1, keepdims=True)
     uniform = np.full_like(probabilities, 1.0 / n_classes)
     return np.where(totals > 0, probabilities / np.where(totals > 0, totals, 1.0), uniform)
