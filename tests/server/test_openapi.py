@@ -61,7 +61,9 @@ def test_every_error_response_carries_the_error_body_and_no_422_is_left(document
     assert "HTTPValidationError" not in document["components"]["schemas"]
     for method, path, operation in _operations(document):
         responses = operation["responses"]
-        assert "422" not in responses, (method, path)
+        # FastAPI's validation 422 is never sent (a body that does not fit is a 400); a route may
+        # declare a 422 of its own (GATE_FAILED), with the error body like every error.
+        assert "HTTPValidationError" not in str(responses.get("422", "")), (method, path)
         for status, response in responses.items():
             if status.startswith(("4", "5")):
                 schema = response["content"]["application/json"]["schema"]
