@@ -20,10 +20,11 @@ from plimsoll.server.testing import LiveServer
 
 HOLD_S = 5.0
 # Liveness bounds: the failure they guard against is every request stalled until the lock goes
-# (seconds). The typical answer must come within 100 ms; a single one may be slowed by a busy
-# machine (the suite runs beside other tests), never stalled.
+# (the lock is held 5 s, so a stalled request waits seconds). The typical answer must come within
+# 100 ms; a single one may be slowed by a busy machine (the suite runs beside Chromium and other
+# tests: 1.9 s was seen once), never stalled until the lock goes.
 TYPICAL_ANSWER_S = 0.1
-WORST_ANSWER_S = 1.5
+WORST_ANSWER_S = 3.0
 
 
 def _hold_write_lock(db_path: str, held: threading.Event, seconds: float) -> None:
