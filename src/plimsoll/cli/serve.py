@@ -99,7 +99,6 @@ def serve(
             report=None if model is not None else reporter(client, project, name, options.replica),
             trained_in=trained_in(client, project, routing.model),
         )
-    _flushed_on_shutdown(app, client)
     lines = _structured_access_log()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
@@ -168,32 +167,6 @@ def loader(client: Client, project: str, model: str) -> Callable[[int], Any]:
     """A version of `model` loaded through the registry: files verified against their digests,
     safe formats only (a pickle once trusted)."""
     return lambda version: client.registry.load(f"{model}/{version}", project=project)
-
-
-def _flushed_on_shutdown(app: Any, client: Client) -> None:
-    """Flush the prediction log once the app's lifespan has stopped the replica (whose writer
-    hands its last rows to the log): uvicorn raises a SIGTERM again after its graceful shutdown,
-    which ends the process before the code after `uvicorn.run` would run."""
-    import contextlib
-
-    from starlette.concurrency import run_in_threadpool
-
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> Any:
-        try:
-            async with inner(app) as state:
-                yield state
-        finally:
-            try:
-                await run_in_threadpool(client.monitoring.flush, 30.0)
-            except Exception as exc:  # the rows stay in the log's buffer (and spool), said here
-                logging.getLogger("plimsoll.serving").warning(
-                    "serving: the prediction log was not flushed on shutdown (%s)", exc
-                )
-
-    app.router.lifespan_context = lifespan
 
 
 def _structured_access_log() -> logging.handlers.QueueListener:

@@ -661,6 +661,14 @@ def build_app(
             yield
         finally:
             await run_in_threadpool(replica.stop)
+            # The writer has handed its last rows to the log: flush them here, in the app's own
+            # shutdown (uvicorn raises SIGTERM again after it, so code after `run` never runs).
+            flush = getattr(log_to, "flush", None)
+            if flush is not None:
+                try:
+                    await run_in_threadpool(flush, 30.0)
+                except Exception as exc:  # the rows stay in the log's buffer (and spool), said here
+                    log.warning("serving: the prediction log was not flushed on shutdown (%s)", exc)
 
     async def invocations(request: Request) -> Response:
         return await _answer(request, "mlflow")
